@@ -1,0 +1,22 @@
+/** Where the CLI writes. Tests pass their own to capture output. */
+export interface CliIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  /** The environment `HOPD_*` variables are read from. */
+  env(): Record<string, string>;
+}
+
+const encoder = new TextEncoder();
+
+function writeAll(file: { writeSync(p: Uint8Array): number }, text: string): void {
+  const bytes = encoder.encode(text);
+  let written = 0;
+  while (written < bytes.byteLength) written += file.writeSync(bytes.subarray(written));
+}
+
+/** The real process streams and environment. */
+export const PROCESS_IO: CliIo = {
+  stdout: (text) => writeAll(Deno.stdout, text),
+  stderr: (text) => writeAll(Deno.stderr, text),
+  env: () => Deno.env.toObject(),
+};

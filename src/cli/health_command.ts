@@ -1,0 +1,63 @@
+import { HEALTH_NOT_READY, HEALTH_READY, HEALTH_UNREACHABLE } from "./exit_codes.ts";
+
+/** Default URL probed by `hopd health`: the default ops listener's /ready. */
+export const DEFAULT_HEALTH_URL = "http://127.0.0.1:8080/ready";
+
+function describeFetchError(error: unknown): string {
+  // fetch wraps the socket error ("Connection refused") in a generic "fetch failed".
+  const cause = (error as Error).cause;
+  const message = cause instanceof Error ? cause.message : (error as Error).message;
+  return message.split("\n")[0] ?? String(error);
+}
+
+/** Outcome of one readiness probe: the exit code and one human line. */
+export interface HealthResult {
+  readonly code: number;
+  readonly line: string;
+}
+
+/**
+ * Probes a node's /ready once. A URL without a path gets `/ready` appended.
+ *
+ * @param url The node's ops URL.
+ * @param timeoutMs How long to wait for an answer.
+ * @returns 0 ready, 1 not ready (with the node's reasons), 2 unreachable or not hopd.
+ */
+export async function probeReady(url: string, timeoutMs: number): Promise<HealthResult> {
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch {
+    return { code: HEALTH_UNREACHABLE, line: `unreachable: '${url}' is not a URL` };
+  }
+  if (target.pathname === "/" || target.pathname === "") target.pathname = "/ready";
+  const startedAtMs = performance.now();
+  let response: Response;
+  try {
+    response = await fetch(target, { signal: AbortSignal.timeout(timeoutMs) });
+  } catch (error) {
+    const reason = error instanceof DOMException && error.name === "TimeoutError"
+      ? `no answer within ${timeoutMs} ms`
+      : describeFetchError(error);
+    return { code: HEALTH_UNREACHABLE, line: `unreachable: ${target.href}: ${reason}` };
+  }
+  const elapsedMs = Math.round(performance.now() - startedAtMs);
+  let body: { ready?: unknown; reasons?: unknown } = {};
+  try {
+    body = await response.json();
+  } catch {
+    // Not JSON: not hopd's /ready; judged by status below.
+  }
+  if (response.status === 200 && body.ready === true) {
+    return { code: HEALTH_READY, line: `ready: ${target.href} (${elapsedMs} ms)` };
+  }
+  if (response.status === 503) {
+    const reasons = Array.isArray(body.reasons) ? body.reasons.join("; ") : "no reason given";
+    return { code: HEALTH_NOT_READY, line: `not ready: ${target.href}: ${reasons}` };
+  }
+  return {
+    code: HEALTH_UNREACHABLE,
+    line:
+      `unreachable: ${target.href} answered HTTP ${response.status}, not a hopd readiness reply`,
+  };
+}

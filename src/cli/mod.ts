@@ -1,0 +1,161 @@
+/**
+ * The `hopd` command line. {@linkcode run} parses the arguments, runs one command and
+ * returns its exit code; `main.ts` passes it to `Deno.exit`. This is the only place that
+ * maps outcomes to exit codes (0 ok, 1 runtime failure, 2 usage, 78 config).
+ *
+ * @example
+ * ```ts
+ * import { run } from "./mod.ts";
+ * const code = await run(["version"]); // prints "hopd 0.1.0 …", returns 0
+ * ```
+ *
+ * @module
+ */
+
+import { Command, CommanderError, Option } from "commander";
+import { exampleConfigToml, loadConfig, parseDurationMs } from "../config/mod.ts";
+import { ConfigError } from "../errors.ts";
+import { createIdentity, readIdentity } from "../identity/mod.ts";
+import { VERSION } from "../version.ts";
+import { type CliIo, PROCESS_IO } from "./_io.ts";
+import { EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./exit_codes.ts";
+import { DEFAULT_HEALTH_URL, probeReady } from "./health_command.ts";
+import { runNode } from "./run_command.ts";
+
+export type { CliIo } from "./_io.ts";
+export * from "./exit_codes.ts";
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+function versionLine(): string {
+  return `hopd ${VERSION} (deno ${Deno.version.deno}, v8 ${Deno.version.v8}, typescript ${Deno.version.typescript})`;
+}
+
+function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
+  const program = new Command("hopd")
+    .description("hopd: a libp2p circuit relay v2 node for production")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout(text),
+      writeErr: (text) => io.stderr(text),
+    })
+    .showHelpAfterError("(run with --help for usage)")
+    .version(versionLine(), "-V, --version", "print the version");
+
+  program.command("run")
+    .description("start the relay node (embedded defaults when no config file is given)")
+    .option("-c, --config <file>", "TOML config file (see 'hopd config example')")
+    .option("--listen <multiaddr>", "listen multiaddr (repeatable)", collect)
+    .option("--announce <multiaddr>", "announced public multiaddr (repeatable)", collect)
+    .option("--http <host:port>", "ops HTTP listener, e.g. 127.0.0.1:8080")
+    .option("--identity <file>", "identity key file (default <data-dir>/identity.key)")
+    .option("--data-dir <dir>", "data directory (default ./hopd-data or $STATE_DIRECTORY)")
+    .addOption(new Option("--log-format <format>", "log format").choices(["json", "pretty"]))
+    .addOption(
+      new Option("--log-level <level>", "lowest log level").choices([
+        "trace",
+        "debug",
+        "info",
+        "warning",
+        "error",
+        "fatal",
+      ]),
+    )
+    .action(async (flags) => setCode(await runNode(flags, io)));
+
+  program.command("health")
+    .description("probe a node's /ready: exit 0 ready, 1 not ready, 2 unreachable")
+    .option("--url <url>", "the node's ops URL or its /ready URL", DEFAULT_HEALTH_URL)
+    .option("--timeout <duration>", "how long to wait for an answer", "5s")
+    .action(async (flags: { url: string; timeout: string }) => {
+      const timeoutMs = parseDurationMs(flags.timeout);
+      if (timeoutMs === undefined || timeoutMs === 0) {
+        io.stderr(`error: --timeout must be a duration such as "5s": got '${flags.timeout}'\n`);
+        return setCode(EXIT_USAGE);
+      }
+      const result = await probeReady(flags.url, timeoutMs);
+      io.stdout(`${result.line}\n`);
+      setCode(result.code);
+    });
+
+  program.command("keygen")
+    .description("write a new Ed25519 identity key (libp2p protobuf, mode 0600); never overwrites")
+    .requiredOption("-o, --output <file>", "where to write the key")
+    .action(async (flags: { output: string }) => {
+      try {
+        const identity = await createIdentity(flags.output);
+        io.stdout(`${identity.peerId.toString()}\n`);
+        setCode(EXIT_OK);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+        io.stderr(`error: refusing to overwrite existing key '${flags.output}'\n`);
+        setCode(EXIT_FAILURE);
+      }
+    });
+
+  program.command("peer-id")
+    .description("print the peer ID of an identity key file")
+    .argument("<file>", "identity key file")
+    .action(async (file: string) => {
+      io.stdout(`${(await readIdentity(file)).peerId.toString()}\n`);
+      setCode(EXIT_OK);
+    });
+
+  const config = program.command("config").description("check or print configuration");
+  config.command("check")
+    .description("validate a config file (exit 0 valid, 78 invalid)")
+    .argument("<file>", "TOML config file")
+    .action(async (file: string) => {
+      await loadConfig({ file });
+      io.stdout(`${file}: ok\n`);
+      setCode(EXIT_OK);
+    });
+  config.command("example")
+    .description("print a complete commented config with every default")
+    .action(() => {
+      io.stdout(exampleConfigToml());
+      setCode(EXIT_OK);
+    });
+
+  program.command("version")
+    .description("print the version")
+    .action(() => {
+      io.stdout(`${versionLine()}\n`);
+      setCode(EXIT_OK);
+    });
+
+  return program;
+}
+
+/**
+ * Runs the hopd CLI.
+ *
+ * @param args Command-line arguments, without the program name.
+ * @param io Where output goes and where the environment comes from.
+ * @returns The process exit code.
+ */
+export async function run(args: readonly string[], io: CliIo = PROCESS_IO): Promise<number> {
+  let code = EXIT_OK;
+  const program = buildProgram(io, (value) => code = value);
+  try {
+    if (args.length === 0) {
+      program.outputHelp({ error: true });
+      return EXIT_USAGE;
+    }
+    await program.parseAsync([...args], { from: "user" });
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end here too, with exit code 0.
+      return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    if (error instanceof ConfigError) {
+      io.stderr(`error: ${error.message}\n`);
+      return EXIT_CONFIG;
+    }
+    io.stderr(`error: ${(error as Error).message ?? String(error)}\n`);
+    return EXIT_FAILURE;
+  }
+}

@@ -1,0 +1,106 @@
+import { getLogger } from "@logtape/logtape";
+import type { RawConfig, ResolvedConfig } from "../config/mod.ts";
+import { loadConfig } from "../config/mod.ts";
+import { type Daemon, startDaemon } from "../daemon.ts";
+import { configureLogging } from "../log/mod.ts";
+import type { CliIo } from "./_io.ts";
+import { EXIT_FAILURE, EXIT_OK } from "./exit_codes.ts";
+
+/** Flags of `hopd run`, as commander gives them. */
+export interface RunFlags {
+  config?: string;
+  listen?: string[];
+  announce?: string[];
+  http?: string;
+  identity?: string;
+  dataDir?: string;
+  logFormat?: string;
+  logLevel?: string;
+}
+
+/** Signals that ask for a graceful stop. */
+const STOP_SIGNALS: readonly Deno.Signal[] = ["SIGTERM", "SIGINT"];
+
+/**
+ * Maps `hopd run` flags onto config keys (the highest-precedence source).
+ *
+ * @param flags The parsed flags.
+ * @returns Raw config overrides.
+ */
+export function flagsToOverrides(flags: RunFlags): RawConfig {
+  const node: Record<string, unknown> = {};
+  const log: Record<string, unknown> = {};
+  const overrides: RawConfig = {};
+  if (flags.listen !== undefined) node.listen = flags.listen;
+  if (flags.announce !== undefined) node.announce = flags.announce;
+  if (flags.identity !== undefined) node.identity_file = flags.identity;
+  if (flags.dataDir !== undefined) node.data_dir = flags.dataDir;
+  if (flags.logFormat !== undefined) log.format = flags.logFormat;
+  if (flags.logLevel !== undefined) log.level = flags.logLevel;
+  if (Object.keys(node).length > 0) overrides.node = node;
+  if (Object.keys(log).length > 0) overrides.log = log;
+  if (flags.http !== undefined) overrides.http = { listen: flags.http };
+  return overrides;
+}
+
+function addSignal(signal: Deno.Signal, handler: () => void): () => void {
+  try {
+    Deno.addSignalListener(signal, handler);
+    return () => Deno.removeSignalListener(signal, handler);
+  } catch {
+    // Not every platform has every signal (Windows has no SIGTERM or SIGHUP).
+    return () => {};
+  }
+}
+
+/**
+ * `hopd run`: loads the config, starts the node and serves until SIGTERM or SIGINT. The
+ * first signal drains and stops gracefully (exit 0); a second one forces exit 1.
+ *
+ * @param flags The command's flags.
+ * @param io Output and environment.
+ * @returns The exit code.
+ * @throws {import("../errors.ts").ConfigError} On a bad config or identity.
+ */
+export async function runNode(flags: RunFlags, io: CliIo): Promise<number> {
+  const config: ResolvedConfig = await loadConfig({
+    file: flags.config,
+    env: io.env(),
+    overrides: flagsToOverrides(flags),
+  });
+  configureLogging({ level: config.log.level, format: config.log.format });
+  const log = getLogger(["hopd", "cli"]);
+
+  let daemon: Daemon;
+  try {
+    daemon = await startDaemon(config);
+  } catch (error) {
+    if ((error as Error).name === "ConfigError") throw error;
+    log.fatal("Cannot start: {message}", { message: (error as Error).message });
+    return EXIT_FAILURE;
+  }
+
+  const { promise: exitCode, resolve } = Promise.withResolvers<number>();
+  let signals = 0;
+  const onStop = () => {
+    signals++;
+    if (signals === 1) {
+      daemon.shutdown().then(() => resolve(EXIT_OK), (error) => {
+        log.error("Shutdown failed: {message}", { message: (error as Error).message });
+        resolve(EXIT_FAILURE);
+      });
+    } else {
+      log.warn("Second stop signal: exiting now without draining");
+      resolve(EXIT_FAILURE);
+    }
+  };
+  const removers = STOP_SIGNALS.map((signal) => addSignal(signal, onStop));
+  removers.push(addSignal("SIGHUP", () => {
+    log.info("SIGHUP received: nothing to reload yet");
+  }));
+  try {
+    return await exitCode;
+  } finally {
+    for (const remove of removers) remove();
+  }
+}

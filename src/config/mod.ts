@@ -1,0 +1,28 @@
+/**
+ * hopd's configuration: one TOML file, then `HOPD_<SECTION>_<KEY>` environment variables,
+ * then CLI flags, validated once into a read-only {@linkcode ResolvedConfig}. This is the
+ * only component that reads configuration; it knows no other component.
+ *
+ * @example
+ * ```ts
+ * import { loadConfig } from "./mod.ts";
+ * const config = await loadConfig({ env: { HOPD_HTTP_LISTEN: "127.0.0.1:9090" } });
+ * config.http.port; // 9090
+ * ```
+ *
+ * @module
+ */
+
+export { loadConfig } from "./load_config.ts";
+export type { LoadConfigOptions, RawConfig } from "./load_config.ts";
+export type {
+  ResolvedConfig,
+  ResolvedConnectionsConfig,
+  ResolvedHttpConfig,
+  ResolvedLogConfig,
+  ResolvedNodeConfig,
+  ResolvedRelaySectionConfig,
+} from "./resolve.ts";
+export { exampleConfigToml } from "./example.ts";
+export { LOG_FORMATS, LOG_LEVELS } from "./schema.ts";
+export { formatDurationMs, parseDurationMs, parseSizeBytes } from "./units.ts";

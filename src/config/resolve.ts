@@ -1,0 +1,127 @@
+import { join } from "node:path";
+import { IDENTITY_FILE_NAME } from "./constants.ts";
+import type { ConfigFile } from "./schema.ts";
+import { parseDurationMs, parseSizeBytes } from "./units.ts";
+
+/** `[node]`, resolved. */
+export interface ResolvedNodeConfig {
+  readonly dataDir: string;
+  readonly identityFile: string;
+  readonly listen: readonly string[];
+  readonly announce: readonly string[];
+  readonly drainTimeoutMs: number;
+}
+
+/** `[connections]`, resolved. `inboundPerIpPerSecond` 0 means unlimited. */
+export interface ResolvedConnectionsConfig {
+  readonly maxConnections: number;
+  readonly maxPendingInbound: number;
+  readonly inboundPerIpPerSecond: number;
+  readonly dialTimeoutMs: number;
+  readonly inboundUpgradeTimeoutMs: number;
+  readonly peerAddressTtlMs: number;
+  readonly peerTtlMs: number;
+}
+
+/** `[http]`, resolved. */
+export interface ResolvedHttpConfig {
+  readonly hostname: string;
+  readonly port: number;
+}
+
+/** `[log]`, resolved. */
+export interface ResolvedLogConfig {
+  readonly level: ConfigFile["log"]["level"];
+  readonly format: ConfigFile["log"]["format"];
+}
+
+/** `[relay]`, resolved: milliseconds and bytes, 0 = unlimited. */
+export interface ResolvedRelaySectionConfig {
+  readonly reservationTtlMs: number;
+  readonly maxReservations: number;
+  readonly maxReservationsPerIp: number;
+  readonly maxReservationsPerSubnet: number;
+  readonly subnetPrefixV4: number;
+  readonly subnetPrefixV6: number;
+  readonly maxCircuits: number;
+  readonly maxCircuitsPerPeer: number;
+  readonly circuitDurationMs: number;
+  readonly circuitDataBytes: number;
+  readonly handshakeTimeoutMs: number;
+  readonly maxMessageBytes: number;
+}
+
+/** The whole config as the code uses it: complete, validated once, read-only. */
+export interface ResolvedConfig {
+  readonly node: ResolvedNodeConfig;
+  readonly connections: ResolvedConnectionsConfig;
+  readonly http: ResolvedHttpConfig;
+  readonly log: ResolvedLogConfig;
+  readonly relay: ResolvedRelaySectionConfig;
+}
+
+// The schema has already checked every unit string, so these cannot be undefined.
+const ms = (text: string): number => parseDurationMs(text)!;
+const bytes = (text: string): number => parseSizeBytes(text)!;
+
+function splitHostPort(text: string): ResolvedHttpConfig {
+  const at = text.lastIndexOf(":");
+  const host = text.slice(0, at);
+  return {
+    hostname: host.startsWith("[") ? host.slice(1, -1) : host,
+    port: Number(text.slice(at + 1)),
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object") {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * Turns the validated file form into the resolved form: camelCase, units applied,
+ * derived paths filled in, frozen.
+ *
+ * @param file The validated config (defaults applied).
+ * @returns The resolved config.
+ */
+export function resolveConfig(file: ConfigFile): ResolvedConfig {
+  const { node, connections, http, log, relay } = file;
+  return deepFreeze({
+    node: {
+      dataDir: node.data_dir,
+      identityFile: node.identity_file || join(node.data_dir, IDENTITY_FILE_NAME),
+      listen: node.listen,
+      announce: node.announce,
+      drainTimeoutMs: ms(node.drain_timeout),
+    },
+    connections: {
+      maxConnections: connections.max_connections,
+      maxPendingInbound: connections.max_pending_inbound,
+      inboundPerIpPerSecond: connections.inbound_per_ip_per_second,
+      dialTimeoutMs: ms(connections.dial_timeout),
+      inboundUpgradeTimeoutMs: ms(connections.inbound_upgrade_timeout),
+      peerAddressTtlMs: ms(connections.peer_address_ttl),
+      peerTtlMs: ms(connections.peer_ttl),
+    },
+    http: splitHostPort(http.listen),
+    log: { level: log.level, format: log.format },
+    relay: {
+      reservationTtlMs: ms(relay.reservation_ttl),
+      maxReservations: relay.max_reservations,
+      maxReservationsPerIp: relay.max_reservations_per_ip,
+      maxReservationsPerSubnet: relay.max_reservations_per_subnet,
+      subnetPrefixV4: relay.subnet_prefix_v4,
+      subnetPrefixV6: relay.subnet_prefix_v6,
+      maxCircuits: relay.max_circuits,
+      maxCircuitsPerPeer: relay.max_circuits_per_peer,
+      circuitDurationMs: ms(relay.circuit_duration),
+      circuitDataBytes: bytes(relay.circuit_data),
+      handshakeTimeoutMs: ms(relay.handshake_timeout),
+      maxMessageBytes: bytes(relay.max_message_size),
+    },
+  });
+}

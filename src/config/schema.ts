@@ -1,0 +1,143 @@
+/**
+ * The config file's schema: every section and key hopd reads, with its default and its
+ * documentation. This one table drives validation, `hopd config example` and the
+ * `HOPD_*` environment variables, so a key documented here is a key that works.
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import { multiaddr } from "@multiformats/multiaddr";
+import { parseDurationMs, parseSizeBytes } from "./units.ts";
+
+/** Log levels accepted by `[log] level`, least to most severe. */
+export const LOG_LEVELS = ["trace", "debug", "info", "warning", "error", "fatal"] as const;
+/** Log formats accepted by `[log] format`. */
+export const LOG_FORMATS = ["pretty", "json"] as const;
+
+function duration(defaultText: string, doc: string) {
+  return z.string()
+    .refine((v) => parseDurationMs(v) !== undefined, {
+      message: 'must be a duration such as "500ms", "90s", "2m" or "1h"',
+    })
+    .default(defaultText)
+    .describe(doc);
+}
+
+function size(defaultText: string, doc: string) {
+  return z.string()
+    .refine((v) => parseSizeBytes(v) !== undefined, {
+      message: 'must be a size such as "4096", "128KiB" or "10MB" ("0" = unlimited)',
+    })
+    .default(defaultText)
+    .describe(doc);
+}
+
+function count(defaultValue: number, doc: string, min = 0, max = 2 ** 31 - 1) {
+  return z.number().int().min(min).max(max).default(defaultValue).describe(doc);
+}
+
+function isMultiaddr(text: string): boolean {
+  try {
+    multiaddr(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const MULTIADDR = z.string().refine(isMultiaddr, {
+  message: 'must be a multiaddr such as "/ip4/0.0.0.0/tcp/4001"',
+});
+
+const HOST_PORT = z.string().refine((v) => /^(\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):\d{1,5}$/.test(v), {
+  message: 'must be HOST:PORT such as "127.0.0.1:8080" or "[::1]:8080"',
+});
+
+const nodeSection = z.strictObject({
+  data_dir: z.string().min(1).default("./hopd-data").describe(
+    "Directory for the identity key and persistent state. Under systemd, $STATE_DIRECTORY is used when this key is not set anywhere.",
+  ),
+  identity_file: z.string().default("").describe(
+    'Ed25519 private key (libp2p protobuf bytes, as go-libp2p-relay-daemon writes). "" = <data_dir>/identity.key, created on first start.',
+  ),
+  listen: z.array(MULTIADDR).default(["/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/tcp/4002/ws"])
+    .describe("Multiaddrs the relay listens on (TCP and WebSockets)."),
+  announce: z.array(MULTIADDR).default([]).describe(
+    "Public multiaddrs announced to peers instead of the listen addresses ([] = announce what we listen on).",
+  ),
+  drain_timeout: duration(
+    "30s",
+    "On SIGTERM/SIGINT: how long open circuits may finish before the process exits.",
+  ),
+});
+
+const connectionsSection = z.strictObject({
+  max_connections: count(10_000, "Most open libp2p connections at once.", 1),
+  max_pending_inbound: count(
+    512,
+    "Most inbound connections still in their handshake at once.",
+    1,
+  ),
+  inbound_per_ip_per_second: count(
+    0,
+    "Most new inbound connections per IP per second (0 = unlimited; the rate limiter does finer work).",
+  ),
+  dial_timeout: duration("10s", "Timeout for an outbound dial, including its handshake."),
+  inbound_upgrade_timeout: duration("10s", "Timeout for an inbound connection's handshake."),
+  peer_address_ttl: duration(
+    "1h",
+    "How long a peer's addresses stay in the peer store after we last heard them.",
+  ),
+  peer_ttl: duration("1h", "How long an idle peer without addresses stays in the peer store."),
+});
+
+const httpSection = z.strictObject({
+  listen: HOST_PORT.default("127.0.0.1:8080").describe(
+    "HOST:PORT of the ops HTTP server (/health, /ready, /metrics, /v1/...). Port 0 picks a free port.",
+  ),
+});
+
+const logSection = z.strictObject({
+  level: z.enum(LOG_LEVELS).default("info").describe("Lowest level written."),
+  format: z.enum(LOG_FORMATS).default("pretty").describe(
+    '"pretty" for people, "json" for one JSON object per line (journald, log shippers).',
+  ),
+});
+
+const relaySection = z.strictObject({
+  reservation_ttl: duration("1h", "How long a reservation lasts before the client must renew it."),
+  max_reservations: count(16_384, "Most reservations held at once.", 0),
+  max_reservations_per_ip: count(32, "Most reservations held by peers from one IP address.", 0),
+  max_reservations_per_subnet: count(
+    128,
+    "Most reservations held by peers from one subnet (see subnet_prefix_v4/_v6).",
+    0,
+  ),
+  subnet_prefix_v4: count(24, "IPv4 prefix length that makes a subnet.", 0, 32),
+  subnet_prefix_v6: count(48, "IPv6 prefix length that makes a subnet.", 0, 128),
+  max_circuits: count(4_096, "Most relayed circuits open at once.", 0),
+  max_circuits_per_peer: count(16, "Most circuits a single source peer may have open.", 0),
+  circuit_duration: duration(
+    "2m",
+    'Longest life of a circuit, advertised to clients in seconds ("0" = unlimited, not advertised).',
+  ),
+  circuit_data: size(
+    "128KiB",
+    'Most bytes relayed per direction of a circuit, advertised to clients ("0" = unlimited, not advertised).',
+  ),
+  handshake_timeout: duration("10s", "Time a peer has to send a complete hop or stop message."),
+  max_message_size: size("4KiB", "Largest hop/stop protobuf message accepted."),
+});
+
+/** Schema of the whole config file. Unknown keys are errors. */
+export const CONFIG_SCHEMA = z.strictObject({
+  node: nodeSection.default(nodeSection.parse({})),
+  connections: connectionsSection.default(connectionsSection.parse({})),
+  http: httpSection.default(httpSection.parse({})),
+  log: logSection.default(logSection.parse({})),
+  relay: relaySection.default(relaySection.parse({})),
+});
+
+/** The config as written (snake_case keys, unit strings), after defaults. */
+export type ConfigFile = z.output<typeof CONFIG_SCHEMA>;

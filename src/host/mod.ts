@@ -1,0 +1,102 @@
+/**
+ * The libp2p host: TCP and WebSockets, Noise, Yamux, identify and ping, with the
+ * connection manager sized for a relay and a bounded peer store. Peer bytes enter hopd
+ * here; the relay mounts its protocols on {@linkcode Host.libp2p}.
+ *
+ * @example
+ * ```ts ignore
+ * import { createHost } from "./mod.ts";
+ * const host = await createHost({ config, privateKey });
+ * await host.start();
+ * host.libp2p.getMultiaddrs();
+ * ```
+ *
+ * @module
+ */
+
+import { identify } from "@libp2p/identify";
+import type { Connection, Libp2p, PrivateKey } from "@libp2p/interface";
+import { noise } from "@libp2p/noise";
+import { ping } from "@libp2p/ping";
+import { tcp } from "@libp2p/tcp";
+import { webSockets } from "@libp2p/websockets";
+import { yamux } from "@libp2p/yamux";
+import { createLibp2p } from "libp2p";
+import type { ResolvedConnectionsConfig, ResolvedNodeConfig } from "../config/mod.ts";
+
+/** What the host needs: the node and connection config, and the key. */
+export interface HostInit {
+  readonly node: Pick<ResolvedNodeConfig, "listen" | "announce">;
+  readonly connections: ResolvedConnectionsConfig;
+  readonly privateKey: PrivateKey;
+  /** Asked for every inbound connection before its handshake; true refuses it. */
+  readonly refuseInbound?: () => boolean;
+}
+
+/** Transport label of a connection, as used in metrics. */
+export type TransportLabel = "tcp" | "ws" | "wss" | "relay" | "other";
+
+/** The running libp2p host. */
+export interface Host {
+  readonly libp2p: Libp2p;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Names the transport a connection came over from its remote multiaddr.
+ *
+ * @param connection The connection.
+ * @returns Its transport label.
+ */
+export function transportOf(connection: Pick<Connection, "remoteAddr">): TransportLabel {
+  const names = connection.remoteAddr.getComponents().map((component) => component.name);
+  if (names.includes("p2p-circuit")) return "relay";
+  if (names.includes("wss") || (names.includes("tls") && names.includes("ws"))) return "wss";
+  if (names.includes("ws")) return "ws";
+  if (names.includes("tcp")) return "tcp";
+  return "other";
+}
+
+/**
+ * Builds (but does not start) the libp2p host.
+ *
+ * @param init Config, key and the inbound gate.
+ * @returns The host.
+ */
+export async function createHost(init: HostInit): Promise<Host> {
+  const { connections } = init;
+  const refuseInbound = init.refuseInbound ?? (() => false);
+  const libp2p = await createLibp2p({
+    start: false,
+    privateKey: init.privateKey,
+    addresses: { listen: [...init.node.listen], announce: [...init.node.announce] },
+    transports: [
+      tcp({ inboundSocketInactivityTimeout: 0, outboundSocketInactivityTimeout: 0 }),
+      webSockets(),
+    ],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: { denyInboundConnection: () => refuseInbound() },
+    connectionManager: {
+      maxConnections: connections.maxConnections,
+      maxIncomingPendingConnections: connections.maxPendingInbound,
+      // js-libp2p throttles inbound connections per IP (5/s) by default; 0 turns that off.
+      inboundConnectionThreshold: connections.inboundPerIpPerSecond === 0
+        ? Number.MAX_SAFE_INTEGER
+        : connections.inboundPerIpPerSecond,
+      dialTimeout: connections.dialTimeoutMs,
+      inboundUpgradeTimeout: connections.inboundUpgradeTimeoutMs,
+    },
+    peerStore: {
+      maxAddressAge: connections.peerAddressTtlMs,
+      maxPeerAge: connections.peerTtlMs,
+    },
+    services: { identify: identify(), ping: ping() },
+  });
+  return {
+    libp2p,
+    start: async () => await libp2p.start(),
+    stop: async () => await libp2p.stop(),
+  };
+}
