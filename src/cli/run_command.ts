@@ -21,6 +21,19 @@ export interface RunFlags {
 /** Signals that ask for a graceful stop. */
 const STOP_SIGNALS: readonly Deno.Signal[] = ["SIGTERM", "SIGINT"];
 
+/** Which config key each `hopd run` flag sets, and the flag's spelling. */
+const FLAG_KEYS: Readonly<
+  Record<keyof Omit<RunFlags, "config">, readonly [string, string, string]>
+> = {
+  listen: ["node", "listen", "--listen"],
+  announce: ["node", "announce", "--announce"],
+  identity: ["node", "identity_file", "--identity"],
+  dataDir: ["node", "data_dir", "--data-dir"],
+  http: ["http", "listen", "--http"],
+  logFormat: ["log", "format", "--log-format"],
+  logLevel: ["log", "level", "--log-level"],
+};
+
 /**
  * Maps `hopd run` flags onto config keys (the highest-precedence source).
  *
@@ -28,19 +41,17 @@ const STOP_SIGNALS: readonly Deno.Signal[] = ["SIGTERM", "SIGINT"];
  * @returns Raw config overrides.
  */
 export function flagsToOverrides(flags: RunFlags): RawConfig {
-  const node: Record<string, unknown> = {};
-  const log: Record<string, unknown> = {};
   const overrides: RawConfig = {};
-  if (flags.listen !== undefined) node.listen = flags.listen;
-  if (flags.announce !== undefined) node.announce = flags.announce;
-  if (flags.identity !== undefined) node.identity_file = flags.identity;
-  if (flags.dataDir !== undefined) node.data_dir = flags.dataDir;
-  if (flags.logFormat !== undefined) log.format = flags.logFormat;
-  if (flags.logLevel !== undefined) log.level = flags.logLevel;
-  if (Object.keys(node).length > 0) overrides.node = node;
-  if (Object.keys(log).length > 0) overrides.log = log;
-  if (flags.http !== undefined) overrides.http = { listen: flags.http };
+  for (const [flag, [section, key]] of Object.entries(FLAG_KEYS)) {
+    const value = flags[flag as keyof typeof FLAG_KEYS];
+    if (value !== undefined) (overrides[section] ??= {})[key] = value;
+  }
   return overrides;
+}
+
+function flagLabel(section: string, key: string): string {
+  const entry = Object.values(FLAG_KEYS).find(([s, k]) => s === section && k === key);
+  return `${entry?.[2] ?? "command-line"} flag`;
 }
 
 function addSignal(signal: Deno.Signal, handler: () => void): () => void {
@@ -67,6 +78,7 @@ export async function runNode(flags: RunFlags, io: CliIo): Promise<number> {
     file: flags.config,
     env: io.env(),
     overrides: flagsToOverrides(flags),
+    overrideLabel: flagLabel,
   });
   configureLogging({ level: config.log.level, format: config.log.format });
   const log = getLogger(["hopd", "cli"]);

@@ -17,6 +17,8 @@ export interface LoadConfigOptions {
   env?: Readonly<Record<string, string>>;
   /** Values from CLI flags, in file form (`{ node: { listen: [...] } }`); they win over all. */
   overrides?: RawConfig;
+  /** Names the source of an override in error messages. @default "command-line flag" */
+  overrideLabel?: (section: string, key: string) => string;
   /** Reads a file as text. @default Deno.readTextFile */
   readTextFile?: (path: string) => Promise<string>;
 }
@@ -43,7 +45,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
     overlay(raw, envToRaw(options.env), sources, (section, key) => envName(section, key));
   }
   if (options.overrides !== undefined) {
-    overlay(raw, options.overrides, sources, (_section, key) => `--${flagName(key)} flag`);
+    overlay(raw, options.overrides, sources, options.overrideLabel ?? (() => "command-line flag"));
   }
   const stateDirectory = options.env?.[SYSTEMD_STATE_DIRECTORY_ENV];
   if (stateDirectory && raw.node?.data_dir === undefined) {
@@ -103,10 +105,6 @@ function overlay(
 
 function envName(section: string, key: string): string {
   return `${ENV_PREFIX}${section}_${key}`.toUpperCase();
-}
-
-function flagName(key: string): string {
-  return key.replaceAll("_", "-");
 }
 
 function envToRaw(env: Readonly<Record<string, string>>): RawConfig {

@@ -1,0 +1,181 @@
+// Spawns the real hopd program through `deno task hopd` (the production permission set)
+// and waits until it reports its ops address; shared by the end-to-end tests.
+
+/** Root of the repository (where deno.json lives). */
+export const REPO_ROOT = new URL("../../", import.meta.url).pathname;
+
+/** A running hopd child process. */
+export interface HopdProcess {
+  /** Base URL of its ops server, e.g. http://127.0.0.1:39211 */
+  readonly opsUrl: string;
+  readonly peerId: string;
+  /** Full listen multiaddrs, with /p2p/<peer id>. */
+  readonly listenAddrs: readonly string[];
+  readonly dataDir: string;
+  /** JSON log records seen so far on stderr. */
+  readonly logs: Record<string, unknown>[];
+  /** Sends a signal. */
+  kill(signal?: Deno.Signal): void;
+  /** Resolves with the exit status. */
+  readonly status: Promise<Deno.CommandStatus>;
+  /** SIGTERM, then wait; SIGKILL if it has not exited in `timeoutMs`. */
+  stop(timeoutMs?: number): Promise<Deno.CommandStatus>;
+}
+
+/** Options for {@linkcode spawnHopd}. */
+export interface SpawnHopdOptions {
+  /** Extra arguments after `run`. */
+  args?: string[];
+  /** Extra environment. */
+  env?: Record<string, string>;
+  /** Data dir; a temp dir by default. */
+  dataDir?: string;
+  /** Listen on TCP and WS on 127.0.0.1 port 0 (default true). */
+  loopbackListeners?: boolean;
+  /** How long to wait for the ops server. @default 20_000 */
+  startTimeoutMs?: number;
+}
+
+/**
+ * Runs `deno task hopd run` with loopback listeners on port 0, JSON logs and a temp data
+ * dir, and resolves once the ops server is listening.
+ */
+export async function spawnHopd(options: SpawnHopdOptions = {}): Promise<HopdProcess> {
+  const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "hopd-test-" });
+  const listeners = (options.loopbackListeners ?? true)
+    ? ["--listen", "/ip4/127.0.0.1/tcp/0", "--listen", "/ip4/127.0.0.1/tcp/0/ws"]
+    : [];
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "task",
+      "--quiet",
+      "hopd",
+      "run",
+      "--http",
+      "127.0.0.1:0",
+      "--data-dir",
+      dataDir,
+      "--log-format",
+      "json",
+      ...listeners,
+      ...(options.args ?? []),
+    ],
+    cwd: REPO_ROOT,
+    env: { NO_COLOR: "1", ...options.env },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+
+  const logs: Record<string, unknown>[] = [];
+  const lines: string[] = [];
+  const started = Promise.withResolvers<{ port: number; peerId: string; addrs: string[] }>();
+  let port: number | undefined;
+  let peerId: string | undefined;
+  let addrs: string[] | undefined;
+  const pump = (async () => {
+    const decoder = child.stderr.pipeThrough(new TextDecoderStream());
+    let buffer = "";
+    for await (const chunk of decoder) {
+      buffer += chunk;
+      let newline: number;
+      while ((newline = buffer.indexOf("\n")) >= 0) {
+        const line = buffer.slice(0, newline);
+        buffer = buffer.slice(newline + 1);
+        lines.push(line);
+        let record: Record<string, unknown>;
+        try {
+          record = JSON.parse(line);
+        } catch {
+          continue;
+        }
+        logs.push(record);
+        const props = (record.properties ?? {}) as Record<string, unknown>;
+        if (typeof props.peerId === "string" && String(record.message).startsWith("hopd ")) {
+          peerId = props.peerId;
+        }
+        if (Array.isArray(props.addrs)) addrs = props.addrs as string[];
+        if (typeof props.port === "number") port = props.port;
+        if (port !== undefined && peerId !== undefined && addrs !== undefined) {
+          started.resolve({ port, peerId, addrs });
+        }
+      }
+    }
+  })();
+  const status = child.status.then(async (s) => {
+    await pump.catch(() => {});
+    return s;
+  });
+  status.then((s) =>
+    started.reject(
+      new Error(`hopd exited with code ${s.code} before it was up:\n${lines.join("\n")}`),
+    )
+  );
+  const timeoutMs = options.startTimeoutMs ?? 20_000;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`hopd did not start within ${timeoutMs} ms:\n${lines.join("\n")}`)),
+      timeoutMs,
+    );
+  });
+  let info: { port: number; peerId: string; addrs: string[] };
+  try {
+    info = await Promise.race([started.promise, timeout]);
+  } catch (error) {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await status;
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+
+  const kill = (signal: Deno.Signal = "SIGTERM") => {
+    try {
+      child.kill(signal);
+    } catch { /* already exited */ }
+  };
+  return {
+    opsUrl: `http://127.0.0.1:${info.port}`,
+    peerId: info.peerId,
+    listenAddrs: info.addrs,
+    dataDir,
+    logs,
+    kill,
+    status,
+    async stop(stopTimeoutMs = 10_000) {
+      kill("SIGTERM");
+      const killer = setTimeout(() => kill("SIGKILL"), stopTimeoutMs);
+      try {
+        return await status;
+      } finally {
+        clearTimeout(killer);
+      }
+    },
+  };
+}
+
+/**
+ * Runs `deno task hopd <args>` to completion.
+ *
+ * @returns Exit code, stdout and stderr.
+ */
+export async function runHopdCli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", "hopd", ...args],
+    cwd: REPO_ROOT,
+    env: { NO_COLOR: "1", ...env },
+    stdin: "null",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
