@@ -48,7 +48,9 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
     overlay(raw, options.overrides, sources, options.overrideLabel ?? (() => "command-line flag"));
   }
   const stateDirectory = options.env?.[SYSTEMD_STATE_DIRECTORY_ENV];
-  if (stateDirectory && raw.node?.data_dir === undefined) {
+  const node: unknown = raw.node;
+  // A non-table [node] is left alone so validation reports it (not a TypeError here).
+  if (stateDirectory && (node === undefined || (isTable(node) && node.data_dir === undefined))) {
     (raw.node ??= {}).data_dir = stateDirectory;
   }
   const result = CONFIG_SCHEMA.safeParse(raw);
@@ -82,6 +84,10 @@ async function readConfigFile(
   return JSON.parse(JSON.stringify(parsed));
 }
 
+function isTable(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
 function overlay(
   target: RawConfig,
   source: Record<string, unknown>,
@@ -89,13 +95,17 @@ function overlay(
   label: (section: string, key: string) => string,
 ): void {
   for (const [section, value] of Object.entries(source)) {
-    if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    if (!isTable(value)) {
       // Not a table: keep it so validation reports it with its path.
       (target as Record<string, unknown>)[section] = value;
       sources.set(section, label(section, ""));
       continue;
     }
-    const into = (target[section] ??= {});
+    const into: unknown = (target[section] ??= {});
+    // An earlier source made this section a non-table: keep that one for validation to report.
+    if (!isTable(into)) continue;
+    // The section's own source, for errors about the section itself (an unknown section).
+    sources.set(section, label(section, ""));
     for (const [key, keyValue] of Object.entries(value)) {
       into[key] = keyValue;
       sources.set(`${section}.${key}`, label(section, key));

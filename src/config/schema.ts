@@ -24,6 +24,15 @@ function duration(defaultText: string, doc: string) {
     .describe(doc);
 }
 
+function positiveDuration(defaultText: string, doc: string) {
+  return z.string()
+    .refine((v) => (parseDurationMs(v) ?? 0) > 0, {
+      message: 'must be a positive duration such as "90s", "2m" or "1h"',
+    })
+    .default(defaultText)
+    .describe(doc);
+}
+
 function size(defaultText: string, doc: string) {
   return z.string()
     .refine((v) => parseSizeBytes(v) !== undefined, {
@@ -50,9 +59,13 @@ const MULTIADDR = z.string().refine(isMultiaddr, {
   message: 'must be a multiaddr such as "/ip4/0.0.0.0/tcp/4001"',
 });
 
-const HOST_PORT = z.string().refine((v) => /^(\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):\d{1,5}$/.test(v), {
-  message: 'must be HOST:PORT such as "127.0.0.1:8080" or "[::1]:8080"',
-});
+const HOST_PORT = z.string().refine(
+  (v) =>
+    /^(\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):\d{1,5}$/.test(v) &&
+    // Five digits also allow 65536..99999, which no socket can bind.
+    Number(v.slice(v.lastIndexOf(":") + 1)) <= 65_535,
+  { message: 'must be HOST:PORT such as "127.0.0.1:8080" or "[::1]:8080" (port 0-65535)' },
+);
 
 const nodeSection = z.strictObject({
   data_dir: z.string().min(1).default("./hopd-data").describe(
@@ -106,7 +119,10 @@ const logSection = z.strictObject({
 });
 
 const relaySection = z.strictObject({
-  reservation_ttl: duration("1h", "How long a reservation lasts before the client must renew it."),
+  reservation_ttl: positiveDuration(
+    "1h",
+    "How long a reservation lasts before the client must renew it.",
+  ),
   max_reservations: count(16_384, "Most reservations held at once.", 0),
   max_reservations_per_ip: count(32, "Most reservations held by peers from one IP address.", 0),
   max_reservations_per_subnet: count(

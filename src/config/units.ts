@@ -33,7 +33,8 @@ const SIZE_PATTERN = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i;
  * Parses a duration such as `"90s"`, `"2m"`, `"1h30m"`, `"250ms"` or `"0"`.
  *
  * @param text The duration text.
- * @returns The duration in milliseconds, or `undefined` when the text is not a duration.
+ * @returns The duration in milliseconds, or `undefined` when the text is not a duration
+ * (or is too large to be a safe integer number of milliseconds).
  *
  * @example
  * ```ts
@@ -52,7 +53,8 @@ export function parseDurationMs(text: string): number | undefined {
     if (match === null) return undefined;
     totalMs += Number(match[1]) * DURATION_UNITS_MS[match[2]!]!;
   }
-  return Math.round(totalMs);
+  // Like sizes: a value past 2^53 ms has lost precision and is not a usable duration.
+  return Number.isSafeInteger(Math.round(totalMs)) ? Math.round(totalMs) : undefined;
 }
 
 /**
