@@ -18,7 +18,7 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();
@@ -81,13 +81,13 @@ const runs = arg("runs", 5);
 const requests = arg("requests", 5_000);
 const startTimes: number[] = [];
 for (let i = 0; i < runs; i++) {
-  const { child, startToReadyMs, dataDir } = await startOnce(await freePort());
+  const { child, startToReadyMs, dataDir } = await startOnce(freePort());
   startTimes.push(startToReadyMs);
   await stop(child, dataDir);
 }
 
 // One more start for the steady-state figures.
-const port = await freePort();
+const port = freePort();
 const { child, dataDir } = await startOnce(port);
 await new Promise((resolve) => setTimeout(resolve, 5_000));
 const idleRssMb = rssMb(child.pid);

@@ -1,20 +1,22 @@
 /**
  * The running node: every component wired in one typed object, started and stopped in
- * order. Start: identity → libp2p host → ops server. Stop (SIGTERM/SIGINT): readiness turns
- * false at once, new inbound connections are refused, open work gets up to
- * `node.drain_timeout`, then the host and the ops server stop.
+ * order. Start: identity → libp2p host → relay → ops server. Stop (SIGTERM/SIGINT):
+ * readiness turns false at once, new inbound connections and reservations are refused, open
+ * circuits get up to `node.drain_timeout` to finish, then the relay, the host and the ops
+ * server stop.
  *
  * @module
  */
 
 import { getLogger } from "@logtape/logtape";
-import { Gauge, type Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "prom-client";
 import type { ResolvedConfig } from "./config/mod.ts";
 import { createHost, type Host, transportOf } from "./host/mod.ts";
 import { registerHostMetrics } from "./host/metrics.ts";
 import { type Identity, loadOrCreateIdentity } from "./identity/mod.ts";
 import { createRegistry } from "./metrics/mod.ts";
 import { createOpsApp, type OpsServer, type Readiness, serveOps } from "./ops/mod.ts";
+import { type Relay, relay } from "./relay/mod.ts";
 import { VERSION } from "./version.ts";
 
 const log = getLogger(["hopd", "daemon"]);
@@ -28,6 +30,7 @@ interface Components {
   readonly identity: Identity;
   readonly registry: Registry;
   readonly host: Host;
+  readonly relay: Relay;
   ops?: OpsServer;
 }
 
@@ -45,6 +48,13 @@ export interface Daemon {
    * are refused, but open ones are kept (the admin API and policies drive this).
    */
   setDraining(draining: boolean): void;
+  /**
+   * Reloads what can change without a restart (SIGHUP): the TLS certificate and key. A
+   * failure is logged and counted; what was in use stays in use.
+   *
+   * @returns True when everything reloaded.
+   */
+  reload(): Promise<boolean>;
   /** Drains and stops every component; resolves when done. Idempotent. */
   shutdown(): Promise<void>;
 }
@@ -71,22 +81,35 @@ export async function startDaemon(config: ResolvedConfig): Promise<Daemon> {
     });
   }
 
+  const { maxReservations } = config.relay;
+  if (maxReservations === 0 || maxReservations >= config.connections.maxConnections) {
+    // The connection manager prunes past max_connections, and a pruned peer loses its
+    // reservation: the reservation limit would never be the one that bites.
+    log.warn(
+      "relay.max_reservations ({maxReservations}) is not below connections.max_connections " +
+        "({maxConnections}): reserved peers may be disconnected by pruning",
+      { maxReservations, maxConnections: config.connections.maxConnections },
+    );
+  }
+
   let draining = false;
   let stopping = false;
   let listening = false;
   const registry = createRegistry({ version: VERSION });
+  const host = await createHost({
+    node: config.node,
+    connections: config.connections,
+    tls: config.tls,
+    privateKey: identity.privateKey,
+    refuseInbound: () => draining || stopping,
+  });
   const components: Components = {
     config,
     identity,
     registry,
-    host: await createHost({
-      node: config.node,
-      connections: config.connections,
-      privateKey: identity.privateKey,
-      refuseInbound: () => draining || stopping,
-    }),
+    host,
+    relay: relay(config.relay)({ libp2p: host.libp2p, registry, privateKey: identity.privateKey }),
   };
-  const { host } = components;
 
   const readiness = (): Readiness => {
     const reasons: string[] = [];
@@ -111,7 +134,13 @@ export async function startDaemon(config: ResolvedConfig): Promise<Daemon> {
       this.set(draining || stopping ? 1 : 0);
     },
   });
-  registerHostMetrics(host.libp2p, registry);
+  registerHostMetrics(host.libp2p, registry, host.certificate);
+  const reloads = new Counter({
+    name: "hopd_reloads_total",
+    help: "SIGHUP reloads by result (error: the old settings stay in use).",
+    labelNames: ["result"] as const,
+    registers: [registry],
+  });
 
   const listenAddrs = () => host.libp2p.getMultiaddrs().map(String);
   const status = () => {
@@ -135,16 +164,19 @@ export async function startDaemon(config: ResolvedConfig): Promise<Daemon> {
         outbound: connections.length - inbound,
         byTransport,
       },
+      relay: components.relay.stats(),
       ...readiness(),
       draining: draining || stopping,
     };
   };
 
   await host.start();
-  listening = host.libp2p.getMultiaddrs().length > 0;
   try {
+    await components.relay.start();
+    listening = host.libp2p.getMultiaddrs().length > 0;
     components.ops = serveOps(createOpsApp({ registry, readiness, status }), config.http);
   } catch (error) {
+    await components.relay.stop();
     await host.stop();
     throw error;
   }
@@ -164,10 +196,13 @@ export async function startDaemon(config: ResolvedConfig): Promise<Daemon> {
   const shutdown = () =>
     shutdownPromise ??= (async () => {
       stopping = true;
-      log.info("Shutting down: draining for up to {drainTimeoutMs} ms", {
+      components.relay.setDraining(true);
+      log.info("Shutting down: waiting up to {drainTimeoutMs} ms for {circuits} circuits", {
         drainTimeoutMs: config.node.drainTimeoutMs,
+        circuits: components.relay.stats().circuits,
       });
-      await waitForDrain(() => 0, config.node.drainTimeoutMs);
+      await waitForDrain(() => components.relay.stats().circuits, config.node.drainTimeoutMs);
+      await components.relay.stop();
       await host.stop();
       listening = false;
       await ops.shutdown();
@@ -183,7 +218,33 @@ export async function startDaemon(config: ResolvedConfig): Promise<Daemon> {
     setDraining(value: boolean) {
       if (value === draining) return;
       draining = value;
-      log.info(value ? "Draining: refusing new connections" : "Drain ended: accepting connections");
+      components.relay.setDraining(value);
+      log.info(
+        value
+          ? "Draining: refusing new connections and reservations"
+          : "Drain ended: accepting connections",
+      );
+    },
+    async reload() {
+      try {
+        const certificate = await host.reloadCertificate();
+        reloads.inc({ result: "ok" });
+        if (certificate !== undefined) {
+          log.info("Reloaded TLS certificate {file}, valid until {notAfter}", {
+            file: config.tls.certFile,
+            notAfter: new Date(certificate.notAfterMs).toISOString(),
+          });
+        } else {
+          log.info("Reload: nothing to reload (no TLS certificate configured)");
+        }
+        return true;
+      } catch (error) {
+        reloads.inc({ result: "error" });
+        log.error("Reload failed, keeping the previous settings: {message}", {
+          message: (error as Error).message,
+        });
+        return false;
+      }
     },
     shutdown,
   };

@@ -108,7 +108,8 @@ export async function runNode(flags: RunFlags, io: CliIo): Promise<number> {
   };
   const removers = STOP_SIGNALS.map((signal) => addSignal(signal, onStop));
   removers.push(addSignal("SIGHUP", () => {
-    log.info("SIGHUP received: nothing to reload yet");
+    log.info("SIGHUP received: reloading");
+    void daemon.reload();
   }));
   try {
     return await exitCode;

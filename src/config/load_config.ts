@@ -179,9 +179,10 @@ function describeIssue(
   const keyPath = path.slice(0, 2).join(".");
   const value = valueAt(raw, issue.path);
   const from = sources.get(keyPath) ?? sources.get(path[0] ?? "") ?? "input";
-  return `Cannot load config as '${path.join(".")}' ${allowed(issue)}: current value is ${
-    JSON.stringify(value)
-  } (from ${from})`;
+  const current = value === undefined
+    ? "it is not set"
+    : `current value is ${JSON.stringify(value)} (from ${from})`;
+  return `Cannot load config as '${path.join(".")}' ${allowed(issue)}: ${current}`;
 }
 
 function allowed(issue: z.core.$ZodIssue): string {

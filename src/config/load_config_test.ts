@@ -40,8 +40,9 @@ Deno.test("loadConfig() without a file resolves to the documented defaults", asy
   });
   assert.deepEqual(config.http, { hostname: "127.0.0.1", port: 8080 });
   assert.deepEqual(config.log, { level: "info", format: "pretty" });
+  assert.deepEqual(config.tls, {});
   assert.deepEqual(config.connections, {
-    maxConnections: 10_000,
+    maxConnections: 32_768,
     maxPendingInbound: 512,
     inboundPerIpPerSecond: 0,
     dialTimeoutMs: 10_000,
@@ -211,8 +212,21 @@ Deno.test("loadConfig() errors are ConfigErrors naming the key path, the value a
       "'nodes'",
       "not a known section",
       FILE,
-      "node, connections, http, log, relay",
+      "node, connections, http, log, tls, relay",
     ]],
+    ["TLS certificate without its key", '[tls]\ncert_file = "/etc/hopd/cert.pem"\n', [
+      "'tls.key_file'",
+      "must be set together with tls.cert_file",
+      "not set",
+    ]],
+    [
+      "TLS WebSocket listener without a certificate",
+      '[node]\nlisten = ["/ip4/0.0.0.0/tcp/443/tls/ws"]\n',
+      [
+        "'node.listen.0'",
+        "needs tls.cert_file and tls.key_file",
+      ],
+    ],
     ["unknown key", "[relay]\nmax_circuit = 3\n", [
       "'relay.max_circuit'",
       "not a known key",

@@ -22,6 +22,7 @@ export type {
   ResolvedLogConfig,
   ResolvedNodeConfig,
   ResolvedRelaySectionConfig,
+  ResolvedTlsConfig,
 } from "./resolve.ts";
 export { exampleConfigToml } from "./example.ts";
 export { LOG_FORMATS, LOG_LEVELS } from "./schema.ts";

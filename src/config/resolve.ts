@@ -35,6 +35,12 @@ export interface ResolvedLogConfig {
   readonly format: ConfigFile["log"]["format"];
 }
 
+/** `[tls]`, resolved: file paths, or undefined when TLS is off. */
+export interface ResolvedTlsConfig {
+  readonly certFile?: string;
+  readonly keyFile?: string;
+}
+
 /** `[relay]`, resolved: milliseconds and bytes, 0 = unlimited. */
 export interface ResolvedRelaySectionConfig {
   readonly reservationTtlMs: number;
@@ -57,6 +63,7 @@ export interface ResolvedConfig {
   readonly connections: ResolvedConnectionsConfig;
   readonly http: ResolvedHttpConfig;
   readonly log: ResolvedLogConfig;
+  readonly tls: ResolvedTlsConfig;
   readonly relay: ResolvedRelaySectionConfig;
 }
 
@@ -89,7 +96,7 @@ function deepFreeze<T>(value: T): T {
  * @returns The resolved config.
  */
 export function resolveConfig(file: ConfigFile): ResolvedConfig {
-  const { node, connections, http, log, relay } = file;
+  const { node, connections, http, log, tls, relay } = file;
   return deepFreeze({
     node: {
       dataDir: node.data_dir,
@@ -109,6 +116,7 @@ export function resolveConfig(file: ConfigFile): ResolvedConfig {
     },
     http: splitHostPort(http.listen),
     log: { level: log.level, format: log.format },
+    tls: tls.cert_file === "" ? {} : { certFile: tls.cert_file, keyFile: tls.key_file },
     relay: {
       reservationTtlMs: ms(relay.reservation_ttl),
       maxReservations: relay.max_reservations,

@@ -86,7 +86,11 @@ const nodeSection = z.strictObject({
 });
 
 const connectionsSection = z.strictObject({
-  max_connections: count(10_000, "Most open libp2p connections at once.", 1),
+  max_connections: count(
+    32_768,
+    "Most open libp2p connections before the connection manager prunes; keep above relay.max_reservations (and raise LimitNOFILE to match).",
+    1,
+  ),
   max_pending_inbound: count(
     512,
     "Most inbound connections still in their handshake at once.",
@@ -118,22 +122,43 @@ const logSection = z.strictObject({
   ),
 });
 
+const tlsSection = z.strictObject({
+  cert_file: z.string().default("").describe(
+    'PEM certificate chain for WebSockets over TLS (listen on e.g. "/ip4/0.0.0.0/tcp/443/tls/ws"). Re-read on SIGHUP.',
+  ),
+  key_file: z.string().default("").describe(
+    "PEM private key of cert_file. Both or neither must be set. Re-read on SIGHUP.",
+  ),
+});
+
 const relaySection = z.strictObject({
   reservation_ttl: positiveDuration(
     "1h",
     "How long a reservation lasts before the client must renew it.",
   ),
-  max_reservations: count(16_384, "Most reservations held at once.", 0),
-  max_reservations_per_ip: count(32, "Most reservations held by peers from one IP address.", 0),
+  max_reservations: count(
+    16_384,
+    "Most reservations held at once (0 = unlimited). Keep connections.max_connections above it.",
+    0,
+  ),
+  max_reservations_per_ip: count(
+    32,
+    "Most reservations held by peers from one IP address (0 = unlimited).",
+    0,
+  ),
   max_reservations_per_subnet: count(
     128,
-    "Most reservations held by peers from one subnet (see subnet_prefix_v4/_v6).",
+    "Most reservations held by peers from one subnet, see subnet_prefix_v4/_v6 (0 = unlimited).",
     0,
   ),
   subnet_prefix_v4: count(24, "IPv4 prefix length that makes a subnet.", 0, 32),
   subnet_prefix_v6: count(48, "IPv6 prefix length that makes a subnet.", 0, 128),
-  max_circuits: count(4_096, "Most relayed circuits open at once.", 0),
-  max_circuits_per_peer: count(16, "Most circuits a single source peer may have open.", 0),
+  max_circuits: count(4_096, "Most relayed circuits open at once (0 = unlimited).", 0),
+  max_circuits_per_peer: count(
+    16,
+    "Most circuits a single source peer may have open (0 = unlimited).",
+    0,
+  ),
   circuit_duration: duration(
     "2m",
     'Longest life of a circuit, advertised to clients in seconds ("0" = unlimited, not advertised).',
@@ -142,9 +167,19 @@ const relaySection = z.strictObject({
     "128KiB",
     'Most bytes relayed per direction of a circuit, advertised to clients ("0" = unlimited, not advertised).',
   ),
-  handshake_timeout: duration("10s", "Time a peer has to send a complete hop or stop message."),
-  max_message_size: size("4KiB", "Largest hop/stop protobuf message accepted."),
+  handshake_timeout: duration(
+    "10s",
+    'Time a peer has to complete a hop or stop exchange ("0" = no timeout).',
+  ),
+  max_message_size: size(
+    "4KiB",
+    'Largest hop/stop protobuf message accepted ("0" = no limit; not advised).',
+  ),
 });
+
+function isSecureWebSocket(addr: string): boolean {
+  return /\/(wss|tls\/ws|tls\/sni\/[^/]+\/ws)(\/|$)/.test(addr);
+}
 
 /** Schema of the whole config file. Unknown keys are errors. */
 export const CONFIG_SCHEMA = z.strictObject({
@@ -152,7 +187,25 @@ export const CONFIG_SCHEMA = z.strictObject({
   connections: connectionsSection.default(connectionsSection.parse({})),
   http: httpSection.default(httpSection.parse({})),
   log: logSection.default(logSection.parse({})),
+  tls: tlsSection.default(tlsSection.parse({})),
   relay: relaySection.default(relaySection.parse({})),
+}).superRefine((config, ctx) => {
+  const { cert_file: cert, key_file: key } = config.tls;
+  if ((cert === "") !== (key === "")) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["tls", cert === "" ? "cert_file" : "key_file"],
+      message: "must be set together with tls." + (cert === "" ? "key_file" : "cert_file"),
+    });
+  }
+  const secure = config.node.listen.findIndex(isSecureWebSocket);
+  if (secure >= 0 && cert === "") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["node", "listen", secure],
+      message: "is a TLS WebSocket address, which needs tls.cert_file and tls.key_file",
+    });
+  }
 });
 
 /** The config as written (snake_case keys, unit strings), after defaults. */

@@ -1,4 +1,5 @@
 import type { Libp2p } from "@libp2p/interface";
+import type { LoadedCertificate } from "./tls_certificate.ts";
 import { Counter, Gauge, type Registry } from "prom-client";
 import { transportOf } from "./mod.ts";
 
@@ -7,10 +8,28 @@ import { transportOf } from "./mod.ts";
  * time so it can never drift) and `hopd_connections_opened_total`, both by transport and
  * direction.
  *
+ * When TLS is configured it also exports `hopd_tls_certificate_expiry_timestamp_seconds`.
+ *
  * @param libp2p The node to observe.
  * @param registry Where to register.
+ * @param certificate Reads the TLS certificate in use, if any.
  */
-export function registerHostMetrics(libp2p: Libp2p, registry: Registry): void {
+export function registerHostMetrics(
+  libp2p: Libp2p,
+  registry: Registry,
+  certificate: () => LoadedCertificate | undefined,
+): void {
+  if (certificate() !== undefined) {
+    new Gauge({
+      name: "hopd_tls_certificate_expiry_timestamp_seconds",
+      help: "notAfter of the TLS certificate served on WebSockets over TLS, as a unix time.",
+      registers: [registry],
+      collect() {
+        const notAfterMs = certificate()?.notAfterMs;
+        if (notAfterMs !== undefined) this.set(notAfterMs / 1000);
+      },
+    });
+  }
   const labelNames = ["transport", "direction"] as const;
   new Gauge({
     name: "hopd_connections",

@@ -22,12 +22,20 @@ import { tcp } from "@libp2p/tcp";
 import { webSockets } from "@libp2p/websockets";
 import { yamux } from "@libp2p/yamux";
 import { createLibp2p } from "libp2p";
-import type { ResolvedConnectionsConfig, ResolvedNodeConfig } from "../config/mod.ts";
+import type {
+  ResolvedConnectionsConfig,
+  ResolvedNodeConfig,
+  ResolvedTlsConfig,
+} from "../config/mod.ts";
+import { certificateRenewer, type LoadedCertificate, readCertificate } from "./tls_certificate.ts";
+
+export type { LoadedCertificate } from "./tls_certificate.ts";
 
 /** What the host needs: the node and connection config, and the key. */
 export interface HostInit {
   readonly node: Pick<ResolvedNodeConfig, "listen" | "announce">;
   readonly connections: ResolvedConnectionsConfig;
+  readonly tls: ResolvedTlsConfig;
   readonly privateKey: PrivateKey;
   /** Asked for every inbound connection before its handshake; true refuses it. */
   readonly refuseInbound?: () => boolean;
@@ -39,6 +47,15 @@ export type TransportLabel = "tcp" | "ws" | "wss" | "relay" | "other";
 /** The running libp2p host. */
 export interface Host {
   readonly libp2p: Libp2p;
+  /** The TLS certificate in use for WebSockets over TLS, if configured. */
+  certificate(): LoadedCertificate | undefined;
+  /**
+   * Re-reads the TLS certificate and key (SIGHUP). On failure the old ones stay in use.
+   *
+   * @returns The new certificate, or undefined when TLS is not configured.
+   * @throws {import("../errors.ts").ConfigError} When the files cannot be loaded.
+   */
+  reloadCertificate(): Promise<LoadedCertificate | undefined>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -63,9 +80,13 @@ export function transportOf(connection: Pick<Connection, "remoteAddr">): Transpo
  *
  * @param init Config, key and the inbound gate.
  * @returns The host.
+ * @throws {import("../errors.ts").ConfigError} When the TLS files cannot be loaded.
  */
 export async function createHost(init: HostInit): Promise<Host> {
-  const { connections } = init;
+  const { connections, tls } = init;
+  let certificate = tls.certFile === undefined
+    ? undefined
+    : await readCertificate(tls.certFile, tls.keyFile!);
   const refuseInbound = init.refuseInbound ?? (() => false);
   const libp2p = await createLibp2p({
     start: false,
@@ -73,7 +94,11 @@ export async function createHost(init: HostInit): Promise<Host> {
     addresses: { listen: [...init.node.listen], announce: [...init.node.announce] },
     transports: [
       tcp({ inboundSocketInactivityTimeout: 0, outboundSocketInactivityTimeout: 0 }),
-      webSockets(),
+      webSockets(
+        certificate === undefined ? {} : {
+          https: { cert: certificate.cert, key: certificate.key },
+        },
+      ),
     ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
@@ -92,10 +117,18 @@ export async function createHost(init: HostInit): Promise<Host> {
       maxAddressAge: connections.peerAddressTtlMs,
       maxPeerAge: connections.peerTtlMs,
     },
-    services: { identify: identify(), ping: ping() },
+    services: { identify: identify(), ping: ping(), certificates: certificateRenewer() },
   });
   return {
     libp2p,
+    certificate: () => certificate,
+    async reloadCertificate() {
+      if (tls.certFile === undefined) return undefined;
+      const loaded = await readCertificate(tls.certFile, tls.keyFile!);
+      libp2p.services.certificates.renew(loaded);
+      certificate = loaded;
+      return loaded;
+    },
     start: async () => await libp2p.start(),
     stop: async () => await libp2p.stop(),
   };

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian tools the tests drive, when missing: promtool (package prometheus)
+# for the metrics checks and chromium for the browser relay test. Root uses apt-get
+# directly, others sudo. The tests themselves never install anything: they fail with a
+# message pointing here.
+set -euo pipefail
+packages=()
+command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
+command -v chromium >/dev/null 2>&1 || packages+=(chromium fonts-liberation)
+((${#packages[@]} == 0)) && exit 0
+sudo=""
+[[ "$(id -u)" == 0 ]] || sudo="sudo"
+echo "installing Debian packages for the tests: ${packages[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq >/dev/null
+$sudo apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null

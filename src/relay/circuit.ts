@@ -1,0 +1,251 @@
+/**
+ * The data path: one relayed circuit pipes the initiator's hop stream and the target's stop
+ * stream into each other, with backpressure both ways (a full destination pauses the
+ * source until 'drain'), half-closes propagated, and the advertised limits enforced
+ * exactly: at most `dataBytes` per direction and `durationMs` of life. On a limit both
+ * streams are closed cleanly (FIN), then reset if the peers do not close within a grace
+ * period; a reset on either side resets the other.
+ *
+ * Per chunk the path does one `send` and integer adds: no allocation unless a chunk
+ * straddles the data limit, no logging, no metrics calls.
+ *
+ * @module
+ */
+
+import type { Stream, StreamCloseEvent, StreamMessageEvent } from "@libp2p/interface";
+import type { Uint8ArrayList } from "uint8arraylist";
+import { CIRCUIT_CLOSE_GRACE_MS, CIRCUIT_READ_BUFFER_BYTES } from "./constants.ts";
+
+/** Limits enforced on a circuit; 0 = unlimited. */
+export interface CircuitLimit {
+  readonly durationMs: number;
+  readonly dataBytes: number;
+}
+
+/** Why a circuit ended. */
+export type CircuitEndReason = "closed" | "reset" | "data_limit" | "duration_limit" | "stopped";
+
+/** Error a stream is reset with when the relay cuts it. */
+export class CircuitCutError extends Error {
+  override name = "CircuitCutError";
+}
+
+/** Called once, when both streams are closed. */
+export type CircuitEndHandler = (circuit: Circuit, reason: CircuitEndReason) => void;
+
+/** One direction of a circuit. */
+class Half {
+  bytes = 0;
+  closed = false;
+  constructor(readonly from: Stream, readonly to: Stream) {}
+}
+
+/** A relayed circuit between a hop stream (initiator) and a stop stream (target). */
+export class Circuit {
+  /** Bytes relayed initiator to target. */
+  get bytesSrcToDst(): number {
+    return this.#up.bytes;
+  }
+  /** Bytes relayed target to initiator. */
+  get bytesDstToSrc(): number {
+    return this.#down.bytes;
+  }
+  /** Bytes of each direction already flushed to metrics (owned by the caller). */
+  flushedSrcToDst = 0;
+  flushedDstToSrc = 0;
+  /** Source peer key, for releasing its circuit slot. */
+  readonly sourceKey: string;
+  /** `performance.now()` when relaying started. */
+  readonly startedAt: number;
+
+  readonly #up: Half;
+  readonly #down: Half;
+  readonly #limit: CircuitLimit;
+  readonly #onEnd: CircuitEndHandler;
+  #reason: CircuitEndReason | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #ended = false;
+
+  /**
+   * Starts relaying at once.
+   *
+   * @param src The initiator's hop stream (after STATUS OK).
+   * @param dst The target's stop stream (after its STATUS OK).
+   * @param limit Limits to enforce, exactly as advertised.
+   * @param sourceKey Key of the initiator, for slot accounting.
+   * @param onEnd Called once when both streams are closed.
+   */
+  constructor(
+    src: Stream,
+    dst: Stream,
+    limit: CircuitLimit,
+    sourceKey: string,
+    onEnd: CircuitEndHandler,
+  ) {
+    this.#up = new Half(src, dst);
+    this.#down = new Half(dst, src);
+    this.#limit = limit;
+    this.sourceKey = sourceKey;
+    this.#onEnd = onEnd;
+    this.startedAt = performance.now();
+    if (limit.durationMs > 0) {
+      this.#timer = setTimeout(() => this.#cut("duration_limit"), limit.durationMs);
+    }
+    this.#wire(this.#up);
+    this.#wire(this.#down);
+  }
+
+  /** Why the circuit ended or is ending, if it is. */
+  get reason(): CircuitEndReason | undefined {
+    return this.#reason;
+  }
+
+  /** Resets both streams (relay shutting down). */
+  stop(): void {
+    this.#reason ??= "stopped";
+    const error = new CircuitCutError("relay stopped");
+    this.#up.from.abort(error);
+    this.#down.from.abort(error);
+  }
+
+  #wire(half: Half): void {
+    const { from, to } = half;
+    const dataLimit = this.#limit.dataBytes;
+    if (from.maxReadBufferLength < CIRCUIT_READ_BUFFER_BYTES) {
+      from.maxReadBufferLength = CIRCUIT_READ_BUFFER_BYTES;
+    }
+
+    from.addEventListener("message", (evt: StreamMessageEvent) => {
+      // After a cut, whatever still arrives is dropped.
+      if (this.#reason !== undefined) return;
+      let data: Uint8Array | Uint8ArrayList = evt.data;
+      let length = data.byteLength;
+      let hitLimit = false;
+      if (dataLimit > 0 && half.bytes + length >= dataLimit) {
+        // Relay exactly up to the advertised limit, then cut.
+        length = dataLimit - half.bytes;
+        if (length < data.byteLength) data = data.subarray(0, length);
+        hitLimit = true;
+      }
+      half.bytes += length;
+      if (length > 0 && to.writeStatus === "writable") {
+        try {
+          if (!to.send(data) && from.readStatus === "readable") from.pause();
+        } catch {
+          this.#reset();
+          return;
+        }
+      }
+      if (hitLimit) this.#cut("data_limit");
+    });
+
+    to.addEventListener("drain", () => {
+      if (from.readStatus === "paused") from.resume();
+    });
+
+    from.addEventListener("remoteCloseWrite", () => {
+      if (this.#reason !== undefined) return;
+      // Propagate the half-close once everything queued has been written.
+      to.close().catch(() => this.#reset());
+    });
+
+    from.addEventListener("close", (evt: StreamCloseEvent) => {
+      half.closed = true;
+      if (evt.error !== undefined && !this.#ended) {
+        this.#reason ??= "reset";
+        to.abort(evt.error);
+      }
+      this.#maybeEnd();
+    });
+
+    // Events that fired during the handshake are not replayed: catch up on them. The
+    // microtask runs after the buffered bytes are dispatched to the listener above.
+    if (from.status !== "open" && from.status !== "closing") {
+      queueMicrotask(() => {
+        half.closed = true;
+        to.abort(new CircuitCutError("peer stream ended during setup"));
+        this.#reason ??= "reset";
+        this.#maybeEnd();
+      });
+    } else if (from.remoteWriteStatus === "closed") {
+      queueMicrotask(() => to.close().catch(() => this.#reset()));
+    }
+  }
+
+  /** A limit was hit: close both ends cleanly, reset them if they linger. */
+  #cut(reason: CircuitEndReason): void {
+    if (this.#reason !== undefined) return;
+    this.#reason = reason;
+    clearTimeout(this.#timer);
+    for (const half of [this.#up, this.#down]) {
+      // Data left behind a paused read is dropped by the message listener.
+      if (half.from.readStatus === "paused") half.from.resume();
+      half.to.close().catch(() => this.#reset());
+    }
+    this.#timer = setTimeout(() => this.#reset(), CIRCUIT_CLOSE_GRACE_MS);
+  }
+
+  #reset(): void {
+    this.#reason ??= "reset";
+    const error = new CircuitCutError(`circuit ${this.#reason}`);
+    this.#up.from.abort(error);
+    this.#down.from.abort(error);
+  }
+
+  #maybeEnd(): void {
+    if (this.#ended || !this.#up.closed || !this.#down.closed) return;
+    this.#ended = true;
+    clearTimeout(this.#timer);
+    this.#onEnd(this, this.#reason ?? "closed");
+  }
+}
+
+/** Circuit slots: a total and a per-source-peer count. Limits of 0 mean unlimited. */
+export class CircuitSlots {
+  readonly #maxTotal: number;
+  readonly #maxPerPeer: number;
+  readonly #perPeer = new Map<string, number>();
+  #total = 0;
+
+  /**
+   * @param maxTotal Most circuits at once.
+   * @param maxPerPeer Most circuits one source peer may have at once.
+   */
+  constructor(maxTotal: number, maxPerPeer: number) {
+    this.#maxTotal = maxTotal;
+    this.#maxPerPeer = maxPerPeer;
+  }
+
+  /** Slots in use. */
+  get size(): number {
+    return this.#total;
+  }
+
+  /**
+   * Takes a slot for `key`.
+   *
+   * @param key Source peer key.
+   * @returns `"OK"`, or the refusal reason.
+   */
+  acquire(key: string): "OK" | "circuit_limit" | "peer_circuit_limit" {
+    if (this.#maxTotal > 0 && this.#total >= this.#maxTotal) return "circuit_limit";
+    const n = this.#perPeer.get(key) ?? 0;
+    if (this.#maxPerPeer > 0 && n >= this.#maxPerPeer) return "peer_circuit_limit";
+    this.#perPeer.set(key, n + 1);
+    this.#total++;
+    return "OK";
+  }
+
+  /**
+   * Returns a slot taken by {@linkcode CircuitSlots.acquire}.
+   *
+   * @param key Source peer key.
+   */
+  release(key: string): void {
+    const n = (this.#perPeer.get(key) ?? 0) - 1;
+    if (n < 0) return;
+    if (n === 0) this.#perPeer.delete(key);
+    else this.#perPeer.set(key, n);
+    this.#total--;
+  }
+}

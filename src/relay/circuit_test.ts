@@ -1,0 +1,90 @@
+/** The data path over in-memory stream pairs: exact limits, half-close, resets, slots. */
+
+import assert from "node:assert/strict";
+import type { Stream } from "@libp2p/interface";
+import { streamPair } from "@libp2p/utils";
+import { Circuit, type CircuitEndReason, type CircuitLimit, CircuitSlots } from "./circuit.ts";
+
+interface Rig {
+  initiator: Stream;
+  target: Stream;
+  circuit: Circuit;
+  ended: Promise<CircuitEndReason>;
+}
+
+async function rig(limit: CircuitLimit): Promise<Rig> {
+  const [initiator, hop] = await streamPair();
+  const [stop, target] = await streamPair();
+  const { promise, resolve } = Promise.withResolvers<CircuitEndReason>();
+  const circuit = new Circuit(hop, stop, limit, "src", (_c, reason) => resolve(reason));
+  return { initiator, target, circuit, ended: promise };
+}
+
+function collect(stream: Stream): { bytes: () => number; ended: Promise<void> } {
+  let n = 0;
+  const { promise, resolve } = Promise.withResolvers<void>();
+  stream.addEventListener("message", (evt) => void (n += evt.data.byteLength));
+  stream.addEventListener("remoteCloseWrite", () => resolve());
+  stream.addEventListener("close", () => resolve());
+  return { bytes: () => n, ended: promise };
+}
+
+Deno.test("Circuit relays exactly the data limit in a direction, then closes both ends", async () => {
+  const { initiator, target, circuit, ended } = await rig({ durationMs: 0, dataBytes: 1000 });
+  const atTarget = collect(target);
+  target.addEventListener("remoteCloseWrite", () => void target.close());
+  initiator.addEventListener("remoteCloseWrite", () => void initiator.close());
+  for (let i = 0; i < 7; i++) initiator.send(new Uint8Array(300));
+  assert.equal(await ended, "data_limit");
+  await atTarget.ended;
+  assert.equal(atTarget.bytes(), 1000);
+  assert.equal(circuit.bytesSrcToDst, 1000);
+  assert.equal(circuit.bytesDstToSrc, 0);
+});
+
+Deno.test("Circuit propagates half-closes and ends as closed", async () => {
+  const { initiator, target, circuit, ended } = await rig({ durationMs: 0, dataBytes: 0 });
+  const atTarget = collect(target);
+  const atInitiator = collect(initiator);
+  initiator.send(new Uint8Array(500));
+  await initiator.close();
+  await atTarget.ended;
+  target.send(new Uint8Array(200));
+  await target.close();
+  assert.equal(await ended, "closed");
+  assert.equal(atTarget.bytes(), 500);
+  assert.equal(atInitiator.bytes(), 200);
+  assert.equal(circuit.bytesDstToSrc, 200);
+});
+
+Deno.test("Circuit resets the other side when one side resets", async () => {
+  const { initiator, target, ended } = await rig({ durationMs: 0, dataBytes: 0 });
+  const atInitiator = collect(initiator);
+  target.abort(new Error("target crashed"));
+  assert.equal(await ended, "reset");
+  await atInitiator.ended;
+  assert.notEqual(initiator.status, "open");
+});
+
+Deno.test("Circuit is cut when its duration runs out", async () => {
+  const { initiator, target, ended } = await rig({ durationMs: 50, dataBytes: 0 });
+  target.addEventListener("remoteCloseWrite", () => void target.close());
+  initiator.addEventListener("remoteCloseWrite", () => void initiator.close());
+  const started = performance.now();
+  assert.equal(await ended, "duration_limit");
+  assert.ok(performance.now() - started >= 45);
+});
+
+Deno.test("CircuitSlots enforces total and per-peer limits and releases", () => {
+  const slots = new CircuitSlots(3, 2);
+  assert.equal(slots.acquire("a"), "OK");
+  assert.equal(slots.acquire("a"), "OK");
+  assert.equal(slots.acquire("a"), "peer_circuit_limit");
+  assert.equal(slots.acquire("b"), "OK");
+  assert.equal(slots.acquire("c"), "circuit_limit");
+  slots.release("a");
+  assert.equal(slots.size, 2);
+  assert.equal(slots.acquire("c"), "OK");
+  slots.release("zzz"); // never acquired: no effect
+  assert.equal(slots.size, 3);
+});

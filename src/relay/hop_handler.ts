@@ -1,0 +1,356 @@
+/**
+ * The hop protocol server: one call of {@linkcode HopHandler.handle} per inbound
+ * `/libp2p/circuit/relay/0.2.0/hop` stream. It reads one length-prefixed `HopMessage` under
+ * the handshake timeout, then either reserves (RESERVE) or builds a circuit (CONNECT: stop
+ * exchange with the target, STATUS OK to the initiator, then {@linkcode Circuit}).
+ *
+ * Refusals are status values counted by reason. A peer's bad bytes never throw past its
+ * stream: the stream is answered with MALFORMED_MESSAGE where possible, reset, counted and
+ * logged at debug. Every slot taken during setup is returned on every failure path.
+ *
+ * @module
+ */
+
+import type { Connection, PeerId, Stream } from "@libp2p/interface";
+import { getLogger } from "@logtape/logtape";
+import { encodeFrame, FrameReader, FrameTooLargeError, StreamEndedError } from "./_framing.ts";
+import { addrKeys } from "./_ip.ts";
+import { Circuit, type CircuitEndReason, type CircuitLimit, CircuitSlots } from "./circuit.ts";
+import type { RelayMetrics } from "./metrics.ts";
+import type { ResolvedRelayConfig } from "./mod.ts";
+import { decodeHopMessage, encodeHopMessage, MalformedMessageError } from "./pb/circuit.ts";
+import type { HopMessage, Limit, Status } from "./pb/circuit.ts";
+import type { ReservationStore } from "./reservation_store.ts";
+import { openStopStream } from "./stop_client.ts";
+import type { ReservationVoucher } from "./pb/circuit.ts";
+
+const log = getLogger(["hopd", "relay"]);
+const CODE_P2P_CIRCUIT = 290;
+
+/** A stream reset by the relay for a protocol violation or timeout. */
+export class HopStreamError extends Error {
+  override name = "HopStreamError";
+}
+
+/** What the hop handler needs; the relay server provides the real ones, tests fakes. */
+export interface HopHandlerComponents {
+  readonly config: ResolvedRelayConfig;
+  readonly store: ReservationStore<PeerId>;
+  readonly slots: CircuitSlots;
+  readonly metrics: RelayMetrics;
+  /** Circuits currently relaying (the handler adds and removes). */
+  readonly circuits: Set<Circuit>;
+  /** Multihash bytes of the relay's own peer id. */
+  readonly relayId: Uint8Array;
+  /** Seals a reservation voucher with the relay's key. */
+  sealVoucher(voucher: ReservationVoucher): Promise<Uint8Array>;
+  /** The relay's public addrs (bytes), without `/p2p-circuit`. */
+  relayAddrs(): Uint8Array[];
+  /** Open connections to `peer`. */
+  connectionsTo(peer: PeerId): Connection[];
+  isDraining(): boolean;
+}
+
+/**
+ * A stable map key of a peer: its multihash bytes as a binary string.
+ *
+ * @param multihash The peer id's multihash bytes.
+ * @returns The key.
+ */
+export function peerKey(multihash: Uint8Array): string {
+  return String.fromCharCode(...multihash);
+}
+
+/**
+ * Whether a connection is itself relayed or limited (spec: no hop over such connections).
+ *
+ * @param connection The connection.
+ * @returns True when the connection must not carry hop requests.
+ */
+export function isRelayed(connection: Connection): boolean {
+  return connection.limits !== undefined ||
+    connection.remoteAddr.getComponents().some((c) => c.code === CODE_P2P_CIRCUIT);
+}
+
+/**
+ * Converts the configured limits to what is advertised (seconds, bytes; 0 is omitted) and
+ * what is enforced: the advertised values exactly.
+ *
+ * @param config The relay config.
+ * @returns The wire limit (undefined when unlimited) and the enforced limit.
+ */
+export function circuitLimits(
+  config: ResolvedRelayConfig,
+): { wire: Limit | undefined; enforced: CircuitLimit } {
+  const durationS = config.circuitDurationMs > 0 ? Math.ceil(config.circuitDurationMs / 1000) : 0;
+  const dataBytes = config.circuitDataBytes;
+  const wire: Limit = {};
+  if (durationS > 0) wire.duration = durationS;
+  if (dataBytes > 0) wire.data = BigInt(dataBytes);
+  return {
+    wire: durationS > 0 || dataBytes > 0 ? wire : undefined,
+    enforced: { durationMs: durationS * 1000, dataBytes },
+  };
+}
+
+/** Serves hop streams. */
+export class HopHandler {
+  readonly #c: HopHandlerComponents;
+  readonly #wireLimit: Limit | undefined;
+  readonly #enforcedLimit: CircuitLimit;
+  /** Setups in progress, aborted when the relay stops. */
+  readonly #pending = new Set<AbortController>();
+
+  /** @param components Store, slots, metrics, key and host access. */
+  constructor(components: HopHandlerComponents) {
+    this.#c = components;
+    const { wire, enforced } = circuitLimits(components.config);
+    this.#wireLimit = wire;
+    this.#enforcedLimit = enforced;
+  }
+
+  /** Aborts every setup in progress (relay stopping). */
+  abortPending(): void {
+    for (const setup of this.#pending) setup.abort();
+    this.#pending.clear();
+  }
+
+  /**
+   * Serves one inbound hop stream. Never rejects.
+   *
+   * @param stream The hop stream.
+   * @param connection The connection it arrived on.
+   */
+  async handle(stream: Stream, connection: Connection): Promise<void> {
+    const setup = new AbortController();
+    this.#pending.add(setup);
+    const timeoutMs = this.#c.config.handshakeTimeoutMs;
+    const timer = timeoutMs > 0 ? setTimeout(() => setup.abort(), timeoutMs) : undefined;
+    const onAbort = (): void => stream.abort(new HopStreamError("hop handshake timed out"));
+    setup.signal.addEventListener("abort", onAbort, { once: true });
+    const reader = new FrameReader(stream, this.#c.config.maxMessageBytes);
+    try {
+      let request: HopMessage;
+      try {
+        request = decodeHopMessage(await reader.read());
+      } catch (error) {
+        this.#failed(stream, error, setup.signal.aborted);
+        return;
+      }
+      const receivedAt = performance.now();
+      if (request.type === "RESERVE") {
+        await this.#reserve(stream, connection);
+      } else if (request.type === "CONNECT") {
+        await this.#connect(stream, reader, connection, request, receivedAt, setup.signal);
+      } else {
+        const status: Status = request.type === undefined
+          ? "MALFORMED_MESSAGE"
+          : "UNEXPECTED_MESSAGE";
+        this.#c.metrics.streamError(
+          "hop",
+          status === "MALFORMED_MESSAGE" ? "malformed" : "unexpected",
+        );
+        log.debug("hop from {peer}: {status}", { peer: connection.remotePeer.toString(), status });
+        reply(stream, { type: "STATUS", status });
+        stream.abort(new HopStreamError(status));
+      }
+    } catch (error) {
+      this.#failed(stream, error, setup.signal.aborted);
+    } finally {
+      clearTimeout(timer);
+      setup.signal.removeEventListener("abort", onAbort);
+      this.#pending.delete(setup);
+    }
+  }
+
+  /** Counts, logs and resets a stream whose bytes or timing broke the protocol. */
+  #failed(stream: Stream, error: unknown, timedOut: boolean): void {
+    let reason: string;
+    if (timedOut) reason = "timeout";
+    else if (error instanceof FrameTooLargeError) reason = "oversized";
+    else if (error instanceof MalformedMessageError) reason = "malformed";
+    else if (error instanceof StreamEndedError) reason = "eof";
+    else reason = "reset";
+    if (reason === "oversized" || reason === "malformed") {
+      reply(stream, { type: "STATUS", status: "MALFORMED_MESSAGE" });
+    }
+    this.#c.metrics.streamError("hop", reason);
+    log.debug("hop stream {id} reset: {reason}: {error}", {
+      id: stream.id,
+      reason,
+      error: (error as Error)?.message,
+    });
+    stream.abort(new HopStreamError(`hop ${reason}`));
+  }
+
+  #refuseReservation(stream: Stream, status: Status, reason: string): void {
+    this.#c.metrics.reservationsTotal.inc({ result: "refused" });
+    this.#c.metrics.refusal(reason);
+    reply(stream, { type: "STATUS", status });
+    closeGracefully(stream, this.#c.config.handshakeTimeoutMs);
+  }
+
+  async #reserve(stream: Stream, connection: Connection): Promise<void> {
+    const c = this.#c;
+    if (isRelayed(connection)) {
+      return this.#refuseReservation(stream, "PERMISSION_DENIED", "relayed_connection");
+    }
+    const peer = connection.remotePeer;
+    const peerId = peer.toMultihash().bytes;
+    const key = peerKey(peerId);
+    const addr = addrKeys(connection.remoteAddr, c.config.subnetPrefixV4, c.config.subnetPrefixV6);
+    const result = c.store.reserve(key, peer, addr, { draining: c.isDraining() });
+    if (result.status !== "OK") {
+      return this.#refuseReservation(stream, result.status, result.reason);
+    }
+    const expire = BigInt(Math.floor(result.expiresAtMs / 1000));
+    try {
+      const voucher = await c.sealVoucher({ relay: c.relayId, peer: peerId, expiration: expire });
+      // The peer may have gone while we signed; its disconnect event has then passed.
+      if (c.connectionsTo(peer).length === 0 || stream.status !== "open") {
+        throw new HopStreamError("peer left during reservation");
+      }
+      reply(stream, {
+        type: "STATUS",
+        status: "OK",
+        reservation: { expire, addrs: c.relayAddrs(), voucher },
+        limit: this.#wireLimit,
+      });
+    } catch (error) {
+      if (!result.renewed || c.connectionsTo(peer).length === 0) c.store.remove(key);
+      c.metrics.reservationsTotal.inc({ result: "failed" });
+      throw error;
+    }
+    c.metrics.reservationsTotal.inc({ result: result.renewed ? "renewed" : "created" });
+    c.metrics.totals.reservationsAccepted++;
+    closeGracefully(stream, c.config.handshakeTimeoutMs);
+  }
+
+  #refuseCircuit(stream: Stream, status: Status, reason: string): void {
+    this.#c.metrics.circuitsTotal.inc({ result: "refused" });
+    this.#c.metrics.refusal(reason);
+    reply(stream, { type: "STATUS", status });
+    closeGracefully(stream, this.#c.config.handshakeTimeoutMs);
+  }
+
+  async #connect(
+    stream: Stream,
+    reader: FrameReader,
+    connection: Connection,
+    request: HopMessage,
+    receivedAt: number,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const c = this.#c;
+    if (isRelayed(connection)) {
+      return this.#refuseCircuit(stream, "PERMISSION_DENIED", "relayed_connection");
+    }
+    const target = request.peer?.id;
+    if (target === undefined || target.byteLength === 0) {
+      throw new MalformedMessageError("CONNECT without a target peer id");
+    }
+    const targetKey = peerKey(target);
+    const reservation = c.store.get(targetKey);
+    if (reservation === undefined) {
+      return this.#refuseCircuit(stream, "NO_RESERVATION", "no_reservation");
+    }
+    const targetConnection = c.connectionsTo(reservation.peer).find((conn) => !isRelayed(conn));
+    if (targetConnection === undefined) {
+      c.store.remove(targetKey);
+      return this.#refuseCircuit(stream, "NO_RESERVATION", "no_reservation");
+    }
+    const source = connection.remotePeer.toMultihash().bytes;
+    const sourceKey = peerKey(source);
+    const slot = c.slots.acquire(sourceKey);
+    if (slot !== "OK") {
+      return this.#refuseCircuit(stream, "RESOURCE_LIMIT_EXCEEDED", slot);
+    }
+    let handedOff = false;
+    try {
+      const stop = await openStopStream(targetConnection, {
+        source,
+        limit: this.#wireLimit,
+        maxMessageBytes: c.config.maxMessageBytes,
+        signal,
+      });
+      if (stop.status !== "OK") {
+        if (stop.reason !== "refused") c.metrics.streamError("stop", stop.reason);
+        log.debug("stop to {target} failed: {reason}", {
+          target: reservation.peer.toString(),
+          reason: stop.reason,
+        });
+        c.metrics.circuitsTotal.inc({ result: "failed" });
+        if (signal.aborted) throw new HopStreamError("circuit setup timed out");
+        reply(stream, { type: "STATUS", status: "CONNECTION_FAILED" });
+        closeGracefully(stream, c.config.handshakeTimeoutMs);
+        return;
+      }
+      if (signal.aborted || stream.status !== "open") {
+        stop.stream.abort(new HopStreamError("initiator left during setup"));
+        c.metrics.circuitsTotal.inc({ result: "failed" });
+        throw new HopStreamError("initiator left during setup");
+      }
+      reply(stream, { type: "STATUS", status: "OK", limit: this.#wireLimit });
+      const circuit = new Circuit(
+        reader.unwrap(),
+        stop.stream,
+        this.#enforcedLimit,
+        sourceKey,
+        this.#circuitEnded,
+      );
+      handedOff = true;
+      c.circuits.add(circuit);
+      c.metrics.circuitsTotal.inc({ result: "ok" });
+      c.metrics.totals.circuitsOpened++;
+      c.metrics.circuitSetupSeconds.observe((performance.now() - receivedAt) / 1000);
+    } finally {
+      if (!handedOff) c.slots.release(sourceKey);
+    }
+  }
+
+  #circuitEnded = (circuit: Circuit, reason: CircuitEndReason): void => {
+    const c = this.#c;
+    c.circuits.delete(circuit);
+    c.slots.release(circuit.sourceKey);
+    flushCircuitBytes(c.metrics, circuit);
+    c.metrics.circuitsClosedTotal.inc({ reason });
+    c.metrics.circuitDurationSeconds.observe((performance.now() - circuit.startedAt) / 1000);
+    if (reason === "reset") c.metrics.streamError("circuit", "reset");
+  };
+}
+
+/**
+ * Moves a circuit's not-yet-counted bytes into the metrics.
+ *
+ * @param metrics The relay metrics.
+ * @param circuit A live or ended circuit.
+ */
+export function flushCircuitBytes(metrics: RelayMetrics, circuit: Circuit): void {
+  const up = circuit.bytesSrcToDst - circuit.flushedSrcToDst;
+  const down = circuit.bytesDstToSrc - circuit.flushedDstToSrc;
+  circuit.flushedSrcToDst += up;
+  circuit.flushedDstToSrc += down;
+  metrics.addBytes(up, down);
+}
+
+/** Sends one hop message; a stream that can no longer be written is left to its fate. */
+function reply(stream: Stream, message: HopMessage): void {
+  if (stream.writeStatus !== "writable") return;
+  try {
+    stream.send(encodeFrame(encodeHopMessage(message)));
+  } catch {
+    // The stream was reset under us; its handler has nothing left to answer.
+  }
+}
+
+/** Closes our end after a final answer; resets if the peer has not closed its end in time. */
+function closeGracefully(stream: Stream, timeoutMs: number): void {
+  const reset = (): void => stream.abort(new HopStreamError("peer did not close the stream"));
+  stream.close().then(() => {
+    if (stream.status === "closed" || stream.status === "aborted" || stream.status === "reset") {
+      return;
+    }
+    const timer = setTimeout(reset, timeoutMs > 0 ? timeoutMs : 10_000);
+    stream.addEventListener("close", () => clearTimeout(timer), { once: true });
+  }, reset);
+}

@@ -1,0 +1,146 @@
+/**
+ * Prometheus metrics of the relay, registered on the registry the daemon passes in. Gauges
+ * read live state at scrape time; relayed bytes are kept as plain numbers on each circuit and
+ * flushed into the counter when the circuit ends and at every scrape, so the data path never
+ * touches prom-client per chunk.
+ *
+ * @module
+ */
+
+import { Counter, Gauge, Histogram } from "prom-client";
+import type { Registry } from "prom-client";
+
+/** Label values of `hopd_relayed_bytes_total{direction}`. */
+export type Direction = "src_to_dst" | "dst_to_src";
+/** Label values of `hopd_relay_stream_errors_total{protocol}`. */
+export type StreamProtocol = "hop" | "stop" | "circuit";
+
+/** Live state the gauges read at scrape time. */
+export interface RelayMetricsSource {
+  reservations(): number;
+  circuits(): number;
+  /** Moves bytes counted on live circuits into the counter (called before each scrape). */
+  flushBytes(): void;
+}
+
+const SETUP_BUCKETS_S = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5];
+const DURATION_BUCKETS_S = [0.1, 1, 5, 15, 30, 60, 120, 300, 900, 3600];
+
+/** The relay's metrics, plus running totals for `Relay.stats()`. */
+export class RelayMetrics {
+  readonly reservationsTotal: Counter<"result">;
+  readonly circuitsTotal: Counter<"result">;
+  readonly circuitsClosedTotal: Counter<"reason">;
+  readonly relayedBytesTotal: Counter<"direction">;
+  readonly circuitSetupSeconds: Histogram;
+  readonly circuitDurationSeconds: Histogram;
+  readonly refusalsTotal: Counter<"reason">;
+  readonly streamErrorsTotal: Counter<"protocol" | "reason">;
+  readonly bytesSrcToDst: Counter.Internal;
+  readonly bytesDstToSrc: Counter.Internal;
+
+  /** Running totals (also in the counters; kept as numbers for cheap stats). */
+  totals = {
+    reservationsAccepted: 0,
+    circuitsOpened: 0,
+    refusals: 0,
+    streamErrors: 0,
+    bytesRelayed: 0,
+  };
+
+  /**
+   * @param registry Registry to register on (one relay per registry).
+   * @param source Live state read at scrape time.
+   */
+  constructor(registry: Registry, source: RelayMetricsSource) {
+    const registers = [registry];
+    new Gauge({
+      name: "hopd_reservations_active",
+      help: "Reservations currently held.",
+      registers,
+      collect() {
+        this.set(source.reservations());
+      },
+    });
+    new Gauge({
+      name: "hopd_circuits_active",
+      help: "Circuits currently relaying.",
+      registers,
+      collect() {
+        this.set(source.circuits());
+      },
+    });
+    this.reservationsTotal = new Counter({
+      name: "hopd_reservations_total",
+      help: "RESERVE requests by result (created, renewed, refused, failed).",
+      labelNames: ["result"],
+      registers,
+    });
+    this.circuitsTotal = new Counter({
+      name: "hopd_circuits_total",
+      help: "CONNECT requests by result (ok, refused, failed).",
+      labelNames: ["result"],
+      registers,
+    });
+    this.circuitsClosedTotal = new Counter({
+      name: "hopd_circuits_closed_total",
+      help: "Circuits ended, by reason (closed, reset, data_limit, duration_limit, stopped).",
+      labelNames: ["reason"],
+      registers,
+    });
+    this.relayedBytesTotal = new Counter({
+      name: "hopd_relayed_bytes_total",
+      help: "Bytes relayed, by direction (src_to_dst: initiator to target).",
+      labelNames: ["direction"],
+      registers,
+      collect() {
+        source.flushBytes();
+      },
+    });
+    this.circuitSetupSeconds = new Histogram({
+      name: "hopd_circuit_setup_seconds",
+      help: "Time from CONNECT received to STATUS OK sent.",
+      buckets: SETUP_BUCKETS_S,
+      registers,
+    });
+    this.circuitDurationSeconds = new Histogram({
+      name: "hopd_circuit_duration_seconds",
+      help: "Life of a circuit, from STATUS OK to both streams closed.",
+      buckets: DURATION_BUCKETS_S,
+      registers,
+    });
+    this.refusalsTotal = new Counter({
+      name: "hopd_refusals_total",
+      help: "Reservations and circuits refused, by reason.",
+      labelNames: ["reason"],
+      registers,
+    });
+    this.streamErrorsTotal = new Counter({
+      name: "hopd_relay_stream_errors_total",
+      help: "Hop/stop/circuit streams reset for bad bytes, timeouts or peer resets.",
+      labelNames: ["protocol", "reason"],
+      registers,
+    });
+    this.bytesSrcToDst = this.relayedBytesTotal.labels({ direction: "src_to_dst" });
+    this.bytesDstToSrc = this.relayedBytesTotal.labels({ direction: "dst_to_src" });
+  }
+
+  /** Counts a refusal of a reservation or circuit. */
+  refusal(reason: string): void {
+    this.refusalsTotal.inc({ reason });
+    this.totals.refusals++;
+  }
+
+  /** Counts a stream reset for bad bytes, a timeout or a peer reset. */
+  streamError(protocol: StreamProtocol, reason: string): void {
+    this.streamErrorsTotal.inc({ protocol, reason });
+    this.totals.streamErrors++;
+  }
+
+  /** Adds relayed bytes (batched: called per circuit end or scrape, not per chunk). */
+  addBytes(srcToDst: number, dstToSrc: number): void {
+    if (srcToDst > 0) this.bytesSrcToDst.inc(srcToDst);
+    if (dstToSrc > 0) this.bytesDstToSrc.inc(dstToSrc);
+    this.totals.bytesRelayed += srcToDst + dstToSrc;
+  }
+}

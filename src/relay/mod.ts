@@ -1,0 +1,174 @@
+/**
+ * hopd's circuit relay v2 server (libp2p specs `relay/circuit-v2.md`): the hop protocol for
+ * reservations and circuit setup, the stop protocol towards reserved targets, and the data
+ * path between them. It sits on the daemon's libp2p host and speaks to unmodified js, go and
+ * rust clients.
+ *
+ * Flow: a RESERVE on `/libp2p/circuit/relay/0.2.0/hop` lands in the
+ * {@linkcode ReservationStore} (total, per-IP and per-subnet limits; one reservation per
+ * peer, renewed by a second RESERVE; freed when the peer disconnects or expires) and is
+ * answered with the expiry, the relay's addrs, a signed voucher and the circuit limit. A
+ * CONNECT to a reserved peer takes a circuit slot, opens `/libp2p/circuit/relay/0.2.0/stop`
+ * to the target, and on its STATUS OK answers STATUS OK and hands both streams to a
+ * {@linkcode Circuit}, which relays with backpressure and cuts at the advertised limits
+ * (seconds and bytes per direction, exactly as advertised; 0 = unlimited and not
+ * advertised).
+ *
+ * Draining ({@linkcode Relay.setDraining}): new reservations are refused with
+ * RESERVATION_REFUSED; renewals of reservations already held, and circuits to reserved
+ * peers, are still served, so peers stay reachable while they move and circuits end by
+ * their own duration limit.
+ *
+ * Limits in {@linkcode ResolvedRelayConfig} of 0 mean unlimited (counts included).
+ *
+ * @example
+ * ```ts ignore
+ * import { Registry } from "prom-client";
+ * import { relay, DEFAULT_RELAY_CONFIG } from "./mod.ts";
+ * const service = relay(DEFAULT_RELAY_CONFIG)({ libp2p, registry: new Registry(), privateKey });
+ * await service.start();
+ * service.stats().reservations; // 0
+ * await service.stop();
+ * ```
+ *
+ * @module
+ */
+
+import type { Libp2p, PrivateKey } from "@libp2p/interface";
+import type { Registry } from "prom-client";
+import { RelayServer } from "./relay_server.ts";
+
+export { DEFAULT_RELAY_CONFIG } from "./constants.ts";
+
+/** The relay settings the code uses: complete, validated, ms and bytes; 0 = unlimited. */
+export interface ResolvedRelayConfig {
+  /** Reservation lifetime. @default 3_600_000 */
+  readonly reservationTtlMs: number;
+  /** Most reservations held at once. @default 16_384 */
+  readonly maxReservations: number;
+  /** Most reservations from one IP. @default 32 */
+  readonly maxReservationsPerIp: number;
+  /** Most reservations from one subnet. @default 128 */
+  readonly maxReservationsPerSubnet: number;
+  /** IPv4 subnet prefix length. @default 24 */
+  readonly subnetPrefixV4: number;
+  /** IPv6 subnet prefix length. @default 48 */
+  readonly subnetPrefixV6: number;
+  /** Most circuits at once. @default 4096 */
+  readonly maxCircuits: number;
+  /** Most circuits per source peer. @default 16 */
+  readonly maxCircuitsPerPeer: number;
+  /** Circuit life, advertised in whole seconds (rounded up). @default 120_000 */
+  readonly circuitDurationMs: number;
+  /** Bytes per direction of a circuit. @default 131_072 */
+  readonly circuitDataBytes: number;
+  /** Time to complete a hop or stop exchange. @default 10_000 */
+  readonly handshakeTimeoutMs: number;
+  /** Largest hop/stop message. @default 4096 */
+  readonly maxMessageBytes: number;
+}
+
+/** What the relay needs from the daemon. */
+export interface RelayComponents {
+  /** The host the relay mounts its hop handler on. */
+  readonly libp2p: Libp2p;
+  /** Registry the relay's metrics are registered on. */
+  readonly registry: Registry;
+  /** The host's identity key, which signs reservation vouchers (`Libp2p` does not expose it). */
+  readonly privateKey: PrivateKey;
+}
+
+/** Live counts and totals since start. */
+export interface RelayStats {
+  /** Reservations held. */
+  readonly reservations: number;
+  /** Circuits relaying. */
+  readonly circuits: number;
+  /** Reservations created or renewed. */
+  readonly reservationsAccepted: number;
+  /** Circuits established. */
+  readonly circuitsOpened: number;
+  /** Reservations and circuits refused. */
+  readonly refusals: number;
+  /** Streams reset for bad bytes, timeouts or peer resets. */
+  readonly streamErrors: number;
+  /** Bytes relayed, both directions. */
+  readonly bytesRelayed: number;
+  /** Whether the relay is draining. */
+  readonly draining: boolean;
+}
+
+/** The relay service. */
+export interface Relay {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  stats(): RelayStats;
+  /** Refuse new reservations (true) or accept them again (false). */
+  setDraining(draining: boolean): void;
+}
+
+const CONFIG_KEYS: readonly (keyof ResolvedRelayConfig)[] = [
+  "reservationTtlMs",
+  "maxReservations",
+  "maxReservationsPerIp",
+  "maxReservationsPerSubnet",
+  "subnetPrefixV4",
+  "subnetPrefixV6",
+  "maxCircuits",
+  "maxCircuitsPerPeer",
+  "circuitDurationMs",
+  "circuitDataBytes",
+  "handshakeTimeoutMs",
+  "maxMessageBytes",
+];
+
+/**
+ * Checks a resolved config once.
+ *
+ * @param config The config.
+ * @throws {RangeError} When a value is not a non-negative safe integer, a prefix is out of
+ *   range, or the TTL or duration does not fit the wire fields.
+ */
+export function validateRelayConfig(config: ResolvedRelayConfig): void {
+  for (const key of CONFIG_KEYS) {
+    const value = config[key];
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new RangeError(
+        `Cannot start relay as '${key}' must be a non-negative integer: current value is ${value}`,
+      );
+    }
+  }
+  if (config.subnetPrefixV4 > 32) {
+    throw new RangeError(
+      `Cannot start relay as 'subnetPrefixV4' must be at most 32: current value is ${config.subnetPrefixV4}`,
+    );
+  }
+  if (config.subnetPrefixV6 > 128) {
+    throw new RangeError(
+      `Cannot start relay as 'subnetPrefixV6' must be at most 128: current value is ${config.subnetPrefixV6}`,
+    );
+  }
+  if (config.reservationTtlMs === 0) {
+    throw new RangeError(
+      "Cannot start relay as 'reservationTtlMs' must be positive: current value is 0",
+    );
+  }
+  // Limit.duration is a uint32 of seconds.
+  if (Math.ceil(config.circuitDurationMs / 1000) > 0xffff_ffff) {
+    throw new RangeError(
+      `Cannot start relay as 'circuitDurationMs' must fit 2^32-1 seconds: current value is ${config.circuitDurationMs}`,
+    );
+  }
+}
+
+/**
+ * Creates the relay service factory.
+ *
+ * @param config Resolved relay config.
+ * @returns A factory taking the host, registry and key.
+ * @throws {RangeError} When the config is invalid (see {@linkcode validateRelayConfig}).
+ */
+export function relay(config: ResolvedRelayConfig): (components: RelayComponents) => Relay {
+  validateRelayConfig(config);
+  return (components) => new RelayServer(config, components);
+}

@@ -1,0 +1,144 @@
+// End-to-end relay interop: the real hopd program (through `deno task hopd`) relaying for
+// stock js-libp2p clients (none of hopd's code) under Deno and under Node.
+import assert from "node:assert/strict";
+import { REPO_ROOT, spawnHopd } from "./_helpers/hopd_process.ts";
+import { multiaddr } from "@multiformats/multiaddr";
+// @ts-types="./interop/relay_echo_client.d.ts"
+import {
+  createClient,
+  ECHO_PROTOCOL,
+  relayEcho,
+  serveEcho,
+  waitForCircuitAddr,
+} from "./interop/relay_echo_client.mjs";
+
+const EIGHT_MIB = 8 * 1024 * 1024;
+const UNLIMITED = { HOPD_RELAY_CIRCUIT_DATA: "0", HOPD_RELAY_CIRCUIT_DURATION: "0" };
+
+function relayAddr(addrs: readonly string[], transport: "tcp" | "ws"): string {
+  const addr = addrs.find((a) => transport === "ws" ? a.includes("/ws/") : !a.includes("/ws"));
+  assert.ok(addr, `no ${transport} listener in ${addrs.join(", ")}`);
+  return addr;
+}
+
+async function metricValue(opsUrl: string, series: string): Promise<number> {
+  const text = await (await fetch(`${opsUrl}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
+
+Deno.test("stock js-libp2p clients under Deno reserve on hopd and echo 8 MiB through it over TCP and WS", async (t) => {
+  const hopd = await spawnHopd({ env: UNLIMITED });
+  try {
+    for (const transport of ["tcp", "ws"] as const) {
+      await t.step(`over ${transport}`, async () => {
+        const result = await relayEcho(relayAddr(hopd.listenAddrs, transport), EIGHT_MIB);
+        assert.equal(result.received, EIGHT_MIB);
+        assert.ok(result.intact, "echoed bytes differ from sent bytes");
+        assert.ok(result.circuitAddr.includes(`/p2p/${hopd.peerId}/p2p-circuit/`));
+      });
+    }
+    // Both directions of both echoes crossed the relay.
+    const relayed =
+      await metricValue(hopd.opsUrl, 'hopd_relayed_bytes_total{direction="src_to_dst"}') +
+      await metricValue(hopd.opsUrl, 'hopd_relayed_bytes_total{direction="dst_to_src"}');
+    assert.ok(relayed >= 4 * EIGHT_MIB, `hopd_relayed_bytes_total is ${relayed}`);
+  } finally {
+    assert.equal((await hopd.stop()).code, 0);
+  }
+});
+
+Deno.test("stock js-libp2p clients under Node 20 reserve on hopd and echo 8 MiB through it over TCP and WS", async (t) => {
+  const hopd = await spawnHopd({ env: UNLIMITED });
+  try {
+    for (const transport of ["tcp", "ws"] as const) {
+      await t.step(`over ${transport}`, async () => {
+        const output = await new Deno.Command("node", {
+          args: [
+            "tests/interop/node_echo.mjs",
+            relayAddr(hopd.listenAddrs, transport),
+            String(EIGHT_MIB),
+          ],
+          cwd: REPO_ROOT,
+          stdin: "null",
+        }).output();
+        const text = new TextDecoder().decode(output.stdout).trim();
+        const result = JSON.parse(text.split("\n").at(-1)!);
+        assert.equal(output.code, 0, text + new TextDecoder().decode(output.stderr));
+        assert.match(result.runtime, /^node v/);
+        assert.equal(result.received, EIGHT_MIB);
+        assert.ok(result.intact);
+      });
+    }
+  } finally {
+    assert.equal((await hopd.stop()).code, 0);
+  }
+});
+
+/** A reserves on hopd, B opens an echo stream to A through it and keeps it open. */
+async function openCircuit(relay: string) {
+  const a = await createClient([`${relay}/p2p-circuit`]);
+  const b = await createClient();
+  await serveEcho(a);
+  const circuitAddr = await waitForCircuitAddr(a);
+  const stream = await b.dialProtocol(multiaddr(circuitAddr.toString()), ECHO_PROTOCOL, {
+    runOnLimitedConnection: true,
+  });
+  return {
+    stream,
+    async close() {
+      await Promise.allSettled([a.stop(), b.stop()]);
+    },
+  };
+}
+
+async function exitedWithin(status: Promise<Deno.CommandStatus>, ms: number) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<undefined>((resolve) =>
+    timer = setTimeout(() => resolve(undefined), ms)
+  );
+  try {
+    return await Promise.race([status, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("SIGTERM turns /ready 503 at once, waits for open circuits, then exits 0", async () => {
+  const hopd = await spawnHopd({ env: { ...UNLIMITED, HOPD_NODE_DRAIN_TIMEOUT: "1h" } });
+  const circuit = await openCircuit(relayAddr(hopd.listenAddrs, "tcp"));
+  try {
+    hopd.kill("SIGTERM");
+    // The signal is delivered asynchronously: allow it a moment to land, no more.
+    let ready = await fetch(`${hopd.opsUrl}/ready`);
+    for (let i = 0; i < 20 && ready.status === 200; i++) {
+      await ready.body?.cancel();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      ready = await fetch(`${hopd.opsUrl}/ready`);
+    }
+    assert.equal(ready.status, 503);
+    assert.ok((await ready.json()).reasons.includes("node is shutting down"));
+    assert.equal(await exitedWithin(hopd.status, 1_500), undefined, "exited with a circuit open");
+    await circuit.close();
+    const status = await exitedWithin(hopd.status, 10_000);
+    assert.equal(status?.code, 0, "must exit 0 once the circuit is gone");
+  } finally {
+    await circuit.close();
+    hopd.kill("SIGKILL");
+  }
+});
+
+Deno.test("a second stop signal exits 1 at once without waiting for the drain", async () => {
+  const hopd = await spawnHopd({ env: { ...UNLIMITED, HOPD_NODE_DRAIN_TIMEOUT: "1h" } });
+  const circuit = await openCircuit(relayAddr(hopd.listenAddrs, "tcp"));
+  try {
+    hopd.kill("SIGTERM");
+    assert.equal(await exitedWithin(hopd.status, 1_000), undefined, "exited with a circuit open");
+    hopd.kill("SIGINT");
+    const status = await exitedWithin(hopd.status, 5_000);
+    assert.equal(status?.code, 1);
+  } finally {
+    await circuit.close();
+    hopd.kill("SIGKILL");
+  }
+});

@@ -1,0 +1,144 @@
+/**
+ * Shared fixtures of the relay end-to-end tests: a relay node on 127.0.0.1 (TCP + WS) with
+ * hopd's relay mounted, stock js-libp2p clients (circuitRelayTransport), and a raw hop
+ * client that speaks the wire protocol by hand to read exact statuses.
+ *
+ * @module
+ */
+
+import { circuitRelayTransport } from "@libp2p/circuit-relay-v2";
+import { generateKeyPair } from "@libp2p/crypto/keys";
+import { identify } from "@libp2p/identify";
+import type { Connection, Libp2p, Stream } from "@libp2p/interface";
+import { noise } from "@libp2p/noise";
+import { tcp } from "@libp2p/tcp";
+import { webSockets } from "@libp2p/websockets";
+import { yamux } from "@libp2p/yamux";
+import type { Multiaddr } from "@multiformats/multiaddr";
+import { createLibp2p } from "libp2p";
+import { Registry } from "prom-client";
+import { encodeFrame, FrameReader } from "../src/relay/_framing.ts";
+import { HOP_PROTOCOL } from "../src/relay/constants.ts";
+import { DEFAULT_RELAY_CONFIG, relay } from "../src/relay/mod.ts";
+import type { Relay, ResolvedRelayConfig } from "../src/relay/mod.ts";
+import { decodeHopMessage, encodeHopMessage } from "../src/relay/pb/circuit.ts";
+import type { HopMessage } from "../src/relay/pb/circuit.ts";
+
+/** A relay node with hopd's relay mounted. */
+export interface RelayFixture {
+  node: Libp2p;
+  relay: Relay;
+  registry: Registry;
+  tcpAddr: Multiaddr;
+  wsAddr: Multiaddr;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a relay node on 127.0.0.1 port 0 with TCP and WS.
+ *
+ * @param overrides Relay config overrides.
+ */
+export async function startRelay(
+  overrides: Partial<ResolvedRelayConfig> = {},
+): Promise<RelayFixture> {
+  const privateKey = await generateKeyPair("Ed25519");
+  const node = await createLibp2p({
+    privateKey,
+    addresses: { listen: ["/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/tcp/0/ws"] },
+    transports: [tcp(), webSockets()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: { identify: identify() },
+    // Every test client connects from 127.0.0.1; the default 5/s per-IP rate limit would bite.
+    connectionManager: { inboundConnectionThreshold: 10_000, maxConnections: 10_000 },
+  });
+  const registry = new Registry();
+  const service = relay({ ...DEFAULT_RELAY_CONFIG, ...overrides })({
+    libp2p: node,
+    registry,
+    privateKey,
+  });
+  await service.start();
+  const addrs = node.getMultiaddrs();
+  const tcpAddr = addrs.find((a) => !a.toString().includes("/ws"));
+  const wsAddr = addrs.find((a) => a.toString().includes("/ws"));
+  if (tcpAddr === undefined || wsAddr === undefined) throw new Error("relay has no addrs");
+  return {
+    node,
+    relay: service,
+    registry,
+    tcpAddr,
+    wsAddr,
+    async stop() {
+      await service.stop();
+      await node.stop();
+    },
+  };
+}
+
+/** A stock js-libp2p client with the stock circuit relay transport. */
+export async function startStockClient(listen: string[] = []): Promise<Libp2p> {
+  return await createLibp2p({
+    addresses: { listen },
+    transports: [tcp(), webSockets(), circuitRelayTransport()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: { identify: identify() },
+  });
+}
+
+/** A plain client (no relay transport) for raw hop exchanges. */
+export async function startPlainClient(): Promise<Libp2p> {
+  return await createLibp2p({
+    transports: [tcp(), webSockets()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+  });
+}
+
+/**
+ * Sends one hop message on a fresh stream and reads the answer.
+ *
+ * @returns The answer and the stream (left open for CONNECT).
+ */
+export async function hopExchange(
+  connection: Connection,
+  request: HopMessage,
+): Promise<{ response: HopMessage; stream: Stream; reader: FrameReader }> {
+  const stream = await connection.newStream(HOP_PROTOCOL);
+  const reader = new FrameReader(stream, 4096);
+  stream.send(encodeFrame(encodeHopMessage(request)));
+  const response = decodeHopMessage(await reader.read());
+  return { response, stream, reader };
+}
+
+/**
+ * Polls until `check` holds or `timeoutMs` passes.
+ *
+ * @returns Whether it held.
+ */
+export async function eventually(check: () => boolean, timeoutMs = 3_000): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    if (check()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return check();
+}
+
+/** Reads the value of a metric sample from the registry, 0 when absent. */
+export async function metricValue(
+  registry: Registry,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const metric = registry.getSingleMetric(name);
+  if (metric === undefined) return 0;
+  const data = await metric.get();
+  const sample = data.values.find((v) =>
+    Object.entries(labels).every(([k, val]) => (v.labels as Record<string, unknown>)[k] === val) &&
+    (v as { metricName?: string }).metricName === undefined
+  );
+  return sample?.value ?? 0;
+}
