@@ -28,3 +28,10 @@ export class ConfigError extends HopdError {
     super("CONFIG_INVALID", message, options);
   }
 }
+
+/** A caller's request that cannot be served as asked (bad JSON, bad field). HTTP 400. */
+export class BadRequestError extends HopdError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("BAD_REQUEST", message, options);
+  }
+}

@@ -18,6 +18,7 @@ import { ConfigError } from "../errors.ts";
 import { createIdentity, readIdentity } from "../identity/mod.ts";
 import { VERSION } from "../version.ts";
 import { type CliIo, PROCESS_IO } from "./_io.ts";
+import { addAdminCommands } from "./admin_command.ts";
 import { EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./exit_codes.ts";
 import { DEFAULT_HEALTH_URL, probeReady } from "./health_command.ts";
 import { runNode } from "./run_command.ts";
@@ -118,6 +119,8 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
       io.stdout(exampleConfigToml());
       setCode(EXIT_OK);
     });
+
+  addAdminCommands(program, io, setCode);
 
   program.command("version")
     .description("print the version")

@@ -119,7 +119,15 @@ Deno.test("config example prints TOML that parses and has every section", async 
   const io = capture();
   assert.equal(await run(["config", "example"], io), EXIT_OK);
   const parsed = parseToml(io.stdoutText());
-  assert.deepEqual(Object.keys(parsed), ["node", "connections", "http", "log", "tls", "relay"]);
+  assert.deepEqual(Object.keys(parsed), [
+    "node",
+    "connections",
+    "http",
+    "log",
+    "admin",
+    "tls",
+    "relay",
+  ]);
   assert.equal((parsed.http as { listen: string }).listen, "127.0.0.1:8080");
 });
 

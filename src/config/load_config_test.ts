@@ -41,6 +41,7 @@ Deno.test("loadConfig() without a file resolves to the documented defaults", asy
   assert.deepEqual(config.http, { hostname: "127.0.0.1", port: 8080 });
   assert.deepEqual(config.log, { level: "info", format: "pretty" });
   assert.deepEqual(config.tls, {});
+  assert.deepEqual(config.admin, { allowRemote: false, maxBodyBytes: 16_384 });
   assert.deepEqual(config.connections, {
     maxConnections: 32_768,
     maxPendingInbound: 512,
@@ -212,7 +213,7 @@ Deno.test("loadConfig() errors are ConfigErrors naming the key path, the value a
       "'nodes'",
       "not a known section",
       FILE,
-      "node, connections, http, log, tls, relay",
+      "node, connections, http, log, admin, tls, relay",
     ]],
     ["TLS certificate without its key", '[tls]\ncert_file = "/etc/hopd/cert.pem"\n', [
       "'tls.key_file'",

@@ -16,6 +16,7 @@
 export { loadConfig } from "./load_config.ts";
 export type { LoadConfigOptions, RawConfig } from "./load_config.ts";
 export type {
+  ResolvedAdminConfig,
   ResolvedConfig,
   ResolvedConnectionsConfig,
   ResolvedHttpConfig,

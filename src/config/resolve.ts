@@ -35,6 +35,14 @@ export interface ResolvedLogConfig {
   readonly format: ConfigFile["log"]["format"];
 }
 
+/** `[admin]`, resolved. */
+export interface ResolvedAdminConfig {
+  /** Path of the token file, or undefined when the admin API takes no token. */
+  readonly tokenFile?: string;
+  readonly allowRemote: boolean;
+  readonly maxBodyBytes: number;
+}
+
 /** `[tls]`, resolved: file paths, or undefined when TLS is off. */
 export interface ResolvedTlsConfig {
   readonly certFile?: string;
@@ -63,6 +71,7 @@ export interface ResolvedConfig {
   readonly connections: ResolvedConnectionsConfig;
   readonly http: ResolvedHttpConfig;
   readonly log: ResolvedLogConfig;
+  readonly admin: ResolvedAdminConfig;
   readonly tls: ResolvedTlsConfig;
   readonly relay: ResolvedRelaySectionConfig;
 }
@@ -96,7 +105,7 @@ function deepFreeze<T>(value: T): T {
  * @returns The resolved config.
  */
 export function resolveConfig(file: ConfigFile): ResolvedConfig {
-  const { node, connections, http, log, tls, relay } = file;
+  const { node, connections, http, log, admin, tls, relay } = file;
   return deepFreeze({
     node: {
       dataDir: node.data_dir,
@@ -116,6 +125,11 @@ export function resolveConfig(file: ConfigFile): ResolvedConfig {
     },
     http: splitHostPort(http.listen),
     log: { level: log.level, format: log.format },
+    admin: {
+      ...(admin.token_file === "" ? {} : { tokenFile: admin.token_file }),
+      allowRemote: admin.allow_remote,
+      maxBodyBytes: bytes(admin.max_body_size),
+    },
     tls: tls.cert_file === "" ? {} : { certFile: tls.cert_file, keyFile: tls.key_file },
     relay: {
       reservationTtlMs: ms(relay.reservation_ttl),

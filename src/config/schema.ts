@@ -122,6 +122,16 @@ const logSection = z.strictObject({
   ),
 });
 
+const adminSection = z.strictObject({
+  token_file: z.string().default("").describe(
+    'File holding the bearer token for /v1/admin (first line; keep it mode 0600). "" = no token: the admin API answers loopback callers only.',
+  ),
+  allow_remote: z.boolean().default(false).describe(
+    "Answer admin callers that are not on loopback (requires token_file).",
+  ),
+  max_body_size: size("16KiB", "Largest admin request body; larger ones get 413."),
+});
+
 const tlsSection = z.strictObject({
   cert_file: z.string().default("").describe(
     'PEM certificate chain for WebSockets over TLS (listen on e.g. "/ip4/0.0.0.0/tcp/443/tls/ws"). Re-read on SIGHUP.',
@@ -187,6 +197,7 @@ export const CONFIG_SCHEMA = z.strictObject({
   connections: connectionsSection.default(connectionsSection.parse({})),
   http: httpSection.default(httpSection.parse({})),
   log: logSection.default(logSection.parse({})),
+  admin: adminSection.default(adminSection.parse({})),
   tls: tlsSection.default(tlsSection.parse({})),
   relay: relaySection.default(relaySection.parse({})),
 }).superRefine((config, ctx) => {
@@ -196,6 +207,13 @@ export const CONFIG_SCHEMA = z.strictObject({
       code: "custom",
       path: ["tls", cert === "" ? "cert_file" : "key_file"],
       message: "must be set together with tls." + (cert === "" ? "key_file" : "cert_file"),
+    });
+  }
+  if (config.admin.allow_remote && config.admin.token_file === "") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["admin", "allow_remote"],
+      message: "needs admin.token_file: remote admin callers must present a token",
     });
   }
   const secure = config.node.listen.findIndex(isSecureWebSocket);

@@ -23,6 +23,11 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Registry } from "prom-client";
 import { HopdError } from "../errors.ts";
+import { clientIp, errorBody, type OpsEnv } from "./_env.ts";
+import { type AdminAuthConfig, type AdminControl, adminRoutes } from "./admin_routes.ts";
+
+export type { AdminAuthConfig, AdminControl, BanRequest, BanView } from "./admin_routes.ts";
+export type { OpsEnv } from "./_env.ts";
 
 /** Whether the node should receive traffic, and if not, why. */
 export interface Readiness {
@@ -30,11 +35,25 @@ export interface Readiness {
   readonly reasons: readonly string[];
 }
 
-/** The live state the ops server reads. */
+/** The answer of the HTTP rate limiter for one request. */
+export type HttpAdmission = { readonly ok: true } | {
+  readonly ok: false;
+  readonly retryAfterMs?: number;
+};
+
+/** The live state the ops server reads, and the controls it may drive. */
 export interface OpsComponents {
   readonly registry: Registry;
   readiness(): Readiness;
   status(): Record<string, unknown>;
+  /** The admin API; absent = no /v1/admin routes. */
+  readonly admin?: {
+    readonly control: AdminControl;
+    readonly auth: AdminAuthConfig;
+    readonly parseDurationMs: (text: string) => number | undefined;
+  };
+  /** Rate limit of /v1/* requests per caller IP; absent = unlimited. */
+  readonly httpAdmission?: (ip: string) => HttpAdmission;
 }
 
 /** A running ops server. */
@@ -45,19 +64,29 @@ export interface OpsServer {
   shutdown(): Promise<void>;
 }
 
-function errorBody(code: string, message: string) {
-  return { error: { code, message } };
-}
-
 /**
  * Builds the ops app.
  *
  * @param components What the routes read.
  * @returns The hono app.
  */
-export function createOpsApp(components: OpsComponents): Hono {
+export function createOpsApp(components: OpsComponents): Hono<OpsEnv> {
   const startedAtMs = Date.now();
-  const app = new Hono();
+  const app = new Hono<OpsEnv>();
+  const { httpAdmission } = components;
+  if (httpAdmission !== undefined) {
+    // Probes (/health, /ready) and scrapes (/metrics) stay unthrottled: monitors must see
+    // a node under attack.
+    app.use("/v1/*", async (c, next) => {
+      const verdict = httpAdmission(clientIp(c));
+      if (!verdict.ok) {
+        const retryAfterS = Math.max(1, Math.ceil((verdict.retryAfterMs ?? 1_000) / 1_000));
+        c.header("Retry-After", String(retryAfterS));
+        return c.json(errorBody("RATE_LIMITED", "Too many requests from this address"), 429);
+      }
+      return await next();
+    });
+  }
 
   app.get(
     "/health",
@@ -75,6 +104,11 @@ export function createOpsApp(components: OpsComponents): Hono {
   });
 
   app.get("/v1/status", (c) => c.json(components.status()));
+
+  if (components.admin !== undefined) {
+    const { control, auth, parseDurationMs } = components.admin;
+    app.route("/v1/admin", adminRoutes(control, auth, parseDurationMs));
+  }
 
   app.notFound((c) =>
     c.json(errorBody("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`), 404)
@@ -100,12 +134,15 @@ export function createOpsApp(components: OpsComponents): Hono {
  * @returns The running server.
  * @throws {Deno.errors.AddrInUse} When the address is taken.
  */
-export function serveOps(app: Hono, address: { hostname: string; port: number }): OpsServer {
+export function serveOps(
+  app: Hono<OpsEnv>,
+  address: { hostname: string; port: number },
+): OpsServer {
   const server = Deno.serve({
     hostname: address.hostname,
     port: address.port,
     onListen: () => {},
-  }, app.fetch);
+  }, (request, info) => app.fetch(request, { remoteAddr: info.remoteAddr }));
   const addr = server.addr as Deno.NetAddr;
   return {
     hostname: addr.hostname,

@@ -12,7 +12,7 @@
  * @module
  */
 
-import type { Stream, StreamCloseEvent, StreamMessageEvent } from "@libp2p/interface";
+import type { PeerId, Stream, StreamCloseEvent, StreamMessageEvent } from "@libp2p/interface";
 import type { Uint8ArrayList } from "uint8arraylist";
 import { CIRCUIT_CLOSE_GRACE_MS, CIRCUIT_READ_BUFFER_BYTES } from "./constants.ts";
 
@@ -57,6 +57,8 @@ export class Circuit {
   readonly sourceKey: string;
   /** `performance.now()` when relaying started. */
   readonly startedAt: number;
+  /** Initiator and target, for listings (absent in unit tests). */
+  readonly peers?: { readonly source: PeerId; readonly target: PeerId };
 
   readonly #up: Half;
   readonly #down: Half;
@@ -74,6 +76,7 @@ export class Circuit {
    * @param limit Limits to enforce, exactly as advertised.
    * @param sourceKey Key of the initiator, for slot accounting.
    * @param onEnd Called once when both streams are closed.
+   * @param peers Initiator and target, for listings.
    */
   constructor(
     src: Stream,
@@ -81,7 +84,9 @@ export class Circuit {
     limit: CircuitLimit,
     sourceKey: string,
     onEnd: CircuitEndHandler,
+    peers?: { readonly source: PeerId; readonly target: PeerId },
   ) {
+    this.peers = peers;
     this.#up = new Half(src, dst);
     this.#down = new Half(dst, src);
     this.#limit = limit;

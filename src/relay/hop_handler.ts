@@ -297,6 +297,7 @@ export class HopHandler {
         this.#enforcedLimit,
         sourceKey,
         this.#circuitEnded,
+        { source: connection.remotePeer, target: reservation.peer },
       );
       handedOff = true;
       c.circuits.add(circuit);

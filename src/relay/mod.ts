@@ -98,8 +98,29 @@ export interface RelayStats {
   readonly draining: boolean;
 }
 
+/** One held reservation, for listings. */
+export interface ReservationInfo {
+  readonly peer: string;
+  readonly ip: string;
+  /** ISO 8601 expiry. */
+  readonly expiresAt: string;
+}
+
+/** One open circuit, for listings. */
+export interface CircuitInfo {
+  readonly source: string;
+  readonly target: string;
+  readonly bytesSrcToDst: number;
+  readonly bytesDstToSrc: number;
+  readonly ageSeconds: number;
+}
+
 /** The relay service. */
 export interface Relay {
+  /** Held reservations (a snapshot). */
+  reservations(): ReservationInfo[];
+  /** Open circuits (a snapshot). */
+  circuits(): CircuitInfo[];
   start(): Promise<void>;
   stop(): Promise<void>;
   stats(): RelayStats;

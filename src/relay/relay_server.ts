@@ -19,7 +19,13 @@ import {
 } from "./constants.ts";
 import { flushCircuitBytes, HopHandler, peerKey } from "./hop_handler.ts";
 import { RelayMetrics } from "./metrics.ts";
-import type { Relay, RelayStats, ResolvedRelayConfig } from "./mod.ts";
+import type {
+  CircuitInfo,
+  Relay,
+  RelayStats,
+  ReservationInfo,
+  ResolvedRelayConfig,
+} from "./mod.ts";
 import { ReservationStore } from "./reservation_store.ts";
 import { sealVoucher } from "./voucher.ts";
 
@@ -128,6 +134,27 @@ export class RelayServer implements Relay {
       bytesRelayed: t.bytesRelayed,
       draining: this.#draining,
     };
+  }
+
+  /** Held reservations, for the admin API. */
+  reservations(): ReservationInfo[] {
+    return Array.from(this.#store.live(), (r) => ({
+      peer: r.peer.toString(),
+      ip: r.ip,
+      expiresAt: new Date(r.expiresAtMs).toISOString(),
+    }));
+  }
+
+  /** Open circuits, for the admin API. */
+  circuits(): CircuitInfo[] {
+    const now = performance.now();
+    return Array.from(this.#circuits, (circuit) => ({
+      source: circuit.peers?.source.toString() ?? "",
+      target: circuit.peers?.target.toString() ?? "",
+      bytesSrcToDst: circuit.bytesSrcToDst,
+      bytesDstToSrc: circuit.bytesDstToSrc,
+      ageSeconds: Math.round(now - circuit.startedAt) / 1000,
+    }));
   }
 
   /** While draining, new reservations are refused; renewals and circuits still pass. */

@@ -147,6 +147,18 @@ export class ReservationStore<P> {
   }
 
   /**
+   * Iterates the live reservations (for listings; expired ones are skipped, not removed).
+   *
+   * @returns The reservations.
+   */
+  *live(): IterableIterator<Reservation<P>> {
+    const now = this.#now();
+    for (const reservation of this.#byPeer.values()) {
+      if (reservation.expiresAtMs > now) yield reservation;
+    }
+  }
+
+  /**
    * Removes the reservation of `key` (peer disconnected, or its response failed).
    *
    * @param key The peer key.

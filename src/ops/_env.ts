@@ -1,0 +1,27 @@
+// Shared bits of the ops app: its hono environment (the caller's address arrives from
+// Deno.serve as a binding) and the JSON error shape.
+import type { Context } from "hono";
+
+/** Hono environment of the ops app: Deno.serve's connection info as bindings. */
+export interface OpsEnv {
+  Bindings: { remoteAddr?: Deno.Addr };
+}
+
+/** The JSON body of every error answer. */
+export function errorBody(
+  code: string,
+  message: string,
+): { error: { code: string; message: string } } {
+  return { error: { code, message } };
+}
+
+/** The caller's IP, or "" when unknown (in-process requests). */
+export function clientIp(c: Context<OpsEnv>): string {
+  const addr = c.env?.remoteAddr;
+  return addr !== undefined && "hostname" in addr ? addr.hostname : "";
+}
+
+/** True for 127.0.0.0/8, ::1 and IPv4-mapped loopback. In-process requests ("") count too. */
+export function isLoopback(ip: string): boolean {
+  return ip === "" || ip === "::1" || ip.startsWith("127.") || ip.startsWith("::ffff:127.");
+}
