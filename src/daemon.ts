@@ -1,37 +1,57 @@
 /**
  * The running node: every component wired in one typed object, started and stopped in
- * order. Start: identity → libp2p host → relay → ops server. Stop (SIGTERM/SIGINT):
- * readiness turns false at once, new inbound connections and reservations are refused, open
- * circuits get up to `node.drain_timeout` to finish, then the relay, the host and the ops
- * server stop.
+ * order. Start: data dir, identity, bans → rate limiter → libp2p host → relay → ops server.
+ * Stop (SIGTERM/SIGINT): readiness turns false at once, new inbound connections and
+ * reservations are refused, open circuits get up to `node.drain_timeout` to finish, then
+ * the relay, the host and the ops server stop, and the bans are flushed to disk.
  *
  * @module
  */
 
 import { getLogger } from "@logtape/logtape";
-import { Counter, Gauge, type Registry } from "prom-client";
-import type { ResolvedConfig } from "./config/mod.ts";
+import type { Registry } from "prom-client";
+import { parseDurationMs, type ResolvedConfig } from "./config/mod.ts";
+import { adminControl } from "./daemon/admin_control.ts";
+import { readAdminToken } from "./daemon/admin_token.ts";
+import { closeBanned, ipOf, limiterConfig, relayAdmission } from "./daemon/admission.ts";
+import { type NodeMetrics, registerNodeMetrics } from "./daemon/node_metrics.ts";
 import { createHost, type Host, transportOf } from "./host/mod.ts";
 import { registerHostMetrics } from "./host/metrics.ts";
 import { type Identity, loadOrCreateIdentity } from "./identity/mod.ts";
 import { createRegistry } from "./metrics/mod.ts";
-import { createOpsApp, type OpsServer, type Readiness, serveOps } from "./ops/mod.ts";
+import {
+  type AdminAuthConfig,
+  createOpsApp,
+  type OpsServer,
+  type Readiness,
+  serveOps,
+} from "./ops/mod.ts";
+import { BanList, createLimiter, denoBanFs, type Limiter } from "./ratelimit/mod.ts";
 import { type Relay, relay } from "./relay/mod.ts";
 import { VERSION } from "./version.ts";
 
 const log = getLogger(["hopd", "daemon"]);
 
-/** How often a drain checks whether open work has finished, in milliseconds. */
+/** How often a drain checks whether open circuits have finished, in milliseconds. */
 const DRAIN_POLL_INTERVAL_MS = 100;
+/** How often idle rate-limiter buckets are dropped, in milliseconds. */
+const LIMITER_SWEEP_INTERVAL_MS = 10_000;
 
 /** Every component of a running node. */
 interface Components {
-  readonly config: ResolvedConfig;
   readonly identity: Identity;
   readonly registry: Registry;
+  readonly bans: BanList;
+  readonly limiter: Limiter;
   readonly host: Host;
   readonly relay: Relay;
-  ops?: OpsServer;
+  readonly metrics: NodeMetrics;
+}
+
+/** How a node is started. */
+export interface DaemonOptions {
+  /** Loads the config again (SIGHUP); absent = reload re-reads certificates and tokens only. */
+  readonly loadConfig?: () => Promise<ResolvedConfig>;
 }
 
 /** A running hopd node. */
@@ -45,12 +65,14 @@ export interface Daemon {
   status(): Record<string, unknown>;
   /**
    * Starts or ends a drain: while draining, /ready answers 503 and new inbound connections
-   * are refused, but open ones are kept (the admin API and policies drive this).
+   * and reservations are refused, but open ones are kept (the admin API and policies drive
+   * this).
    */
   setDraining(draining: boolean): void;
   /**
-   * Reloads what can change without a restart (SIGHUP): the TLS certificate and key. A
-   * failure is logged and counted; what was in use stays in use.
+   * Reloads what can change without a restart (SIGHUP): limits and access lists from the
+   * config, the admin token and the TLS certificate. A failure is logged and counted; what
+   * was in use stays in use.
    *
    * @returns True when everything reloaded.
    */
@@ -63,11 +85,16 @@ export interface Daemon {
  * Starts a node from a resolved config.
  *
  * @param config The resolved config.
+ * @param options How to reload.
  * @returns The running node.
- * @throws {import("./errors.ts").ConfigError} When the identity file is unusable.
+ * @throws {import("./errors.ts").ConfigError} When the identity, admin token or TLS files
+ * are unusable.
  */
-export async function startDaemon(config: ResolvedConfig): Promise<Daemon> {
-  const startedAtMs = Date.now();
+export async function startDaemon(
+  config: ResolvedConfig,
+  options: DaemonOptions = {},
+): Promise<Daemon> {
+  await Deno.mkdir(config.node.dataDir, { recursive: true, mode: 0o700 });
   const identity = await loadOrCreateIdentity(config.node.identityFile);
   if (identity.created) {
     log.info("Created identity {path} for peer {peerId}", {
@@ -80,7 +107,25 @@ export async function startDaemon(config: ResolvedConfig): Promise<Daemon> {
       path: identity.path,
     });
   }
+  const adminToken = await loadAdminToken(config);
+  warnAboutPruning(config);
+  const node = new Node(config, identity, adminToken, options);
+  await node.start();
+  return node;
+}
 
+async function loadAdminToken(config: ResolvedConfig): Promise<string | undefined> {
+  if (config.admin.tokenFile === undefined) return undefined;
+  const { token, looseMode } = await readAdminToken(config.admin.tokenFile);
+  if (looseMode) {
+    log.warn("Admin token {path} is readable by group or others: run chmod 600 {path}", {
+      path: config.admin.tokenFile,
+    });
+  }
+  return token;
+}
+
+function warnAboutPruning(config: ResolvedConfig): void {
   const { maxReservations } = config.relay;
   if (maxReservations === 0 || maxReservations >= config.connections.maxConnections) {
     // The connection manager prunes past max_connections, and a pruned peer loses its
@@ -91,168 +136,265 @@ export async function startDaemon(config: ResolvedConfig): Promise<Daemon> {
       { maxReservations, maxConnections: config.connections.maxConnections },
     );
   }
+}
 
-  let draining = false;
-  let stopping = false;
-  let listening = false;
-  const registry = createRegistry({ version: VERSION });
-  const host = await createHost({
-    node: config.node,
-    connections: config.connections,
-    tls: config.tls,
-    privateKey: identity.privateKey,
-    refuseInbound: () => draining || stopping,
-  });
-  const components: Components = {
-    config,
-    identity,
-    registry,
-    host,
-    relay: relay(config.relay)({ libp2p: host.libp2p, registry, privateKey: identity.privateKey }),
-  };
+class Node implements Daemon {
+  readonly peerId: string;
+  #config: ResolvedConfig;
+  #adminToken: string | undefined;
+  readonly #options: DaemonOptions;
+  readonly #startedAtMs = Date.now();
+  readonly #c: Components;
+  #ops: OpsServer | undefined;
+  #draining = false;
+  #stopping = false;
+  #listening = false;
+  #sweeper: ReturnType<typeof setInterval> | undefined;
+  #shutdown: Promise<void> | undefined;
 
-  const readiness = (): Readiness => {
+  constructor(
+    config: ResolvedConfig,
+    identity: Identity,
+    adminToken: string | undefined,
+    options: DaemonOptions,
+  ) {
+    this.#config = config;
+    this.#adminToken = adminToken;
+    this.#options = options;
+    this.peerId = identity.peerId.toString();
+    const clock = { nowMs: () => Date.now() };
+    const registry = createRegistry({ version: VERSION });
+    const bans = new BanList({
+      clock,
+      fs: denoBanFs(),
+      dataDir: config.node.dataDir,
+      onWarning: (message) => log.warn("Bans: {message}", { message }),
+    });
+    const limiter = createLimiter(limiterConfig(config), { clock, registry, bans });
+    this.#c = {
+      identity,
+      registry,
+      bans,
+      limiter,
+      host: undefined!,
+      relay: undefined!,
+      metrics: registerNodeMetrics(registry, () => this.readiness(), () => this.#isDraining()),
+    };
+  }
+
+  /** Builds the host and relay, starts everything in order, and serves ops HTTP. */
+  async start(): Promise<void> {
+    const { bans, limiter, registry, identity } = this.#c;
+    const loaded = await bans.load();
+    if (loaded.warning !== undefined) log.warn("Bans: {message}", { message: loaded.warning });
+    if (loaded.loaded > 0) log.info("Loaded {count} bans", { count: loaded.loaded });
+
+    const host = await createHost({
+      node: this.#config.node,
+      connections: this.#config.connections,
+      tls: this.#config.tls,
+      privateKey: identity.privateKey,
+      refuseInbound: (addr) => {
+        if (this.#isDraining()) return true;
+        const ip = ipOf(addr);
+        return ip !== undefined && !limiter.checkConnection(ip).ok;
+      },
+      refuseInboundPeer: (peer, addr) => !limiter.checkPeer(peer.toString(), ipOf(addr)).ok,
+    });
+    const relayService = relay(this.#config.relay)({
+      libp2p: host.libp2p,
+      registry,
+      privateKey: identity.privateKey,
+      admission: relayAdmission(limiter, () => this.#config.access.allowlistMaxCircuitsPerPeer),
+    });
+    Object.assign(this.#c, { host, relay: relayService });
+    registerHostMetrics(host.libp2p, registry, host.certificate);
+    bans.onBan((ban) => {
+      void closeBanned(host.libp2p, ban).then((closed) => {
+        if (closed > 0) {
+          log.info("Ban on {target} closed {closed} connections", { target: ban.value, closed });
+        }
+      });
+    });
+
+    await host.start();
+    try {
+      await relayService.start();
+      this.#listening = host.libp2p.getMultiaddrs().length > 0;
+      this.#ops = serveOps(this.#opsApp(), this.#config.http);
+    } catch (error) {
+      await relayService.stop();
+      await host.stop();
+      throw error;
+    }
+    this.#sweeper = setInterval(() => limiter.sweep(), LIMITER_SWEEP_INTERVAL_MS);
+    this.#logStarted();
+  }
+
+  get opsAddress() {
+    return { hostname: this.#ops!.hostname, port: this.#ops!.port };
+  }
+
+  listenAddrs(): string[] {
+    return this.#c.host.libp2p.getMultiaddrs().map(String);
+  }
+
+  readiness(): Readiness {
     const reasons: string[] = [];
-    if (!listening) reasons.push("libp2p listeners are not up");
-    if (stopping) reasons.push("node is shutting down");
-    else if (draining) reasons.push("node is draining");
+    if (!this.#listening) reasons.push("libp2p listeners are not up");
+    if (this.#stopping) reasons.push("node is shutting down");
+    else if (this.#draining) reasons.push("node is draining");
     return { ready: reasons.length === 0, reasons };
-  };
-  new Gauge({
-    name: "hopd_ready",
-    help: "1 when /ready answers 200, else 0.",
-    registers: [registry],
-    collect() {
-      this.set(readiness().ready ? 1 : 0);
-    },
-  });
-  new Gauge({
-    name: "hopd_draining",
-    help: "1 while the node drains (refusing new work), else 0.",
-    registers: [registry],
-    collect() {
-      this.set(draining || stopping ? 1 : 0);
-    },
-  });
-  registerHostMetrics(host.libp2p, registry, host.certificate);
-  const reloads = new Counter({
-    name: "hopd_reloads_total",
-    help: "SIGHUP reloads by result (error: the old settings stay in use).",
-    labelNames: ["result"] as const,
-    registers: [registry],
-  });
+  }
 
-  const listenAddrs = () => host.libp2p.getMultiaddrs().map(String);
-  const status = () => {
+  status(): Record<string, unknown> {
     const byTransport: Record<string, number> = {};
     let inbound = 0;
-    const connections = host.libp2p.getConnections();
+    const connections = this.#c.host.libp2p.getConnections();
     for (const connection of connections) {
       const transport = transportOf(connection);
       byTransport[transport] = (byTransport[transport] ?? 0) + 1;
       if (connection.direction === "inbound") inbound++;
     }
     return {
-      peerId: identity.peerId.toString(),
+      peerId: this.peerId,
       version: VERSION,
-      listen: listenAddrs(),
-      announce: [...config.node.announce],
-      uptimeSeconds: (Date.now() - startedAtMs) / 1000,
+      listen: this.listenAddrs(),
+      announce: [...this.#config.node.announce],
+      uptimeSeconds: (Date.now() - this.#startedAtMs) / 1000,
       connections: {
         total: connections.length,
         inbound,
         outbound: connections.length - inbound,
         byTransport,
       },
-      relay: components.relay.stats(),
-      ...readiness(),
-      draining: draining || stopping,
+      relay: this.#c.relay.stats(),
+      limiter: {
+        throttleFactor: this.#c.limiter.throttleFactor(),
+        bans: this.#c.bans.size(),
+      },
+      ...this.readiness(),
+      draining: this.#isDraining(),
     };
-  };
-
-  await host.start();
-  try {
-    await components.relay.start();
-    listening = host.libp2p.getMultiaddrs().length > 0;
-    components.ops = serveOps(createOpsApp({ registry, readiness, status }), config.http);
-  } catch (error) {
-    await components.relay.stop();
-    await host.stop();
-    throw error;
   }
-  const ops = components.ops;
-  log.info("hopd {version} started as {peerId}", {
-    version: VERSION,
-    peerId: identity.peerId.toString(),
-  });
-  log.info("Listening on {addrs}", { addrs: listenAddrs() });
-  log.info("Ops HTTP server listening on {url}", {
-    url: `http://${ops.hostname.includes(":") ? `[${ops.hostname}]` : ops.hostname}:${ops.port}`,
-    hostname: ops.hostname,
-    port: ops.port,
-  });
 
-  let shutdownPromise: Promise<void> | undefined;
-  const shutdown = () =>
-    shutdownPromise ??= (async () => {
-      stopping = true;
-      components.relay.setDraining(true);
-      log.info("Shutting down: waiting up to {drainTimeoutMs} ms for {circuits} circuits", {
-        drainTimeoutMs: config.node.drainTimeoutMs,
-        circuits: components.relay.stats().circuits,
-      });
-      await waitForDrain(() => components.relay.stats().circuits, config.node.drainTimeoutMs);
-      await components.relay.stop();
-      await host.stop();
-      listening = false;
-      await ops.shutdown();
-      log.info("Stopped");
-    })();
+  setDraining(draining: boolean): void {
+    if (draining === this.#draining) return;
+    this.#draining = draining;
+    this.#c.relay.setDraining(draining || this.#stopping);
+    log.info(
+      draining
+        ? "Draining: refusing new connections and reservations"
+        : "Drain ended: accepting connections",
+    );
+  }
 
-  return {
-    peerId: identity.peerId.toString(),
-    opsAddress: { hostname: ops.hostname, port: ops.port },
-    listenAddrs,
-    readiness,
-    status,
-    setDraining(value: boolean) {
-      if (value === draining) return;
-      draining = value;
-      components.relay.setDraining(value);
-      log.info(
-        value
-          ? "Draining: refusing new connections and reservations"
-          : "Drain ended: accepting connections",
-      );
-    },
-    async reload() {
-      try {
-        const certificate = await host.reloadCertificate();
-        reloads.inc({ result: "ok" });
-        if (certificate !== undefined) {
-          log.info("Reloaded TLS certificate {file}, valid until {notAfter}", {
-            file: config.tls.certFile,
-            notAfter: new Date(certificate.notAfterMs).toISOString(),
-          });
-        } else {
-          log.info("Reload: nothing to reload (no TLS certificate configured)");
-        }
-        return true;
-      } catch (error) {
-        reloads.inc({ result: "error" });
-        log.error("Reload failed, keeping the previous settings: {message}", {
-          message: (error as Error).message,
-        });
-        return false;
+  async reload(): Promise<boolean> {
+    const parts: string[] = [];
+    try {
+      if (this.#options.loadConfig !== undefined) {
+        const next = await this.#options.loadConfig();
+        this.#c.limiter.reload(limiterConfig(next));
+        this.#adminToken = await loadAdminToken(next);
+        this.#warnAboutRestartOnlyChanges(next);
+        this.#config = next;
+        parts.push("limits", "access lists", "admin token");
       }
-    },
-    shutdown,
-  };
-}
+      const certificate = await this.#c.host.reloadCertificate();
+      if (certificate !== undefined) {
+        parts.push(
+          `TLS certificate (valid until ${new Date(certificate.notAfterMs).toISOString()})`,
+        );
+      }
+      this.#c.metrics.reloads.inc({ result: "ok" });
+      log.info("Reloaded: {parts}", {
+        parts: parts.length > 0 ? parts.join(", ") : "nothing to reload",
+      });
+      return true;
+    } catch (error) {
+      this.#c.metrics.reloads.inc({ result: "error" });
+      log.error("Reload failed, keeping the previous settings: {message}", {
+        message: (error as Error).message,
+      });
+      return false;
+    }
+  }
 
-async function waitForDrain(activeWork: () => number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (activeWork() > 0 && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_INTERVAL_MS));
+  shutdown(): Promise<void> {
+    return this.#shutdown ??= this.#stop();
+  }
+
+  async #stop(): Promise<void> {
+    const { relay, host, bans } = this.#c;
+    this.#stopping = true;
+    relay.setDraining(true);
+    log.info("Shutting down: waiting up to {drainTimeoutMs} ms for {circuits} circuits", {
+      drainTimeoutMs: this.#config.node.drainTimeoutMs,
+      circuits: relay.stats().circuits,
+    });
+    const deadline = Date.now() + this.#config.node.drainTimeoutMs;
+    while (relay.stats().circuits > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_INTERVAL_MS));
+    }
+    clearInterval(this.#sweeper);
+    await relay.stop();
+    await host.stop();
+    this.#listening = false;
+    await this.#ops?.shutdown();
+    await bans.flush();
+    log.info("Stopped");
+  }
+
+  #isDraining(): boolean {
+    return this.#draining || this.#stopping;
+  }
+
+  #opsApp() {
+    const { registry, limiter, bans, host, relay } = this.#c;
+    const auth = (): AdminAuthConfig => ({
+      token: this.#adminToken,
+      allowRemote: this.#config.admin.allowRemote,
+      maxBodyBytes: this.#config.admin.maxBodyBytes,
+    });
+    return createOpsApp({
+      registry,
+      readiness: () => this.readiness(),
+      status: () => this.status(),
+      httpAdmission: (ip) => (ip === "" ? { ok: true } : limiter.checkHttp(ip)),
+      admin: {
+        control: adminControl({
+          libp2p: host.libp2p,
+          relay,
+          bans,
+          nowMs: () => Date.now(),
+          setDraining: (draining) => this.setDraining(draining),
+        }),
+        auth,
+        parseDurationMs,
+      },
+    });
+  }
+
+  #warnAboutRestartOnlyChanges(next: ResolvedConfig): void {
+    const restartOnly = ["node", "connections", "http", "relay", "tls"] as const;
+    const changed = restartOnly.filter((section) =>
+      JSON.stringify(next[section]) !== JSON.stringify(this.#config[section])
+    );
+    if (changed.length > 0) {
+      log.warn("Config sections {sections} changed: they take effect at the next restart", {
+        sections: changed.join(", "),
+      });
+    }
+  }
+
+  #logStarted(): void {
+    const ops = this.#ops!;
+    log.info("hopd {version} started as {peerId}", { version: VERSION, peerId: this.peerId });
+    log.info("Listening on {addrs}", { addrs: this.listenAddrs() });
+    log.info("Ops HTTP server listening on {url}", {
+      url: `http://${ops.hostname.includes(":") ? `[${ops.hostname}]` : ops.hostname}:${ops.port}`,
+      hostname: ops.hostname,
+      port: ops.port,
+    });
   }
 }

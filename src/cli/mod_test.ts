@@ -124,6 +124,8 @@ Deno.test("config example prints TOML that parses and has every section", async 
     "connections",
     "http",
     "log",
+    "limits",
+    "access",
     "admin",
     "tls",
     "relay",

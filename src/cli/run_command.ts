@@ -74,18 +74,20 @@ function addSignal(signal: Deno.Signal, handler: () => void): () => void {
  * @throws {import("../errors.ts").ConfigError} On a bad config or identity.
  */
 export async function runNode(flags: RunFlags, io: CliIo): Promise<number> {
-  const config: ResolvedConfig = await loadConfig({
-    file: flags.config,
-    env: io.env(),
-    overrides: flagsToOverrides(flags),
-    overrideLabel: flagLabel,
-  });
+  const load = () =>
+    loadConfig({
+      file: flags.config,
+      env: io.env(),
+      overrides: flagsToOverrides(flags),
+      overrideLabel: flagLabel,
+    });
+  const config: ResolvedConfig = await load();
   configureLogging({ level: config.log.level, format: config.log.format });
   const log = getLogger(["hopd", "cli"]);
 
   let daemon: Daemon;
   try {
-    daemon = await startDaemon(config);
+    daemon = await startDaemon(config, { loadConfig: load });
   } catch (error) {
     if ((error as Error).name === "ConfigError") throw error;
     log.fatal("Cannot start: {message}", { message: (error as Error).message });

@@ -16,15 +16,18 @@
 export { loadConfig } from "./load_config.ts";
 export type { LoadConfigOptions, RawConfig } from "./load_config.ts";
 export type {
+  ResolvedAccessConfig,
   ResolvedAdminConfig,
   ResolvedConfig,
   ResolvedConnectionsConfig,
   ResolvedHttpConfig,
+  ResolvedLimitsConfig,
   ResolvedLogConfig,
   ResolvedNodeConfig,
+  ResolvedRate,
   ResolvedRelaySectionConfig,
   ResolvedTlsConfig,
 } from "./resolve.ts";
 export { exampleConfigToml } from "./example.ts";
 export { LOG_FORMATS, LOG_LEVELS } from "./schema.ts";
-export { formatDurationMs, parseDurationMs, parseSizeBytes } from "./units.ts";
+export { formatDurationMs, parseDurationMs, parseRatePerSecond, parseSizeBytes } from "./units.ts";

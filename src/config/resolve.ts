@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { IDENTITY_FILE_NAME } from "./constants.ts";
 import type { ConfigFile } from "./schema.ts";
-import { parseDurationMs, parseSizeBytes } from "./units.ts";
+import { parseDurationMs, parseRatePerSecond, parseSizeBytes } from "./units.ts";
 
 /** `[node]`, resolved. */
 export interface ResolvedNodeConfig {
@@ -33,6 +33,38 @@ export interface ResolvedHttpConfig {
 export interface ResolvedLogConfig {
   readonly level: ConfigFile["log"]["level"];
   readonly format: ConfigFile["log"]["format"];
+}
+
+/** A token rate: refill per second and bucket size; rate 0 = unlimited. */
+export interface ResolvedRate {
+  readonly ratePerSecond: number;
+  readonly burst: number;
+}
+
+/** `[limits]`, resolved: events per second and bytes per second; 0 = unlimited. */
+export interface ResolvedLimitsConfig {
+  readonly connectionsPerIp: ResolvedRate;
+  readonly connectionsPerSubnet: ResolvedRate;
+  readonly connectionsGlobal: ResolvedRate;
+  readonly reservationsPerPeer: ResolvedRate;
+  readonly reservationsPerIp: ResolvedRate;
+  readonly reservationsGlobal: ResolvedRate;
+  readonly circuitsPerPeer: ResolvedRate;
+  readonly circuitsGlobal: ResolvedRate;
+  readonly httpRequestsPerIp: ResolvedRate;
+  readonly bandwidthPerCircuitBytesPerSecond: number;
+  readonly bandwidthPerPeerBytesPerSecond: number;
+  readonly bandwidthGlobalBytesPerSecond: number;
+  readonly maxTrackedKeys: number;
+}
+
+/** `[access]`, resolved. */
+export interface ResolvedAccessConfig {
+  readonly denyPeers: readonly string[];
+  readonly denyCidrs: readonly string[];
+  readonly allowPeers: readonly string[];
+  readonly allowCidrs: readonly string[];
+  readonly allowlistMaxCircuitsPerPeer: number;
 }
 
 /** `[admin]`, resolved. */
@@ -71,6 +103,8 @@ export interface ResolvedConfig {
   readonly connections: ResolvedConnectionsConfig;
   readonly http: ResolvedHttpConfig;
   readonly log: ResolvedLogConfig;
+  readonly limits: ResolvedLimitsConfig;
+  readonly access: ResolvedAccessConfig;
   readonly admin: ResolvedAdminConfig;
   readonly tls: ResolvedTlsConfig;
   readonly relay: ResolvedRelaySectionConfig;
@@ -79,6 +113,10 @@ export interface ResolvedConfig {
 // The schema has already checked every unit string, so these cannot be undefined.
 const ms = (text: string): number => parseDurationMs(text)!;
 const bytes = (text: string): number => parseSizeBytes(text)!;
+const rate = (text: string, burst: number): ResolvedRate => ({
+  ratePerSecond: parseRatePerSecond(text)!,
+  burst,
+});
 
 function splitHostPort(text: string): ResolvedHttpConfig {
   const at = text.lastIndexOf(":");
@@ -105,7 +143,7 @@ function deepFreeze<T>(value: T): T {
  * @returns The resolved config.
  */
 export function resolveConfig(file: ConfigFile): ResolvedConfig {
-  const { node, connections, http, log, admin, tls, relay } = file;
+  const { node, connections, http, log, limits, access, admin, tls, relay } = file;
   return deepFreeze({
     node: {
       dataDir: node.data_dir,
@@ -125,6 +163,31 @@ export function resolveConfig(file: ConfigFile): ResolvedConfig {
     },
     http: splitHostPort(http.listen),
     log: { level: log.level, format: log.format },
+    limits: {
+      connectionsPerIp: rate(limits.connections_per_ip, limits.connections_per_ip_burst),
+      connectionsPerSubnet: rate(
+        limits.connections_per_subnet,
+        limits.connections_per_subnet_burst,
+      ),
+      connectionsGlobal: rate(limits.connections_global, limits.connections_global_burst),
+      reservationsPerPeer: rate(limits.reservations_per_peer, limits.reservations_per_peer_burst),
+      reservationsPerIp: rate(limits.reservations_per_ip, limits.reservations_per_ip_burst),
+      reservationsGlobal: rate(limits.reservations_global, limits.reservations_global_burst),
+      circuitsPerPeer: rate(limits.circuits_per_peer, limits.circuits_per_peer_burst),
+      circuitsGlobal: rate(limits.circuits_global, limits.circuits_global_burst),
+      httpRequestsPerIp: rate(limits.http_requests_per_ip, limits.http_requests_per_ip_burst),
+      bandwidthPerCircuitBytesPerSecond: bytes(limits.bandwidth_per_circuit),
+      bandwidthPerPeerBytesPerSecond: bytes(limits.bandwidth_per_peer),
+      bandwidthGlobalBytesPerSecond: bytes(limits.bandwidth_global),
+      maxTrackedKeys: limits.max_tracked_keys,
+    },
+    access: {
+      denyPeers: access.deny_peers,
+      denyCidrs: access.deny_cidrs,
+      allowPeers: access.allow_peers,
+      allowCidrs: access.allow_cidrs,
+      allowlistMaxCircuitsPerPeer: access.allowlist_max_circuits_per_peer,
+    },
     admin: {
       ...(admin.token_file === "" ? {} : { tokenFile: admin.token_file }),
       allowRemote: admin.allow_remote,

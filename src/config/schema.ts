@@ -8,7 +8,7 @@
 
 import { z } from "zod";
 import { multiaddr } from "@multiformats/multiaddr";
-import { parseDurationMs, parseSizeBytes } from "./units.ts";
+import { parseDurationMs, parseRatePerSecond, parseSizeBytes } from "./units.ts";
 
 /** Log levels accepted by `[log] level`, least to most severe. */
 export const LOG_LEVELS = ["trace", "debug", "info", "warning", "error", "fatal"] as const;
@@ -122,6 +122,93 @@ const logSection = z.strictObject({
   ),
 });
 
+function rate(defaultText: string, doc: string) {
+  return z.string()
+    .refine((v) => parseRatePerSecond(v) !== undefined, {
+      message: 'must be a rate such as "10/s", "600/m" or "1/10s" ("0" = unlimited)',
+    })
+    .default(defaultText)
+    .describe(doc);
+}
+
+function burst(defaultValue: number, what: string) {
+  return count(
+    defaultValue,
+    `Bucket size of ${what}: how many may come at once (0 = one second's worth).`,
+  );
+}
+
+function peerIdList(doc: string) {
+  return z.array(
+    z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{40,60}$|^b[a-z2-7]{50,70}$/, {
+      message: "must be a peer ID such as 12D3KooW…",
+    }),
+  ).default([]).describe(doc);
+}
+
+const CIDR = z.string().regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, {
+  message: 'must be an IP or CIDR such as "203.0.113.0/24" or "2001:db8::/32"',
+});
+
+const limitsSection = z.strictObject({
+  connections_per_ip: rate("10/s", "New inbound connections per remote IP."),
+  connections_per_ip_burst: burst(40, "connections_per_ip"),
+  connections_per_subnet: rate(
+    "50/s",
+    "New inbound connections per remote subnet (relay.subnet_prefix_v4/_v6).",
+  ),
+  connections_per_subnet_burst: burst(200, "connections_per_subnet"),
+  connections_global: rate("1000/s", "New inbound connections in total."),
+  connections_global_burst: burst(2_000, "connections_global"),
+  reservations_per_peer: rate("1/s", "RESERVE requests (new and renewals) per peer."),
+  reservations_per_peer_burst: burst(10, "reservations_per_peer"),
+  reservations_per_ip: rate("5/s", "RESERVE requests per remote IP."),
+  reservations_per_ip_burst: burst(40, "reservations_per_ip"),
+  reservations_global: rate("200/s", "RESERVE requests in total."),
+  reservations_global_burst: burst(1_000, "reservations_global"),
+  circuits_per_peer: rate("5/s", "CONNECT requests per initiating peer."),
+  circuits_per_peer_burst: burst(20, "circuits_per_peer"),
+  circuits_global: rate("1000/s", "CONNECT requests in total."),
+  circuits_global_burst: burst(2_000, "circuits_global"),
+  http_requests_per_ip: rate(
+    "50/s",
+    "Ops HTTP /v1/* requests per caller IP (probes and /metrics are exempt).",
+  ),
+  http_requests_per_ip_burst: burst(200, "http_requests_per_ip"),
+  bandwidth_per_circuit: size(
+    "0",
+    'Relayed bytes per second per direction of one circuit ("0" = unlimited).',
+  ),
+  bandwidth_per_peer: size(
+    "0",
+    'Relayed bytes per second over all circuits a peer initiated ("0" = unlimited).',
+  ),
+  bandwidth_global: size(
+    "0",
+    'Relayed bytes per second over all circuits, shared fairly between peers ("0" = unlimited).',
+  ),
+  max_tracked_keys: count(
+    100_000,
+    "Most IPs, subnets or peers each limiter table remembers (memory bound).",
+    1,
+  ),
+});
+
+const accessSection = z.strictObject({
+  deny_peers: peerIdList("Peer IDs always refused (at the handshake, reservation and circuit)."),
+  deny_cidrs: z.array(CIDR).default([]).describe(
+    "IPs or CIDRs always refused, before the handshake.",
+  ),
+  allow_peers: peerIdList("Peer IDs that skip rate limits and bandwidth caps (your own nodes)."),
+  allow_cidrs: z.array(CIDR).default([]).describe(
+    "IPs or CIDRs that skip rate limits and bandwidth caps.",
+  ),
+  allowlist_max_circuits_per_peer: count(
+    0,
+    "Circuit limit per allowlisted peer instead of relay.max_circuits_per_peer (0 = unlimited).",
+  ),
+});
+
 const adminSection = z.strictObject({
   token_file: z.string().default("").describe(
     'File holding the bearer token for /v1/admin (first line; keep it mode 0600). "" = no token: the admin API answers loopback callers only.',
@@ -197,6 +284,8 @@ export const CONFIG_SCHEMA = z.strictObject({
   connections: connectionsSection.default(connectionsSection.parse({})),
   http: httpSection.default(httpSection.parse({})),
   log: logSection.default(logSection.parse({})),
+  limits: limitsSection.default(limitsSection.parse({})),
+  access: accessSection.default(accessSection.parse({})),
   admin: adminSection.default(adminSection.parse({})),
   tls: tlsSection.default(tlsSection.parse({})),
   relay: relaySection.default(relaySection.parse({})),

@@ -86,3 +86,28 @@ export function formatDurationMs(durationMs: number): string {
   }
   return `${durationMs}ms`;
 }
+
+const RATE_PATTERN = /^(\d+(?:\.\d+)?)\s*\/\s*(\S+)$/;
+
+/**
+ * Parses an event rate such as `"10/s"`, `"600/m"`, `"1/10s"` or `"0"` (unlimited).
+ *
+ * @param text The rate text: a count, a slash and a duration (a bare unit means one).
+ * @returns Events per second, or `undefined` when the text is not a rate.
+ *
+ * @example
+ * ```ts
+ * import { parseRatePerSecond } from "./units.ts";
+ * parseRatePerSecond("600/m"); // 10
+ * ```
+ */
+export function parseRatePerSecond(text: string): number | undefined {
+  const trimmed = text.trim();
+  if (trimmed === "0") return 0;
+  const match = RATE_PATTERN.exec(trimmed);
+  if (match === null) return undefined;
+  const unit = match[2]!;
+  const periodMs = parseDurationMs(/^\d/.test(unit) ? unit : `1${unit}`);
+  if (periodMs === undefined || periodMs === 0) return undefined;
+  return (Number(match[1]) * 1000) / periodMs;
+}

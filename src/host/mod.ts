@@ -15,7 +15,8 @@
  */
 
 import { identify } from "@libp2p/identify";
-import type { Connection, Libp2p, PrivateKey } from "@libp2p/interface";
+import type { Connection, Libp2p, PeerId, PrivateKey } from "@libp2p/interface";
+import type { Multiaddr } from "@multiformats/multiaddr";
 import { noise } from "@libp2p/noise";
 import { ping } from "@libp2p/ping";
 import { tcp } from "@libp2p/tcp";
@@ -38,7 +39,9 @@ export interface HostInit {
   readonly tls: ResolvedTlsConfig;
   readonly privateKey: PrivateKey;
   /** Asked for every inbound connection before its handshake; true refuses it. */
-  readonly refuseInbound?: () => boolean;
+  readonly refuseInbound?: (remoteAddr: Multiaddr) => boolean;
+  /** Asked for every inbound connection once the handshake names the peer; true refuses it. */
+  readonly refuseInboundPeer?: (peer: PeerId, remoteAddr: Multiaddr) => boolean;
 }
 
 /** Transport label of a connection, as used in metrics. */
@@ -88,6 +91,7 @@ export async function createHost(init: HostInit): Promise<Host> {
     ? undefined
     : await readCertificate(tls.certFile, tls.keyFile!);
   const refuseInbound = init.refuseInbound ?? (() => false);
+  const refuseInboundPeer = init.refuseInboundPeer ?? (() => false);
   const libp2p = await createLibp2p({
     start: false,
     privateKey: init.privateKey,
@@ -102,7 +106,10 @@ export async function createHost(init: HostInit): Promise<Host> {
     ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionGater: { denyInboundConnection: () => refuseInbound() },
+    connectionGater: {
+      denyInboundConnection: (maConn) => refuseInbound(maConn.remoteAddr),
+      denyInboundEncryptedConnection: (peer, maConn) => refuseInboundPeer(peer, maConn.remoteAddr),
+    },
     connectionManager: {
       maxConnections: connections.maxConnections,
       maxIncomingPendingConnections: connections.maxPendingInbound,

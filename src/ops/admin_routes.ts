@@ -69,11 +69,12 @@ export interface AdminControl {
  * access is on and a token is configured; with a token, a missing or wrong
  * `Authorization: Bearer` is 401. Tokens are compared in constant time.
  *
- * @param config The auth settings.
+ * @param auth Reads the auth settings (per request: a reload may change the token).
  * @returns The middleware.
  */
-export function adminAuth(config: AdminAuthConfig) {
+export function adminAuth(auth: () => AdminAuthConfig) {
   return async (c: Context<OpsEnv>, next: () => Promise<void>) => {
+    const config = auth();
     const ip = clientIp(c);
     if (!isLoopback(ip) && (!config.allowRemote || config.token === undefined)) {
       audit.warn("admin {method} {path} refused: {ip} is not on loopback", {
@@ -196,24 +197,25 @@ async function asRequest<T>(call: () => Promise<T>): Promise<T> {
  * Builds the `/v1/admin` routes.
  *
  * @param control What the routes act on.
- * @param config Auth and body limits.
+ * @param auth Reads the auth settings and body limit.
  * @param parseDurationMs Parses `ttl` strings ("1h").
  * @returns A hono app to mount at `/v1/admin`.
  */
 export function adminRoutes(
   control: AdminControl,
-  config: AdminAuthConfig,
+  auth: () => AdminAuthConfig,
   parseDurationMs: (text: string) => number | undefined,
 ): Hono<OpsEnv> {
   const app = new Hono<OpsEnv>();
-  app.use("*", adminAuth(config));
+  app.use("*", adminAuth(auth));
+  const { maxBodyBytes } = auth();
   app.use(
     "*",
     bodyLimit({
-      maxSize: config.maxBodyBytes,
+      maxSize: maxBodyBytes,
       onError: (c) =>
         c.json(
-          errorBody("PAYLOAD_TOO_LARGE", `Request body exceeds ${config.maxBodyBytes} bytes`),
+          errorBody("PAYLOAD_TOO_LARGE", `Request body exceeds ${maxBodyBytes} bytes`),
           413,
         ),
     }),

@@ -67,7 +67,7 @@ function app(
     status: () => ({}),
     admin: {
       control,
-      auth: { allowRemote: false, maxBodyBytes: 1024, ...auth },
+      auth: () => ({ allowRemote: false, maxBodyBytes: 1024, ...auth }),
       parseDurationMs,
     },
     httpAdmission,

@@ -49,7 +49,8 @@ export interface OpsComponents {
   /** The admin API; absent = no /v1/admin routes. */
   readonly admin?: {
     readonly control: AdminControl;
-    readonly auth: AdminAuthConfig;
+    /** Read per request, so a reload can change the token. */
+    readonly auth: () => AdminAuthConfig;
     readonly parseDurationMs: (text: string) => number | undefined;
   };
   /** Rate limit of /v1/* requests per caller IP; absent = unlimited. */

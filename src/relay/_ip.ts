@@ -114,3 +114,19 @@ function ipv6Keys(text: string, prefixV4: number, prefixV6: number): AddrKeys | 
     subnet: `6:${masked.map((h) => h.toString(16)).join(":")}/${prefixV6}`,
   };
 }
+
+/**
+ * Turns an IP accounting key back into address text, for listings.
+ *
+ * @param key A key from {@linkcode addrKeys} (`ip`).
+ * @returns Dotted IPv4, colon IPv6, or the key itself for non-IP addresses.
+ */
+export function ipKeyText(key: string): string {
+  if (key.startsWith("4:")) {
+    const value = Number(key.slice(2));
+    if (Number.isInteger(value)) {
+      return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join(".");
+    }
+  }
+  return key.startsWith("6:") ? key.slice(2) : key;
+}

@@ -33,11 +33,19 @@ export class CircuitCutError extends Error {
 /** Called once, when both streams are closed. */
 export type CircuitEndHandler = (circuit: Circuit, reason: CircuitEndReason) => void;
 
+/** One shaped direction of a circuit (structurally the rate limiter's flow). */
+export interface CircuitFlow {
+  consume(nowMs: number, bytes: number): number;
+  close(): void;
+}
+
 /** One direction of a circuit. */
 class Half {
   bytes = 0;
   closed = false;
-  constructor(readonly from: Stream, readonly to: Stream) {}
+  /** True while reading is paused by the bandwidth shaper (not by backpressure). */
+  shaping = false;
+  constructor(readonly from: Stream, readonly to: Stream, readonly flow?: CircuitFlow) {}
 }
 
 /** A relayed circuit between a hop stream (initiator) and a stop stream (target). */
@@ -77,6 +85,7 @@ export class Circuit {
    * @param sourceKey Key of the initiator, for slot accounting.
    * @param onEnd Called once when both streams are closed.
    * @param peers Initiator and target, for listings.
+   * @param flows Bandwidth flows for each direction; absent = unshaped.
    */
   constructor(
     src: Stream,
@@ -85,10 +94,11 @@ export class Circuit {
     sourceKey: string,
     onEnd: CircuitEndHandler,
     peers?: { readonly source: PeerId; readonly target: PeerId },
+    flows?: { readonly up: CircuitFlow; readonly down: CircuitFlow },
   ) {
     this.peers = peers;
-    this.#up = new Half(src, dst);
-    this.#down = new Half(dst, src);
+    this.#up = new Half(src, dst, flows?.up);
+    this.#down = new Half(dst, src, flows?.down);
     this.#limit = limit;
     this.sourceKey = sourceKey;
     this.#onEnd = onEnd;
@@ -140,12 +150,13 @@ export class Circuit {
           this.#reset();
           return;
         }
+        if (half.flow !== undefined) this.#shape(half, length);
       }
       if (hitLimit) this.#cut("data_limit");
     });
 
     to.addEventListener("drain", () => {
-      if (from.readStatus === "paused") from.resume();
+      if (from.readStatus === "paused" && !half.shaping) from.resume();
     });
 
     from.addEventListener("remoteCloseWrite", () => {
@@ -177,6 +188,19 @@ export class Circuit {
     }
   }
 
+  /** Charges the bandwidth shaper; pauses reading for as long as it asks. */
+  #shape(half: Half, bytes: number): void {
+    const waitMs = half.flow!.consume(Date.now(), bytes);
+    if (waitMs <= 0 || half.shaping) return;
+    half.shaping = true;
+    if (half.from.readStatus === "readable") half.from.pause();
+    setTimeout(() => {
+      half.shaping = false;
+      // Backpressure may still hold it paused: 'drain' resumes it then.
+      if (half.from.readStatus === "paused" && !half.to.writableNeedsDrain) half.from.resume();
+    }, waitMs);
+  }
+
   /** A limit was hit: close both ends cleanly, reset them if they linger. */
   #cut(reason: CircuitEndReason): void {
     if (this.#reason !== undefined) return;
@@ -201,6 +225,8 @@ export class Circuit {
     if (this.#ended || !this.#up.closed || !this.#down.closed) return;
     this.#ended = true;
     clearTimeout(this.#timer);
+    this.#up.flow?.close();
+    this.#down.flow?.close();
     this.#onEnd(this, this.#reason ?? "closed");
   }
 }
@@ -230,12 +256,16 @@ export class CircuitSlots {
    * Takes a slot for `key`.
    *
    * @param key Source peer key.
+   * @param maxPerPeer This peer's limit (0 = unlimited); the configured one by default.
    * @returns `"OK"`, or the refusal reason.
    */
-  acquire(key: string): "OK" | "circuit_limit" | "peer_circuit_limit" {
+  acquire(
+    key: string,
+    maxPerPeer = this.#maxPerPeer,
+  ): "OK" | "circuit_limit" | "peer_circuit_limit" {
     if (this.#maxTotal > 0 && this.#total >= this.#maxTotal) return "circuit_limit";
     const n = this.#perPeer.get(key) ?? 0;
-    if (this.#maxPerPeer > 0 && n >= this.#maxPerPeer) return "peer_circuit_limit";
+    if (maxPerPeer > 0 && n >= maxPerPeer) return "peer_circuit_limit";
     this.#perPeer.set(key, n + 1);
     this.#total++;
     return "OK";

@@ -17,7 +17,7 @@ import { encodeFrame, FrameReader, FrameTooLargeError, StreamEndedError } from "
 import { addrKeys } from "./_ip.ts";
 import { Circuit, type CircuitEndReason, type CircuitLimit, CircuitSlots } from "./circuit.ts";
 import type { RelayMetrics } from "./metrics.ts";
-import type { ResolvedRelayConfig } from "./mod.ts";
+import type { RelayAdmission, ResolvedRelayConfig } from "./mod.ts";
 import { decodeHopMessage, encodeHopMessage, MalformedMessageError } from "./pb/circuit.ts";
 import type { HopMessage, Limit, Status } from "./pb/circuit.ts";
 import type { ReservationStore } from "./reservation_store.ts";
@@ -49,6 +49,8 @@ export interface HopHandlerComponents {
   /** Open connections to `peer`. */
   connectionsTo(peer: PeerId): Connection[];
   isDraining(): boolean;
+  /** Admission hooks (rate limiter, bans); absent = admit everything within the config. */
+  readonly admission?: RelayAdmission;
 }
 
 /**
@@ -199,6 +201,10 @@ export class HopHandler {
     const peerId = peer.toMultihash().bytes;
     const key = peerKey(peerId);
     const addr = addrKeys(connection.remoteAddr, c.config.subnetPrefixV4, c.config.subnetPrefixV6);
+    const admitted = c.admission?.reservation(peer, ipOf(connection));
+    if (admitted !== undefined && !admitted.ok) {
+      return this.#refuseReservation(stream, admitted.status, admitted.reason);
+    }
     const result = c.store.reserve(key, peer, addr, { draining: c.isDraining() });
     if (result.status !== "OK") {
       return this.#refuseReservation(stream, result.status, result.reason);
@@ -259,9 +265,18 @@ export class HopHandler {
       c.store.remove(targetKey);
       return this.#refuseCircuit(stream, "NO_RESERVATION", "no_reservation");
     }
-    const source = connection.remotePeer.toMultihash().bytes;
+    const sourcePeer = connection.remotePeer;
+    const sourceIp = ipOf(connection);
+    const admitted = c.admission?.circuit(sourcePeer, sourceIp, reservation.peer);
+    if (admitted !== undefined && !admitted.ok) {
+      return this.#refuseCircuit(stream, admitted.status, admitted.reason);
+    }
+    const source = sourcePeer.toMultihash().bytes;
     const sourceKey = peerKey(source);
-    const slot = c.slots.acquire(sourceKey);
+    const slot = c.slots.acquire(
+      sourceKey,
+      c.admission?.maxCircuitsPerPeer(sourcePeer, sourceIp) ?? c.config.maxCircuitsPerPeer,
+    );
     if (slot !== "OK") {
       return this.#refuseCircuit(stream, "RESOURCE_LIMIT_EXCEEDED", slot);
     }
@@ -297,7 +312,8 @@ export class HopHandler {
         this.#enforcedLimit,
         sourceKey,
         this.#circuitEnded,
-        { source: connection.remotePeer, target: reservation.peer },
+        { source: sourcePeer, target: reservation.peer },
+        this.#flows(sourcePeer, sourceIp),
       );
       handedOff = true;
       c.circuits.add(circuit);
@@ -309,6 +325,15 @@ export class HopHandler {
     }
   }
 
+  /** Bandwidth flows for both directions of a new circuit, charged to its initiator. */
+  #flows(source: PeerId, ip: string | undefined) {
+    const admission = this.#c.admission;
+    if (admission === undefined) return undefined;
+    const up = admission.openFlow(source, ip);
+    if (up === undefined) return undefined;
+    return { up, down: admission.openFlow(source, ip) ?? up };
+  }
+
   #circuitEnded = (circuit: Circuit, reason: CircuitEndReason): void => {
     const c = this.#c;
     c.circuits.delete(circuit);
@@ -318,6 +343,14 @@ export class HopHandler {
     c.metrics.circuitDurationSeconds.observe((performance.now() - circuit.startedAt) / 1000);
     if (reason === "reset") c.metrics.streamError("circuit", "reset");
   };
+}
+
+/** The remote IP of a connection, if it has one. */
+function ipOf(connection: Connection): string | undefined {
+  const first = connection.remoteAddr.getComponents()[0];
+  return first !== undefined && (first.name === "ip4" || first.name === "ip6")
+    ? first.value
+    : undefined;
 }
 
 /**

@@ -34,7 +34,7 @@
  * @module
  */
 
-import type { Libp2p, PrivateKey } from "@libp2p/interface";
+import type { Libp2p, PeerId, PrivateKey } from "@libp2p/interface";
 import type { Registry } from "prom-client";
 import { RelayServer } from "./relay_server.ts";
 
@@ -68,6 +68,42 @@ export interface ResolvedRelayConfig {
   readonly maxMessageBytes: number;
 }
 
+/** Status an admission hook may refuse with (the spec's codes). */
+export type AdmissionRefusalStatus =
+  | "PERMISSION_DENIED"
+  | "RESOURCE_LIMIT_EXCEEDED"
+  | "RESERVATION_REFUSED";
+
+/** The answer of an admission hook; `reason` is counted in `hopd_refusals_total`. */
+export type Admission =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly status: AdmissionRefusalStatus; readonly reason: string };
+
+/** One shaped direction of a circuit (the rate limiter's flows fit this). */
+export interface BandwidthFlow {
+  /** Charges bytes just relayed; returns how many ms to pause reading (0 = go on). */
+  consume(nowMs: number, bytes: number): number;
+  close(): void;
+}
+
+/**
+ * Policy hooks the relay asks before it serves (the daemon wires the rate limiter and, later,
+ * plugins here; the relay knows neither). Each must answer synchronously and never throw.
+ */
+export interface RelayAdmission {
+  /** Before a RESERVE is served. `ip` is absent for non-IP transports. */
+  reservation(peer: PeerId, ip: string | undefined): Admission;
+  /** Before a CONNECT takes a circuit slot. */
+  circuit(source: PeerId, ip: string | undefined, target: PeerId): Admission;
+  /**
+   * Per-source circuit limit for this peer instead of `maxCircuitsPerPeer` (0 = unlimited),
+   * or undefined for the configured one (operators give their own nodes more).
+   */
+  maxCircuitsPerPeer(source: PeerId, ip: string | undefined): number | undefined;
+  /** A bandwidth flow for one direction of a circuit whose initiator is `source`; undefined = unshaped. */
+  openFlow(source: PeerId, ip: string | undefined): BandwidthFlow | undefined;
+}
+
 /** What the relay needs from the daemon. */
 export interface RelayComponents {
   /** The host the relay mounts its hop handler on. */
@@ -76,6 +112,8 @@ export interface RelayComponents {
   readonly registry: Registry;
   /** The host's identity key, which signs reservation vouchers (`Libp2p` does not expose it). */
   readonly privateKey: PrivateKey;
+  /** Admission hooks (rate limiter, bans); absent = admit everything within the config. */
+  readonly admission?: RelayAdmission;
 }
 
 /** Live counts and totals since start. */

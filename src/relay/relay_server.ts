@@ -9,6 +9,7 @@
 import type { PeerId, PrivateKey } from "@libp2p/interface";
 import type { Libp2p } from "@libp2p/interface";
 import type { Registry } from "prom-client";
+import { ipKeyText } from "./_ip.ts";
 import { CircuitSlots } from "./circuit.ts";
 import type { Circuit } from "./circuit.ts";
 import {
@@ -22,6 +23,7 @@ import { RelayMetrics } from "./metrics.ts";
 import type {
   CircuitInfo,
   Relay,
+  RelayAdmission,
   RelayStats,
   ReservationInfo,
   ResolvedRelayConfig,
@@ -38,6 +40,8 @@ export interface RelayServerComponents {
   readonly privateKey: PrivateKey;
   /** Wall clock in ms, for reservation expiry. @default Date.now */
   readonly now?: () => number;
+  /** Admission hooks (rate limiter); absent = admit everything within the config. */
+  readonly admission?: RelayAdmission;
 }
 
 /** Circuit relay v2 server (hop + stop) on a libp2p host. */
@@ -84,6 +88,7 @@ export class RelayServer implements Relay {
       relayAddrs: () => this.#relayAddrs(),
       connectionsTo: (peer) => this.#libp2p.getConnections(peer),
       isDraining: () => this.#draining,
+      admission: components.admission,
     });
   }
 
@@ -140,7 +145,7 @@ export class RelayServer implements Relay {
   reservations(): ReservationInfo[] {
     return Array.from(this.#store.live(), (r) => ({
       peer: r.peer.toString(),
-      ip: r.ip,
+      ip: ipKeyText(r.ip),
       expiresAt: new Date(r.expiresAtMs).toISOString(),
     }));
   }

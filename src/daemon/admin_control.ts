@@ -1,0 +1,93 @@
+/**
+ * The admin API's control surface over the running node: bans through the limiter's ban
+ * list, listings from the relay and the host, drain and resume, and disconnects.
+ *
+ * @module
+ */
+
+import type { Libp2p, PeerId } from "@libp2p/interface";
+import { peerIdFromString } from "@libp2p/peer-id";
+import type { AdminControl, BanRequest, BanView } from "../ops/mod.ts";
+import type { Ban, BanList } from "../ratelimit/mod.ts";
+import type { Relay } from "../relay/mod.ts";
+
+/** What the admin control drives. */
+export interface AdminControlComponents {
+  readonly libp2p: Libp2p;
+  readonly relay: Relay;
+  readonly bans: BanList;
+  readonly nowMs: () => number;
+  setDraining(draining: boolean): void;
+}
+
+function parsePeer(text: string): PeerId {
+  try {
+    return peerIdFromString(text);
+  } catch {
+    throw new RangeError(`'${text}' is not a peer ID (such as 12D3KooW…)`);
+  }
+}
+
+function view(ban: Ban): BanView {
+  return {
+    kind: ban.kind,
+    target: ban.value,
+    ...(ban.reason === undefined ? {} : { reason: ban.reason }),
+    createdAt: new Date(ban.createdAtMs).toISOString(),
+    ...(ban.expiresAtMs === undefined
+      ? {}
+      : { expiresAt: new Date(ban.expiresAtMs).toISOString() }),
+  };
+}
+
+/**
+ * Builds the admin control.
+ *
+ * @param c The node's parts.
+ * @returns The control.
+ */
+export function adminControl(c: AdminControlComponents): AdminControl {
+  return {
+    bans: () => c.bans.list().map(view),
+    ban(request: BanRequest) {
+      if (request.peer !== undefined) parsePeer(request.peer);
+      const ban = c.bans.ban({
+        kind: request.peer !== undefined ? "peer" : "cidr",
+        value: (request.peer ?? request.cidr)!,
+        reason: request.reason,
+        expiresAtMs: request.ttlMs === undefined ? undefined : c.nowMs() + request.ttlMs,
+      });
+      return Promise.resolve(view(ban));
+    },
+    unban(target: string) {
+      let kind: "peer" | "cidr" = "peer";
+      try {
+        peerIdFromString(target);
+      } catch {
+        kind = "cidr";
+      }
+      return Promise.resolve(c.bans.unban(kind, target));
+    },
+    reservations: () => c.relay.reservations() as unknown as Record<string, unknown>[],
+    circuits: () => c.relay.circuits() as unknown as Record<string, unknown>[],
+    peers() {
+      const byPeer = new Map<string, { peer: string; connections: number; addrs: string[] }>();
+      for (const connection of c.libp2p.getConnections()) {
+        const peer = connection.remotePeer.toString();
+        const entry = byPeer.get(peer) ?? { peer, connections: 0, addrs: [] };
+        entry.connections++;
+        entry.addrs.push(connection.remoteAddr.toString());
+        byPeer.set(peer, entry);
+      }
+      return [...byPeer.values()];
+    },
+    drain: () => c.setDraining(true),
+    resume: () => c.setDraining(false),
+    async disconnect(text: string) {
+      const peer = parsePeer(text);
+      const count = c.libp2p.getConnections(peer).length;
+      await c.libp2p.hangUp(peer);
+      return count;
+    },
+  };
+}

@@ -1,0 +1,139 @@
+/**
+ * Glue between the rate limiter and the libp2p side: the limiter's config from hopd's
+ * config, the relay's admission hooks, the connection gate, and ban enforcement (a new ban
+ * closes the banned party's connections at once).
+ *
+ * @module
+ */
+
+import type { Connection, Libp2p, PeerId } from "@libp2p/interface";
+import { peerIdFromString } from "@libp2p/peer-id";
+import type { Multiaddr } from "@multiformats/multiaddr";
+import type { ResolvedConfig } from "../config/mod.ts";
+import {
+  type Ban,
+  type CheckResult,
+  CidrSet,
+  type Limiter,
+  type ResolvedLimiterConfig,
+  UNLIMITED_FLOW,
+} from "../ratelimit/mod.ts";
+import type { Admission, RelayAdmission } from "../relay/mod.ts";
+
+/**
+ * Maps hopd's config onto the limiter's.
+ *
+ * @param config The resolved config.
+ * @returns The limiter config.
+ */
+export function limiterConfig(config: ResolvedConfig): ResolvedLimiterConfig {
+  const { limits, access, relay } = config;
+  return {
+    connectionsPerIp: limits.connectionsPerIp,
+    connectionsPerSubnet: limits.connectionsPerSubnet,
+    connectionsGlobal: limits.connectionsGlobal,
+    reservationsPerPeer: limits.reservationsPerPeer,
+    reservationsPerIp: limits.reservationsPerIp,
+    reservationsGlobal: limits.reservationsGlobal,
+    circuitsPerPeer: limits.circuitsPerPeer,
+    circuitsGlobal: limits.circuitsGlobal,
+    httpRequestsPerIp: limits.httpRequestsPerIp,
+    bandwidth: {
+      perCircuitBytesPerSecond: limits.bandwidthPerCircuitBytesPerSecond,
+      perPeerBytesPerSecond: limits.bandwidthPerPeerBytesPerSecond,
+      globalBytesPerSecond: limits.bandwidthGlobalBytesPerSecond,
+    },
+    subnetPrefixV4: relay.subnetPrefixV4,
+    subnetPrefixV6: relay.subnetPrefixV6,
+    maxTrackedKeys: limits.maxTrackedKeys,
+    access: {
+      denyPeers: access.denyPeers,
+      denyCidrs: access.denyCidrs,
+      allowPeers: access.allowPeers,
+      allowCidrs: access.allowCidrs,
+    },
+  };
+}
+
+/**
+ * The IP of a multiaddr, if it starts with one.
+ *
+ * @param addr A remote address.
+ * @returns The IP text, or undefined.
+ */
+export function ipOf(addr: Multiaddr): string | undefined {
+  const first = addr.getComponents()[0];
+  return first !== undefined && (first.name === "ip4" || first.name === "ip6")
+    ? first.value
+    : undefined;
+}
+
+function refusal(result: CheckResult): Admission {
+  if (result.ok) return result;
+  return {
+    ok: false,
+    // Bans and deny lists are a permission matter; rates are a resource matter.
+    status: result.reason === "banned" || result.reason === "denied"
+      ? "PERMISSION_DENIED"
+      : "RESOURCE_LIMIT_EXCEEDED",
+    reason: result.reason,
+  };
+}
+
+/**
+ * The relay's admission hooks, backed by the limiter.
+ *
+ * @param limiter The limiter.
+ * @param allowlistMaxCircuitsPerPeer Circuit limit for allowlisted peers (0 = unlimited).
+ * @returns The hooks.
+ */
+export function relayAdmission(
+  limiter: Limiter,
+  allowlistMaxCircuitsPerPeer: () => number,
+): RelayAdmission {
+  return {
+    reservation: (peer, ip) => refusal(limiter.checkReservation(peer.toString(), ip)),
+    circuit: (source, ip, target) =>
+      refusal(limiter.checkCircuit(source.toString(), ip, target.toString())),
+    maxCircuitsPerPeer: (source, ip) =>
+      limiter.isAllowlisted(source.toString(), ip) ? allowlistMaxCircuitsPerPeer() : undefined,
+    openFlow: (source, ip) => {
+      const flow = limiter.openFlow(source.toString(), ip);
+      // The unlimited flow costs nothing, but skipping it keeps the data path branch-free.
+      return flow === UNLIMITED_FLOW ? undefined : flow;
+    },
+  };
+}
+
+/**
+ * Closes the connections a new ban covers: every connection of a banned peer, or every
+ * connection from an address inside a banned CIDR.
+ *
+ * @param libp2p The host.
+ * @param ban The new ban.
+ * @returns How many connections were closed.
+ */
+export async function closeBanned(libp2p: Libp2p, ban: Ban): Promise<number> {
+  let victims: Connection[];
+  if (ban.kind === "peer") {
+    let peer: PeerId;
+    try {
+      peer = peerIdFromString(ban.value);
+    } catch {
+      return 0;
+    }
+    victims = libp2p.getConnections(peer);
+  } else {
+    const cidr = new CidrSet([ban.value]);
+    victims = libp2p.getConnections().filter((connection) => {
+      const ip = ipOf(connection.remoteAddr);
+      return ip !== undefined && cidr.has(ip);
+    });
+  }
+  await Promise.allSettled(
+    victims.map((connection) =>
+      connection.close().catch(() => connection.abort(new Error("banned")))
+    ),
+  );
+  return victims.length;
+}

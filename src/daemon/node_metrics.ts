@@ -1,0 +1,47 @@
+import { Counter, Gauge, type Registry } from "prom-client";
+import type { Readiness } from "../ops/mod.ts";
+
+/** The node-level metrics: readiness, draining and reloads. */
+export interface NodeMetrics {
+  readonly reloads: Counter<"result">;
+}
+
+/**
+ * Registers `hopd_ready`, `hopd_draining` (both read at scrape time) and
+ * `hopd_reloads_total{result}`.
+ *
+ * @param registry Where to register.
+ * @param readiness Reads readiness.
+ * @param draining Reads the draining flag.
+ * @returns The counters the node updates.
+ */
+export function registerNodeMetrics(
+  registry: Registry,
+  readiness: () => Readiness,
+  draining: () => boolean,
+): NodeMetrics {
+  new Gauge({
+    name: "hopd_ready",
+    help: "1 when /ready answers 200, else 0.",
+    registers: [registry],
+    collect() {
+      this.set(readiness().ready ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "hopd_draining",
+    help: "1 while the node drains (refusing new work), else 0.",
+    registers: [registry],
+    collect() {
+      this.set(draining() ? 1 : 0);
+    },
+  });
+  return {
+    reloads: new Counter({
+      name: "hopd_reloads_total",
+      help: "SIGHUP reloads by result (error: the previous settings stay in use).",
+      labelNames: ["result"] as const,
+      registers: [registry],
+    }),
+  };
+}

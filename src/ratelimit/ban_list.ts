@@ -1,0 +1,412 @@
+/**
+ * Bans on peer IDs and CIDR blocks, each with an optional expiry, kept in memory for fast
+ * checks and persisted to `<dataDir>/bans.json`.
+ *
+ * Expired bans drop out on their own: every check first sweeps when the earliest expiry has
+ * passed, and `sweep(nowMs)` does it on demand. Listeners hear every ban, unban and expiry,
+ * so the daemon can close a newly banned party's connections.
+ *
+ * Persistence is crash-safe and never throws: a save writes a temporary file in the same
+ * directory, fsyncs it, renames it over `bans.json` and fsyncs the directory; saves are
+ * serialized and coalesced (a burst of bans writes once, and a ban made during a write is
+ * written right after it). A corrupt or unreadable file is moved aside to
+ * `bans.json.corrupt-<ms>` and reported as a warning value for the caller to log.
+ *
+ * @module
+ */
+
+import {
+  decodeBans,
+  encodeBans,
+  errorText,
+  setAside,
+  validateBan,
+  writeAtomic,
+} from "./_ban_file.ts";
+import type { BanFs } from "./ban_fs.ts";
+import { CidrSet, parseCidr } from "./cidr_set.ts";
+import { BANS_FILE_NAME } from "./constants.ts";
+import type { Clock } from "./mod.ts";
+
+/** What a ban targets. */
+export type BanKind = "peer" | "cidr";
+
+/** One ban. */
+export interface Ban {
+  readonly kind: BanKind;
+  /** Peer ID text, or canonical CIDR text (`"10.0.0.0/8"`; a bare IP becomes a /32 or /128). */
+  readonly value: string;
+  readonly reason?: string;
+  readonly createdAtMs: number;
+  /** Wall-clock expiry; absent = permanent. */
+  readonly expiresAtMs?: number;
+}
+
+/** What `ban()` takes. */
+export interface BanInit {
+  readonly kind: BanKind;
+  /** Peer ID, CIDR or bare IP. */
+  readonly value: string;
+  readonly reason?: string;
+  /** Wall-clock expiry in ms since the epoch; absent = permanent. */
+  readonly expiresAtMs?: number;
+}
+
+/** A change to the list. */
+export interface BanEvent {
+  readonly type: "ban" | "unban" | "expire";
+  readonly ban: Ban;
+}
+
+/** What the ban list needs. Without `fs` and `dataDir` it lives in memory only. */
+export interface BanListComponents {
+  /** Wall clock (ms since the epoch): expiries are persisted, so they must survive restarts. */
+  readonly clock: Clock;
+  readonly fs?: BanFs;
+  /** Directory holding `bans.json` (must exist). */
+  readonly dataDir?: string;
+  /** Hears problems the list cannot return: failed automatic saves, throwing listeners. */
+  readonly onWarning?: (message: string) => void;
+}
+
+/** Outcome of `load()`. */
+export interface BanLoadResult {
+  /** Bans now in the list from the file. */
+  readonly loaded: number;
+  /** Bans in the file that had already expired (dropped). */
+  readonly expired: number;
+  /** Set when the file was corrupt or unreadable (and moved aside when possible). */
+  readonly warning?: string;
+}
+
+/** Outcome of `save()`. */
+export interface BanSaveResult {
+  readonly ok: boolean;
+  readonly warning?: string;
+}
+
+const NO_FILE: BanLoadResult = Object.freeze({ loaded: 0, expired: 0 });
+
+/** Bans on peers and CIDR blocks with expiry, listeners and persistence. */
+export class BanList {
+  #clock: Clock;
+  #fs: BanFs | undefined;
+  #dir: string | undefined;
+  #path: string | undefined;
+  #onWarning: (message: string) => void;
+  #peers = new Map<string, Ban>();
+  #cidrBans = new Map<string, Ban>();
+  #cidrs = new CidrSet();
+  #nextExpiryMs = Infinity;
+  #listeners = new Set<(event: BanEvent) => void>();
+  #queued: Promise<BanSaveResult> | undefined;
+  #tail: Promise<unknown> = Promise.resolve();
+  #tmpCounter = 0;
+
+  /**
+   * @param components Clock, and optionally the file system and data directory.
+   * @example
+   * ```ts
+   * import { BanList } from "./ban_list.ts";
+   * const bans = new BanList({ clock: { nowMs: () => Date.now() } });
+   * bans.ban({ kind: "cidr", value: "198.51.100.0/24", reason: "scanner" });
+   * bans.isIpBanned("198.51.100.7", Date.now()); // true
+   * ```
+   */
+  constructor(components: BanListComponents) {
+    this.#clock = components.clock;
+    this.#fs = components.fs;
+    this.#dir = components.dataDir;
+    if (this.#fs !== undefined && this.#dir !== undefined) {
+      this.#path = `${this.#dir.replace(/\/+$/, "")}/${BANS_FILE_NAME}`;
+    }
+    this.#onWarning = components.onWarning ?? (() => {});
+  }
+
+  /** Path of the persisted file, if persistent. */
+  get path(): string | undefined {
+    return this.#path;
+  }
+
+  /** Whether any CIDR ban exists (expired ones included until swept). */
+  get hasIpBans(): boolean {
+    return this.#cidrBans.size > 0;
+  }
+
+  /**
+   * Adds a ban, or replaces the ban on the same target. Listeners hear it; the list is saved.
+   *
+   * @param init Target, reason and expiry.
+   * @returns The ban as stored (CIDRs canonical).
+   * @throws {RangeError} An empty peer ID, a bad CIDR or a non-finite expiry.
+   */
+  ban(init: BanInit): Ban {
+    const ban = validateBan(init, this.#clock.nowMs());
+    if (typeof ban === "string") throw new RangeError(ban);
+    this.#put(ban);
+    this.#emit({ type: "ban", ban });
+    this.#autoSave();
+    return ban;
+  }
+
+  /**
+   * Removes a ban.
+   *
+   * @param kind What it targets.
+   * @param value Peer ID or CIDR (any spelling of the same block).
+   * @returns Whether a ban was removed.
+   * @throws {RangeError} A bad CIDR.
+   */
+  unban(kind: BanKind, value: string): boolean {
+    const key = kind === "cidr" ? parseCidr(value).text : value;
+    const map = kind === "cidr" ? this.#cidrBans : this.#peers;
+    const ban = map.get(key);
+    if (ban === undefined) return false;
+    this.#drop(ban);
+    this.#emit({ type: "unban", ban });
+    this.#autoSave();
+    return true;
+  }
+
+  /**
+   * Whether a peer is banned.
+   *
+   * @param peerId Peer ID text.
+   * @param nowMs Current wall-clock time.
+   */
+  isPeerBanned(peerId: string, nowMs: number): boolean {
+    if (nowMs >= this.#nextExpiryMs) this.sweep(nowMs);
+    return this.#peers.size > 0 && this.#peers.has(peerId);
+  }
+
+  /**
+   * Whether an IP falls in a banned block. Text that is not an IP is never banned.
+   *
+   * @param ip The address.
+   * @param nowMs Current wall-clock time.
+   */
+  isIpBanned(ip: string, nowMs: number): boolean {
+    if (this.#cidrBans.size === 0) return false;
+    if (nowMs >= this.#nextExpiryMs) this.sweep(nowMs);
+    return this.#cidrs.has(ip);
+  }
+
+  /**
+   * The ban covering a peer, if any.
+   *
+   * @param peerId Peer ID text.
+   * @param nowMs Current wall-clock time.
+   */
+  peerBan(peerId: string, nowMs: number): Ban | undefined {
+    if (nowMs >= this.#nextExpiryMs) this.sweep(nowMs);
+    return this.#peers.get(peerId);
+  }
+
+  /**
+   * The most specific ban covering an IP, if any.
+   *
+   * @param ip The address.
+   * @param nowMs Current wall-clock time.
+   */
+  ipBan(ip: string, nowMs: number): Ban | undefined {
+    if (nowMs >= this.#nextExpiryMs) this.sweep(nowMs);
+    const block = this.#cidrs.match(ip);
+    return block === undefined ? undefined : this.#cidrBans.get(block);
+  }
+
+  /**
+   * The bans in force, peers first, each group in the order made.
+   *
+   * @param nowMs Current wall-clock time. @default clock.nowMs()
+   */
+  list(nowMs: number = this.#clock.nowMs()): Ban[] {
+    this.sweep(nowMs);
+    return [...this.#peers.values(), ...this.#cidrBans.values()];
+  }
+
+  /**
+   * Number of bans in force.
+   *
+   * @param nowMs Current wall-clock time. @default clock.nowMs()
+   */
+  size(nowMs: number = this.#clock.nowMs()): number {
+    if (nowMs >= this.#nextExpiryMs) this.sweep(nowMs);
+    return this.#peers.size + this.#cidrBans.size;
+  }
+
+  /**
+   * Drops expired bans; listeners hear each as `"expire"`; the list is saved if any dropped.
+   *
+   * @param nowMs Current wall-clock time.
+   * @returns How many were dropped.
+   */
+  sweep(nowMs: number): number {
+    if (nowMs < this.#nextExpiryMs) return 0;
+    const expired: Ban[] = [];
+    let next = Infinity;
+    for (const map of [this.#peers, this.#cidrBans]) {
+      for (const ban of map.values()) {
+        const at = ban.expiresAtMs;
+        if (at === undefined) continue;
+        if (at <= nowMs) expired.push(ban);
+        else if (at < next) next = at;
+      }
+    }
+    for (const ban of expired) this.#drop(ban);
+    this.#nextExpiryMs = next;
+    for (const ban of expired) this.#emit({ type: "expire", ban });
+    if (expired.length > 0) this.#autoSave();
+    return expired.length;
+  }
+
+  /**
+   * Listens for new bans (and re-bans of the same target).
+   *
+   * @param listener Called synchronously after the ban is in force.
+   * @returns A function that removes the listener.
+   */
+  onBan(listener: (ban: Ban) => void): () => void {
+    return this.onChange((event) => {
+      if (event.type === "ban") listener(event.ban);
+    });
+  }
+
+  /**
+   * Listens for every change: bans, unbans and expiries.
+   *
+   * @param listener Called synchronously after the change.
+   * @returns A function that removes the listener.
+   */
+  onChange(listener: (event: BanEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => void this.#listeners.delete(listener);
+  }
+
+  /**
+   * Replaces the list with `bans.json`. A missing file is an empty list; expired bans are
+   * dropped; a file that is not valid JSON of the expected shape, or cannot be read, is moved
+   * aside and reported (the list is then left as it was); single invalid entries are skipped,
+   * the original file moved aside and the valid rest saved. Never throws. Listeners are not
+   * called.
+   *
+   * @returns Counts, and a warning to log when the file was set aside.
+   */
+  async load(): Promise<BanLoadResult> {
+    const fs = this.#fs;
+    const path = this.#path;
+    if (fs === undefined || path === undefined) return NO_FILE;
+    let text: string | undefined;
+    try {
+      text = await fs.readTextFile(path);
+    } catch (error) {
+      return {
+        loaded: 0,
+        expired: 0,
+        warning: await this.#setAside(`unreadable: ${errorText(error)}`),
+      };
+    }
+    if (text === undefined) return NO_FILE;
+    const decoded = decodeBans(text, this.#clock.nowMs());
+    if (typeof decoded === "string") {
+      return { loaded: 0, expired: 0, warning: await this.#setAside(`corrupt: ${decoded}`) };
+    }
+    const { bans, invalid, expired } = decoded;
+    this.#peers.clear();
+    this.#cidrBans.clear();
+    this.#cidrs = new CidrSet();
+    this.#nextExpiryMs = Infinity;
+    for (const ban of bans) this.#put(ban);
+    let warning: string | undefined;
+    if (invalid > 0) {
+      warning = await this.#setAside(`${invalid} invalid entries skipped`, bans.length);
+    }
+    if (invalid > 0 || expired > 0) {
+      const saved = await this.save();
+      if (!saved.ok) {
+        warning = warning === undefined ? saved.warning : `${warning}; ${saved.warning}`;
+      }
+    }
+    return warning === undefined
+      ? { loaded: bans.length, expired }
+      : { loaded: bans.length, expired, warning };
+  }
+
+  /**
+   * Writes the list to `bans.json` atomically. Writes are serialized; a call while a write
+   * is queued joins it. Never rejects.
+   *
+   * @returns Whether it was written, with a warning to log if not.
+   */
+  save(): Promise<BanSaveResult> {
+    if (this.#fs === undefined || this.#path === undefined) return Promise.resolve({ ok: true });
+    if (this.#queued !== undefined) return this.#queued;
+    const run = this.#tail.then(() => {
+      // From here on a new change needs a new write: this one snapshots the list now.
+      this.#queued = undefined;
+      return this.#write();
+    });
+    this.#queued = run;
+    this.#tail = run;
+    return run;
+  }
+
+  /** Waits until every save asked for so far has finished (for shutdown and tests). */
+  async flush(): Promise<void> {
+    await this.#tail;
+  }
+
+  #put(ban: Ban): void {
+    if (ban.kind === "peer") {
+      this.#peers.delete(ban.value);
+      this.#peers.set(ban.value, ban);
+    } else {
+      this.#cidrBans.delete(ban.value);
+      this.#cidrBans.set(ban.value, ban);
+      this.#cidrs.add(ban.value);
+    }
+    if (ban.expiresAtMs !== undefined && ban.expiresAtMs < this.#nextExpiryMs) {
+      this.#nextExpiryMs = ban.expiresAtMs;
+    }
+  }
+
+  #drop(ban: Ban): void {
+    if (ban.kind === "peer") {
+      this.#peers.delete(ban.value);
+    } else {
+      this.#cidrBans.delete(ban.value);
+      this.#cidrs.delete(ban.value);
+    }
+  }
+
+  #emit(event: BanEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.#onWarning(
+          `A ban listener threw on ${event.type} of '${event.ban.value}': ${errorText(error)}`,
+        );
+      }
+    }
+  }
+
+  #autoSave(): void {
+    if (this.#path === undefined) return;
+    void this.save().then((result) => {
+      if (!result.ok && result.warning !== undefined) this.#onWarning(result.warning);
+    });
+  }
+
+  async #write(): Promise<BanSaveResult> {
+    const data = encodeBans([...this.#peers.values(), ...this.#cidrBans.values()]);
+    const error = await writeAtomic(this.#fs!, this.#dir!, this.#path!, data, ++this.#tmpCounter);
+    return error === undefined ? { ok: true } : { ok: false, warning: error };
+  }
+
+  #setAside(reason: string, kept?: number): Promise<string> {
+    const outcome = kept === undefined
+      ? "started with the bans held before"
+      : `kept ${kept} valid bans`;
+    return setAside(this.#fs!, this.#path!, this.#clock.nowMs(), reason, outcome);
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * hopd's rate limiter: admission checks for connections, peers, reservations, circuits and
+ * ops HTTP requests; bans and access lists; and fair bandwidth shaping for relayed bytes.
+ * A pure library below the relay: no sockets, no libp2p; time comes from an injected
+ * {@linkcode Clock}, files from an injected {@linkcode BanFs}.
+ *
+ * Flow: the connection gater calls `checkConnection(ip)` on accept and `checkPeer(peerId,
+ * ip)` after the handshake; the relay calls `checkReservation` on RESERVE and `checkCircuit`
+ * on CONNECT, and opens a {@linkcode Flow} per circuit direction with `openFlow`; the ops
+ * server calls `checkHttp(ip)`. Each check runs deny list and bans first (`"denied"`,
+ * `"banned"`), lets allowlisted peers and IPs through, then takes one token from each bucket
+ * narrowest first (per IP, per subnet or per peer, then global), giving tokens back if a
+ * later bucket refuses. Checks return status values and never throw.
+ *
+ * Runtime control (policy engine, admin API): {@linkcode Limiter.setThrottle} scales every
+ * rate and bandwidth cap, {@linkcode Limiter.setLimit} changes one named limit (see
+ * {@linkcode LIMIT_KEYS}), {@linkcode Limiter.reload} applies a new config keeping bucket
+ * state. Metrics are counted in plain numbers and published when the registry is scraped.
+ *
+ * @example
+ * ```ts
+ * import { BanList, createLimiter, DEFAULT_LIMITER_CONFIG } from "./mod.ts";
+ * const clock = { nowMs: () => Date.now() };
+ * const limiter = createLimiter(DEFAULT_LIMITER_CONFIG, { clock, bans: new BanList({ clock }) });
+ * const verdict = limiter.checkConnection("192.0.2.1");
+ * if (!verdict.ok) console.log(verdict.reason, verdict.retryAfterMs);
+ * ```
+ *
+ * @module
+ */
+
+import type { Registry } from "prom-client";
+import type { AccessListConfig } from "./access_list.ts";
+import type { BandwidthCaps, BandwidthShaper, Flow } from "./bandwidth_shaper.ts";
+import type { BanList } from "./ban_list.ts";
+import { RateLimiter } from "./limiter.ts";
+import type { LimitKey } from "./limit_keys.ts";
+
+export { DEFAULT_LIMITER_CONFIG, MAX_TRACKED_KEYS } from "./constants.ts";
+export { LIMIT_KEYS, validateLimiterConfig } from "./limit_keys.ts";
+export type { LimitKey } from "./limit_keys.ts";
+export { TokenBucket } from "./token_bucket.ts";
+export { KeyedLimiter } from "./keyed_limiter.ts";
+export type { KeyedLimiterInit, LimiterKey } from "./keyed_limiter.ts";
+export { subnetKey } from "./subnet_key.ts";
+export { CidrSet, parseCidr } from "./cidr_set.ts";
+export type { Cidr } from "./cidr_set.ts";
+export { BanList } from "./ban_list.ts";
+export type {
+  Ban,
+  BanEvent,
+  BanInit,
+  BanKind,
+  BanListComponents,
+  BanLoadResult,
+  BanSaveResult,
+} from "./ban_list.ts";
+export { denoBanFs } from "./ban_fs.ts";
+export type { BanFs } from "./ban_fs.ts";
+export { AccessList } from "./access_list.ts";
+export type { AccessListConfig } from "./access_list.ts";
+export { BandwidthShaper, UNLIMITED_FLOW } from "./bandwidth_shaper.ts";
+export type { BandwidthCaps, Flow } from "./bandwidth_shaper.ts";
+
+/** A time source in ms. The ban list needs wall-clock time (expiries are persisted). */
+export interface Clock {
+  nowMs(): number;
+}
+
+/** A token rate: `ratePerSecond` refill, `burst` bucket size. Rate 0 = unlimited. */
+export interface RateSpec {
+  /** Tokens per second; fractions allowed (0.1 = one per 10 s); 0 = unlimited. */
+  readonly ratePerSecond: number;
+  /** Bucket size; 0 = one second's worth of rate (at least 1). */
+  readonly burst: number;
+}
+
+/**
+ * The limiter settings the code uses: complete and in base units. Every rate spec counts
+ * one token per event; every limit of 0 means unlimited.
+ */
+export interface ResolvedLimiterConfig {
+  /** New inbound connections per remote IP. @default { ratePerSecond: 10, burst: 40 } */
+  readonly connectionsPerIp: RateSpec;
+  /** New inbound connections per remote subnet. @default { ratePerSecond: 50, burst: 200 } */
+  readonly connectionsPerSubnet: RateSpec;
+  /** New inbound connections in total. @default { ratePerSecond: 1000, burst: 2000 } */
+  readonly connectionsGlobal: RateSpec;
+  /** RESERVE requests per peer. @default { ratePerSecond: 1, burst: 10 } */
+  readonly reservationsPerPeer: RateSpec;
+  /** RESERVE requests per remote IP. @default { ratePerSecond: 5, burst: 40 } */
+  readonly reservationsPerIp: RateSpec;
+  /** RESERVE requests in total. @default { ratePerSecond: 200, burst: 1000 } */
+  readonly reservationsGlobal: RateSpec;
+  /** CONNECT requests per source peer. @default { ratePerSecond: 5, burst: 20 } */
+  readonly circuitsPerPeer: RateSpec;
+  /** CONNECT requests in total. @default { ratePerSecond: 1000, burst: 2000 } */
+  readonly circuitsGlobal: RateSpec;
+  /** Ops HTTP requests per remote IP. @default { ratePerSecond: 50, burst: 200 } */
+  readonly httpRequestsPerIp: RateSpec;
+  /** Relayed bytes per second; all 0 (the default) = unshaped, flows cost nothing. */
+  readonly bandwidth: BandwidthCaps;
+  /** IPv4 prefix length of a subnet (0..32). @default 24 */
+  readonly subnetPrefixV4: number;
+  /** IPv6 prefix length of a subnet (0..128). @default 48 */
+  readonly subnetPrefixV6: number;
+  /** Most keys each per-IP, per-subnet or per-peer table tracks. @default 100_000 */
+  readonly maxTrackedKeys: number;
+  /** Deny and allow lists (allowlisted peers and IPs skip rates and bandwidth caps). */
+  readonly access: AccessListConfig;
+}
+
+/** What the limiter needs from the daemon. */
+export interface LimiterComponents {
+  /** Wall clock in ms (the same one the ban list uses). */
+  readonly clock: Clock;
+  /** Registry for the limiter's metrics; none = no metrics. One limiter per registry. */
+  readonly registry?: Registry;
+  /** Bans, consulted first by every check. */
+  readonly bans: BanList;
+}
+
+/** Why a check refused. */
+export type RefusalReason =
+  | "banned"
+  | "denied"
+  | "rate_ip"
+  | "rate_subnet"
+  | "rate_peer"
+  | "rate_global";
+
+/** The answer of a check. `retryAfterMs` is set for rate refusals. */
+export type CheckResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: RefusalReason; readonly retryAfterMs?: number };
+
+/** Label values of `hopd_rate_limited_total{limiter}`. */
+export type LimiterName = "connection" | "peer" | "reservation" | "circuit" | "http";
+
+/** The rate limiter facade. */
+export interface Limiter {
+  /** Admission of a new inbound connection (before the handshake). */
+  checkConnection(ip: string): CheckResult;
+  /** Admission of a peer once its ID is known (after the handshake): bans and deny only. */
+  checkPeer(peerId: string, ip?: string): CheckResult;
+  /** Admission of a RESERVE. */
+  checkReservation(peerId: string, ip?: string): CheckResult;
+  /** Admission of a CONNECT from `srcPeerId` (at `ip`) to `dstPeerId`. */
+  checkCircuit(srcPeerId: string, ip: string | undefined, dstPeerId: string): CheckResult;
+  /** Admission of an ops HTTP request. */
+  checkHttp(ip: string): CheckResult;
+  /** Whether the peer or IP is allowlisted (and not denied). */
+  isAllowlisted(peerId?: string, ip?: string): boolean;
+  /**
+   * A bandwidth flow for one direction of a circuit of `peerId`; unlimited for allowlisted
+   * peers and when no cap is set.
+   */
+  openFlow(peerId: string, ip?: string): Flow;
+  /** The bandwidth shaper. */
+  readonly shaper: BandwidthShaper;
+  /** The ban list checks consult. */
+  readonly bans: BanList;
+  /**
+   * Scales every rate, burst and bandwidth cap by `factor` (0 < factor ≤ 1), for `forMs`
+   * (then back to 1) or until changed.
+   *
+   * @throws {RangeError} A factor outside (0, 1] or a bad duration.
+   */
+  setThrottle(factor: number, forMs?: number): void;
+  /** The throttle factor in force (1 = none). */
+  throttleFactor(): number;
+  /**
+   * Sets one named limit (see {@linkcode LIMIT_KEYS}); kept until the next `reload`.
+   *
+   * @throws {RangeError} An unknown key or a bad value.
+   */
+  setLimit(key: string, value: number): void;
+  /** Every named limit with its configured value (before the throttle factor). */
+  limits(): Record<LimitKey, number>;
+  /**
+   * Applies a new config: limits, access lists, subnet prefixes and the key bound. Bucket
+   * state of keys that persist is kept; `setLimit` changes are replaced; the throttle stays.
+   *
+   * @throws {RangeError} A bad value, naming it; the old config then stays in force.
+   */
+  reload(config: ResolvedLimiterConfig): void;
+  /** Drops idle buckets in every table (for a periodic timer); returns how many. */
+  sweep(): number;
+  /** Keys tracked per table, by table name. */
+  trackedKeys(): Record<string, number>;
+}
+
+/**
+ * Creates the limiter.
+ *
+ * @param config Resolved settings (see {@linkcode DEFAULT_LIMITER_CONFIG}).
+ * @param components Clock, bans and optional registry.
+ * @returns The limiter.
+ * @throws {RangeError} A bad config value, naming it.
+ */
+export function createLimiter(
+  config: ResolvedLimiterConfig,
+  components: LimiterComponents,
+): Limiter {
+  return new RateLimiter(config, components);
+}
