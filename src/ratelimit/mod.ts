@@ -137,17 +137,51 @@ export type CheckResult =
 /** Label values of `hopd_rate_limited_total{limiter}`. */
 export type LimiterName = "connection" | "peer" | "reservation" | "circuit" | "http";
 
-/** The rate limiter facade. */
+/**
+ * The rate limiter facade. Every check reads the clock once, never throws and allocates only
+ * when it refuses; text that is not an IP is treated as an opaque address (never banned by
+ * CIDR, its own IP and subnet key).
+ */
 export interface Limiter {
-  /** Admission of a new inbound connection (before the handshake). */
+  /**
+   * Admission of a new inbound connection, before the handshake (the gater's
+   * `denyInboundConnection`): ban and deny on the IP, then per-IP, per-subnet and global
+   * connection rates (allowlisted IPs skip the rates).
+   *
+   * @param ip Remote IP (IPv4, IPv6 or IPv4-mapped IPv6 text).
+   * @returns `{ ok: true }` or the refusal.
+   */
   checkConnection(ip: string): CheckResult;
-  /** Admission of a peer once its ID is known (after the handshake): bans and deny only. */
+  /**
+   * Admission of a peer once its ID is known (after the handshake): bans and deny lists on
+   * the peer and the IP; no rates.
+   *
+   * @param peerId Remote peer ID text.
+   * @param ip Remote IP, if known.
+   */
   checkPeer(peerId: string, ip?: string): CheckResult;
-  /** Admission of a RESERVE. */
+  /**
+   * Admission of a RESERVE: bans and deny, then per-peer, per-IP and global reservation
+   * rates (allowlisted peers and IPs skip the rates).
+   *
+   * @param peerId Reserving peer.
+   * @param ip Its IP, if known (without it the per-IP rate is skipped).
+   */
   checkReservation(peerId: string, ip?: string): CheckResult;
-  /** Admission of a CONNECT from `srcPeerId` (at `ip`) to `dstPeerId`. */
+  /**
+   * Admission of a CONNECT: bans and deny on the source peer, its IP and the destination
+   * peer, then per-source-peer and global circuit rates (an allowlisted source skips them).
+   *
+   * @param srcPeerId Peer asking for the circuit.
+   * @param ip Its IP, if known.
+   * @param dstPeerId Reserved peer it wants to reach.
+   */
   checkCircuit(srcPeerId: string, ip: string | undefined, dstPeerId: string): CheckResult;
-  /** Admission of an ops HTTP request. */
+  /**
+   * Admission of an ops HTTP request: ban and deny on the IP, then the per-IP rate.
+   *
+   * @param ip Client IP.
+   */
   checkHttp(ip: string): CheckResult;
   /** Whether the peer or IP is allowlisted (and not denied). */
   isAllowlisted(peerId?: string, ip?: string): boolean;
