@@ -159,3 +159,37 @@ Deno.test("hopd run exits 1 when the ops port is taken, 78 on a bad config", asy
   assert.equal(bad.code, 78);
   assert.match(bad.stderr, /'http\.listen' must be HOST:PORT.*"nowhere".*--http flag/);
 });
+
+Deno.test("under systemd, hopd sends READY=1, WATCHDOG=1 pings and STOPPING=1 to $NOTIFY_SOCKET", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/notify`;
+  const socket = Deno.listenDatagram({ transport: "unixpacket", path });
+  const messages: string[] = [];
+  const pump = (async () => {
+    try {
+      for await (const [data] of socket) messages.push(new TextDecoder().decode(data));
+    } catch {
+      // closed
+    }
+  })();
+  const until = async (check: () => boolean) => {
+    const deadline = Date.now() + 10_000;
+    while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(check(), `messages so far: ${JSON.stringify(messages)}`);
+  };
+  const hopd = await spawnHopd({ env: { NOTIFY_SOCKET: path, WATCHDOG_USEC: "200000" } });
+  try {
+    await until(() => messages.some((m) => m.startsWith("READY=1\n")));
+    assert.match(
+      messages.find((m) => m.startsWith("READY=1"))!,
+      new RegExp(`STATUS=serving as ${hopd.peerId}`),
+    );
+    await until(() => messages.filter((m) => m === "WATCHDOG=1").length >= 2);
+  } finally {
+    assert.equal((await hopd.stop()).code, 0);
+    await until(() => messages.some((m) => m.startsWith("STOPPING=1\n")));
+    socket.close();
+    await pump;
+    await Deno.remove(dir, { recursive: true });
+  }
+});

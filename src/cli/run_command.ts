@@ -3,6 +3,7 @@ import type { RawConfig, ResolvedConfig } from "../config/mod.ts";
 import { loadConfig } from "../config/mod.ts";
 import { type Daemon, startDaemon } from "../daemon.ts";
 import { configureLogging } from "../log/mod.ts";
+import { systemdNotifier } from "../systemd/mod.ts";
 import type { CliIo } from "./_io.ts";
 import { EXIT_FAILURE, EXIT_OK } from "./exit_codes.ts";
 
@@ -94,11 +95,14 @@ export async function runNode(flags: RunFlags, io: CliIo): Promise<number> {
     return EXIT_FAILURE;
   }
 
+  const notifier = systemdNotifier(io.env());
+  await notifier.ready(`serving as ${daemon.peerId}`);
   const { promise: exitCode, resolve } = Promise.withResolvers<number>();
   let signals = 0;
   const onStop = () => {
     signals++;
     if (signals === 1) {
+      void notifier.stopping("draining open circuits, then exiting");
       daemon.shutdown().then(() => resolve(EXIT_OK), (error) => {
         log.error("Shutdown failed: {message}", { message: (error as Error).message });
         resolve(EXIT_FAILURE);
@@ -117,5 +121,6 @@ export async function runNode(flags: RunFlags, io: CliIo): Promise<number> {
     return await exitCode;
   } finally {
     for (const remove of removers) remove();
+    notifier.close();
   }
 }
