@@ -14,7 +14,11 @@
 
 import type { PeerId, Stream, StreamCloseEvent, StreamMessageEvent } from "@libp2p/interface";
 import type { Uint8ArrayList } from "uint8arraylist";
-import { CIRCUIT_CLOSE_GRACE_MS, CIRCUIT_READ_BUFFER_BYTES } from "./constants.ts";
+import {
+  CIRCUIT_CLOSE_GRACE_MS,
+  CIRCUIT_READ_BUFFER_BYTES,
+  SHAPING_QUANTUM_BYTES,
+} from "./constants.ts";
 
 /** Limits enforced on a circuit; 0 = unlimited. */
 export interface CircuitLimit {
@@ -32,6 +36,15 @@ export class CircuitCutError extends Error {
 
 /** Called once, when both streams are closed. */
 export type CircuitEndHandler = (circuit: Circuit, reason: CircuitEndReason) => void;
+
+/** Bytes `begin` to `end` of a chunk, without copying. */
+function slice(
+  data: Uint8Array | Uint8ArrayList,
+  begin: number,
+  end: number,
+): Uint8Array | Uint8ArrayList {
+  return data instanceof Uint8Array ? data.subarray(begin, end) : data.sublist(begin, end);
+}
 
 /** One shaped direction of a circuit (structurally the rate limiter's flow). */
 export interface CircuitFlow {
@@ -135,13 +148,23 @@ export class Circuit {
       if (this.#reason !== undefined) return;
       let data: Uint8Array | Uint8ArrayList = evt.data;
       let length = data.byteLength;
-      let hitLimit = false;
-      if (dataLimit > 0 && half.bytes + length >= dataLimit) {
-        // Relay exactly up to the advertised limit, then cut.
+      if (dataLimit > 0 && half.bytes + length > dataLimit) {
+        // Relay exactly up to the advertised limit; the rest is dropped with the cut.
         length = dataLimit - half.bytes;
-        if (length < data.byteLength) data = data.subarray(0, length);
-        hitLimit = true;
+        data = slice(data, 0, length);
       }
+      if (half.flow !== undefined && length > SHAPING_QUANTUM_BYTES) {
+        // A paused stream hands over everything its muxer window let in as one message:
+        // forward one quantum and put the rest back, so the shaper paces all of it.
+        try {
+          from.unshift(slice(data, SHAPING_QUANTUM_BYTES, length));
+          data = slice(data, 0, SHAPING_QUANTUM_BYTES);
+          length = SHAPING_QUANTUM_BYTES;
+        } catch {
+          // The readable end is closing: forward what is left at once.
+        }
+      }
+      const hitLimit = dataLimit > 0 && half.bytes + length >= dataLimit;
       half.bytes += length;
       if (length > 0 && to.writeStatus === "writable") {
         try {
@@ -159,9 +182,13 @@ export class Circuit {
       if (from.readStatus === "paused" && !half.shaping) from.resume();
     });
 
-    from.addEventListener("remoteCloseWrite", () => {
-      if (this.#reason !== undefined) return;
-      // Propagate the half-close once everything queued has been written.
+    // 'end' (not 'remoteCloseWrite') comes once the sender closed AND every byte it sent
+    // has been dispatched: bytes held back by backpressure or shaping go out first.
+    from.addEventListener("end", () => {
+      // A reset also ends the readable side; the 'close' handler resets the other side then.
+      if (this.#reason !== undefined || from.status === "reset" || from.status === "aborted") {
+        return;
+      }
       to.close().catch(() => this.#reset());
     });
 
@@ -183,7 +210,7 @@ export class Circuit {
         this.#reason ??= "reset";
         this.#maybeEnd();
       });
-    } else if (from.remoteWriteStatus === "closed") {
+    } else if (from.readableEnded) {
       queueMicrotask(() => to.close().catch(() => this.#reset()));
     }
   }

@@ -73,3 +73,9 @@ export const DEFAULT_RELAY_CONFIG: ResolvedRelayConfig = Object.freeze({
   handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
   maxMessageBytes: MAX_MESSAGE_BYTES,
 });
+
+/**
+ * Largest piece a shaped circuit forwards before asking the bandwidth shaper again, in bytes.
+ * Small enough that a cap holds over sub-second windows, large enough to keep timers rare.
+ */
+export const SHAPING_QUANTUM_BYTES = 16_384;

@@ -1,0 +1,234 @@
+// The processes the bench starts: hopd (exactly as `deno task hopd run` runs it), the stock
+// relay (stock_relay.ts) and client workers (client_worker.ts), each spoken to in JSON lines.
+
+import { jsonLines } from "./_lines.ts";
+import { sampleValue, scrape } from "./_proc.ts";
+
+const REPO_ROOT = new URL("../../", import.meta.url).pathname;
+const HERE = new URL("./", import.meta.url).pathname;
+
+/** A relay under test, in its own process. */
+export interface RelayProcess {
+  readonly name: "hopd" | "stock";
+  readonly pid: number;
+  /** TCP listen multiaddr with /p2p/<peer id>. */
+  readonly tcpAddr: string;
+  /** hopd's /metrics URL; undefined for the stock relay. */
+  readonly metricsUrl: string | undefined;
+  /** Bytes of V8 heap in use (hopd: nodejs_heap_size_used_bytes; stock: Deno.memoryUsage). */
+  heapUsedBytes(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** A child speaking JSON lines: `next()` waits for the next message matching `check`. */
+export interface LineChild {
+  readonly pid: number;
+  send(message: Record<string, unknown>): Promise<void>;
+  next(check: (m: Record<string, unknown>) => boolean, timeoutMs: number): Promise<
+    Record<string, unknown>
+  >;
+  stop(): Promise<void>;
+}
+
+function lineChild(command: Deno.Command, label: string, source: "stdout" | "stderr"): LineChild {
+  const child = command.spawn();
+  const queue: Record<string, unknown>[] = [];
+  let wake: (() => void) | undefined;
+  let ended = false;
+  const stream = source === "stdout" ? child.stdout : child.stderr;
+  (async () => {
+    for await (const message of jsonLines(stream)) {
+      queue.push(message);
+      wake?.();
+    }
+  })().catch(() => {}).finally(() => {
+    ended = true;
+    wake?.();
+  });
+  const writer = child.stdin.getWriter();
+  const encoder = new TextEncoder();
+  let stopped = false;
+  return {
+    pid: child.pid,
+    async send(message) {
+      await writer.write(encoder.encode(JSON.stringify(message) + "\n"));
+    },
+    async next(check, timeoutMs) {
+      const deadline = performance.now() + timeoutMs;
+      for (;;) {
+        const at = queue.findIndex(check);
+        if (at >= 0) return queue.splice(at, 1)[0]!;
+        if (ended) throw new Error(`${label} (pid ${child.pid}) exited`);
+        const left = deadline - performance.now();
+        if (left <= 0) throw new Error(`${label} (pid ${child.pid}) timed out`);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, left);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await writer.close().catch(() => {});
+      const killer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* gone */ }
+      }, 10_000);
+      try {
+        child.kill("SIGTERM");
+      } catch { /* gone */ }
+      await child.status;
+      clearTimeout(killer);
+    },
+  };
+}
+
+/**
+ * Environment that turns hopd's limits off, to match the stock relay's: relay counts and
+ * circuit limits, and the rate limiter's per-IP/peer/global rates ("0" = unlimited), which
+ * would otherwise refuse a loopback bench (every client shares 127.0.0.1).
+ */
+export const HOPD_LIMITS_OFF: Record<string, string> = {
+  HOPD_LIMITS_CONNECTIONS_PER_IP: "0",
+  HOPD_LIMITS_CONNECTIONS_PER_SUBNET: "0",
+  HOPD_LIMITS_CONNECTIONS_GLOBAL: "0",
+  HOPD_LIMITS_RESERVATIONS_PER_PEER: "0",
+  HOPD_LIMITS_RESERVATIONS_PER_IP: "0",
+  HOPD_LIMITS_RESERVATIONS_GLOBAL: "0",
+  HOPD_LIMITS_CIRCUITS_PER_PEER: "0",
+  HOPD_LIMITS_CIRCUITS_GLOBAL: "0",
+  HOPD_RELAY_CIRCUIT_DATA: "0",
+  HOPD_RELAY_CIRCUIT_DURATION: "0",
+  HOPD_RELAY_MAX_RESERVATIONS: "0",
+  HOPD_RELAY_MAX_RESERVATIONS_PER_IP: "0",
+  HOPD_RELAY_MAX_RESERVATIONS_PER_SUBNET: "0",
+  HOPD_RELAY_MAX_CIRCUITS: "0",
+  HOPD_RELAY_MAX_CIRCUITS_PER_PEER: "0",
+  HOPD_CONNECTIONS_MAX_CONNECTIONS: "30000",
+};
+
+/**
+ * hopd's command line, as `deno task hopd run` would run it.
+ *
+ * @param denoFlags Extra Deno flags (profiling only, e.g. `--cpu-prof`).
+ */
+export function hopdArgs(dataDir: string, denoFlags: string[] = []): string[] {
+  return [
+    "run",
+    "-P=hopd",
+    "--quiet",
+    ...denoFlags,
+    "main.ts",
+    "run",
+    "--http",
+    "127.0.0.1:0",
+    "--data-dir",
+    dataDir,
+    "--log-format",
+    "json",
+    "--listen",
+    "/ip4/127.0.0.1/tcp/0",
+    "--listen",
+    "/ip4/127.0.0.1/tcp/0/ws",
+  ];
+}
+
+/**
+ * Starts hopd with its limits off and waits for its listen addresses and ops port.
+ *
+ * @param denoFlags Extra Deno flags (profiling only, e.g. `--cpu-prof`).
+ */
+export async function startHopd(denoFlags: string[] = []): Promise<RelayProcess> {
+  const dataDir = await Deno.makeTempDir({ prefix: "hopd-bench-" });
+  const child = lineChild(
+    new Deno.Command(Deno.execPath(), {
+      args: hopdArgs(dataDir, denoFlags),
+      cwd: REPO_ROOT,
+      env: { NO_COLOR: "1", ...HOPD_LIMITS_OFF },
+      stdin: "piped",
+      stdout: "null",
+      stderr: "piped",
+    }),
+    "hopd",
+    "stderr",
+  );
+  const props = (m: Record<string, unknown>) => (m.properties ?? {}) as Record<string, unknown>;
+  const listening = await child.next((m) => Array.isArray(props(m).addrs), 30_000);
+  const ops = await child.next((m) => typeof props(m).port === "number", 30_000);
+  const addrs = props(listening).addrs as string[];
+  const metricsUrl = `http://127.0.0.1:${props(ops).port}/metrics`;
+  return {
+    name: "hopd",
+    pid: child.pid,
+    tcpAddr: addrs.find((a) => !a.includes("/ws"))!,
+    metricsUrl,
+    async heapUsedBytes() {
+      return sampleValue(await scrape(metricsUrl), "nodejs_heap_size_used_bytes");
+    },
+    async stop() {
+      await child.stop();
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/**
+ * Starts the stock relay and waits for its listen addresses.
+ *
+ * @param denoFlags Extra Deno flags (profiling only, e.g. `--cpu-prof`).
+ */
+export async function startStockRelay(denoFlags: string[] = []): Promise<RelayProcess> {
+  const child = lineChild(
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--quiet", ...denoFlags, `${HERE}stock_relay.ts`],
+      cwd: REPO_ROOT,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }),
+    "stock relay",
+    "stdout",
+  );
+  const ready = await child.next((m) => m.ready === true, 30_000);
+  const addrs = ready.addrs as string[];
+  return {
+    name: "stock",
+    pid: child.pid,
+    tcpAddr: addrs.find((a) => !a.includes("/ws"))!,
+    metricsUrl: undefined,
+    async heapUsedBytes() {
+      await child.send({ heap: true });
+      const reply = await child.next((m) => typeof m.heapUsedBytes === "number", 30_000);
+      return Number(reply.heapUsedBytes);
+    },
+    stop: () => child.stop(),
+  };
+}
+
+/** Starts a client worker (see client_worker.ts for the modes). */
+export function startWorker(mode: string, relayAddr: string, ...args: string[]): LineChild {
+  return lineChild(
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--quiet",
+        `${HERE}client_worker.ts`,
+        mode,
+        relayAddr,
+        ...args,
+      ],
+      cwd: REPO_ROOT,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }),
+    `worker ${mode}`,
+    "stdout",
+  );
+}

@@ -1,0 +1,239 @@
+// Stock js-libp2p client processes for bench/relay_vs_stock.ts (createClient from
+// tests/interop/relay_echo_client.mjs: tcp + webSockets + circuitRelayTransport, noise,
+// yamux, identify; none of hopd's code). They run apart from the relays so their CPU is
+// not counted against a relay. One mode per process:
+//
+//   client_worker.ts throughput <relayAddr>   A reserves, B dials A; on each {"go":N} B
+//                                             streams N bytes one way, A counts them
+//   client_worker.ts reserve <relayAddr> <n> <concurrency>
+//                                             n client nodes, each holding a reservation
+//   client_worker.ts targets <relayAddr> <n>  n reserved echo targets; prints circuit addrs
+//   client_worker.ts dialers <relayAddr> <n>  n dialers; on {"go":...} opens paced circuits
+//
+// Talks JSON lines: reports on stdout, commands on stdin; exits when stdin closes.
+
+import type { Libp2p, Stream } from "@libp2p/interface";
+import { multiaddr } from "@multiformats/multiaddr";
+import {
+  createClient,
+  ECHO_PROTOCOL,
+  serveEcho,
+  waitForCircuitAddr,
+} from "../../tests/interop/relay_echo_client.mjs";
+import { emit, jsonLines } from "./_lines.ts";
+
+const SINK_PROTOCOL = "/hopd-bench/sink/1.0.0";
+const CHUNK_BYTES = 64 * 1024;
+const RESERVE_TIMEOUT_MS = 120_000;
+
+const [mode, relayAddr, ...rest] = Deno.args;
+if (mode === undefined || relayAddr === undefined) throw new TypeError("usage: MODE RELAY ...");
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A reserved client: listens on `<relay>/p2p-circuit` and waits for its circuit address. */
+async function reservedClient(timeoutMs = RESERVE_TIMEOUT_MS): Promise<Libp2p> {
+  const node = await createClient([`${relayAddr}/p2p-circuit`]);
+  try {
+    await waitForCircuitAddr(node, timeoutMs);
+  } catch (error) {
+    await Promise.resolve(node.stop()).catch(() => {});
+    throw error;
+  }
+  return node;
+}
+
+function circuitAddrOf(node: Libp2p): string {
+  return `${relayAddr}/p2p-circuit/p2p/${node.peerId.toString()}`;
+}
+
+/** Sends `bytes` with backpressure on `stream` (one reused zero-filled chunk). */
+async function sendBytes(stream: Stream, bytes: number): Promise<void> {
+  const chunk = new Uint8Array(CHUNK_BYTES);
+  for (let sent = 0; sent < bytes; sent += CHUNK_BYTES) {
+    const size = Math.min(CHUNK_BYTES, bytes - sent);
+    if (!stream.send(size === CHUNK_BYTES ? chunk : chunk.subarray(0, size))) {
+      await stream.onDrain();
+    }
+  }
+}
+
+async function throughput(): Promise<void> {
+  const a = await reservedClient();
+  let received = 0;
+  let waiter: { target: number; resolve: () => void } | undefined;
+  await a.handle(SINK_PROTOCOL, (stream) => {
+    stream.addEventListener("message", (evt) => {
+      received += evt.data.byteLength;
+      if (waiter !== undefined && received >= waiter.target) waiter.resolve();
+    });
+  }, { runOnLimitedConnection: true });
+  const b = await createClient();
+  const connection = await b.dial(multiaddr(circuitAddrOf(a)));
+  emit({ ready: true, remoteAddr: connection.remoteAddr.toString() });
+  for await (const command of jsonLines(Deno.stdin.readable)) {
+    const bytes = Number(command.go);
+    const stream = await connection.newStream(SINK_PROTOCOL, { runOnLimitedConnection: true });
+    const done = Promise.withResolvers<void>();
+    waiter = { target: received + bytes, resolve: done.resolve };
+    const startedAt = performance.now();
+    await sendBytes(stream, bytes);
+    await done.promise;
+    const elapsedMs = performance.now() - startedAt;
+    await stream.close().catch(() => {});
+    emit({ done: true, bytes, elapsedMs });
+  }
+  await Promise.allSettled([a.stop(), b.stop()]);
+}
+
+async function reserve(): Promise<void> {
+  const count = Number(rest[0]);
+  const concurrency = Number(rest[1] ?? 50);
+  const nodes: Libp2p[] = [];
+  const errors: string[] = [];
+  let next = 0;
+  const startedAt = performance.now();
+  const lane = async () => {
+    while (next < count) {
+      next++;
+      try {
+        nodes.push(await reservedClient());
+      } catch (error) {
+        errors.push(String(error));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
+  emit({
+    done: true,
+    reserved: nodes.length,
+    failed: errors.length,
+    firstErrors: [...new Set(errors)].slice(0, 5),
+    elapsedMs: performance.now() - startedAt,
+  });
+  // Hold the reservations until the orchestrator closes stdin (then the process just exits:
+  // the relay sees the connections drop, which is all the bench needs). {"count":true}
+  // asks how many nodes still announce a circuit address (hold a reservation).
+  for await (const command of jsonLines(Deno.stdin.readable)) {
+    if (command.count !== true) continue;
+    const holding = nodes.filter((n) =>
+      n.getMultiaddrs().some((ma) => ma.toString().includes("/p2p-circuit"))
+    ).length;
+    emit({ holding });
+  }
+}
+
+async function targets(): Promise<void> {
+  const count = Number(rest[0]);
+  const nodes = await Promise.all(Array.from({ length: count }, async () => {
+    const node = await reservedClient();
+    await serveEcho(node);
+    return node;
+  }));
+  emit({ ready: true, addrs: nodes.map(circuitAddrOf) });
+  for await (const _ of jsonLines(Deno.stdin.readable)) { /* keep serving */ }
+  await Promise.allSettled(nodes.map((n) => n.stop()));
+}
+
+/** One circuit: dial + new stream (what dialProtocol does), a 32-byte echo, close. */
+async function oneCircuit(
+  dialer: Libp2p,
+  target: string,
+  seen: Set<string>,
+): Promise<{ dialMs: number; totalMs: number; reused: boolean }> {
+  const payload = new Uint8Array(32).fill(7);
+  const startedAt = performance.now();
+  const connection = await dialer.dial(multiaddr(target));
+  const stream = await connection.newStream(ECHO_PROTOCOL, { runOnLimitedConnection: true });
+  const dialMs = performance.now() - startedAt;
+  const reused = seen.has(connection.id);
+  seen.add(connection.id);
+  const echoed = new Promise<void>((resolve, reject) => {
+    let got = 0;
+    stream.addEventListener("message", (evt) => {
+      got += evt.data.byteLength;
+      if (got >= payload.byteLength) resolve();
+    });
+    stream.addEventListener("close", (evt) => {
+      if (got < payload.byteLength) reject(evt.error ?? new Error("echo stream closed early"));
+    });
+  });
+  stream.send(payload);
+  await echoed;
+  const totalMs = performance.now() - startedAt;
+  await connection.close();
+  return { dialMs, totalMs, reused };
+}
+
+async function dialers(): Promise<void> {
+  const count = Number(rest[0]);
+  const nodes = await Promise.all(Array.from({ length: count }, () => createClient()));
+  // Open each dialer's connection to the relay now, so measured circuits reuse it.
+  await Promise.all(nodes.map((n) => n.dial(multiaddr(relayAddr!))));
+  const seen = new Set<string>();
+  emit({ ready: true });
+  for await (const command of jsonLines(Deno.stdin.readable)) {
+    const circuits = Number(command.circuits);
+    const ratePerSecond = Number(command.rate);
+    const targetAddrs = command.targets as string[];
+    const dialMs: number[] = [];
+    const totalMs: number[] = [];
+    const errors: string[] = [];
+    let reused = 0;
+    const startedAt = performance.now();
+    const running: Promise<void>[] = [];
+    for (let i = 0; i < circuits; i++) {
+      // Open loop: circuit i starts at i / rate seconds whatever the others are doing.
+      const due = startedAt + (i * 1000) / ratePerSecond;
+      const wait = due - performance.now();
+      if (wait > 0) await sleep(wait);
+      const dialer = nodes[i % nodes.length]!;
+      const target = targetAddrs[i % targetAddrs.length]!;
+      running.push(
+        oneCircuit(dialer, target, seen).then(
+          (r) => {
+            dialMs.push(r.dialMs);
+            totalMs.push(r.totalMs);
+            if (r.reused) reused++;
+          },
+          (error) => {
+            errors.push(String(error));
+          },
+        ),
+      );
+    }
+    await Promise.all(running);
+    const elapsedMs = performance.now() - startedAt;
+    emit({
+      done: true,
+      circuits,
+      elapsedMs,
+      dialMs,
+      totalMs,
+      reused,
+      errors: errors.length,
+      firstErrors: errors.slice(0, 3),
+    });
+  }
+  await Promise.allSettled(nodes.map((n) => n.stop()));
+}
+
+switch (mode) {
+  case "throughput":
+    await throughput();
+    break;
+  case "reserve":
+    await reserve();
+    break;
+  case "targets":
+    await targets();
+    break;
+  case "dialers":
+    await dialers();
+    break;
+  default:
+    throw new TypeError(`unknown mode '${mode}'`);
+}
+Deno.exit(0);

@@ -1,0 +1,107 @@
+// Small probes of a running hopd for the end-to-end tests: Prometheus samples from /metrics,
+// polling until a condition holds, picking a listen address by IP family, and JSON log lines.
+
+/**
+ * Scrapes `/metrics` and returns every sample line as `series → value`, where `series` is the
+ * metric name with its labels exactly as exposed (`hopd_rate_limited_total{limiter="http",…}`).
+ *
+ * @param opsUrl Base URL of the ops server.
+ * @returns The samples.
+ */
+export async function scrapeMetrics(opsUrl: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${opsUrl}/metrics`)).text();
+  const samples = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const space = line.lastIndexOf(" ");
+    samples.set(line.slice(0, space), Number(line.slice(space + 1)));
+  }
+  return samples;
+}
+
+/**
+ * Sums the samples of `name` whose labels include every pair in `labels` (0 when none).
+ *
+ * @param samples From {@linkcode scrapeMetrics}.
+ * @param name Metric name.
+ * @param labels Label values the sample must carry.
+ * @returns The sum.
+ */
+export function sampleSum(
+  samples: Map<string, number>,
+  name: string,
+  labels: Record<string, string> = {},
+): number {
+  let sum = 0;
+  for (const [series, value] of samples) {
+    if (series !== name && !series.startsWith(`${name}{`)) continue;
+    if (Object.entries(labels).every(([k, v]) => series.includes(`${k}="${v}"`))) sum += value;
+  }
+  return sum;
+}
+
+/**
+ * Reads one metric (summed over the samples matching `labels`) from a running hopd.
+ *
+ * @param opsUrl Base URL of the ops server.
+ * @param name Metric name.
+ * @param labels Label values the samples must carry.
+ * @returns The value, 0 when absent.
+ */
+export async function metric(
+  opsUrl: string,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  return sampleSum(await scrapeMetrics(opsUrl), name, labels);
+}
+
+/**
+ * Polls `check` every 50 ms until it returns true or `timeoutMs` passes.
+ *
+ * @returns Whether it held in time.
+ */
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 5_000,
+): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (performance.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * Picks hopd's plain TCP listen address of one IP family.
+ *
+ * @param addrs hopd's full listen multiaddrs.
+ * @param family "ip4" or "ip6".
+ * @returns The address (with /p2p/<id>).
+ * @throws {Error} When there is none.
+ */
+export function tcpAddr(addrs: readonly string[], family: "ip4" | "ip6"): string {
+  const addr = addrs.find((a) => a.startsWith(`/${family}/`) && !a.includes("/ws"));
+  if (addr === undefined) throw new Error(`no ${family} TCP listener in ${addrs.join(", ")}`);
+  return addr;
+}
+
+/** `--listen` arguments for TCP on both 127.0.0.1 and ::1, port 0. */
+export const DUAL_STACK_LISTEN = [
+  "--listen",
+  "/ip4/127.0.0.1/tcp/0",
+  "--listen",
+  "/ip6/::1/tcp/0",
+];
+
+/** The JSON log records of one logger category ("hopd.audit" → ["hopd", "audit"]). */
+export function logsOf(
+  logs: readonly Record<string, unknown>[],
+  category: string,
+): Record<string, unknown>[] {
+  return logs.filter((record) => {
+    const logger = record.logger ?? record.category;
+    return (Array.isArray(logger) ? logger.join(".") : String(logger)) === category;
+  });
+}

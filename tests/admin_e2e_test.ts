@@ -1,0 +1,280 @@
+// End-to-end bans and admin API: the real hopd program driven by the real `hopd admin` CLI
+// over its ops HTTP server, with stock js-libp2p clients as the banned and spared parties.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { type HopdProcess, runHopdCli, spawnHopd } from "./_helpers/hopd_process.ts";
+import { DUAL_STACK_LISTEN, eventually, logsOf, metric, tcpAddr } from "./_helpers/ops_probe.ts";
+import { canReserve, isConnectedTo, newIdentity, reserveOn } from "./_helpers/reserving_client.ts";
+
+/** Runs `hopd admin --url <hopd> …args`; stdout parsed as JSON on success. */
+async function admin(hopd: HopdProcess, args: string[], env: Record<string, string> = {}) {
+  const result = await runHopdCli(["admin", "--url", hopd.opsUrl, ...args], env);
+  let json: unknown;
+  if (result.code === 0) json = JSON.parse(result.stdout);
+  return { ...result, json };
+}
+
+/** The audit log lines of `action` seen so far. */
+function audited(hopd: HopdProcess, action: string): Record<string, unknown>[] {
+  return logsOf(hopd.logs, "hopd.audit").filter((record) =>
+    (record.properties as Record<string, unknown> | undefined)?.action === action
+  );
+}
+
+Deno.test("hopd admin ban --peer closes the peer's connection and refuses it until unbanned", async (t) => {
+  // No admin.token_file: loopback callers need no token.
+  const hopd = await spawnHopd();
+  const relay = tcpAddr(hopd.listenAddrs, "ip4");
+  const banned = await newIdentity();
+  const node = await reserveOn(relay, banned.privateKey);
+  try {
+    assert.ok(node !== undefined, "the peer could not reserve before the ban");
+    assert.ok(isConnectedTo(node, hopd.peerId));
+
+    await t.step("the ban is made and audited", async () => {
+      const result = await admin(hopd, ["ban", "--peer", banned.peerId, "--reason", "e2e"]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual(
+        { ...(result.json as Record<string, unknown>), createdAt: undefined },
+        { kind: "peer", target: banned.peerId, reason: "e2e", createdAt: undefined },
+      );
+      assert.ok(await eventually(() => audited(hopd, "ban").length === 1, 2_000));
+    });
+
+    await t.step("its connection is closed promptly and its reservation goes", async () => {
+      assert.ok(
+        await eventually(() => !isConnectedTo(node, hopd.peerId), 2_000),
+        "still connected 2 s after the ban",
+      );
+      assert.ok(
+        await eventually(async () => (await metric(hopd.opsUrl, "hopd_reservations_active")) === 0),
+      );
+    });
+
+    await t.step("it can neither reconnect nor reserve while banned", async () => {
+      assert.equal(await canReserve(relay, banned.privateKey), false);
+      assert.ok(
+        (await metric(hopd.opsUrl, "hopd_rate_limited_total", {
+          limiter: "peer",
+          reason: "banned",
+        })) >= 1,
+        "the refusal after the handshake was not counted",
+      );
+      assert.equal(await metric(hopd.opsUrl, "hopd_bans_active"), 1);
+    });
+
+    await t.step("other peers still reserve", async () => {
+      assert.equal(await canReserve(relay), true);
+    });
+
+    await t.step("after hopd admin unban it reserves again", async () => {
+      const result = await admin(hopd, ["unban", banned.peerId]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual(result.json, { removed: true, target: banned.peerId });
+      assert.equal(await canReserve(relay, banned.privateKey), true);
+      assert.equal((await admin(hopd, ["unban", banned.peerId])).code, 1, "a second unban is 404");
+      assert.ok(await eventually(() => audited(hopd, "unban").length === 2, 2_000));
+    });
+  } finally {
+    await node?.stop();
+    assert.equal((await hopd.stop()).code, 0);
+  }
+});
+
+Deno.test("a CIDR ban on ::1/128 closes and refuses IPv6 clients while 127.0.0.1 clients still reserve", async () => {
+  const hopd = await spawnHopd({ loopbackListeners: false, args: DUAL_STACK_LISTEN });
+  const v6 = tcpAddr(hopd.listenAddrs, "ip6");
+  const v4 = tcpAddr(hopd.listenAddrs, "ip4");
+  const node = await reserveOn(v6);
+  try {
+    assert.ok(node !== undefined, "the IPv6 client could not reserve before the ban");
+    const result = await admin(hopd, ["ban", "--cidr", "::1/128", "--reason", "e2e"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal((result.json as { target: string }).target, "::1/128");
+
+    assert.ok(
+      await eventually(() => !isConnectedTo(node, hopd.peerId), 2_000),
+      "the IPv6 client is still connected 2 s after the ban",
+    );
+    assert.equal(await canReserve(v6), false, "a new IPv6 client reserved despite the ban");
+    assert.ok(
+      (await metric(hopd.opsUrl, "hopd_rate_limited_total", {
+        limiter: "connection",
+        reason: "banned",
+      })) >= 1,
+      "the IP ban did not refuse the connection before the handshake",
+    );
+    assert.equal(await canReserve(v4), true, "the IPv4 client was refused");
+
+    const bans = await admin(hopd, ["bans"]);
+    assert.equal(bans.code, 0, bans.stderr);
+    assert.deepEqual(
+      (bans.json as { items: { kind: string; target: string }[] }).items.map((b) => [
+        b.kind,
+        b.target,
+      ]),
+      [["cidr", "::1/128"]],
+    );
+  } finally {
+    await node?.stop();
+    assert.equal((await hopd.stop()).code, 0);
+  }
+});
+
+Deno.test("a ban with --ttl 2s expires and the peer reserves again after it", async () => {
+  const hopd = await spawnHopd();
+  const relay = tcpAddr(hopd.listenAddrs, "ip4");
+  const peer = await newIdentity();
+  try {
+    const result = await admin(hopd, ["ban", "--peer", peer.peerId, "--ttl", "2s"]);
+    assert.equal(result.code, 0, result.stderr);
+    const { createdAt, expiresAt } = result.json as { createdAt: string; expiresAt: string };
+    assert.equal(Date.parse(expiresAt) - Date.parse(createdAt), 2_000);
+
+    assert.equal(await canReserve(relay, peer.privateKey), false, "reserved while banned");
+    const wait = Date.parse(expiresAt) - Date.now() + 200;
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    assert.equal(await canReserve(relay, peer.privateKey), true, "still refused after the TTL");
+    const bans = await admin(hopd, ["bans"]);
+    assert.equal((bans.json as { total: number }).total, 0, "the expired ban is still listed");
+  } finally {
+    assert.equal((await hopd.stop()).code, 0);
+  }
+});
+
+Deno.test("bans survive a restart, and a corrupt bans.json is set aside with a warning", async (t) => {
+  const dataDir = await Deno.makeTempDir({ prefix: "hopd-bans-" });
+  const { peerId } = await newIdentity();
+  try {
+    await t.step("a permanent ban is written to <data_dir>/bans.json", async () => {
+      const hopd = await spawnHopd({ dataDir });
+      try {
+        const result = await admin(hopd, ["ban", "--peer", peerId, "--reason", "kept"]);
+        assert.equal(result.code, 0, result.stderr);
+      } finally {
+        assert.equal((await hopd.stop()).code, 0);
+      }
+      const file = JSON.parse(await Deno.readTextFile(join(dataDir, "bans.json")));
+      assert.deepEqual(file.bans.map((b: { value: string }) => b.value), [peerId]);
+    });
+
+    await t.step("a new hopd on the same data dir still lists it", async () => {
+      const hopd = await spawnHopd({ dataDir });
+      try {
+        const bans = await admin(hopd, ["bans"]);
+        assert.equal(bans.code, 0, bans.stderr);
+        const items = (bans.json as { items: { target: string; reason: string }[] }).items;
+        assert.deepEqual(items.map((b) => [b.target, b.reason]), [[peerId, "kept"]]);
+        assert.equal(await metric(hopd.opsUrl, "hopd_bans_active"), 1);
+      } finally {
+        assert.equal((await hopd.stop()).code, 0);
+      }
+    });
+
+    await t.step("garbage in bans.json is moved aside and hopd starts with no bans", async () => {
+      await Deno.writeTextFile(join(dataDir, "bans.json"), "{ not json \u0000 at all");
+      const hopd = await spawnHopd({ dataDir });
+      try {
+        const ready = await fetch(`${hopd.opsUrl}/ready`);
+        await ready.body?.cancel();
+        assert.equal(ready.status, 200);
+        const asides: string[] = [];
+        for await (const entry of Deno.readDir(dataDir)) {
+          if (entry.name.startsWith("bans.json.corrupt-")) asides.push(entry.name);
+        }
+        assert.equal(asides.length, 1, `set-aside files: ${asides.join(", ")}`);
+        assert.equal(
+          await Deno.readTextFile(join(dataDir, asides[0]!)),
+          "{ not json \u0000 at all",
+        );
+        const warnings = hopd.logs.filter((record) =>
+          record.level === "WARN" && String(record.message).includes(asides[0]!)
+        );
+        assert.equal(warnings.length, 1, "no warning names the set-aside file");
+        const bans = await admin(hopd, ["bans"]);
+        assert.equal((bans.json as { total: number }).total, 0);
+      } finally {
+        assert.equal((await hopd.stop()).code, 0);
+      }
+    });
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("the admin API needs the bearer token from admin.token_file, and drain/resume flip /ready", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "hopd-admin-" });
+  const tokenFile = join(dir, "token");
+  const wrongFile = join(dir, "wrong");
+  await Deno.writeTextFile(tokenFile, "e2e-admin-token-0123456789abcdef\n", { mode: 0o600 });
+  await Deno.writeTextFile(wrongFile, "not-the-admin-token-0123456789\n", { mode: 0o600 });
+  const hopd = await spawnHopd({ env: { HOPD_ADMIN_TOKEN_FILE: tokenFile } });
+  try {
+    await t.step("the HTTP server answers 401 with hopd's JSON error", async () => {
+      for (const authorization of [undefined, "Bearer not-the-admin-token-0123456789"]) {
+        const response = await fetch(`${hopd.opsUrl}/v1/admin/bans`, {
+          headers: authorization === undefined ? {} : { authorization },
+        });
+        assert.equal(response.status, 401);
+        assert.match(response.headers.get("www-authenticate") ?? "", /^Bearer /);
+        assert.equal((await response.json()).error.code, "UNAUTHORIZED");
+      }
+    });
+
+    const cases = [
+      { name: "no token", args: [], code: 1, stderr: /HTTP 401: Missing bearer token/ },
+      {
+        name: "a wrong token",
+        args: ["--token-file", wrongFile],
+        code: 1,
+        stderr: /HTTP 401: Invalid bearer token/,
+      },
+      { name: "the right token", args: ["--token-file", tokenFile], code: 0 },
+    ];
+    for (const c of cases) {
+      await t.step(`hopd admin bans with ${c.name} exits ${c.code}`, async () => {
+        const result = await admin(hopd, [...c.args, "bans"]);
+        assert.equal(result.code, c.code, result.stderr);
+        if (c.stderr !== undefined) assert.match(result.stderr, c.stderr);
+        else assert.deepEqual(result.json, { total: 0, offset: 0, limit: 100, items: [] });
+      });
+    }
+
+    await t.step("drain turns /ready 503 and resume turns it back to 200", async () => {
+      const auth = ["--token-file", tokenFile];
+      const drain = await admin(hopd, [...auth, "drain"]);
+      assert.equal(drain.code, 0, drain.stderr);
+      assert.deepEqual(drain.json, { draining: true });
+      let ready = await fetch(`${hopd.opsUrl}/ready`);
+      assert.equal(ready.status, 503);
+      assert.deepEqual((await ready.json()).reasons, ["node is draining"]);
+
+      // The token may also come from the environment, as under systemd.
+      const resume = await admin(hopd, ["resume"], { HOPD_ADMIN_TOKEN_FILE: tokenFile });
+      assert.equal(resume.code, 0, resume.stderr);
+      ready = await fetch(`${hopd.opsUrl}/ready`);
+      await ready.body?.cancel();
+      assert.equal(ready.status, 200);
+    });
+
+    await t.step("every admin action and every refusal leaves a hopd.audit line", async () => {
+      assert.ok(
+        await eventually(() =>
+          audited(hopd, "drain").length + audited(hopd, "resume").length === 2
+        ),
+        "drain and resume were not audited",
+      );
+      const refusals = logsOf(hopd.logs, "hopd.audit").filter((record) =>
+        String(record.message).includes("refused")
+      );
+      // Two fetches and two CLI calls above were refused.
+      assert.equal(refusals.length, 4);
+      for (const record of audited(hopd, "drain")) {
+        assert.equal((record.properties as { ip: string }).ip, "127.0.0.1");
+      }
+    });
+  } finally {
+    assert.equal((await hopd.stop()).code, 0);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
