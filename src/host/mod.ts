@@ -28,9 +28,13 @@ import type {
   ResolvedNodeConfig,
   ResolvedTlsConfig,
 } from "../config/mod.ts";
+import { relayNoiseCrypto } from "./noise_crypto.ts";
 import { certificateRenewer, type LoadedCertificate, readCertificate } from "./tls_certificate.ts";
 
 export type { LoadedCertificate } from "./tls_certificate.ts";
+
+/** Largest yamux frame payload: Noise's 65,519-byte plaintext limit minus yamux's header. */
+const YAMUX_MAX_MESSAGE_BYTES = 65_519 - 12;
 
 /** What the host needs: the node and connection config, and the key. */
 export interface HostInit {
@@ -104,8 +108,10 @@ export async function createHost(init: HostInit): Promise<Host> {
         },
       ),
     ],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    connectionEncrypters: [noise({ crypto: relayNoiseCrypto })],
+    // A yamux frame is a 12-byte header plus its payload; sized so header + payload fill one
+    // Noise message (65,519 bytes of plaintext) instead of spilling 29 bytes into a second.
+    streamMuxers: [yamux({ maxMessageSize: YAMUX_MAX_MESSAGE_BYTES })],
     connectionGater: {
       denyInboundConnection: (maConn) => refuseInbound(maConn.remoteAddr),
       denyInboundEncryptedConnection: (peer, maConn) => refuseInboundPeer(peer, maConn.remoteAddr),
