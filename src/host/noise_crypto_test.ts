@@ -14,10 +14,12 @@ Deno.test("relayNoiseCrypto encrypts exactly as the default does, for every size
         const input = shape === "array"
           ? plaintext
           : new Uint8ArrayList(plaintext.subarray(0, size >> 1), plaintext.subarray(size >> 1));
-        const ours = relayNoiseCrypto.chaCha20Poly1305Encrypt(input, nonce, ad, key).subarray();
-        const theirs = defaultCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, key).subarray();
+        // Compare bytes, not classes (Buffer vs Uint8Array).
+        const bytes = (data: Uint8Array | Uint8ArrayList) => Uint8Array.from(data.subarray());
+        const ours = bytes(relayNoiseCrypto.chaCha20Poly1305Encrypt(input, nonce, ad, key));
+        const theirs = bytes(defaultCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, key));
         assert.deepEqual(ours, theirs);
-        const opened = defaultCrypto.chaCha20Poly1305Decrypt(ours, nonce, ad, key).subarray();
+        const opened = bytes(defaultCrypto.chaCha20Poly1305Decrypt(ours, nonce, ad, key));
         assert.deepEqual(opened, plaintext);
       });
     }
