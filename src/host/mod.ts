@@ -116,6 +116,14 @@ export async function createHost(init: HostInit): Promise<Host> {
       denyInboundConnection: (maConn) => refuseInbound(maConn.remoteAddr),
       denyInboundEncryptedConnection: (peer, maConn) => refuseInboundPeer(peer, maConn.remoteAddr),
     },
+    // libp2p's connection monitor opens a ping stream on every connection at once every 10 s
+    // and aborts the connection if it is not answered within 5 s. On a relay holding thousands
+    // of connections that burst (N streams in one tick) saturates the event loop, the pings
+    // time out on both sides and thousands of connections (and reservations) are aborted in
+    // one step. Dead peers are still found: a process that exits closes its sockets, yamux
+    // sends a keep-alive ping every 30 s (whose unacknowledged bytes end a half-open TCP
+    // connection), and reservations expire.
+    connectionMonitor: { enabled: false },
     connectionManager: {
       maxConnections: connections.maxConnections,
       maxIncomingPendingConnections: connections.maxPendingInbound,
