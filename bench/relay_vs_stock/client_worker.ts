@@ -1,7 +1,8 @@
 // Stock js-libp2p client processes for bench/relay_vs_stock.ts (createClient from
 // tests/interop/relay_echo_client.mjs: tcp + webSockets + circuitRelayTransport, noise,
 // yamux, identify; none of hopd's code). They run apart from the relays so their CPU is
-// not counted against a relay. One mode per process:
+// not counted against a relay. Reserving clients (reserve mode) differ in one setting, see
+// holdingClient(). One mode per process:
 //
 //   client_worker.ts throughput <relayAddr>   A reserves, B dials A; on each {"go":N} B
 //                                             streams N bytes one way, A counts them
@@ -12,8 +13,15 @@
 //
 // Talks JSON lines: reports on stdout, commands on stdin; exits when stdin closes.
 
+import { circuitRelayTransport } from "@libp2p/circuit-relay-v2";
+import { identify } from "@libp2p/identify";
 import type { Libp2p, Stream } from "@libp2p/interface";
+import { noise } from "@libp2p/noise";
+import { tcp } from "@libp2p/tcp";
+import { webSockets } from "@libp2p/websockets";
+import { yamux } from "@libp2p/yamux";
 import { multiaddr } from "@multiformats/multiaddr";
+import { createLibp2p } from "libp2p";
 import {
   createClient,
   ECHO_PROTOCOL,
@@ -25,6 +33,12 @@ import { emit, jsonLines } from "./_lines.ts";
 const SINK_PROTOCOL = "/hopd-bench/sink/1.0.0";
 const CHUNK_BYTES = 64 * 1024;
 const RESERVE_TIMEOUT_MS = 120_000;
+// A reservation whose relay dial misses the circuit transport's fixed 5 s listen timeout
+// (it happens while thousands of handshakes queue on 2 cores) is tried again this often.
+const RESERVE_ATTEMPTS = 3;
+// libp2p's default is a ping on every connection every 10 s, aborted after 5 s: ~1 ms of
+// relay CPU per ping, so 10,000 clients alone would keep a relay's one JS thread near 100%.
+const HOLD_PING_INTERVAL_MS = 60_000;
 
 const [mode, relayAddr, ...rest] = Deno.args;
 if (mode === undefined || relayAddr === undefined) throw new TypeError("usage: MODE RELAY ...");
@@ -33,9 +47,46 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/**
+ * A client that only holds a reservation: createClient's stack, but its connection monitor
+ * pings every 60 s and never aborts. With thousands of clients per worker process on 2
+ * cores, the default (ping every 10 s, abort after 5 s) makes the bench measure its own
+ * CPU saturation: once the relay or a worker falls 5 s behind, thousands of clients abort
+ * their relay connection within seconds and the held count falls in one step. Real
+ * clients are one per machine and do not share that CPU.
+ */
+function holdingClient(listen: string[]): Promise<Libp2p> {
+  return createLibp2p({
+    addresses: { listen },
+    transports: [tcp(), webSockets(), circuitRelayTransport()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: { identify: identify() },
+    connectionGater: { denyDialMultiaddr: () => false },
+    connectionMonitor: {
+      pingInterval: HOLD_PING_INTERVAL_MS,
+      abortConnectionOnPingFailure: false,
+    },
+  });
+}
+
+/** A holding client with a reservation, retried when the relay dial times out. */
+async function heldReservation(): Promise<Libp2p> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await reservedClient(RESERVE_TIMEOUT_MS, holdingClient);
+    } catch (error) {
+      if (attempt >= RESERVE_ATTEMPTS) throw error;
+    }
+  }
+}
+
 /** A reserved client: listens on `<relay>/p2p-circuit` and waits for its circuit address. */
-async function reservedClient(timeoutMs = RESERVE_TIMEOUT_MS): Promise<Libp2p> {
-  const node = await createClient([`${relayAddr}/p2p-circuit`]);
+async function reservedClient(
+  timeoutMs = RESERVE_TIMEOUT_MS,
+  create: (listen: string[]) => Promise<Libp2p> = createClient,
+): Promise<Libp2p> {
+  const node = await create([`${relayAddr}/p2p-circuit`]);
   try {
     await waitForCircuitAddr(node, timeoutMs);
   } catch (error) {
@@ -99,7 +150,7 @@ async function reserve(): Promise<void> {
     while (next < count) {
       next++;
       try {
-        nodes.push(await reservedClient());
+        nodes.push(await heldReservation());
       } catch (error) {
         errors.push(String(error));
       }
