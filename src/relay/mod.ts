@@ -36,37 +36,13 @@
 
 import type { Libp2p, PeerId, PrivateKey } from "@libp2p/interface";
 import type { Registry } from "prom-client";
+import type { ResolvedRelaySectionConfig } from "../config/mod.ts";
 import { RelayServer } from "./relay_server.ts";
 
 export { DEFAULT_RELAY_CONFIG } from "./constants.ts";
 
-/** The relay settings the code uses: complete, validated, ms and bytes; 0 = unlimited. */
-export interface ResolvedRelayConfig {
-  /** Reservation lifetime. @default 3_600_000 */
-  readonly reservationTtlMs: number;
-  /** Most reservations held at once. @default 16_384 */
-  readonly maxReservations: number;
-  /** Most reservations from one IP. @default 32 */
-  readonly maxReservationsPerIp: number;
-  /** Most reservations from one subnet. @default 128 */
-  readonly maxReservationsPerSubnet: number;
-  /** IPv4 subnet prefix length. @default 24 */
-  readonly subnetPrefixV4: number;
-  /** IPv6 subnet prefix length. @default 48 */
-  readonly subnetPrefixV6: number;
-  /** Most circuits at once. @default 4096 */
-  readonly maxCircuits: number;
-  /** Most circuits per source peer. @default 16 */
-  readonly maxCircuitsPerPeer: number;
-  /** Circuit life, advertised in whole seconds (rounded up). @default 120_000 */
-  readonly circuitDurationMs: number;
-  /** Bytes per direction of a circuit. @default 131_072 */
-  readonly circuitDataBytes: number;
-  /** Time to complete a hop or stop exchange. @default 10_000 */
-  readonly handshakeTimeoutMs: number;
-  /** Largest hop/stop message. @default 4096 */
-  readonly maxMessageBytes: number;
-}
+/** The relay settings the code uses: `[relay]` as the config loader resolves it. */
+export type ResolvedRelayConfig = ResolvedRelaySectionConfig;
 
 /** Status an admission hook may refuse with (the spec's codes). */
 export type AdmissionRefusalStatus =
