@@ -3,6 +3,7 @@
 // program over WebSockets, and a stock js-libp2p client in this process dials it through hopd
 // over TCP. Needs chromium: run scripts/test_deps.sh first (this test never
 // installs anything, and fails rather than skips when chromium is missing).
+import { metric, transportAddr } from "./_helpers/ops_probe.ts";
 import assert from "node:assert/strict";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { Libp2p } from "@libp2p/interface";
@@ -20,18 +21,6 @@ const UNLIMITED = { HOPD_RELAY_CIRCUIT_DATA: "0", HOPD_RELAY_CIRCUIT_DURATION: "
 const RESERVATION_TIMEOUT_MS = 30_000;
 const ECHO_REPORT_TIMEOUT_MS = 10_000;
 
-function listenAddr(addrs: readonly string[], transport: "tcp" | "ws"): string {
-  const addr = addrs.find((a) => transport === "ws" ? a.includes("/ws/") : !a.includes("/ws"));
-  assert.ok(addr, `no ${transport} listener in ${addrs.join(", ")}`);
-  return addr;
-}
-
-async function metricValue(opsUrl: string, series: string): Promise<number> {
-  const text = await (await fetch(`${opsUrl}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
-  return line === undefined ? 0 : Number(line.slice(series.length + 1));
-}
-
 Deno.test("a js-libp2p client in headless chromium reserves on hopd over WS and is dialed through it over TCP", async () => {
   // Fail first, and clearly, when the browser is missing.
   chromiumPath();
@@ -41,7 +30,7 @@ Deno.test("a js-libp2p client in headless chromium reserves on hopd over WS and 
   let dialer: Libp2p | undefined;
   try {
     page = servePage(bundle);
-    const relayWs = listenAddr(hopd.listenAddrs, "ws");
+    const relayWs = transportAddr(hopd.listenAddrs, "ws");
     browser = await launchChromium(`${page.url}/?relay=${encodeURIComponent(relayWs)}`);
 
     const reserved = await page.waitForReport(
@@ -66,7 +55,7 @@ Deno.test("a js-libp2p client in headless chromium reserves on hopd over WS and 
     );
 
     // Same relay, other transport: the dialer reaches hopd over TCP.
-    const throughTcp = `${listenAddr(hopd.listenAddrs, "tcp")}/p2p-circuit/p2p/${browserPeerId}`;
+    const throughTcp = `${transportAddr(hopd.listenAddrs, "tcp")}/p2p-circuit/p2p/${browserPeerId}`;
     dialer = await createClient();
     const stream = await dialer.dialProtocol(multiaddr(throughTcp), ECHO_PROTOCOL, {
       runOnLimitedConnection: true,
@@ -78,9 +67,7 @@ Deno.test("a js-libp2p client in headless chromium reserves on hopd over WS and 
     // The browser itself echoed the bytes, and they crossed hopd both ways.
     const echoed = await page.waitForReport((r) => r.echoed >= ONE_MIB, ECHO_REPORT_TIMEOUT_MS);
     assert.equal(echoed.echoed, ONE_MIB);
-    const relayed =
-      await metricValue(hopd.opsUrl, 'hopd_relayed_bytes_total{direction="src_to_dst"}') +
-      await metricValue(hopd.opsUrl, 'hopd_relayed_bytes_total{direction="dst_to_src"}');
+    const relayed = await metric(hopd.opsUrl, "hopd_relayed_bytes_total");
     assert.ok(relayed >= 2 * ONE_MIB, `hopd_relayed_bytes_total is ${relayed}`);
   } finally {
     await Promise.allSettled([dialer?.stop(), browser?.close()]);

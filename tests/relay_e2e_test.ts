@@ -1,5 +1,6 @@
 // End-to-end relay interop: the real hopd program (through `deno task hopd`) relaying for
 // stock js-libp2p clients (none of hopd's code) under Deno and under Node.
+import { metric, transportAddr } from "./_helpers/ops_probe.ts";
 import assert from "node:assert/strict";
 import { REPO_ROOT, spawnHopd } from "./_helpers/hopd_process.ts";
 import { multiaddr } from "@multiformats/multiaddr";
@@ -15,33 +16,19 @@ import {
 const EIGHT_MIB = 8 * 1024 * 1024;
 const UNLIMITED = { HOPD_RELAY_CIRCUIT_DATA: "0", HOPD_RELAY_CIRCUIT_DURATION: "0" };
 
-function relayAddr(addrs: readonly string[], transport: "tcp" | "ws"): string {
-  const addr = addrs.find((a) => transport === "ws" ? a.includes("/ws/") : !a.includes("/ws"));
-  assert.ok(addr, `no ${transport} listener in ${addrs.join(", ")}`);
-  return addr;
-}
-
-async function metricValue(opsUrl: string, series: string): Promise<number> {
-  const text = await (await fetch(`${opsUrl}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
-  return line === undefined ? 0 : Number(line.slice(series.length + 1));
-}
-
 Deno.test("stock js-libp2p clients under Deno reserve on hopd and echo 8 MiB through it over TCP and WS", async (t) => {
   const hopd = await spawnHopd({ env: UNLIMITED });
   try {
     for (const transport of ["tcp", "ws"] as const) {
       await t.step(`over ${transport}`, async () => {
-        const result = await relayEcho(relayAddr(hopd.listenAddrs, transport), EIGHT_MIB);
+        const result = await relayEcho(transportAddr(hopd.listenAddrs, transport), EIGHT_MIB);
         assert.equal(result.received, EIGHT_MIB);
         assert.ok(result.intact, "echoed bytes differ from sent bytes");
         assert.ok(result.circuitAddr.includes(`/p2p/${hopd.peerId}/p2p-circuit/`));
       });
     }
     // Both directions of both echoes crossed the relay.
-    const relayed =
-      await metricValue(hopd.opsUrl, 'hopd_relayed_bytes_total{direction="src_to_dst"}') +
-      await metricValue(hopd.opsUrl, 'hopd_relayed_bytes_total{direction="dst_to_src"}');
+    const relayed = await metric(hopd.opsUrl, "hopd_relayed_bytes_total");
     assert.ok(relayed >= 4 * EIGHT_MIB, `hopd_relayed_bytes_total is ${relayed}`);
   } finally {
     assert.equal((await hopd.stop()).code, 0);
@@ -56,7 +43,7 @@ Deno.test("stock js-libp2p clients under Node 20 reserve on hopd and echo 8 MiB 
         const output = await new Deno.Command("node", {
           args: [
             "tests/interop/node_echo.mjs",
-            relayAddr(hopd.listenAddrs, transport),
+            transportAddr(hopd.listenAddrs, transport),
             String(EIGHT_MIB),
           ],
           cwd: REPO_ROOT,
@@ -106,7 +93,7 @@ async function exitedWithin(status: Promise<Deno.CommandStatus>, ms: number) {
 
 Deno.test("SIGTERM turns /ready 503 at once, waits for open circuits, then exits 0", async () => {
   const hopd = await spawnHopd({ env: { ...UNLIMITED, HOPD_NODE_DRAIN_TIMEOUT: "1h" } });
-  const circuit = await openCircuit(relayAddr(hopd.listenAddrs, "tcp"));
+  const circuit = await openCircuit(transportAddr(hopd.listenAddrs, "tcp"));
   try {
     hopd.kill("SIGTERM");
     // The signal is delivered asynchronously: allow it a moment to land, no more.
@@ -130,7 +117,7 @@ Deno.test("SIGTERM turns /ready 503 at once, waits for open circuits, then exits
 
 Deno.test("a second stop signal exits 1 at once without waiting for the drain", async () => {
   const hopd = await spawnHopd({ env: { ...UNLIMITED, HOPD_NODE_DRAIN_TIMEOUT: "1h" } });
-  const circuit = await openCircuit(relayAddr(hopd.listenAddrs, "tcp"));
+  const circuit = await openCircuit(transportAddr(hopd.listenAddrs, "tcp"));
   try {
     hopd.kill("SIGTERM");
     assert.equal(await exitedWithin(hopd.status, 1_000), undefined, "exited with a circuit open");

@@ -1,6 +1,7 @@
 // WebSockets over TLS: hopd serves the configured certificate, a stock client pings it over
 // /tls/ws, and SIGHUP swaps in a new certificate without a restart (a bad one is refused
 // and the old one kept).
+import { metric } from "./_helpers/ops_probe.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { REPO_ROOT, runHopdCli, spawnHopd } from "./_helpers/hopd_process.ts";
@@ -102,12 +103,6 @@ async function pingOverTls(addr: string, caFile: string) {
   return JSON.parse(new TextDecoder().decode(output.stdout).trim().split("\n").at(-1)!);
 }
 
-async function metric(opsUrl: string, series: string): Promise<number | undefined> {
-  const text = await (await fetch(`${opsUrl}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
-
 async function until(check: () => Promise<boolean>, timeoutMs = 5_000) {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
@@ -151,7 +146,9 @@ Deno.test("hopd serves WebSockets over TLS and swaps the certificate on SIGHUP",
       await Deno.copyFile(join(dir, "two.pem"), certFile);
       await Deno.copyFile(join(dir, "two.key"), keyFile);
       hopd.kill("SIGHUP");
-      await until(async () => (await metric(hopd.opsUrl, 'hopd_reloads_total{result="ok"}')) === 1);
+      await until(async () =>
+        (await metric(hopd.opsUrl, "hopd_reloads_total", { result: "ok" })) === 1
+      );
       assert.equal(await servedSerial(port), await fileSerial(join(dir, "two.pem")));
       const result = await pingOverTls(wssAddr, join(dir, "ca.pem"));
       assert.equal(result.error, undefined, result.error);
@@ -161,7 +158,7 @@ Deno.test("hopd serves WebSockets over TLS and swaps the certificate on SIGHUP",
       await Deno.writeTextFile(certFile, "not a certificate\n");
       hopd.kill("SIGHUP");
       await until(async () =>
-        (await metric(hopd.opsUrl, 'hopd_reloads_total{result="error"}')) === 1
+        (await metric(hopd.opsUrl, "hopd_reloads_total", { result: "error" })) === 1
       );
       assert.equal(await servedSerial(port), await fileSerial(join(dir, "two.pem")));
       assert.equal((await fetch(`${hopd.opsUrl}/ready`)).status, 200);

@@ -73,6 +73,13 @@ export async function eventually(
   }
 }
 
+/** The first listen address of the given transport (tcp = plain TCP, ws = WebSockets). */
+export function transportAddr(addrs: readonly string[], transport: "tcp" | "ws"): string {
+  const addr = addrs.find((a) => transport === "ws" ? a.includes("/ws/") : !a.includes("/ws"));
+  if (addr === undefined) throw new Error(`no ${transport} listener in ${addrs.join(", ")}`);
+  return addr;
+}
+
 /**
  * Picks hopd's plain TCP listen address of one IP family.
  *
