@@ -4,6 +4,11 @@ export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 /** Bad usage: unknown command or flag, missing argument. (`hopd health`: unreachable.) */
 export const EXIT_USAGE = 2;
+/**
+ * A policy asked for a graceful restart (the node drained, then exited): systemd's
+ * `Restart=on-failure` starts it again (sysexits.h EX_TEMPFAIL).
+ */
+export const EXIT_POLICY_RESTART = 75;
 /** Invalid configuration or identity (sysexits.h EX_CONFIG). */
 export const EXIT_CONFIG = 78;
 
