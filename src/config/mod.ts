@@ -24,6 +24,7 @@ export type {
   ResolvedLimitsConfig,
   ResolvedLogConfig,
   ResolvedNodeConfig,
+  ResolvedPolicyConfig,
   ResolvedRate,
   ResolvedRelaySectionConfig,
   ResolvedTlsConfig,

@@ -120,6 +120,41 @@ export interface ResolvedConfig {
   readonly admin: ResolvedAdminConfig;
   readonly tls: ResolvedTlsConfig;
   readonly relay: ResolvedRelaySectionConfig;
+  readonly policy: ResolvedPolicyConfig;
+}
+
+/** `[policy]`, resolved. */
+export interface ResolvedPolicyConfig {
+  readonly enabled: boolean;
+  readonly dir: string;
+  readonly pluginsDir: string;
+  readonly tickMs: number;
+  readonly mode: "enforce" | "warn" | "dryrun";
+  /** Per-policy modes by policy name. */
+  readonly modes: Readonly<Record<string, "enforce" | "warn" | "dryrun">>;
+  readonly failClosed: boolean;
+  readonly deadlineMs: number;
+  readonly memoryLimitBytes: number;
+  readonly stackLimitBytes: number;
+  readonly historySize: number;
+  readonly stateMaxBytes: number;
+  readonly hysteresisFor: number;
+  readonly hysteresisOf: number;
+  readonly cooldownMs: number;
+  readonly restartBudget: number;
+  readonly restartWindowMs: number;
+  readonly maxBanFraction: number;
+  /** Declared hooks: name → argv (no shell). */
+  readonly hooks: Readonly<Record<string, readonly string[]>>;
+  readonly hookTimeoutMs: number;
+  readonly decisionLogBytes: number;
+  readonly decisionLogFiles: number;
+  readonly alertWebhook?: string;
+  readonly alertmanagerUrl?: string;
+  readonly alertQueueSize: number;
+  readonly alertRetries: number;
+  readonly pluginBudgetMs: number;
+  readonly pluginFailClosed: boolean;
 }
 
 // The schema has already checked every unit string, so these cannot be undefined.
@@ -155,7 +190,7 @@ function deepFreeze<T>(value: T): T {
  * @returns The resolved config.
  */
 export function resolveConfig(file: ConfigFile): ResolvedConfig {
-  const { node, connections, http, log, limits, access, admin, tls, relay } = file;
+  const { node, connections, http, log, limits, access, admin, tls, relay, policy } = file;
   return deepFreeze({
     node: {
       dataDir: node.data_dir,
@@ -220,5 +255,51 @@ export function resolveConfig(file: ConfigFile): ResolvedConfig {
       handshakeTimeoutMs: ms(relay.handshake_timeout),
       maxMessageBytes: bytes(relay.max_message_size),
     },
+    policy: resolvePolicy(policy),
   });
+}
+
+function splitNameValue(entry: string): [string, string] {
+  const at = entry.indexOf("=");
+  return [entry.slice(0, at), entry.slice(at + 1)];
+}
+
+function resolvePolicy(policy: ConfigFile["policy"]): ResolvedPolicyConfig {
+  const modes = Object.fromEntries(policy.modes.map(splitNameValue)) as Record<
+    string,
+    ResolvedPolicyConfig["mode"]
+  >;
+  const hooks = Object.fromEntries(
+    policy.hooks.map(splitNameValue).map(([name, command]) => [name, command.trim().split(/\s+/)]),
+  );
+  return {
+    enabled: policy.enabled,
+    dir: policy.dir,
+    pluginsDir: policy.plugins_dir,
+    tickMs: ms(policy.tick),
+    mode: policy.mode,
+    modes,
+    failClosed: policy.fail === "closed",
+    deadlineMs: ms(policy.deadline),
+    memoryLimitBytes: bytes(policy.memory_limit),
+    stackLimitBytes: bytes(policy.stack_limit),
+    historySize: policy.history,
+    stateMaxBytes: bytes(policy.state_max_size),
+    hysteresisFor: policy.hysteresis_for,
+    hysteresisOf: policy.hysteresis_of,
+    cooldownMs: ms(policy.cooldown),
+    restartBudget: policy.restart_budget,
+    restartWindowMs: ms(policy.restart_window),
+    maxBanFraction: policy.max_ban_fraction,
+    hooks,
+    hookTimeoutMs: ms(policy.hook_timeout),
+    decisionLogBytes: bytes(policy.decision_log_size),
+    decisionLogFiles: policy.decision_log_files,
+    ...(policy.alert_webhook === "" ? {} : { alertWebhook: policy.alert_webhook }),
+    ...(policy.alertmanager_url === "" ? {} : { alertmanagerUrl: policy.alertmanager_url }),
+    alertQueueSize: policy.alert_queue,
+    alertRetries: policy.alert_retries,
+    pluginBudgetMs: ms(policy.plugin_budget),
+    pluginFailClosed: policy.plugin_fail === "closed",
+  };
 }

@@ -274,6 +274,87 @@ const relaySection = z.strictObject({
   ),
 });
 
+/** Modes a policy runs in, see docs/POLICIES.md. */
+export const POLICY_MODES = ["enforce", "warn", "dryrun"] as const;
+/** What a failing policy or plugin means: no opinion (open) or unhealthy/refuse (closed). */
+export const FAIL_MODES = ["open", "closed"] as const;
+
+const NAME_EQUALS = /^[A-Za-z0-9_-]+=\S/;
+
+const policySection = z.strictObject({
+  enabled: z.boolean().default(true).describe(
+    "Run the policy engine (policies in dir, plugins in plugins_dir, hot-reloaded).",
+  ),
+  dir: z.string().default("./policies").describe(
+    "Directory of health and remediation policies (*.js, with *_test.js fixtures). A missing directory means no policies.",
+  ),
+  plugins_dir: z.string().default("./plugins").describe(
+    "Directory of event-hook plugins (onReservation, onCircuit, score).",
+  ),
+  tick: positiveDuration("5s", "How often every policy evaluates a fresh snapshot."),
+  mode: z.enum(POLICY_MODES).default("enforce").describe(
+    '"enforce" runs actions and feeds /ready; "warn" logs them and delivers alerts only; "dryrun" records them only.',
+  ),
+  modes: z.array(
+    z.string().regex(/^[A-Za-z0-9_-]+=(enforce|warn|dryrun)$/, {
+      message: 'must be "<policy>=<enforce|warn|dryrun>"',
+    }),
+  ).default([]).describe('Per-policy modes, e.g. ["restart_on_memory=dryrun"].'),
+  fail: z.enum(FAIL_MODES).default("open").describe(
+    'A policy that errors or times out: "open" = no opinion, "closed" = counts as unhealthy.',
+  ),
+  deadline: positiveDuration("50ms", "Longest run of one evaluation before it is interrupted."),
+  memory_limit: size("32MiB", "Memory limit of each policy's sandbox."),
+  stack_limit: size("512KiB", "Stack limit of each policy's sandbox."),
+  history: count(60, "Snapshots kept for ctx.history(n).", 1, 10_000),
+  state_max_size: size("64KiB", "Largest ctx.state (as JSON) a policy may keep."),
+  hysteresis_for: count(
+    2,
+    "An action (or an unhealthy verdict) must be asked for in this many of the last hysteresis_of ticks.",
+    1,
+    1_000,
+  ),
+  hysteresis_of: count(3, "Window of ticks for hysteresis_for.", 1, 1_000),
+  cooldown: duration(
+    "5m",
+    "After an action runs, the same action of the same policy is held back this long.",
+  ),
+  restart_budget: count(3, "Restarts policies may cause per restart_window; then alerts only.", 0),
+  restart_window: positiveDuration("1h", "Window of restart_budget."),
+  max_ban_fraction: z.number().min(0).max(1).default(0.1).describe(
+    "Most peers (fraction of connected peers) policies may hold banned at once.",
+  ),
+  hooks: z.array(
+    z.string().regex(NAME_EQUALS, {
+      message: 'must be "<name>=<command> [args…]"',
+    }),
+  ).default([]).describe(
+    'Commands policies may run by name (runHook), e.g. ["scale_up=/usr/local/bin/scale-up --region eu"]. No shell.',
+  ),
+  hook_timeout: positiveDuration("30s", "A hook still running after this is killed."),
+  decision_log_size: size(
+    "10MiB",
+    'Size at which <data_dir>/decisions.ndjson rotates ("0" = no log).',
+  ),
+  decision_log_files: count(3, "Rotated decision logs kept.", 1, 100),
+  alert_webhook: z.string().default("").describe(
+    'URL that receives each alert as a JSON POST ("" = none).',
+  ),
+  alertmanager_url: z.string().default("").describe(
+    'Alertmanager base URL, e.g. "http://127.0.0.1:9093" (alerts go to /api/v2/alerts; "" = none).',
+  ),
+  alert_queue: count(1_000, "Alerts waiting for delivery at most; older ones are dropped.", 1),
+  alert_retries: count(
+    5,
+    "Delivery attempts per alert and sink (exponential backoff with jitter).",
+    1,
+  ),
+  plugin_budget: positiveDuration("20ms", "Time a plugin hook has to answer."),
+  plugin_fail: z.enum(FAIL_MODES).default("open").describe(
+    'A plugin that errors or misses its budget: "open" = accept, "closed" = refuse.',
+  ),
+});
+
 function isSecureWebSocket(addr: string): boolean {
   return /\/(wss|tls\/ws|tls\/sni\/[^/]+\/ws)(\/|$)/.test(addr);
 }
@@ -289,6 +370,7 @@ export const CONFIG_SCHEMA = z.strictObject({
   admin: adminSection.default(adminSection.parse({})),
   tls: tlsSection.default(tlsSection.parse({})),
   relay: relaySection.default(relaySection.parse({})),
+  policy: policySection.default(policySection.parse({})),
 }).superRefine((config, ctx) => {
   const { cert_file: cert, key_file: key } = config.tls;
   if ((cert === "") !== (key === "")) {
@@ -303,6 +385,13 @@ export const CONFIG_SCHEMA = z.strictObject({
       code: "custom",
       path: ["admin", "allow_remote"],
       message: "needs admin.token_file: remote admin callers must present a token",
+    });
+  }
+  if (config.policy.hysteresis_for > config.policy.hysteresis_of) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["policy", "hysteresis_for"],
+      message: "must not be above policy.hysteresis_of",
     });
   }
   const secure = config.node.listen.findIndex(isSecureWebSocket);
