@@ -13,6 +13,8 @@ import type { Registry } from "prom-client";
 import { parseDurationMs, type ResolvedConfig } from "./config/mod.ts";
 import { adminControl } from "./daemon/admin_control.ts";
 import { readAdminToken } from "./daemon/admin_token.ts";
+import { policyActuator } from "./daemon/policy_actuator.ts";
+import { SnapshotBuilder } from "./daemon/policy_snapshot.ts";
 import { closeBanned, ipOf, limiterConfig, relayAdmission } from "./daemon/admission.ts";
 import { type NodeMetrics, registerNodeMetrics } from "./daemon/node_metrics.ts";
 import { createHost, type Host, transportOf } from "./host/mod.ts";
@@ -27,7 +29,8 @@ import {
   serveOps,
 } from "./ops/mod.ts";
 import { BanList, createLimiter, denoBanFs, type Limiter } from "./ratelimit/mod.ts";
-import { type Relay, relay } from "./relay/mod.ts";
+import { type Health, type PolicyEngine, policyEngine } from "./policy/mod.ts";
+import { type Admission, type Relay, relay } from "./relay/mod.ts";
 import { VERSION } from "./version.ts";
 
 const log = getLogger(["hopd", "daemon"]);
@@ -46,6 +49,8 @@ interface Components {
   readonly host: Host;
   readonly relay: Relay;
   readonly metrics: NodeMetrics;
+  /** Absent when `[policy] enabled = false`. */
+  readonly policy?: PolicyEngine;
 }
 
 /** How a node is started. */
@@ -79,6 +84,13 @@ export interface Daemon {
   reload(): Promise<boolean>;
   /** Drains and stops every component; resolves when done. Idempotent. */
   shutdown(): Promise<void>;
+  /**
+   * Resolves with the reason when a policy asks for a graceful restart (the CLI then shuts
+   * down and exits with EXIT_POLICY_RESTART so systemd starts it again).
+   */
+  readonly restartRequested: Promise<string>;
+  /** The policy engine, when enabled. */
+  readonly policy: PolicyEngine | undefined;
 }
 
 /**
@@ -151,6 +163,8 @@ class Node implements Daemon {
   #listening = false;
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #shutdown: Promise<void> | undefined;
+  readonly #restart = Promise.withResolvers<string>();
+  #snapshots: SnapshotBuilder | undefined;
 
   constructor(
     config: ResolvedConfig,
@@ -201,13 +215,17 @@ class Node implements Daemon {
       },
       refuseInboundPeer: (peer, addr) => !limiter.checkPeer(peer.toString(), ipOf(addr)).ok,
     });
+    const engine = this.#createPolicyEngine(host);
     const relayService = relay(this.#config.relay)({
       libp2p: host.libp2p,
       registry,
       privateKey: identity.privateKey,
-      admission: relayAdmission(limiter, () => this.#config.access.allowlistMaxCircuitsPerPeer),
+      admission: withPluginHooks(
+        relayAdmission(limiter, () => this.#config.access.allowlistMaxCircuitsPerPeer),
+        engine,
+      ),
     });
-    Object.assign(this.#c, { host, relay: relayService });
+    Object.assign(this.#c, { host, relay: relayService, policy: engine });
     registerHostMetrics(host.libp2p, registry, host.certificate);
     bans.onBan((ban) => {
       void closeBanned(host.libp2p, ban).then((closed) => {
@@ -229,6 +247,64 @@ class Node implements Daemon {
     }
     this.#sweeper = setInterval(() => limiter.sweep(), LIMITER_SWEEP_INTERVAL_MS);
     this.#logStarted();
+    this.#startPolicyEngine();
+  }
+
+  get restartRequested(): Promise<string> {
+    return this.#restart.promise;
+  }
+
+  get policy(): PolicyEngine | undefined {
+    return this.#c.policy;
+  }
+
+  #createPolicyEngine(host: Host): PolicyEngine | undefined {
+    const config = this.#config.policy;
+    if (!config.enabled) return undefined;
+    const { registry, limiter, bans } = this.#c;
+    this.#snapshots = new SnapshotBuilder({
+      registry,
+      relay: { stats: () => this.#c.relay.stats(), circuits: () => this.#c.relay.circuits() },
+      peerId: this.peerId,
+      startedAtMs: this.#startedAtMs,
+      draining: () => this.#isDraining(),
+      connections: () => host.libp2p.getConnections().length,
+      throttleFactor: () => limiter.throttleFactor(),
+      bans: () => bans.size(),
+    });
+    return policyEngine(config)({
+      registry,
+      peerId: this.peerId,
+      dataDir: this.#config.node.dataDir,
+      snapshot: (tick) => this.#snapshots!.build(tick),
+      actuator: policyActuator({
+        limiter,
+        bans,
+        libp2p: host.libp2p,
+        draining: () => this.#draining,
+        setDraining: (draining) => this.setDraining(draining),
+        requestRestart: (reason) => {
+          log.warn("Policy restart requested: {reason}", { reason });
+          this.#restart.resolve(reason);
+        },
+      }),
+    });
+  }
+
+  #startPolicyEngine(): void {
+    const engine = this.#c.policy;
+    if (engine === undefined) return;
+    this.#snapshots!.start();
+    // In the background: /ready does not wait for policies to compile.
+    engine.start().then(() => {
+      const view = engine.policies().policies;
+      log.info("Policy engine started: {policies} policies, {plugins} plugins", {
+        policies: view.filter((p) => p.kind === "policy" && p.state === "active").length,
+        plugins: view.filter((p) => p.kind === "plugin" && p.state === "active").length,
+      });
+    }, (error) => {
+      log.error("Policy engine failed to start: {message}", { message: (error as Error).message });
+    });
   }
 
   get opsAddress() {
@@ -244,6 +320,10 @@ class Node implements Daemon {
     if (!this.#listening) reasons.push("libp2p listeners are not up");
     if (this.#stopping) reasons.push("node is shutting down");
     else if (this.#draining) reasons.push("node is draining");
+    const health = this.#health();
+    if (health.verdict === "unhealthy") {
+      reasons.push(...health.reasons.map((reason) => `unhealthy: ${reason}`));
+    }
     return { ready: reasons.length === 0, reasons };
   }
 
@@ -275,7 +355,12 @@ class Node implements Daemon {
       },
       ...this.readiness(),
       draining: this.#isDraining(),
+      health: this.#health(),
     };
+  }
+
+  #health(): Health {
+    return this.#c.policy?.health() ?? { verdict: "healthy", reasons: [] };
   }
 
   setDraining(draining: boolean): void {
@@ -337,6 +422,8 @@ class Node implements Daemon {
       await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_INTERVAL_MS));
     }
     clearInterval(this.#sweeper);
+    this.#snapshots?.stop();
+    await this.#c.policy?.stop();
     await relay.stop();
     await host.stop();
     this.#listening = false;
@@ -397,4 +484,36 @@ class Node implements Daemon {
       port: ops.port,
     });
   }
+}
+
+// Adds the plugins' admission hooks to the limiter's admission (plugins are asked only after
+// the limiter admitted; no plugin with the hook = no await on the hot path).
+function withPluginHooks<T extends object>(admission: T, engine: PolicyEngine | undefined): T {
+  if (engine === undefined) return admission;
+  const answer = (
+    pending: Promise<{ accept: boolean; reason?: string }> | undefined,
+    status: "RESERVATION_REFUSED" | "PERMISSION_DENIED",
+  ): Promise<Admission> | undefined =>
+    pending?.then((a) => a.accept ? { ok: true } : { ok: false, status, reason: "plugin" });
+  return {
+    ...admission,
+    reservationHook: (peer: { toString(): string }, ip: string | undefined) =>
+      answer(
+        engine.plugins.reservation({ peer: peer.toString(), ...(ip === undefined ? {} : { ip }) }),
+        "RESERVATION_REFUSED",
+      ),
+    circuitHook: (
+      source: { toString(): string },
+      ip: string | undefined,
+      target: { toString(): string },
+    ) =>
+      answer(
+        engine.plugins.circuit({
+          source: source.toString(),
+          ...(ip === undefined ? {} : { ip }),
+          target: target.toString(),
+        }),
+        "PERMISSION_DENIED",
+      ),
+  };
 }

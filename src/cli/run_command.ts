@@ -5,7 +5,7 @@ import { type Daemon, startDaemon } from "../daemon.ts";
 import { configureLogging } from "../log/mod.ts";
 import { systemdNotifier } from "../systemd/mod.ts";
 import type { CliIo } from "./_io.ts";
-import { EXIT_FAILURE, EXIT_OK } from "./exit_codes.ts";
+import { EXIT_FAILURE, EXIT_OK, EXIT_POLICY_RESTART } from "./exit_codes.ts";
 
 /** Flags of `hopd run`, as commander gives them. */
 export interface RunFlags {
@@ -112,6 +112,15 @@ export async function runNode(flags: RunFlags, io: CliIo): Promise<number> {
       resolve(EXIT_FAILURE);
     }
   };
+  void daemon.restartRequested.then((reason) => {
+    if (signals > 0) return;
+    signals++;
+    void notifier.stopping(`restarting at a policy's request: ${reason}`);
+    daemon.shutdown().then(() => resolve(EXIT_POLICY_RESTART), (error) => {
+      log.error("Shutdown failed: {message}", { message: (error as Error).message });
+      resolve(EXIT_FAILURE);
+    });
+  });
   const removers = STOP_SIGNALS.map((signal) => addSignal(signal, onStop));
   removers.push(addSignal("SIGHUP", () => {
     log.info("SIGHUP received: reloading");

@@ -201,9 +201,15 @@ export class HopHandler {
     const peerId = peer.toMultihash().bytes;
     const key = peerKey(peerId);
     const addr = addrKeys(connection.remoteAddr, c.config.subnetPrefixV4, c.config.subnetPrefixV6);
-    const admitted = c.admission?.reservation(peer, ipOf(connection));
+    const ip = ipOf(connection);
+    const admitted = c.admission?.reservation(peer, ip);
     if (admitted !== undefined && !admitted.ok) {
       return this.#refuseReservation(stream, admitted.status, admitted.reason);
+    }
+    const hooked = c.admission?.reservationHook?.(peer, ip);
+    if (hooked !== undefined) {
+      const answer = await hooked;
+      if (!answer.ok) return this.#refuseReservation(stream, answer.status, answer.reason);
     }
     const result = c.store.reserve(key, peer, addr, { draining: c.isDraining() });
     if (result.status !== "OK") {
@@ -270,6 +276,11 @@ export class HopHandler {
     const admitted = c.admission?.circuit(sourcePeer, sourceIp, reservation.peer);
     if (admitted !== undefined && !admitted.ok) {
       return this.#refuseCircuit(stream, admitted.status, admitted.reason);
+    }
+    const hooked = c.admission?.circuitHook?.(sourcePeer, sourceIp, reservation.peer);
+    if (hooked !== undefined) {
+      const answer = await hooked;
+      if (!answer.ok) return this.#refuseCircuit(stream, answer.status, answer.reason);
     }
     const source = sourcePeer.toMultihash().bytes;
     const sourceKey = peerKey(source);

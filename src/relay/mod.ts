@@ -78,6 +78,18 @@ export interface RelayAdmission {
   maxCircuitsPerPeer(source: PeerId, ip: string | undefined): number | undefined;
   /** A bandwidth flow for one direction of a circuit whose initiator is `source`; undefined = unshaped. */
   openFlow(source: PeerId, ip: string | undefined): BandwidthFlow | undefined;
+  /**
+   * Asked after {@linkcode RelayAdmission.reservation} admits (operator plugins). Returns
+   * undefined when nothing needs asking, so the common path stays synchronous; the promise
+   * must settle within a bounded time and never reject.
+   */
+  reservationHook?(peer: PeerId, ip: string | undefined): Promise<Admission> | undefined;
+  /** Asked after {@linkcode RelayAdmission.circuit} admits, like `reservationHook`. */
+  circuitHook?(
+    source: PeerId,
+    ip: string | undefined,
+    target: PeerId,
+  ): Promise<Admission> | undefined;
 }
 
 /** What the relay needs from the daemon. */

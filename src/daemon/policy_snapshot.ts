@@ -1,0 +1,210 @@
+// Builds the policy engine's snapshot from live state: the process (memory, CPU, event-loop
+// lag), the relay and the limiter (read from their Prometheus metrics, as deltas over the
+// tick), and the federation's summary when it runs. Reading the registry keeps the relay and
+// limiter free of any policy-specific bookkeeping.
+
+import { cpuUsage } from "node:process";
+import type { Registry } from "prom-client";
+import type { Snapshot } from "../policy/mod.ts";
+import type { Relay } from "../relay/mod.ts";
+
+/** Live state the snapshot reads besides the registry. */
+export interface SnapshotSources {
+  readonly registry: Registry;
+  readonly relay: Pick<Relay, "stats" | "circuits">;
+  readonly peerId: string;
+  readonly startedAtMs: number;
+  draining(): boolean;
+  connections(): number;
+  throttleFactor(): number;
+  bans(): number;
+  federation?(): Snapshot["federation"] | undefined;
+}
+
+const LAG_SAMPLE_MS = 100;
+const TOP_TALKERS = 5;
+
+interface Sample {
+  readonly values: {
+    value: number;
+    labels: Record<string, string | number>;
+    metricName?: string;
+  }[];
+}
+
+/** Builds one snapshot per tick; keeps what it needs to compute rates and deltas. */
+export class SnapshotBuilder {
+  readonly #s: SnapshotSources;
+  #lagSamples: number[] = [];
+  #lagTimer: ReturnType<typeof setInterval> | undefined;
+  #lastSampleAt = performance.now();
+  #previous = new Map<string, number>();
+  #previousAtMs = Date.now();
+  #previousCpu = cpuUsage();
+
+  constructor(sources: SnapshotSources) {
+    this.#s = sources;
+  }
+
+  /** Starts the event-loop lag sampler. */
+  start(): void {
+    this.#lastSampleAt = performance.now();
+    this.#lagTimer = setInterval(() => {
+      const now = performance.now();
+      this.#lagSamples.push(Math.max(0, now - this.#lastSampleAt - LAG_SAMPLE_MS));
+      if (this.#lagSamples.length > 10_000) this.#lagSamples.shift();
+      this.#lastSampleAt = now;
+    }, LAG_SAMPLE_MS);
+    Deno.unrefTimer(this.#lagTimer);
+  }
+
+  stop(): void {
+    clearInterval(this.#lagTimer);
+  }
+
+  /** The snapshot of tick `tick`. */
+  async build(tick: number): Promise<Snapshot> {
+    const s = this.#s;
+    const nowMs = Date.now();
+    const seconds = Math.max(0.001, (nowMs - this.#previousAtMs) / 1000);
+    this.#previousAtMs = nowMs;
+    const memory = Deno.memoryUsage();
+    const cpu = cpuUsage();
+    const cpuMicros = cpu.user + cpu.system - this.#previousCpu.user - this.#previousCpu.system;
+    this.#previousCpu = cpu;
+    const lag = this.#lagSamples.sort((a, b) => a - b);
+    this.#lagSamples = [];
+
+    const bytes = await this.#read("hopd_relayed_bytes_total");
+    const refusals = await this.#read("hopd_refusals_total");
+    const rejections = await this.#read("hopd_rate_limited_total");
+    const setup = await this.#read("hopd_circuit_setup_seconds");
+    const stats = s.relay.stats();
+    const federation = s.federation?.();
+    return {
+      now: nowMs,
+      tick,
+      node: {
+        peerId: s.peerId,
+        uptimeSeconds: Math.round((nowMs - s.startedAtMs) / 1000),
+        draining: s.draining(),
+        connections: s.connections(),
+      },
+      process: {
+        rssBytes: memory.rss,
+        heapUsedBytes: memory.heapUsed,
+        heapTotalBytes: memory.heapTotal,
+        cpuPercent: round(cpuMicros / 1e6 / seconds * 100),
+        eventLoopLagMs: { max: round(lag.at(-1) ?? 0), p99: round(quantileOf(lag, 0.99)) },
+      },
+      relay: {
+        reservations: stats.reservations,
+        circuits: stats.circuits,
+        bytesPerSecondIn: round(this.#delta(bytes, "bytes", { direction: "src_to_dst" }) / seconds),
+        bytesPerSecondOut: round(
+          this.#delta(bytes, "bytes", { direction: "dst_to_src" }) / seconds,
+        ),
+        setupLatencyMs: this.#setupQuantiles(setup),
+        refusals: this.#deltasBy(refusals, "refusals", (l) => String(l.reason)),
+        refusalsTotal: sum(refusals),
+      },
+      limiter: {
+        rejections: this.#deltasBy(rejections, "rejections", (l) => `${l.limiter}.${l.reason}`),
+        rejectionsTotal: sum(rejections),
+        throttleFactor: s.throttleFactor(),
+        bans: s.bans(),
+        topTalkers: this.#topTalkers(),
+      },
+      ...(federation === undefined ? {} : { federation }),
+    };
+  }
+
+  async #read(name: string): Promise<Sample> {
+    const metric = this.#s.registry.getSingleMetric(name);
+    if (metric === undefined) return { values: [] };
+    return await metric.get() as unknown as Sample;
+  }
+
+  // Change of a counter series since the previous snapshot (counters only grow; a reset
+  // reads as the new value).
+  #delta(sample: Sample, prefix: string, match: Record<string, string>): number {
+    let total = 0;
+    for (const v of sample.values) {
+      if (Object.entries(match).every(([k, want]) => v.labels[k] === want)) total += v.value;
+    }
+    return this.#advance(`${prefix}:${JSON.stringify(match)}`, total);
+  }
+
+  #advance(key: string, value: number): number {
+    const before = this.#previous.get(key) ?? 0;
+    this.#previous.set(key, value);
+    return value >= before ? value - before : value;
+  }
+
+  #deltasBy(
+    sample: Sample,
+    prefix: string,
+    keyOf: (labels: Record<string, string | number>) => string,
+  ): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const v of sample.values) {
+      const key = keyOf(v.labels);
+      const delta = this.#advance(`${prefix}:${key}`, v.value);
+      if (delta > 0) out[key] = delta;
+    }
+    return out;
+  }
+
+  // p50/p99 of the setup histogram's increase over the tick, interpolated inside a bucket
+  // like PromQL's histogram_quantile.
+  #setupQuantiles(sample: Sample): Snapshot["relay"]["setupLatencyMs"] {
+    const buckets: { le: number; count: number }[] = [];
+    for (const v of sample.values) {
+      if (!v.metricName?.endsWith("_bucket")) continue;
+      const le = v.labels.le === "+Inf" ? Infinity : Number(v.labels.le);
+      buckets.push({ le, count: this.#advance(`setup:${v.labels.le}`, v.value) });
+    }
+    buckets.sort((a, b) => a.le - b.le);
+    const count = buckets.at(-1)?.count ?? 0;
+    if (count === 0) return { count: 0 };
+    const at = (q: number) => {
+      const rank = q * count;
+      let lower = 0;
+      let below = 0;
+      for (const b of buckets) {
+        if (b.count >= rank) {
+          if (b.le === Infinity) return lower * 1000;
+          const inBucket = b.count - below;
+          const fraction = inBucket === 0 ? 1 : (rank - below) / inBucket;
+          return (lower + (b.le - lower) * fraction) * 1000;
+        }
+        lower = b.le;
+        below = b.count;
+      }
+      return lower * 1000;
+    };
+    return { p50: round(at(0.5)), p99: round(at(0.99)), count };
+  }
+
+  #topTalkers(): Snapshot["limiter"]["topTalkers"] {
+    const byPeer = new Map<string, number>();
+    for (const c of this.#s.relay.circuits()) {
+      byPeer.set(c.source, (byPeer.get(c.source) ?? 0) + c.bytesSrcToDst + c.bytesDstToSrc);
+    }
+    return [...byPeer].sort((a, b) => b[1] - a[1]).slice(0, TOP_TALKERS)
+      .map(([peer, bytes]) => ({ peer, bytes }));
+  }
+}
+
+function quantileOf(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+function sum(sample: Sample): number {
+  return sample.values.reduce((total, v) => total + v.value, 0);
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
+}

@@ -1,0 +1,97 @@
+// The sandbox worker: holds every loaded policy's QuickJS runtime and answers the engine's
+// requests one at a time. The engine terminates and restarts it when a call overruns (a
+// native built-in ignoring the deadline), so nothing here needs to defend against that.
+
+/// <reference lib="deno.worker" />
+
+import { Sandbox } from "./sandbox.ts";
+import type { WorkerReply, WorkerRequest } from "./_worker_protocol.ts";
+
+const sandboxes = new Map<string, Sandbox>();
+const sources = new Map<string, WorkerRequest & { op: "load" }>();
+// Snapshots as JSON, oldest first; shared by every sandbox's ctx.history().
+const ring: string[] = [];
+
+function historyOf(items: readonly string[], newestLast: boolean) {
+  return (n: number): string => {
+    const count = n < 0 ? items.length : Math.min(Math.floor(n), items.length);
+    if (count <= 0) return "[]";
+    const picked = newestLast ? items.slice(items.length - count).reverse() : items.slice(0, count);
+    return `[${picked.join(",")}]`;
+  };
+}
+
+async function handle(request: WorkerRequest): Promise<WorkerReply> {
+  switch (request.op) {
+    case "load": {
+      const started = performance.now();
+      const loaded = await Sandbox.create(request.fileName, request.source, request.limits);
+      if (!(loaded instanceof Sandbox)) return { id: request.id, op: "load", outcome: loaded };
+      sandboxes.get(request.name)?.dispose();
+      sandboxes.set(request.name, loaded);
+      sources.set(request.name, request);
+      return {
+        id: request.id,
+        op: "load",
+        outcome: { ok: true, exports: loaded.exports, durationMs: performance.now() - started },
+      };
+    }
+    case "unload":
+      sandboxes.get(request.name)?.dispose();
+      sandboxes.delete(request.name);
+      sources.delete(request.name);
+      return { id: request.id, op: "unload" };
+    case "history":
+      ring.push(request.snapshotJson);
+      if (ring.length > request.max) ring.splice(0, ring.length - request.max);
+      return { id: request.id, op: "history" };
+    case "call": {
+      const sandbox = sandboxes.get(request.name);
+      if (sandbox === undefined) {
+        return {
+          id: request.id,
+          op: "call",
+          outcome: { ok: false, kind: "runtime", message: "not loaded", durationMs: 0 },
+        };
+      }
+      const outcome = sandbox.call({
+        fn: request.fn,
+        argsJson: request.argsJson,
+        stateJson: request.stateJson,
+        nowMs: request.nowMs,
+        seed: request.seed,
+        history: request.history === undefined
+          ? historyOf(ring, true)
+          : historyOf(request.history, false),
+      });
+      if (!outcome.ok && outcome.kind === "memory") {
+        // An exhausted heap may be left inconsistent: start this sandbox afresh.
+        sandbox.dispose();
+        sandboxes.delete(request.name);
+        const load = sources.get(request.name)!;
+        const fresh = await Sandbox.create(load.fileName, load.source, load.limits);
+        if (fresh instanceof Sandbox) sandboxes.set(request.name, fresh);
+      }
+      return { id: request.id, op: "call", outcome };
+    }
+  }
+}
+
+// One request at a time, in order: the engine's watchdog relies on it.
+let queue = Promise.resolve();
+self.onmessage = (event: MessageEvent<WorkerRequest>) => {
+  const request = event.data;
+  queue = queue.then(async () => {
+    try {
+      self.postMessage(await handle(request));
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const outcome = { ok: false as const, kind: "runtime" as const, message, durationMs: 0 };
+      self.postMessage(
+        request.op === "load" || request.op === "call"
+          ? { id: request.id, op: request.op, outcome }
+          : { id: request.id, op: request.op },
+      );
+    }
+  });
+};

@@ -1,0 +1,45 @@
+// Messages between the engine (main thread) and its sandbox worker (_worker.ts).
+
+import type { CallOutcome, SandboxFailure, SandboxLimits } from "./sandbox.ts";
+
+/** A request to the worker; `id` pairs it with its reply. */
+export type WorkerRequest =
+  | {
+    readonly id: number;
+    readonly op: "load";
+    readonly name: string;
+    readonly fileName: string;
+    readonly source: string;
+    readonly limits: SandboxLimits;
+  }
+  | { readonly id: number; readonly op: "unload"; readonly name: string }
+  | {
+    readonly id: number;
+    readonly op: "call";
+    readonly name: string;
+    readonly fn: string;
+    readonly argsJson: string;
+    readonly stateJson: string;
+    readonly nowMs: number;
+    readonly seed: number;
+    /** JSON of snapshots newest first for ctx.history(); absent = the worker's shared ring. */
+    readonly history?: readonly string[];
+  }
+  | {
+    readonly id: number;
+    readonly op: "history";
+    /** A snapshot's JSON to remember for ctx.history(). */
+    readonly snapshotJson: string;
+    readonly max: number;
+  };
+
+/** The worker's reply to a request. */
+export type WorkerReply =
+  | { readonly id: number; readonly op: "load"; readonly outcome: LoadOutcome }
+  | { readonly id: number; readonly op: "call"; readonly outcome: CallOutcome }
+  | { readonly id: number; readonly op: "unload" | "history" };
+
+/** What loading a module gave. */
+export type LoadOutcome =
+  | { readonly ok: true; readonly exports: readonly string[]; readonly durationMs: number }
+  | SandboxFailure;

@@ -1,0 +1,173 @@
+// The decision log: one ndjson record per evaluation (and one per tick for the snapshot it
+// judged, so `hopd policy replay` can shadow a candidate), written to
+// <data_dir>/decisions.ndjson, rotated by size to decisions.ndjson.1 … .N. The newest
+// decisions are also kept in memory for GET /v1/decisions.
+
+import { join } from "node:path";
+import type { Action, PolicyMode, Snapshot, Verdict } from "./types.ts";
+import type { SuppressedBy } from "./rails.ts";
+
+/** What happened to one asked-for action. */
+export type ActionOutcome = "executed" | "dryrun" | "warned" | "suppressed";
+
+/** An action with what the host did with it. */
+export type DecidedAction = Action & {
+  readonly outcome: ActionOutcome;
+  readonly suppressedBy?: SuppressedBy;
+  readonly error?: string;
+};
+
+/** One evaluation of one policy. */
+export interface DecisionRecord {
+  readonly type: "decision";
+  readonly id: string;
+  readonly time: string;
+  readonly tick: number;
+  readonly policy: string;
+  readonly revision: string;
+  readonly mode: PolicyMode;
+  readonly seed: number;
+  readonly verdict?: Verdict;
+  /** The verdict after hysteresis (what /ready and the metric saw). */
+  readonly effectiveVerdict?: Verdict;
+  readonly reasons: readonly string[];
+  readonly actions: readonly DecidedAction[];
+  readonly durationMs: number;
+  readonly error?: string;
+  readonly errorKind?: string;
+  readonly logs?: readonly string[];
+}
+
+/** The snapshot one tick judged. */
+export interface SnapshotRecord {
+  readonly type: "snapshot";
+  readonly tick: number;
+  readonly time: string;
+  readonly snapshot: Snapshot;
+}
+
+/** Options of a {@linkcode DecisionLog}. */
+export interface DecisionLogInit {
+  /** Directory of decisions.ndjson; undefined = memory only. */
+  readonly dir?: string;
+  /** Size at which the file rotates; 0 = no file. */
+  readonly maxBytes: number;
+  /** Rotated files kept. */
+  readonly files: number;
+  /** Decisions kept in memory. @default 500 */
+  readonly recent?: number;
+  readonly onError?: (message: string) => void;
+}
+
+/** File name of the decision log inside the data dir. */
+export const DECISION_LOG_FILE = "decisions.ndjson";
+
+/** Appends records to a size-rotated ndjson file and keeps the newest in memory. */
+export class DecisionLog {
+  readonly #init: DecisionLogInit;
+  readonly #recent: DecisionRecord[] = [];
+  readonly #recentMax: number;
+  #file: Deno.FsFile | undefined;
+  #size = 0;
+  #chain: Promise<void> = Promise.resolve();
+  readonly #encoder = new TextEncoder();
+
+  constructor(init: DecisionLogInit) {
+    this.#init = init;
+    this.#recentMax = init.recent ?? 500;
+  }
+
+  /** The path of the live file, if any. */
+  get path(): string | undefined {
+    return this.#init.dir === undefined || this.#init.maxBytes === 0
+      ? undefined
+      : join(this.#init.dir, DECISION_LOG_FILE);
+  }
+
+  /** Queues records for the file (in order) and remembers decisions. */
+  append(records: readonly (DecisionRecord | SnapshotRecord)[]): void {
+    for (const record of records) {
+      if (record.type !== "decision") continue;
+      this.#recent.push(record);
+      if (this.#recent.length > this.#recentMax) this.#recent.shift();
+    }
+    if (this.path === undefined || records.length === 0) return;
+    const text = records.map((r) => JSON.stringify(r)).join("\n") + "\n";
+    this.#chain = this.#chain.then(() => this.#write(text)).catch((error) => {
+      this.#init.onError?.(`cannot write ${this.path}: ${(error as Error).message}`);
+      this.#file?.close();
+      this.#file = undefined;
+    });
+  }
+
+  /** Newest decisions first, optionally of one policy. */
+  recent(limit: number, policy?: string): DecisionRecord[] {
+    const out: DecisionRecord[] = [];
+    for (let i = this.#recent.length - 1; i >= 0 && out.length < limit; i--) {
+      const record = this.#recent[i]!;
+      if (policy === undefined || record.policy === policy) out.push(record);
+    }
+    return out;
+  }
+
+  /** Waits for queued writes and closes the file. */
+  async close(): Promise<void> {
+    await this.#chain;
+    this.#file?.close();
+    this.#file = undefined;
+  }
+
+  async #write(text: string): Promise<void> {
+    const path = this.path!;
+    const bytes = this.#encoder.encode(text);
+    if (this.#file === undefined) {
+      this.#file = await Deno.open(path, { create: true, append: true, mode: 0o600 });
+      this.#size = (await this.#file.stat()).size;
+    }
+    if (this.#size > 0 && this.#size + bytes.byteLength > this.#init.maxBytes) {
+      this.#file.close();
+      this.#file = undefined;
+      await this.#rotate(path);
+      this.#file = await Deno.open(path, { create: true, append: true, mode: 0o600 });
+      this.#size = 0;
+    }
+    let written = 0;
+    while (written < bytes.byteLength) written += await this.#file.write(bytes.subarray(written));
+    this.#size += bytes.byteLength;
+  }
+
+  async #rotate(path: string): Promise<void> {
+    const keep = this.#init.files;
+    await Deno.remove(`${path}.${keep}`).catch(() => {});
+    for (let i = keep - 1; i >= 1; i--) {
+      await Deno.rename(`${path}.${i}`, `${path}.${i + 1}`).catch(() => {});
+    }
+    await Deno.rename(path, `${path}.1`);
+  }
+}
+
+/**
+ * Reads a decision log back (for `hopd policy replay`): snapshots in order, and decisions.
+ * Lines that are not valid records are counted and skipped.
+ */
+export function parseDecisionLog(text: string): {
+  snapshots: SnapshotRecord[];
+  decisions: DecisionRecord[];
+  skipped: number;
+} {
+  const snapshots: SnapshotRecord[] = [];
+  const decisions: DecisionRecord[] = [];
+  let skipped = 0;
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    try {
+      const record = JSON.parse(line) as DecisionRecord | SnapshotRecord;
+      if (record.type === "snapshot" && typeof record.snapshot === "object") snapshots.push(record);
+      else if (record.type === "decision") decisions.push(record);
+      else skipped++;
+    } catch {
+      skipped++;
+    }
+  }
+  return { snapshots, decisions, skipped };
+}

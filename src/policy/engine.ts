@@ -1,0 +1,428 @@
+// The policy engine: every tick it takes one snapshot, evaluates each active policy in its
+// sandbox, applies the rails and modes to the actions, folds the verdicts into the node's
+// health (/ready, hopd_health_status) and writes the decision log.
+
+import { getLogger } from "@logtape/logtape";
+import type { Registry } from "prom-client";
+import type { ResolvedPolicyConfig } from "../config/mod.ts";
+import { ActionExecutor, type Actuator } from "./action_executor.ts";
+import { AlertDispatcher } from "./alerts.ts";
+import { DecisionLog, type DecisionRecord, type SnapshotRecord } from "./decision_log.ts";
+import { HookRunner } from "./hook_runner.ts";
+import { PolicyMetrics } from "./metrics.ts";
+import { type ModuleEntry, ModuleTable, QUARANTINE_AFTER_KILLS } from "./module_table.ts";
+import { ModuleWatcher } from "./module_watcher.ts";
+import { PluginHost } from "./plugin_host.ts";
+import { evaluatePolicy } from "./prepare.ts";
+import { Hysteresis, RestartBudget } from "./rails.ts";
+import type { SandboxLimits } from "./sandbox.ts";
+import { SandboxWorker } from "./sandbox_worker.ts";
+import { StateStore } from "./state_store.ts";
+import { actionKey } from "./rails.ts";
+import { type PolicyMode, type Snapshot, type Verdict, VERDICTS } from "./types.ts";
+
+const log = getLogger(["hopd", "policy"]);
+
+/** What the engine reads and drives. */
+export interface PolicyEngineComponents {
+  readonly registry: Registry;
+  /** Builds the snapshot of one tick. */
+  readonly snapshot: (tick: number) => Promise<Snapshot>;
+  readonly actuator: Actuator;
+  readonly peerId: string;
+  /** Where the decision log and policy state live; undefined = memory only. */
+  readonly dataDir?: string;
+  /** For alert delivery (tests). */
+  readonly fetch?: typeof fetch;
+}
+
+/** The node's health as the policies judge it. */
+export interface Health {
+  readonly verdict: Verdict;
+  readonly reasons: readonly string[];
+}
+
+/** One policy or plugin in /v1/policies. */
+export interface PolicyView {
+  readonly name: string;
+  readonly kind: "policy" | "plugin";
+  readonly file: string;
+  readonly revision: string;
+  readonly mode: PolicyMode;
+  readonly state: "active" | "failed" | "retired";
+  readonly lastVerdict?: Verdict;
+  readonly lastReasons?: readonly string[];
+  readonly lastError?: string;
+  readonly lastErrorKind?: string;
+  readonly lastEvaluatedAt?: string;
+  readonly lastDurationMs?: number;
+  readonly evaluations: number;
+  readonly errors: number;
+  readonly fixtures: { readonly passed: number; readonly failed: number };
+}
+
+interface Judgement {
+  readonly verdict: Verdict;
+  readonly reasons: readonly string[];
+  readonly mode: PolicyMode;
+}
+
+const worst = (a: Verdict, b: Verdict): Verdict =>
+  VERDICTS.indexOf(a) >= VERDICTS.indexOf(b) ? a : b;
+
+/** Runs policies on a tick and plugins on events. */
+export class PolicyEngine {
+  readonly plugins: PluginHost;
+  readonly #config: ResolvedPolicyConfig;
+  readonly #c: PolicyEngineComponents;
+  readonly #metrics: PolicyMetrics;
+  readonly #worker: SandboxWorker;
+  readonly #table: ModuleTable;
+  readonly #watchers: ModuleWatcher[] = [];
+  readonly #executor: ActionExecutor;
+  readonly #alerts: AlertDispatcher;
+  readonly #decisions: DecisionLog;
+  readonly #store: StateStore;
+  readonly #budget: RestartBudget;
+  readonly #states = new Map<string, string>();
+  readonly #hysteresis = new Map<string, Hysteresis>();
+  readonly #judgements = new Map<string, Judgement>();
+  readonly #limits: SandboxLimits;
+  #tick = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #ticking: Promise<void> | undefined;
+
+  constructor(config: ResolvedPolicyConfig, components: PolicyEngineComponents) {
+    this.#config = config;
+    this.#c = components;
+    this.#metrics = new PolicyMetrics(components.registry);
+    this.#limits = {
+      memoryLimitBytes: config.memoryLimitBytes,
+      stackLimitBytes: config.stackLimitBytes,
+      deadlineMs: config.deadlineMs,
+    };
+    this.#worker = new SandboxWorker({ onRestart: (reason) => this.#workerRestarted(reason) });
+    this.#table = new ModuleTable("policy", config.dir, this.#worker, this.#limits, this.#metrics);
+    this.#alerts = new AlertDispatcher({
+      ...(config.alertWebhook === undefined ? {} : { webhook: config.alertWebhook }),
+      ...(config.alertmanagerUrl === undefined ? {} : { alertmanagerUrl: config.alertmanagerUrl }),
+      queueSize: config.alertQueueSize,
+      retries: config.alertRetries,
+      instance: components.peerId,
+      ...(components.fetch === undefined ? {} : { fetch: components.fetch }),
+    }, this.#metrics);
+    this.#decisions = new DecisionLog({
+      ...(components.dataDir === undefined ? {} : { dir: components.dataDir }),
+      maxBytes: config.decisionLogBytes,
+      files: config.decisionLogFiles,
+      onError: (message) => log.error("Decision log: {message}", { message }),
+    });
+    this.#store = new StateStore(
+      components.dataDir,
+      (message) => log.error("Policy state: {message}", { message }),
+    );
+    this.#budget = new RestartBudget(config.restartBudget, config.restartWindowMs);
+    this.#executor = new ActionExecutor({
+      actuator: components.actuator,
+      alerts: this.#alerts,
+      hooks: new HookRunner(config.hooks, config.hookTimeoutMs),
+      metrics: this.#metrics,
+      budget: this.#budget,
+      cooldownMs: config.cooldownMs,
+      maxBanFraction: config.maxBanFraction,
+      onRestartSpent: () => this.#persist(),
+    });
+    this.plugins = new PluginHost(config, this.#metrics);
+  }
+
+  /** Loads persisted state and every module, watches the directories, starts ticking. */
+  async start(): Promise<void> {
+    const { state, warning } = await this.#store.load();
+    if (warning !== undefined) log.warn("Policy state: {warning}", { warning });
+    for (const [name, json] of Object.entries(state.states)) this.#states.set(name, json);
+    for (const t of state.restarts) this.#budget.spend(t);
+    this.#metrics.restartBudgetExhausted.set(this.#budget.exhausted(Date.now()) ? 1 : 0);
+    const onError = (message: string) => log.error("Policy watcher: {message}", { message });
+    this.#watchers.push(
+      new ModuleWatcher({
+        dir: this.#config.dir,
+        onChange: (names) => this.#syncAll(names),
+        onError,
+      }),
+      new ModuleWatcher({
+        dir: this.#config.pluginsDir,
+        onChange: (names) => this.plugins.sync(names),
+        onError,
+      }),
+    );
+    await Promise.all(this.#watchers.map((w) => w.start()));
+    this.#timer = setInterval(() => void this.tick(), this.#config.tickMs);
+  }
+
+  /** Stops ticking and watching, and flushes the log and state. */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await Promise.all(this.#watchers.map((w) => w.stop()));
+    await this.#ticking;
+    this.#worker.close();
+    this.plugins.close();
+    this.#alerts.close();
+    this.#persist();
+    await this.#store.flush();
+    await this.#decisions.close();
+  }
+
+  /** Evaluates every active policy once (a tick still running makes this a no-op). */
+  tick(): Promise<void> {
+    if (this.#ticking !== undefined) return this.#ticking;
+    this.#ticking = this.#runTick().catch((error) => {
+      log.error("Policy tick failed: {message}", { message: (error as Error).message });
+    }).finally(() => this.#ticking = undefined);
+    return this.#ticking;
+  }
+
+  /** Health for /ready: the worst verdict of enforce-mode policies (and fail-closed errors). */
+  health(): Health {
+    return this.#fold((mode) => mode === "enforce");
+  }
+
+  /** Every policy and plugin, for /v1/policies. */
+  policies(): { verdict: Health; policies: PolicyView[] } {
+    const view = (entry: ModuleEntry): PolicyView => ({
+      name: entry.name,
+      kind: entry.kind,
+      file: entry.file,
+      revision: entry.revision,
+      mode: this.#modeOf(entry.name),
+      state: entry.state,
+      ...(entry.lastVerdict === undefined ? {} : { lastVerdict: entry.lastVerdict }),
+      ...(entry.lastReasons === undefined ? {} : { lastReasons: entry.lastReasons }),
+      ...(entry.lastError === undefined ? {} : { lastError: entry.lastError }),
+      ...(entry.lastErrorKind === undefined ? {} : { lastErrorKind: entry.lastErrorKind }),
+      ...(entry.lastEvaluatedAt === undefined ? {} : { lastEvaluatedAt: entry.lastEvaluatedAt }),
+      ...(entry.lastDurationMs === undefined ? {} : { lastDurationMs: entry.lastDurationMs }),
+      evaluations: entry.evaluations,
+      errors: entry.errors,
+      fixtures: {
+        passed: entry.cases.filter((c) => c.passed).length,
+        failed: entry.cases.filter((c) => !c.passed).length,
+      },
+    });
+    return {
+      verdict: this.health(),
+      policies: [...this.#table.list(), ...this.plugins.list()].map(view),
+    };
+  }
+
+  /** Newest decisions first. */
+  decisions(limit: number, policy?: string): DecisionRecord[] {
+    return this.#decisions.recent(limit, policy);
+  }
+
+  /** Restart budget state. */
+  restartBudget(): { exhausted: boolean; used: number; budget: number } {
+    const now = Date.now();
+    return {
+      exhausted: this.#budget.exhausted(now),
+      used: this.#budget.times(now).length,
+      budget: this.#config.restartBudget,
+    };
+  }
+
+  /** An operator's reset of the restart budget (admin API). */
+  resetRestartBudget(): void {
+    this.#executor.resetBudget();
+    log.info("Restart budget reset by an operator");
+  }
+
+  async #syncAll(names: ReadonlySet<string>): Promise<void> {
+    for (const name of names) {
+      const result = await this.#table.sync(name);
+      if (result === "retired") {
+        this.#judgements.delete(name);
+        this.#hysteresis.delete(name);
+      }
+    }
+  }
+
+  async #runTick(): Promise<void> {
+    const tick = ++this.#tick;
+    const snapshot = await this.#c.snapshot(tick);
+    const snapshotJson = JSON.stringify(snapshot);
+    const time = new Date(snapshot.now).toISOString();
+    const records: (DecisionRecord | SnapshotRecord)[] = [];
+    const active = this.#table.active();
+    if (active.length > 0) records.push({ type: "snapshot", tick, time, snapshot });
+    for (const entry of active) {
+      records.push(await this.#evaluate(entry, snapshotJson, snapshot.now, tick));
+    }
+    if (active.length > 0) {
+      await this.#worker.pushHistory(snapshotJson, this.#config.historySize);
+    }
+    this.#metrics.healthStatus.set(
+      VERDICTS.indexOf(this.#fold((mode) => mode !== "dryrun").verdict),
+    );
+    this.#decisions.append(records);
+    this.#persist();
+  }
+
+  async #evaluate(
+    entry: ModuleEntry,
+    snapshotJson: string,
+    nowMs: number,
+    tick: number,
+  ): Promise<DecisionRecord> {
+    const { name } = entry;
+    const mode = this.#modeOf(name);
+    const seed = crypto.getRandomValues(new Uint32Array(1))[0]!;
+    const base = {
+      type: "decision" as const,
+      id: `${tick}-${name}`,
+      time: new Date(nowMs).toISOString(),
+      tick,
+      policy: name,
+      revision: entry.revision,
+      mode,
+      seed,
+    };
+    const evaluated = await evaluatePolicy(
+      this.#worker,
+      { sandbox: entry.sandbox!, limits: this.#limits, nowMs },
+      snapshotJson,
+      undefined,
+      this.#states.get(name) ?? "{}",
+      seed,
+    );
+    entry.evaluations++;
+    entry.lastEvaluatedAt = base.time;
+    entry.lastDurationMs = evaluated.durationMs;
+    this.#metrics.evaluationSeconds.observe({ policy: name }, evaluated.durationMs / 1000);
+    const stateJson = evaluated.ok ? JSON.stringify(evaluated.state ?? {}) : "";
+    const failure = !evaluated.ok ? evaluated : stateJson.length > this.#config.stateMaxBytes
+      ? {
+        kind: "runtime",
+        message: `ctx.state is ${stateJson.length} bytes as JSON, above policy.state_max_size`,
+      }
+      : undefined;
+    if (failure !== undefined) {
+      return await this.#failedEvaluation(entry, base, failure, evaluated.durationMs, mode);
+    }
+    const { result } = evaluated as Extract<typeof evaluated, { ok: true }>;
+    entry.consecutiveKills = 0;
+    delete entry.lastError;
+    delete entry.lastErrorKind;
+    this.#states.set(name, stateJson);
+    this.#metrics.evaluations.inc({ policy: name, result: "ok" });
+
+    const hysteresis = this.#hysteresisOf(name);
+    const keys = result.actions.map(actionKey);
+    if (result.verdict === "unhealthy") keys.push("verdict:unhealthy");
+    const sustained = hysteresis.record(keys);
+    // An unhealthy verdict turns /ready 503 only when sustained; until then it is degraded.
+    const effective: Verdict = result.verdict === "unhealthy" && !sustained("verdict:unhealthy")
+      ? "degraded"
+      : result.verdict;
+    entry.lastVerdict = result.verdict;
+    entry.lastReasons = result.reasons;
+    this.#judgements.set(name, { verdict: effective, reasons: result.reasons, mode });
+    const actions = this.#executor.run(result.actions, {
+      policy: name,
+      mode,
+      verdict: result.verdict,
+      reasons: result.reasons,
+      nowMs,
+      sustained,
+    });
+    return {
+      ...base,
+      verdict: result.verdict,
+      effectiveVerdict: effective,
+      reasons: result.reasons,
+      actions,
+      durationMs: evaluated.durationMs,
+      ...(evaluated.logs.length === 0 ? {} : { logs: evaluated.logs }),
+    };
+  }
+
+  async #failedEvaluation(
+    entry: ModuleEntry,
+    base: Omit<DecisionRecord, "reasons" | "actions" | "durationMs">,
+    failure: { kind: string; message: string },
+    durationMs: number,
+    mode: PolicyMode,
+  ): Promise<DecisionRecord> {
+    const { name } = entry;
+    entry.errors++;
+    entry.lastError = failure.message;
+    entry.lastErrorKind = failure.kind;
+    this.#metrics.evaluations.inc({ policy: name, result: "error" });
+    this.#metrics.errors.inc({ policy: name, kind: failure.kind });
+    log.warn("Policy {policy} failed ({kind}): {message}", {
+      policy: name,
+      kind: failure.kind,
+      message: failure.message,
+    });
+    // Fail closed: a policy that cannot judge counts as unhealthy; open: it has no opinion.
+    if (this.#config.failClosed) {
+      this.#judgements.set(name, {
+        verdict: "unhealthy",
+        reasons: [`policy failed: ${failure.message}`],
+        mode,
+      });
+    } else {
+      this.#judgements.delete(name);
+    }
+    if (failure.kind === "killed" && ++entry.consecutiveKills >= QUARANTINE_AFTER_KILLS) {
+      await this.#table.quarantine(
+        name,
+        `hung its sandbox worker ${entry.consecutiveKills} times in a row`,
+      );
+    }
+    return {
+      ...base,
+      reasons: [],
+      actions: [],
+      durationMs,
+      error: failure.message,
+      errorKind: failure.kind,
+    };
+  }
+
+  #fold(include: (mode: PolicyMode) => boolean): Health {
+    let verdict: Verdict = "healthy";
+    const reasons: string[] = [];
+    for (const [name, judgement] of this.#judgements) {
+      if (!include(judgement.mode) || this.#table.get(name)?.sandbox === undefined) continue;
+      verdict = worst(verdict, judgement.verdict);
+      if (judgement.verdict !== "healthy") {
+        for (const reason of judgement.reasons) reasons.push(`${name}: ${reason}`);
+      }
+    }
+    return { verdict, reasons };
+  }
+
+  #modeOf(name: string): PolicyMode {
+    return this.#config.modes[name] ?? this.#config.mode;
+  }
+
+  #hysteresisOf(name: string): Hysteresis {
+    let h = this.#hysteresis.get(name);
+    if (h === undefined) {
+      h = new Hysteresis(this.#config.hysteresisFor, this.#config.hysteresisOf);
+      this.#hysteresis.set(name, h);
+    }
+    return h;
+  }
+
+  #persist(): void {
+    this.#store.save(() => ({
+      states: Object.fromEntries(this.#states),
+      restarts: this.#budget.times(Date.now()),
+    }));
+  }
+
+  #workerRestarted(reason: string): void {
+    this.#metrics.workerRestarts.inc();
+    log.error("Policy sandbox worker killed and restarted: {reason}", { reason });
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * The policy engine: operators' health and remediation policies (policies/*.js) and event
+ * hooks (plugins/*.js), each an ES module in its own QuickJS sandbox (own wasm instance,
+ * memory and stack limits, a deadline interrupt), inside a Worker the engine kills and
+ * restarts when a native built-in ignores the deadline.
+ *
+ * Flow of one tick (every `policy.tick`): the daemon builds a {@linkcode Snapshot}; each
+ * active policy's `evaluate(snapshot, ctx)` returns a verdict, reasons and actions; the
+ * host's rails (hysteresis N of M, cooldown per action, restart budget, ban cap,
+ * idempotence) and the policy's mode (enforce, warn, dryrun) decide what runs through the
+ * daemon's {@linkcode Actuator}; verdicts feed /ready and `hopd_health_status`; every
+ * evaluation is a record in the decision log.
+ *
+ * Reload: the directories are watched; a saved file is compiled in a fresh sandbox, smoke-run
+ * on an idle snapshot, tested against its `<name>_test.js` fixtures and swapped in only then.
+ * Any failure keeps the last good revision and shows in /v1/policies, the metrics and the log.
+ *
+ * @example
+ * ```ts ignore
+ * const engine = policyEngine(config.policy)({ registry, snapshot, actuator, peerId });
+ * await engine.start();
+ * engine.health(); // { verdict: "healthy", reasons: [] }
+ * ```
+ *
+ * @module
+ */
+
+import type { ResolvedPolicyConfig } from "../config/mod.ts";
+import { PolicyEngine, type PolicyEngineComponents } from "./engine.ts";
+
+export { PolicyEngine } from "./engine.ts";
+export type { Health, PolicyEngineComponents, PolicyView } from "./engine.ts";
+export type { Actuator } from "./action_executor.ts";
+export type { DecidedAction, DecisionRecord } from "./decision_log.ts";
+export { DECISION_LOG_FILE, parseDecisionLog } from "./decision_log.ts";
+export type { PluginAdmission } from "./plugin_host.ts";
+export { exampleSnapshot, mergeSnapshot } from "./example_snapshot.ts";
+export { evaluatePolicy, PLUGIN_HOOKS, prepareModule } from "./prepare.ts";
+export type { CaseResult, Evaluated, ModuleKind, Prepared } from "./prepare.ts";
+export { SandboxWorker } from "./sandbox_worker.ts";
+export type { SandboxLimits } from "./sandbox.ts";
+export { moduleNameOf } from "./module_table.ts";
+export { ACTION_TYPES, VERDICTS } from "./types.ts";
+export type { Action, PolicyMode, PolicyResult, Snapshot, Verdict } from "./types.ts";
+
+/**
+ * Builds the policy engine.
+ *
+ * @param config `[policy]`, resolved.
+ * @returns A factory taking the engine's components.
+ */
+export function policyEngine(
+  config: ResolvedPolicyConfig,
+): (components: PolicyEngineComponents) => PolicyEngine {
+  return (components) => new PolicyEngine(config, components);
+}

@@ -1,0 +1,190 @@
+// Operator plugins (plugins/*.js) in their own sandbox worker, separate from the policies so
+// a slow policy never delays an admission. Admission hooks (onReservation, onCircuit) answer
+// within policy.plugin_budget or count as failed (open = accept, closed = refuse); the
+// scoring hook adjusts the balancer's candidate scores. Plugins are pure: each call gets the
+// event and an empty ctx.state.
+
+import { getLogger } from "@logtape/logtape";
+import type { ResolvedPolicyConfig } from "../config/mod.ts";
+import type { PolicyMetrics } from "./metrics.ts";
+import { type ModuleEntry, ModuleTable } from "./module_table.ts";
+import type { PluginHook } from "./prepare.ts";
+import type { SandboxLimits } from "./sandbox.ts";
+import { SandboxWorker } from "./sandbox_worker.ts";
+import { ADMISSION_SCHEMA, describeIssue } from "./types.ts";
+
+const log = getLogger(["hopd", "policy", "plugins"]);
+
+/** A plugin's admission answer. */
+export interface PluginAdmission {
+  readonly accept: boolean;
+  /** Why it refused, with the plugin's name ("plugin:<name>: <reason>"). */
+  readonly reason?: string;
+}
+
+const ACCEPT: PluginAdmission = { accept: true };
+
+/** Runs plugin hooks with budgets. */
+export class PluginHost {
+  readonly #config: ResolvedPolicyConfig;
+  readonly #metrics: PolicyMetrics;
+  readonly #worker: SandboxWorker;
+  readonly #table: ModuleTable;
+  readonly #limits: SandboxLimits;
+
+  constructor(config: ResolvedPolicyConfig, metrics: PolicyMetrics) {
+    this.#config = config;
+    this.#metrics = metrics;
+    this.#limits = {
+      memoryLimitBytes: config.memoryLimitBytes,
+      stackLimitBytes: config.stackLimitBytes,
+      deadlineMs: config.pluginBudgetMs,
+    };
+    this.#worker = new SandboxWorker({
+      onRestart: (reason) => {
+        metrics.workerRestarts.inc();
+        log.error("Plugin sandbox worker killed and restarted: {reason}", { reason });
+      },
+    });
+    this.#table = new ModuleTable("plugin", config.pluginsDir, this.#worker, this.#limits, metrics);
+  }
+
+  /** Brings the named plugins in line with their files. */
+  async sync(names: ReadonlySet<string>): Promise<void> {
+    for (const name of names) await this.#table.sync(name);
+  }
+
+  list(): ModuleEntry[] {
+    return this.#table.list();
+  }
+
+  close(): void {
+    this.#worker.close();
+  }
+
+  /** Asks every plugin with onReservation; undefined when none has it (no wait at all). */
+  reservation(event: { peer: string; ip?: string }): Promise<PluginAdmission> | undefined {
+    return this.#admit("onReservation", event);
+  }
+
+  /** Asks every plugin with onCircuit; undefined when none has it. */
+  circuit(
+    event: { source: string; ip?: string; target: string },
+  ): Promise<PluginAdmission> | undefined {
+    return this.#admit("onCircuit", event);
+  }
+
+  /**
+   * Sums the score adjustments of every plugin with `score(candidates, hints)` (one number
+   * per candidate); undefined when none has it. A failing plugin adjusts nothing.
+   */
+  score(candidates: readonly unknown[], hints: unknown): Promise<number[]> | undefined {
+    const plugins = this.#with("score");
+    if (plugins.length === 0) return undefined;
+    return (async () => {
+      const total = candidates.map(() => 0);
+      for (const plugin of plugins) {
+        const answer = await this.#call(plugin, "score", [candidates, hints]);
+        if (!answer.ok) {
+          this.#count(plugin, "score", answer.result);
+          continue;
+        }
+        const value = answer.value;
+        if (
+          !Array.isArray(value) || value.length !== candidates.length ||
+          !value.every((v) => typeof v === "number" && Number.isFinite(v))
+        ) {
+          plugin.lastError = `score must return one finite number per candidate`;
+          this.#count(plugin, "score", "error");
+          continue;
+        }
+        this.#count(plugin, "score", "accept");
+        (value as number[]).forEach((v, i) => total[i]! += v);
+      }
+      return total;
+    })();
+  }
+
+  #with(hook: PluginHook): ModuleEntry[] {
+    return this.#table.active().filter((e) => e.exports.includes(hook));
+  }
+
+  #admit(hook: PluginHook, event: unknown): Promise<PluginAdmission> | undefined {
+    const plugins = this.#with(hook);
+    if (plugins.length === 0) return undefined;
+    return (async () => {
+      const started = performance.now();
+      try {
+        for (const plugin of plugins) {
+          const answer = await this.#call(plugin, hook, [event]);
+          if (!answer.ok) {
+            this.#count(plugin, hook, answer.result);
+            if (this.#config.pluginFailClosed) {
+              return { accept: false, reason: `plugin:${plugin.name}: ${answer.result}` };
+            }
+            continue;
+          }
+          const parsed = ADMISSION_SCHEMA.safeParse(answer.value);
+          if (!parsed.success) {
+            this.#count(plugin, hook, "error");
+            plugin.lastError = `${hook} returned an invalid answer: ${describeIssue(parsed.error)}`;
+            if (this.#config.pluginFailClosed) {
+              return { accept: false, reason: `plugin:${plugin.name}: invalid answer` };
+            }
+            continue;
+          }
+          this.#count(plugin, hook, parsed.data.accept ? "accept" : "refuse");
+          if (!parsed.data.accept) {
+            return {
+              accept: false,
+              reason: `plugin:${plugin.name}: ${parsed.data.reason ?? "refused"}`,
+            };
+          }
+        }
+        return ACCEPT;
+      } finally {
+        this.#metrics.pluginSeconds.observe({ hook }, (performance.now() - started) / 1000);
+      }
+    })();
+  }
+
+  async #call(
+    plugin: ModuleEntry,
+    hook: PluginHook,
+    args: unknown[],
+  ): Promise<{ ok: true; value: unknown } | { ok: false; result: "error" | "timeout" }> {
+    const budgetMs = this.#config.pluginBudgetMs;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), budgetMs);
+    });
+    const call = this.#worker.call({
+      name: plugin.sandbox!,
+      fn: hook,
+      argsJson: JSON.stringify(args),
+      stateJson: "{}",
+      nowMs: Date.now(),
+      seed: 1,
+    }, budgetMs);
+    const outcome = await Promise.race([call, timeout]);
+    clearTimeout(timer);
+    plugin.evaluations++;
+    if (outcome === "timeout") {
+      plugin.errors++;
+      plugin.lastError = `${hook} missed its ${budgetMs} ms budget`;
+      return { ok: false, result: "timeout" };
+    }
+    if (!outcome.ok) {
+      plugin.errors++;
+      plugin.lastError = `${hook}: ${outcome.message}`;
+      plugin.lastErrorKind = outcome.kind;
+      this.#metrics.errors.inc({ policy: plugin.name, kind: outcome.kind });
+      return { ok: false, result: outcome.kind === "timeout" ? "timeout" : "error" };
+    }
+    return { ok: true, value: outcome.result };
+  }
+
+  #count(plugin: ModuleEntry, hook: PluginHook, result: string): void {
+    this.#metrics.pluginCalls.inc({ plugin: plugin.name, hook, result });
+  }
+}

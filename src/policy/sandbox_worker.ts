@@ -1,0 +1,206 @@
+// The engine's handle on a sandbox worker: requests and replies paired by id, and a watchdog
+// that terminates the worker when the request it is running overruns its hard limit (the
+// sandbox deadline plus a grace), then starts a fresh worker and loads every module again.
+
+import type { CallOutcome, SandboxLimits } from "./sandbox.ts";
+import type { LoadOutcome, WorkerReply, WorkerRequest } from "./_worker_protocol.ts";
+
+/** Options of a {@linkcode SandboxWorker}. */
+export interface SandboxWorkerInit {
+  /** Time past a call's deadline before the worker is deemed hung and killed. @default 250 */
+  readonly graceMs?: number;
+  /** Longest module load (first load compiles the wasm). @default 10_000 */
+  readonly loadTimeoutMs?: number;
+  /** Told after the worker was killed and restarted. */
+  readonly onRestart?: (reason: string) => void;
+}
+
+interface Pending {
+  readonly request: WorkerRequest;
+  readonly hardMs: number;
+  startedAt: number;
+  readonly resolve: (reply: WorkerReply | undefined) => void;
+}
+
+type Load = WorkerRequest & { op: "load" };
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+const WATCHDOG_INTERVAL_MS = 10;
+const HISTORY_OP_TIMEOUT_MS = 5_000;
+
+/** A worker running sandboxes, restarted when it hangs. */
+export class SandboxWorker {
+  #worker: Worker | undefined;
+  readonly #pending: Pending[] = [];
+  readonly #loads = new Map<string, Load>();
+  readonly #history: string[] = [];
+  #historyMax = 0;
+  #nextId = 1;
+  #watchdog: ReturnType<typeof setInterval> | undefined;
+  #restarts = 0;
+  #closed = false;
+  readonly #graceMs: number;
+  readonly #loadTimeoutMs: number;
+  readonly #onRestart: ((reason: string) => void) | undefined;
+
+  constructor(init: SandboxWorkerInit = {}) {
+    this.#graceMs = init.graceMs ?? 250;
+    this.#loadTimeoutMs = init.loadTimeoutMs ?? 10_000;
+    this.#onRestart = init.onRestart;
+  }
+
+  /** Times the worker was killed and restarted. */
+  get restarts(): number {
+    return this.#restarts;
+  }
+
+  /**
+   * Compiles a module into the sandbox `name` (replacing what was there only on success).
+   *
+   * @returns The module's function exports, or why it failed.
+   */
+  async load(
+    name: string,
+    fileName: string,
+    source: string,
+    limits: SandboxLimits,
+  ): Promise<LoadOutcome> {
+    const request = { op: "load", name, fileName, source, limits } as const;
+    const reply = await this.#send(request, this.#loadTimeoutMs + limits.deadlineMs);
+    const outcome = reply?.op === "load" ? reply.outcome : killed(this.#loadTimeoutMs);
+    if (outcome.ok) this.#loads.set(name, { ...request, id: 0 });
+    return outcome;
+  }
+
+  /** Frees the sandbox `name`. */
+  async unload(name: string): Promise<void> {
+    this.#loads.delete(name);
+    if (this.#worker !== undefined) await this.#send({ op: "unload", name }, this.#loadTimeoutMs);
+  }
+
+  /**
+   * Calls `fn` of sandbox `name`.
+   *
+   * @param deadlineMs The sandbox's deadline; the worker is killed at deadline + grace.
+   */
+  async call(
+    request: DistributiveOmit<WorkerRequest & { op: "call" }, "id" | "op">,
+    deadlineMs: number,
+  ): Promise<CallOutcome> {
+    const hardMs = deadlineMs + this.#graceMs;
+    const reply = await this.#send({ op: "call", ...request }, hardMs);
+    return reply?.op === "call" ? reply.outcome : killed(hardMs);
+  }
+
+  /** Remembers a snapshot for ctx.history() (kept here too, to refill a restarted worker). */
+  async pushHistory(snapshotJson: string, max: number): Promise<void> {
+    this.#history.push(snapshotJson);
+    this.#historyMax = max;
+    if (this.#history.length > max) this.#history.splice(0, this.#history.length - max);
+    await this.#send({ op: "history", snapshotJson, max }, HISTORY_OP_TIMEOUT_MS);
+  }
+
+  /** Terminates the worker; pending requests resolve as killed. */
+  close(): void {
+    this.#closed = true;
+    this.#kill();
+  }
+
+  #send(
+    request: DistributiveOmit<WorkerRequest, "id">,
+    hardMs: number,
+  ): Promise<WorkerReply | undefined> {
+    if (this.#closed) return Promise.resolve(undefined);
+    const worker = this.#ensureWorker();
+    const { promise, resolve } = Promise.withResolvers<WorkerReply | undefined>();
+    const full = { ...request, id: this.#nextId++ } as WorkerRequest;
+    this.#pending.push({ request: full, hardMs, startedAt: performance.now(), resolve });
+    worker.postMessage(full);
+    this.#watchdog ??= setInterval(() => this.#check(), WATCHDOG_INTERVAL_MS);
+    return promise;
+  }
+
+  #ensureWorker(): Worker {
+    if (this.#worker !== undefined) return this.#worker;
+    const worker = new Worker(new URL("./_worker.ts", import.meta.url).href, { type: "module" });
+    worker.onmessage = (event: MessageEvent<WorkerReply>) => this.#onReply(event.data);
+    worker.onerror = (event) => {
+      event.preventDefault();
+      this.#restart(`worker error: ${event.message}`);
+    };
+    this.#worker = worker;
+    // A fresh worker gets every module and the history again, before any queued request.
+    for (const snapshotJson of this.#history) {
+      const request = { op: "history", snapshotJson, max: this.#historyMax, id: this.#nextId++ };
+      this.#pending.push({
+        request: request as WorkerRequest,
+        hardMs: HISTORY_OP_TIMEOUT_MS,
+        startedAt: performance.now(),
+        resolve: () => {},
+      });
+      worker.postMessage(request);
+    }
+    for (const load of this.#loads.values()) {
+      const request = { ...load, id: this.#nextId++ };
+      this.#pending.push({
+        request,
+        hardMs: this.#loadTimeoutMs + load.limits.deadlineMs,
+        startedAt: performance.now(),
+        resolve: () => {},
+      });
+      worker.postMessage(request);
+    }
+    return worker;
+  }
+
+  #onReply(reply: WorkerReply): void {
+    const index = this.#pending.findIndex((p) => p.request.id === reply.id);
+    if (index < 0) return;
+    const [done] = this.#pending.splice(index, 1);
+    // The worker runs requests in order: the next one starts now.
+    const next = this.#pending[0];
+    if (next !== undefined) next.startedAt = performance.now();
+    else this.#stopWatchdog();
+    done!.resolve(reply);
+  }
+
+  #check(): void {
+    const head = this.#pending[0];
+    if (head === undefined) return this.#stopWatchdog();
+    if (performance.now() - head.startedAt > head.hardMs) {
+      const what = head.request.op === "call"
+        ? `${head.request.name}.${head.request.fn}()`
+        : head.request.op;
+      this.#restart(`${what} ran past ${head.hardMs} ms`);
+    }
+  }
+
+  #restart(reason: string): void {
+    this.#kill();
+    if (this.#closed) return;
+    this.#restarts++;
+    this.#onRestart?.(reason);
+  }
+
+  #kill(): void {
+    this.#stopWatchdog();
+    this.#worker?.terminate();
+    this.#worker = undefined;
+    for (const pending of this.#pending.splice(0)) pending.resolve(undefined);
+  }
+
+  #stopWatchdog(): void {
+    clearInterval(this.#watchdog);
+    this.#watchdog = undefined;
+  }
+}
+
+function killed(hardMs: number): LoadOutcome & CallOutcome {
+  return {
+    ok: false,
+    kind: "killed",
+    message:
+      `did not finish within ${hardMs} ms (a native built-in ignores the deadline): worker restarted`,
+    durationMs: hardMs,
+  };
+}

@@ -1,0 +1,158 @@
+// The policy contract: the snapshot a policy reads, the result it returns and the actions it
+// may ask for. policies/hopd.d.ts is the authors' copy of these types; a unit test checks the
+// two agree on every action type and snapshot section.
+
+import { z } from "zod";
+
+/** A policy's judgement of the node. */
+export type Verdict = "healthy" | "degraded" | "unhealthy";
+/** Verdicts from best to worst (the index is `hopd_health_status`). */
+export const VERDICTS: readonly Verdict[] = ["healthy", "degraded", "unhealthy"];
+
+/** How a policy's decisions are applied. */
+export type PolicyMode = "enforce" | "warn" | "dryrun";
+
+/** Quantiles of a latency over the last tick, in milliseconds (undefined: nothing observed). */
+export interface LatencyQuantiles {
+  readonly p50?: number;
+  readonly p99?: number;
+  readonly count: number;
+}
+
+/** One JSON document per tick: what a policy sees. */
+export interface Snapshot {
+  /** Host time of the tick, ms since the epoch (policies must not read clocks themselves). */
+  readonly now: number;
+  /** Tick number since the engine started. */
+  readonly tick: number;
+  readonly node: {
+    readonly peerId: string;
+    readonly uptimeSeconds: number;
+    readonly draining: boolean;
+    readonly connections: number;
+  };
+  readonly process: {
+    readonly rssBytes: number;
+    readonly heapUsedBytes: number;
+    readonly heapTotalBytes: number;
+    /** CPU used by the process over the last tick, percent of one core. */
+    readonly cpuPercent: number;
+    /** Event-loop lag over the last tick, ms (max and p99 of a 100 ms sampler). */
+    readonly eventLoopLagMs: { readonly max: number; readonly p99: number };
+  };
+  readonly relay: {
+    readonly reservations: number;
+    readonly circuits: number;
+    /** Bytes relayed per second over the last tick, source→target ("in") and back ("out"). */
+    readonly bytesPerSecondIn: number;
+    readonly bytesPerSecondOut: number;
+    /** Circuit setup latency (CONNECT received → STATUS OK sent) over the last tick. */
+    readonly setupLatencyMs: LatencyQuantiles;
+    /** Refusals during the last tick by reason, and since start. */
+    readonly refusals: Readonly<Record<string, number>>;
+    readonly refusalsTotal: number;
+  };
+  readonly limiter: {
+    /** Rejections during the last tick by "<limiter>.<reason>". */
+    readonly rejections: Readonly<Record<string, number>>;
+    readonly rejectionsTotal: number;
+    readonly throttleFactor: number;
+    readonly bans: number;
+    /** Peers with the most bytes on open circuits. */
+    readonly topTalkers: readonly { readonly peer: string; readonly bytes: number }[];
+  };
+  /** The federation's view, when federation is enabled. */
+  readonly federation?: {
+    readonly members: { readonly alive: number; readonly suspect: number; readonly dead: number };
+    readonly connectedMembers: number;
+    readonly oldestReportAgeMs?: number;
+  };
+}
+
+const SEVERITIES = ["info", "warning", "critical"] as const;
+const PEER_ID = z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{40,60}$/, "must be a peer ID");
+const LABELS = z.record(z.string().max(64), z.string().max(256)).refine(
+  (labels) => Object.keys(labels).length <= 16,
+  "at most 16 labels",
+);
+
+/** Schema of every action a policy may return (anything else is an invalid result). */
+export const ACTION_SCHEMA = z.discriminatedUnion("type", [
+  z.strictObject({
+    type: z.literal("throttle"),
+    factor: z.number().gt(0).max(1),
+    forMs: z.number().int().positive().max(86_400_000),
+  }),
+  z.strictObject({
+    type: z.literal("setLimit"),
+    key: z.string().min(1).max(64),
+    value: z.number().min(0),
+  }),
+  z.strictObject({ type: z.literal("drain") }),
+  z.strictObject({ type: z.literal("resume") }),
+  z.strictObject({ type: z.literal("restart") }),
+  z.strictObject({
+    type: z.literal("ban"),
+    peer: PEER_ID.optional(),
+    cidr: z.string().regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, "must be an IP or CIDR").optional(),
+    ttlMs: z.number().int().positive().max(30 * 86_400_000),
+    reason: z.string().max(200).optional(),
+  }).refine((a) => (a.peer === undefined) !== (a.cidr === undefined), {
+    message: "ban needs exactly one of peer or cidr",
+  }),
+  z.strictObject({ type: z.literal("disconnect"), peer: PEER_ID }),
+  z.strictObject({
+    type: z.literal("alert"),
+    severity: z.enum(SEVERITIES),
+    summary: z.string().min(1).max(500),
+    labels: LABELS.optional(),
+  }),
+  z.strictObject({ type: z.literal("setWeight"), weight: z.number().min(0).max(1000) }),
+  z.strictObject({ type: z.literal("runHook"), name: z.string().regex(/^[A-Za-z0-9_-]+$/) }),
+]);
+
+/** An action a policy asks the host to take. */
+export type Action = z.output<typeof ACTION_SCHEMA>;
+/** The action types, in documentation order. */
+export const ACTION_TYPES = [
+  "throttle",
+  "setLimit",
+  "drain",
+  "resume",
+  "restart",
+  "ban",
+  "disconnect",
+  "alert",
+  "setWeight",
+  "runHook",
+] as const satisfies readonly Action["type"][];
+
+/** Schema of what `evaluate()` returns. */
+export const RESULT_SCHEMA = z.strictObject({
+  verdict: z.enum(VERDICTS as [Verdict, ...Verdict[]]),
+  reasons: z.array(z.string().max(500)).max(32).default([]),
+  actions: z.array(ACTION_SCHEMA).max(32).default([]),
+});
+
+/** What one evaluation of a policy returned, validated. */
+export type PolicyResult = z.output<typeof RESULT_SCHEMA>;
+
+/** The answer of an admission plugin hook. */
+export const ADMISSION_SCHEMA = z.strictObject({
+  accept: z.boolean(),
+  reason: z.string().max(200).optional(),
+});
+
+/** The answer of an admission plugin hook, validated. */
+export type AdmissionAnswer = z.output<typeof ADMISSION_SCHEMA>;
+
+/**
+ * Describes the first problem of a value that failed a schema, for the log and
+ * /v1/policies: "actions.0.factor: Too big: expected number to be <=1".
+ */
+export function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (issue === undefined) return "invalid";
+  const path = issue.path.map(String).join(".");
+  return path === "" ? issue.message : `${path}: ${issue.message}`;
+}
