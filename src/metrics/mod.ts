@@ -22,6 +22,18 @@ const NON_CONFORMING_DEFAULT_METRICS = [
   "nodejs_active_resources_total",
 ] as const;
 
+/**
+ * prom-client default metrics read from /proc/self, which Deno lets only `--allow-all`
+ * programs read: under hopd's permission set they are always 0, so they are left out and
+ * the resident set size comes from `Deno.memoryUsage()` instead.
+ */
+const PROC_SELF_DEFAULT_METRICS = [
+  "process_resident_memory_bytes",
+  "process_virtual_memory_bytes",
+  "process_heap_bytes",
+  "process_open_fds",
+] as const;
+
 /** What the registry is labelled with. */
 export interface RegistryInit {
   /** hopd's version, exported as `hopd_build_info{version}`. */
@@ -43,6 +55,15 @@ export function createRegistry(init: RegistryInit): Registry {
     // prom-client names these gauges "*_total", which `promtool check metrics` rejects (the
     // suffix is reserved for counters); their counts of Node handles mean little under Deno.
     for (const name of NON_CONFORMING_DEFAULT_METRICS) registry.removeSingleMetric(name);
+    for (const name of PROC_SELF_DEFAULT_METRICS) registry.removeSingleMetric(name);
+    new Gauge({
+      name: "process_resident_memory_bytes",
+      help: "Resident memory size in bytes.",
+      registers: [registry],
+      collect() {
+        this.set(Deno.memoryUsage().rss);
+      },
+    });
   }
   const buildInfo = new Gauge({
     name: "hopd_build_info",
