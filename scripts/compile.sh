@@ -10,4 +10,5 @@ excludes=()
 for dir in node_modules/.deno/bintrees@*/node_modules/bintrees/test; do
   [[ -d "$dir" ]] && excludes+=(--exclude "$dir")
 done
-exec deno compile -P=hopd --include policies/ --include plugins/ "${excludes[@]}" "$@" main.ts
+# The policy sandbox worker is loaded by URL at run time, so it must be embedded explicitly.
+exec deno compile -P=hopd --include src/policy/_worker.ts "${excludes[@]}" "$@" main.ts

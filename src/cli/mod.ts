@@ -21,6 +21,7 @@ import { type CliIo, PROCESS_IO } from "./_io.ts";
 import { addAdminCommands } from "./admin_command.ts";
 import { EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./exit_codes.ts";
 import { DEFAULT_HEALTH_URL, probeReady } from "./health_command.ts";
+import { addPolicyCommands } from "./policy_command.ts";
 import { runNode } from "./run_command.ts";
 
 export type { CliIo } from "./_io.ts";
@@ -121,6 +122,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     });
 
   addAdminCommands(program, io, setCode);
+  addPolicyCommands(program, io, setCode);
 
   program.command("version")
     .description("print the version")

@@ -1,0 +1,371 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { Registry } from "prom-client";
+import { loadConfig, type ResolvedPolicyConfig } from "../config/mod.ts";
+import type { Actuator } from "./action_executor.ts";
+import { PolicyEngine } from "./engine.ts";
+import { exampleSnapshot } from "./example_snapshot.ts";
+import type { Snapshot } from "./types.ts";
+
+const PEER = "12D3KooWLRPJAA5o6zNcWJjW3QLRzSmt1CjSWAHe1TBeNTNXdBWi";
+
+class FakeActuator implements Actuator {
+  calls: string[] = [];
+  isDraining = false;
+  throttle(factor: number, forMs: number) {
+    this.calls.push(`throttle ${factor} ${forMs}`);
+  }
+  setLimit(key: string, value: number) {
+    if (key === "bogus") throw new RangeError("unknown limit key 'bogus'");
+    this.calls.push(`setLimit ${key} ${value}`);
+  }
+  limit() {
+    return undefined;
+  }
+  draining() {
+    return this.isDraining;
+  }
+  setDraining(draining: boolean) {
+    this.isDraining = draining;
+    this.calls.push(draining ? "drain" : "resume");
+  }
+  restart(reason: string) {
+    this.calls.push(`restart ${reason}`);
+  }
+  isBanned() {
+    return false;
+  }
+  ban(target: { peer?: string; cidr?: string }) {
+    this.calls.push(`ban ${target.peer ?? target.cidr}`);
+  }
+  disconnect(peer: string) {
+    this.calls.push(`disconnect ${peer}`);
+    return Promise.resolve(1);
+  }
+  connectedPeers() {
+    return 100;
+  }
+}
+
+interface Rig {
+  engine: PolicyEngine;
+  actuator: FakeActuator;
+  registry: Registry;
+  dir: string;
+  dataDir: string;
+  snapshot: { value: Partial<Snapshot> };
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+async function rig(policy: Record<string, unknown> = {}, dataDir?: string): Promise<Rig> {
+  const root = await Deno.makeTempDir({ prefix: "hopd-engine-" });
+  const dir = join(root, "policies");
+  await Deno.mkdir(dir);
+  const data = dataDir ?? join(root, "data");
+  await Deno.mkdir(data, { recursive: true });
+  const config: ResolvedPolicyConfig = (await loadConfig({
+    overrides: {
+      policy: {
+        dir,
+        plugins_dir: join(root, "plugins"),
+        tick: "1h", // tests call tick() themselves
+        hysteresis_for: 1,
+        hysteresis_of: 1,
+        cooldown: "0",
+        ...policy,
+      },
+    },
+  })).policy;
+  const actuator = new FakeActuator();
+  const registry = new Registry();
+  const snapshot = { value: {} as Partial<Snapshot> };
+  let tick = 0;
+  const engine = new PolicyEngine(config, {
+    registry,
+    peerId: PEER,
+    dataDir: data,
+    actuator,
+    snapshot: () =>
+      Promise.resolve({ ...exampleSnapshot(Date.now()), ...snapshot.value, tick: ++tick }),
+    fetch: () => Promise.resolve(new Response("ok")),
+  });
+  return {
+    engine,
+    actuator,
+    registry,
+    dir,
+    dataDir: data,
+    snapshot,
+    async [Symbol.asyncDispose]() {
+      await engine.stop();
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** Saves like an editor: write a temp file, rename over the target. */
+async function save(dir: string, name: string, text: string): Promise<void> {
+  const temp = join(dir, `.${name}.swp`);
+  await Deno.writeTextFile(temp, text);
+  await Deno.rename(temp, join(dir, name));
+}
+
+async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const policy = (verdict: string, actions: unknown[] = [], extra = "") =>
+  `export function evaluate(s, ctx) { ${extra} return { verdict: "${verdict}", reasons: ["because"], actions: ${
+    JSON.stringify(actions)
+  } }; }`;
+
+async function metricValue(registry: Registry, name: string, labels: Record<string, string>) {
+  const metric = await registry.getSingleMetric(name)?.get();
+  const match = metric?.values.find((v) =>
+    Object.entries(labels).every(([k, value]) => v.labels[k] === value)
+  );
+  return match?.value ?? 0;
+}
+
+Deno.test("PolicyEngine hot-reloads a saved policy, keeps the last good one and retires a deleted one", async () => {
+  await using r = await rig();
+  await save(r.dir, "p.js", policy("healthy"));
+  await r.engine.start();
+  const view = () => r.engine.policies().policies.find((p) => p.name === "p")!;
+  assert.equal(view().state, "active");
+  const first = view().revision;
+
+  await save(r.dir, "p.js", policy("unhealthy"));
+  await eventually(() => view().revision !== first);
+  await r.engine.tick();
+  assert.equal(r.engine.health().verdict, "unhealthy");
+  assert.deepEqual(r.engine.health().reasons, ["p: because"]);
+
+  const good = view().revision;
+  await save(r.dir, "p.js", "export function evaluate( {");
+  await eventually(() => view().lastError !== undefined);
+  assert.equal(view().revision, good);
+  assert.equal(view().state, "active");
+  assert.equal(view().lastErrorKind, "compile");
+  assert.equal(await metricValue(r.registry, "hopd_policy_reloads_total", { result: "error" }), 1);
+  await r.engine.tick();
+  assert.equal(view().lastVerdict, "unhealthy"); // still the last good revision
+
+  await Deno.remove(join(r.dir, "p.js"));
+  await eventually(() => view().state === "retired");
+  assert.equal(r.engine.health().verdict, "healthy");
+});
+
+Deno.test("PolicyEngine refuses a revision whose fixtures fail", async () => {
+  await using r = await rig();
+  await save(r.dir, "p.js", policy("healthy"));
+  await save(
+    r.dir,
+    "p_test.js",
+    `export const cases = [{ name: "wants degraded", snapshot: {}, expect: { verdict: "degraded" } }];`,
+  );
+  await r.engine.start();
+  const view = r.engine.policies().policies.find((p) => p.name === "p")!;
+  assert.equal(view.state, "failed");
+  assert.match(
+    view.lastError!,
+    /1 of 1 fixture cases failed: "wants degraded": verdict is healthy/,
+  );
+  assert.deepEqual(view.fixtures, { passed: 0, failed: 1 });
+});
+
+Deno.test("PolicyEngine modes: enforce runs, warn only alerts, dryrun records", async () => {
+  const actions = [{ type: "drain" }, {
+    type: "alert",
+    severity: "warning",
+    summary: "look",
+  }];
+  for (const mode of ["enforce", "warn", "dryrun"] as const) {
+    await using r = await rig({ mode });
+    await save(r.dir, "p.js", policy("degraded", actions));
+    await r.engine.start();
+    await r.engine.tick();
+    const [decision] = r.engine.decisions(1);
+    const outcomes = decision!.actions.map((a) => `${a.type}:${a.outcome}`);
+    const alerts = await metricValue(r.registry, "hopd_alerts_total", { severity: "warning" });
+    if (mode === "enforce") {
+      assert.deepEqual(r.actuator.calls, ["drain"]);
+      assert.deepEqual(outcomes, ["drain:executed", "alert:executed"]);
+      assert.equal(alerts, 1);
+    } else if (mode === "warn") {
+      assert.deepEqual(r.actuator.calls, []);
+      assert.deepEqual(outcomes, ["drain:warned", "alert:executed"]);
+      assert.equal(alerts, 1);
+    } else {
+      assert.deepEqual(r.actuator.calls, []);
+      assert.deepEqual(outcomes, ["drain:dryrun", "alert:dryrun"]);
+      assert.equal(alerts, 0);
+    }
+  }
+});
+
+Deno.test("PolicyEngine rails: hysteresis, cooldown and the restart budget hold", async (t) => {
+  await t.step("an action needs N of M ticks", async () => {
+    await using r = await rig({ hysteresis_for: 2, hysteresis_of: 3 });
+    await save(r.dir, "p.js", policy("unhealthy", [{ type: "drain" }]));
+    await r.engine.start();
+    await r.engine.tick();
+    assert.deepEqual(r.actuator.calls, []);
+    assert.equal(r.engine.health().verdict, "degraded"); // unhealthy not yet sustained
+    assert.equal(r.engine.decisions(1)[0]!.actions[0]!.suppressedBy, "hysteresis");
+    await r.engine.tick();
+    assert.deepEqual(r.actuator.calls, ["drain"]);
+    assert.equal(r.engine.health().verdict, "unhealthy");
+  });
+  await t.step("a cooldown holds the same action back", async () => {
+    await using r = await rig({ cooldown: "1h" });
+    await save(r.dir, "p.js", policy("degraded", [{ type: "throttle", factor: 0.5, forMs: 1000 }]));
+    await r.engine.start();
+    await r.engine.tick();
+    await r.engine.tick();
+    assert.deepEqual(r.actuator.calls, ["throttle 0.5 1000"]);
+    assert.equal(r.engine.decisions(1)[0]!.actions[0]!.suppressedBy, "cooldown");
+  });
+  await t.step("restarts stop at the budget, alert once, and reset", async () => {
+    await using r = await rig({ restart_budget: 1 });
+    await save(r.dir, "p.js", policy("unhealthy", [{ type: "restart" }]));
+    await r.engine.start();
+    await r.engine.tick();
+    await r.engine.tick();
+    await r.engine.tick();
+    assert.equal(r.actuator.calls.filter((c) => c.startsWith("restart")).length, 1);
+    assert.equal(r.engine.decisions(1)[0]!.actions[0]!.suppressedBy, "budget");
+    assert.equal(await metricValue(r.registry, "hopd_policy_restart_budget_exhausted", {}), 1);
+    assert.equal(await metricValue(r.registry, "hopd_alerts_total", { severity: "critical" }), 1);
+    r.engine.resetRestartBudget();
+    await r.engine.tick();
+    assert.equal(r.actuator.calls.filter((c) => c.startsWith("restart")).length, 2);
+  });
+  await t.step("the restart budget survives a restart of hopd", async () => {
+    const dataDir = await Deno.makeTempDir();
+    {
+      await using r = await rig({ restart_budget: 1 }, dataDir);
+      await save(r.dir, "p.js", policy("unhealthy", [{ type: "restart" }]));
+      await r.engine.start();
+      await r.engine.tick();
+      assert.equal(r.actuator.calls.length, 1);
+    }
+    await using again = await rig({ restart_budget: 1 }, dataDir);
+    await save(again.dir, "p.js", policy("unhealthy", [{ type: "restart" }]));
+    await again.engine.start();
+    await again.engine.tick();
+    assert.deepEqual(again.actuator.calls, []);
+    assert.equal(again.engine.restartBudget().exhausted, true);
+  });
+  await t.step("policy bans stop at the cap", async () => {
+    await using r = await rig({ max_ban_fraction: 0.02 }); // 2 of 100 connected peers
+    const bans = ["10.0.0.1", "10.0.0.2", "10.0.0.3"].map((cidr) => ({
+      type: "ban",
+      cidr,
+      ttlMs: 60_000,
+    }));
+    await save(r.dir, "p.js", policy("degraded", bans));
+    await r.engine.start();
+    await r.engine.tick();
+    assert.deepEqual(r.actuator.calls, ["ban 10.0.0.1", "ban 10.0.0.2"]);
+    assert.equal(r.engine.decisions(1)[0]!.actions[2]!.suppressedBy, "ban_cap");
+  });
+});
+
+Deno.test("PolicyEngine counts failures and fails open or closed", async (t) => {
+  for (const fail of ["open", "closed"] as const) {
+    await t.step(fail, async () => {
+      await using r = await rig({ fail, deadline: "20ms" });
+      await save(r.dir, "p.js", policy("healthy", [], "if (s.tick > 1) for (;;) {}"));
+      await r.engine.start();
+      await r.engine.tick(); // tick 1 is fine
+      await r.engine.tick(); // tick 2 loops until the deadline
+      const [decision] = r.engine.decisions(1);
+      assert.equal(decision!.errorKind, "timeout");
+      assert.equal(
+        await metricValue(r.registry, "hopd_policy_errors_total", { policy: "p", kind: "timeout" }),
+        1,
+      );
+      assert.equal(r.engine.health().verdict, fail === "open" ? "healthy" : "unhealthy");
+    });
+  }
+  await t.step("an invalid result and a failing action are recorded, not thrown", async () => {
+    await using r = await rig();
+    await save(
+      r.dir,
+      "bad.js",
+      `export function evaluate(s) {
+      return s.tick > 1 ? { verdict: "fine" } : { verdict: "healthy", reasons: [], actions: [] }; }`,
+    );
+    await save(
+      r.dir,
+      "limit.js",
+      policy("healthy", [{ type: "setLimit", key: "bogus", value: 1 }]),
+    );
+    await r.engine.start();
+    await r.engine.tick();
+    await r.engine.tick();
+    const bad = r.engine.decisions(10, "bad")[0]!;
+    assert.equal(bad.errorKind, "invalid_result");
+    assert.match(bad.error!, /verdict/);
+    const limit = r.engine.decisions(1, "limit")[0]!;
+    assert.equal(limit.actions[0]!.suppressedBy, "error");
+    assert.match(limit.actions[0]!.error!, /unknown limit key/);
+  });
+});
+
+Deno.test("PolicyEngine keeps ctx.state across reloads and writes the decision log", async () => {
+  await using r = await rig();
+  const counter = (step: number) =>
+    policy("healthy", [], `ctx.state.n = (ctx.state.n ?? 0) + ${step};`);
+  await save(r.dir, "p.js", counter(1));
+  await r.engine.start();
+  await r.engine.tick();
+  await r.engine.tick();
+  const view = () => r.engine.policies().policies.find((p) => p.name === "p")!;
+  const before = view().revision;
+  await save(r.dir, "p.js", counter(10));
+  await eventually(() => view().revision !== before);
+  await r.engine.tick();
+  await r.engine.stop();
+  const text = await Deno.readTextFile(join(r.dataDir, "decisions.ndjson"));
+  const records = text.trim().split("\n").map((line) => JSON.parse(line));
+  assert.equal(records.filter((x) => x.type === "snapshot").length, 3);
+  assert.equal(records.filter((x) => x.type === "decision").length, 3);
+  const state = JSON.parse(await Deno.readTextFile(join(r.dataDir, "policy_state.json")));
+  assert.deepEqual(JSON.parse(state.states.p), { n: 12 });
+});
+
+Deno.test("PluginHost refuses a listed peer, and fails open or closed when a plugin breaks", async (t) => {
+  for (const fail of ["open", "closed"] as const) {
+    await t.step(fail, async () => {
+      await using r = await rig({ plugin_fail: fail, plugin_budget: "30ms" });
+      const plugins = join(r.dir, "..", "plugins");
+      await Deno.mkdir(plugins);
+      await save(
+        plugins,
+        "refuse.js",
+        `export function onReservation(e) {
+           return e.peer === "bad" ? { accept: false, reason: "listed" } : { accept: true }; }
+         export function onCircuit(e) { for (;;) {} }`,
+      );
+      await r.engine.start();
+      assert.equal(
+        r.engine.plugins.list().find((p) => p.name === "refuse")?.state,
+        "active",
+      );
+      assert.deepEqual(await r.engine.plugins.reservation({ peer: "good" }), { accept: true });
+      assert.deepEqual(await r.engine.plugins.reservation({ peer: "bad" }), {
+        accept: false,
+        reason: "plugin:refuse: listed",
+      });
+      const circuit = await r.engine.plugins.circuit({ source: "a", target: "b" });
+      assert.equal(circuit!.accept, fail === "open");
+      assert.equal(r.engine.plugins.score([1, 2], {}), undefined); // no plugin scores
+    });
+  }
+});
