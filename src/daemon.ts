@@ -28,6 +28,7 @@ import {
   type Readiness,
   serveOps,
 } from "./ops/mod.ts";
+import { policyRoutes } from "./ops/policy_routes.ts";
 import { BanList, createLimiter, denoBanFs, type Limiter } from "./ratelimit/mod.ts";
 import { type Health, type PolicyEngine, policyEngine } from "./policy/mod.ts";
 import { type Admission, type Relay, relay } from "./relay/mod.ts";
@@ -459,6 +460,7 @@ class Node implements Daemon {
         auth,
         parseDurationMs,
       },
+      routeGroups: [...(this.#c.policy === undefined ? [] : [policyRoutes(this.#c.policy)])],
     });
   }
 
