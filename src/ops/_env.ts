@@ -1,11 +1,21 @@
 // Shared bits of the ops app: its hono environment (the caller's address arrives from
-// Deno.serve as a binding) and the JSON error shape.
+// Deno.serve as a binding), the app and route-group types, and the JSON error shape.
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 
 /** Hono environment of the ops app: Deno.serve's connection info as bindings. */
 export interface OpsEnv {
   Bindings: { remoteAddr?: Deno.Addr };
 }
+
+/** The ops app: a hono app whose routes carry zod schemas and make up /openapi.json. */
+export type OpsApp = OpenAPIHono<OpsEnv>;
+
+/**
+ * A group of ops routes: registers its routes (with `app.openapi(createRoute(…), handler)`)
+ * and the middleware that guards them (with `app.use("<prefix>/*", …)`, before its routes).
+ */
+export type OpsRouteGroup = (app: OpsApp) => void;
 
 /** The JSON body of every error answer. */
 export function errorBody(

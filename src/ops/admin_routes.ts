@@ -1,24 +1,34 @@
 /**
  * The admin API under `/v1/admin`: bans, listings of reservations, circuits and peers
  * (paged), drain and resume, and closing a peer's connections. Every request is
- * authenticated ({@linkcode adminAuth}) and every action leaves one audit log line.
+ * authenticated ({@linkcode adminAuth}), bodies are size-limited, and every action leaves
+ * one audit log line. Route groups added after this one get the same guard on any route
+ * under `/v1/admin/`.
  *
  * @module
  */
 
+import { createRoute, z } from "@hono/zod-openapi";
 import { getLogger } from "@logtape/logtape";
-import { type Context, Hono } from "hono";
+import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { timingSafeEqual } from "hono/utils/buffer";
 import { BadRequestError } from "../errors.ts";
-import type { OpsEnv } from "./_env.ts";
-import { clientIp, errorBody, isLoopback } from "./_env.ts";
+import { clientIp, errorBody, isLoopback, type OpsEnv, type OpsRouteGroup } from "./_env.ts";
+import {
+  ADMIN_SECURITY_SCHEME,
+  BAD_REQUEST_RESPONSE,
+  errorResponse,
+  jsonResponse,
+  page,
+  PageQuerySchema,
+  pageSchema,
+  RATE_LIMITED_RESPONSE,
+} from "./_schemas.ts";
+
+export { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from "./_schemas.ts";
 
 const audit = getLogger(["hopd", "audit"]);
-
-/** Default and largest page size of admin listings. */
-export const DEFAULT_PAGE_LIMIT = 100;
-export const MAX_PAGE_LIMIT = 1_000;
 
 /** How the admin API is protected. */
 export interface AdminAuthConfig {
@@ -62,6 +72,15 @@ export interface AdminControl {
   resume(): void;
   /** @returns How many connections were closed. @throws {RangeError} On a bad peer ID. */
   disconnect(peer: string): Promise<number>;
+}
+
+/** What the admin routes need. */
+export interface AdminRoutesComponents {
+  readonly control: AdminControl;
+  /** Read per request, so a reload can change the token. */
+  readonly auth: () => AdminAuthConfig;
+  /** Parses `ttl` strings ("1h"). */
+  readonly parseDurationMs: (text: string) => number | undefined;
 }
 
 /**
@@ -116,72 +135,170 @@ export function adminAuth(auth: () => AdminAuthConfig) {
   };
 }
 
-function page(c: Context<OpsEnv>, items: readonly Record<string, unknown>[]) {
-  const limit = Number(c.req.query("limit") ?? DEFAULT_PAGE_LIMIT);
-  const offset = Number(c.req.query("offset") ?? 0);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_LIMIT) {
-    throw new BadRequestError(
-      `'limit' must be an integer from 1 to ${MAX_PAGE_LIMIT}: got ${c.req.query("limit")}`,
-    );
-  }
-  if (!Number.isInteger(offset) || offset < 0) {
-    throw new BadRequestError(
-      `'offset' must be a non-negative integer: got ${c.req.query("offset")}`,
-    );
-  }
-  const slice = items.slice(offset, offset + limit);
-  return c.json({
-    total: items.length,
-    offset,
-    limit,
-    ...(offset + limit < items.length ? { nextOffset: offset + limit } : {}),
-    items: slice,
+// ---- schemas ----
+
+const nonEmpty = (what: string) =>
+  z.string({ error: "must be a non-empty string" }).min(1, { error: "must be a non-empty string" })
+    .openapi({ description: what });
+
+const BanSchema = z.object({
+  kind: z.enum(["peer", "cidr"]),
+  target: z.string().openapi({ description: "Peer ID or CIDR", example: "203.0.113.0/24" }),
+  reason: z.string().optional(),
+  createdAt: z.iso.datetime(),
+  expiresAt: z.iso.datetime().optional().openapi({ description: "Absent: until unbanned" }),
+}).openapi("Ban");
+
+const BanRequestSchema = z.object({
+  peer: nonEmpty("Peer ID to ban (give this or `cidr`)").optional(),
+  cidr: nonEmpty("IPv4 or IPv6 CIDR to ban (give this or `peer`)").optional(),
+  ttl: z.string({ error: 'must be a positive duration such as "1h"' }).optional().openapi({
+    description: 'Lifetime such as "30m", "1h", "7d"; absent = until unbanned',
+  }),
+  reason: nonEmpty("Why, for the audit log and the listing").optional(),
+}, { error: "Request body must be a JSON object" })
+  .refine((body) => (body.peer === undefined) !== (body.cidr === undefined), {
+    error: "Give exactly one of 'peer' or 'cidr'",
+  })
+  .openapi("BanRequest", { example: { cidr: "203.0.113.0/24", ttl: "1h", reason: "flood" } });
+
+const ReservationSchema = z.looseObject({
+  peer: z.string(),
+  ip: z.string(),
+  expiresAt: z.iso.datetime(),
+}).openapi("Reservation");
+
+const CircuitSchema = z.looseObject({
+  source: z.string().openapi({ description: "Peer ID of the dialer" }),
+  target: z.string().openapi({ description: "Peer ID of the reserved peer" }),
+  bytesSrcToDst: z.number().int(),
+  bytesDstToSrc: z.number().int(),
+  ageSeconds: z.number(),
+}).openapi("Circuit");
+
+const PeerSchema = z.looseObject({
+  peer: z.string(),
+  connections: z.number().int(),
+  addrs: z.array(z.string()).openapi({ description: "Remote multiaddr of each connection" }),
+}).openapi("Peer");
+
+const DrainSchema = z.object({ draining: z.boolean() }).openapi("DrainState");
+
+// ---- routes ----
+
+const GUARD_RESPONSES = {
+  401: errorResponse("Token configured, and missing or wrong (`UNAUTHORIZED`)"),
+  403: errorResponse("Caller not on loopback and remote access off (`FORBIDDEN`)"),
+  429: RATE_LIMITED_RESPONSE,
+};
+const security = [{ [ADMIN_SECURITY_SCHEME]: [] }];
+
+function listing<T extends z.ZodType>(path: string, item: T, pageName: string, what: string) {
+  return createRoute({
+    method: "get",
+    path,
+    tags: ["admin"],
+    summary: `List ${what}`,
+    security,
+    request: { query: PageQuerySchema },
+    responses: {
+      200: jsonResponse(pageSchema(item, pageName), `A page of ${what}`),
+      400: BAD_REQUEST_RESPONSE,
+      ...GUARD_RESPONSES,
+    },
   });
 }
 
-async function jsonBody(c: Context<OpsEnv>): Promise<Record<string, unknown>> {
-  let body: unknown;
-  try {
-    body = await c.req.json();
-  } catch {
-    throw new BadRequestError("Request body must be a JSON object");
-  }
-  if (body === null || typeof body !== "object" || Array.isArray(body)) {
-    throw new BadRequestError("Request body must be a JSON object");
-  }
-  return body as Record<string, unknown>;
-}
+const bansList = listing("/v1/admin/bans", BanSchema, "BanPage", "bans");
+const reservationsList = listing(
+  "/v1/admin/reservations",
+  ReservationSchema,
+  "ReservationPage",
+  "reservations",
+);
+const circuitsList = listing("/v1/admin/circuits", CircuitSchema, "CircuitPage", "circuits");
+const peersList = listing("/v1/admin/peers", PeerSchema, "PeerPage", "connected peers");
 
-function optionalString(body: Record<string, unknown>, key: string): string | undefined {
-  const value = body[key];
-  if (value === undefined) return undefined;
-  if (typeof value !== "string" || value === "") {
-    throw new BadRequestError(`'${key}' must be a non-empty string: got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
+const banCreate = createRoute({
+  method: "post",
+  path: "/v1/admin/bans",
+  tags: ["admin"],
+  summary: "Ban a peer or a CIDR",
+  description: "Closes the banned party's connections at once. Audited.",
+  security,
+  request: {
+    body: { required: true, content: { "application/json": { schema: BanRequestSchema } } },
+  },
+  responses: {
+    201: jsonResponse(BanSchema, "The ban"),
+    400: BAD_REQUEST_RESPONSE,
+    413: errorResponse("Body over `admin.max_body_size` (`PAYLOAD_TOO_LARGE`)"),
+    415: errorResponse("Body not sent as `application/json` (`UNSUPPORTED_MEDIA_TYPE`)"),
+    ...GUARD_RESPONSES,
+  },
+});
 
-function banRequest(
-  body: Record<string, unknown>,
-  parseDurationMs: (text: string) => number | undefined,
-): BanRequest {
-  const peer = optionalString(body, "peer");
-  const cidr = optionalString(body, "cidr");
-  if ((peer === undefined) === (cidr === undefined)) {
-    throw new BadRequestError("Give exactly one of 'peer' or 'cidr'");
-  }
-  const ttl = body.ttl;
-  let ttlMs: number | undefined;
-  if (ttl !== undefined) {
-    ttlMs = typeof ttl === "string" ? parseDurationMs(ttl) : undefined;
-    if (ttlMs === undefined || ttlMs <= 0) {
-      throw new BadRequestError(
-        `'ttl' must be a positive duration such as "1h": got ${JSON.stringify(ttl)}`,
-      );
-    }
-  }
-  return { peer, cidr, ttlMs, reason: optionalString(body, "reason") };
+const banDelete = createRoute({
+  method: "delete",
+  // `{.+}`: a CIDR's slash may come URL-encoded (%2F) or plain.
+  path: "/v1/admin/bans/{target{.+}}",
+  tags: ["admin"],
+  summary: "Lift a ban",
+  description: "Audited.",
+  security,
+  request: {
+    params: z.object({
+      target: z.string().openapi({
+        description: "Peer ID, or CIDR (URL-encoded: `203.0.113.0%2F24`)",
+        example: "203.0.113.0%2F24",
+      }),
+    }),
+  },
+  responses: {
+    200: jsonResponse(
+      z.object({ removed: z.literal(true), target: z.string() }).openapi("Unbanned"),
+      "The ban was lifted",
+    ),
+    404: errorResponse("No such ban (`NOT_FOUND`)"),
+    ...GUARD_RESPONSES,
+  },
+});
+
+const disconnect = createRoute({
+  method: "post",
+  path: "/v1/admin/peers/{peer}/disconnect",
+  tags: ["admin"],
+  summary: "Close a peer's connections",
+  description: "Audited. The peer may reconnect unless banned.",
+  security,
+  request: { params: z.object({ peer: z.string().openapi({ description: "Peer ID" }) }) },
+  responses: {
+    200: jsonResponse(
+      z.object({ peer: z.string(), closed: z.number().int() }).openapi("Disconnected"),
+      "How many connections were closed",
+    ),
+    400: BAD_REQUEST_RESPONSE,
+    ...GUARD_RESPONSES,
+  },
+});
+
+function drainRoute(path: string, summary: string, description: string) {
+  return createRoute({
+    method: "post",
+    path,
+    tags: ["admin"],
+    summary,
+    description,
+    security,
+    responses: { 200: jsonResponse(DrainSchema, "The drain state now"), ...GUARD_RESPONSES },
+  });
 }
+const drain = drainRoute(
+  "/v1/admin/drain",
+  "Start draining",
+  "/ready turns 503; new connections and reservations are refused; circuits go on. Audited.",
+);
+const resume = drainRoute("/v1/admin/resume", "Stop draining", "Audited.");
 
 /** Runs a control call; its RangeError (a bad peer ID or CIDR from the caller) becomes a 400. */
 async function asRequest<T>(call: () => Promise<T>): Promise<T> {
@@ -194,70 +311,91 @@ async function asRequest<T>(call: () => Promise<T>): Promise<T> {
 }
 
 /**
- * Builds the `/v1/admin` routes.
+ * The `/v1/admin` routes, behind {@linkcode adminAuth} and a body size limit.
  *
- * @param control What the routes act on.
- * @param auth Reads the auth settings and body limit.
- * @param parseDurationMs Parses `ttl` strings ("1h").
- * @returns A hono app to mount at `/v1/admin`.
+ * @param components What the routes act on, the auth settings and the TTL parser.
+ * @returns The route group.
  */
-export function adminRoutes(
-  control: AdminControl,
-  auth: () => AdminAuthConfig,
-  parseDurationMs: (text: string) => number | undefined,
-): Hono<OpsEnv> {
-  const app = new Hono<OpsEnv>();
-  app.use("*", adminAuth(auth));
-  const { maxBodyBytes } = auth();
-  app.use(
-    "*",
-    bodyLimit({
-      maxSize: maxBodyBytes,
-      onError: (c) =>
-        c.json(
-          errorBody("PAYLOAD_TOO_LARGE", `Request body exceeds ${maxBodyBytes} bytes`),
-          413,
-        ),
-    }),
-  );
+export function adminRoutes(components: AdminRoutesComponents): OpsRouteGroup {
+  const { control, auth, parseDurationMs } = components;
+  return (app) => {
+    app.openAPIRegistry.registerComponent("securitySchemes", ADMIN_SECURITY_SCHEME, {
+      type: "http",
+      scheme: "bearer",
+      description: "The token in `admin.token_file`. Without one, only loopback callers, " +
+        "without a token.",
+    });
+    app.use("/v1/admin/*", adminAuth(auth));
+    const { maxBodyBytes } = auth();
+    app.use(
+      "/v1/admin/*",
+      bodyLimit({
+        maxSize: maxBodyBytes,
+        onError: (c) =>
+          c.json(
+            errorBody("PAYLOAD_TOO_LARGE", `Request body exceeds ${maxBodyBytes} bytes`),
+            413,
+          ),
+      }),
+    );
 
-  const done = (c: Context<OpsEnv>, action: string, fields: Record<string, unknown>) => {
-    audit.info("admin {action} by {ip}: {fields}", { action, ip: clientIp(c), fields });
+    const done = (c: Context<OpsEnv>, action: string, fields: Record<string, unknown>) => {
+      audit.info("admin {action} by {ip}: {fields}", { action, ip: clientIp(c), fields });
+    };
+
+    app.openapi(bansList, (c) => c.json(page(control.bans(), c.req.valid("query")), 200));
+    app.openapi(banCreate, async (c) => {
+      const { peer, cidr, ttl, reason } = c.req.valid("json");
+      let ttlMs: number | undefined;
+      if (ttl !== undefined) {
+        ttlMs = parseDurationMs(ttl);
+        if (ttlMs === undefined || ttlMs <= 0) {
+          throw new BadRequestError(
+            `'ttl' must be a positive duration such as "1h": got ${JSON.stringify(ttl)}`,
+          );
+        }
+      }
+      const ban = await asRequest(() => control.ban({ peer, cidr, ttlMs, reason }));
+      done(c, "ban", { ...ban });
+      return c.json(ban, 201);
+    });
+    app.openapi(banDelete, async (c) => {
+      // hono has decoded the parameter once (%2F → /).
+      const { target } = c.req.valid("param");
+      const removed = await asRequest(() => control.unban(target));
+      done(c, "unban", { target, removed });
+      return removed
+        ? c.json({ removed: true as const, target }, 200)
+        : c.json(errorBody("NOT_FOUND", `No ban on '${target}'`), 404);
+    });
+    // The control lists plain records; the schemas document their fields.
+    app.openapi(reservationsList, (c) => {
+      const items = control.reservations() as z.infer<typeof ReservationSchema>[];
+      return c.json(page(items, c.req.valid("query")), 200);
+    });
+    app.openapi(circuitsList, (c) => {
+      const items = control.circuits() as z.infer<typeof CircuitSchema>[];
+      return c.json(page(items, c.req.valid("query")), 200);
+    });
+    app.openapi(peersList, (c) => {
+      const items = control.peers() as z.infer<typeof PeerSchema>[];
+      return c.json(page(items, c.req.valid("query")), 200);
+    });
+    app.openapi(disconnect, async (c) => {
+      const { peer } = c.req.valid("param");
+      const closed = await asRequest(() => control.disconnect(peer));
+      done(c, "disconnect", { peer, closed });
+      return c.json({ peer, closed }, 200);
+    });
+    app.openapi(drain, (c) => {
+      control.drain();
+      done(c, "drain", {});
+      return c.json({ draining: true }, 200);
+    });
+    app.openapi(resume, (c) => {
+      control.resume();
+      done(c, "resume", {});
+      return c.json({ draining: false }, 200);
+    });
   };
-
-  app.get("/bans", (c) => page(c, control.bans() as unknown as Record<string, unknown>[]));
-  app.post("/bans", async (c) => {
-    const request = banRequest(await jsonBody(c), parseDurationMs);
-    const ban = await asRequest(() => control.ban(request));
-    done(c, "ban", { ...ban });
-    return c.json(ban, 201);
-  });
-  app.delete("/bans/:target{.+}", async (c) => {
-    const target = decodeURIComponent(c.req.param("target"));
-    const removed = await asRequest(() => control.unban(target));
-    done(c, "unban", { target, removed });
-    return removed
-      ? c.json({ removed: true, target })
-      : c.json(errorBody("NOT_FOUND", `No ban on '${target}'`), 404);
-  });
-  app.get("/reservations", (c) => page(c, control.reservations()));
-  app.get("/circuits", (c) => page(c, control.circuits()));
-  app.get("/peers", (c) => page(c, control.peers()));
-  app.post("/peers/:peer/disconnect", async (c) => {
-    const peer = c.req.param("peer");
-    const closed = await asRequest(() => control.disconnect(peer));
-    done(c, "disconnect", { peer, closed });
-    return c.json({ peer, closed });
-  });
-  app.post("/drain", (c) => {
-    control.drain();
-    done(c, "drain", {});
-    return c.json({ draining: true });
-  });
-  app.post("/resume", (c) => {
-    control.resume();
-    done(c, "resume", {});
-    return c.json({ draining: false });
-  });
-  return app;
 }

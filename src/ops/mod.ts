@@ -1,39 +1,79 @@
 /**
  * The ops HTTP server (hono on Deno.serve, its own listener): liveness, readiness,
- * Prometheus metrics and the JSON status API. It reads live state only through the
- * functions it is given, so it can be tested in-process with `app.request()`.
+ * Prometheus metrics, the JSON status and admin APIs, the status page (`GET /`) and the
+ * OpenAPI 3.1 document of all of them (`GET /openapi.json`). It reads live state only
+ * through the functions it is given, so it can be tested in-process with `app.request()`.
+ *
+ * Routes come in groups, one file each, every route declared with `createRoute` (zod
+ * schemas for params, query, body and responses) so /openapi.json is generated from the
+ * code that serves it, and bad input is refused by the schema (400 `BAD_REQUEST`, through
+ * the same `onError` as every other error):
+ *
+ * - `health_routes.ts`: /health, /ready, /metrics
+ * - `status_routes.ts`: /v1/status
+ * - `admin_routes.ts`: /v1/admin/* (auth, body limit, audit)
+ * - `status_page_routes.ts`: / (the HTML status page)
+ * - `openapi_routes.ts`: /openapi.json
+ *
+ * Adding a group: write `src/ops/<name>_routes.ts` exporting `<name>Routes(deps):
+ * OpsRouteGroup`, a function that gets the app and calls `app.openapi(createRoute({...}),
+ * handler)` per route (shared schemas and the error/429 responses are in `_schemas.ts`;
+ * guard middleware goes first, as `app.use("/v1/<prefix>/*", …)`), with its tests beside
+ * it; then pass it in `routeGroups` from `src/daemon.ts`. Every route under /v1 is rate
+ * limited per caller IP, and every route under /v1/admin needs the admin token.
+ * `createOpsApp` throws a TypeError naming any route that bypasses the schemas (a plain
+ * `app.get()`), so the daemon's start and every test that builds the app catch it.
  *
  * @example
  * ```ts
+ * import { createRoute, z } from "@hono/zod-openapi";
  * import { Registry } from "prom-client";
- * import { createOpsApp } from "./mod.ts";
+ * import { createOpsApp, type OpsRouteGroup } from "./mod.ts";
+ *
+ * function pingRoutes(): OpsRouteGroup {
+ *   const route = createRoute({
+ *     method: "get",
+ *     path: "/v1/ping",
+ *     responses: {
+ *       200: {
+ *         description: "Pong",
+ *         content: { "application/json": { schema: z.object({ pong: z.boolean() }) } },
+ *       },
+ *     },
+ *   });
+ *   return (app) => app.openapi(route, (c) => c.json({ pong: true }, 200));
+ * }
+ *
  * const app = createOpsApp({
  *   registry: new Registry(),
  *   readiness: () => ({ ready: true, reasons: [] }),
  *   status: () => ({}),
+ *   routeGroups: [pingRoutes()],
  * });
- * const response = await app.request("/ready"); // 200
+ * const response = await app.request("/v1/ping"); // 200 {"pong":true}
  * ```
  *
  * @module
  */
 
-import { Hono } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Registry } from "prom-client";
 import { HopdError } from "../errors.ts";
-import { clientIp, errorBody, type OpsEnv } from "./_env.ts";
+import { VERSION } from "../version.ts";
+import { clientIp, errorBody, type OpsApp, type OpsEnv, type OpsRouteGroup } from "./_env.ts";
+import { validationHook } from "./_schemas.ts";
 import { type AdminAuthConfig, type AdminControl, adminRoutes } from "./admin_routes.ts";
+import { healthRoutes, type Readiness } from "./health_routes.ts";
+import { openApiRoutes, undocumentedRoutes } from "./openapi_routes.ts";
+import { statusPageRoutes } from "./status_page_routes.ts";
+import { statusRoutes } from "./status_routes.ts";
 
 export type { AdminAuthConfig, AdminControl, BanRequest, BanView } from "./admin_routes.ts";
-export type { OpsEnv } from "./_env.ts";
-
-/** Whether the node should receive traffic, and if not, why. */
-export interface Readiness {
-  readonly ready: boolean;
-  readonly reasons: readonly string[];
-}
+export type { OpsApp, OpsEnv, OpsRouteGroup } from "./_env.ts";
+export type { Readiness } from "./health_routes.ts";
+export type { Status } from "./status_routes.ts";
 
 /** The answer of the HTTP rate limiter for one request. */
 export type HttpAdmission = { readonly ok: true } | {
@@ -55,6 +95,11 @@ export interface OpsComponents {
   };
   /** Rate limit of /v1/* requests per caller IP; absent = unlimited. */
   readonly httpAdmission?: (ip: string) => HttpAdmission;
+  /**
+   * More route groups (federation, policies…), registered after the built-in ones, so
+   * /v1/* is rate limited and /v1/admin/* authenticated for them too.
+   */
+  readonly routeGroups?: readonly OpsRouteGroup[];
 }
 
 /** A running ops server. */
@@ -65,19 +110,26 @@ export interface OpsServer {
   shutdown(): Promise<void>;
 }
 
+/** Codes of the HTTP errors hono and its validators raise, by status. */
+const HTTP_ERROR_CODES: Readonly<Record<number, string>> = {
+  400: "BAD_REQUEST",
+  413: "PAYLOAD_TOO_LARGE",
+  415: "UNSUPPORTED_MEDIA_TYPE",
+};
+
 /**
- * Builds the ops app.
+ * Builds the ops app: the built-in route groups, then `components.routeGroups`.
  *
  * @param components What the routes read.
- * @returns The hono app.
+ * @returns The app (an `OpenAPIHono`; every route registered with `app.openapi()` appears
+ *   in /openapi.json).
  */
-export function createOpsApp(components: OpsComponents): Hono<OpsEnv> {
-  const startedAtMs = Date.now();
-  const app = new Hono<OpsEnv>();
+export function createOpsApp(components: OpsComponents): OpsApp {
+  const app = new OpenAPIHono<OpsEnv>({ defaultHook: validationHook });
   const { httpAdmission } = components;
   if (httpAdmission !== undefined) {
-    // Probes (/health, /ready) and scrapes (/metrics) stay unthrottled: monitors must see
-    // a node under attack.
+    // Probes (/health, /ready), scrapes (/metrics) and the static page stay unthrottled:
+    // monitors must see a node under attack.
     app.use("/v1/*", async (c, next) => {
       const verdict = httpAdmission(clientIp(c));
       if (!verdict.ok) {
@@ -89,26 +141,19 @@ export function createOpsApp(components: OpsComponents): Hono<OpsEnv> {
     });
   }
 
-  app.get(
-    "/health",
-    (c) => c.json({ status: "ok", uptimeSeconds: (Date.now() - startedAtMs) / 1000 }),
-  );
-
-  app.get("/ready", (c) => {
-    const { ready, reasons } = components.readiness();
-    return c.json({ ready, reasons }, ready ? 200 : 503);
-  });
-
-  app.get("/metrics", async (c) => {
-    const text = await components.registry.metrics();
-    return c.body(text, 200, { "content-type": components.registry.contentType });
-  });
-
-  app.get("/v1/status", (c) => c.json(components.status()));
-
-  if (components.admin !== undefined) {
-    const { control, auth, parseDurationMs } = components.admin;
-    app.route("/v1/admin", adminRoutes(control, auth, parseDurationMs));
+  const groups: OpsRouteGroup[] = [
+    healthRoutes(components),
+    statusRoutes(() => components.status()),
+  ];
+  if (components.admin !== undefined) groups.push(adminRoutes(components.admin));
+  groups.push(...(components.routeGroups ?? []), statusPageRoutes(), openApiRoutes(VERSION));
+  for (const register of groups) register(app);
+  const undocumented = undocumentedRoutes(app);
+  if (undocumented.length > 0) {
+    throw new TypeError(
+      `Cannot build the ops app as ${undocumented.join(", ")} bypass the route schemas: ` +
+        "register routes with app.openapi(createRoute(…), handler) so /openapi.json covers them",
+    );
   }
 
   app.notFound((c) =>
@@ -118,7 +163,11 @@ export function createOpsApp(components: OpsComponents): Hono<OpsEnv> {
   // The one place errors become HTTP responses.
   app.onError((error, c) => {
     if (error instanceof HTTPException) {
-      return c.json(errorBody("HTTP_ERROR", error.message), error.status as ContentfulStatusCode);
+      const code = HTTP_ERROR_CODES[error.status] ?? "HTTP_ERROR";
+      const message = error.status === 415
+        ? "Send the request body as JSON with 'Content-Type: application/json'"
+        : error.message;
+      return c.json(errorBody(code, message), error.status as ContentfulStatusCode);
     }
     if (error instanceof HopdError) return c.json(errorBody(error.code, error.message), 400);
     return c.json(errorBody("INTERNAL", "Internal error"), 500);
@@ -136,7 +185,7 @@ export function createOpsApp(components: OpsComponents): Hono<OpsEnv> {
  * @throws {Deno.errors.AddrInUse} When the address is taken.
  */
 export function serveOps(
-  app: Hono<OpsEnv>,
+  app: OpsApp,
   address: { hostname: string; port: number },
 ): OpsServer {
   const server = Deno.serve({
