@@ -27,7 +27,7 @@ export interface HealthRoutesComponents {
 const HealthSchema = z.object({
   status: z.literal("ok"),
   uptimeSeconds: z.number().openapi({ description: "Seconds since the ops app was built" }),
-}).openapi("Health");
+}).openapi("Liveness");
 
 const ReadinessSchema = z.object({
   ready: z.boolean(),

@@ -98,6 +98,8 @@ export function openApiDocument(app: OpsApp, version: string): OpenApiDocument {
       { name: "probes", description: "Liveness, readiness, metrics (never rate limited)" },
       { name: "status", description: "Public, read-only state" },
       { name: "admin", description: "Authenticated controls, each audited" },
+      { name: "policies", description: "The policy engine: policies, verdicts, decisions" },
+      { name: "federation", description: "Federation members and relay selection" },
       { name: "meta", description: "The status page and this document" },
     ],
   });

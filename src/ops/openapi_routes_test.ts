@@ -6,6 +6,7 @@ import { VERSION } from "../version.ts";
 import type { AdminControl } from "./admin_routes.ts";
 import { createOpsApp, type OpsApp, type OpsComponents, type OpsRouteGroup } from "./mod.ts";
 import { honoPathToOpenApi, openApiPath, undocumentedRoutes } from "./openapi_routes.ts";
+import { policyRoutes } from "./policy_routes.ts";
 
 const CONTROL: AdminControl = {
   bans: () => [],
@@ -46,7 +47,16 @@ function fullApp(overrides: Partial<OpsComponents> = {}): OpsApp {
       parseDurationMs: () => 1_000,
     },
     httpAdmission: () => ({ ok: true }),
-    routeGroups: [exampleGroup()],
+    // The daemon's groups, so their schemas are checked too, and an example one.
+    routeGroups: [
+      policyRoutes({
+        policies: () => ({ verdict: { verdict: "healthy", reasons: [] }, policies: [] }),
+        decisions: () => [],
+        restartBudget: () => ({ exhausted: false, used: 0, budget: 3 }),
+        resetRestartBudget: () => {},
+      }),
+      exampleGroup(),
+    ],
     ...overrides,
   });
 }
@@ -87,6 +97,9 @@ Deno.test("every route registered on the ops app is in /openapi.json", async () 
       "POST /v1/admin/peers/{peer}/disconnect",
       "POST /v1/admin/drain",
       "POST /v1/admin/resume",
+      "GET /v1/policies",
+      "GET /v1/decisions",
+      "POST /v1/admin/policies/restart-budget/reset",
       "GET /v1/example/{name}",
     ]
   ) assert.ok(routes.has(expected), `app.routes lacks ${expected}`);

@@ -10,7 +10,9 @@ export const EXTRAS_EVERY_POLLS = 3;
 export const HISTORY_WINDOW_MS = 5 * 60_000;
 export const DECISIONS_LIMIT = 20;
 const FETCH_TIMEOUT_MS = 5_000;
-const CHART = { width: 640, height: 200, left: 76, right: 10, top: 10, bottom: 24 };
+const CHART = { width: 1000, height: 220, left: 76, right: 10, top: 10, bottom: 24 };
+/** The chart spans the history it has, at least this long, at most the window. */
+const MIN_CHART_SPAN_MS = 60_000;
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
 const SVG_NS = "http://www.w3.org/2000/svg";
 
@@ -106,13 +108,16 @@ export function niceCeiling(value) {
   return 1024 * base;
 }
 
-/** Geometry of the bandwidth chart: polyline points, the y scale and its tick labels. */
-export function chartModel(rates, nowMs, windowMs = HISTORY_WINDOW_MS, box = CHART) {
+/**
+ * Geometry of the bandwidth chart: polyline points, the y scale and its tick labels. The
+ * x axis ends at `nowMs` and spans `spanMs`; older points are clamped to its left edge.
+ */
+export function chartModel(rates, nowMs, spanMs = HISTORY_WINDOW_MS, box = CHART) {
   const plotWidth = box.width - box.left - box.right;
   const plotHeight = box.height - box.top - box.bottom;
   const peak = rates.reduce((max, r) => Math.max(max, r.bytesPerSecond), 0);
   const max = niceCeiling(peak);
-  const x = (tMs) => box.left + plotWidth * (1 - Math.min(1, (nowMs - tMs) / windowMs));
+  const x = (tMs) => box.left + plotWidth * (1 - Math.min(1, (nowMs - tMs) / spanMs));
   const y = (rate) => box.top + plotHeight * (1 - Math.max(0, rate) / max);
   const points = rates.map((r) => [round1(x(r.tMs)), round1(y(r.bytesPerSecond))]);
   const ticks = [0, 0.5, 1].map((f) => ({ y: round1(y(max * f)), label: formatRate(max * f) }));
@@ -265,7 +270,9 @@ function renderRelay(status) {
 
 function renderBandwidth(history, totalBytes, nowMs) {
   const rates = rateSeries(history);
-  const model = chartModel(rates, nowMs);
+  const historyMs = history.length > 0 ? nowMs - history[0].tMs : 0;
+  const spanMs = Math.min(HISTORY_WINDOW_MS, Math.max(MIN_CHART_SPAN_MS, historyMs));
+  const model = chartModel(rates, nowMs, spanMs);
   const chart = byId("bandwidth-chart");
   const { width, height, left, right } = CHART;
   const parts = [
@@ -278,7 +285,11 @@ function renderBandwidth(history, totalBytes, nowMs) {
         tick.label,
       ),
     ]),
-    svg("text", { class: "axis-label", x: left, y: height - 6 }, "5 min ago"),
+    svg(
+      "text",
+      { class: "axis-label", x: left, y: height - 6 },
+      `${formatDuration(spanMs / 1000)} ago`,
+    ),
     svg(
       "text",
       { class: "axis-label", x: width - right, y: height - 6, "text-anchor": "end" },

@@ -1,0 +1,159 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { Registry } from "prom-client";
+import { createOpsApp } from "./mod.ts";
+import { buildStatusPage } from "./status_page_routes.ts";
+import script from "./status_page.js" with { type: "text" };
+import {
+  addSample,
+  chartModel,
+  formatBytes,
+  formatDuration,
+  niceCeiling,
+  rateSeries,
+  str,
+} from "./status_page.js";
+
+const REMOTE = { remoteAddr: { transport: "tcp", hostname: "203.0.113.7", port: 5000 } };
+
+function app() {
+  return createOpsApp({
+    registry: new Registry(),
+    readiness: () => ({ ready: true, reasons: [] }),
+    status: () => ({}),
+    admin: {
+      control: {} as never,
+      auth: () => ({ token: "secret", allowRemote: false, maxBodyBytes: 1024 }),
+      parseDurationMs: () => undefined,
+    },
+    // Every /v1 call refused: the page itself is not behind the limiter.
+    httpAdmission: () => ({ ok: false }),
+  });
+}
+
+function sha256(text: string): string {
+  return `'sha256-${createHash("sha256").update(text).digest("base64")}'`;
+}
+
+Deno.test("GET / serves the page to anyone, with a CSP that allows only its own inline code", async () => {
+  const response = await app().request("/", {}, REMOTE);
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("content-type"), "text/html; charset=utf-8");
+  assert.equal(response.headers.get("x-content-type-options"), "nosniff");
+  const html = await response.text();
+  assert.ok(!html.includes("secret"));
+
+  const csp = new Map(
+    (response.headers.get("content-security-policy") ?? "").split(/;\s*/).map((d) => {
+      const [name, ...values] = d.split(" ");
+      return [name!, values.join(" ")];
+    }),
+  );
+  assert.equal(csp.get("default-src"), "'self'");
+  const inlineScripts = [...html.matchAll(/<script type="module">([\s\S]*?)<\/script>/g)];
+  const inlineStyles = [...html.matchAll(/<style>([\s\S]*?)<\/style>/g)];
+  assert.equal(inlineScripts.length, 1);
+  assert.equal(inlineStyles.length, 1);
+  assert.equal(csp.get("script-src"), sha256(inlineScripts[0]![1]!));
+  assert.equal(csp.get("style-src"), sha256(inlineStyles[0]![1]!));
+  assert.equal(csp.get("frame-ancestors"), "'none'");
+});
+
+Deno.test("the status page loads no external asset and never builds markup from data", () => {
+  const { html } = buildStatusPage();
+  assert.doesNotMatch(html, /<link\b|<img\b|<iframe\b|\bsrc=|@import|url\(/i);
+  // Every link is to one of the node's own routes.
+  for (const [, href] of html.matchAll(/href="([^"]*)"/g)) assert.match(href!, /^\/[\w/.]*$/);
+  assert.doesNotMatch(
+    script,
+    /innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function|setAttribute\("(on|href|style)/,
+  );
+  // It fetches the node's own routes (same origin) through getJson(), nothing else.
+  assert.equal(script.match(/\bfetch\(/g)?.length, 1);
+  const paths = [...script.matchAll(/getJson\(["`]([^"`]*)["`]\)/g)].map((m) => m[1]);
+  assert.equal(paths.length, 4);
+  for (const path of paths) assert.match(path!, /^\/v1\/[a-z]+(\?|$)/);
+});
+
+Deno.test("buildStatusPage() refuses a script or style that would end its element early", () => {
+  const template = "<html><!-- hopd:style --><!-- hopd:script --></html>";
+  assert.throws(() => buildStatusPage({ template, css: "", script: "'</script>'" }), /<\/script/);
+  assert.throws(() => buildStatusPage({ template, css: "a{}</STYLE>", script: "" }), /<\/style/);
+  assert.throws(
+    () => buildStatusPage({ template: "<html></html>", css: "", script: "" }),
+    /marker/,
+  );
+  const page = buildStatusPage({ template, css: "b{}", script: "1" });
+  assert.equal(page.html, '<html><style>b{}</style><script type="module">1</script></html>');
+});
+
+Deno.test("status page formatting helpers", async (t) => {
+  await t.step("formatBytes", () => {
+    assert.equal(formatBytes(0), "0 B");
+    assert.equal(formatBytes(1023), "1023 B");
+    assert.equal(formatBytes(1536), "1.50 KiB");
+    assert.equal(formatBytes(50 * 1024 * 1024), "50.0 MiB");
+    assert.equal(formatBytes(3 * 1024 ** 4), "3.00 TiB");
+    assert.equal(formatBytes(-1), "—");
+    assert.equal(formatBytes("12"), "—");
+  });
+  await t.step("formatDuration", () => {
+    assert.equal(formatDuration(0), "0s");
+    assert.equal(formatDuration(0.4), "0.4s");
+    assert.equal(formatDuration(59), "59s");
+    assert.equal(formatDuration(3_600), "1h");
+    assert.equal(formatDuration(93_784), "1d 2h");
+    assert.equal(formatDuration(125), "2m 5s");
+    assert.equal(formatDuration(undefined), "—");
+  });
+  await t.step("str never passes objects through", () => {
+    assert.equal(str("<b>x</b>"), "<b>x</b>"); // rendered with textContent, so inert
+    assert.equal(str({ toString: () => "x" }), "—");
+    assert.equal(str(null), "—");
+    assert.equal(str(true), "yes");
+  });
+});
+
+Deno.test("bandwidth history keeps the window, restarts on a counter reset, and gives rates", () => {
+  let history: { tMs: number; bytes: number }[] = [];
+  for (let i = 0; i <= 5; i++) {
+    history = addSample(history, { tMs: i * 1_000, bytes: i * 2_048 }, 3_000);
+  }
+  assert.deepEqual(history.map((s) => s.tMs), [2_000, 3_000, 4_000, 5_000]);
+  assert.deepEqual(rateSeries(history).map((r) => r.bytesPerSecond), [2_048, 2_048, 2_048]);
+  // A sample at the same time is ignored; a smaller counter means hopd restarted.
+  assert.equal(addSample(history, { tMs: 5_000, bytes: 99_999 }, 3_000), history);
+  assert.deepEqual(addSample(history, { tMs: 6_000, bytes: 10 }, 3_000), [{
+    tMs: 6_000,
+    bytes: 10,
+  }]);
+});
+
+Deno.test("chartModel() scales rates into the chart box with round tick labels", () => {
+  assert.equal(niceCeiling(0), 1024);
+  assert.equal(niceCeiling(1_500), 2 * 1024);
+  assert.equal(niceCeiling(3 * 1024 * 1024), 5 * 1024 * 1024);
+  assert.equal(niceCeiling(600 * 1024), 1024 * 1024);
+  const box = { width: 110, height: 120, left: 10, right: 0, top: 10, bottom: 10 };
+  const rates = [
+    { tMs: 0, bytesPerSecond: 0 },
+    { tMs: 50_000, bytesPerSecond: 1_024 },
+    { tMs: 100_000, bytesPerSecond: 2_048 },
+  ];
+  const model = chartModel(rates, 100_000, 100_000, box);
+  assert.equal(model.max, 2_048);
+  assert.equal(model.peak, 2_048);
+  assert.deepEqual(model.points, [[10, 110], [60, 60], [110, 10]]);
+  assert.deepEqual(model.ticks.map((t: { label: string }) => t.label), [
+    "0 B/s",
+    "1.00 KiB/s",
+    "2.00 KiB/s",
+  ]);
+  // Older than the span: clamped to the left edge.
+  assert.deepEqual(chartModel([{ tMs: -5_000, bytesPerSecond: 0 }], 100_000, 100_000, box).points, [
+    [
+      10,
+      110,
+    ],
+  ]);
+});
