@@ -1,0 +1,48 @@
+// A few-second smoke of scripts/load_test.sh: tiny numbers against its own hopd, the JSON
+// report parsed and checked (the full soak is in bench/RESULTS.md).
+
+import assert from "node:assert/strict";
+import { REPO_ROOT } from "./_helpers/hopd_process.ts";
+
+Deno.test("load_test.sh holds reservations, relays circuits and reports JSON", async () => {
+  const output = await new Deno.Command("bash", {
+    args: [
+      `${REPO_ROOT}scripts/load_test.sh`,
+      "--reservations",
+      "12",
+      "--rate",
+      "3",
+      "--duration",
+      "3",
+      "--targets",
+      "2",
+      "--settle",
+      "0",
+      "--sample",
+      "1",
+    ],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(output.code, 0, stderr);
+  const report = JSON.parse(new TextDecoder().decode(output.stdout));
+  assert.equal(report.reservations.requested, 12);
+  assert.equal(report.reservations.reserved, 12, JSON.stringify(report.reservations));
+  assert.equal(report.reservations.heldAtEnd, 12);
+  // 12 holders + 2 echo targets.
+  assert.equal(report.reservations.relayActiveAtEnd, 14);
+  assert.equal(report.circuits.offered, 9);
+  assert.equal(report.circuits.ok + report.circuits.failed, 9);
+  assert.equal(report.relayCounters.circuitsOk, report.circuits.ok);
+  // A shared, busy machine may fail a circuit or two; most must get through.
+  assert.ok(report.circuits.ok >= 5, JSON.stringify(report.circuits));
+  assert.ok(report.circuits.achievedPerSecond > 1);
+  assert.ok(report.circuits.clientSetupMs.p50 > 0);
+  assert.ok(report.circuits.relaySetupMs.p50 > 0);
+  assert.equal(typeof report.relayErrors, "number");
+  assert.ok(report.hopd.rssStartMib > 50 && report.hopd.rssEndMib > 50);
+  assert.ok(report.hopd.samples.length >= 3);
+  assert.ok(Number.isFinite(report.hopd.rssDriftPercent));
+  assert.ok(report.hopd.cpuSeconds > 0);
+});
