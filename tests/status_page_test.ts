@@ -14,6 +14,7 @@ import { REPO_ROOT, spawnHopd } from "./_helpers/hopd_process.ts";
 import { eventually, transportAddr } from "./_helpers/ops_probe.ts";
 import { decodePng, pixelStats } from "./_helpers/png.ts";
 import { SINK_PROTOCOL, type SinkTarget, startSinkTarget } from "./_helpers/relay_traffic.ts";
+import { Validator } from "@seriousme/openapi-schema-validator";
 import { chromiumPath } from "./browser/chromium.ts";
 import { type CaptureOptions, dumpDom, screenshot } from "./browser/headless_capture.ts";
 // @ts-types="./interop/relay_echo_client.d.ts"
@@ -142,6 +143,16 @@ Deno.test("the status page renders the live node in headless chromium (DOM and s
       }
       const decisions = await expectedPanel(hopd.opsUrl, "/v1/decisions?limit=20");
       assert.equal(attr(tagOf(dom, "decisions-panel"), "data-state"), decisions.state);
+    });
+
+    await t.step("the node's /openapi.json is valid and covers what the page reads", async () => {
+      // Every route of the running node is in it (createOpsApp refuses otherwise); here the
+      // document of the daemon's real set of groups must also be valid OpenAPI 3.1.
+      const document = await (await fetch(`${hopd.opsUrl}/openapi.json`)).json();
+      assert.deepEqual(await new Validator().validate(document), { valid: true });
+      for (const path of ["/", "/v1/status", "/openapi.json"]) {
+        assert.ok(document.paths[path]?.get, `GET ${path} missing from /openapi.json`);
+      }
     });
 
     await t.step("the screenshot is a 1280x1600 PNG with rendered content", async () => {

@@ -27,7 +27,7 @@ export const StatusSchema = z.looseObject({
     inbound: z.number().int(),
     outbound: z.number().int(),
     byTransport: z.record(z.string(), z.number().int()).openapi({
-      example: { tcp: 3, websockets: 1 },
+      example: { tcp: 3, ws: 1 },
     }),
   }),
   relay: z.looseObject({
