@@ -157,6 +157,22 @@ Deno.test("admin ban, list and unban round-trip, with input validation", async (
       assert.equal((await response.json()).error.code, "BAD_REQUEST");
     });
   }
+  await t.step("a bad field is named with the value it got", async () => {
+    const response = await post({ cidr: "10.0.0.0/8", reason: 7 });
+    assert.deepEqual(await response.json(), {
+      error: { code: "BAD_REQUEST", message: "'reason' must be a non-empty string: got 7" },
+    });
+  });
+  await t.step("a body not sent as application/json: 415 JSON", async () => {
+    const response = await ops.request("/v1/admin/bans", {
+      method: "POST",
+      headers: { "content-type": "text/plain" },
+      body: JSON.stringify({ cidr: "10.0.0.0/8" }),
+    }, LOOPBACK);
+    assert.equal(response.status, 415);
+    assert.equal((await response.json()).error.code, "UNSUPPORTED_MEDIA_TYPE");
+    assert.equal(control.banned.length, 1);
+  });
   await t.step("unban of a CIDR (URL-encoded) removes it; again is 404", async () => {
     const path = `/v1/admin/bans/${encodeURIComponent("203.0.113.0/24")}`;
     assert.equal((await ops.request(path, { method: "DELETE" }, LOOPBACK)).status, 200);
@@ -193,7 +209,12 @@ Deno.test("admin listings are paged", async (t) => {
     assert.equal(body.nextOffset, undefined);
   });
   await t.step("a bad limit is 400", async () => {
-    assert.equal((await ops.request("/v1/admin/peers?limit=0", {}, LOOPBACK)).status, 400);
+    const response = await ops.request("/v1/admin/peers?limit=0", {}, LOOPBACK);
+    assert.equal(response.status, 400);
+    assert.equal(
+      (await response.json()).error.message,
+      "'limit' must be an integer from 1 to 1000: got 0",
+    );
     assert.equal((await ops.request("/v1/admin/peers?limit=5000", {}, LOOPBACK)).status, 400);
   });
 });
