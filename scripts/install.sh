@@ -143,7 +143,7 @@ install_hopd() {
   put_file "$BIN" "$binary" 0755
   put_file "$UNIT" "$here/hopd.service" 0644
   if ((low_port)); then
-    put_file "$DROPIN_DIR/low-port.conf" "$here/hopd.service.d/low-port.conf" 0644
+    put_file "$DROPIN_DIR/low-port.conf" "$here/hopd-low-port.conf" 0644
   fi
   for doc in OPERATIONS.md DISASTER_RECOVERY.md PERFORMANCE_TUNING.md CONFIGURATION.md API.md; do
     [[ -f "$repo/docs/$doc" ]] && put_file "$DOC/$doc" "$repo/docs/$doc" 0644

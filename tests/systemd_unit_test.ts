@@ -15,7 +15,7 @@ import { eventually, metric, transportAddr } from "./_helpers/ops_probe.ts";
 import { reserveOn } from "./_helpers/reserving_client.ts";
 
 const UNIT = `${REPO_ROOT}scripts/hopd.service`;
-const LOW_PORT = `${REPO_ROOT}scripts/hopd.service.d/low-port.conf`;
+const LOW_PORT = `${REPO_ROOT}scripts/hopd-low-port.conf`;
 const INSTALL = `${REPO_ROOT}scripts/install.sh`;
 const SANDBOX = `${REPO_ROOT}tests/_helpers/systemd_sandbox.sh`;
 const decoder = new TextDecoder();
