@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian tools the tests drive, when missing: promtool (package prometheus)
-# for the metrics checks and chromium for the browser relay test. Root uses apt-get
+# for the metrics checks, chromium for the browser tests and prometheus-alertmanager for
+# the policy alert test. Root uses apt-get
 # directly, others sudo. The tests themselves never install anything: they fail with a
 # message pointing here.
 set -euo pipefail
 packages=()
 command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
 command -v chromium >/dev/null 2>&1 || packages+=(chromium fonts-liberation)
+command -v prometheus-alertmanager >/dev/null 2>&1 || packages+=(prometheus-alertmanager)
 ((${#packages[@]} == 0)) && exit 0
 sudo=""
 [[ "$(id -u)" == 0 ]] || sudo="sudo"

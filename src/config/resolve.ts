@@ -134,6 +134,7 @@ export interface ResolvedPolicyConfig {
   readonly modes: Readonly<Record<string, "enforce" | "warn" | "dryrun">>;
   readonly failClosed: boolean;
   readonly deadlineMs: number;
+  readonly killGraceMs: number;
   readonly memoryLimitBytes: number;
   readonly stackLimitBytes: number;
   readonly historySize: number;
@@ -281,6 +282,7 @@ function resolvePolicy(policy: ConfigFile["policy"]): ResolvedPolicyConfig {
     modes,
     failClosed: policy.fail === "closed",
     deadlineMs: ms(policy.deadline),
+    killGraceMs: ms(policy.kill_grace),
     memoryLimitBytes: bytes(policy.memory_limit),
     stackLimitBytes: bytes(policy.stack_limit),
     historySize: policy.history,

@@ -304,7 +304,14 @@ const policySection = z.strictObject({
     'A policy that errors or times out: "open" = no opinion, "closed" = counts as unhealthy.',
   ),
   deadline: positiveDuration("50ms", "Longest run of one evaluation before it is interrupted."),
-  memory_limit: size("32MiB", "Memory limit of each policy's sandbox."),
+  kill_grace: positiveDuration(
+    "1s",
+    "Time past the deadline after which a sandbox stuck in a native built-in (where the interrupt cannot fire) has its worker killed and restarted.",
+  ),
+  memory_limit: size(
+    "32MiB",
+    "Memory cap of each policy's and plugin's sandbox (its WebAssembly memory, QuickJS's initial 16 MiB included; at least 20MiB).",
+  ),
   stack_limit: size("512KiB", "Stack limit of each policy's sandbox."),
   history: count(60, "Snapshots kept for ctx.history(n).", 1, 10_000),
   state_max_size: size("64KiB", "Largest ctx.state (as JSON) a policy may keep."),
@@ -385,6 +392,13 @@ export const CONFIG_SCHEMA = z.strictObject({
       code: "custom",
       path: ["admin", "allow_remote"],
       message: "needs admin.token_file: remote admin callers must present a token",
+    });
+  }
+  if ((parseSizeBytes(config.policy.memory_limit) ?? 0) < 20 * 1024 * 1024) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["policy", "memory_limit"],
+      message: "must be at least 20MiB (the sandbox starts with 16 MiB)",
     });
   }
   if (config.policy.hysteresis_for > config.policy.hysteresis_of) {

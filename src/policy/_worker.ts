@@ -21,7 +21,7 @@ function historyOf(items: readonly string[], newestLast: boolean) {
   };
 }
 
-async function handle(request: WorkerRequest): Promise<WorkerReply> {
+async function handle(request: Exclude<WorkerRequest, { op: "init" }>): Promise<WorkerReply> {
   switch (request.op) {
     case "load": {
       const started = performance.now();
@@ -77,14 +77,27 @@ async function handle(request: WorkerRequest): Promise<WorkerReply> {
   }
 }
 
-// One request at a time, in order: the engine's watchdog relies on it.
+// One request at a time, in order, each marked in the shared slots while it runs: the
+// engine's watchdog relies on both.
+let running: Int32Array | undefined;
+let since: Float64Array | undefined;
 let queue = Promise.resolve();
 self.onmessage = (event: MessageEvent<WorkerRequest>) => {
   const request = event.data;
+  if (request.op === "init") {
+    running = new Int32Array(request.shared, 0, 1);
+    since = new Float64Array(request.shared, 8, 1);
+    return;
+  }
   queue = queue.then(async () => {
     try {
-      self.postMessage(await handle(request));
+      since![0] = Date.now();
+      Atomics.store(running!, 0, request.id);
+      const reply = await handle(request);
+      Atomics.store(running!, 0, 0);
+      self.postMessage(reply);
     } catch (error) {
+      Atomics.store(running!, 0, 0);
       const message = error instanceof Error ? error.message : String(error);
       const outcome = { ok: false as const, kind: "runtime" as const, message, durationMs: 0 };
       self.postMessage(

@@ -2,8 +2,17 @@
 
 import type { CallOutcome, SandboxFailure, SandboxLimits } from "./sandbox.ts";
 
+/**
+ * Shared with the worker at start: the id of the request it is running (Int32 slot 0; 0 =
+ * idle) and when it started, in ms since the epoch (Float64 slot 1). The engine's watchdog
+ * reads the worker's own account, so a busy main thread that is slow to take a reply never
+ * passes for a hung worker.
+ */
+export const SHARED_BYTES = 16;
+
 /** A request to the worker; `id` pairs it with its reply. */
 export type WorkerRequest =
+  | { readonly id: 0; readonly op: "init"; readonly shared: SharedArrayBuffer }
   | {
     readonly id: number;
     readonly op: "load";

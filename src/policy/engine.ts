@@ -101,7 +101,10 @@ export class PolicyEngine {
       stackLimitBytes: config.stackLimitBytes,
       deadlineMs: config.deadlineMs,
     };
-    this.#worker = new SandboxWorker({ onRestart: (reason) => this.#workerRestarted(reason) });
+    this.#worker = new SandboxWorker({
+      graceMs: config.killGraceMs,
+      onRestart: (reason) => this.#workerRestarted(reason),
+    });
     this.#table = new ModuleTable("policy", config.dir, this.#worker, this.#limits, this.#metrics);
     this.#alerts = new AlertDispatcher({
       ...(config.alertWebhook === undefined ? {} : { webhook: config.alertWebhook }),
@@ -309,8 +312,12 @@ export class PolicyEngine {
     }
     const { result } = evaluated as Extract<typeof evaluated, { ok: true }>;
     entry.consecutiveKills = 0;
-    delete entry.lastError;
-    delete entry.lastErrorKind;
+    // A good evaluation clears an evaluation error, not a failed load of a newer revision
+    // (that stays visible until a good revision loads).
+    if (entry.lastErrorKind !== "compile" && entry.lastErrorKind !== "fixture") {
+      delete entry.lastError;
+      delete entry.lastErrorKind;
+    }
     this.#states.set(name, stateJson);
     this.#metrics.evaluations.inc({ policy: name, result: "ok" });
 
@@ -352,12 +359,14 @@ export class PolicyEngine {
     mode: PolicyMode,
   ): Promise<DecisionRecord> {
     const { name } = entry;
+    // Once per new error, not once per tick: a broken policy must not flood the log.
+    const repeated = entry.lastError === failure.message;
     entry.errors++;
     entry.lastError = failure.message;
     entry.lastErrorKind = failure.kind;
     this.#metrics.evaluations.inc({ policy: name, result: "error" });
     this.#metrics.errors.inc({ policy: name, kind: failure.kind });
-    log.warn("Policy {policy} failed ({kind}): {message}", {
+    log[repeated ? "debug" : "warn"]("Policy {policy} failed ({kind}): {message}", {
       policy: name,
       kind: failure.kind,
       message: failure.message,

@@ -41,6 +41,7 @@ export class PluginHost {
       deadlineMs: config.pluginBudgetMs,
     };
     this.#worker = new SandboxWorker({
+      graceMs: config.killGraceMs,
       onRestart: (reason) => {
         metrics.workerRestarts.inc();
         log.error("Plugin sandbox worker killed and restarted: {reason}", { reason });

@@ -10,14 +10,26 @@
 import variant from "@jitl/quickjs-singlefile-mjs-release-sync";
 import {
   newQuickJSWASMModuleFromVariant,
+  newVariant,
   type QuickJSContext,
   type QuickJSHandle,
   type QuickJSRuntime,
   shouldInterruptAfterDeadline,
 } from "quickjs-emscripten-core";
 
+/** A WebAssembly page. */
+const WASM_PAGE_BYTES = 65_536;
+/** The QuickJS build starts with 16 MiB of linear memory. */
+const INITIAL_PAGES = 256;
+/** Smallest memory limit: the initial memory and 4 MiB of room. */
+export const MIN_SANDBOX_MEMORY_BYTES = (INITIAL_PAGES + 64) * WASM_PAGE_BYTES;
+
 /** Limits of one sandbox. */
 export interface SandboxLimits {
+  /**
+   * Cap of the sandbox's WebAssembly linear memory (QuickJS's initial 16 MiB included),
+   * enforced by the wasm engine: growth past it fails and QuickJS throws "out of memory".
+   */
   readonly memoryLimitBytes: number;
   readonly stackLimitBytes: number;
   /** Longest run of module evaluation or of one call. */
@@ -176,8 +188,16 @@ export class Sandbox {
       message,
       durationMs: performance.now() - started,
     });
-    // A module instance per sandbox: a corrupted or exhausted heap stays in its own memory.
-    const wasm = await newQuickJSWASMModuleFromVariant(variant);
+    // A module instance per sandbox, with its own capped memory: a corrupted or exhausted
+    // heap stays in its own memory. QuickJS's own malloc limit cannot be relied on for this
+    // build (under emscripten it does not count allocation sizes, so a growing array or
+    // string passed it and grew the worker by gigabytes); a maximum on the memory does.
+    const maximum = Math.max(
+      INITIAL_PAGES + 64,
+      Math.floor(limits.memoryLimitBytes / WASM_PAGE_BYTES),
+    );
+    const memory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum });
+    const wasm = await newQuickJSWASMModuleFromVariant(newVariant(variant, { wasmMemory: memory }));
     const runtime = wasm.newRuntime();
     runtime.setMemoryLimit(limits.memoryLimitBytes);
     runtime.setMaxStackSize(limits.stackLimitBytes);

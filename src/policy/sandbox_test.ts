@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { type CallInput, Sandbox, type SandboxLimits } from "./sandbox.ts";
 
 const LIMITS: SandboxLimits = {
-  memoryLimitBytes: 16 * 1024 * 1024,
+  memoryLimitBytes: 24 * 1024 * 1024,
   stackLimitBytes: 256 * 1024,
   deadlineMs: 50,
 };
@@ -107,17 +107,26 @@ Deno.test("Sandbox stops an infinite loop at its deadline", async () => {
   }
 });
 
-Deno.test("Sandbox stops a memory bomb at its memory limit", async () => {
-  const sb = await sandbox(
-    `export function evaluate() { const a = []; for (let i = 0;; i++) a.push({ i, s: "abc" + i }); }`,
-    { ...LIMITS, deadlineMs: 5_000 },
-  );
-  try {
-    const outcome = sb.call(input());
-    assert.ok(!outcome.ok);
-    assert.equal(outcome.kind, "memory");
-  } finally {
-    sb.dispose();
+Deno.test("Sandbox stops memory bombs at its memory cap", async (t) => {
+  const bombs = {
+    "many small objects": `const a = []; for (let i = 0;; i++) a.push({ i, s: "abc" + i });`,
+    "growing arrays":
+      `const a = []; for (let i = 0; i < 100; i++) a.push(new Array(2e6).fill(1.5));`,
+    "big strings": `const a = []; for (let i = 0; i < 100; i++) a.push("x".repeat(16e6));`,
+    "array buffers": `const a = []; for (let i = 0; i < 100; i++) a.push(new ArrayBuffer(16e6));`,
+  };
+  for (const [name, body] of Object.entries(bombs)) {
+    await t.step(name, async () => {
+      const limits = { ...LIMITS, memoryLimitBytes: 32 * 1024 * 1024, deadlineMs: 10_000 };
+      const sb = await sandbox(`export function evaluate() { ${body} return 1; }`, limits);
+      try {
+        const outcome = sb.call(input());
+        assert.ok(!outcome.ok);
+        assert.equal(outcome.kind, "memory");
+      } finally {
+        sb.dispose();
+      }
+    });
   }
 });
 

@@ -3,11 +3,19 @@
 // sandbox deadline plus a grace), then starts a fresh worker and loads every module again.
 
 import type { CallOutcome, SandboxLimits } from "./sandbox.ts";
-import type { LoadOutcome, WorkerReply, WorkerRequest } from "./_worker_protocol.ts";
+import {
+  type LoadOutcome,
+  SHARED_BYTES,
+  type WorkerReply,
+  type WorkerRequest,
+} from "./_worker_protocol.ts";
 
 /** Options of a {@linkcode SandboxWorker}. */
 export interface SandboxWorkerInit {
-  /** Time past a call's deadline before the worker is deemed hung and killed. @default 250 */
+  /**
+   * Time past a call's deadline before the worker is deemed hung and killed: room for a
+   * worker thread starved of CPU on a loaded host. @default 1000
+   */
   readonly graceMs?: number;
   /** Longest module load (first load compiles the wasm). @default 10_000 */
   readonly loadTimeoutMs?: number;
@@ -16,13 +24,13 @@ export interface SandboxWorkerInit {
 }
 
 interface Pending {
-  readonly request: WorkerRequest;
+  readonly request: Request;
   readonly hardMs: number;
-  startedAt: number;
   readonly resolve: (reply: WorkerReply | undefined) => void;
 }
 
 type Load = WorkerRequest & { op: "load" };
+type Request = Exclude<WorkerRequest, { op: "init" }>;
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 const WATCHDOG_INTERVAL_MS = 10;
@@ -31,6 +39,8 @@ const HISTORY_OP_TIMEOUT_MS = 5_000;
 /** A worker running sandboxes, restarted when it hangs. */
 export class SandboxWorker {
   #worker: Worker | undefined;
+  #running = new Int32Array(new SharedArrayBuffer(SHARED_BYTES), 0, 1);
+  #since = new Float64Array(this.#running.buffer, 8, 1);
   readonly #pending: Pending[] = [];
   readonly #loads = new Map<string, Load>();
   readonly #history: string[] = [];
@@ -44,7 +54,7 @@ export class SandboxWorker {
   readonly #onRestart: ((reason: string) => void) | undefined;
 
   constructor(init: SandboxWorkerInit = {}) {
-    this.#graceMs = init.graceMs ?? 250;
+    this.#graceMs = init.graceMs ?? 1_000;
     this.#loadTimeoutMs = init.loadTimeoutMs ?? 10_000;
     this.#onRestart = init.onRestart;
   }
@@ -107,14 +117,14 @@ export class SandboxWorker {
   }
 
   #send(
-    request: DistributiveOmit<WorkerRequest, "id">,
+    request: DistributiveOmit<Request, "id">,
     hardMs: number,
   ): Promise<WorkerReply | undefined> {
     if (this.#closed) return Promise.resolve(undefined);
     const worker = this.#ensureWorker();
     const { promise, resolve } = Promise.withResolvers<WorkerReply | undefined>();
-    const full = { ...request, id: this.#nextId++ } as WorkerRequest;
-    this.#pending.push({ request: full, hardMs, startedAt: performance.now(), resolve });
+    const full = { ...request, id: this.#nextId++ } as Request;
+    this.#pending.push({ request: full, hardMs, resolve });
     worker.postMessage(full);
     this.#watchdog ??= setInterval(() => this.#check(), WATCHDOG_INTERVAL_MS);
     return promise;
@@ -129,13 +139,16 @@ export class SandboxWorker {
       this.#restart(`worker error: ${event.message}`);
     };
     this.#worker = worker;
+    const shared = new SharedArrayBuffer(SHARED_BYTES);
+    this.#running = new Int32Array(shared, 0, 1);
+    this.#since = new Float64Array(shared, 8, 1);
+    worker.postMessage({ id: 0, op: "init", shared } satisfies WorkerRequest);
     // A fresh worker gets every module and the history again, before any queued request.
     for (const snapshotJson of this.#history) {
       const request = { op: "history", snapshotJson, max: this.#historyMax, id: this.#nextId++ };
       this.#pending.push({
-        request: request as WorkerRequest,
+        request: request as Request,
         hardMs: HISTORY_OP_TIMEOUT_MS,
-        startedAt: performance.now(),
         resolve: () => {},
       });
       worker.postMessage(request);
@@ -145,7 +158,6 @@ export class SandboxWorker {
       this.#pending.push({
         request,
         hardMs: this.#loadTimeoutMs + load.limits.deadlineMs,
-        startedAt: performance.now(),
         resolve: () => {},
       });
       worker.postMessage(request);
@@ -157,21 +169,22 @@ export class SandboxWorker {
     const index = this.#pending.findIndex((p) => p.request.id === reply.id);
     if (index < 0) return;
     const [done] = this.#pending.splice(index, 1);
-    // The worker runs requests in order: the next one starts now.
-    const next = this.#pending[0];
-    if (next !== undefined) next.startedAt = performance.now();
-    else this.#stopWatchdog();
+    if (this.#pending.length === 0) this.#stopWatchdog();
     done!.resolve(reply);
   }
 
   #check(): void {
-    const head = this.#pending[0];
-    if (head === undefined) return this.#stopWatchdog();
-    if (performance.now() - head.startedAt > head.hardMs) {
-      const what = head.request.op === "call"
-        ? `${head.request.name}.${head.request.fn}()`
-        : head.request.op;
-      this.#restart(`${what} ran past ${head.hardMs} ms`);
+    if (this.#pending.length === 0) return this.#stopWatchdog();
+    // The worker's own account of what it runs and since when: a main thread too busy to
+    // take a reply must not kill a worker that already answered.
+    const id = Atomics.load(this.#running, 0);
+    if (id === 0) return;
+    const running = this.#pending.find((p) => p.request.id === id);
+    if (running === undefined) return;
+    if (Date.now() - this.#since[0]! > running.hardMs) {
+      const request = running.request;
+      const what = request.op === "call" ? `${request.name}.${request.fn}()` : request.op;
+      this.#restart(`${what} ran past ${running.hardMs} ms`);
     }
   }
 
