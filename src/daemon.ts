@@ -1,6 +1,7 @@
 /**
  * The running node: every component wired in one typed object, started and stopped in
- * order. Start: data dir, identity, bans → rate limiter → libp2p host → relay → ops server.
+ * order. Start: data dir, identity, bans → rate limiter → libp2p host → relay → federation
+ * (when enabled) → ops server.
  * Stop (SIGTERM/SIGINT): readiness turns false at once, new inbound connections and
  * reservations are refused, open circuits get up to `node.drain_timeout` to finish, then
  * the relay, the host and the ops server stop, and the bans are flushed to disk.
@@ -8,6 +9,7 @@
  * @module
  */
 
+import { gossipsub } from "@libp2p/gossipsub";
 import { getLogger } from "@logtape/logtape";
 import type { Registry } from "prom-client";
 import { parseDurationMs, type ResolvedConfig } from "./config/mod.ts";
@@ -16,6 +18,8 @@ import { readAdminToken } from "./daemon/admin_token.ts";
 import { policyActuator } from "./daemon/policy_actuator.ts";
 import { SnapshotBuilder } from "./daemon/policy_snapshot.ts";
 import { closeBanned, ipOf, limiterConfig, relayAdmission } from "./daemon/admission.ts";
+import { type FederationMember, federationMember } from "./daemon/federation_member.ts";
+import { gossipsubOptions } from "./federation/mod.ts";
 import { type NodeMetrics, registerNodeMetrics } from "./daemon/node_metrics.ts";
 import { createHost, type Host, transportOf } from "./host/mod.ts";
 import { registerHostMetrics } from "./host/metrics.ts";
@@ -28,6 +32,7 @@ import {
   type Readiness,
   serveOps,
 } from "./ops/mod.ts";
+import { federationRoutes } from "./ops/federation_routes.ts";
 import { policyRoutes } from "./ops/policy_routes.ts";
 import { BanList, createLimiter, denoBanFs, type Limiter } from "./ratelimit/mod.ts";
 import { type Health, type PolicyEngine, policyEngine } from "./policy/mod.ts";
@@ -52,6 +57,8 @@ interface Components {
   readonly metrics: NodeMetrics;
   /** Absent when `[policy] enabled = false`. */
   readonly policy?: PolicyEngine;
+  /** Absent when `[federation] enabled = false`. */
+  readonly federation?: FederationMember;
 }
 
 /** How a node is started. */
@@ -215,6 +222,9 @@ class Node implements Daemon {
         return ip !== undefined && !limiter.checkConnection(ip).ok;
       },
       refuseInboundPeer: (peer, addr) => !limiter.checkPeer(peer.toString(), ipOf(addr)).ok,
+      ...(this.#config.federation.enabled
+        ? { pubsub: gossipsub(gossipsubOptions(this.#config.federation, this.peerId)) }
+        : {}),
     });
     const engine = this.#createPolicyEngine(host);
     const relayService = relay(this.#config.relay)({
@@ -225,8 +235,22 @@ class Node implements Daemon {
         relayAdmission(limiter, () => this.#config.access.allowlistMaxCircuitsPerPeer),
         engine,
       ),
+      onReservationRefused: (peer, reason) => this.#c.federation?.refused(peer.toString(), reason),
     });
-    Object.assign(this.#c, { host, relay: relayService, policy: engine });
+    const member = this.#config.federation.enabled
+      ? federationMember(this.#config, {
+        host,
+        relay: relayService,
+        registry,
+        limiter,
+        verdict: () => this.#health().verdict,
+        draining: () => this.#isDraining(),
+        ...(engine === undefined
+          ? {}
+          : { scoreHook: (candidates, hints) => engine.plugins.score(candidates, hints) }),
+      })
+      : undefined;
+    Object.assign(this.#c, { host, relay: relayService, policy: engine, federation: member });
     registerHostMetrics(host.libp2p, registry, host.certificate);
     bans.onBan((ban) => {
       void closeBanned(host.libp2p, ban).then((closed) => {
@@ -239,9 +263,11 @@ class Node implements Daemon {
     await host.start();
     try {
       await relayService.start();
+      await member?.start();
       this.#listening = host.libp2p.getMultiaddrs().length > 0;
       this.#ops = serveOps(this.#opsApp(), this.#config.http);
     } catch (error) {
+      await member?.stop();
       await relayService.stop();
       await host.stop();
       throw error;
@@ -272,6 +298,7 @@ class Node implements Daemon {
       connections: () => host.libp2p.getConnections().length,
       throttleFactor: () => limiter.throttleFactor(),
       bans: () => bans.size(),
+      federation: () => this.#c.federation?.federation.summary(),
     });
     return policyEngine(config)({
       registry,
@@ -288,6 +315,14 @@ class Node implements Daemon {
           log.warn("Policy restart requested: {reason}", { reason });
           this.#restart.resolve(reason);
         },
+        ...(this.#config.federation.enabled
+          ? {
+            weight: {
+              get: () => this.#c.federation?.federation.weight() ?? this.#config.federation.weight,
+              set: (weight: number) => this.#c.federation?.federation.setWeight(weight),
+            },
+          }
+          : {}),
       }),
     });
   }
@@ -357,6 +392,9 @@ class Node implements Daemon {
       ...this.readiness(),
       draining: this.#isDraining(),
       health: this.#health(),
+      ...(this.#c.federation === undefined
+        ? {}
+        : { federation: { members: this.#c.federation.federation.summary().members } }),
     };
   }
 
@@ -368,6 +406,8 @@ class Node implements Daemon {
     if (draining === this.#draining) return;
     this.#draining = draining;
     this.#c.relay.setDraining(draining || this.#stopping);
+    // Members must stop sending clients here now, not at the next report.
+    this.#c.federation?.federation.announceNow();
     log.info(
       draining
         ? "Draining: refusing new connections and reservations"
@@ -414,6 +454,7 @@ class Node implements Daemon {
     const { relay, host, bans } = this.#c;
     this.#stopping = true;
     relay.setDraining(true);
+    this.#c.federation?.federation.announceNow();
     log.info("Shutting down: waiting up to {drainTimeoutMs} ms for {circuits} circuits", {
       drainTimeoutMs: this.#config.node.drainTimeoutMs,
       circuits: relay.stats().circuits,
@@ -425,6 +466,8 @@ class Node implements Daemon {
     clearInterval(this.#sweeper);
     this.#snapshots?.stop();
     await this.#c.policy?.stop();
+    // Its last report ("leaving") needs the host: the federation stops first.
+    await this.#c.federation?.stop();
     await relay.stop();
     await host.stop();
     this.#listening = false;
@@ -460,12 +503,30 @@ class Node implements Daemon {
         auth,
         parseDurationMs,
       },
-      routeGroups: [...(this.#c.policy === undefined ? [] : [policyRoutes(this.#c.policy)])],
+      routeGroups: [
+        ...(this.#c.policy === undefined ? [] : [policyRoutes(this.#c.policy)]),
+        federationRoutes(this.#federationRoutes()),
+      ],
     });
   }
 
+  #federationRoutes() {
+    const member = this.#c.federation?.federation;
+    if (member === undefined) {
+      return {
+        view: () => ({
+          enabled: false,
+          self: this.peerId,
+          topic: this.#config.federation.topic,
+          members: [],
+        }),
+      };
+    }
+    return { view: () => member.view(), select: member.select.bind(member) };
+  }
+
   #warnAboutRestartOnlyChanges(next: ResolvedConfig): void {
-    const restartOnly = ["node", "connections", "http", "relay", "tls"] as const;
+    const restartOnly = ["node", "connections", "http", "relay", "tls", "federation"] as const;
     const changed = restartOnly.filter((section) =>
       JSON.stringify(next[section]) !== JSON.stringify(this.#config[section])
     );
@@ -478,7 +539,11 @@ class Node implements Daemon {
 
   #logStarted(): void {
     const ops = this.#ops!;
-    log.info("hopd {version} started as {peerId}", { version: VERSION, peerId: this.peerId });
+    log.info("hopd {version} started as {peerId}", {
+      version: VERSION,
+      peerId: this.peerId,
+      pid: Deno.pid,
+    });
     log.info("Listening on {addrs}", { addrs: this.listenAddrs() });
     log.info("Ops HTTP server listening on {url}", {
       url: `http://${ops.hostname.includes(":") ? `[${ops.hostname}]` : ops.hostname}:${ops.port}`,

@@ -20,6 +20,7 @@ export type {
   ResolvedAdminConfig,
   ResolvedConfig,
   ResolvedConnectionsConfig,
+  ResolvedFederationConfig,
   ResolvedHttpConfig,
   ResolvedLimitsConfig,
   ResolvedLogConfig,

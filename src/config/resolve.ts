@@ -121,6 +121,28 @@ export interface ResolvedConfig {
   readonly tls: ResolvedTlsConfig;
   readonly relay: ResolvedRelaySectionConfig;
   readonly policy: ResolvedPolicyConfig;
+  readonly federation: ResolvedFederationConfig;
+}
+
+/** `[federation]`, resolved: milliseconds, bytes per second, parsed coordinates and map. */
+export interface ResolvedFederationConfig {
+  readonly enabled: boolean;
+  readonly members: readonly string[];
+  readonly bootstrap: readonly string[];
+  readonly topic: string;
+  readonly intervalMs: number;
+  /** Silence after which a member is suspect (suspect_after × interval). */
+  readonly suspectAfterMs: number;
+  /** Silence after which a member is dead (dead_after × interval). */
+  readonly deadAfterMs: number;
+  readonly region?: string;
+  readonly lat?: number;
+  readonly lon?: number;
+  readonly weight: number;
+  /** 0 = not scored. */
+  readonly bandwidthBytesPerSecond: number;
+  readonly algorithm: ConfigFile["federation"]["algorithm"];
+  readonly cidrRegions: readonly { readonly cidr: string; readonly region: string }[];
 }
 
 /** `[policy]`, resolved. */
@@ -191,7 +213,8 @@ function deepFreeze<T>(value: T): T {
  * @returns The resolved config.
  */
 export function resolveConfig(file: ConfigFile): ResolvedConfig {
-  const { node, connections, http, log, limits, access, admin, tls, relay, policy } = file;
+  const { node, connections, http, log, limits, access, admin, tls, relay, policy, federation } =
+    file;
   return deepFreeze({
     node: {
       dataDir: node.data_dir,
@@ -257,7 +280,33 @@ export function resolveConfig(file: ConfigFile): ResolvedConfig {
       maxMessageBytes: bytes(relay.max_message_size),
     },
     policy: resolvePolicy(policy),
+    federation: resolveFederation(federation),
   });
+}
+
+function resolveFederation(federation: ConfigFile["federation"]): ResolvedFederationConfig {
+  const intervalMs = ms(federation.interval);
+  const [lat, lon] = federation.coordinates === ""
+    ? []
+    : federation.coordinates.split(",").map((part) => Number(part.trim()));
+  return {
+    enabled: federation.enabled,
+    members: federation.members,
+    bootstrap: federation.bootstrap,
+    topic: federation.topic,
+    intervalMs,
+    suspectAfterMs: Math.round(federation.suspect_after * intervalMs),
+    deadAfterMs: Math.round(federation.dead_after * intervalMs),
+    ...(federation.region === "" ? {} : { region: federation.region }),
+    ...(lat === undefined || lon === undefined ? {} : { lat, lon }),
+    weight: federation.weight,
+    bandwidthBytesPerSecond: bytes(federation.capacity_bandwidth),
+    algorithm: federation.algorithm,
+    cidrRegions: federation.cidr_regions.map((entry) => {
+      const at = entry.lastIndexOf("=");
+      return { cidr: entry.slice(0, at), region: entry.slice(at + 1) };
+    }),
+  };
 }
 
 function splitNameValue(entry: string): [string, string] {

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { isIP } from "node:net";
 import { z } from "zod";
 import { multiaddr } from "@multiformats/multiaddr";
 import { parseDurationMs, parseRatePerSecond, parseSizeBytes } from "./units.ts";
@@ -362,6 +363,89 @@ const policySection = z.strictObject({
   ),
 });
 
+/** Ranking algorithms of the federation's balancer, see docs/FEDERATION.md. */
+export const BALANCER_ALGORITHMS = [
+  "capacity",
+  "least_connections",
+  "weighted_round_robin",
+  "geo",
+  "affinity",
+] as const;
+
+const REGION_NAME = /^[A-Za-z0-9._:-]{1,64}$/;
+
+function isCidr(text: string): boolean {
+  const slash = text.indexOf("/");
+  const family = isIP(slash === -1 ? text : text.slice(0, slash));
+  if (family === 0) return false;
+  const prefix = text.slice(slash + 1);
+  return slash === -1 || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+}
+
+function isCidrRegion(entry: string): boolean {
+  const at = entry.lastIndexOf("=");
+  return at > 0 && isCidr(entry.slice(0, at)) && REGION_NAME.test(entry.slice(at + 1));
+}
+
+function isCoordinates(text: string): boolean {
+  if (text === "") return true;
+  const m = /^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$/.exec(text);
+  return m !== null && Math.abs(Number(m[1])) <= 90 && Math.abs(Number(m[2])) <= 180;
+}
+
+const federationSection = z.strictObject({
+  enabled: z.boolean().default(false).describe(
+    "Join a federation of hopd relays: publish this relay's load over gossipsub, keep a view of the members' and answer GET /v1/select and /hopd/select/1.0.0.",
+  ),
+  members: peerIdList(
+    "Peer IDs of the members (this node's own may be listed); reports signed by any other key are rejected. Required when enabled.",
+  ),
+  bootstrap: z.array(
+    MULTIADDR.refine((v) => /\/p2p\/[^/]+$/.test(v), {
+      message: 'must end in /p2p/<peer id>, e.g. "/ip4/192.0.2.1/tcp/4001/p2p/12D3KooW…"',
+    }),
+  ).default([]).describe(
+    "Multiaddrs (with /p2p/<peer id>) of members to dial at start; members learnt later are dialed at the addresses they announce.",
+  ),
+  topic: z.string().regex(/^[\x21-\x7e]{1,128}$/, {
+    message: "must be 1-128 printable ASCII characters without spaces",
+  }).default("hopd/federation/1").describe(
+    "Gossipsub topic of the load reports; every member must use the same.",
+  ),
+  interval: positiveDuration("1s", "How often this node publishes its load report."),
+  suspect_after: z.number().positive().max(1_000).default(2).describe(
+    "Report intervals of silence (or a lost connection) after which a member is suspect: kept in the view, left out of selections.",
+  ),
+  dead_after: z.number().positive().max(10_000).default(2.5).describe(
+    "Report intervals of silence after which a member is dead (above suspect_after; 2.5 × 1s keeps death detection under 3 s).",
+  ),
+  region: z.union([z.literal(""), z.string().regex(REGION_NAME)]).default("").describe(
+    'This relay\'s region, e.g. "eu-west" (letters, digits, . _ : -; "" = none), for the geo algorithm.',
+  ),
+  coordinates: z.string().refine(isCoordinates, {
+    message: 'must be "LAT,LON" in degrees such as "50.11,8.68", or ""',
+  }).default("").describe(
+    'This relay\'s location as "LAT,LON" in degrees, e.g. "50.11,8.68" ("" = unknown), for the geo algorithm.',
+  ),
+  weight: z.number().min(0).max(1_000).default(1).describe(
+    "Share of new clients relative to the other members (0 = none; policies may change it with setWeight).",
+  ),
+  capacity_bandwidth: size(
+    "0",
+    'Relayed bytes per second (both directions) this relay can carry, scored by the capacity algorithm ("0" = not scored).',
+  ),
+  algorithm: z.enum(BALANCER_ALGORITHMS).default("capacity").describe(
+    "Ranking used when a selection names none.",
+  ),
+  cidr_regions: z.array(
+    z.string().refine(isCidrRegion, {
+      message: 'must be "<CIDR>=<region>" such as "203.0.113.0/24=eu-west"',
+    }),
+  ).default([]).describe(
+    'Client networks and their regions, for the geo algorithm when a client gives no location, e.g. ["203.0.113.0/24=eu-west"] (longest prefix wins).',
+  ),
+});
+
 function isSecureWebSocket(addr: string): boolean {
   return /\/(wss|tls\/ws|tls\/sni\/[^/]+\/ws)(\/|$)/.test(addr);
 }
@@ -378,6 +462,7 @@ export const CONFIG_SCHEMA = z.strictObject({
   tls: tlsSection.default(tlsSection.parse({})),
   relay: relaySection.default(relaySection.parse({})),
   policy: policySection.default(policySection.parse({})),
+  federation: federationSection.default(federationSection.parse({})),
 }).superRefine((config, ctx) => {
   const { cert_file: cert, key_file: key } = config.tls;
   if ((cert === "") !== (key === "")) {
@@ -392,6 +477,20 @@ export const CONFIG_SCHEMA = z.strictObject({
       code: "custom",
       path: ["admin", "allow_remote"],
       message: "needs admin.token_file: remote admin callers must present a token",
+    });
+  }
+  if (config.federation.enabled && config.federation.members.length === 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["federation", "members"],
+      message: "must list the members' peer IDs when federation.enabled is true",
+    });
+  }
+  if (config.federation.dead_after <= config.federation.suspect_after) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["federation", "dead_after"],
+      message: "must be above federation.suspect_after",
     });
   }
   if ((parseSizeBytes(config.policy.memory_limit) ?? 0) < 20 * 1024 * 1024) {

@@ -14,6 +14,7 @@
  * @module
  */
 
+import type { GossipSub, GossipSubComponents } from "@libp2p/gossipsub";
 import { identify } from "@libp2p/identify";
 import type { Connection, Libp2p, PeerId, PrivateKey } from "@libp2p/interface";
 import type { Multiaddr } from "@multiformats/multiaddr";
@@ -46,6 +47,8 @@ export interface HostInit {
   readonly refuseInbound?: (remoteAddr: Multiaddr) => boolean;
   /** Asked for every inbound connection once the handshake names the peer; true refuses it. */
   readonly refuseInboundPeer?: (peer: PeerId, remoteAddr: Multiaddr) => boolean;
+  /** A gossipsub service to run (the federation's); absent = no pubsub at all. */
+  readonly pubsub?: (components: GossipSubComponents) => GossipSub;
 }
 
 /** Transport label of a connection, as used in metrics. */
@@ -54,6 +57,14 @@ export type TransportLabel = "tcp" | "ws" | "wss" | "relay" | "other";
 /** The running libp2p host. */
 export interface Host {
   readonly libp2p: Libp2p;
+  /** The gossipsub service, when {@linkcode HostInit.pubsub} was given. */
+  readonly pubsub?: GossipSub;
+  /**
+   * Pings a connected peer (or dials it) with libp2p ping.
+   *
+   * @returns The round-trip time in ms.
+   */
+  ping(peer: PeerId, signal?: AbortSignal): Promise<number>;
   /** The TLS certificate in use for WebSockets over TLS, if configured. */
   certificate(): LoadedCertificate | undefined;
   /**
@@ -138,10 +149,21 @@ export async function createHost(init: HostInit): Promise<Host> {
       maxAddressAge: connections.peerAddressTtlMs,
       maxPeerAge: connections.peerTtlMs,
     },
-    services: { identify: identify(), ping: ping(), certificates: certificateRenewer() },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      certificates: certificateRenewer(),
+      // Typed as always present (libp2p types its services from this map), but only added
+      // when given: libp2p calls every factory in the map.
+      ...(init.pubsub === undefined ? {} : { pubsub: init.pubsub }) as {
+        pubsub: (components: GossipSubComponents) => GossipSub;
+      },
+    },
   });
   return {
     libp2p,
+    ...(init.pubsub === undefined ? {} : { pubsub: libp2p.services.pubsub }),
+    ping: (peer, signal) => libp2p.services.ping.ping(peer, signal === undefined ? {} : { signal }),
     certificate: () => certificate,
     async reloadCertificate() {
       if (tls.certFile === undefined) return undefined;

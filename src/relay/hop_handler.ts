@@ -51,6 +51,12 @@ export interface HopHandlerComponents {
   isDraining(): boolean;
   /** Admission hooks (rate limiter, bans); absent = admit everything within the config. */
   readonly admission?: RelayAdmission;
+  /**
+   * Told when the reservation store refuses a RESERVE (reason "total_limit", "ip_limit",
+   * "subnet_limit" or "draining"), so the daemon can log where else the peer could go. Must
+   * not throw.
+   */
+  readonly onReservationRefused?: (peer: PeerId, reason: string) => void;
 }
 
 /**
@@ -213,7 +219,9 @@ export class HopHandler {
     }
     const result = c.store.reserve(key, peer, addr, { draining: c.isDraining() });
     if (result.status !== "OK") {
-      return this.#refuseReservation(stream, result.status, result.reason);
+      this.#refuseReservation(stream, result.status, result.reason);
+      c.onReservationRefused?.(peer, result.reason);
+      return;
     }
     const expire = BigInt(Math.floor(result.expiresAtMs / 1000));
     try {

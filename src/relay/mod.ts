@@ -102,6 +102,12 @@ export interface RelayComponents {
   readonly privateKey: PrivateKey;
   /** Admission hooks (rate limiter, bans); absent = admit everything within the config. */
   readonly admission?: RelayAdmission;
+  /**
+   * Told when the reservation store refuses a RESERVE (reason "total_limit", "ip_limit",
+   * "subnet_limit" or "draining"), so the daemon can log where else the peer could go. Must
+   * not throw.
+   */
+  readonly onReservationRefused?: (peer: PeerId, reason: string) => void;
 }
 
 /** Live counts and totals since start. */

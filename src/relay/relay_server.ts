@@ -42,6 +42,12 @@ export interface RelayServerComponents {
   readonly now?: () => number;
   /** Admission hooks (rate limiter); absent = admit everything within the config. */
   readonly admission?: RelayAdmission;
+  /**
+   * Told when the reservation store refuses a RESERVE (reason "total_limit", "ip_limit",
+   * "subnet_limit" or "draining"), so the daemon can log where else the peer could go. Must
+   * not throw.
+   */
+  readonly onReservationRefused?: (peer: PeerId, reason: string) => void;
 }
 
 /** Circuit relay v2 server (hop + stop) on a libp2p host. */
@@ -89,6 +95,7 @@ export class RelayServer implements Relay {
       connectionsTo: (peer) => this.#libp2p.getConnections(peer),
       isDraining: () => this.#draining,
       admission: components.admission,
+      onReservationRefused: components.onReservationRefused,
     });
   }
 

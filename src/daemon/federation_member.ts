@@ -1,0 +1,93 @@
+// The federation as the daemon runs it: the federation service with this relay's live load
+// (relay counts, sampled rates, the policy engine's verdict, the drain flag), the host's
+// ping for RTTs, the HTTP limiter for /hopd/select/1.0.0, the plugins' score hook, and the
+// log of alternatives when the relay refuses a reservation for capacity or draining.
+
+import { peerIdFromString } from "@libp2p/peer-id";
+import type { Registry } from "prom-client";
+import type { Verdict } from "../balancer/mod.ts";
+import type { ResolvedConfig } from "../config/mod.ts";
+import { type Federation, federation, type ScoreHook } from "../federation/mod.ts";
+import { REFUSAL_LOG_INTERVAL_MS } from "../federation/constants.ts";
+import type { Host } from "../host/mod.ts";
+import type { Limiter } from "../ratelimit/mod.ts";
+import type { Relay } from "../relay/mod.ts";
+import { LoadSampler } from "./load_sampler.ts";
+import { RefusalLogger } from "./refusal_logger.ts";
+
+/** What the federation member reads from the daemon. */
+export interface FederationMemberSources {
+  readonly host: Host;
+  readonly relay: Relay;
+  readonly registry: Registry;
+  readonly limiter: Limiter;
+  /** The node's health verdict (the policy engine's; "healthy" without one). */
+  verdict(): Verdict;
+  /** Whether the node drains (admin, policy or shutdown). */
+  draining(): boolean;
+  /** The plugins' score hook, when the policy engine runs. */
+  readonly scoreHook?: ScoreHook;
+}
+
+/** The federation with its sampler and refusal log. */
+export interface FederationMember {
+  readonly federation: Federation;
+  /** Tells the member a reservation was refused (logs alternatives, rate limited). */
+  refused(peer: string, reason: string): void;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Builds the federation member of a node.
+ *
+ * @param config The node's config (`federation`, `relay`).
+ * @param sources Live state.
+ * @returns The member (not started).
+ * @throws {RangeError} When a `federation.cidr_regions` entry does not parse.
+ */
+export function federationMember(
+  config: ResolvedConfig,
+  sources: FederationMemberSources,
+): FederationMember {
+  const { host, relay, registry, limiter } = sources;
+  const sampler = new LoadSampler({ registry, relay });
+  const service = federation(config.federation)({
+    libp2p: host.libp2p,
+    pubsub: host.pubsub!,
+    registry,
+    relayCapacity: {
+      maxReservations: config.relay.maxReservations,
+      maxCircuits: config.relay.maxCircuits,
+    },
+    local: () => {
+      const stats = relay.stats();
+      return {
+        ...sampler.current(),
+        reservations: stats.reservations,
+        circuits: stats.circuits,
+        verdict: sources.verdict(),
+        draining: sources.draining(),
+      };
+    },
+    ping: (peerId, signal) => host.ping(peerIdFromString(peerId), signal),
+    selectAdmission: (ip) => ip === undefined || limiter.checkHttp(ip).ok,
+    ...(sources.scoreHook === undefined ? {} : { scoreHook: sources.scoreHook }),
+  });
+  const refusals = new RefusalLogger({
+    alternatives: (peer) => service.alternatives(peer),
+    intervalMs: REFUSAL_LOG_INTERVAL_MS,
+  });
+  return {
+    federation: service,
+    refused: (peer, reason) => void refusals.refused(peer, reason),
+    async start() {
+      sampler.start(config.federation.intervalMs);
+      await service.start();
+    },
+    async stop() {
+      sampler.stop();
+      await service.stop();
+    },
+  };
+}

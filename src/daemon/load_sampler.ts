@@ -1,0 +1,87 @@
+// This relay's load as the federation reports it: reservations and circuits live from the
+// relay, relayed bytes per second per direction from hopd_relayed_bytes_total, CPU (fraction
+// of one core) and RSS of the process, sampled once per report interval. Reading the
+// registry keeps the relay free of federation bookkeeping (the policy snapshot does the same).
+
+import { cpuUsage } from "node:process";
+import type { Registry } from "prom-client";
+import type { Relay } from "../relay/mod.ts";
+
+/** The sampled part of the load (rates over the last interval). */
+export interface SampledLoad {
+  readonly bytesPerSecondIn: number;
+  readonly bytesPerSecondOut: number;
+  /** CPU of the process over the last interval, fraction of one core. */
+  readonly cpu: number;
+  readonly memoryBytes: number;
+}
+
+/** What the sampler reads. */
+export interface LoadSamplerSources {
+  readonly registry: Registry;
+  readonly relay: Pick<Relay, "stats">;
+  /** @default Date.now */
+  readonly nowMs?: () => number;
+}
+
+/** Samples rates on a timer; {@linkcode LoadSampler.current} returns the latest. */
+export class LoadSampler {
+  readonly #s: LoadSamplerSources;
+  readonly #nowMs: () => number;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #atMs: number;
+  #cpu = cpuUsage();
+  #bytes = { in: 0, out: 0 };
+  #current: SampledLoad = { bytesPerSecondIn: 0, bytesPerSecondOut: 0, cpu: 0, memoryBytes: 0 };
+
+  /** @param sources The registry and the relay. */
+  constructor(sources: LoadSamplerSources) {
+    this.#s = sources;
+    this.#nowMs = sources.nowMs ?? Date.now;
+    this.#atMs = this.#nowMs();
+  }
+
+  /** Samples every `intervalMs` (a first sample at once). */
+  start(intervalMs: number): void {
+    void this.sample();
+    this.#timer = setInterval(() => void this.sample(), intervalMs);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  /** The latest sample. */
+  current(): SampledLoad {
+    return this.#current;
+  }
+
+  /** Takes one sample now. Never throws (a failed read keeps the previous sample). */
+  async sample(): Promise<void> {
+    try {
+      // stats() moves the bytes of live circuits into the counter first.
+      this.#s.relay.stats();
+      const bytes = { in: 0, out: 0 };
+      const metric = this.#s.registry.getSingleMetric("hopd_relayed_bytes_total");
+      for (const { value, labels } of (await metric?.get())?.values ?? []) {
+        if (labels.direction === "src_to_dst") bytes.in += value;
+        else if (labels.direction === "dst_to_src") bytes.out += value;
+      }
+      const nowMs = this.#nowMs();
+      const seconds = Math.max(0.001, (nowMs - this.#atMs) / 1_000);
+      const cpu = cpuUsage();
+      const cpuSeconds = (cpu.user + cpu.system - this.#cpu.user - this.#cpu.system) / 1e6;
+      this.#current = {
+        bytesPerSecondIn: Math.max(0, (bytes.in - this.#bytes.in) / seconds),
+        bytesPerSecondOut: Math.max(0, (bytes.out - this.#bytes.out) / seconds),
+        cpu: Math.max(0, cpuSeconds / seconds),
+        memoryBytes: Deno.memoryUsage().rss,
+      };
+      this.#atMs = nowMs;
+      this.#cpu = cpu;
+      this.#bytes = bytes;
+    } catch {
+      // Keep the previous sample; the next tick tries again.
+    }
+  }
+}

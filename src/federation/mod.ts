@@ -1,0 +1,164 @@
+/**
+ * The federation: hopd relays that know each other's load and send each client to the best
+ * one. Every member publishes a signed load report on a gossipsub topic each interval (and
+ * at once when it starts or ends a drain, or changes weight); every member validates what
+ * it receives (allowlist, replay, staleness), keeps a {@linkcode MemberView} with
+ * suspect/dead ageing, feeds a {@linkcode Balancer} and answers "which relay should this
+ * client use?" over HTTP (`GET /v1/select`, in `src/ops/`) and libp2p (`/hopd/select/1.0.0`).
+ *
+ * Flow: `local()` (the daemon's live load) → report → gossipsub (StrictSign) → topic
+ * validator on each member → view → balancer → selection → scoring hook (plugins) → client.
+ * Members keep connections to each other ({@linkcode MemberDialer}: backoff with jitter),
+ * are pinged for their RTT, and gossipsub's mesh carries the reports (no consensus of our
+ * own: each member ranks from its own view, and the views converge within an interval).
+ *
+ * @example
+ * ```ts ignore
+ * import { federation } from "./mod.ts";
+ * const service = federation(config.federation)({
+ *   libp2p, pubsub, registry, local: () => load, relayCapacity: { maxReservations, maxCircuits },
+ * });
+ * await service.start();
+ * const { relays } = await service.select({ peer: "12D3KooW…", n: 3 });
+ * ```
+ *
+ * @module
+ */
+
+import type { GossipSub } from "@libp2p/gossipsub";
+import type { Libp2p } from "@libp2p/interface";
+import type { Registry } from "prom-client";
+import type { RankedRelay, SelectHints, Selection, Verdict } from "../balancer/mod.ts";
+import type { ResolvedFederationConfig } from "../config/mod.ts";
+import { FederationService } from "./federation_service.ts";
+import type { MemberCounts } from "./member_view.ts";
+import type { ScoreHook } from "./score_hook.ts";
+
+export { gossipsubOptions } from "./federation_service.ts";
+export { SELECT_PROTOCOL } from "./constants.ts";
+export { parseSelectHints } from "./select_hints.ts";
+export type { ScoreHook, SelectCandidate } from "./score_hook.ts";
+export type { MemberCounts } from "./member_view.ts";
+
+/** The config the federation uses: `[federation]` as the loader resolves it. */
+export type { ResolvedFederationConfig };
+
+/** This relay's live load, read by the federation each interval and on `announceNow()`. */
+export interface LocalLoad {
+  readonly reservations: number;
+  readonly circuits: number;
+  /** Relayed bytes per second, initiator to target. */
+  readonly bytesPerSecondIn: number;
+  /** Relayed bytes per second, target to initiator. */
+  readonly bytesPerSecondOut: number;
+  /** CPU of the process, fraction of one core. */
+  readonly cpu: number;
+  readonly memoryBytes: number;
+  /** The policy engine's verdict ("healthy" when none runs). */
+  readonly verdict: Verdict;
+  readonly draining: boolean;
+}
+
+/** A selection request: the client's hints and, when known, its IP (for the CIDR map). */
+export interface SelectRequest extends SelectHints {
+  readonly ip?: string;
+}
+
+/** One member in `GET /v1/federation`. */
+export interface FederationMemberView {
+  readonly peerId: string;
+  readonly state: "alive" | "suspect" | "dead";
+  readonly self: boolean;
+  readonly lastReportAgeMs: number;
+  readonly addrs: readonly string[];
+  readonly region?: string;
+  readonly lat?: number;
+  readonly lon?: number;
+  readonly draining: boolean;
+  readonly verdict: Verdict;
+  readonly weight: number;
+  readonly connected: boolean;
+  readonly capacity: {
+    readonly maxReservations: number;
+    readonly maxCircuits: number;
+    readonly bandwidthBytesPerSecond?: number;
+  };
+  readonly load: {
+    readonly reservations: number;
+    readonly circuits: number;
+    readonly bytesPerSecondIn: number;
+    readonly bytesPerSecondOut: number;
+    readonly cpu: number;
+    readonly memoryBytes: number;
+  };
+  readonly rttMs?: number;
+}
+
+/** `GET /v1/federation`. */
+export interface FederationView {
+  readonly enabled: boolean;
+  readonly self: string;
+  readonly topic: string;
+  readonly members: readonly FederationMemberView[];
+}
+
+/** The federation in the policy snapshot. */
+export interface FederationSummary {
+  readonly enabled: boolean;
+  readonly members: MemberCounts;
+  readonly connectedMembers: number;
+  readonly oldestReportAgeMs?: number;
+}
+
+/** What the federation needs from the daemon. */
+export interface FederationComponents {
+  /** The host (dials, connection events, the select protocol, pings). */
+  readonly libp2p: Libp2p;
+  /** The host's gossipsub service (built with {@linkcode gossipsubOptions}). */
+  readonly pubsub: GossipSub;
+  readonly registry: Registry;
+  /** This relay's live load. */
+  readonly local: () => LocalLoad;
+  /** The relay's limits (0 = unlimited). */
+  readonly relayCapacity: { readonly maxReservations: number; readonly maxCircuits: number };
+  /** Pings a peer, resolving with the RTT in ms; absent = no RTT. */
+  readonly ping?: (peerId: string, signal: AbortSignal) => Promise<number>;
+  /** The plugin scoring hook; absent = rankings as the balancer made them. */
+  readonly scoreHook?: ScoreHook;
+  /** Rate limit of `/hopd/select/1.0.0` per caller IP; absent = none. */
+  readonly selectAdmission?: (ip: string | undefined) => boolean;
+  /** Wall clock in ms. @default Date.now */
+  readonly nowMs?: () => number;
+}
+
+/** A running federation member. */
+export interface Federation {
+  start(): Promise<void>;
+  /** Tells the members we leave (a last report), then stops. */
+  stop(): Promise<void>;
+  /** Publishes a report now (a drain or weight change must not wait for the interval). */
+  announceNow(): void;
+  /** Sets this relay's weight (policy action `setWeight`) and announces it. */
+  setWeight(weight: number): void;
+  /** This relay's current weight. */
+  weight(): number;
+  summary(): FederationSummary;
+  view(): FederationView;
+  /** Ranks relays for a client, the scoring hook applied; counted by algorithm. */
+  select(request: SelectRequest): Promise<Selection>;
+  /** The best other relays for a client this relay refused (no hook, not counted). */
+  alternatives(peer: string, n?: number): RankedRelay[];
+}
+
+/**
+ * Creates the federation factory.
+ *
+ * @param config Resolved `[federation]` config.
+ * @returns A factory taking the host, gossipsub and the local load.
+ * @throws {RangeError} When a `cidr_regions` entry does not parse.
+ */
+export function federation(
+  config: ResolvedFederationConfig,
+): (components: FederationComponents) => Federation {
+  return (components) => new FederationService(config, components);
+}

@@ -1,0 +1,318 @@
+// End-to-end: four hopd processes on loopback form a federation. Fake relays (allowlisted
+// keys held by the test) inject reports with chosen loads through a raw gossipsub stream;
+// every member must rank them as each algorithm specifies. Then: non-member, replayed,
+// stale and malformed reports are rejected and counted; a drained relay leaves every
+// member's selections within 200 ms; a SIGKILLed one within 3 s; a stopped one says goodbye.
+
+import assert from "node:assert/strict";
+import { createBalancer, type RelayEntry } from "../src/balancer/mod.ts";
+import { getJson, selectedPeers, startFederationCluster } from "./_helpers/federation_cluster.ts";
+import { eventually, metric } from "./_helpers/ops_probe.ts";
+import {
+  connectInjector,
+  keepReporting,
+  newSigner,
+  report,
+  signedMessage,
+  signedReport,
+} from "./_helpers/report_injector.ts";
+
+const PARIS = { lat: 48.8566, lon: 2.3522 };
+const FRANKFURT = { lat: 50.1109, lon: 8.6821 };
+const NEW_YORK = { lat: 40.7128, lon: -74.006 };
+const SINGAPORE = { lat: 1.3521, lon: 103.8198 };
+
+/** Loads of the fake relays (capacity 100 reservations, 100 circuits, CPU 0). */
+const FAKES = [
+  { name: "f1", report: { region: "eu", ...PARIS, load: loadOf(10) } },
+  { name: "f2", report: { region: "us", ...NEW_YORK, load: loadOf(50) } },
+  { name: "f3", report: { region: "eu", ...FRANKFURT, weight: 2, load: loadOf(30) } },
+  {
+    name: "f4",
+    report: { region: "ap", ...SINGAPORE, verdict: "degraded" as const, load: loadOf(20) },
+  },
+];
+
+function loadOf(reservations: number) {
+  return {
+    reservations,
+    circuits: 0,
+    bytesPerSecondIn: 0,
+    bytesPerSecondOut: 0,
+    cpu: 0,
+    memoryBytes: 0,
+  };
+}
+
+Deno.test("federation of four hopd processes: views, rankings, rejections, drain and death", async (t) => {
+  const fakes = await Promise.all(FAKES.map(async (f) => ({ ...f, signer: await newSigner() })));
+  const nonMember = await newSigner();
+  const cluster = await startFederationCluster({
+    nodes: [{}, {}, {}, {}],
+    interval: "250ms",
+    extraMembers: fakes.map((f) => f.signer.peerId),
+  });
+  const [a, b, c, d] = cluster.nodes as [
+    typeof cluster.nodes[0],
+    typeof cluster.nodes[0],
+    typeof cluster.nodes[0],
+    typeof cluster.nodes[0],
+  ];
+  const nameOf = new Map(fakes.map((f) => [f.signer.peerId, f.name]));
+  const fakeOrder = (peers: string[]) =>
+    peers.filter((p) => nameOf.has(p)).map((p) => nameOf.get(p)!);
+  const injector = await connectInjector(a.tcpAddr);
+  let stopReporting: (() => Promise<void>) | undefined;
+  try {
+    await t.step("every member sees every member alive and connected", async () => {
+      assert.equal(await cluster.converged(15_000), true, "the federation did not converge");
+      assert.equal(
+        await eventually(async () => {
+          const view = await getJson(b, "/v1/federation");
+          return view.members.filter((m: { connected: boolean }) => m.connected).length === 4;
+        }),
+        true,
+      );
+      const view = await getJson(b, "/v1/federation");
+      assert.equal(view.enabled, true);
+      assert.equal(view.self, b.peerId);
+      assert.equal(view.members[0].self, true);
+      assert.equal(view.members[0].peerId, b.peerId);
+      assert.deepEqual(
+        view.members.map((m: { peerId: string }) => m.peerId).toSorted(),
+        cluster.peerIds.toSorted(),
+      );
+      const memberA = view.members.find((m: { peerId: string }) => m.peerId === a.peerId);
+      assert.ok(memberA.addrs.some((addr: string) => addr === a.tcpAddr), memberA.addrs);
+      assert.equal(memberA.verdict, "healthy");
+      assert.equal(memberA.capacity.maxReservations, 16_384);
+      assert.equal(await metric(b.opsUrl, "hopd_federation_members", { state: "alive" }), 4);
+      assert.ok(await metric(b.opsUrl, "hopd_federation_reports_received_total") > 0);
+      const status = await getJson(b, "/v1/status");
+      assert.deepEqual(status.federation.members, { alive: 4, suspect: 0, dead: 0 });
+    });
+
+    stopReporting = keepReporting(
+      injector,
+      fakes.map((f) => ({ signer: f.signer, report: f.report })),
+      100,
+    );
+
+    await t.step(
+      "each algorithm ranks the injected loads as specified, on every member",
+      async () => {
+        assert.equal(
+          await eventually(async () => {
+            for (const node of cluster.nodes) {
+              if (fakeOrder(await selectedPeers(node)).length !== 4) return false;
+            }
+            return true;
+          }, 10_000),
+          true,
+          "the fake relays did not reach every member",
+        );
+        for (const node of cluster.nodes) {
+          // capacity: weight × free fraction: f3 2×0.7, f1 0.9, f2 0.5, f4 0.5×0.8.
+          assert.deepEqual(fakeOrder(await selectedPeers(node, "algorithm=capacity")), [
+            "f3",
+            "f1",
+            "f2",
+            "f4",
+          ]);
+          // least_connections: weight / (1 + reservations): f1 1/11, f3 2/31, f4 .5/21, f2 1/51.
+          assert.deepEqual(fakeOrder(await selectedPeers(node, "algorithm=least_connections")), [
+            "f1",
+            "f3",
+            "f4",
+            "f2",
+          ]);
+          // geo from Paris: Frankfurt (4.8 ms, weight 2) beats Paris itself; then NY, Singapore.
+          assert.deepEqual(
+            fakeOrder(await selectedPeers(node, `algorithm=geo&lat=${PARIS.lat}&lon=${PARIS.lon}`)),
+            ["f3", "f1", "f2", "f4"],
+          );
+          // geo from region "us": its relays' centre is New York.
+          assert.deepEqual(fakeOrder(await selectedPeers(node, "algorithm=geo&region=us")), [
+            "f2",
+            "f3",
+            "f1",
+            "f4",
+          ]);
+        }
+      },
+    );
+
+    await t.step("affinity sends a client to the same relay from every member", async () => {
+      const oracle = createBalancer({ algorithm: "affinity" });
+      for (const f of fakes) {
+        const r = report(f.report);
+        oracle.upsert(
+          {
+            peerId: f.signer.peerId,
+            addrs: [],
+            state: "alive",
+            verdict: r.verdict,
+            draining: false,
+            weight: r.weight,
+            capacity: r.capacity,
+            load: r.load,
+          } satisfies RelayEntry,
+        );
+      }
+      for (let k = 0; k < 5; k++) {
+        const client = (await newSigner()).peerId;
+        const expected = fakeOrder(
+          oracle.select({ peer: client, n: 4 }).relays.map((r) => r.peerId),
+        );
+        for (const node of cluster.nodes) {
+          for (let repeat = 0; repeat < 2; repeat++) {
+            const got = fakeOrder(await selectedPeers(node, `algorithm=affinity&peer=${client}`));
+            assert.deepEqual(got, expected, `client ${k} on ${node.peerId}`);
+          }
+        }
+      }
+    });
+
+    await t.step(
+      "weighted_round_robin gives each relay first place in proportion to weight",
+      async () => {
+        // Weights: 4 hopd members 1 each, f1 1, f2 1, f3 2, f4 0.5 (degraded): total 8.5.
+        const firsts = new Map<string, number>();
+        for (let i = 0; i < 170; i++) {
+          const first = (await selectedPeers(c, "algorithm=weighted_round_robin"))[0]!;
+          firsts.set(first, (firsts.get(first) ?? 0) + 1);
+        }
+        const count = (p: string) => firsts.get(p) ?? 0;
+        const f = (name: string) => fakes.find((x) => x.name === name)!.signer.peerId;
+        // 170 picks = 20 rounds of 8.5: f3 40, f1 20, f2 20, f4 10, each hopd 20 (±3 for a
+        // round-robin account reset when a member briefly fails the health filter).
+        assert.ok(Math.abs(count(f("f3")) - 40) <= 3, `f3 ${count(f("f3"))}`);
+        assert.ok(Math.abs(count(f("f4")) - 10) <= 3, `f4 ${count(f("f4"))}`);
+        for (const p of [f("f1"), f("f2"), ...cluster.peerIds]) {
+          assert.ok(Math.abs(count(p) - 20) <= 3, `${nameOf.get(p) ?? p} ${count(p)}`);
+        }
+        assert.ok(
+          await metric(c.opsUrl, "hopd_balancer_selections_total", {
+            algorithm: "weighted_round_robin",
+          }) >= 170,
+        );
+      },
+    );
+
+    await t.step(
+      "non-member, replayed, stale and malformed reports are rejected and counted",
+      async () => {
+        const before = async (reason: string) =>
+          await metric(a.opsUrl, "hopd_federation_reports_rejected_total", { reason });
+        const counts = {
+          non_member: await before("non_member"),
+          replayed: await before("replayed"),
+          stale: await before("stale"),
+          malformed: await before("malformed"),
+        };
+        const f1 = fakes[0]!.signer;
+        await injector.send(await signedReport(nonMember, { seq: 1 }));
+        // A validly signed f1 report older than those already accepted (seq 0 < current), and
+        // a copy of a message f1 really sent, delivered again after the newer ones.
+        const captured = await signedReport(f1, { seq: 0, ...fakes[0]!.report });
+        await injector.send(captured);
+        await injector.send(await signedReport(f1, { seq: 1e9, sentAtMs: Date.now() - 60_000 }));
+        await injector.send(await signedMessage(f1, new Uint8Array([0xff, 0xff, 0xff])));
+        assert.equal(
+          await eventually(async () =>
+            await before("non_member") > counts.non_member &&
+            await before("replayed") > counts.replayed &&
+            await before("stale") > counts.stale &&
+            await before("malformed") > counts.malformed
+          ),
+          true,
+          JSON.stringify({
+            non_member: await before("non_member"),
+            replayed: await before("replayed"),
+            stale: await before("stale"),
+            malformed: await before("malformed"),
+            counts,
+          }),
+        );
+        for (const node of cluster.nodes) {
+          const view = await getJson(node, "/v1/federation");
+          assert.ok(!view.members.some((m: { peerId: string }) => m.peerId === nonMember.peerId));
+        }
+        // The rejected ones were not forwarded: the other members never saw them.
+        assert.equal(await metric(b.opsUrl, "hopd_federation_reports_rejected_total"), 0);
+      },
+    );
+
+    await stopReporting();
+    stopReporting = undefined;
+
+    await t.step("a drained relay leaves every member's selections within 200 ms", async () => {
+      for (const node of [a, b, c]) assert.ok((await selectedPeers(node)).includes(d.peerId));
+      const started = performance.now();
+      const response = await fetch(`${d.opsUrl}/v1/admin/drain`, { method: "POST" });
+      assert.equal(response.status, 200);
+      await response.body?.cancel();
+      const gone = await eventually(async () => {
+        for (const node of [a, b, c]) {
+          if ((await selectedPeers(node)).includes(d.peerId)) return false;
+        }
+        return true;
+      }, 2_000);
+      const elapsedMs = performance.now() - started;
+      assert.equal(gone, true);
+      assert.ok(elapsedMs <= 200, `drain took ${Math.round(elapsedMs)} ms to propagate`);
+      const view = await getJson(a, "/v1/federation");
+      assert.equal(
+        view.members.find((m: { peerId: string }) => m.peerId === d.peerId).draining,
+        true,
+      );
+      await fetch(`${d.opsUrl}/v1/admin/resume`, { method: "POST" }).then((r) => r.body?.cancel());
+      assert.equal(
+        await eventually(async () => (await selectedPeers(a)).includes(d.peerId)),
+        true,
+        "a resumed relay comes back",
+      );
+    });
+
+    await t.step("a SIGKILLed relay leaves every member's selections within 3 s", async () => {
+      const started = performance.now();
+      c.killHard();
+      await c.status;
+      const gone = await eventually(async () => {
+        for (const node of [a, b, d]) {
+          if ((await selectedPeers(node)).includes(c.peerId)) return false;
+        }
+        return true;
+      }, 5_000);
+      const elapsedMs = performance.now() - started;
+      assert.equal(gone, true);
+      assert.ok(elapsedMs <= 3_000, `death took ${Math.round(elapsedMs)} ms to notice`);
+      assert.equal(
+        await eventually(async () => {
+          const view = await getJson(a, "/v1/federation");
+          return view.members.find((m: { peerId: string }) => m.peerId === c.peerId).state ===
+            "dead";
+        }, 3_000),
+        true,
+        "the killed relay is dead in the view",
+      );
+      // c, and the four fake relays, silent since their reports stopped.
+      assert.equal(await metric(a.opsUrl, "hopd_federation_members", { state: "dead" }), 5);
+    });
+
+    await t.step("a relay that stops cleanly is dead in the views at once", async () => {
+      const stopping = d.stop();
+      const gone = await eventually(async () => {
+        const view = await getJson(a, "/v1/federation");
+        return view.members.find((m: { peerId: string }) => m.peerId === d.peerId).state ===
+          "dead";
+      }, 2_000);
+      assert.equal(gone, true);
+      assert.equal((await stopping).code, 0);
+    });
+  } finally {
+    await stopReporting?.();
+    await injector.stop();
+    await cluster.stop();
+  }
+});
