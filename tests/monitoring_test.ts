@@ -34,6 +34,15 @@ const CONTRACT_METRICS = new Set([
   "hopd_federation_reports_rejected_total",
   "hopd_federation_view_staleness_seconds",
   "hopd_balancer_selections_total",
+  // Federation metrics beyond the contract (src/federation/metrics.ts), registered only when
+  // [federation] is enabled.
+  "hopd_federation_connected_members",
+  "hopd_federation_reports_sent_total",
+  "hopd_balancer_score_hook_calls_total",
+  "hopd_federation_member_dials_total",
+  "hopd_federation_select_stream_errors_total",
+  // Policy engine's plugin latency (src/policy/metrics.ts).
+  "hopd_plugin_call_seconds",
 ]);
 
 /** Metrics exported only in some configurations, with the file that registers each. */
@@ -99,7 +108,7 @@ function ruleExpressions(yaml: string): string[] {
 /** Metric names an expression reads: identifiers outside `{...}`, minus PromQL words. */
 function metricNames(expr: string): string[] {
   const outsideSelectors = expr.replace(/\{[^}]*\}/g, " ").replace(/\[[^\]]*\]/g, " ")
-    .replace(/"[^"]*"/g, " ");
+    .replace(/"[^"]*"/g, " ").replace(/\b\d+(ms|[smhdwy])\b/g, " ");
   const names = outsideSelectors.match(/[a-zA-Z_:][a-zA-Z0-9_:]*/g) ?? [];
   const byClause = /\b(?:by|without)\s*\(([^)]*)\)/g;
   const labels = new Set<string>();
@@ -118,12 +127,9 @@ async function liveFamilies(): Promise<Set<string>> {
   const hopd = await spawnHopd();
   try {
     const samples = await scrapeMetrics(hopd.opsUrl);
-    const families = new Set<string>();
-    for (const series of samples.keys()) {
-      const name = series.split("{")[0]!;
-      families.add(name);
-      families.add(family(name));
-    }
+    // Every registered family has a TYPE line, even a labelled counter not yet incremented.
+    const text = await (await fetch(`${hopd.opsUrl}/metrics`)).text();
+    const families = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!));
     // prom-client's /proc readers give 0 under hopd's permission set; hopd replaces RSS.
     assert.ok(
       (samples.get("process_resident_memory_bytes") ?? 0) > 10_000_000,

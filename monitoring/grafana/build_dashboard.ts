@@ -378,6 +378,15 @@ const ROWS: readonly RowSpec[] = [
           legend: "{{plugin}} {{hook}} {{result}}",
         }],
       },
+      {
+        title: "Plugin hook time p95",
+        type: "timeseries",
+        width: 24,
+        unit: "s",
+        description:
+          "How long plugin hooks took to answer, as the relay saw it (budget: policy.plugin_budget).",
+        queries: [{ expr: quantile(0.95, "hopd_plugin_call_seconds", "hook"), legend: "{{hook}}" }],
+      },
     ],
   },
   {
@@ -387,10 +396,13 @@ const ROWS: readonly RowSpec[] = [
         title: "Members by state",
         type: "timeseries",
         width: 6,
-        queries: [{
-          expr: `max by (state) (hopd_federation_members{${SEL}})`,
-          legend: "{{state}}",
-        }],
+        queries: [
+          { expr: `max by (state) (hopd_federation_members{${SEL}})`, legend: "{{state}}" },
+          {
+            expr: `max by (instance) (hopd_federation_connected_members{${SEL}})`,
+            legend: "connected {{instance}}",
+          },
+        ],
       },
       {
         title: "Oldest report among alive members",
@@ -413,6 +425,7 @@ const ROWS: readonly RowSpec[] = [
             expr: rate("hopd_federation_reports_rejected_total", "reason"),
             legend: "rejected {{reason}}",
           },
+          { expr: rate("hopd_federation_reports_sent_total", "result"), legend: "sent {{result}}" },
         ],
       },
       {
@@ -420,10 +433,29 @@ const ROWS: readonly RowSpec[] = [
         type: "timeseries",
         width: 6,
         unit: "ops",
-        queries: [{
-          expr: rate("hopd_balancer_selections_total", "algorithm"),
-          legend: "{{algorithm}}",
-        }],
+        queries: [
+          { expr: rate("hopd_balancer_selections_total", "algorithm"), legend: "{{algorithm}}" },
+          {
+            expr: rate("hopd_balancer_score_hook_calls_total", "result"),
+            legend: "score hook {{result}}",
+          },
+        ],
+      },
+      {
+        title: "Member dials and select-stream errors/s",
+        type: "timeseries",
+        width: 24,
+        unit: "ops",
+        queries: [
+          {
+            expr: rate("hopd_federation_member_dials_total", "result"),
+            legend: "dials {{result}}",
+          },
+          {
+            expr: rate("hopd_federation_select_stream_errors_total", "reason"),
+            legend: "select errors {{reason}}",
+          },
+        ],
       },
     ],
   },
