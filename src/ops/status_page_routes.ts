@@ -1,6 +1,7 @@
 /**
  * `GET /`: the status page, one self-contained HTML document (status_page.html with
- * status_page.css and status_page.js inlined; no external assets) that polls the public
+ * status_page.css and one script, status_page_model.js then status_page.js, inlined; no
+ * external assets) that polls the public
  * read-only routes (/v1/status, /v1/federation, /v1/policies, /v1/decisions) and renders
  * them. It carries no secrets: it shows what those routes show to anyone who may reach
  * the ops port.
@@ -18,12 +19,36 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { OpsRouteGroup } from "./_env.ts";
 import css from "./status_page.css" with { type: "text" };
 import template from "./status_page.html" with { type: "text" };
-import script from "./status_page.js" with { type: "text" };
+import main from "./status_page.js" with { type: "text" };
+import model from "./status_page_model.js" with { type: "text" };
 
 /** The page as served, and the CSP that lets its inline script and style run. */
 export interface StatusPage {
   readonly html: string;
   readonly contentSecurityPolicy: string;
+}
+
+/** The import of the model in status_page.js, dropped when both are inlined as one script. */
+const MODEL_IMPORT = /^import \{[^}]*\} from "\.\/status_page_model\.js";\n/m;
+
+/**
+ * Joins the page's two script files into its one inline module: the model, then the DOM
+ * script without its import of the model.
+ *
+ * @param parts The two files' text.
+ * @returns The script.
+ * @throws {Error} When status_page.js does not import the model as expected, or either file
+ *   imports anything else (an inline script cannot).
+ */
+export function inlineScript(parts: { model: string; main: string }): string {
+  if (!MODEL_IMPORT.test(parts.main)) {
+    throw new Error("status_page.js must import status_page_model.js in one import statement");
+  }
+  const body = parts.main.replace(MODEL_IMPORT, "");
+  if (/^\s*import\b/m.test(body) || /^\s*import\b/m.test(parts.model)) {
+    throw new Error("The status page scripts may import nothing but status_page_model.js");
+  }
+  return `${parts.model}\n${body}`;
 }
 
 function sha256Source(text: string): string {
@@ -40,7 +65,11 @@ function sha256Source(text: string): string {
  *   early (a `</script` or `</style` inside).
  */
 export function buildStatusPage(
-  parts: { template: string; css: string; script: string } = { template, css, script },
+  parts: { template: string; css: string; script: string } = {
+    template,
+    css,
+    script: inlineScript({ model, main }),
+  },
 ): StatusPage {
   const inlined: [string, string, string][] = [
     ["script", parts.script, "</script"],

@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { Registry } from "prom-client";
 import { createOpsApp } from "./mod.ts";
-import { buildStatusPage } from "./status_page_routes.ts";
-import script from "./status_page.js" with { type: "text" };
+import { buildStatusPage, inlineScript } from "./status_page_routes.ts";
+import main from "./status_page.js" with { type: "text" };
+import model from "./status_page_model.js" with { type: "text" };
 import {
   addSample,
   chartModel,
@@ -12,7 +13,9 @@ import {
   niceCeiling,
   rateSeries,
   str,
-} from "./status_page.js";
+} from "./status_page_model.js";
+
+const script = inlineScript({ model, main });
 
 const REMOTE = { remoteAddr: { transport: "tcp", hostname: "203.0.113.7", port: 5000 } };
 
@@ -73,6 +76,21 @@ Deno.test("the status page loads no external asset and never builds markup from 
   const paths = [...script.matchAll(/getJson\(["`]([^"`]*)["`]\)/g)].map((m) => m[1]);
   assert.equal(paths.length, 4);
   for (const path of paths) assert.match(path!, /^\/v1\/[a-z]+(\?|$)/);
+});
+
+Deno.test("the page's two script files join into one module that loads", async () => {
+  assert.ok(script.startsWith(model));
+  assert.doesNotMatch(script, /^\s*import\b/m);
+  // Evaluating it as a module catches a syntax error or a name declared in both files; out
+  // of a browser it defines its functions and starts nothing.
+  const loaded = await import(`data:text/javascript,${encodeURIComponent(script)}`);
+  assert.equal(loaded.formatBytes(2048), "2.00 KiB");
+  assert.throws(() => inlineScript({ model, main: "const a = 1;" }), /must import/);
+  assert.throws(
+    () =>
+      inlineScript({ model: 'import "x";', main: 'import { a } from "./status_page_model.js";\n' }),
+    /nothing but/,
+  );
 });
 
 Deno.test("buildStatusPage() refuses a script or style that would end its element early", () => {
