@@ -7,6 +7,9 @@
 set -euo pipefail
 packages=()
 command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
+# systemd-analyze (the unit's checks) and strace (the sandbox test's syscall trace).
+command -v systemd-analyze >/dev/null 2>&1 || packages+=(systemd)
+command -v strace >/dev/null 2>&1 || packages+=(strace)
 command -v chromium >/dev/null 2>&1 || packages+=(chromium fonts-liberation)
 command -v prometheus-alertmanager >/dev/null 2>&1 || packages+=(prometheus-alertmanager)
 ((${#packages[@]} == 0)) && exit 0
