@@ -2,8 +2,8 @@
 # The test command (`deno task test`): installs the Debian tools the tests drive when
 # missing (scripts/test_deps.sh), then runs every test: first all files in parallel, then
 # the timing-sensitive bandwidth tests and the load-test smoke alone (they measure rates
-# over seconds, which a machine busy with other tests would skew). With arguments (files, --filter …) it runs
-# just `deno test -A --parallel <arguments>`.
+# over seconds, which a machine busy with other tests would skew). With arguments (files,
+# --filter …) it runs just `deno test -A --parallel <arguments>`.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/test_deps.sh || exit 1
