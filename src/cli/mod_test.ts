@@ -129,6 +129,8 @@ Deno.test("config example prints TOML that parses and has every section", async 
     "admin",
     "tls",
     "relay",
+    "policy",
+    "federation",
   ]);
   assert.equal((parsed.http as { listen: string }).listen, "127.0.0.1:8080");
 });
