@@ -6,6 +6,7 @@
 //
 //   deno run -A bench/load_test.ts [--reservations N] [--rate M] [--duration SECONDS]
 //     [--targets T] [--settle SECONDS] [--sample SECONDS] [--ramp-concurrency C]
+//     [--ramp-timeout SECONDS]
 //     [--relay MULTIADDR --ops-url URL]
 //
 // By default it starts its own hopd on 127.0.0.1 with every limit off (as the relay bench
@@ -39,6 +40,8 @@ export interface LoadPlan {
   sampleSeconds: number;
   /** RESERVE attempts in flight per worker of 2,500 clients. */
   rampConcurrency: number;
+  /** Most seconds the ramp may take; then it stops where it is (0 = no limit). */
+  rampTimeoutSeconds: number;
   relay?: string;
   opsUrl?: string;
 }
@@ -56,6 +59,7 @@ function parseArgs(args: string[]): LoadPlan {
     settleSeconds: 5,
     sampleSeconds: 5,
     rampConcurrency: 20,
+    rampTimeoutSeconds: 0,
   };
   const numbers: Record<string, keyof LoadPlan> = {
     "--reservations": "reservations",
@@ -65,6 +69,7 @@ function parseArgs(args: string[]): LoadPlan {
     "--settle": "settleSeconds",
     "--sample": "sampleSeconds",
     "--ramp-concurrency": "rampConcurrency",
+    "--ramp-timeout": "rampTimeoutSeconds",
   };
   for (let i = 0; i < args.length; i++) {
     const flag = args[i]!;
@@ -179,7 +184,17 @@ export async function runLoadTest(plan: LoadPlan) {
         );
       } catch { /* the relay may be busy */ }
     }, 15_000);
-    const rampTimeoutMs = 120_000 + plan.reservations * 300;
+    // With --ramp-timeout the workers are told to stop starting attempts at the deadline;
+    // attempts in flight finish (each gives up after its own timeouts).
+    const halt = plan.rampTimeoutSeconds > 0
+      ? setTimeout(() => {
+        log(`ramp timeout (${plan.rampTimeoutSeconds} s): holding what is reserved`);
+        for (const w of reservers) void w.send({ halt: true }).catch(() => {});
+      }, plan.rampTimeoutSeconds * 1000)
+      : undefined;
+    const rampTimeoutMs = plan.rampTimeoutSeconds > 0
+      ? plan.rampTimeoutSeconds * 1000 + 600_000
+      : 120_000 + plan.reservations * 300;
     let reports: Record<string, unknown>[];
     try {
       reports = await Promise.all(
@@ -187,6 +202,7 @@ export async function runLoadTest(plan: LoadPlan) {
       );
     } finally {
       clearInterval(progress);
+      clearTimeout(halt);
     }
     const rampSeconds = (performance.now() - rampStart) / 1000;
     const reserved = reports.reduce((n, r) => n + Number(r.reserved), 0);
@@ -263,6 +279,8 @@ export async function runLoadTest(plan: LoadPlan) {
       reservations: {
         requested: plan.reservations,
         reserved,
+        rampStoppedByTimeout: plan.rampTimeoutSeconds > 0 &&
+          rampSeconds >= plan.rampTimeoutSeconds,
         failed: reserveFailed,
         firstErrors: reserveErrors,
         rampSeconds: round(rampSeconds),

@@ -5,6 +5,7 @@
 #
 #   scripts/load_test.sh [--reservations N] [--rate M] [--duration SECONDS] [--targets T]
 #                        [--settle SECONDS] [--sample SECONDS] [--ramp-concurrency C]
+#                        [--ramp-timeout SECONDS]   # stop the ramp there, hold what is reserved
 #                        [--relay MULTIADDR --ops-url URL]   # a running hopd instead
 #   scripts/load_test.sh --soak     # the bench/RESULTS.md soak: 10,000 reservations,
 #                                   # 5 circuits/s for 5 minutes

@@ -146,6 +146,20 @@ async function reserve(): Promise<void> {
   const errors: string[] = [];
   let next = 0;
   const startedAt = performance.now();
+  // Commands, read from the start: {"halt":true} ends the ramp early (attempts in flight
+  // finish; no new ones start), {"count":true} asks how many nodes still announce a circuit
+  // address (hold a reservation). The process exits when the orchestrator closes stdin (the
+  // relay sees the connections drop, which is all the bench needs).
+  const commands = (async () => {
+    for await (const command of jsonLines(Deno.stdin.readable)) {
+      if (command.halt === true) next = count;
+      if (command.count !== true) continue;
+      const holding = nodes.filter((n) =>
+        n.getMultiaddrs().some((ma) => ma.toString().includes("/p2p-circuit"))
+      ).length;
+      emit({ holding });
+    }
+  })();
   const lane = async () => {
     while (next < count) {
       next++;
@@ -164,16 +178,7 @@ async function reserve(): Promise<void> {
     firstErrors: [...new Set(errors)].slice(0, 5),
     elapsedMs: performance.now() - startedAt,
   });
-  // Hold the reservations until the orchestrator closes stdin (then the process just exits:
-  // the relay sees the connections drop, which is all the bench needs). {"count":true}
-  // asks how many nodes still announce a circuit address (hold a reservation).
-  for await (const command of jsonLines(Deno.stdin.readable)) {
-    if (command.count !== true) continue;
-    const holding = nodes.filter((n) =>
-      n.getMultiaddrs().some((ma) => ma.toString().includes("/p2p-circuit"))
-    ).length;
-    emit({ holding });
-  }
+  await commands;
 }
 
 async function targets(): Promise<void> {
