@@ -19,7 +19,7 @@ hopd_cmd="deno run -P=hopd --quiet --config $repo/deno.json $repo/main.ts"
 while (($# > 0)); do
   case "$1" in
   --hopd) hopd_cmd="${2:?}"; shift 2 ;;
-  -h | --help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
   *) echo "dr_drill.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done

@@ -54,7 +54,7 @@ while (($# > 0)); do
   --enable) enable=1; shift ;;
   --uninstall) uninstall=1; shift ;;
   --purge) purge=1; shift ;;
-  -h | --help) sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
   *) die "unknown argument '$1' (see --help)" ;;
   esac
 done

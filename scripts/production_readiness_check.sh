@@ -19,7 +19,7 @@ for arg in "$@"; do
   case "$arg" in
   --no-tests) run_tests=0 ;;
   --keep-logs) keep_logs=1 ;;
-  -h | --help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
   *) echo "production_readiness_check.sh: unknown argument '$arg'" >&2; exit 2 ;;
   esac
 done

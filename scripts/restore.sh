@@ -33,7 +33,7 @@ while (($# > 0)); do
   --state-dir) state_dir="${2:?}"; shift 2 ;;
   --owner) owner="${2:?}"; shift 2 ;;
   --force) force=1; shift ;;
-  -h | --help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
   -*) die "unknown argument '$1' (see --help)" ;;
   *) [[ -z "$archive" ]] || die "one archive at a time"; archive="$1"; shift ;;
   esac

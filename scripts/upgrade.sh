@@ -52,7 +52,7 @@ while (($# > 0)); do
   --unit) unit="${2:?}"; shift 2 ;;
   --drain-timeout) drain_timeout="${2:?}"; shift 2 ;;
   --ready-timeout) ready_timeout="${2:?}"; shift 2 ;;
-  -h | --help) sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0 ;;
   *) die "unknown argument '$1' (see --help)" ;;
   esac
 done
