@@ -2,7 +2,7 @@
 // load path (sandbox worker, smoke run, fixtures), so what passes here is what a running
 // relay accepts on save.
 
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve, sep as SEPARATOR } from "node:path";
 import type { Command } from "commander";
 import { loadConfig, type ResolvedPolicyConfig } from "../config/mod.ts";
 import {
@@ -34,14 +34,14 @@ async function readOptional(path: string): Promise<string | undefined> {
   }
 }
 
-// A file or every module of a directory; modules under a directory named "plugins" are
-// plugins unless --kind says otherwise.
+// A file or every module of a directory; modules anywhere under a directory named "plugins"
+// are plugins unless --kind says otherwise.
 async function targetsOf(path: string, kind: string | undefined): Promise<Target[]> {
   const info = await Deno.stat(path);
   const kindOf = (dir: string): ModuleKind =>
     kind === "policy" || kind === "plugin"
       ? kind
-      : basename(dir) === "plugins"
+      : resolve(dir).split(SEPARATOR).includes("plugins")
       ? "plugin"
       : "policy";
   if (info.isFile) {
