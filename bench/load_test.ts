@@ -159,13 +159,6 @@ export async function runLoadTest(plan: LoadPlan) {
     );
     const rssIdleMib = await probe.rssMib();
 
-    // Echo targets and dialers first, so circuits have somewhere to go.
-    const targets = startWorker("targets", relayAddr, String(plan.targets));
-    const dialers = startWorker("dialers", relayAddr, String(DIALER_NODES));
-    workers.push(targets, dialers);
-    const targetAddrs = (await targets.next((m) => m.ready === true, 120_000)).addrs as string[];
-    await dialers.next((m) => m.ready === true, 60_000);
-
     // Reservations: workers of ≤ 2,500 clients, in parallel.
     const rampStart = performance.now();
     const reservers: LineChild[] = [];
@@ -213,6 +206,15 @@ export async function runLoadTest(plan: LoadPlan) {
     );
     log(`ramp done: ${reserved} reserved, ${reserveFailed} failed in ${round(rampSeconds)} s`);
     await sleep(plan.settleSeconds * 1000);
+
+    // Echo targets and dialers after the ramp: stock clients with libp2p's default connection
+    // monitor (ping every 10 s, abort after 5 s) lose their relay connection, and with it
+    // their reservation, when the relay is busy ramping (a first soak lost all 10 targets).
+    const targets = startWorker("targets", relayAddr, String(plan.targets));
+    const dialers = startWorker("dialers", relayAddr, String(DIALER_NODES));
+    workers.push(targets, dialers);
+    const targetAddrs = (await targets.next((m) => m.ready === true, 120_000)).addrs as string[];
+    await dialers.next((m) => m.ready === true, 60_000);
 
     // Steady phase: circuits at the asked rate while RSS and CPU are sampled.
     const before = await relayCounters(metricsUrl);
