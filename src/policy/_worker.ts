@@ -11,6 +11,7 @@ const sandboxes = new Map<string, Sandbox>();
 const sources = new Map<string, WorkerRequest & { op: "load" }>();
 // Snapshots as JSON, oldest first; shared by every sandbox's ctx.history().
 const ring: string[] = [];
+let ringMax = 60;
 
 function historyOf(items: readonly string[], newestLast: boolean) {
   return (n: number): string => {
@@ -27,6 +28,7 @@ async function handle(request: Exclude<WorkerRequest, { op: "init" }>): Promise<
       const started = performance.now();
       const loaded = await Sandbox.create(request.fileName, request.source, request.limits);
       if (!(loaded instanceof Sandbox)) return { id: request.id, op: "load", outcome: loaded };
+      loaded.seedHistory(historyOf(ring, true)(ringMax), ringMax);
       sandboxes.get(request.name)?.dispose();
       sandboxes.set(request.name, loaded);
       sources.set(request.name, request);
@@ -42,7 +44,9 @@ async function handle(request: Exclude<WorkerRequest, { op: "init" }>): Promise<
       sources.delete(request.name);
       return { id: request.id, op: "unload" };
     case "history":
+      // The worker's ring only seeds sandboxes loaded later; each sandbox keeps its own.
       ring.push(request.snapshotJson);
+      ringMax = request.max;
       if (ring.length > request.max) ring.splice(0, ring.length - request.max);
       return { id: request.id, op: "history" };
     case "call": {
@@ -60,9 +64,7 @@ async function handle(request: Exclude<WorkerRequest, { op: "init" }>): Promise<
         stateJson: request.stateJson,
         nowMs: request.nowMs,
         seed: request.seed,
-        history: request.history === undefined
-          ? historyOf(ring, true)
-          : historyOf(request.history, false),
+        history: request.history === undefined ? "own" : historyOf(request.history, false),
       });
       if (!outcome.ok && outcome.kind === "memory") {
         // An exhausted heap may be left inconsistent: start this sandbox afresh.
@@ -70,7 +72,10 @@ async function handle(request: Exclude<WorkerRequest, { op: "init" }>): Promise<
         sandboxes.delete(request.name);
         const load = sources.get(request.name)!;
         const fresh = await Sandbox.create(load.fileName, load.source, load.limits);
-        if (fresh instanceof Sandbox) sandboxes.set(request.name, fresh);
+        if (fresh instanceof Sandbox) {
+          fresh.seedHistory(historyOf(ring, true)(ringMax), ringMax);
+          sandboxes.set(request.name, fresh);
+        }
       }
       return { id: request.id, op: "call", outcome };
     }

@@ -74,8 +74,12 @@ export interface CallInput {
   readonly stateJson: string;
   readonly nowMs: number;
   readonly seed: number;
-  /** JSON array of up to `n` recent snapshots, newest first, for `ctx.history(n)`. */
-  readonly history: (n: number) => string;
+  /**
+   * Where `ctx.history(n)` reads: "own" = the sandbox's own ring of the snapshots it was
+   * evaluated on (a real tick: the snapshot, `argsJson[0]`, is frozen and joins the ring);
+   * or a function giving a JSON array of up to `n` snapshots, newest first (fixtures, CLI).
+   */
+  readonly history: "own" | ((n: number) => string);
 }
 
 // Runs once per context, before the module. It replaces the clock and randomness with the
@@ -102,20 +106,48 @@ const PRELUDE = `(() => {
   globalThis.console = { log: write, info: write, warn: write, error: write, debug: write };
   const hostHistory = globalThis.__hopdHistory;
   delete globalThis.__hopdHistory;
-  globalThis.__hopdCall = (ns, fn, argsJson, stateJson, nowMs, seedValue) => {
+  // The snapshots this sandbox judged, newest first, frozen: ctx.history() hands them out
+  // without copying or parsing (they are read-only, like the snapshot itself).
+  let ring = [];
+  let ringMax = 60;
+  const freeze = (value) => {
+    if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+      Object.freeze(value);
+      for (const key of Object.keys(value)) freeze(value[key]);
+    }
+    return value;
+  };
+  globalThis.__hopdSeed = (json, max) => {
+    ring = freeze(JSON.parse(json)).slice(0, max);
+    ringMax = max;
+  };
+  const count = (n, length) => n === undefined ? length : Math.max(0, Math.floor(Number(n)) || 0);
+  globalThis.__hopdCall = (ns, fn, argsJson, stateJson, nowMs, seedValue, own) => {
     now = nowMs;
     seed = seedValue | 0;
     logs.length = 0;
     const f = ns[fn];
     if (typeof f !== "function") throw new TypeError("the module does not export a function named " + fn);
+    const args = JSON.parse(argsJson);
+    if (own) freeze(args[0]);
     const ctx = {
       now: nowMs,
       state: JSON.parse(stateJson),
-      history: (n) => JSON.parse(hostHistory(n === undefined ? -1 : Number(n))),
+      history: own
+        ? (n) => ring.slice(0, count(n, ring.length))
+        : (n) => JSON.parse(hostHistory(n === undefined ? -1 : Number(n))),
       random,
       log: write,
     };
-    const result = f(...JSON.parse(argsJson), ctx);
+    let result;
+    try {
+      result = f(...args, ctx);
+    } finally {
+      if (own) {
+        ring.unshift(args[0]);
+        if (ring.length > ringMax) ring.length = ringMax;
+      }
+    }
     if (result !== null && typeof result === "object" && typeof result.then === "function") {
       throw new TypeError(fn + " must be synchronous: it returned a promise");
     }
@@ -246,7 +278,7 @@ export class Sandbox {
     if (this.#disposed) throw new Error("sandbox is disposed");
     const context = this.#context;
     const started = performance.now();
-    this.#history = input.history;
+    if (input.history !== "own") this.#history = input.history;
     this.#runtime.setInterruptHandler(
       shouldInterruptAfterDeadline(Date.now() + this.#limits.deadlineMs),
     );
@@ -257,9 +289,10 @@ export class Sandbox {
       context.newString(input.stateJson),
       context.newNumber(input.nowMs),
       context.newNumber(input.seed),
+      input.history === "own" ? context.true : context.false,
     ];
     const result = context.callFunction(this.#call, context.undefined, ...args);
-    for (const handle of args.slice(1)) handle.dispose();
+    for (const handle of args.slice(1, 6)) handle.dispose();
     this.#runtime.removeInterruptHandler();
     const durationMs = performance.now() - started;
     if (result.error !== undefined) {
@@ -269,6 +302,22 @@ export class Sandbox {
     const text = result.value.consume((h) => context.getString(h));
     const [value, state, logs] = JSON.parse(text) as [unknown, unknown, string[]];
     return { ok: true, result: value, state, logs, durationMs };
+  }
+
+  /**
+   * Fills the sandbox's own history ring (a fresh sandbox joining a running engine).
+   *
+   * @param json JSON array of snapshots, newest first.
+   * @param max Snapshots the ring keeps.
+   */
+  seedHistory(json: string, max: number): void {
+    const context = this.#context;
+    const seed = context.getProp(context.global, "__hopdSeed");
+    const args = [context.newString(json), context.newNumber(max)];
+    const result = context.callFunction(seed, context.undefined, ...args);
+    for (const handle of [seed, ...args]) handle.dispose();
+    if (result.error !== undefined) result.error.dispose();
+    else result.value.dispose();
   }
 
   /** Frees the runtime. */

@@ -170,3 +170,26 @@ Deno.test("Sandbox reports errors by kind", async (t) => {
     }
   });
 });
+
+Deno.test("Sandbox keeps its own frozen history of the snapshots it judged", async () => {
+  const sb = await sandbox(`export function evaluate(s, ctx) {
+    let mutated = false;
+    try { s.tick = 99; mutated = true; } catch { /* frozen */ }
+    return { seen: ctx.history(5).map((h) => h.tick), all: ctx.history().length, mutated };
+  }`);
+  try {
+    sb.seedHistory(JSON.stringify([{ tick: 2 }, { tick: 1 }]), 3);
+    const results = [3, 4, 5].map((tick) => {
+      const outcome = sb.call(input("evaluate", [{ tick }], { history: "own" }));
+      assert.ok(outcome.ok);
+      return outcome.result;
+    });
+    assert.deepEqual(results, [
+      { seen: [2, 1], all: 2, mutated: false },
+      { seen: [3, 2, 1], all: 3, mutated: false },
+      { seen: [4, 3, 2], all: 3, mutated: false }, // the ring keeps 3
+    ]);
+  } finally {
+    sb.dispose();
+  }
+});

@@ -104,10 +104,13 @@ export class SandboxWorker {
 
   /** Remembers a snapshot for ctx.history() (kept here too, to refill a restarted worker). */
   async pushHistory(snapshotJson: string, max: number): Promise<void> {
+    // Send first: a send that starts a fresh worker replays the kept history before this
+    // snapshot, which would otherwise arrive twice.
+    const sent = this.#send({ op: "history", snapshotJson, max }, HISTORY_OP_TIMEOUT_MS);
     this.#history.push(snapshotJson);
     this.#historyMax = max;
     if (this.#history.length > max) this.#history.splice(0, this.#history.length - max);
-    await this.#send({ op: "history", snapshotJson, max }, HISTORY_OP_TIMEOUT_MS);
+    await sent;
   }
 
   /** Terminates the worker; pending requests resolve as killed. */

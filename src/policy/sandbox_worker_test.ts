@@ -64,3 +64,18 @@ Deno.test("SandboxWorker answers calls after close as killed, without hanging", 
   const outcome = await call(worker, "p");
   assert.ok(!outcome.ok);
 });
+
+Deno.test("SandboxWorker seeds a sandbox loaded later with the history, once per snapshot", async () => {
+  const worker = new SandboxWorker();
+  const history = `export function evaluate(s, ctx) { return ctx.history().map((h) => h.tick); }`;
+  try {
+    await worker.pushHistory(JSON.stringify({ tick: 1 }), 60); // starts the worker
+    await worker.pushHistory(JSON.stringify({ tick: 2 }), 60);
+    assert.ok((await worker.load("h", "h.js", history, LIMITS)).ok);
+    const outcome = await call(worker, "h", 3);
+    assert.ok(outcome.ok);
+    assert.deepEqual(outcome.result, [2, 1]);
+  } finally {
+    worker.close();
+  }
+});
