@@ -111,15 +111,16 @@ for (const name of names) {
     const { snapshot, history } = SNAPSHOTS[which];
     const snapshotJson = JSON.stringify(snapshot);
     const nowMs = snapshot.now as number;
-    // ctx.history(n) as the worker's ring answers it: the newest n, newest first.
-    const historyJson = history.map((h) => JSON.stringify(h));
+    // ctx.history(n) as the engine answers it: the sandbox's own ring of the snapshots it
+    // judged (seeded here with the captured ticks), each evaluated snapshot joining it.
+    sandbox.seedHistory(JSON.stringify(history), 60);
     const input: CallInput = {
       fn: "evaluate",
       argsJson: `[${snapshotJson}]`,
       stateJson: "{}",
       nowMs,
       seed: 1,
-      history: (n) => `[${historyJson.slice(0, n < 0 ? undefined : n).join(",")}]`,
+      history: "own",
     };
     const direct: Samples = {
       policy: name,

@@ -337,7 +337,9 @@ Deno.test("a plugin refuses reservations from its listed peers only", async () =
     export function onReservation(e) {
       return REFUSED.has(e.peer) ? { accept: false, reason: "listed" } : { accept: true }; }`,
   );
-  const hopd = await spawnHopd({ env: policyEnv(dirs) });
+  // A generous budget: on a loaded CI machine a 20 ms budget would fail open (the budget
+  // itself is unit-tested in src/policy/engine_test.ts).
+  const hopd = await spawnHopd({ env: policyEnv(dirs, { HOPD_POLICY_PLUGIN_BUDGET: "5s" }) });
   try {
     assert.ok(
       await eventually(async () => (await policyNamed(hopd, "refuse_peers"))?.state === "active"),
