@@ -184,9 +184,17 @@ async function reserve(): Promise<void> {
 async function targets(): Promise<void> {
   const count = Number(rest[0]);
   const nodes = await Promise.all(Array.from({ length: count }, async () => {
-    const node = await reservedClient();
-    await serveEcho(node);
-    return node;
+    // A relay busy holding thousands of reservations can miss the circuit transport's 5 s
+    // listen timeout: try again, as the reserving clients do.
+    for (let attempt = 1;; attempt++) {
+      try {
+        const node = await reservedClient();
+        await serveEcho(node);
+        return node;
+      } catch (error) {
+        if (attempt >= RESERVE_ATTEMPTS) throw error;
+      }
+    }
   }));
   emit({ ready: true, addrs: nodes.map(circuitAddrOf) });
   for await (const _ of jsonLines(Deno.stdin.readable)) { /* keep serving */ }
