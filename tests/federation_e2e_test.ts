@@ -47,10 +47,12 @@ function loadOf(reservations: number) {
 Deno.test("federation of four hopd processes: views, rankings, rejections, drain and death", async (t) => {
   const fakes = await Promise.all(FAKES.map(async (f) => ({ ...f, signer: await newSigner() })));
   const nonMember = await newSigner();
+  // An allowlisted key that reports only when this test says, to check replays exactly.
+  const probe = await newSigner();
   const cluster = await startFederationCluster({
     nodes: [{}, {}, {}, {}],
     interval: "250ms",
-    extraMembers: fakes.map((f) => f.signer.peerId),
+    extraMembers: [...fakes.map((f) => f.signer.peerId), probe.peerId],
   });
   const [a, b, c, d] = cluster.nodes as [
     typeof cluster.nodes[0],
@@ -210,14 +212,27 @@ Deno.test("federation of four hopd processes: views, rankings, rejections, drain
           stale: await before("stale"),
           malformed: await before("malformed"),
         };
-        const f1 = fakes[0]!.signer;
+        const probeReservations = async () => {
+          const view = await getJson(a, "/v1/federation");
+          return view.members.find((m: { peerId: string }) => m.peerId === probe.peerId)?.load
+            .reservations;
+        };
         await injector.send(await signedReport(nonMember, { seq: 1 }));
-        // A validly signed f1 report older than those already accepted (seq 0 < current), and
-        // a copy of a message f1 really sent, delivered again after the newer ones.
-        const captured = await signedReport(f1, { seq: 0, ...fakes[0]!.report });
-        await injector.send(captured);
-        await injector.send(await signedReport(f1, { seq: 1e9, sentAtMs: Date.now() - 60_000 }));
-        await injector.send(await signedMessage(f1, new Uint8Array([0xff, 0xff, 0xff])));
+        // The probe's report seq 10 is accepted; then a validly signed older one (seq 5, as a
+        // message captured earlier and delivered now would be), a stale one (sent a minute
+        // ago) and undecodable bytes are not.
+        await injector.send(await signedReport(probe, { epoch: 7, seq: 10, load: loadOf(10) }));
+        assert.equal(await eventually(async () => await probeReservations() === 10), true);
+        await injector.send(await signedReport(probe, { epoch: 7, seq: 5, load: loadOf(5) }));
+        await injector.send(
+          await signedReport(probe, {
+            epoch: 7,
+            seq: 20,
+            sentAtMs: Date.now() - 60_000,
+            load: loadOf(20),
+          }),
+        );
+        await injector.send(await signedMessage(probe, new Uint8Array([0xff, 0xff, 0xff])));
         assert.equal(
           await eventually(async () =>
             await before("non_member") > counts.non_member &&
@@ -234,12 +249,21 @@ Deno.test("federation of four hopd processes: views, rankings, rejections, drain
             counts,
           }),
         );
+        // Neither the replay nor the stale report took effect.
+        assert.equal(await probeReservations(), 10);
         for (const node of cluster.nodes) {
           const view = await getJson(node, "/v1/federation");
           assert.ok(!view.members.some((m: { peerId: string }) => m.peerId === nonMember.peerId));
         }
-        // The rejected ones were not forwarded: the other members never saw them.
-        assert.equal(await metric(b.opsUrl, "hopd_federation_reports_rejected_total"), 0);
+        // The rejected ones were not forwarded: the other members never saw them. ("replayed"
+        // is left out: a report the mesh forwards after a newer one came direct is one.)
+        for (const reason of ["non_member", "stale", "malformed"]) {
+          assert.equal(
+            await metric(b.opsUrl, "hopd_federation_reports_rejected_total", { reason }),
+            0,
+            reason,
+          );
+        }
       },
     );
 
@@ -296,8 +320,14 @@ Deno.test("federation of four hopd processes: views, rankings, rejections, drain
         true,
         "the killed relay is dead in the view",
       );
-      // c, and the four fake relays, silent since their reports stopped.
-      assert.equal(await metric(a.opsUrl, "hopd_federation_members", { state: "dead" }), 5);
+      // c, the four fake relays and the probe, silent since their reports stopped.
+      assert.equal(
+        await eventually(async () =>
+          await metric(a.opsUrl, "hopd_federation_members", { state: "dead" }) === 6
+        ),
+        true,
+        `dead: ${await metric(a.opsUrl, "hopd_federation_members", { state: "dead" })}`,
+      );
     });
 
     await t.step("a relay that stops cleanly is dead in the views at once", async () => {

@@ -59,11 +59,10 @@ const CODE_P2P_CIRCUIT = 290;
 const LEAVING_PUBLISH_TIMEOUT_MS = 500;
 
 /**
- * Gossipsub settings for a federation: StrictSign, only the federation topic, small mesh
- * degrees (federations are small; the mesh fills from whatever members there are), publish
- * even with no peer yet, reports capped in size, and non-members scored below the publish
+ * Gossipsub settings for a federation: StrictSign, only the federation topic, flood publish
+ * over a tiny mesh and no gossip (see below), publish even with no peer yet, reports capped in size, non-members scored below the publish
  * threshold (kept out of the mesh, sent nothing) but above the graylist (what they publish
- * still reaches the validator, which rejects and counts it).
+ * still reaches the validator, which rejects and counts it), and no IP colocation penalty.
  *
  * @param config The federation config.
  * @param self Our peer ID.
@@ -82,14 +81,28 @@ export function gossipsubOptions(
     emitSelf: false,
     fallbackToFloodsub: false,
     doPX: false,
-    D: 4,
-    Dlo: 3,
-    Dhi: 8,
-    Dlazy: 4,
+    // Every member dials every member it hears of, and floodPublish sends each report to all
+    // of them at once (one hop: drains propagate in milliseconds). The mesh is then only the
+    // path by which a new member hears of the others before it has dialed them, so it is
+    // kept tiny: each forwarded copy is a duplicate once everyone is connected. No gossip
+    // (IHAVE) either: a lost report is replaced by the next one an interval later, and IHAVE
+    // lists of ~100 message IDs to a quarter of the peers each second would outweigh the
+    // reports themselves (bench/federation_traffic.ts).
+    D: 2,
+    Dlo: 1,
+    Dhi: 3,
+    Dout: 1,
+    Dscore: 1,
+    Dlazy: 0,
+    gossipFactor: 0,
     maxInboundDataLength: MAX_REPORT_BYTES,
     scoreParams: {
       appSpecificScore: (peer: string) => members.has(peer) ? 0 : NON_MEMBER_APP_SCORE,
       appSpecificWeight: 1,
+      // Members are allowlisted keys, so the Sybil defence of scoring peers down for sharing
+      // an IP would only punish members that do (relays behind one NAT, several per host):
+      // past 10 on one IP their messages were ignored.
+      IPColocationFactorWeight: 0,
     },
   };
 }

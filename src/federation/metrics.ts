@@ -70,8 +70,8 @@ export class FederationMetrics {
     });
     this.reportsRejected = new Counter({
       name: "hopd_federation_reports_rejected_total",
-      help:
-        "Load reports refused, by reason (non_member, self, unsigned, malformed, replayed, stale).",
+      help: "Load reports refused, by reason (non_member, self, unsigned, malformed, stale; " +
+        "replayed: not newer than one accepted, a replay or a report the mesh forwarded late).",
       labelNames: ["reason"] as const,
       registers,
     });
