@@ -1,6 +1,9 @@
 // 32-bit hashing for rendezvous (highest random weight) selection: FNV-1a over a string's
 // UTF-16 code units, finished with murmur3's fmix32 so nearby inputs spread over all bits.
 
+/** 2^32 / φ, the multiplier that spreads a relay's hash before it meets the client's. */
+export const GOLDEN_RATIO_32 = 0x9e37_79b1;
+
 /** murmur3's 32-bit finaliser: every input bit affects every output bit. */
 export function mix32(value: number): number {
   let h = value >>> 0;
@@ -32,6 +35,6 @@ export function hashString(text: string): number {
  */
 export function pairUniform(clientHash: number, relayHash: number): number {
   // Multiplying by the golden-ratio constant before the XOR keeps (c, r) and (r, c) apart.
-  const h = mix32(Math.imul(relayHash, 0x9e37_79b1) ^ clientHash);
+  const h = mix32(Math.imul(relayHash, GOLDEN_RATIO_32) ^ clientHash);
   return (h + 0.5) / 4_294_967_296;
 }

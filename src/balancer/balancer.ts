@@ -14,7 +14,7 @@
  * @module
  */
 
-import { hashString, pairUniform } from "./_hash.ts";
+import { GOLDEN_RATIO_32, hashString } from "./_hash.ts";
 import {
   DEFAULT_SELECT_COUNT,
   DEGRADED_FACTOR,
@@ -29,6 +29,7 @@ import { toUnitVector } from "./geo.ts";
 import type { Algorithm, RankedRelay, RelayEntry, SelectHints, Selection } from "./mod.ts";
 
 const INITIAL_ROWS = 16;
+const INVERSE_2_POW_32 = 1 / 4_294_967_296;
 /** Capacity headroom floor, so a relay busy on CPU or bandwidth ranks last but still ranks. */
 const MIN_HEADROOM = 0.001;
 const NO_REGION = -1;
@@ -107,6 +108,8 @@ export class Balancer {
   #region = new Int32Array(INITIAL_ROWS);
   #rtt = new Float64Array(INITIAL_ROWS);
   #hash = new Uint32Array(INITIAL_ROWS);
+  /** The peer ID hash times the golden-ratio constant (the first step of `pairUniform`). */
+  #hashMul = new Int32Array(INITIAL_ROWS);
   #wrr = new Float64Array(INITIAL_ROWS);
   readonly #regionIds = new Map<string, number>();
   /** Per region: sum of the unit vectors of its relays with coordinates (x, y, z), and count. */
@@ -154,6 +157,7 @@ export class Balancer {
       row = this.#count++;
       this.#index.set(entry.peerId, row);
       this.#hash[row] = hashString(entry.peerId);
+      this.#hashMul[row] = Math.imul(this.#hash[row]!, GOLDEN_RATIO_32);
       this.#wrr[row] = 0;
     } else {
       this.#addToRegion(row, -1);
@@ -211,6 +215,7 @@ export class Balancer {
           this.#region,
           this.#rtt,
           this.#hash,
+          this.#hashMul,
           this.#wrr,
         ]
       ) column[row] = column[last]!;
@@ -369,14 +374,18 @@ export class Balancer {
 
   #rankAffinity(clientHash: number): void {
     const factor = this.#factor;
-    const hash = this.#hash;
+    const hashMul = this.#hashMul;
     const n = this.#topN;
     const count = this.#count;
     let floor = 0;
     for (let i = 0; i < count; i++) {
       const f = factor[i]!;
       if (f <= 0) continue;
-      const u = pairUniform(clientHash, hash[i]!);
+      // pairUniform(clientHash, hash[i]), inlined with its first multiply precomputed.
+      let h = hashMul[i]! ^ clientHash;
+      h = Math.imul(h ^ (h >>> 16), 0x85eb_ca6b);
+      h = Math.imul(h ^ (h >>> 13), 0xc2b2_ae35);
+      const u = (((h ^ (h >>> 16)) >>> 0) + 0.5) * INVERSE_2_POW_32;
       // Weighted rendezvous: score = w / -ln(u). Since -ln(u) > 1 - u, w / (1 - u) bounds
       // it from above, and most rows are skipped before the logarithm.
       if (f < floor * (1 - u)) continue;
@@ -457,6 +466,7 @@ export class Balancer {
     this.#region = grow(this.#region);
     this.#rtt = grow(this.#rtt);
     this.#hash = grow(this.#hash);
+    this.#hashMul = grow(this.#hashMul);
     this.#wrr = grow(this.#wrr);
   }
 }
