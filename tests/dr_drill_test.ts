@@ -19,7 +19,12 @@ Deno.test("the DR drill restores identity, config, policies and bans", async () 
   assert.ok(summary.checks >= 8, stdout);
   assert.match(summary.peerId, /^12D3KooW/);
   for (
-    const check of ["same peer ID", "both bans back", "byte-identical", "corrupt archive refused"]
+    const check of [
+      "same peer ID",
+      "both bans back",
+      "config, token and policy byte-identical",
+      "corrupt archive refused",
+    ]
   ) {
     assert.match(stdout, new RegExp(`^ok   ${check}`, "m"));
   }
