@@ -5,9 +5,9 @@
 //
 // - drain propagation: POST /v1/admin/drain on one member, then time until that member is in
 //   no other member's GET /v1/select answer (each member polled back to back, ~2 ms apart);
-// - death detection, SIGKILL: kill -9 one member, time until it is in no survivor's
-//   selection (the kernel closes its sockets: the disconnect path), and until every survivor
-//   marks it dead in GET /v1/federation;
+// - death detection, SIGKILL: kill -9 one member every other member is connected to, time
+//   until it is in no survivor's selection (the kernel closes its sockets: the disconnect
+//   path), and until every survivor marks it dead in GET /v1/federation;
 // - death detection, SIGSTOP: freeze one member (its sockets stay open, as in a network
 //   partition), time until it leaves the selections and until it is dead (the silence path);
 // - report traffic per relay: TCP payload bytes each hopd process sent and received on all
@@ -57,6 +57,14 @@ async function absentEverywhere(members: FederationNode[], peerId: string): Prom
 async function presentEverywhere(members: FederationNode[], peerId: string): Promise<boolean> {
   const answers = await Promise.all(members.map((m) => selectedPeers(m)));
   return answers.every((peers) => peers.includes(peerId));
+}
+
+/** Every member holds a connection to `peerId` (so a kill shows as a disconnect to each). */
+async function connectedEverywhere(members: FederationNode[], peerId: string): Promise<boolean> {
+  const views = await Promise.all(members.map((m) => getJson(m, "/v1/federation")));
+  return views.every((view) =>
+    view.members.find((m: { peerId: string }) => m.peerId === peerId)?.connected === true
+  );
 }
 
 async function deadEverywhere(members: FederationNode[], peerId: string): Promise<boolean> {
@@ -182,6 +190,9 @@ if (import.meta.main) {
       stopDead.push(performance.now() - stopStart);
       Deno.kill(target.pid, "SIGCONT");
       await until(() => presentEverywhere(others, target.peerId), 10_000);
+      // The freeze may have cost some connections (members redial with backoff); the SIGKILL
+      // figure is for a member every other member is connected to.
+      await until(() => connectedEverywhere(others, target.peerId), 30_000);
 
       // SIGKILL: the process and its sockets are gone.
       const killStart = performance.now();
@@ -199,6 +210,7 @@ if (import.meta.main) {
       await target.status;
       members[members.indexOf(target)] = await restart(target);
       await until(() => presentEverywhere(others, target.peerId), 15_000);
+      await until(() => connectedEverywhere(others, target.peerId), 30_000);
     }
   } finally {
     await cluster.stop();
