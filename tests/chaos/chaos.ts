@@ -53,6 +53,8 @@ interface Tracked {
   /** Closed connections to the relay it first reserved on. */
   closes: number;
   first?: SelectedRelay;
+  /** When (performance.now()) it reserved on its second relay. */
+  movedAt?: number;
 }
 
 function percentile(values: number[], q: number): number | undefined {
@@ -89,12 +91,18 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosSummary
     for (let i = 0; i < clientCount; i++) {
       const node = await startSelectClient();
       const reserved: SelectedRelay[] = [];
-      const keeper = keepRelayReservation(node, {
-        urls,
-        algorithm: "affinity",
-        onReserved: (relay) => reserved.push(relay),
+      const t: Tracked = { node, keeper: undefined!, reserved, closes: 0 };
+      Object.assign(t, {
+        keeper: keepRelayReservation(node, {
+          urls,
+          algorithm: "affinity",
+          onReserved: (relay) => {
+            reserved.push(relay);
+            if (reserved.length === 2) t.movedAt = performance.now();
+          },
+        }),
       });
-      tracked.push({ node, keeper, reserved, closes: 0 });
+      tracked.push(t);
     }
     await Promise.all(tracked.map(async (t) => {
       t.first = await t.keeper.ready;
@@ -124,7 +132,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosSummary
         () => t.reserved.length >= 2 && t.keeper.current() !== undefined,
         options.moveTimeoutMs ?? 20_000,
       );
-      if (moved) moveMs.push(performance.now() - killedAt);
+      if (moved) moveMs.push(t.movedAt! - killedAt);
     }));
 
     const survivorIds = new Set(survivors.map((s) => s.peerId));
