@@ -110,15 +110,18 @@ const PRELUDE = `(() => {
   // without copying or parsing (they are read-only, like the snapshot itself).
   let ring = [];
   let ringMax = 60;
-  const freeze = (value) => {
+  // Two levels (the snapshot and its sections): deep enough that ordinary mistakes throw,
+  // cheap enough for every tick (a full recursive freeze cost more than the evaluation).
+  const freeze = (value, depth = 2) => {
     if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
       Object.freeze(value);
-      for (const key of Object.keys(value)) freeze(value[key]);
+      if (depth > 1) for (const key of Object.keys(value)) freeze(value[key], depth - 1);
     }
     return value;
   };
   globalThis.__hopdSeed = (json, max) => {
-    ring = freeze(JSON.parse(json)).slice(0, max);
+    ring = JSON.parse(json).slice(0, max);
+    for (const snapshot of ring) freeze(snapshot);
     ringMax = max;
   };
   const count = (n, length) => n === undefined ? length : Math.max(0, Math.floor(Number(n)) || 0);
