@@ -14,6 +14,7 @@ import {
   moduleNameOf,
   parseDecisionLog,
   prepareModule,
+  readOptional,
   SandboxWorker,
 } from "../policy/mod.ts";
 import type { CliIo } from "./_io.ts";
@@ -23,15 +24,6 @@ interface Target {
   readonly kind: ModuleKind;
   readonly name: string;
   readonly file: string;
-}
-
-async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
 }
 
 // A file or every module of a directory; modules anywhere under a directory named "plugins"

@@ -39,7 +39,7 @@ export { evaluatePolicy, PLUGIN_HOOKS, prepareModule } from "./prepare.ts";
 export type { CaseResult, Evaluated, ModuleKind, Prepared } from "./prepare.ts";
 export { SandboxWorker } from "./sandbox_worker.ts";
 export type { SandboxLimits } from "./sandbox.ts";
-export { moduleNameOf } from "./module_table.ts";
+export { moduleNameOf, readOptional } from "./module_table.ts";
 export { ACTION_TYPES, VERDICTS } from "./types.ts";
 export type { Action, PolicyMode, PolicyResult, Snapshot, Verdict } from "./types.ts";
 

@@ -57,7 +57,8 @@ async function sha256Hex(text: string): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-async function readOptional(path: string): Promise<string | undefined> {
+/** A text file's content, or undefined when it does not exist (other errors throw). */
+export async function readOptional(path: string): Promise<string | undefined> {
   try {
     return await Deno.readTextFile(path);
   } catch (error) {
