@@ -526,7 +526,15 @@ class Node implements Daemon {
   }
 
   #warnAboutRestartOnlyChanges(next: ResolvedConfig): void {
-    const restartOnly = ["node", "connections", "http", "relay", "tls", "federation"] as const;
+    const restartOnly = [
+      "node",
+      "connections",
+      "http",
+      "relay",
+      "tls",
+      "federation",
+      "policy",
+    ] as const;
     const changed = restartOnly.filter((section) =>
       JSON.stringify(next[section]) !== JSON.stringify(this.#config[section])
     );
