@@ -40,6 +40,10 @@ const GOALS = {
 } as const;
 
 const quick = Deno.args.includes("--quick");
+// `--hopd-deno-flag=--v8-flags=…` (repeatable): extra Deno flags for the hopd child, to try
+// runtime settings (the committed figures use none).
+const hopdDenoFlags = Deno.args.filter((a) => a.startsWith("--hopd-deno-flag="))
+  .map((a) => a.slice("--hopd-deno-flag=".length));
 // `--only cpu|setup|reservations` runs one figure (for investigating; the report needs all).
 const only = Deno.args.includes("--only") ? Deno.args[Deno.args.indexOf("--only") + 1] : "";
 const runs = (phase: string) => only === "" || only === phase;
@@ -339,7 +343,7 @@ type Reservations = Awaited<ReturnType<typeof measureReservations>>;
 let cpuPerGib, setup;
 let reservations: { hopd: Reservations; stock: Reservations } | undefined;
 if (runs("cpu") || runs("setup")) {
-  const relays = [await startHopd(), await startStockRelay()];
+  const relays = [await startHopd(hopdDenoFlags), await startStockRelay()];
   try {
     if (runs("cpu")) cpuPerGib = await measureCpuPerGib(relays);
     if (runs("setup")) setup = await measureSetup(relays);
@@ -349,7 +353,7 @@ if (runs("cpu") || runs("setup")) {
 }
 if (runs("reservations")) {
   reservations = {
-    hopd: await measureReservations(startHopd, PLAN.hopdReservationSteps),
+    hopd: await measureReservations(() => startHopd(hopdDenoFlags), PLAN.hopdReservationSteps),
     stock: await measureReservations(startStockRelay, PLAN.stockReservationSteps),
   };
 }
