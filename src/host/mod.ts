@@ -14,6 +14,7 @@
  * @module
  */
 
+import { libp2pLogger } from "./quiet_logger.ts";
 import type { GossipSub, GossipSubComponents } from "@libp2p/gossipsub";
 import { identify } from "@libp2p/identify";
 import type { Connection, Libp2p, PeerId, PrivateKey } from "@libp2p/interface";
@@ -107,9 +108,11 @@ export async function createHost(init: HostInit): Promise<Host> {
     : await readCertificate(tls.certFile, tls.keyFile!);
   const refuseInbound = init.refuseInbound ?? (() => false);
   const refuseInboundPeer = init.refuseInboundPeer ?? (() => false);
+  const logger = libp2pLogger(Deno.env.toObject());
   const libp2p = await createLibp2p({
     start: false,
     privateKey: init.privateKey,
+    ...(logger === undefined ? {} : { logger }),
     addresses: { listen: [...init.node.listen], announce: [...init.node.announce] },
     transports: [
       tcp({ inboundSocketInactivityTimeout: 0, outboundSocketInactivityTimeout: 0 }),
