@@ -14,6 +14,8 @@
  * @module
  */
 
+import { getLogger } from "@logtape/logtape";
+import { linearConnectionListing } from "./connection_list.ts";
 import { libp2pLogger } from "./quiet_logger.ts";
 import type { GossipSub, GossipSubComponents } from "@libp2p/gossipsub";
 import { identify } from "@libp2p/identify";
@@ -32,6 +34,8 @@ import type {
 } from "../config/mod.ts";
 import { relayNoiseCrypto } from "./noise_crypto.ts";
 import { certificateRenewer, type LoadedCertificate, readCertificate } from "./tls_certificate.ts";
+
+const log = getLogger(["hopd", "host"]);
 
 export type { LoadedCertificate } from "./tls_certificate.ts";
 
@@ -163,6 +167,9 @@ export async function createHost(init: HostInit): Promise<Host> {
       },
     },
   });
+  if (!linearConnectionListing(libp2p)) {
+    log.warn("libp2p's connection manager changed shape: connection listing stays quadratic");
+  }
   return {
     libp2p,
     ...(init.pubsub === undefined ? {} : { pubsub: libp2p.services.pubsub }),

@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import type { Connection } from "@libp2p/interface";
+import { noise } from "@libp2p/noise";
+import { tcp } from "@libp2p/tcp";
+import { yamux } from "@libp2p/yamux";
+import { createLibp2p } from "libp2p";
+import { linearConnectionListing, listConnections } from "./connection_list.ts";
+
+Deno.test("listConnections() lists what js-libp2p's concat loop lists, in the same order", () => {
+  const map = new Map<string, Connection[]>();
+  for (let peer = 0; peer < 50; peer++) {
+    map.set(
+      `p${peer}`,
+      Array.from(
+        { length: peer % 3 + 1 },
+        (_, i) => ({ id: `${peer}.${i}` }) as unknown as Connection,
+      ),
+    );
+  }
+  let concatenated: Connection[] = [];
+  for (const connections of map.values()) concatenated = concatenated.concat(connections);
+  assert.deepEqual(listConnections(map), concatenated);
+});
+
+Deno.test("linearConnectionListing() patches a real libp2p node, which still lists its connections", async () => {
+  const make = () =>
+    createLibp2p({
+      addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+    });
+  const [a, b] = [await make(), await make()];
+  try {
+    assert.equal(linearConnectionListing(a), true);
+    await a.dial(b.getMultiaddrs()[0]!);
+    assert.equal(a.getConnections().length, 1);
+    assert.equal(a.getConnections(b.peerId).length, 1);
+    assert.equal(a.getConnections(a.peerId).length, 0);
+    assert.equal(linearConnectionListing({} as never), false);
+  } finally {
+    await a.stop();
+    await b.stop();
+  }
+});
