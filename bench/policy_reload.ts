@@ -18,7 +18,7 @@
 // Prints one JSON document (also written to bench/.out/policy_reload.json).
 
 import { parseDecisionLog } from "../src/policy/mod.ts";
-import { percentile } from "./relay_vs_stock/_proc.ts";
+import { percentile, summarize } from "./relay_vs_stock/_proc.ts";
 import {
   type BenchHopd,
   propsOf,
@@ -40,17 +40,7 @@ async function sha256Hex(text: string): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-function stats(values: number[]) {
-  const r = (x: number) => Math.round(x * 10) / 10;
-  if (values.length === 0) return null;
-  return {
-    n: values.length,
-    median: r(percentile(values, 50)),
-    p99: r(percentile(values, 99)),
-    max: r(Math.max(...values)),
-    min: r(Math.min(...values)),
-  };
-}
+const stats = (values: number[]) => summarize(values, 1);
 
 /** The revision of `name` in GET /v1/policies, or undefined when the route is absent. */
 async function listedRevision(hopd: BenchHopd, name: string): Promise<string | undefined> {

@@ -33,7 +33,7 @@
 
 import { SandboxWorker } from "../src/policy/mod.ts";
 import { Sandbox, type SandboxLimits } from "../src/policy/sandbox.ts";
-import { cpuSeconds, percentile } from "./relay_vs_stock/_proc.ts";
+import { cpuSeconds, percentile, summarize } from "./relay_vs_stock/_proc.ts";
 import {
   shippedPolicyNames,
   shippedPolicyPath,
@@ -67,16 +67,7 @@ function arg(name: string, fallback: number): number {
   return at >= 0 ? Number(Deno.args[at + 1]) : fallback;
 }
 
-function stats(values: number[]) {
-  const r = (x: number) => Math.round(x * 100) / 100;
-  return {
-    n: values.length,
-    median: r(percentile(values, 50)),
-    p99: r(percentile(values, 99)),
-    max: r(Math.max(...values)),
-    min: r(Math.min(...values)),
-  };
-}
+const stats = (values: number[]) => summarize(values, 2);
 
 /** The Deno worker threads of this process. */
 function workerThreads() {

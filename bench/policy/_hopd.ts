@@ -2,7 +2,7 @@
 // command line of bench/relay_vs_stock), with extra environment (HOPD_POLICY_* keys), its pid
 // (for /proc CPU time) and every JSON log line with the time it arrived on stderr.
 
-import { HOPD_LIMITS_OFF, hopdArgs } from "../relay_vs_stock/_children.ts";
+import { HOPD_LIMITS_OFF, hopdArgs, terminate } from "../relay_vs_stock/_children.ts";
 import { jsonLines } from "../relay_vs_stock/_lines.ts";
 
 const REPO_ROOT = new URL("../../", import.meta.url).pathname;
@@ -85,16 +85,7 @@ export async function startBenchHopd(env: Record<string, string>): Promise<Bench
     }
   };
   const stop = async () => {
-    const killer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* gone */ }
-    }, 10_000);
-    try {
-      child.kill("SIGTERM");
-    } catch { /* gone */ }
-    await child.status;
-    clearTimeout(killer);
+    await terminate(child);
     await Deno.remove(dataDir, { recursive: true }).catch(() => {});
   };
   try {

@@ -74,16 +74,7 @@ function lineChild(command: Deno.Command, label: string, source: "stdout" | "std
       if (stopped) return;
       stopped = true;
       await writer.close().catch(() => {});
-      const killer = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch { /* gone */ }
-      }, 10_000);
-      try {
-        child.kill("SIGTERM");
-      } catch { /* gone */ }
-      await child.status;
-      clearTimeout(killer);
+      await terminate(child);
     },
   };
 }
@@ -234,4 +225,18 @@ export function startWorker(mode: string, relayAddr: string, ...args: string[]):
     `worker ${mode}`,
     "stdout",
   );
+}
+
+/** SIGTERM, then SIGKILL if the child has not exited within `graceMs`; resolves at its exit. */
+export async function terminate(child: Deno.ChildProcess, graceMs = 10_000): Promise<void> {
+  const killer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, graceMs);
+  try {
+    child.kill("SIGTERM");
+  } catch { /* gone */ }
+  await child.status;
+  clearTimeout(killer);
 }

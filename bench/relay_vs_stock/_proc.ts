@@ -101,3 +101,19 @@ export function percentile(values: number[], p: number): number {
 export function median(values: number[]): number {
   return percentile(values, 50);
 }
+
+/**
+ * n, median, p99, max and min of `values`, rounded to `digits` decimals; null when empty.
+ */
+export function summarize(values: number[], digits = 1) {
+  if (values.length === 0) return null;
+  const scale = 10 ** digits;
+  const r = (x: number) => Math.round(x * scale) / scale;
+  return {
+    n: values.length,
+    median: r(percentile(values, 50)),
+    p99: r(percentile(values, 99)),
+    max: r(Math.max(...values)),
+    min: r(Math.min(...values)),
+  };
+}

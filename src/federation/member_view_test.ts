@@ -1,31 +1,8 @@
 import assert from "node:assert/strict";
 import { type MemberRecord, MemberView } from "./member_view.ts";
-import type { LoadReport } from "./pb/load_report.ts";
+import { idleLoadReport } from "./testing.ts";
 
-function report(init: Partial<LoadReport> = {}): LoadReport {
-  return {
-    epoch: 1,
-    seq: 1,
-    sentAtMs: 0,
-    intervalMs: 1_000,
-    addrs: [],
-    region: "",
-    capacity: { maxReservations: 10, maxCircuits: 10, bandwidthBytesPerSecond: 0 },
-    load: {
-      reservations: 0,
-      circuits: 0,
-      bytesPerSecondIn: 0,
-      bytesPerSecondOut: 0,
-      cpu: 0,
-      memoryBytes: 0,
-    },
-    verdict: "healthy",
-    draining: false,
-    weight: 1,
-    leaving: false,
-    ...init,
-  };
-}
+const report = idleLoadReport;
 
 function view() {
   const changes: Array<[string, MemberRecord["state"] | undefined]> = [];

@@ -28,7 +28,7 @@
 import type { GossipSub } from "@libp2p/gossipsub";
 import type { Libp2p } from "@libp2p/interface";
 import type { Registry } from "prom-client";
-import type { RankedRelay, SelectHints, Selection, Verdict } from "../balancer/mod.ts";
+import type { RankedRelay, RelayLoad, SelectHints, Selection, Verdict } from "../balancer/mod.ts";
 import type { ResolvedFederationConfig } from "../config/mod.ts";
 import { FederationService } from "./federation_service.ts";
 import type { MemberCounts } from "./member_view.ts";
@@ -44,16 +44,7 @@ export type { MemberCounts } from "./member_view.ts";
 export type { ResolvedFederationConfig };
 
 /** This relay's live load, read by the federation each interval and on `announceNow()`. */
-export interface LocalLoad {
-  readonly reservations: number;
-  readonly circuits: number;
-  /** Relayed bytes per second, initiator to target. */
-  readonly bytesPerSecondIn: number;
-  /** Relayed bytes per second, target to initiator. */
-  readonly bytesPerSecondOut: number;
-  /** CPU of the process, fraction of one core. */
-  readonly cpu: number;
-  readonly memoryBytes: number;
+export interface LocalLoad extends RelayLoad {
   /** The policy engine's verdict ("healthy" when none runs). */
   readonly verdict: Verdict;
   readonly draining: boolean;

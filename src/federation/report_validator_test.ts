@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { multiaddr } from "@multiformats/multiaddr";
 import { encodeLoadReport, type LoadReport } from "./pb/load_report.ts";
 import { ReportValidator } from "./report_validator.ts";
+import { idleLoadReport } from "./testing.ts";
 
 const SELF = "12D3KooWSelfSelfSelfSelfSelfSelfSelfSelfSelfSelfSelf";
 const A = "12D3KooWMemberAMemberAMemberAMemberAMemberAMemberAMe";
@@ -9,28 +10,11 @@ const B = "12D3KooWMemberBMemberBMemberBMemberBMemberBMemberBMe";
 const STRANGER = "12D3KooWStrangerStrangerStrangerStrangerStrangerStr";
 
 function bytes(init: Partial<LoadReport> = {}, nowMs = 10_000): Uint8Array {
-  return encodeLoadReport({
-    epoch: 1,
-    seq: 1,
+  return encodeLoadReport(idleLoadReport({
     sentAtMs: nowMs,
-    intervalMs: 1_000,
     addrs: [multiaddr("/ip4/192.0.2.1/tcp/4001").bytes],
-    region: "",
-    capacity: { maxReservations: 10, maxCircuits: 10, bandwidthBytesPerSecond: 0 },
-    load: {
-      reservations: 0,
-      circuits: 0,
-      bytesPerSecondIn: 0,
-      bytesPerSecondOut: 0,
-      cpu: 0,
-      memoryBytes: 0,
-    },
-    verdict: "healthy",
-    draining: false,
-    weight: 1,
-    leaving: false,
     ...init,
-  });
+  }));
 }
 
 function validator(nowMs = { value: 10_000 }) {

@@ -14,11 +14,10 @@ import { type ModuleEntry, ModuleTable, QUARANTINE_AFTER_KILLS } from "./module_
 import { ModuleWatcher } from "./module_watcher.ts";
 import { PluginHost } from "./plugin_host.ts";
 import { evaluatePolicy } from "./prepare.ts";
-import { Hysteresis, RestartBudget } from "./rails.ts";
+import { actionKey, Hysteresis, RestartBudget } from "./rails.ts";
 import type { SandboxLimits } from "./sandbox.ts";
 import { SandboxWorker } from "./sandbox_worker.ts";
 import { StateStore } from "./state_store.ts";
-import { actionKey } from "./rails.ts";
 import { type PolicyMode, type Snapshot, type Verdict, VERDICTS } from "./types.ts";
 
 const log = getLogger(["hopd", "policy"]);

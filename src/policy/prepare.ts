@@ -5,7 +5,7 @@
 
 import { z } from "zod";
 import { exampleSnapshot, mergeSnapshot } from "./example_snapshot.ts";
-import type { SandboxErrorKind, SandboxLimits } from "./sandbox.ts";
+import type { SandboxErrorKind, SandboxFailure, SandboxLimits } from "./sandbox.ts";
 import type { SandboxWorker } from "./sandbox_worker.ts";
 import { ADMISSION_SCHEMA, describeIssue, type PolicyResult, RESULT_SCHEMA } from "./types.ts";
 
@@ -140,13 +140,7 @@ export type Evaluated =
     readonly logs: readonly string[];
     readonly durationMs: number;
   }
-  | {
-    readonly ok: false;
-    readonly kind: SandboxErrorKind;
-    readonly message: string;
-    readonly logs: readonly string[];
-    readonly durationMs: number;
-  };
+  | SandboxFailure & { readonly logs: readonly string[] };
 
 /**
  * Runs `evaluate(snapshot, ctx)` in a loaded sandbox and validates what it returned.

@@ -20,6 +20,8 @@ export class StateStore {
   readonly #path: string | undefined;
   #saving: Promise<void> = Promise.resolve();
   #dirty = false;
+  /** The text last written, to skip writes that would change nothing. */
+  #written: string | undefined;
 
   readonly #onError: (message: string) => void;
 
@@ -66,10 +68,14 @@ export class StateStore {
     this.#dirty = true;
     this.#saving = this.#saving.then(async () => {
       this.#dirty = false;
+      // The engine asks every tick; most ticks change nothing, and those write nothing.
+      const text = JSON.stringify(state());
+      if (text === this.#written) return;
       const path = this.#path!;
       const temp = `${path}.tmp`;
-      await Deno.writeTextFile(temp, JSON.stringify(state()), { mode: 0o600 });
+      await Deno.writeTextFile(temp, text, { mode: 0o600 });
       await Deno.rename(temp, path);
+      this.#written = text;
     }).catch((error) => this.#onError(`cannot save ${this.#path}: ${(error as Error).message}`));
   }
 

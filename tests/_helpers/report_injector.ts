@@ -16,6 +16,7 @@ import { multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p } from "libp2p";
 import { DEFAULT_FEDERATION_TOPIC } from "../../src/federation/constants.ts";
 import { encodeLoadReport, type LoadReport } from "../../src/federation/pb/load_report.ts";
+import { idleLoadReport } from "../../src/federation/testing.ts";
 
 const SIGN_PREFIX = new TextEncoder().encode("libp2p-pubsub:");
 let gossipSeqno = BigInt(Date.now()) * 1_000_000n;
@@ -34,28 +35,13 @@ export async function newSigner(): Promise<Signer> {
 
 /** A report with sane defaults: alive, healthy, idle, capacity 100/100, sent now. */
 export function report(init: Partial<LoadReport> = {}): LoadReport {
-  return {
-    epoch: 1,
-    seq: 1,
+  return idleLoadReport({
     sentAtMs: Date.now(),
     intervalMs: 200,
     addrs: [multiaddr("/ip4/127.0.0.1/tcp/1").bytes],
-    region: "",
     capacity: { maxReservations: 100, maxCircuits: 100, bandwidthBytesPerSecond: 0 },
-    load: {
-      reservations: 0,
-      circuits: 0,
-      bytesPerSecondIn: 0,
-      bytesPerSecondOut: 0,
-      cpu: 0,
-      memoryBytes: 0,
-    },
-    verdict: "healthy",
-    draining: false,
-    weight: 1,
-    leaving: false,
     ...init,
-  };
+  });
 }
 
 /**
