@@ -15,13 +15,13 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import { coalesceWrites } from "./coalesce_writes.ts";
 import { linearConnectionListing } from "./connection_list.ts";
 import { libp2pLogger } from "./quiet_logger.ts";
 import type { GossipSub, GossipSubComponents } from "@libp2p/gossipsub";
 import { identify } from "@libp2p/identify";
 import type { Connection, Libp2p, PeerId, PrivateKey } from "@libp2p/interface";
 import type { Multiaddr } from "@multiformats/multiaddr";
-import { noise } from "@libp2p/noise";
 import { ping } from "@libp2p/ping";
 import { tcp } from "@libp2p/tcp";
 import { webSockets } from "@libp2p/websockets";
@@ -32,7 +32,7 @@ import type {
   ResolvedNodeConfig,
   ResolvedTlsConfig,
 } from "../config/mod.ts";
-import { relayNoiseCrypto } from "./noise_crypto.ts";
+import { relayNoise } from "./noise_crypto.ts";
 import { certificateRenewer, type LoadedCertificate, readCertificate } from "./tls_certificate.ts";
 
 const log = getLogger(["hopd", "host"]);
@@ -126,12 +126,15 @@ export async function createHost(init: HostInit): Promise<Host> {
         },
       ),
     ],
-    connectionEncrypters: [noise({ crypto: relayNoiseCrypto })],
+    connectionEncrypters: [relayNoise()],
     // A yamux frame is a 12-byte header plus its payload; sized so header + payload fill one
     // Noise message (65,519 bytes of plaintext) instead of spilling 29 bytes into a second.
     streamMuxers: [yamux({ maxMessageSize: YAMUX_MAX_MESSAGE_BYTES })],
     connectionGater: {
-      denyInboundConnection: (maConn) => refuseInbound(maConn.remoteAddr),
+      denyInboundConnection: (maConn) => {
+        coalesceWrites(maConn);
+        return refuseInbound(maConn.remoteAddr);
+      },
       denyInboundEncryptedConnection: (peer, maConn) => refuseInboundPeer(peer, maConn.remoteAddr),
     },
     // libp2p's connection monitor opens a ping stream on every connection at once every 10 s
