@@ -58,6 +58,7 @@ const PLAN = quick
     hopdReservationSteps: [1_000],
     stockReservationSteps: [1_000],
     settleMs: 3_000,
+    holdMs: 30_000,
   }
   : {
     throughputBytes: 512 * MIB,
@@ -74,11 +75,17 @@ const PLAN = quick
     hopdReservationSteps: [1_000, 10_000, 19_000],
     stockReservationSteps: [1_000, 10_000],
     settleMs: 5_000,
+    // RSS swings by tens of MiB while reservations are only held (V8 collects its old
+    // generation every minute or two), so one sample is luck: the figure is the median of
+    // samples taken every 5 s over this window, with the range beside it.
+    holdMs: 120_000,
   };
+const HOLD_SAMPLE_MS = 5_000;
 const SETUP_TARGETS = 25;
 const SETUP_DIALERS = 4;
 const RESERVATIONS_PER_WORKER = 2_500;
 const RESERVE_CONCURRENCY = 20;
+const RAMP_TIMEOUT_MS = 600_000;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -256,19 +263,36 @@ async function measureSetup(relays: RelayProcess[]) {
 async function addReservations(relay: RelayProcess, count: number, workers: LineChild[]) {
   const perWorker = Math.ceil(count / Math.ceil(count / RESERVATIONS_PER_WORKER));
   const started: LineChild[] = [];
+  const sizes: number[] = [];
   for (let left = count; left > 0; left -= perWorker) {
     const n = Math.min(perWorker, left);
+    sizes.push(n);
     started.push(
       startWorker("reserve", relay.tcpAddr, String(n), String(RESERVE_CONCURRENCY)),
     );
   }
   workers.push(...started);
   const t0 = performance.now();
-  const reports = await Promise.all(started.map((w) => w.next((m) => m.done === true, 600_000)));
+  // A worker that has not finished its ramp in time is reported, not fatal: the step then
+  // stops the ramp and reports what the relay holds.
+  const reports = await Promise.all(
+    started.map((w) => w.next((m) => m.done === true, RAMP_TIMEOUT_MS).catch(() => null)),
+  );
+  const finished = reports.filter((r) => r !== null);
+  const unfinished = sizes.filter((_, i) => reports[i] === null);
+  const errors = [...new Set(finished.flatMap((r) => r.firstErrors as string[]))].slice(0, 5);
+  if (unfinished.length > 0) {
+    errors.push(
+      `${unfinished.length} worker(s) (${unfinished.reduce((a, b) => a + b, 0)} clients) ` +
+        `did not finish their ramp within ${RAMP_TIMEOUT_MS / 1000} s`,
+    );
+  }
   return {
-    reserved: reports.reduce((sum, r) => sum + Number(r.reserved), 0),
-    failed: reports.reduce((sum, r) => sum + Number(r.failed), 0),
-    errors: [...new Set(reports.flatMap((r) => r.firstErrors as string[]))].slice(0, 5),
+    reserved: finished.reduce((sum, r) => sum + Number(r.reserved), 0),
+    failed: finished.reduce((sum, r) => sum + Number(r.failed), 0) +
+      unfinished.reduce((a, b) => a + b, 0),
+    unfinishedWorkers: unfinished.length,
+    errors,
     seconds: (performance.now() - t0) / 1000,
   };
 }
@@ -289,14 +313,20 @@ async function measureReservations(start: () => Promise<RelayProcess>, steps: nu
       held += added.reserved;
       failed += added.failed;
       const rssAtOnce = await rssKib(relay.pid);
-      await sleep(PLAN.settleMs);
-      const rssSettled = await rssKib(relay.pid);
+      const rssHeld: number[] = [];
+      for (let t = 0; t < PLAN.holdMs; t += HOLD_SAMPLE_MS) {
+        await sleep(HOLD_SAMPLE_MS);
+        rssHeld.push(await rssKib(relay.pid));
+      }
+      const rssSettled = median(rssHeld);
       const heapBytes = await relay.heapUsedBytes();
       // Clients that still hold a reservation now (a relay may drop some after granting).
       let holding = 0;
       for (const w of workers) {
         await w.send({ count: true });
-        holding += Number((await w.next((m) => typeof m.holding === "number", 60_000)).holding);
+        const reply = await w.next((m) => typeof m.holding === "number", 60_000)
+          .catch(() => ({ holding: 0 }));
+        holding += Number(reply.holding);
       }
       const gauge = relay.metricsUrl
         ? sampleValue(await scrape(relay.metricsUrl), "hopd_reservations_active")
@@ -311,16 +341,21 @@ async function measureReservations(start: () => Promise<RelayProcess>, steps: nu
         clientsHoldingAtEnd: holding,
         gaugeReservationsActive: gauge,
         errors: added.errors,
+        unfinishedWorkers: added.unfinishedWorkers,
         rampSeconds: round(added.seconds, 1),
         rssMib: round(rssSettled / 1024, 1),
+        holdSeconds: PLAN.holdMs / 1000,
         perReservationKib: perKib(rssSettled),
-        perReservationKibBeforeSettle: perKib(rssAtOnce),
+        perReservationKibRange: [perKib(Math.min(...rssHeld)), perKib(Math.max(...rssHeld))],
+        perReservationKibJustAfterRamp: perKib(rssAtOnce),
         heapMib: round(heapBytes / MIB, 1),
         heapPerReservationKib: round((heapBytes - idleHeapBytes) / 1024 / heldNow, 1),
       });
       log(
         `reservations ${relay.name} ${held}/${target} granted, ${heldNow} held: ` +
-          `${perKib(rssSettled)} KiB each; errors ${JSON.stringify(added.errors)}`,
+          `${perKib(rssSettled)} KiB each (median over ${PLAN.holdMs / 1000} s); errors ${
+            JSON.stringify(added.errors)
+          }`,
       );
       if (failed > 0 && held < target) break;
     }
