@@ -25,11 +25,11 @@
 //   and waits for the target's answer (not lazy) before the StopMessage CONNECT is sent, and
 //   then the target's STATUS. So the target process's scheduling is part of the figure.
 //   The stock relay's setup (circuitRelayServer stopHop) has the same two round trips.
-//   The histogram's buckets (src/relay/metrics.ts) are 0.5, 1, 2, 5, 10, 25, 50, 100, 250 ms,
-//   1 s, 5 s: quantiles are interpolated inside a bucket (a p99 in 10–25 ms may read 22 ms
-//   when the slowest setups took 11–12 ms), so they are coarse. The goal is exact at the
-//   5 ms bound (share of setups <= 5 ms, atMost5MsShare), and the client side is reported
-//   for both relays at sub-millisecond resolution.
+//   The histogram's buckets (src/relay/metrics.ts) are 0.5, 1, 2, 3, 4, 5, 7.5, 10, 15, 25,
+//   50, 100, 250 ms, 1 s, 5 s: quantiles are interpolated inside a bucket, so above 25 ms
+//   they are coarse. The goal is exact at the 5 ms bound (share of setups <= 5 ms,
+//   atMost5MsShare), and the client side is reported for both relays at sub-millisecond
+//   resolution.
 // - Client side, per circuit: openMs (newStream on the relay connection: yamux open +
 //   multistream-select round trip with the relay), connectMs (HopMessage CONNECT written to
 //   STATUS OK read: the relay's setup plus a hop each way and the dialer's own scheduling),

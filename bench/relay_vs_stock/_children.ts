@@ -30,7 +30,12 @@ export interface LineChild {
   stop(): Promise<void>;
 }
 
-function lineChild(command: Deno.Command, label: string, source: "stdout" | "stderr"): LineChild {
+/** Spawns `command` and speaks JSON lines with it (commands on stdin, reports on `source`). */
+export function lineChild(
+  command: Deno.Command,
+  label: string,
+  source: "stdout" | "stderr",
+): LineChild {
   const child = command.spawn();
   const queue: Record<string, unknown>[] = [];
   let wake: (() => void) | undefined;
