@@ -497,7 +497,6 @@ class Node implements Daemon {
           libp2p: host.libp2p,
           relay,
           bans,
-          nowMs: () => Date.now(),
           setDraining: (draining) => this.setDraining(draining),
         }),
         auth,

@@ -16,7 +16,6 @@ export interface AdminControlComponents {
   readonly libp2p: Libp2p;
   readonly relay: Relay;
   readonly bans: BanList;
-  readonly nowMs: () => number;
   setDraining(draining: boolean): void;
 }
 
@@ -55,7 +54,7 @@ export function adminControl(c: AdminControlComponents): AdminControl {
         kind: request.peer !== undefined ? "peer" : "cidr",
         value: (request.peer ?? request.cidr)!,
         reason: request.reason,
-        expiresAtMs: request.ttlMs === undefined ? undefined : c.nowMs() + request.ttlMs,
+        ttlMs: request.ttlMs,
       });
       return Promise.resolve(view(ban));
     },

@@ -45,7 +45,7 @@ export function policyActuator(c: PolicyActuatorComponents): Actuator {
         kind: target.peer !== undefined ? "peer" : "cidr",
         value: (target.peer ?? target.cidr)!,
         reason,
-        expiresAtMs: Date.now() + ttlMs,
+        ttlMs,
       });
     },
     async disconnect(peer) {

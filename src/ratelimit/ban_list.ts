@@ -50,6 +50,11 @@ export interface BanInit {
   readonly reason?: string;
   /** Wall-clock expiry in ms since the epoch; absent = permanent. */
   readonly expiresAtMs?: number;
+  /**
+   * Lifetime from the moment of the ban, instead of `expiresAtMs`: the expiry is then exactly
+   * `createdAtMs + ttlMs` (one clock reading for both).
+   */
+  readonly ttlMs?: number;
 }
 
 /** A change to the list. */
@@ -141,7 +146,12 @@ export class BanList {
    * @throws {RangeError} An empty peer ID, a bad CIDR or a non-finite expiry.
    */
   ban(init: BanInit): Ban {
-    const ban = validateBan(init, this.#clock.nowMs());
+    const nowMs = this.#clock.nowMs();
+    const { ttlMs, ...rest } = init;
+    const ban = validateBan(
+      ttlMs === undefined ? rest : { ...rest, expiresAtMs: nowMs + ttlMs },
+      nowMs,
+    );
     if (typeof ban === "string") throw new RangeError(ban);
     this.#put(ban);
     this.#emit({ type: "ban", ban });

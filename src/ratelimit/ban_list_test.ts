@@ -269,3 +269,14 @@ Deno.test("BanList saves are serialized and coalesced: a burst of bans writes at
   assert.equal(last.bans.length, 111);
   assert.deepEqual([...files.keys()], ["/data/bans.json"]);
 });
+
+Deno.test("ban() with ttlMs expires exactly ttlMs after its createdAtMs", () => {
+  let now = 1_000;
+  const list = new BanList({ clock: { nowMs: () => now++ } });
+  const ban = list.ban({ kind: "cidr", value: "192.0.2.0/24", ttlMs: 2_000 });
+  assert.equal(ban.expiresAtMs! - ban.createdAtMs, 2_000);
+  assert.throws(
+    () => list.ban({ kind: "cidr", value: "192.0.2.0/24", ttlMs: Number.NaN }),
+    /'expiresAtMs' must be a finite number/,
+  );
+});
