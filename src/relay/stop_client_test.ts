@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import type { Libp2p } from "@libp2p/interface";
+import { noise } from "@libp2p/noise";
+import { tcp } from "@libp2p/tcp";
+import { yamux } from "@libp2p/yamux";
+import { createLibp2p } from "libp2p";
+import { encodeFrame, FrameReader } from "./_framing.ts";
+import { STOP_PROTOCOL } from "./constants.ts";
+import { decodeStopMessage, encodeStopMessage } from "./pb/circuit.ts";
+import { openStopStream } from "./stop_client.ts";
+
+const node = () =>
+  createLibp2p({
+    addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+  });
+
+async function withPair(run: (relay: Libp2p, target: Libp2p) => Promise<void>): Promise<void> {
+  const [relay, target] = [await node(), await node()];
+  try {
+    await run(relay, target);
+  } finally {
+    await Promise.all([relay.stop(), target.stop()]);
+  }
+}
+
+const request = () => ({
+  source: new Uint8Array([0, 4, 1, 2, 3, 4]),
+  limit: { duration: 120, data: 131_072n },
+  maxMessageBytes: 4096,
+  signal: AbortSignal.timeout(5_000),
+});
+
+Deno.test("openStopStream() pipelines the negotiation with a stock js-libp2p target, and the circuit carries data", async () => {
+  await withPair(async (relay, target) => {
+    const seen: unknown[] = [];
+    await target.handle(STOP_PROTOCOL, async (stream) => {
+      const reader = new FrameReader(stream, 4096);
+      const connect = decodeStopMessage(await reader.read());
+      seen.push(connect.type, connect.limit?.duration);
+      const raw = reader.unwrap();
+      raw.send(encodeFrame(encodeStopMessage({ type: "STATUS", status: "OK" })));
+      for await (const chunk of raw) raw.send(chunk); // echo what the circuit carries
+      await raw.close();
+    });
+    const connection = await relay.dial(target.getMultiaddrs()[0]!);
+    // The pipelined path never waits for newStream's separate negotiation.
+    connection.newStream = () => Promise.reject(new Error("newStream must not be used"));
+    const result = await openStopStream(connection, request());
+    assert.equal(result.status, "OK");
+    assert.deepEqual(seen, ["CONNECT", 120]);
+    if (result.status !== "OK") return;
+    assert.equal(result.stream.protocol, STOP_PROTOCOL);
+    const echoed = new Promise<Uint8Array>((resolve) => {
+      result.stream.addEventListener("message", (event) => resolve(event.data.subarray()), {
+        once: true,
+      });
+    });
+    result.stream.send(new TextEncoder().encode("through"));
+    assert.equal(new TextDecoder().decode(await echoed), "through");
+    await result.stream.close();
+  });
+});
+
+Deno.test("openStopStream() fails with open_failed when the target does not speak stop", async () => {
+  await withPair(async (relay, target) => {
+    const connection = await relay.dial(target.getMultiaddrs()[0]!);
+    const result = await openStopStream(connection, request());
+    assert.deepEqual(result, { status: "CONNECTION_FAILED", reason: "open_failed" });
+  });
+});
+
+Deno.test("openStopStream() falls back to newStream on a connection of another shape", async () => {
+  await withPair(async (relay, target) => {
+    await target.handle(STOP_PROTOCOL, async (stream) => {
+      const reader = new FrameReader(stream, 4096);
+      decodeStopMessage(await reader.read());
+      reader.unwrap().send(encodeFrame(encodeStopMessage({ type: "STATUS", status: "OK" })));
+    });
+    const real = await relay.dial(target.getMultiaddrs()[0]!);
+    let opened = 0;
+    const other = {
+      status: "open",
+      limits: undefined,
+      streams: [],
+      newStream: (...args: Parameters<typeof real.newStream>) => {
+        opened++;
+        return real.newStream(...args);
+      },
+    } as unknown as typeof real;
+    const result = await openStopStream(other, request());
+    assert.equal(result.status, "OK");
+    assert.equal(opened, 1);
+  });
+});
