@@ -6,11 +6,12 @@
 // `sendto` system calls, and with Nagle off three TCP segments, two of them 2 and 16 bytes
 // long (strace of hopd relaying: 694 two-byte and 522 sixteen-byte sends per second). Corking
 // the socket around a multi-fragment write hands the fragments to one `writev` instead,
-// without copying them. This replaces `sendData` on each inbound TCP connection hopd accepts
-// (it sees them in the connection gater); anything not shaped like @libp2p/tcp's connection
-// is left alone.
+// without copying them. `coalescingTcp()` replaces `sendData` on every TCP connection, inbound
+// and outbound, as the transport hands it to the upgrader; anything not shaped like
+// @libp2p/tcp's connection is left alone.
 
-import type { MultiaddrConnection } from "@libp2p/interface";
+import type { MultiaddrConnection, Transport, Upgrader } from "@libp2p/interface";
+import { tcp, type TCPComponents, type TCPOptions } from "@libp2p/tcp";
 
 /** The part of node:net's Socket this uses. */
 interface CorkableSocket {
@@ -30,7 +31,7 @@ interface TcpConnectionLike {
  * call. Same semantics as the original: fragments are written in order until the socket
  * asks the writer to wait; what was written is reported as sent.
  *
- * @param maConn An inbound connection, before it is upgraded.
+ * @param maConn A connection, before it is upgraded.
  * @returns False when `maConn` is not a @libp2p/tcp connection (nothing is changed).
  */
 export function coalesceWrites(maConn: MultiaddrConnection): boolean {
@@ -72,4 +73,39 @@ export function sendCorked(
     if (corked) socket.uncork();
   }
   return { sentBytes, canSendMore };
+}
+
+/**
+ * @libp2p/tcp's transport with {@linkcode coalesceWrites} applied to every connection, inbound
+ * and outbound, before it is upgraded.
+ *
+ * @param init Options for `tcp()`.
+ * @returns A transport factory for libp2p.
+ */
+export function coalescingTcp(init?: TCPOptions): (components: TCPComponents) => Transport {
+  const factory = tcp(init);
+  return (components) => {
+    const transport = factory(components);
+    const dial = transport.dial.bind(transport);
+    const createListener = transport.createListener.bind(transport);
+    transport.dial = (ma, options) =>
+      dial(ma, { ...options, upgrader: coalescingUpgrader(options.upgrader) });
+    transport.createListener = (options) =>
+      createListener({ ...options, upgrader: coalescingUpgrader(options.upgrader) });
+    return transport;
+  };
+}
+
+/** `upgrader`, coalescing each connection's writes before it upgrades it. */
+function coalescingUpgrader(upgrader: Upgrader): Upgrader {
+  const coalescing: Upgrader = Object.create(upgrader);
+  coalescing.upgradeInbound = (maConn, options) => {
+    coalesceWrites(maConn);
+    return upgrader.upgradeInbound(maConn, options);
+  };
+  coalescing.upgradeOutbound = (maConn, options) => {
+    coalesceWrites(maConn);
+    return upgrader.upgradeOutbound(maConn, options);
+  };
+  return coalescing;
 }

@@ -15,7 +15,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
-import { coalesceWrites } from "./coalesce_writes.ts";
+import { coalescingTcp } from "./coalesce_writes.ts";
 import { linearConnectionListing } from "./connection_list.ts";
 import { libp2pLogger } from "./quiet_logger.ts";
 import type { GossipSub, GossipSubComponents } from "@libp2p/gossipsub";
@@ -23,7 +23,6 @@ import { identify } from "@libp2p/identify";
 import type { Connection, Libp2p, PeerId, PrivateKey } from "@libp2p/interface";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import { ping } from "@libp2p/ping";
-import { tcp } from "@libp2p/tcp";
 import { webSockets } from "@libp2p/websockets";
 import { yamux } from "@libp2p/yamux";
 import { createLibp2p } from "libp2p";
@@ -119,7 +118,7 @@ export async function createHost(init: HostInit): Promise<Host> {
     ...(logger === undefined ? {} : { logger }),
     addresses: { listen: [...init.node.listen], announce: [...init.node.announce] },
     transports: [
-      tcp({ inboundSocketInactivityTimeout: 0, outboundSocketInactivityTimeout: 0 }),
+      coalescingTcp({ inboundSocketInactivityTimeout: 0, outboundSocketInactivityTimeout: 0 }),
       webSockets(
         certificate === undefined ? {} : {
           https: { cert: certificate.cert, key: certificate.key },
@@ -131,10 +130,7 @@ export async function createHost(init: HostInit): Promise<Host> {
     // Noise message (65,519 bytes of plaintext) instead of spilling 29 bytes into a second.
     streamMuxers: [yamux({ maxMessageSize: YAMUX_MAX_MESSAGE_BYTES })],
     connectionGater: {
-      denyInboundConnection: (maConn) => {
-        coalesceWrites(maConn);
-        return refuseInbound(maConn.remoteAddr);
-      },
+      denyInboundConnection: (maConn) => refuseInbound(maConn.remoteAddr),
       denyInboundEncryptedConnection: (peer, maConn) => refuseInboundPeer(peer, maConn.remoteAddr),
     },
     // libp2p's connection monitor opens a ping stream on every connection at once every 10 s

@@ -105,18 +105,19 @@ export function relayNoise(
   const factory = noise({ ...init, crypto: relayNoiseCrypto });
   return (components) => {
     const encrypter = factory(components);
-    const secureInbound = encrypter.secureInbound.bind(encrypter);
-    const secureOutbound = encrypter.secureOutbound.bind(encrypter);
-    encrypter.secureInbound = async (...args: Parameters<typeof secureInbound>) => {
-      const secured = await secureInbound(...args);
-      decryptWithoutJoining(secured.connection);
-      return secured;
-    };
-    encrypter.secureOutbound = async (...args: Parameters<typeof secureOutbound>) => {
-      const secured = await secureOutbound(...args);
-      decryptWithoutJoining(secured.connection);
-      return secured;
-    };
+    encrypter.secureInbound = unjoined(encrypter.secureInbound.bind(encrypter));
+    encrypter.secureOutbound = unjoined(encrypter.secureOutbound.bind(encrypter));
     return encrypter;
+  };
+}
+
+/** `secure`, with {@link decryptWithoutJoining} applied to the connection it secures. */
+function unjoined<A extends unknown[], R extends { connection: unknown }>(
+  secure: (...args: A) => Promise<R>,
+): (...args: A) => Promise<R> {
+  return async (...args) => {
+    const secured = await secure(...args);
+    decryptWithoutJoining(secured.connection);
+    return secured;
   };
 }
