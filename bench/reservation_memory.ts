@@ -1,0 +1,121 @@
+// Where hopd's RSS per held reservation goes (issue 3): hopd (limits and policy engine off,
+// as in bench/relay_vs_stock.ts) ramps to each step in workers of 2,500 stock js-libp2p
+// clients, one worker at a time; then RSS is sampled every 15 s for 120 s, and finally split
+// into V8 heap, external memory and the rest, before and after a forced full GC (inspector
+// `HeapProfiler.collectGarbage`). Per reservation = (value − idle value) / reservations.
+//
+//   deno run -A bench/reservation_memory.ts [--steps 1000,5000,10000] [--hopd-deno-flag=…]
+//
+// Prints text lines and one JSON document at the end.
+
+import { startHopd, startWorker } from "./relay_vs_stock/_children.ts";
+import type { LineChild } from "./relay_vs_stock/_children.ts";
+
+const stepsArg = Deno.args.indexOf("--steps");
+const steps = (stepsArg >= 0 ? Deno.args[stepsArg + 1]! : "1000,5000,10000").split(",")
+  .map(Number);
+const hopdDenoFlags = Deno.args.filter((a) => a.startsWith("--hopd-deno-flag="))
+  .map((a) => a.slice("--hopd-deno-flag=".length));
+const CLIENTS_PER_WORKER = 2_500;
+const HOLD_MS = 120_000;
+const SAMPLE_MS = 15_000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Sends one inspector command to the hopd process and resolves with its result. */
+async function inspect(port: number, method: string, params: unknown = {}): Promise<unknown> {
+  const [target] = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
+  const ws = new WebSocket(target.webSocketDebuggerUrl);
+  await new Promise((resolve) => ws.onopen = resolve);
+  const reply = new Promise<unknown>((resolve) => {
+    ws.onmessage = (event) => {
+      const message = JSON.parse(event.data);
+      if (message.id === 1) resolve(message.result);
+    };
+  });
+  ws.send(JSON.stringify({ id: 1, method, params }));
+  const result = await reply;
+  ws.close();
+  return result;
+}
+
+interface Memory {
+  rssKib: number;
+  heapTotalKib: number;
+  heapUsedKib: number;
+  externalKib: number;
+}
+
+async function rssKib(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  return Number(status.match(/VmRSS:\s+(\d+)/)?.[1] ?? NaN);
+}
+
+async function memory(pid: number, port: number): Promise<Memory> {
+  const result = await inspect(port, "Runtime.evaluate", {
+    expression: "JSON.stringify(Deno.memoryUsage())",
+    returnByValue: true,
+  }) as { result: { value: string } };
+  const usage = JSON.parse(result.result.value);
+  return {
+    rssKib: await rssKib(pid),
+    heapTotalKib: usage.heapTotal / 1024,
+    heapUsedKib: usage.heapUsed / 1024,
+    externalKib: usage.external / 1024,
+  };
+}
+
+function perReservation(now: Memory, idle: Memory, n: number) {
+  const per = (key: keyof Memory) => Number(((now[key] - idle[key]) / n).toFixed(1));
+  return {
+    rss: per("rssKib"),
+    heapTotal: per("heapTotalKib"),
+    heapUsed: per("heapUsedKib"),
+    external: per("externalKib"),
+    rest: Number((per("rssKib") - per("heapTotalKib") - per("externalKib")).toFixed(1)),
+  };
+}
+
+// The inspector needs a port: take a free one from the kernel (released just before use).
+const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+const port = probe.addr.port;
+probe.close();
+const relay = await startHopd([`--inspect=127.0.0.1:${port}`, ...hopdDenoFlags]);
+const workers: LineChild[] = [];
+const report = [];
+try {
+  await sleep(2_000);
+  await inspect(port, "HeapProfiler.collectGarbage");
+  const idle = await memory(relay.pid, port);
+  console.log(`idle: RSS ${(idle.rssKib / 1024).toFixed(1)} MiB`);
+  let held = 0;
+  for (const n of steps) {
+    while (held < n) {
+      const clients = Math.min(CLIENTS_PER_WORKER, n - held);
+      const worker = startWorker("reserve", relay.tcpAddr, String(clients), "20");
+      workers.push(worker);
+      const done = await worker.next((m) => m.done === true, 600_000);
+      held += Number(done.reserved);
+      if (Number(done.failed) > 0) throw new Error(`${done.failed} reservations failed`);
+    }
+    const samples: number[] = [];
+    for (let t = 0; t <= HOLD_MS; t += SAMPLE_MS) {
+      const per = ((await rssKib(relay.pid)) - idle.rssKib) / n;
+      samples.push(Number(per.toFixed(1)));
+      console.log(`${n} held, t+${t / 1000} s: RSS ${per.toFixed(1)} KiB per reservation`);
+      if (t < HOLD_MS) await sleep(SAMPLE_MS);
+    }
+    const beforeGc = perReservation(await memory(relay.pid, port), idle, n);
+    await inspect(port, "HeapProfiler.collectGarbage");
+    await sleep(1_000);
+    const afterGc = perReservation(await memory(relay.pid, port), idle, n);
+    console.log(
+      `${n} held: before GC ${JSON.stringify(beforeGc)}, after ${JSON.stringify(afterGc)}`,
+    );
+    report.push({ reservations: n, rssPerReservationKibSamples: samples, beforeGc, afterGc });
+  }
+} finally {
+  await Promise.all(workers.map((w) => w.stop()));
+  await relay.stop();
+}
+console.log(JSON.stringify({ bench: "reservation_memory", date: new Date(), steps: report }));
