@@ -222,6 +222,10 @@ class Node implements Daemon {
         return ip !== undefined && !limiter.checkConnection(ip).ok;
       },
       refuseInboundPeer: (peer, addr) => !limiter.checkPeer(peer.toString(), ipOf(addr)).ok,
+      // Gossipsub learns a member's protocols from identify; clients are not identified.
+      identifyInbound: (peer) =>
+        this.#config.federation.enabled &&
+        this.#config.federation.members.includes(peer.toString()),
       ...(this.#config.federation.enabled
         ? { pubsub: gossipsub(gossipsubOptions(this.#config.federation, this.peerId)) }
         : {}),

@@ -19,7 +19,7 @@ import { coalescingTcp } from "./coalesce_writes.ts";
 import { linearConnectionListing } from "./connection_list.ts";
 import { libp2pLogger } from "./quiet_logger.ts";
 import type { GossipSub, GossipSubComponents } from "@libp2p/gossipsub";
-import { identify } from "@libp2p/identify";
+import { type Identify, identify } from "@libp2p/identify";
 import type { Connection, Libp2p, PeerId, PrivateKey } from "@libp2p/interface";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import { ping } from "@libp2p/ping";
@@ -51,6 +51,11 @@ export interface HostInit {
   readonly refuseInbound?: (remoteAddr: Multiaddr) => boolean;
   /** Asked for every inbound connection once the handshake names the peer; true refuses it. */
   readonly refuseInboundPeer?: (peer: PeerId, remoteAddr: Multiaddr) => boolean;
+  /**
+   * Asked for every inbound connection once it is open; true runs identify on it. Outbound
+   * connections are always identified. Absent = no inbound connection is identified.
+   */
+  readonly identifyInbound?: (peer: PeerId) => boolean;
   /** A gossipsub service to run (the federation's); absent = no pubsub at all. */
   readonly pubsub?: (components: GossipSubComponents) => GossipSub;
 }
@@ -95,6 +100,29 @@ export function transportOf(connection: Pick<Connection, "remoteAddr">): Transpo
   if (names.includes("ws")) return "ws";
   if (names.includes("tcp")) return "tcp";
   return "other";
+}
+
+/**
+ * Runs identify on the connections whose answer hopd uses: every outbound one (hopd dials
+ * federation members and targets it was asked to reach) and the inbound ones `identifyInbound`
+ * names (federation members: gossipsub learns a peer's protocols only from identify).
+ *
+ * A relay's clients are not identified. Their answer (protocols, addresses, a signed peer
+ * record) is never read by hopd, and asking for it costs a stream, a signature check and a peer
+ * store record per connection. Clients still identify hopd: the handler always answers.
+ *
+ * @param libp2p The node (identify registered with `runOnConnectionOpen: false`).
+ * @param identifyInbound Whether to identify an inbound connection's peer.
+ */
+function identifyWhenNeeded(
+  libp2p: Libp2p<{ identify: Identify }>,
+  identifyInbound: (peer: PeerId) => boolean,
+): void {
+  libp2p.addEventListener("connection:open", ({ detail: connection }) => {
+    if (connection.direction === "inbound" && !identifyInbound(connection.remotePeer)) return;
+    // A failure is libp2p's to log; the peer stays unidentified, as with libp2p's own run.
+    libp2p.services.identify.identify(connection).catch(() => {});
+  });
 }
 
 /**
@@ -156,7 +184,8 @@ export async function createHost(init: HostInit): Promise<Host> {
       maxPeerAge: connections.peerTtlMs,
     },
     services: {
-      identify: identify(),
+      // Identified by the listener below, not on every connection (see identifyWhenNeeded).
+      identify: identify({ runOnConnectionOpen: false }),
       ping: ping(),
       certificates: certificateRenewer(),
       // Typed as always present (libp2p types its services from this map), but only added
@@ -166,6 +195,7 @@ export async function createHost(init: HostInit): Promise<Host> {
       },
     },
   });
+  identifyWhenNeeded(libp2p, init.identifyInbound ?? (() => false));
   if (!linearConnectionListing(libp2p)) {
     log.warn("libp2p's connection manager changed shape: connection listing stays quadratic");
   }
