@@ -10,6 +10,7 @@
 
 import { startHopd, startWorker } from "./relay_vs_stock/_children.ts";
 import type { LineChild } from "./relay_vs_stock/_children.ts";
+import { freePort, inspect } from "./relay_vs_stock/_inspector.ts";
 
 const stepsArg = Deno.args.indexOf("--steps");
 const steps = (stepsArg >= 0 ? Deno.args[stepsArg + 1]! : "1000,5000,10000").split(",")
@@ -21,23 +22,6 @@ const HOLD_MS = 120_000;
 const SAMPLE_MS = 15_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Sends one inspector command to the hopd process and resolves with its result. */
-async function inspect(port: number, method: string, params: unknown = {}): Promise<unknown> {
-  const [target] = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
-  const ws = new WebSocket(target.webSocketDebuggerUrl);
-  await new Promise((resolve) => ws.onopen = resolve);
-  const reply = new Promise<unknown>((resolve) => {
-    ws.onmessage = (event) => {
-      const message = JSON.parse(event.data);
-      if (message.id === 1) resolve(message.result);
-    };
-  });
-  ws.send(JSON.stringify({ id: 1, method, params }));
-  const result = await reply;
-  ws.close();
-  return result;
-}
 
 interface Memory {
   rssKib: number;
@@ -76,10 +60,7 @@ function perReservation(now: Memory, idle: Memory, n: number) {
   };
 }
 
-// The inspector needs a port: take a free one from the kernel (released just before use).
-const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-const port = probe.addr.port;
-probe.close();
+const port = freePort();
 const relay = await startHopd([`--inspect=127.0.0.1:${port}`, ...hopdDenoFlags]);
 const workers: LineChild[] = [];
 const report = [];

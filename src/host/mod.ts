@@ -17,6 +17,8 @@
 import { getLogger } from "@logtape/logtape";
 import { coalescingTcp } from "./coalesce_writes.ts";
 import { linearConnectionListing } from "./connection_list.ts";
+import { leanEventEmitters } from "./lean_events.ts";
+import { UnpooledMemoryDatastore } from "./unpooled.ts";
 import { libp2pLogger } from "./quiet_logger.ts";
 import type { GossipSub, GossipSubComponents } from "@libp2p/gossipsub";
 import { type Identify, identify } from "@libp2p/identify";
@@ -140,6 +142,9 @@ export async function createHost(init: HostInit): Promise<Host> {
   const refuseInbound = init.refuseInbound ?? (() => false);
   const refuseInboundPeer = init.refuseInboundPeer ?? (() => false);
   const logger = libp2pLogger(Deno.env.toObject());
+  if (!leanEventEmitters()) {
+    log.warn("main-event's TypedEventEmitter changed shape: libp2p keeps its heavier listeners");
+  }
   const libp2p = await createLibp2p({
     start: false,
     privateKey: init.privateKey,
@@ -179,6 +184,7 @@ export async function createHost(init: HostInit): Promise<Host> {
       dialTimeout: connections.dialTimeoutMs,
       inboundUpgradeTimeout: connections.inboundUpgradeTimeoutMs,
     },
+    datastore: new UnpooledMemoryDatastore(),
     peerStore: {
       maxAddressAge: connections.peerAddressTtlMs,
       maxPeerAge: connections.peerTtlMs,

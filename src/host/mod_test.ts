@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import { generateKeyPair } from "@libp2p/crypto/keys";
 import { identify } from "@libp2p/identify";
-import type { Libp2p, PeerId } from "@libp2p/interface";
+import type { Connection, Libp2p, PeerId } from "@libp2p/interface";
 import { noise } from "@libp2p/noise";
 import { tcp } from "@libp2p/tcp";
 import { yamux } from "@libp2p/yamux";
 import { createLibp2p } from "libp2p";
 import { loadConfig } from "../config/mod.ts";
+import { TypedEventEmitter } from "main-event";
+import { PATCHED } from "./lean_events.ts";
 import { createHost, type Host } from "./mod.ts";
 
 /** A hopd host on 127.0.0.1 with the default config. */
@@ -95,6 +97,36 @@ Deno.test("createHost() identifies inbound peers identifyInbound names, and outb
     assert.match((await agentVersion(host.libp2p, stranger.peerId))!, /libp2p/);
   } finally {
     await Promise.all([member.stop(), stranger.stop()]);
+    await host.stop();
+  }
+});
+
+Deno.test("createHost() patches libp2p's event emitters and keeps a client's peer ID and record out of the Buffer pool", async () => {
+  const host = await startHost();
+  const client = await stockNode();
+  try {
+    assert.equal(
+      (TypedEventEmitter.prototype as unknown as Record<symbol, unknown>)[PATCHED],
+      true,
+    );
+    const opened = new Promise<Connection>((resolve) =>
+      host.libp2p.addEventListener("connection:open", (evt) => resolve(evt.detail))
+    );
+    const clientIdentifiedHost = identified(client, host.libp2p.peerId);
+    await client.dial(host.libp2p.getMultiaddrs()[0]!);
+    const multihash = (await opened).remotePeer.toMultihash();
+    assert.ok(multihash.digest.buffer.byteLength <= multihash.bytes.byteLength);
+    // The client's identify stream makes the host record the protocol in its peer store.
+    await clientIdentifiedHost;
+    const datastore = (host.libp2p as unknown as {
+      components: { datastore: { data: Map<string, Uint8Array> } };
+    }).components.datastore;
+    assert.ok(datastore.data.size > 0);
+    for (const value of datastore.data.values()) {
+      assert.equal(value.buffer.byteLength, value.byteLength);
+    }
+  } finally {
+    await client.stop();
     await host.stop();
   }
 });

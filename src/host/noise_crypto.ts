@@ -18,7 +18,8 @@
  * @module
  */
 
-import type { ConnectionEncrypter } from "@libp2p/interface";
+import type { ConnectionEncrypter, PeerId } from "@libp2p/interface";
+import { unpooledPeerId } from "./unpooled.ts";
 import { type ICryptoInterface, noise, type NoiseInit } from "@libp2p/noise";
 import { defaultCrypto } from "@libp2p/noise/crypto";
 import crypto from "node:crypto";
@@ -111,13 +112,17 @@ export function relayNoise(
   };
 }
 
-/** `secure`, with {@link decryptWithoutJoining} applied to the connection it secures. */
-function unjoined<A extends unknown[], R extends { connection: unknown }>(
+/**
+ * `secure`, with {@link decryptWithoutJoining} applied to the connection it secures and the
+ * remote peer ID copied out of the `Buffer` pool (see `unpooled.ts`).
+ */
+function unjoined<A extends unknown[], R extends { connection: unknown; remotePeer: PeerId }>(
   secure: (...args: A) => Promise<R>,
 ): (...args: A) => Promise<R> {
   return async (...args) => {
     const secured = await secure(...args);
     decryptWithoutJoining(secured.connection);
+    secured.remotePeer = unpooledPeerId(secured.remotePeer);
     return secured;
   };
 }
