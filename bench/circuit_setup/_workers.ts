@@ -6,15 +6,20 @@ import { type LineChild, lineChild } from "../relay_vs_stock/_children.ts";
 const REPO_ROOT = new URL("../../", import.meta.url).pathname;
 const WORKER = new URL("./raw_client_worker.ts", import.meta.url).pathname;
 
-/** Starts `raw_client_worker.ts <mode> <relayAddr> <nodes>`. */
+/**
+ * Starts `raw_client_worker.ts <mode> <relayAddr> <nodes>`, under `nice -n <nice>` when
+ * `nice` > 0 (`nice` execs, so the pid is the worker's).
+ */
 export function startRawWorker(
   mode: "targets" | "dialers",
   relayAddr: string,
   nodes: number,
+  nice = 0,
 ): LineChild {
+  const args = ["run", "-A", "--quiet", WORKER, mode, relayAddr, String(nodes)];
   return lineChild(
-    new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--quiet", WORKER, mode, relayAddr, String(nodes)],
+    new Deno.Command(nice > 0 ? "nice" : Deno.execPath(), {
+      args: nice > 0 ? ["-n", String(nice), Deno.execPath(), ...args] : args,
       cwd: REPO_ROOT,
       stdin: "piped",
       stdout: "piped",

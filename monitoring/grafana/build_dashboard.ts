@@ -249,6 +249,9 @@ const ROWS: readonly RowSpec[] = [
           { expr: quantile(0.5, "hopd_circuit_setup_seconds"), legend: "p50" },
           { expr: quantile(0.95, "hopd_circuit_setup_seconds"), legend: "p95" },
           { expr: quantile(0.99, "hopd_circuit_setup_seconds"), legend: "p99" },
+          // The target's answer to STOP, inside the setup: close to the setup's p95 means the
+          // targets are slow, not hopd.
+          { expr: quantile(0.95, "hopd_circuit_stop_seconds"), legend: "p95 target STOP" },
         ],
       },
     ],

@@ -301,6 +301,7 @@ export class HopHandler {
     }
     let handedOff = false;
     try {
+      const stopOpenedAt = performance.now();
       const stop = await openStopStream(targetConnection, {
         source,
         limit: this.#wireLimit,
@@ -324,6 +325,7 @@ export class HopHandler {
         c.metrics.circuitsTotal.inc({ result: "failed" });
         throw new HopStreamError("initiator left during setup");
       }
+      c.metrics.circuitStopSeconds.observe((performance.now() - stopOpenedAt) / 1000);
       reply(stream, { type: "STATUS", status: "OK", limit: this.#wireLimit });
       const circuit = new Circuit(
         reader.unwrap(),

@@ -270,6 +270,36 @@ Deno.test("HopHandler connects a CONNECT to a reserved target and relays both wa
   assert.equal(h.slots.size, 0);
 });
 
+Deno.test("HopHandler times the target's STOP answer inside the circuit setup", async () => {
+  const h = harness();
+  const dst = await target(h, (stream) => {
+    const reader = new FrameReader(stream, 4096);
+    void reader.read().then(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 50)); // a slow target
+      stream.send(encodeFrame(encodeStopMessage({ type: "STATUS", status: "OK" })));
+    });
+  });
+  const connect = hopFrame({ type: "CONNECT", peer: { id: dst.toMultihash().bytes, addrs: [] } });
+  const { client, reader, handled } = await openHop(h, fakeConnection(await newPeer()), connect);
+  assert.equal((await answer(reader)).status, "OK");
+  await handled;
+  const histogram = async (name: "circuitStopSeconds" | "circuitSetupSeconds") => {
+    const values = (await h.metrics[name].get()).values;
+    return {
+      count: values.find((v) => v.metricName?.endsWith("_count"))!.value,
+      sum: values.find((v) => v.metricName?.endsWith("_sum"))!.value,
+    };
+  };
+  const stop = await histogram("circuitStopSeconds");
+  const setup = await histogram("circuitSetupSeconds");
+  assert.equal(stop.count, 1);
+  assert.equal(setup.count, 1);
+  assert.ok(stop.sum >= 0.045, `stop ${stop.sum} s`);
+  assert.ok(setup.sum >= stop.sum, `setup ${setup.sum} s < stop ${stop.sum} s`);
+  client.abort(new Error("done"));
+  assert.ok(await until(() => h.circuits.size === 0));
+});
+
 Deno.test("HopHandler answers CONNECTION_FAILED when the target refuses, and frees the slot", async () => {
   const h = harness();
   const dst = await target(h, (stream) => {

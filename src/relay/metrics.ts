@@ -50,6 +50,7 @@ export class RelayMetrics {
   readonly circuitsClosedTotal: Counter<"reason">;
   readonly relayedBytesTotal: Counter<"direction">;
   readonly circuitSetupSeconds: Histogram;
+  readonly circuitStopSeconds: Histogram;
   readonly circuitDurationSeconds: Histogram;
   readonly refusalsTotal: Counter<"reason">;
   readonly streamErrorsTotal: Counter<"protocol" | "reason">;
@@ -117,6 +118,13 @@ export class RelayMetrics {
     this.circuitSetupSeconds = new Histogram({
       name: "hopd_circuit_setup_seconds",
       help: "Time from CONNECT received to STATUS OK sent.",
+      buckets: SETUP_BUCKETS_S,
+      registers,
+    });
+    this.circuitStopSeconds = new Histogram({
+      name: "hopd_circuit_stop_seconds",
+      help: "Time from the STOP stream opened to the target's STATUS OK read: the target's " +
+        "round trip inside hopd_circuit_setup_seconds.",
       buckets: SETUP_BUCKETS_S,
       registers,
     });
