@@ -7,16 +7,17 @@ const REPO_ROOT = new URL("../../", import.meta.url).pathname;
 const WORKER = new URL("./raw_client_worker.ts", import.meta.url).pathname;
 
 /**
- * Starts `raw_client_worker.ts <mode> <relayAddr> <nodes>`, under `nice -n <nice>` when
- * `nice` > 0 (`nice` execs, so the pid is the worker's).
+ * Starts `raw_client_worker.ts <mode> <relayAddr> <nodes> [...extra]`, under
+ * `nice -n <nice>` when `nice` > 0 (`nice` execs, so the pid is the worker's).
  */
 export function startRawWorker(
-  mode: "targets" | "dialers",
+  mode: "targets" | "dialers" | "holders",
   relayAddr: string,
   nodes: number,
   nice = 0,
+  ...extra: string[]
 ): LineChild {
-  const args = ["run", "-A", "--quiet", WORKER, mode, relayAddr, String(nodes)];
+  const args = ["run", "-A", "--quiet", WORKER, mode, relayAddr, String(nodes), ...extra];
   return lineChild(
     new Deno.Command(nice > 0 ? "nice" : Deno.execPath(), {
       args: nice > 0 ? ["-n", String(nice), Deno.execPath(), ...args] : args,

@@ -10,6 +10,11 @@
 //   raw_client_worker.ts dialers <relayAddr> <n>  n nodes; on {"run":{...}} open paced
 //                                                 circuits: hop CONNECT, time the STATUS,
 //                                                 echo a payload, close
+//   raw_client_worker.ts holders <relayAddr> <n> <concurrency>
+//                                                 n nodes that RESERVE and hold, at most
+//                                                 <concurrency> setting up at once; reports
+//                                                 progress, then {"done":true,...}
+//                                                 (bench/reservations_held.ts)
 //
 // Talks JSON lines (bench/relay_vs_stock/_lines.ts): reports on stdout, commands on stdin;
 // exits when stdin closes.
@@ -310,7 +315,63 @@ async function dialers(): Promise<void> {
   await Promise.allSettled(nodes.map((n) => n.stop()));
 }
 
+/** One holder: a node, its connection to the relay and its reservation. */
+async function holder(): Promise<Libp2p> {
+  const node = await stockNode();
+  try {
+    await reserve(await node.dial(multiaddr(relayAddr)));
+    return node;
+  } catch (error) {
+    await Promise.resolve(node.stop()).catch(() => {});
+    throw error;
+  }
+}
+
+async function holders(): Promise<void> {
+  const concurrency = Number(Deno.args[3] ?? 20);
+  const nodes: Libp2p[] = [];
+  const errors = new Map<string, number>();
+  let next = 0;
+  let failed = 0;
+  const startedAt = performance.now();
+  const lane = async () => {
+    while (next < count) {
+      next++;
+      try {
+        nodes.push(await holder());
+      } catch (error) {
+        failed++;
+        const key = String((error as Error).message ?? error).slice(0, 160);
+        errors.set(key, (errors.get(key) ?? 0) + 1);
+      }
+      if ((nodes.length + failed) % 500 === 0) emit({ progress: nodes.length, failed });
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  emit({
+    done: true,
+    reserved: nodes.length,
+    failed,
+    errors: Object.fromEntries(errors),
+    elapsedMs: performance.now() - startedAt,
+  });
+  // Hold until told to go; then report how many connections are still open.
+  for await (const command of jsonLines(Deno.stdin.readable)) {
+    if (command.check === true) {
+      emit({
+        check: true,
+        connected: nodes.filter((n) => n.getConnections().some((c) => c.status === "open"))
+          .length,
+      });
+    }
+  }
+  await Promise.allSettled(nodes.map((n) => n.stop()));
+}
+
 switch (mode) {
+  case "holders":
+    await holders();
+    break;
   case "targets":
     await targets();
     break;
