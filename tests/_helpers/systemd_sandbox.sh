@@ -15,6 +15,16 @@ set -euo pipefail
 state="$1" workdir="$2"
 shift 3
 mount --bind "$state" /mnt
+# A work tree under /tmp (a clone made there) would vanish under the fresh /tmp: show it,
+# read-only, inside the state dir instead (bound before the tmpfs hides it).
+case "$workdir" in
+/tmp/*)
+  mkdir -p /mnt/.work
+  mount --bind "$workdir" /mnt/.work
+  mount -o remount,bind,ro /mnt/.work
+  workdir=/mnt/.work
+  ;;
+esac
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp
 mkdir /tmp/.dev
 mount -t tmpfs -o mode=755,nosuid tmpfs /tmp/.dev
