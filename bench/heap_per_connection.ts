@@ -9,15 +9,12 @@
 //
 // Prints text lines and one JSON document at the end.
 
+import { numberArg } from "./_args.ts";
 import { startHopd, startWorker } from "./relay_vs_stock/_children.ts";
 import { freePort, heapSnapshot } from "./relay_vs_stock/_inspector.ts";
 
-function argValue(name: string, fallback: number): number {
-  const at = Deno.args.indexOf(name);
-  return at >= 0 ? Number(Deno.args[at + 1]) : fallback;
-}
-const RESERVATIONS = argValue("--reservations", 3_000);
-const TOP = argValue("--top", 25);
+const RESERVATIONS = numberArg("--reservations", 3_000);
+const TOP = numberArg("--top", 25);
 const BUFFER_POOL_BYTES = 8_192;
 
 interface Kind {

@@ -15,16 +15,13 @@
 //
 // Prints text lines and one JSON document at the end.
 
+import { numberArg } from "./_args.ts";
 import { startRawWorker } from "./circuit_setup/_workers.ts";
 import { type LineChild, startHopd } from "./relay_vs_stock/_children.ts";
 import { cpuSeconds, openFileLimits, rssKib, sampleValue, scrape } from "./relay_vs_stock/_proc.ts";
 
-function argValue(name: string, fallback: number): number {
-  const at = Deno.args.indexOf(name);
-  return at >= 0 ? Number(Deno.args[at + 1]) : fallback;
-}
-const ASKED = argValue("--reservations", 20_000);
-const HOLD_S = argValue("--hold", 120);
+const ASKED = numberArg("--reservations", 20_000);
+const HOLD_S = numberArg("--hold", 120);
 const PER_WORKER = 2_500;
 const CONCURRENCY = 25;
 /** Descriptors hopd keeps besides its connections (listeners, epoll, ops server, files). */

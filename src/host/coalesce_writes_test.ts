@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
+import { loopbackNode } from "./testing.ts";
 import type { Libp2p, MultiaddrConnection } from "@libp2p/interface";
-import { yamux } from "@libp2p/yamux";
-import { createLibp2p } from "libp2p";
 import { Uint8ArrayList } from "uint8arraylist";
 import { coalesceWrites, coalescingTcp, sendCorked } from "./coalesce_writes.ts";
 import { relayNoise } from "./noise_crypto.ts";
@@ -61,12 +60,7 @@ Deno.test("coalesceWrites() leaves connections of another shape alone", () => {
 
 Deno.test("coalescingTcp() and relayNoise() on @libp2p/tcp's real connections: 4 MiB crosses intact both ways", async () => {
   const make = () =>
-    createLibp2p({
-      addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
-      transports: [coalescingTcp()],
-      connectionEncrypters: [relayNoise()],
-      streamMuxers: [yamux()],
-    });
+    loopbackNode({ transports: [coalescingTcp()], connectionEncrypters: [relayNoise()] });
   const [server, client] = [await make(), await make()];
   // Patched means the connection carries its own sendData, not the class's.
   const patched = (node: Libp2p) =>

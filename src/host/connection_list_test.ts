@@ -1,9 +1,6 @@
 import assert from "node:assert/strict";
+import { loopbackNode } from "./testing.ts";
 import type { Connection } from "@libp2p/interface";
-import { noise } from "@libp2p/noise";
-import { tcp } from "@libp2p/tcp";
-import { yamux } from "@libp2p/yamux";
-import { createLibp2p } from "libp2p";
 import { linearConnectionListing, listConnections } from "./connection_list.ts";
 
 Deno.test("listConnections() lists what js-libp2p's concat loop lists, in the same order", () => {
@@ -23,14 +20,7 @@ Deno.test("listConnections() lists what js-libp2p's concat loop lists, in the sa
 });
 
 Deno.test("linearConnectionListing() patches a real libp2p node, which still lists its connections", async () => {
-  const make = () =>
-    createLibp2p({
-      addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-    });
-  const [a, b] = [await make(), await make()];
+  const [a, b] = [await loopbackNode(), await loopbackNode()];
   try {
     assert.equal(linearConnectionListing(a), true);
     await a.dial(b.getMultiaddrs()[0]!);

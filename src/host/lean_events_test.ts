@@ -1,8 +1,5 @@
 import assert from "node:assert/strict";
-import { noise } from "@libp2p/noise";
-import { tcp } from "@libp2p/tcp";
-import { yamux } from "@libp2p/yamux";
-import { createLibp2p } from "libp2p";
+import { loopbackNode } from "./testing.ts";
 import { TypedEventEmitter } from "main-event";
 import { leanEventEmitters, PATCHED } from "./lean_events.ts";
 
@@ -128,14 +125,7 @@ Deno.test("leanEventEmitters() refuses a class of another shape", () => {
 
 Deno.test("leanEventEmitters(): two patched js-libp2p nodes connect, open a stream and echo 1 MiB", async () => {
   assert.equal(leanEventEmitters(), true);
-  const make = () =>
-    createLibp2p({
-      addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-    });
-  const [a, b] = [await make(), await make()];
+  const [a, b] = [await loopbackNode(), await loopbackNode()];
   try {
     await b.handle("/echo/1.0.0", (stream) => {
       stream.addEventListener("message", (evt) => stream.send(evt.data));

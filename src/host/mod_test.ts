@@ -1,11 +1,8 @@
 import assert from "node:assert/strict";
+import { loopbackNode } from "./testing.ts";
 import { generateKeyPair } from "@libp2p/crypto/keys";
 import { identify } from "@libp2p/identify";
 import type { Connection, Libp2p, PeerId } from "@libp2p/interface";
-import { noise } from "@libp2p/noise";
-import { tcp } from "@libp2p/tcp";
-import { yamux } from "@libp2p/yamux";
-import { createLibp2p } from "libp2p";
 import { loadConfig } from "../config/mod.ts";
 import { TypedEventEmitter } from "main-event";
 import { PATCHED } from "./lean_events.ts";
@@ -26,14 +23,7 @@ async function startHost(identifyInbound?: (peer: PeerId) => boolean): Promise<H
 }
 
 /** A stock js-libp2p node with identify, as a relay client runs. */
-const stockNode = () =>
-  createLibp2p({
-    addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    services: { identify: identify() },
-  });
+const stockNode = () => loopbackNode({ services: { identify: identify() } });
 
 /** Resolves when `node` has identified `peer`. */
 function identified(node: Libp2p, peer: PeerId): Promise<void> {

@@ -1,21 +1,12 @@
 import assert from "node:assert/strict";
+import { loopbackNode } from "../host/testing.ts";
 import type { Libp2p } from "@libp2p/interface";
-import { noise } from "@libp2p/noise";
-import { tcp } from "@libp2p/tcp";
-import { yamux } from "@libp2p/yamux";
-import { createLibp2p } from "libp2p";
 import { encodeFrame, FrameReader } from "./_framing.ts";
 import { STOP_PROTOCOL } from "./constants.ts";
 import { decodeStopMessage, encodeStopMessage } from "./pb/circuit.ts";
 import { openStopStream } from "./stop_client.ts";
 
-const node = () =>
-  createLibp2p({
-    addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-  });
+const node = () => loopbackNode();
 
 async function withPair(run: (relay: Libp2p, target: Libp2p) => Promise<void>): Promise<void> {
   const [relay, target] = [await node(), await node()];

@@ -1,0 +1,38 @@
+/**
+ * Stock js-libp2p nodes for tests: what a plain client runs (TCP on 127.0.0.1, Noise, yamux),
+ * none of hopd's host code unless a test passes it in.
+ *
+ * @example
+ * ```ts ignore
+ * import { identify } from "@libp2p/identify";
+ * const node = await loopbackNode({ services: { identify: identify() } });
+ * await node.dial(relayAddr);
+ * await node.stop();
+ * ```
+ *
+ * @module
+ */
+
+import { noise } from "@libp2p/noise";
+import { tcp } from "@libp2p/tcp";
+import { yamux } from "@libp2p/yamux";
+import { createLibp2p, type Libp2pOptions } from "libp2p";
+import type { Libp2p, ServiceMap } from "@libp2p/interface";
+
+/**
+ * Creates and starts a libp2p node listening on 127.0.0.1 (a free TCP port).
+ *
+ * @param options Settings that replace the defaults (transports, encrypters, services…).
+ * @returns The started node.
+ */
+export function loopbackNode<T extends ServiceMap = ServiceMap>(
+  options: Libp2pOptions<T> = {},
+): Promise<Libp2p<T>> {
+  return createLibp2p<T>({
+    addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    ...options,
+  });
+}
