@@ -54,6 +54,7 @@ import {
   sampleValue,
   scrape,
 } from "./relay_vs_stock/_proc.ts";
+import { numberArg } from "./_args.ts";
 import { startRawWorker } from "./circuit_setup/_workers.ts";
 
 const GOAL_P99_MS = 5;
@@ -68,9 +69,7 @@ const hopdDenoFlags = Deno.args.filter((a) => a.startsWith("--hopd-deno-flag="))
 // 2-core machine the dialers' own CPU (which a relay's clients, on other machines, would not
 // take from it) competes with the relay and the targets; at nice 19 they get what the relay
 // and targets leave. 0 (the default) runs every process alike.
-const dialerNice = Deno.args.includes("--dialer-nice")
-  ? Number(Deno.args[Deno.args.indexOf("--dialer-nice") + 1])
-  : 0;
+const dialerNice = numberArg("--dialer-nice", 0);
 if (!Number.isInteger(dialerNice) || dialerNice < 0 || dialerNice > 19) {
   throw new RangeError(
     `--dialer-nice must be an integer from 0 to 19: current value is ${dialerNice}`,

@@ -13,7 +13,8 @@
 //   raw_client_worker.ts holders <relayAddr> <n> <concurrency>
 //                                                 n nodes that RESERVE and hold, at most
 //                                                 <concurrency> setting up at once; reports
-//                                                 progress, then {"done":true,...}
+//                                                 {"done":true,...}, then on {"check":true}
+//                                                 how many are still connected
 //                                                 (bench/reservations_held.ts)
 //
 // Talks JSON lines (bench/relay_vs_stock/_lines.ts): reports on stdout, commands on stdin;
@@ -344,7 +345,6 @@ async function holders(): Promise<void> {
         const key = String((error as Error).message ?? error).slice(0, 160);
         errors.set(key, (errors.get(key) ?? 0) + 1);
       }
-      if ((nodes.length + failed) % 500 === 0) emit({ progress: nodes.length, failed });
     }
   };
   await Promise.all(Array.from({ length: concurrency }, lane));

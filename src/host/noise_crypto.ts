@@ -106,8 +106,8 @@ export function relayNoise(
   const factory = noise({ ...init, crypto: relayNoiseCrypto });
   return (components) => {
     const encrypter = factory(components);
-    encrypter.secureInbound = unjoined(encrypter.secureInbound.bind(encrypter));
-    encrypter.secureOutbound = unjoined(encrypter.secureOutbound.bind(encrypter));
+    encrypter.secureInbound = forRelay(encrypter.secureInbound.bind(encrypter));
+    encrypter.secureOutbound = forRelay(encrypter.secureOutbound.bind(encrypter));
     return encrypter;
   };
 }
@@ -116,7 +116,7 @@ export function relayNoise(
  * `secure`, with {@link decryptWithoutJoining} applied to the connection it secures and the
  * remote peer ID copied out of the `Buffer` pool (see `unpooled.ts`).
  */
-function unjoined<A extends unknown[], R extends { connection: unknown; remotePeer: PeerId }>(
+function forRelay<A extends unknown[], R extends { connection: unknown; remotePeer: PeerId }>(
   secure: (...args: A) => Promise<R>,
 ): (...args: A) => Promise<R> {
   return async (...args) => {
