@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian tools the tests drive, when missing: promtool (package prometheus)
 # for the metrics checks, chromium for the browser tests and prometheus-alertmanager for
-# the policy alert test. Root uses apt-get
+# the policy alert test, nftables and conntrack for the NAT lab of the hole-punch tests
+# (tests/_helpers/netns.ts). Root uses apt-get
 # directly, others sudo. The tests themselves never install anything: they fail with a
 # message pointing here.
 set -euo pipefail
@@ -12,6 +13,9 @@ command -v systemd-analyze >/dev/null 2>&1 || packages+=(systemd)
 command -v strace >/dev/null 2>&1 || packages+=(strace)
 command -v chromium >/dev/null 2>&1 || packages+=(chromium fonts-liberation)
 command -v prometheus-alertmanager >/dev/null 2>&1 || packages+=(prometheus-alertmanager)
+command -v ip >/dev/null 2>&1 || packages+=(iproute2)
+command -v nft >/dev/null 2>&1 || packages+=(nftables)
+command -v conntrack >/dev/null 2>&1 || packages+=(conntrack)
 ((${#packages[@]} == 0)) && exit 0
 sudo=""
 [[ "$(id -u)" == 0 ]] || sudo="sudo"
