@@ -1,0 +1,129 @@
+/**
+ * `deno task interop`: builds the go and rust clients, runs every interop suite
+ * (./suites.ts) against the real hopd program, prints one line per case and a summary line
+ * "interop: N passed, N failed", and exits non-zero when any case failed.
+ *
+ * A machine without Go or Rust: the clients it lacks are named in one line and left out;
+ * under CI=true that is a failure. Options: `--only REGEX` runs the cases whose line name
+ * matches, `--jobs N` runs N cases at once (default 2), `--clients go,rust,node,deno`,
+ * `--suites matrix,limits,stop`.
+ *
+ * @module
+ */
+
+import { Command } from "commander";
+import { type Client, type ClientName, prepareClients } from "./clients.ts";
+import { SUITES } from "./all_suites.ts";
+import type { Case, CaseOutcome } from "./suites.ts";
+
+const ALL_CLIENTS: readonly ClientName[] = ["go"];
+
+interface Options {
+  only?: string;
+  jobs: number;
+  clients: ClientName[];
+  suites?: string[];
+}
+
+function parseArgs(args: string[]): Options {
+  const program = new Command("interop")
+    .option("--only <regex>", "run only the cases whose name matches")
+    .option("--jobs <n>", "cases run at once", (v) => Number.parseInt(v, 10), 2)
+    .option(
+      "--clients <list>",
+      "clients to use",
+      (v) => v.split(",") as ClientName[],
+      [...ALL_CLIENTS],
+    )
+    .option("--suites <list>", "suites to run", (v) => v.split(","))
+    .exitOverride()
+    .parse(args, { from: "user" });
+  return program.opts<Options>();
+}
+
+/** Runs `cases` with at most `jobs` at once, printing each line as it ends (in any order). */
+async function runCases(cases: readonly Case[], jobs: number): Promise<CaseOutcome[]> {
+  const outcomes: CaseOutcome[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < cases.length) {
+      const item = cases[next++]!;
+      let outcome: CaseOutcome;
+      try {
+        outcome = await item.run();
+      } catch (error) {
+        outcome = {
+          ok: false,
+          line: `interop ${item.name}: FAILED`,
+          detail: String(error instanceof Error ? error.stack : error),
+        };
+      }
+      outcomes.push(outcome);
+      console.log(outcome.ok ? outcome.line : `${outcome.line} [FAILED]`);
+      if (!outcome.ok && outcome.detail !== undefined) console.log(indent(outcome.detail));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, jobs) }, worker));
+  return outcomes;
+}
+
+function indent(text: string): string {
+  return text.split("\n").map((line) => `    ${line}`).join("\n");
+}
+
+/**
+ * Runs the interop suites.
+ *
+ * @param args Command-line arguments.
+ * @returns The exit code: 0 when every case passed (and, under CI, every client was there).
+ */
+export async function main(args: string[]): Promise<number> {
+  const options = parseArgs(args);
+  const only = options.only === undefined ? undefined : new RegExp(options.only);
+  const started = performance.now();
+  const { clients, unavailable } = await prepareClients(options.clients);
+  let failed = 0;
+  let passed = 0;
+  const ci = Deno.env.get("CI") === "true";
+  for (const missing of unavailable) {
+    if (missing.kind === "missing") {
+      console.log(
+        `interop: ${missing.name} client left out: ${missing.reason}` +
+          (ci ? " (CI=true: counted as a failure)" : ""),
+      );
+      if (ci) failed++;
+    } else {
+      console.log(
+        `interop: ${missing.name} client does not build [FAILED]\n${indent(missing.reason)}`,
+      );
+      failed++;
+    }
+  }
+  const byName = new Map<ClientName, Client>(clients.map((c) => [c.name, c]));
+  for (const suite of SUITES) {
+    if (options.suites !== undefined && !options.suites.includes(suite.name)) continue;
+    let prepared: Awaited<ReturnType<typeof suite.prepare>>;
+    try {
+      prepared = await suite.prepare({ clients: byName });
+    } catch (error) {
+      console.log(`interop ${suite.name}: cannot start [FAILED]\n${indent(String(error))}`);
+      failed++;
+      continue;
+    }
+    try {
+      const cases = prepared.cases.filter((c) => only === undefined || only.test(c.name));
+      const outcomes = await runCases(cases, options.jobs);
+      passed += outcomes.filter((o) => o.ok).length;
+      failed += outcomes.filter((o) => !o.ok).length;
+    } finally {
+      await prepared.close();
+    }
+  }
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  console.log(`interop: ${passed} passed, ${failed} failed (${seconds} s)`);
+  return failed === 0 && passed > 0 ? 0 : 1;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
