@@ -16,7 +16,7 @@ import { type Client, type ClientName, prepareClients } from "./clients.ts";
 import { SUITES } from "./all_suites.ts";
 import type { Case, CaseOutcome } from "./suites.ts";
 
-const ALL_CLIENTS: readonly ClientName[] = ["go"];
+const ALL_CLIENTS: readonly ClientName[] = ["go", "rust", "node", "deno"];
 
 interface Options {
   only?: string;

@@ -24,7 +24,7 @@ const echo = z.object({
   intact: z.boolean(),
   ms: z.number(),
   /** Which connection carried the echo stream. */
-  via: z.enum(["relayed", "direct"]),
+  via: z.enum(["relayed", "direct", "unknown"]),
   error: z.string().optional(),
 });
 

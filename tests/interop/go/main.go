@@ -322,7 +322,10 @@ func serveEcho(s network.Stream, r *result) {
 	res.Bytes = res.Received
 	res.Ms = ms(time.Since(started))
 	if errors.Is(err, io.EOF) {
-		err = s.Close()
+		// Every byte read was written back: the echo is done. The dialer may hang up before
+		// our close reaches it, so an error from closing is not a failed echo.
+		err = nil
+		_ = s.Close()
 	} else {
 		_ = s.Reset()
 	}
