@@ -204,6 +204,84 @@ const ROWS: readonly RowSpec[] = [
     ],
   },
   {
+    // A circuit that a DCUtR hole punch replaced ends within seconds with a few KiB, ended by
+    // one of its peers (docs/RELAY.md, "Reading circuit lifetime and size").
+    title: "Circuit lifetime and size (hole punching)",
+    panels: [
+      {
+        title: "Circuit lifetime heatmap",
+        type: "heatmap",
+        description: "Circuits ended per lifetime bucket. A band under 5 s is peers that met " +
+          "through hopd and moved to a direct connection; a band at the duration limit is " +
+          "circuits cut by it.",
+        queries: [{
+          expr: `sum by (le) (increase(hopd_circuit_duration_seconds_bucket{${SEL}}[${RATE}]))`,
+          legend: "{{le}}",
+          format: "heatmap",
+        }],
+      },
+      {
+        title: "Bytes per circuit heatmap",
+        type: "heatmap",
+        unit: "bytes",
+        description: "Circuits ended per size bucket (both directions). A DCUtR exchange is a " +
+          "few KiB; a band at twice circuit_data is circuits cut by the data limit.",
+        queries: [{
+          expr: `sum by (le) (increase(hopd_circuit_bytes_bucket{${SEL}}[${RATE}]))`,
+          legend: "{{le}}",
+          format: "heatmap",
+        }],
+      },
+      {
+        title: "Circuits ended by a peer within 10 s",
+        type: "timeseries",
+        unit: "percentunit",
+        description: "Share of ended circuits that the initiator or the target closed within " +
+          "10 s: circuits that hole punches replaced, when the peers close their circuit " +
+          "(docs/RELAY.md says which implementations do).",
+        queries: [{
+          expr: `sum(rate(hopd_circuit_duration_seconds_bucket{${SEL}, ended_by!="relay", ` +
+            `le="10"}[${RATE}])) / sum(rate(hopd_circuit_duration_seconds_count{${SEL}}[${RATE}]))`,
+          legend: "ended by a peer within 10 s",
+        }],
+      },
+      {
+        title: "Circuits ended/s by who ended them",
+        type: "timeseries",
+        unit: "ops",
+        stack: true,
+        queries: [{
+          expr: rate("hopd_circuit_duration_seconds_count", "ended_by"),
+          legend: "{{ended_by}}",
+        }],
+      },
+      {
+        title: "Circuit lifetime by who ended it",
+        type: "timeseries",
+        unit: "s",
+        queries: [
+          {
+            expr: quantile(0.5, "hopd_circuit_duration_seconds", "ended_by"),
+            legend: "p50 {{ended_by}}",
+          },
+          {
+            expr: quantile(0.95, "hopd_circuit_duration_seconds", "ended_by"),
+            legend: "p95 {{ended_by}}",
+          },
+        ],
+      },
+      {
+        title: "Bytes per circuit by who ended it",
+        type: "timeseries",
+        unit: "bytes",
+        queries: [
+          { expr: quantile(0.5, "hopd_circuit_bytes", "ended_by"), legend: "p50 {{ended_by}}" },
+          { expr: quantile(0.95, "hopd_circuit_bytes", "ended_by"), legend: "p95 {{ended_by}}" },
+        ],
+      },
+    ],
+  },
+  {
     title: "Bandwidth",
     panels: [
       {
@@ -551,7 +629,7 @@ function options(spec: PanelSpec): Record<string, unknown> {
     case "heatmap":
       return {
         calculate: false,
-        yAxis: { unit: "s" },
+        yAxis: { unit: spec.unit ?? "s" },
         cellGap: 1,
         color: { mode: "scheme", scheme: "Oranges", steps: 64 },
         tooltip: { mode: "single", yHistogram: true },

@@ -29,13 +29,24 @@ export interface CircuitLimit {
 /** Why a circuit ended. */
 export type CircuitEndReason = "closed" | "reset" | "data_limit" | "duration_limit" | "stopped";
 
+/**
+ * Who ended a circuit: the side whose stream closed or reset first (the initiator is the
+ * peer that dialed through the relay, the target the one that reserved), or the relay (a
+ * limit, or the relay stopping).
+ */
+export type CircuitEndedBy = "initiator" | "target" | "relay";
+
 /** Error a stream is reset with when the relay cuts it. */
 export class CircuitCutError extends Error {
   override name = "CircuitCutError";
 }
 
 /** Called once, when both streams are closed. */
-export type CircuitEndHandler = (circuit: Circuit, reason: CircuitEndReason) => void;
+export type CircuitEndHandler = (
+  circuit: Circuit,
+  reason: CircuitEndReason,
+  endedBy: CircuitEndedBy,
+) => void;
 
 /** Bytes `begin` to `end` of a chunk, without copying. */
 function slice(
@@ -58,7 +69,13 @@ class Half {
   closed = false;
   /** True while reading is paused by the bandwidth shaper (not by backpressure). */
   shaping = false;
-  constructor(readonly from: Stream, readonly to: Stream, readonly flow?: CircuitFlow) {}
+  constructor(
+    readonly from: Stream,
+    readonly to: Stream,
+    /** The peer behind `from`. */
+    readonly peer: "initiator" | "target",
+    readonly flow?: CircuitFlow,
+  ) {}
 }
 
 /** A relayed circuit between a hop stream (initiator) and a stop stream (target). */
@@ -86,6 +103,7 @@ export class Circuit {
   readonly #limit: CircuitLimit;
   readonly #onEnd: CircuitEndHandler;
   #reason: CircuitEndReason | undefined;
+  #endedBy: CircuitEndedBy | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #ended = false;
 
@@ -110,8 +128,8 @@ export class Circuit {
     flows?: { readonly up: CircuitFlow; readonly down: CircuitFlow },
   ) {
     this.peers = peers;
-    this.#up = new Half(src, dst, flows?.up);
-    this.#down = new Half(dst, src, flows?.down);
+    this.#up = new Half(src, dst, "initiator", flows?.up);
+    this.#down = new Half(dst, src, "target", flows?.down);
     this.#limit = limit;
     this.sourceKey = sourceKey;
     this.#onEnd = onEnd;
@@ -128,9 +146,15 @@ export class Circuit {
     return this.#reason;
   }
 
+  /** Who ended the circuit or is ending it, if anyone has. */
+  get endedBy(): CircuitEndedBy | undefined {
+    return this.#endedBy;
+  }
+
   /** Resets both streams (relay shutting down). */
   stop(): void {
     this.#reason ??= "stopped";
+    this.#endedBy ??= "relay";
     const error = new CircuitCutError("relay stopped");
     this.#up.from.abort(error);
     this.#down.from.abort(error);
@@ -170,6 +194,8 @@ export class Circuit {
         try {
           if (!to.send(data) && from.readStatus === "readable") from.pause();
         } catch {
+          // The destination's stream is gone under us: its peer ended the circuit.
+          this.#endedBy ??= half.peer === "initiator" ? "target" : "initiator";
           this.#reset();
           return;
         }
@@ -189,12 +215,14 @@ export class Circuit {
       if (this.#reason !== undefined || from.status === "reset" || from.status === "aborted") {
         return;
       }
+      this.#endedBy ??= half.peer;
       to.close().catch(() => this.#reset());
     });
 
     from.addEventListener("close", (evt: StreamCloseEvent) => {
       half.closed = true;
       if (evt.error !== undefined && !this.#ended) {
+        this.#endedBy ??= half.peer;
         this.#reason ??= "reset";
         to.abort(evt.error);
       }
@@ -206,12 +234,16 @@ export class Circuit {
     if (from.status !== "open" && from.status !== "closing") {
       queueMicrotask(() => {
         half.closed = true;
+        this.#endedBy ??= half.peer;
         to.abort(new CircuitCutError("peer stream ended during setup"));
         this.#reason ??= "reset";
         this.#maybeEnd();
       });
     } else if (from.readableEnded) {
-      queueMicrotask(() => to.close().catch(() => this.#reset()));
+      queueMicrotask(() => {
+        this.#endedBy ??= half.peer;
+        to.close().catch(() => this.#reset());
+      });
     }
   }
 
@@ -232,6 +264,7 @@ export class Circuit {
   #cut(reason: CircuitEndReason): void {
     if (this.#reason !== undefined) return;
     this.#reason = reason;
+    this.#endedBy ??= "relay";
     clearTimeout(this.#timer);
     for (const half of [this.#up, this.#down]) {
       // Data left behind a paused read is dropped by the message listener.
@@ -243,6 +276,7 @@ export class Circuit {
 
   #reset(): void {
     this.#reason ??= "reset";
+    this.#endedBy ??= "relay";
     const error = new CircuitCutError(`circuit ${this.#reason}`);
     this.#up.from.abort(error);
     this.#down.from.abort(error);
@@ -254,7 +288,7 @@ export class Circuit {
     clearTimeout(this.#timer);
     this.#up.flow?.close();
     this.#down.flow?.close();
-    this.#onEnd(this, this.#reason ?? "closed");
+    this.#onEnd(this, this.#reason ?? "closed", this.#endedBy ?? "relay");
   }
 }
 

@@ -15,7 +15,8 @@ import type { Connection, PeerId, Stream } from "@libp2p/interface";
 import { getLogger } from "@logtape/logtape";
 import { encodeFrame, FrameReader, FrameTooLargeError, StreamEndedError } from "./_framing.ts";
 import { addrKeys } from "./_ip.ts";
-import { Circuit, type CircuitEndReason, type CircuitLimit, CircuitSlots } from "./circuit.ts";
+import { Circuit, CircuitSlots } from "./circuit.ts";
+import type { CircuitEndedBy, CircuitEndReason, CircuitLimit } from "./circuit.ts";
 import type { RelayMetrics } from "./metrics.ts";
 import type { RelayAdmission, ResolvedRelayConfig } from "./mod.ts";
 import { decodeHopMessage, encodeHopMessage, MalformedMessageError } from "./pb/circuit.ts";
@@ -355,13 +356,17 @@ export class HopHandler {
     return { up, down: admission.openFlow(source, ip) ?? up };
   }
 
-  #circuitEnded = (circuit: Circuit, reason: CircuitEndReason): void => {
+  #circuitEnded = (circuit: Circuit, reason: CircuitEndReason, endedBy: CircuitEndedBy): void => {
     const c = this.#c;
     c.circuits.delete(circuit);
     c.slots.release(circuit.sourceKey);
     flushCircuitBytes(c.metrics, circuit);
     c.metrics.circuitsClosedTotal.inc({ reason });
-    c.metrics.circuitDurationSeconds.observe((performance.now() - circuit.startedAt) / 1000);
+    c.metrics.circuitEnded(
+      endedBy,
+      (performance.now() - circuit.startedAt) / 1000,
+      circuit.bytesSrcToDst + circuit.bytesDstToSrc,
+    );
     if (reason === "reset") c.metrics.streamError("circuit", "reset");
   };
 }

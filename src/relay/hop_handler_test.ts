@@ -268,6 +268,17 @@ Deno.test("HopHandler connects a CONNECT to a reserved target and relays both wa
   assert.ok(await closedSoon(targetStream));
   assert.ok(await until(() => h.circuits.size === 0));
   assert.equal(h.slots.size, 0);
+
+  // Its life and its 2,000 bytes are recorded under the side that ended it.
+  const text = await h.registry.metrics();
+  const sample = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
+  assert.equal(sample('hopd_circuit_bytes_count\\{ended_by="initiator"\\}'), 1);
+  assert.equal(sample('hopd_circuit_bytes_sum\\{ended_by="initiator"\\}'), 2000);
+  assert.equal(sample('hopd_circuit_bytes_bucket\\{le="1024",ended_by="initiator"\\}'), 0);
+  assert.equal(sample('hopd_circuit_bytes_bucket\\{le="4096",ended_by="initiator"\\}'), 1);
+  assert.equal(sample('hopd_circuit_duration_seconds_count\\{ended_by="initiator"\\}'), 1);
+  assert.equal(sample('hopd_circuit_duration_seconds_count\\{ended_by="target"\\}'), 0);
+  assert.equal(sample('hopd_circuit_bytes_count\\{ended_by="relay"\\}'), 0);
 });
 
 Deno.test("HopHandler times the target's STOP answer inside the circuit setup", async () => {

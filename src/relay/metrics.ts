@@ -9,6 +9,7 @@
 
 import { Counter, Gauge, Histogram } from "prom-client";
 import type { Registry } from "prom-client";
+import type { CircuitEndedBy } from "./circuit.ts";
 
 /** Label values of `hopd_relayed_bytes_total{direction}`. */
 export type Direction = "src_to_dst" | "dst_to_src";
@@ -41,7 +42,29 @@ const SETUP_BUCKETS_S = [
   1,
   5,
 ];
-const DURATION_BUCKETS_S = [0.1, 1, 5, 15, 30, 60, 120, 300, 900, 3600];
+// Fine in the first seconds, where a circuit that a hole punch replaced ends; then out to
+// the default 2 min duration limit and beyond (the limit is configurable).
+const DURATION_BUCKETS_S = [0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 900, 3600];
+// Bytes per circuit (both directions): a DCUtR exchange is a few KiB (security and muxer
+// handshakes, identify, the CONNECT/SYNC messages); 128 KiB is the default data limit of
+// one direction, 256 KiB of both.
+const KIB = 1024;
+const MIB = 1024 * KIB;
+const CIRCUIT_BYTES_BUCKETS = [
+  KIB,
+  4 * KIB,
+  16 * KIB,
+  64 * KIB,
+  128 * KIB,
+  256 * KIB,
+  MIB,
+  4 * MIB,
+  16 * MIB,
+  64 * MIB,
+  256 * MIB,
+  1024 * MIB,
+];
+const ENDED_BY: readonly CircuitEndedBy[] = ["initiator", "target", "relay"];
 
 /** The relay's metrics, plus running totals for `Relay.stats()`. */
 export class RelayMetrics {
@@ -51,7 +74,8 @@ export class RelayMetrics {
   readonly relayedBytesTotal: Counter<"direction">;
   readonly circuitSetupSeconds: Histogram;
   readonly circuitStopSeconds: Histogram;
-  readonly circuitDurationSeconds: Histogram;
+  readonly circuitDurationSeconds: Histogram<"ended_by">;
+  readonly circuitBytes: Histogram<"ended_by">;
   readonly refusalsTotal: Counter<"reason">;
   readonly streamErrorsTotal: Counter<"protocol" | "reason">;
   readonly bytesSrcToDst: Counter.Internal;
@@ -130,10 +154,24 @@ export class RelayMetrics {
     });
     this.circuitDurationSeconds = new Histogram({
       name: "hopd_circuit_duration_seconds",
-      help: "Life of a circuit, from STATUS OK to both streams closed.",
+      help: "Life of a circuit, from STATUS OK to both streams closed, by who ended it " +
+        "(initiator, target: that peer closed or reset its side first; relay: a limit or a stop).",
+      labelNames: ["ended_by"],
       buckets: DURATION_BUCKETS_S,
       registers,
     });
+    this.circuitBytes = new Histogram({
+      name: "hopd_circuit_bytes",
+      help: "Bytes relayed over a circuit in its life, both directions, by who ended it.",
+      labelNames: ["ended_by"],
+      buckets: CIRCUIT_BYTES_BUCKETS,
+      registers,
+    });
+    for (const endedBy of ENDED_BY) {
+      // Zero series from the start, so rate() and the dashboard see every kind at once.
+      this.circuitDurationSeconds.zero({ ended_by: endedBy });
+      this.circuitBytes.zero({ ended_by: endedBy });
+    }
     this.refusalsTotal = new Counter({
       name: "hopd_refusals_total",
       help: "Reservations and circuits refused, by reason.",
@@ -160,6 +198,18 @@ export class RelayMetrics {
   streamError(protocol: StreamProtocol, reason: string): void {
     this.streamErrorsTotal.inc({ protocol, reason });
     this.totals.streamErrors++;
+  }
+
+  /**
+   * Records an ended circuit's life and size.
+   *
+   * @param endedBy Who ended it.
+   * @param durationS Its life in seconds.
+   * @param bytes Bytes it relayed, both directions.
+   */
+  circuitEnded(endedBy: CircuitEndedBy, durationS: number, bytes: number): void {
+    this.circuitDurationSeconds.observe({ ended_by: endedBy }, durationS);
+    this.circuitBytes.observe({ ended_by: endedBy }, bytes);
   }
 
   /** Adds relayed bytes (batched: called per circuit end or scrape, not per chunk). */
