@@ -9,6 +9,7 @@ import {
   pidAlive,
   sweepStaleLabs,
 } from "./_helpers/netns.ts";
+import { spawnHopd } from "./_helpers/hopd_process.ts";
 
 async function namespaces(): Promise<string[]> {
   const out = await new Deno.Command("ip", { args: ["netns", "list"], stdout: "piped" }).output();
@@ -120,6 +121,32 @@ Deno.test({
       assertEquals(mine.length, live.namespaces.length, "a live lab is not swept");
     } finally {
       await live.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "hopd listening on a public address announces it (no node.announce needed)",
+  ignore: unavailable !== undefined,
+  fn: async () => {
+    const lab = await createNatLab({ a: "public", b: "public" });
+    try {
+      // js-libp2p leaves a public listen address out of getMultiaddrs() until AutoNAT
+      // confirms it; hopd confirms its own (src/host/own_addrs.ts).
+      const hopd = await spawnHopd({
+        netns: lab.publicNs,
+        loopbackListeners: false,
+        args: ["--listen", `/ip4/${lab.relayIp}/tcp/0`],
+        env: { HOPD_POLICY_ENABLED: "false" },
+      });
+      try {
+        assert.equal(hopd.listenAddrs.length, 1, `listening on ${hopd.listenAddrs}`);
+        assert.match(hopd.listenAddrs[0]!, new RegExp(`^/ip4/${lab.relayIp}/tcp/\\d+/p2p/`));
+      } finally {
+        await hopd.stop();
+      }
+    } finally {
+      await lab.close();
     }
   },
 });

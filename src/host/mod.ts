@@ -18,6 +18,7 @@ import { getLogger } from "@logtape/logtape";
 import { coalescingTcp } from "./coalesce_writes.ts";
 import { linearConnectionListing } from "./connection_list.ts";
 import { leanEventEmitters } from "./lean_events.ts";
+import { ownAddrsConfirmed } from "./own_addrs.ts";
 import { UnpooledMemoryDatastore } from "./unpooled.ts";
 import { libp2pLogger } from "./quiet_logger.ts";
 import type { GossipSub, GossipSubComponents } from "@libp2p/gossipsub";
@@ -194,6 +195,8 @@ export async function createHost(init: HostInit): Promise<Host> {
       identify: identify({ runOnConnectionOpen: false }),
       ping: ping(),
       certificates: certificateRenewer(),
+      // Listen addresses on a public IP are hopd's public addresses (see own_addrs.ts).
+      ownAddrs: ownAddrsConfirmed(),
       // Typed as always present (libp2p types its services from this map), but only added
       // when given: libp2p calls every factory in the map.
       ...(init.pubsub === undefined ? {} : { pubsub: init.pubsub }) as {
@@ -202,6 +205,12 @@ export async function createHost(init: HostInit): Promise<Host> {
     },
   });
   identifyWhenNeeded(libp2p, init.identifyInbound ?? (() => false));
+  if (!libp2p.services.ownAddrs.active) {
+    log.warn(
+      "libp2p's address manager changed shape: listen addresses on public IPs stay " +
+        "unannounced until confirmed (set node.announce)",
+    );
+  }
   if (!linearConnectionListing(libp2p)) {
     log.warn("libp2p's connection manager changed shape: connection listing stays quadratic");
   }

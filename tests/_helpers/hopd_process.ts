@@ -34,6 +34,11 @@ export interface SpawnHopdOptions {
   loopbackListeners?: boolean;
   /** How long to wait for the ops server. @default 20_000 */
   startTimeoutMs?: number;
+  /**
+   * Network namespace to run in (`ip netns exec`): then `opsUrl` and the listen addresses are
+   * reachable only from inside it (tests/_helpers/netns.ts).
+   */
+  netns?: string;
 }
 
 /**
@@ -45,8 +50,13 @@ export async function spawnHopd(options: SpawnHopdOptions = {}): Promise<HopdPro
   const listeners = (options.loopbackListeners ?? true)
     ? ["--listen", "/ip4/127.0.0.1/tcp/0", "--listen", "/ip4/127.0.0.1/tcp/0/ws"]
     : [];
-  const child = new Deno.Command(Deno.execPath(), {
+  // `ip netns exec` execs deno, so the child's pid stays deno's own.
+  const prefix = options.netns === undefined
+    ? []
+    : ["netns", "exec", options.netns, Deno.execPath()];
+  const child = new Deno.Command(options.netns === undefined ? Deno.execPath() : "ip", {
     args: [
+      ...prefix,
       "task",
       "--quiet",
       "hopd",
