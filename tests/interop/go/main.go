@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -120,6 +121,12 @@ func run() int {
 	} else {
 		r.fail("ping relay: %v", res.Error)
 	}
+	if o.holepunch {
+		if err := waitHolePunchReady(ctx, h); err != nil {
+			r.fail("hole punching never became ready: %v", err)
+			return r.print()
+		}
+	}
 	if o.listen {
 		listen(ctx, h, o, relayInfo, r, watch)
 	} else {
@@ -150,6 +157,27 @@ func newHost(o options) (host.Host, *punchTracer, error) {
 	}
 	h, err := libp2p.New(opts...)
 	return h, tracer, err
+}
+
+// waitHolePunchReady waits until the host serves DCUtR. go-libp2p's hole punch service
+// registers its handler only once the host knows a public address of its own (identify's
+// observed address from the relay), polling for one with a backoff; a peer that dials or is
+// dialed before that refuses the other side's DCUtR stream and the hole punch is lost. A node
+// that has been up for a while is past this point; a client started for one test is not.
+func waitHolePunchReady(ctx context.Context, h host.Host) error {
+	sub, err := h.EventBus().Subscribe(new(event.EvtLocalProtocolsUpdated))
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	for !slices.Contains(h.Mux().Protocols(), holepunch.Protocol) {
+		select {
+		case <-sub.Out():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 func listen(ctx context.Context, h host.Host, o options, relayInfo *peer.AddrInfo, r *result, watch *connWatch) {
