@@ -1,7 +1,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { RawConfig, ResolvedConfig } from "../config/mod.ts";
 import { loadConfig } from "../config/mod.ts";
-import { type Daemon, startDaemon } from "../daemon.ts";
+import { type Daemon, startDaemon } from "../daemon/mod.ts";
 import { configureLogging } from "../log/mod.ts";
 import { systemdNotifier } from "../systemd/mod.ts";
 import type { CliIo } from "./_io.ts";

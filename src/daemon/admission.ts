@@ -1,7 +1,8 @@
 /**
  * Glue between the rate limiter and the libp2p side: the limiter's config from hopd's
- * config, the relay's admission hooks, the connection gate, and ban enforcement (a new ban
- * closes the banned party's connections at once).
+ * config, the relay's admission hooks (the limiter's, then the policy plugins'), the
+ * connection gate's IP, and ban enforcement (a new ban closes the banned party's
+ * connections at once).
  *
  * @module
  */
@@ -18,6 +19,7 @@ import {
   type ResolvedLimiterConfig,
   UNLIMITED_FLOW,
 } from "../ratelimit/mod.ts";
+import type { PluginAdmission } from "../policy/mod.ts";
 import type { Admission, RelayAdmission } from "../relay/mod.ts";
 
 /**
@@ -102,6 +104,50 @@ export function relayAdmission(
       // The unlimited flow costs nothing, but skipping it keeps the data path branch-free.
       return flow === UNLIMITED_FLOW ? undefined : flow;
     },
+  };
+}
+
+/** The plugin hooks the relay asks (the policy engine's `PluginHost`). */
+export interface PluginHooks {
+  reservation(event: { peer: string; ip?: string }): Promise<PluginAdmission> | undefined;
+  circuit(
+    event: { source: string; ip?: string; target: string },
+  ): Promise<PluginAdmission> | undefined;
+}
+
+/**
+ * Adds the plugins' admission hooks to the limiter's admission. Plugins are asked only after
+ * the limiter admitted; no plugin with the hook means no await on the hot path.
+ *
+ * @param admission The limiter's admission.
+ * @param plugins The plugin hooks, or undefined while there are none.
+ * @returns The admission with `reservationHook` and `circuitHook`.
+ */
+export function withPluginHooks(
+  admission: RelayAdmission,
+  plugins: () => PluginHooks | undefined,
+): RelayAdmission {
+  const answer = (
+    pending: Promise<PluginAdmission> | undefined,
+    status: "RESERVATION_REFUSED" | "PERMISSION_DENIED",
+  ): Promise<Admission> | undefined =>
+    pending?.then((a) => a.accept ? { ok: true } : { ok: false, status, reason: "plugin" });
+  return {
+    ...admission,
+    reservationHook: (peer, ip) =>
+      answer(
+        plugins()?.reservation({ peer: peer.toString(), ...(ip === undefined ? {} : { ip }) }),
+        "RESERVATION_REFUSED",
+      ),
+    circuitHook: (source, ip, target) =>
+      answer(
+        plugins()?.circuit({
+          source: source.toString(),
+          ...(ip === undefined ? {} : { ip }),
+          target: target.toString(),
+        }),
+        "PERMISSION_DENIED",
+      ),
   };
 }
 

@@ -1,7 +1,11 @@
-// The federation as the daemon runs it: the federation service with this relay's live load
-// (relay counts, sampled rates, the policy engine's verdict, the drain flag), the host's
-// ping for RTTs, the HTTP limiter for /hopd/select/1.0.0, the plugins' score hook, and the
-// log of alternatives when the relay refuses a reservation for capacity or draining.
+/**
+ * The federation as the daemon runs it: the federation service with this relay's live load
+ * (relay counts, sampled rates, the policy engine's verdict, the drain flag), the host's
+ * ping for RTTs, the HTTP limiter for /hopd/select/1.0.0, the plugins' score hook, and the
+ * log of alternatives when the relay refuses a reservation for capacity or draining.
+ *
+ * @module
+ */
 
 import { peerIdFromString } from "@libp2p/peer-id";
 import type { Registry } from "prom-client";
@@ -45,16 +49,20 @@ export interface FederationMember {
  * @param sources Live state.
  * @returns The member (not started).
  * @throws {RangeError} When a `federation.cidr_regions` entry does not parse.
+ * @throws {TypeError} When the host runs no gossipsub.
  */
 export function federationMember(
   config: ResolvedConfig,
   sources: FederationMemberSources,
 ): FederationMember {
   const { host, relay, registry, limiter } = sources;
+  if (host.pubsub === undefined) {
+    throw new TypeError("Cannot run the federation on a host built without gossipsub");
+  }
   const sampler = new LoadSampler({ registry, relay });
   const service = federation(config.federation)({
     libp2p: host.libp2p,
-    pubsub: host.pubsub!,
+    pubsub: host.pubsub,
     registry,
     relayCapacity: {
       maxReservations: config.relay.maxReservations,

@@ -19,7 +19,7 @@
  * OpsRouteGroup`, a function that gets the app and calls `app.openapi(createRoute({...}),
  * handler)` per route (shared schemas and the error/429 responses are in `_schemas.ts`;
  * guard middleware goes first, as `app.use("/v1/<prefix>/*", …)`), with its tests beside
- * it; then pass it in `routeGroups` from `src/daemon.ts`. Every route under /v1 is rate
+ * it; then pass it in `routeGroups` from `src/daemon/ops_service.ts`. Every route under /v1 is rate
  * limited per caller IP, and every route under /v1/admin needs the admin token.
  * `createOpsApp` throws a TypeError naming any route that bypasses the schemas (a plain
  * `app.get()`), so the daemon's start and every test that builds the app catch it.

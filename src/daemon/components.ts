@@ -1,0 +1,385 @@
+/**
+ * Every component of a running node, built by one function in dependency order into one
+ * read-only object, and the one ordered list of the ones that start and stop.
+ *
+ * Build order ({@linkcode buildComponents}): node state and settings → registry → ban list →
+ * limiter → libp2p host (its gate asks the node state and the limiter) → relay (admission
+ * from the limiter) → federation member (when enabled) → policy snapshot builder and policy
+ * engine (when enabled; they watch everything above) → node metrics → ops server (it serves
+ * all of it). Nothing starts while building.
+ *
+ * Two parts ask a part built after them, at run time only, through a closure over it that
+ * runs once the node has started, never while building: the relay asks the policy engine's
+ * plugins before it admits (`reservationHook`, `circuitHook`) and tells the federation of
+ * refused reservations; the federation reads the engine's verdict and its plugins' score.
+ *
+ * Start order ({@linkcode startables}): ban list (load) → host (listeners) → relay →
+ * federation → ops server → limiter sweep → policy snapshots → policy engine; stop is the
+ * reverse, after the drain (see `node.ts`).
+ *
+ * Adding a component: build it in {@linkcode buildComponents} after everything it needs,
+ * add it to {@linkcode Components}, and, if it has anything to start (a listener, a timer,
+ * a worker, a file), add it to {@linkcode startables} at the place its dependencies are
+ * already running.
+ *
+ * @module
+ */
+
+import { gossipsub } from "@libp2p/gossipsub";
+import { getLogger } from "@logtape/logtape";
+import type { Registry } from "prom-client";
+import type { ResolvedConfig } from "../config/mod.ts";
+import { gossipsubOptions } from "../federation/mod.ts";
+import { registerHostMetrics } from "../host/metrics.ts";
+import { createHost, type Host } from "../host/mod.ts";
+import type { Identity } from "../identity/mod.ts";
+import { createRegistry } from "../metrics/mod.ts";
+import { type Health, type PolicyEngine, policyEngine } from "../policy/mod.ts";
+import { BanList, createLimiter, denoBanFs, type Limiter } from "../ratelimit/mod.ts";
+import { type Relay, relay } from "../relay/mod.ts";
+import { VERSION } from "../version.ts";
+import { closeBanned, ipOf, limiterConfig, relayAdmission, withPluginHooks } from "./admission.ts";
+import { type FederationMember, federationMember } from "./federation_member.ts";
+import { type NodeMetrics, registerNodeMetrics } from "./node_metrics.ts";
+import { HEALTHY, NodeState } from "./node_state.ts";
+import { daemonOpsApp, OpsService } from "./ops_service.ts";
+import { policyActuator } from "./policy_actuator.ts";
+import { SnapshotBuilder } from "./policy_snapshot.ts";
+import { Settings } from "./settings.ts";
+import type { Startable } from "./startables.ts";
+import { nodeStatus } from "./status.ts";
+
+const log = getLogger(["hopd", "daemon"]);
+
+/** How often idle rate-limiter buckets are dropped, in milliseconds. */
+const LIMITER_SWEEP_INTERVAL_MS = 10_000;
+
+/** What {@linkcode buildComponents} needs besides the config. */
+export interface BuildInit {
+  /** The config the node starts with (restart-only sections are read from here). */
+  readonly config: ResolvedConfig;
+  readonly identity: Identity;
+  /** The admin token read from `admin.token_file`, if set. */
+  readonly adminToken: string | undefined;
+  /** Called when a policy asks for a graceful restart. */
+  requestRestart(reason: string): void;
+}
+
+/** The parts every other part builds on: none of them touches the network. */
+export interface CoreComponents {
+  /** The config the node was built with. */
+  readonly config: ResolvedConfig;
+  readonly identity: Identity;
+  readonly peerId: string;
+  readonly startedAtMs: number;
+  /** Listening, drain and shutdown: the one state every part reads. */
+  readonly state: NodeState;
+  /** What a reload may change while running (limits go to the limiter). */
+  readonly settings: Settings;
+  readonly registry: Registry;
+  readonly bans: BanList;
+  readonly limiter: Limiter;
+}
+
+/** Every component of a running node. */
+export interface Components extends CoreComponents {
+  readonly host: Host;
+  readonly relay: Relay;
+  /** Absent when `[federation] enabled = false`. */
+  readonly federation: FederationMember | undefined;
+  /** The policy engine's snapshot of each tick; absent without the engine. */
+  readonly snapshots: SnapshotBuilder | undefined;
+  /** Absent when `[policy] enabled = false`. */
+  readonly policy: PolicyEngine | undefined;
+  readonly metrics: NodeMetrics;
+  readonly ops: OpsService;
+}
+
+/**
+ * Builds every component in dependency order. Starts nothing.
+ *
+ * @param init The config, identity and admin token.
+ * @returns The components.
+ * @throws {import("../errors.ts").ConfigError} When the TLS files are unusable.
+ * @throws {RangeError} When a relay or federation setting is out of range.
+ */
+export async function buildComponents(init: BuildInit): Promise<Components> {
+  const core = buildCore(init);
+  const { config } = core;
+  const host = await buildHost(core);
+  // The relay and the federation ask the policy engine, built after them, through these
+  // (see the module doc): they run once the node has started.
+  const health = (): Health => policy?.health() ?? HEALTHY;
+  const plugins = config.policy.enabled ? () => policy?.plugins : undefined;
+  const relayService = buildRelay(core, host, {
+    plugins,
+    refused: (peer, reason) => federation?.refused(peer, reason),
+  });
+  const federation: FederationMember | undefined = !config.federation.enabled
+    ? undefined
+    : buildFederation(core, host, relayService, { health, plugins });
+  const snapshots: SnapshotBuilder | undefined = !config.policy.enabled
+    ? undefined
+    : buildSnapshots(core, host, relayService, federation);
+  const policy: PolicyEngine | undefined = snapshots === undefined
+    ? undefined
+    : buildPolicy(core, { host, snapshots, federation, requestRestart: init.requestRestart });
+
+  wireDrain(core.state, relayService, federation);
+  wireBans(core.bans, host);
+  registerHostMetrics(host.libp2p, core.registry, host.certificate);
+  const readiness = () => core.state.readiness(health());
+  const metrics = registerNodeMetrics(core.registry, readiness, () => core.state.isDraining());
+  const parts = { ...core, host, relay: relayService, federation, snapshots, policy, metrics };
+  const ops = new OpsService(
+    daemonOpsApp({
+      ...parts,
+      readiness,
+      status: () => nodeStatus({ ...parts, health }),
+      setDraining: (draining) => void core.state.requestDrain(draining),
+    }),
+    config.http,
+  );
+  return { ...parts, ops };
+}
+
+/**
+ * The components that start and stop, in start order (they stop in reverse).
+ *
+ * @param c The built components.
+ * @returns The ordered list.
+ */
+export function startables(c: Components): Startable[] {
+  return [
+    // Loaded before the host accepts anyone; flushed last, so a ban made while draining is
+    // still written.
+    { name: "ban list", start: () => loadBans(c.bans), stop: () => c.bans.flush() },
+    {
+      name: "libp2p host",
+      start: async () => {
+        await c.host.start();
+        c.state.setListening(c.host.libp2p.getMultiaddrs().length > 0);
+      },
+      stop: async () => {
+        await c.host.stop();
+        c.state.setListening(false);
+      },
+    },
+    named("relay", c.relay),
+    // Its last report ("leaving") needs the host and the relay: it stops before them.
+    ...(c.federation === undefined ? [] : [named("federation", c.federation)]),
+    c.ops,
+    limiterSweep(c.limiter),
+    ...(c.snapshots === undefined ? [] : [named("policy snapshots", c.snapshots)]),
+    ...(c.policy === undefined ? [] : [policyStartable(c.policy)]),
+  ];
+}
+
+function buildCore(init: BuildInit): CoreComponents {
+  const { config } = init;
+  const clock = { nowMs: () => Date.now() };
+  const registry = createRegistry({ version: VERSION });
+  const bans = new BanList({
+    clock,
+    fs: denoBanFs(),
+    dataDir: config.node.dataDir,
+    onWarning: (message) => log.warn("Bans: {message}", { message }),
+  });
+  return {
+    config,
+    identity: init.identity,
+    peerId: init.identity.peerId.toString(),
+    startedAtMs: clock.nowMs(),
+    state: new NodeState(),
+    settings: new Settings(config, init.adminToken),
+    registry,
+    bans,
+    limiter: createLimiter(limiterConfig(config), { clock, registry, bans }),
+  };
+}
+
+function buildHost({ config, identity, peerId, state, limiter }: CoreComponents): Promise<Host> {
+  return createHost({
+    node: config.node,
+    connections: config.connections,
+    tls: config.tls,
+    privateKey: identity.privateKey,
+    refuseInbound: (addr) => {
+      if (state.isDraining()) return true;
+      const ip = ipOf(addr);
+      return ip !== undefined && !limiter.checkConnection(ip).ok;
+    },
+    refuseInboundPeer: (peer, addr) => !limiter.checkPeer(peer.toString(), ipOf(addr)).ok,
+    // Gossipsub learns a member's protocols from identify; clients are not identified.
+    identifyInbound: (peer) =>
+      config.federation.enabled && config.federation.members.includes(peer.toString()),
+    ...(config.federation.enabled
+      ? { pubsub: gossipsub(gossipsubOptions(config.federation, peerId)) }
+      : {}),
+  });
+}
+
+/** What the relay asks of parts built after it. */
+interface RelayLinks {
+  /** The policy engine's plugins; undefined when the engine is off (no hooks at all). */
+  readonly plugins: (() => PolicyEngine["plugins"] | undefined) | undefined;
+  /** Tells the federation of a refused reservation. */
+  refused(peer: string, reason: string): void;
+}
+
+function buildRelay(core: CoreComponents, host: Host, links: RelayLinks): Relay {
+  const { config, settings, limiter } = core;
+  const admission = relayAdmission(limiter, () => settings.allowlistMaxCircuitsPerPeer);
+  return relay(config.relay)({
+    libp2p: host.libp2p,
+    registry: core.registry,
+    privateKey: core.identity.privateKey,
+    // Without the engine there are no plugins to ask (and no await on the hot path).
+    admission: links.plugins === undefined ? admission : withPluginHooks(admission, links.plugins),
+    onReservationRefused: (peer, reason) => links.refused(peer.toString(), reason),
+  });
+}
+
+/** What the federation asks of the policy engine, built after it. */
+interface FederationLinks {
+  health(): Health;
+  /** The policy engine's plugins; undefined when the engine is off. */
+  readonly plugins: (() => PolicyEngine["plugins"] | undefined) | undefined;
+}
+
+function buildFederation(
+  core: CoreComponents,
+  host: Host,
+  relayService: Relay,
+  links: FederationLinks,
+): FederationMember {
+  const { plugins } = links;
+  return federationMember(core.config, {
+    host,
+    relay: relayService,
+    registry: core.registry,
+    limiter: core.limiter,
+    verdict: () => links.health().verdict,
+    draining: () => core.state.isDraining(),
+    ...(plugins === undefined
+      ? {}
+      : { scoreHook: (candidates, hints) => plugins()?.score(candidates, hints) }),
+  });
+}
+
+function buildSnapshots(
+  core: CoreComponents,
+  host: Host,
+  relayService: Relay,
+  federation: FederationMember | undefined,
+): SnapshotBuilder {
+  const { limiter, bans, state } = core;
+  return new SnapshotBuilder({
+    registry: core.registry,
+    relay: relayService,
+    peerId: core.peerId,
+    startedAtMs: core.startedAtMs,
+    draining: () => state.isDraining(),
+    connections: () => host.libp2p.getConnections().length,
+    throttleFactor: () => limiter.throttleFactor(),
+    bans: () => bans.size(),
+    federation: () => federation?.federation.summary(),
+  });
+}
+
+/** What the policy engine reads and drives besides the core. */
+interface PolicyParts {
+  readonly host: Host;
+  readonly snapshots: SnapshotBuilder;
+  readonly federation: FederationMember | undefined;
+  requestRestart(reason: string): void;
+}
+
+function buildPolicy(core: CoreComponents, parts: PolicyParts): PolicyEngine {
+  const { config, state } = core;
+  const { federation } = parts;
+  return policyEngine(config.policy)({
+    registry: core.registry,
+    peerId: core.peerId,
+    dataDir: config.node.dataDir,
+    snapshot: (tick) => parts.snapshots.build(tick),
+    actuator: policyActuator({
+      limiter: core.limiter,
+      bans: core.bans,
+      libp2p: parts.host.libp2p,
+      draining: () => state.isDraining(),
+      setDraining: (draining) => void state.requestDrain(draining),
+      requestRestart: (reason) => parts.requestRestart(reason),
+      ...(federation === undefined ? {} : { weight: federationWeight(federation) }),
+    }),
+  });
+}
+
+// A drain (or shutdown) reaches the relay, which refuses new reservations, and the
+// federation, whose members must stop sending clients here now, not at the next report.
+function wireDrain(state: NodeState, relay: Relay, federation: FederationMember | undefined) {
+  state.onDrainChange((draining) => {
+    relay.setDraining(draining);
+    federation?.federation.announceNow();
+  });
+}
+
+function wireBans(bans: BanList, host: Host): void {
+  bans.onBan((ban) => {
+    void closeBanned(host.libp2p, ban).then((closed) => {
+      if (closed > 0) {
+        log.info("Ban on {target} closed {closed} connections", { target: ban.value, closed });
+      }
+    });
+  });
+}
+
+async function loadBans(bans: BanList): Promise<void> {
+  const loaded = await bans.load();
+  if (loaded.warning !== undefined) log.warn("Bans: {message}", { message: loaded.warning });
+  if (loaded.loaded > 0) log.info("Loaded {count} bans", { count: loaded.loaded });
+}
+
+function limiterSweep(limiter: Limiter): Startable {
+  let timer: ReturnType<typeof setInterval> | undefined;
+  return {
+    name: "limiter sweep",
+    start: () => void (timer = setInterval(() => limiter.sweep(), LIMITER_SWEEP_INTERVAL_MS)),
+    stop: () => clearInterval(timer),
+  };
+}
+
+function policyStartable(engine: PolicyEngine): Startable {
+  return {
+    name: "policy engine",
+    start() {
+      // In the background: /ready does not wait for policies to compile.
+      engine.start().then(() => {
+        const view = engine.policies().policies;
+        log.info("Policy engine started: {policies} policies, {plugins} plugins", {
+          policies: view.filter((p) => p.kind === "policy" && p.state === "active").length,
+          plugins: view.filter((p) => p.kind === "plugin" && p.state === "active").length,
+        });
+      }, (error) => {
+        log.error("Policy engine failed to start: {message}", {
+          message: (error as Error).message,
+        });
+      });
+    },
+    stop: () => engine.stop(),
+  };
+}
+
+function federationWeight(member: FederationMember) {
+  return {
+    get: () => member.federation.weight(),
+    set: (weight: number) => member.federation.setWeight(weight),
+  };
+}
+
+function named(
+  name: string,
+  part: { start(): Promise<void> | void; stop(): Promise<void> | void },
+): Startable {
+  return { name, start: () => part.start(), stop: () => part.stop() };
+}

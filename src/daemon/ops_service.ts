@@ -1,0 +1,120 @@
+/**
+ * The ops HTTP server as the daemon runs it: the ops app with the node's readiness, status,
+ * admin control (bans, listings, drain, disconnects), the policy routes when the engine runs
+ * and the federation routes, served on `http.listen` while the node runs.
+ *
+ * @module
+ */
+
+import type { Registry } from "prom-client";
+import type { ResolvedConfig } from "../config/mod.ts";
+import { parseDurationMs } from "../config/mod.ts";
+import type { Host } from "../host/mod.ts";
+import { federationRoutes } from "../ops/federation_routes.ts";
+import { createOpsApp, type OpsApp, type OpsServer, type Readiness, serveOps } from "../ops/mod.ts";
+import { policyRoutes } from "../ops/policy_routes.ts";
+import type { PolicyEngine } from "../policy/mod.ts";
+import type { BanList, Limiter } from "../ratelimit/mod.ts";
+import type { Relay } from "../relay/mod.ts";
+import { adminControl } from "./admin_control.ts";
+import type { FederationMember } from "./federation_member.ts";
+import type { Settings } from "./settings.ts";
+import type { Startable } from "./startables.ts";
+
+/** What the daemon's ops app serves. */
+export interface DaemonOpsSources {
+  readonly peerId: string;
+  readonly config: Pick<ResolvedConfig, "federation">;
+  readonly settings: Settings;
+  readonly registry: Registry;
+  readonly limiter: Limiter;
+  readonly bans: BanList;
+  readonly host: Host;
+  readonly relay: Relay;
+  readonly policy: PolicyEngine | undefined;
+  readonly federation: FederationMember | undefined;
+  readiness(): Readiness;
+  status(): Record<string, unknown>;
+  setDraining(draining: boolean): void;
+}
+
+/**
+ * Builds the ops app of a node.
+ *
+ * @param s What it serves.
+ * @returns The app (not listening).
+ */
+export function daemonOpsApp(s: DaemonOpsSources): OpsApp {
+  return createOpsApp({
+    registry: s.registry,
+    readiness: () => s.readiness(),
+    status: () => s.status(),
+    httpAdmission: (ip) => (ip === "" ? { ok: true } : s.limiter.checkHttp(ip)),
+    admin: {
+      control: adminControl({
+        libp2p: s.host.libp2p,
+        relay: s.relay,
+        bans: s.bans,
+        setDraining: (draining) => s.setDraining(draining),
+      }),
+      auth: () => s.settings.adminAuth(),
+      parseDurationMs,
+    },
+    routeGroups: [
+      ...(s.policy === undefined ? [] : [policyRoutes(s.policy)]),
+      federationRoutes(federationRouteSources(s)),
+    ],
+  });
+}
+
+function federationRouteSources(s: DaemonOpsSources) {
+  const member = s.federation?.federation;
+  if (member === undefined) {
+    return {
+      view: () => ({
+        enabled: false,
+        self: s.peerId,
+        topic: s.config.federation.topic,
+        members: [],
+      }),
+    };
+  }
+  return { view: () => member.view(), select: member.select.bind(member) };
+}
+
+/** The ops server: listens on start, shuts down on stop. */
+export class OpsService implements Startable {
+  readonly name = "ops server";
+  readonly #app: OpsApp;
+  readonly #listen: { readonly hostname: string; readonly port: number };
+  #server: OpsServer | undefined;
+
+  /**
+   * @param app The app to serve.
+   * @param listen Where to listen (`http.listen`; port 0 picks one).
+   */
+  constructor(app: OpsApp, listen: { readonly hostname: string; readonly port: number }) {
+    this.#app = app;
+    this.#listen = listen;
+  }
+
+  /**
+   * Where the server listens.
+   *
+   * @throws {Error} When it is not running.
+   */
+  get address(): { readonly hostname: string; readonly port: number } {
+    if (this.#server === undefined) throw new Error("The ops server is not running");
+    return { hostname: this.#server.hostname, port: this.#server.port };
+  }
+
+  /** Listens. @throws {Deno.errors.AddrInUse} When the address is taken. */
+  start(): void {
+    this.#server = serveOps(this.#app, this.#listen);
+  }
+
+  async stop(): Promise<void> {
+    await this.#server?.shutdown();
+    this.#server = undefined;
+  }
+}
