@@ -48,6 +48,24 @@ export type CircuitEndHandler = (
   endedBy: CircuitEndedBy,
 ) => void;
 
+/** What a {@linkcode Circuit} relays between, and under which limits. */
+export interface CircuitInit {
+  /** The initiator's hop stream (after STATUS OK). */
+  readonly src: Stream;
+  /** The target's stop stream (after its STATUS OK). */
+  readonly dst: Stream;
+  /** Limits to enforce, exactly as advertised. */
+  readonly limit: CircuitLimit;
+  /** Key of the initiator, for slot accounting. */
+  readonly sourceKey: string;
+  /** Called once when both streams are closed. */
+  readonly onEnd: CircuitEndHandler;
+  /** Initiator and target, for listings (absent in unit tests). */
+  readonly peers?: { readonly source: PeerId; readonly target: PeerId };
+  /** Bandwidth flows for each direction; absent = unshaped. */
+  readonly flows?: { readonly up: CircuitFlow; readonly down: CircuitFlow };
+}
+
 /** Bytes `begin` to `end` of a chunk, without copying. */
 function slice(
   data: Uint8Array | Uint8ArrayList,
@@ -110,29 +128,16 @@ export class Circuit {
   /**
    * Starts relaying at once.
    *
-   * @param src The initiator's hop stream (after STATUS OK).
-   * @param dst The target's stop stream (after its STATUS OK).
-   * @param limit Limits to enforce, exactly as advertised.
-   * @param sourceKey Key of the initiator, for slot accounting.
-   * @param onEnd Called once when both streams are closed.
-   * @param peers Initiator and target, for listings.
-   * @param flows Bandwidth flows for each direction; absent = unshaped.
+   * @param init The two streams, the limit, the slot key, the end handler and the flows.
    */
-  constructor(
-    src: Stream,
-    dst: Stream,
-    limit: CircuitLimit,
-    sourceKey: string,
-    onEnd: CircuitEndHandler,
-    peers?: { readonly source: PeerId; readonly target: PeerId },
-    flows?: { readonly up: CircuitFlow; readonly down: CircuitFlow },
-  ) {
-    this.peers = peers;
+  constructor(init: CircuitInit) {
+    const { src, dst, limit, flows } = init;
+    this.peers = init.peers;
     this.#up = new Half(src, dst, "initiator", flows?.up);
     this.#down = new Half(dst, src, "target", flows?.down);
     this.#limit = limit;
-    this.sourceKey = sourceKey;
-    this.#onEnd = onEnd;
+    this.sourceKey = init.sourceKey;
+    this.#onEnd = init.onEnd;
     this.startedAt = performance.now();
     if (limit.durationMs > 0) {
       this.#timer = setTimeout(() => this.#cut("duration_limit"), limit.durationMs);

@@ -19,9 +19,15 @@ async function rig(limit: CircuitLimit): Promise<Rig> {
   const [stop, target] = await streamPair();
   const ended = Promise.withResolvers<CircuitEndReason>();
   const endedBy = Promise.withResolvers<CircuitEndedBy>();
-  const circuit = new Circuit(hop, stop, limit, "src", (_c, reason, by) => {
-    ended.resolve(reason);
-    endedBy.resolve(by);
+  const circuit = new Circuit({
+    src: hop,
+    dst: stop,
+    limit,
+    sourceKey: "src",
+    onEnd: (_c, reason, by) => {
+      ended.resolve(reason);
+      endedBy.resolve(by);
+    },
   });
   return { initiator, target, circuit, ended: ended.promise, endedBy: endedBy.promise };
 }

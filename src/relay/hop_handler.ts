@@ -328,15 +328,15 @@ export class HopHandler {
       }
       c.metrics.circuitStopSeconds.observe((performance.now() - stopOpenedAt) / 1000);
       reply(stream, { type: "STATUS", status: "OK", limit: this.#wireLimit });
-      const circuit = new Circuit(
-        reader.unwrap(),
-        stop.stream,
-        this.#enforcedLimit,
+      const circuit = new Circuit({
+        src: reader.unwrap(),
+        dst: stop.stream,
+        limit: this.#enforcedLimit,
         sourceKey,
-        this.#circuitEnded,
-        { source: sourcePeer, target: reservation.peer },
-        this.#flows(sourcePeer, sourceIp),
-      );
+        onEnd: this.#circuitEnded,
+        peers: { source: sourcePeer, target: reservation.peer },
+        flows: this.#flows(sourcePeer, sourceIp),
+      });
       handedOff = true;
       c.circuits.add(circuit);
       c.metrics.circuitsTotal.inc({ result: "ok" });
