@@ -31,7 +31,12 @@ import { shippedPolicyNames, shippedPolicyPath } from "./policy/_hopd.ts";
 
 const GOAL_MEDIAN_US = 100;
 // The engine's defaults (policy.deadline, memory_limit, stack_limit).
-const LIMITS = { memoryLimitBytes: 32 * 1024 ** 2, stackLimitBytes: 512 * 1024, deadlineMs: 50 };
+const LIMITS = {
+  memoryLimitBytes: 32 * 1024 ** 2,
+  stackLimitBytes: 512 * 1024,
+  deadlineMs: 50,
+  outputMaxChars: 576 * 1024,
+};
 // Calls of each case not kept in the samples (JIT and wasm tier-up).
 const WARMUP_CALLS = 200;
 

@@ -48,6 +48,7 @@ const LIMITS: SandboxLimits = {
   memoryLimitBytes: 32 * 1024 ** 2,
   stackLimitBytes: 512 * 1024,
   deadlineMs: 50,
+  outputMaxChars: 576 * 1024,
 };
 const LOOP = "export function evaluate() { for (;;) {} }";
 const HANGS = {

@@ -15,7 +15,12 @@ import { evaluatePolicy, SandboxWorker } from "../../src/policy/mod.ts";
 import { percentile } from "../relay_vs_stock/_proc.ts";
 import { shippedPolicyNames, shippedPolicyPath } from "./_hopd.ts";
 
-const LIMITS = { memoryLimitBytes: 32 * 1024 ** 2, stackLimitBytes: 512 * 1024, deadlineMs: 50 };
+const LIMITS = {
+  memoryLimitBytes: 32 * 1024 ** 2,
+  stackLimitBytes: 512 * 1024,
+  deadlineMs: 50,
+  outputMaxChars: 576 * 1024,
+};
 const WARMUP_TICKS = 3;
 
 function arg(name: string, fallback: number): number {

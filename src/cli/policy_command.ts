@@ -15,6 +15,7 @@ import {
   parseDecisionLog,
   prepareModule,
   readOptional,
+  sandboxLimits,
   SandboxWorker,
 } from "../policy/mod.ts";
 import type { CliIo } from "./_io.ts";
@@ -56,14 +57,6 @@ async function policyConfig(configFile: string | undefined): Promise<ResolvedPol
   return (await loadConfig(configFile === undefined ? {} : { file: configFile })).policy;
 }
 
-function limitsOf(config: ResolvedPolicyConfig) {
-  return {
-    memoryLimitBytes: config.memoryLimitBytes,
-    stackLimitBytes: config.stackLimitBytes,
-    deadlineMs: config.deadlineMs,
-  };
-}
-
 async function checkAll(
   io: CliIo,
   path: string,
@@ -90,7 +83,7 @@ async function checkAll(
         source,
         ...(fixtures === undefined ? {} : { fixturesSource: fixtures }),
         sandbox: target.name,
-        limits: limitsOf(config),
+        limits: sandboxLimits(config),
         nowMs: Date.now(),
       });
       if (printCases) printCaseResults(io, prepared.cases);
@@ -148,14 +141,19 @@ async function evalOnce(
   const worker = new SandboxWorker();
   try {
     const name = moduleNameOf(file) ?? "policy";
-    const loaded = await worker.load(name, file, await Deno.readTextFile(file), limitsOf(config));
+    const loaded = await worker.load(
+      name,
+      file,
+      await Deno.readTextFile(file),
+      sandboxLimits(config),
+    );
     if (!loaded.ok) {
       io.stderr(`error: ${file}: ${loaded.kind}: ${loaded.message}\n`);
       return EXIT_FAILURE;
     }
     const evaluated = await evaluatePolicy(
       worker,
-      { sandbox: name, limits: limitsOf(config), nowMs },
+      { sandbox: name, limits: sandboxLimits(config), nowMs },
       JSON.stringify(snapshot),
       history.map((h) => JSON.stringify(mergeSnapshot(base, h))),
       JSON.stringify(state),
@@ -228,7 +226,12 @@ async function replay(
   let compared = 0;
   const show = Number.parseInt(opts.show ?? "20", 10);
   try {
-    const loaded = await worker.load(name, file, await Deno.readTextFile(file), limitsOf(config));
+    const loaded = await worker.load(
+      name,
+      file,
+      await Deno.readTextFile(file),
+      sandboxLimits(config),
+    );
     if (!loaded.ok) {
       io.stderr(`error: ${file}: ${loaded.kind}: ${loaded.message}\n`);
       return EXIT_FAILURE;
@@ -239,7 +242,7 @@ async function replay(
       const json = JSON.stringify(record.snapshot);
       const evaluated = await evaluatePolicy(
         worker,
-        { sandbox: name, limits: limitsOf(config), nowMs: record.snapshot.now },
+        { sandbox: name, limits: sandboxLimits(config), nowMs: record.snapshot.now },
         json,
         [...history].reverse(),
         state,

@@ -51,7 +51,7 @@ function fullApp(overrides: Partial<OpsComponents> = {}): OpsApp {
     routeGroups: [
       policyRoutes({
         policies: () => ({ verdict: { verdict: "healthy", reasons: [] }, policies: [] }),
-        decisions: () => [],
+        decisions: () => ({ decisions: [], truncated: false }),
         restartBudget: () => ({ exhausted: false, used: 0, budget: 3 }),
         resetRestartBudget: () => {},
       }),

@@ -22,7 +22,8 @@ import {
 /** What the policy routes read and drive (the policy engine). */
 export interface PolicyRoutesComponents {
   policies(): { verdict: unknown; policies: readonly unknown[] };
-  decisions(limit: number, policy?: string): readonly unknown[];
+  /** Newest first, within the engine's byte bound (`truncated` when it cut the page). */
+  decisions(limit: number, policy?: string): { decisions: readonly unknown[]; truncated: boolean };
   restartBudget(): { exhausted: boolean; used: number; budget: number };
   resetRestartBudget(): void;
 }
@@ -112,7 +113,16 @@ const decisionsRoute = createRoute({
     }),
   },
   responses: {
-    200: jsonResponse(z.object({ decisions: z.array(Decision) }), "Newest first"),
+    200: jsonResponse(
+      z.object({
+        decisions: z.array(Decision),
+        truncated: z.boolean().openapi({
+          description: "True when fewer than `limit` came back because the answer reached its " +
+            "size bound (4 MiB of JSON): ask again with a smaller limit or one policy",
+        }),
+      }),
+      "Newest first",
+    ),
     400: BAD_REQUEST_RESPONSE,
     429: RATE_LIMITED_RESPONSE,
   },
@@ -143,7 +153,7 @@ export function policyRoutes(engine: PolicyRoutesComponents): OpsRouteGroup {
     app.openapi(policiesRoute, (c) => c.json(engine.policies() as never, 200));
     app.openapi(decisionsRoute, (c) => {
       const { limit, policy } = c.req.valid("query");
-      return c.json({ decisions: engine.decisions(limit, policy) } as never, 200);
+      return c.json(engine.decisions(limit, policy) as never, 200);
     });
     app.openapi(resetRoute, (c) => {
       engine.resetRestartBudget();

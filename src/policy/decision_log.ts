@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import type { Action, PolicyMode, Snapshot, Verdict } from "./types.ts";
 import type { SuppressedBy } from "./rails.ts";
+import { RECENT_DECISIONS_MAX, RECENT_DECISIONS_MAX_BYTES } from "./constants.ts";
 
 /** What happened to one asked-for action. */
 export type ActionOutcome = "executed" | "dryrun" | "warned" | "suppressed";
@@ -54,19 +55,31 @@ export interface DecisionLogInit {
   readonly maxBytes: number;
   /** Rotated files kept. */
   readonly files: number;
-  /** Decisions kept in memory. @default 500 */
+  /** Decisions kept in memory. @default RECENT_DECISIONS_MAX (500) */
   readonly recent?: number;
+  /** Bytes (as JSON) of the decisions kept in memory. @default RECENT_DECISIONS_MAX_BYTES */
+  readonly recentBytes?: number;
   readonly onError?: (message: string) => void;
 }
 
 /** File name of the decision log inside the data dir. */
 export const DECISION_LOG_FILE = "decisions.ndjson";
 
+/** Newest decisions first, as many as fit the asked bounds. */
+export interface RecentDecisions {
+  readonly decisions: DecisionRecord[];
+  /** Fewer than `limit` because `maxBytes` was reached (older ones matched too). */
+  readonly truncated: boolean;
+}
+
 /** Appends records to a size-rotated ndjson file and keeps the newest in memory. */
 export class DecisionLog {
   readonly #init: DecisionLogInit;
-  readonly #recent: DecisionRecord[] = [];
+  /** Oldest first, each with its size as JSON. */
+  readonly #recent: { readonly record: DecisionRecord; readonly bytes: number }[] = [];
   readonly #recentMax: number;
+  readonly #recentMaxBytes: number;
+  #recentBytes = 0;
   #file: Deno.FsFile | undefined;
   #size = 0;
   #chain: Promise<void> = Promise.resolve();
@@ -74,7 +87,8 @@ export class DecisionLog {
 
   constructor(init: DecisionLogInit) {
     this.#init = init;
-    this.#recentMax = init.recent ?? 500;
+    this.#recentMax = init.recent ?? RECENT_DECISIONS_MAX;
+    this.#recentMaxBytes = init.recentBytes ?? RECENT_DECISIONS_MAX_BYTES;
   }
 
   /** The path of the live file, if any. */
@@ -86,13 +100,21 @@ export class DecisionLog {
 
   /** Queues records for the file (in order) and remembers decisions. */
   append(records: readonly (DecisionRecord | SnapshotRecord)[]): void {
-    for (const record of records) {
-      if (record.type !== "decision") continue;
-      this.#recent.push(record);
-      if (this.#recent.length > this.#recentMax) this.#recent.shift();
-    }
+    const lines = records.map((r) => JSON.stringify(r));
+    records.forEach((record, i) => {
+      if (record.type !== "decision") return;
+      const bytes = lines[i]!.length;
+      this.#recent.push({ record, bytes });
+      this.#recentBytes += bytes;
+      while (
+        this.#recent.length > this.#recentMax ||
+        (this.#recentBytes > this.#recentMaxBytes && this.#recent.length > 1)
+      ) {
+        this.#recentBytes -= this.#recent.shift()!.bytes;
+      }
+    });
     if (this.path === undefined || records.length === 0) return;
-    const text = records.map((r) => JSON.stringify(r)).join("\n") + "\n";
+    const text = lines.join("\n") + "\n";
     this.#chain = this.#chain.then(() => this.#write(text)).catch((error) => {
       this.#init.onError?.(`cannot write ${this.path}: ${(error as Error).message}`);
       this.#file?.close();
@@ -100,14 +122,22 @@ export class DecisionLog {
     });
   }
 
-  /** Newest decisions first, optionally of one policy. */
-  recent(limit: number, policy?: string): DecisionRecord[] {
-    const out: DecisionRecord[] = [];
-    for (let i = this.#recent.length - 1; i >= 0 && out.length < limit; i--) {
-      const record = this.#recent[i]!;
-      if (policy === undefined || record.policy === policy) out.push(record);
+  /**
+   * Newest decisions first, optionally of one policy, at most `limit` of them and at most
+   * `maxBytes` of JSON together.
+   */
+  recent(limit: number, policy?: string, maxBytes = Infinity): RecentDecisions {
+    const decisions: DecisionRecord[] = [];
+    let bytes = 0;
+    for (let i = this.#recent.length - 1; i >= 0; i--) {
+      const kept = this.#recent[i]!;
+      if (policy !== undefined && kept.record.policy !== policy) continue;
+      if (decisions.length === limit) break;
+      if (bytes + kept.bytes > maxBytes) return { decisions, truncated: true };
+      decisions.push(kept.record);
+      bytes += kept.bytes;
     }
-    return out;
+    return { decisions, truncated: false };
   }
 
   /** Waits for queued writes and closes the file. */

@@ -35,7 +35,7 @@ Deno.test("DecisionLog rotates by size and keeps the configured number of files"
   // The newest records are in the live file; the in-memory view is newest first.
   const live = parseDecisionLog(await Deno.readTextFile(join(dir, "decisions.ndjson")));
   assert.equal(live.decisions.at(-1)!.tick, 40);
-  assert.deepEqual(log.recent(3).map((d) => d.tick), [40, 39, 38]);
+  assert.deepEqual(log.recent(3).decisions.map((d) => d.tick), [40, 39, 38]);
   await Deno.remove(dir, { recursive: true });
 });
 

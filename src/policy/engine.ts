@@ -7,13 +7,19 @@ import type { Registry } from "prom-client";
 import type { ResolvedPolicyConfig } from "../config/mod.ts";
 import { ActionExecutor, type Actuator } from "./action_executor.ts";
 import { AlertDispatcher } from "./alerts.ts";
-import { DecisionLog, type DecisionRecord, type SnapshotRecord } from "./decision_log.ts";
+import { DECISIONS_RESPONSE_MAX_BYTES } from "./constants.ts";
+import {
+  DecisionLog,
+  type DecisionRecord,
+  type RecentDecisions,
+  type SnapshotRecord,
+} from "./decision_log.ts";
 import { HookRunner } from "./hook_runner.ts";
 import { PolicyMetrics } from "./metrics.ts";
 import { type ModuleEntry, ModuleTable, QUARANTINE_AFTER_KILLS } from "./module_table.ts";
 import { ModuleWatcher } from "./module_watcher.ts";
 import { PluginHost } from "./plugin_host.ts";
-import { evaluatePolicy } from "./prepare.ts";
+import { evaluatePolicy, sandboxLimits } from "./prepare.ts";
 import { actionKey, Hysteresis, RestartBudget } from "./rails.ts";
 import type { SandboxLimits } from "./sandbox.ts";
 import { SandboxWorker } from "./sandbox_worker.ts";
@@ -95,11 +101,7 @@ export class PolicyEngine {
     this.#config = config;
     this.#c = components;
     this.#metrics = new PolicyMetrics(components.registry);
-    this.#limits = {
-      memoryLimitBytes: config.memoryLimitBytes,
-      stackLimitBytes: config.stackLimitBytes,
-      deadlineMs: config.deadlineMs,
-    };
+    this.#limits = sandboxLimits(config);
     this.#worker = new SandboxWorker({
       graceMs: config.killGraceMs,
       onRestart: (reason) => this.#workerRestarted(reason),
@@ -216,9 +218,12 @@ export class PolicyEngine {
     };
   }
 
-  /** Newest decisions first. */
-  decisions(limit: number, policy?: string): DecisionRecord[] {
-    return this.#decisions.recent(limit, policy);
+  /**
+   * Newest decisions first, at most `limit` and at most DECISIONS_RESPONSE_MAX_BYTES of JSON
+   * (a page of /v1/decisions stays a bounded answer whatever the policies logged).
+   */
+  decisions(limit: number, policy?: string): RecentDecisions {
+    return this.#decisions.recent(limit, policy, DECISIONS_RESPONSE_MAX_BYTES);
   }
 
   /** Restart budget state. */
@@ -255,38 +260,57 @@ export class PolicyEngine {
     const records: (DecisionRecord | SnapshotRecord)[] = [];
     const active = this.#table.active();
     if (active.length > 0) records.push({ type: "snapshot", tick, time, snapshot });
-    for (const entry of active) {
-      records.push(await this.#evaluate(entry, snapshotJson, snapshot.now, tick));
+    try {
+      for (const entry of active) {
+        records.push(await this.#evaluateOne(entry, snapshotJson, snapshot.now, tick));
+      }
+      if (active.length > 0) {
+        await this.#worker.pushHistory(snapshotJson, this.#config.historySize);
+      }
+    } finally {
+      // Whatever one evaluation did, the health, the decision log and the state go on.
+      this.#metrics.healthStatus.set(
+        VERDICTS.indexOf(this.#fold((mode) => mode !== "dryrun").verdict),
+      );
+      this.#decisions.append(records);
+      this.#persist();
     }
-    if (active.length > 0) {
-      await this.#worker.pushHistory(snapshotJson, this.#config.historySize);
-    }
-    this.#metrics.healthStatus.set(
-      VERDICTS.indexOf(this.#fold((mode) => mode !== "dryrun").verdict),
-    );
-    this.#decisions.append(records);
-    this.#persist();
   }
 
-  async #evaluate(
+  /** One policy's evaluation; a failure of the host's own code is that policy's failure only. */
+  async #evaluateOne(
     entry: ModuleEntry,
     snapshotJson: string,
     nowMs: number,
     tick: number,
   ): Promise<DecisionRecord> {
-    const { name } = entry;
-    const mode = this.#modeOf(name);
-    const seed = crypto.getRandomValues(new Uint32Array(1))[0]!;
+    const mode = this.#modeOf(entry.name);
     const base = {
       type: "decision" as const,
-      id: `${tick}-${name}`,
+      id: `${tick}-${entry.name}`,
       time: new Date(nowMs).toISOString(),
       tick,
-      policy: name,
+      policy: entry.name,
       revision: entry.revision,
       mode,
-      seed,
+      seed: crypto.getRandomValues(new Uint32Array(1))[0]!,
     };
+    try {
+      return await this.#evaluate(entry, base, snapshotJson, nowMs);
+    } catch (error) {
+      const message = `the host failed on its evaluation: ${(error as Error).message}`;
+      return await this.#failedEvaluation(entry, base, { kind: "runtime", message }, 0, mode);
+    }
+  }
+
+  async #evaluate(
+    entry: ModuleEntry,
+    base: Omit<DecisionRecord, "reasons" | "actions" | "durationMs">,
+    snapshotJson: string,
+    nowMs: number,
+  ): Promise<DecisionRecord> {
+    const { name } = entry;
+    const { mode, seed } = base;
     const evaluated = await evaluatePolicy(
       this.#worker,
       { sandbox: entry.sandbox!, limits: this.#limits, nowMs },

@@ -189,7 +189,7 @@ Deno.test("PolicyEngine modes: enforce runs, warn only alerts, dryrun records", 
     await save(r.dir, "p.js", policy("degraded", actions));
     await r.engine.start();
     await r.engine.tick();
-    const [decision] = r.engine.decisions(1);
+    const [decision] = r.engine.decisions(1).decisions;
     const outcomes = decision!.actions.map((a) => `${a.type}:${a.outcome}`);
     const alerts = await metricValue(r.registry, "hopd_alerts_total", { severity: "warning" });
     if (mode === "enforce") {
@@ -216,7 +216,7 @@ Deno.test("PolicyEngine rails: hysteresis, cooldown and the restart budget hold"
     await r.engine.tick();
     assert.deepEqual(r.actuator.calls, []);
     assert.equal(r.engine.health().verdict, "degraded"); // unhealthy not yet sustained
-    assert.equal(r.engine.decisions(1)[0]!.actions[0]!.suppressedBy, "hysteresis");
+    assert.equal(r.engine.decisions(1).decisions[0]!.actions[0]!.suppressedBy, "hysteresis");
     await r.engine.tick();
     assert.deepEqual(r.actuator.calls, ["drain"]);
     assert.equal(r.engine.health().verdict, "unhealthy");
@@ -228,7 +228,7 @@ Deno.test("PolicyEngine rails: hysteresis, cooldown and the restart budget hold"
     await r.engine.tick();
     await r.engine.tick();
     assert.deepEqual(r.actuator.calls, ["throttle 0.5 1000"]);
-    assert.equal(r.engine.decisions(1)[0]!.actions[0]!.suppressedBy, "cooldown");
+    assert.equal(r.engine.decisions(1).decisions[0]!.actions[0]!.suppressedBy, "cooldown");
   });
   await t.step("restarts stop at the budget, alert once, and reset", async () => {
     await using r = await rig({ restart_budget: 1 });
@@ -238,7 +238,7 @@ Deno.test("PolicyEngine rails: hysteresis, cooldown and the restart budget hold"
     await r.engine.tick();
     await r.engine.tick();
     assert.equal(r.actuator.calls.filter((c) => c.startsWith("restart")).length, 1);
-    assert.equal(r.engine.decisions(1)[0]!.actions[0]!.suppressedBy, "budget");
+    assert.equal(r.engine.decisions(1).decisions[0]!.actions[0]!.suppressedBy, "budget");
     assert.equal(await metricValue(r.registry, "hopd_policy_restart_budget_exhausted", {}), 1);
     assert.equal(await metricValue(r.registry, "hopd_alerts_total", { severity: "critical" }), 1);
     r.engine.resetRestartBudget();
@@ -272,7 +272,7 @@ Deno.test("PolicyEngine rails: hysteresis, cooldown and the restart budget hold"
     await r.engine.start();
     await r.engine.tick();
     assert.deepEqual(r.actuator.calls, ["ban 10.0.0.1", "ban 10.0.0.2"]);
-    assert.equal(r.engine.decisions(1)[0]!.actions[2]!.suppressedBy, "ban_cap");
+    assert.equal(r.engine.decisions(1).decisions[0]!.actions[2]!.suppressedBy, "ban_cap");
   });
 });
 
@@ -284,7 +284,7 @@ Deno.test("PolicyEngine counts failures and fails open or closed", async (t) => 
       await r.engine.start();
       await r.engine.tick(); // tick 1 is fine
       await r.engine.tick(); // tick 2 loops until the deadline
-      const [decision] = r.engine.decisions(1);
+      const [decision] = r.engine.decisions(1).decisions;
       assert.equal(decision!.errorKind, "timeout");
       assert.equal(
         await metricValue(r.registry, "hopd_policy_errors_total", { policy: "p", kind: "timeout" }),
@@ -309,10 +309,10 @@ Deno.test("PolicyEngine counts failures and fails open or closed", async (t) => 
     await r.engine.start();
     await r.engine.tick();
     await r.engine.tick();
-    const bad = r.engine.decisions(10, "bad")[0]!;
+    const bad = r.engine.decisions(10, "bad").decisions[0]!;
     assert.equal(bad.errorKind, "invalid_result");
     assert.match(bad.error!, /verdict/);
-    const limit = r.engine.decisions(1, "limit")[0]!;
+    const limit = r.engine.decisions(1, "limit").decisions[0]!;
     assert.equal(limit.actions[0]!.suppressedBy, "error");
     assert.match(limit.actions[0]!.error!, /unknown limit key/);
   });
@@ -366,6 +366,56 @@ Deno.test("PluginHost refuses a listed peer, and fails open or closed when a plu
       const circuit = await r.engine.plugins.circuit({ source: "a", target: "b" });
       assert.equal(circuit!.accept, fail === "open");
       assert.equal(r.engine.plugins.score([1, 2], {}), undefined); // no plugin scores
+    });
+  }
+});
+
+// Issue 15, item 4: the hostile policies that once took the host's call wrapper. Sorted
+// first, they ran before every other policy; one broke every tick, the other flooded the
+// decision log (rotated every tick) and /v1/decisions (180 MB).
+const HOSTILE: Record<string, string> = {
+  "a malformed tuple": `
+    globalThis.__hopdCall = () => JSON.stringify([{ verdict: "healthy" }, {}, null]);
+    export function evaluate() { return { verdict: "healthy" }; }`,
+  "3,000 log lines of 2,000 characters per decision": `
+    const line = "x".repeat(2000);
+    globalThis.__hopdCall = () => JSON.stringify([{ verdict: "healthy" }, {},
+      Array.from({ length: 3000 }, () => line)]);
+    export function evaluate() {
+      for (let i = 0; i < 3000; i++) console.log(line);
+      return { verdict: "healthy" };
+    }`,
+};
+
+Deno.test("PolicyEngine: a hostile policy never stops the others, and what it outputs is bounded", async (t) => {
+  for (const [name, hostile] of Object.entries(HOSTILE)) {
+    await t.step(name, async () => {
+      // A deadline no loaded machine reaches: this is about bounds, not time.
+      await using r = await rig({ deadline: "5s" });
+      await save(r.dir, "a_hostile.js", hostile);
+      await save(r.dir, "b_good.js", policy("degraded"));
+      await r.engine.start();
+      const view = (policy: string) => r.engine.policies().policies.find((p) => p.name === policy)!;
+      assert.equal(view("a_hostile").state, "active");
+      assert.equal(view("b_good").state, "active");
+      for (let tick = 0; tick < 3; tick++) await r.engine.tick();
+      // The policy sorted after the hostile one ran every tick, and its verdict counts.
+      assert.equal(view("b_good").evaluations, 3);
+      assert.equal(view("b_good").lastVerdict, "degraded");
+      assert.equal(r.engine.health().verdict, "degraded");
+      assert.equal(await metricValue(r.registry, "hopd_health_status", {}), 1);
+      assert.equal(r.engine.decisions(10, "b_good").decisions.length, 3);
+      // What the hostile one produced entered the host bounded.
+      const page = r.engine.decisions(500);
+      for (const decision of page.decisions) {
+        assert.ok((decision.logs ?? []).length <= 20, `${decision.logs?.length} log lines`);
+        for (const line of decision.logs ?? []) assert.ok(line.length <= 1_000);
+      }
+      assert.ok(JSON.stringify(page).length < 4 * 1024 * 1024);
+      await r.engine.stop();
+      const logFile = await Deno.stat(join(r.dataDir, "decisions.ndjson"));
+      assert.ok(logFile.size < 1024 * 1024, `decisions.ndjson is ${logFile.size} bytes`);
+      await assert.rejects(Deno.stat(join(r.dataDir, "decisions.ndjson.1")));
     });
   }
 });

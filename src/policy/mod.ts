@@ -35,7 +35,7 @@ export type { DecidedAction, DecisionRecord } from "./decision_log.ts";
 export { DECISION_LOG_FILE, parseDecisionLog } from "./decision_log.ts";
 export type { PluginAdmission } from "./plugin_host.ts";
 export { exampleSnapshot, mergeSnapshot } from "./example_snapshot.ts";
-export { evaluatePolicy, PLUGIN_HOOKS, prepareModule } from "./prepare.ts";
+export { evaluatePolicy, PLUGIN_HOOKS, prepareModule, sandboxLimits } from "./prepare.ts";
 export type { CaseResult, Evaluated, ModuleKind, Prepared } from "./prepare.ts";
 export { SandboxWorker } from "./sandbox_worker.ts";
 export type { SandboxLimits } from "./sandbox.ts";

@@ -8,7 +8,7 @@ import { getLogger } from "@logtape/logtape";
 import type { ResolvedPolicyConfig } from "../config/mod.ts";
 import type { PolicyMetrics } from "./metrics.ts";
 import { type ModuleEntry, ModuleTable } from "./module_table.ts";
-import type { PluginHook } from "./prepare.ts";
+import { type PluginHook, sandboxLimits } from "./prepare.ts";
 import type { SandboxLimits } from "./sandbox.ts";
 import { SandboxWorker } from "./sandbox_worker.ts";
 import { ADMISSION_SCHEMA, describeIssue } from "./types.ts";
@@ -35,11 +35,7 @@ export class PluginHost {
   constructor(config: ResolvedPolicyConfig, metrics: PolicyMetrics) {
     this.#config = config;
     this.#metrics = metrics;
-    this.#limits = {
-      memoryLimitBytes: config.memoryLimitBytes,
-      stackLimitBytes: config.stackLimitBytes,
-      deadlineMs: config.pluginBudgetMs,
-    };
+    this.#limits = sandboxLimits(config, config.pluginBudgetMs);
     this.#worker = new SandboxWorker({
       graceMs: config.killGraceMs,
       onRestart: (reason) => {

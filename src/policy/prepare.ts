@@ -4,10 +4,26 @@
 // CLI is what the running relay would accept.
 
 import { z } from "zod";
+import type { ResolvedPolicyConfig } from "../config/mod.ts";
+import { CALL_OUTPUT_ROOM_CHARS, CASES_OUTPUT_MAX_CHARS } from "./constants.ts";
 import { exampleSnapshot, mergeSnapshot } from "./example_snapshot.ts";
 import type { SandboxErrorKind, SandboxFailure, SandboxLimits } from "./sandbox.ts";
 import type { SandboxWorker } from "./sandbox_worker.ts";
 import { ADMISSION_SCHEMA, describeIssue, type PolicyResult, RESULT_SCHEMA } from "./types.ts";
+
+/**
+ * The sandbox limits of `[policy]`: its memory and stack, a deadline (`policy.deadline`
+ * unless given: plugins have `plugin_budget`), and an answer of at most `state_max_size` and
+ * room for the largest valid result and logs.
+ */
+export function sandboxLimits(config: ResolvedPolicyConfig, deadlineMs = config.deadlineMs) {
+  return {
+    memoryLimitBytes: config.memoryLimitBytes,
+    stackLimitBytes: config.stackLimitBytes,
+    deadlineMs,
+    outputMaxChars: config.stateMaxBytes + CALL_OUTPUT_ROOM_CHARS,
+  };
+}
 
 /** A policy (evaluate) or a plugin (event hooks). */
 export type ModuleKind = "policy" | "plugin";
@@ -196,7 +212,8 @@ async function readCases(
     sandbox,
     fileName,
     input.fixturesSource! + CASES_ACCESSOR,
-    input.limits,
+    // Fixtures are the operator's data, not a policy's answer: a larger bound.
+    { ...input.limits, outputMaxChars: CASES_OUTPUT_MAX_CHARS },
   );
   if (!loaded.ok) return { ok: false, message: `${fileName}: ${loaded.message}` };
   const called = await worker.call({

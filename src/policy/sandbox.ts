@@ -14,8 +14,14 @@ import {
   type QuickJSContext,
   type QuickJSHandle,
   type QuickJSRuntime,
-  shouldInterruptAfterDeadline,
 } from "quickjs-emscripten-core";
+import {
+  ERROR_DESCRIBE_BUDGET_MS,
+  ERROR_MESSAGE_MAX_CHARS,
+  LOG_LINE_MAX_CHARS,
+  LOG_LINES_MAX,
+} from "./constants.ts";
+import { type Entries, PRELUDE } from "./_prelude.ts";
 
 /** A WebAssembly page. */
 const WASM_PAGE_BYTES = 65_536;
@@ -34,6 +40,11 @@ export interface SandboxLimits {
   readonly stackLimitBytes: number;
   /** Longest run of module evaluation or of one call. */
   readonly deadlineMs: number;
+  /**
+   * Longest answer of one call (result, state and logs as JSON, in UTF-16 code units) the host
+   * reads; a longer one is refused as `invalid_result` without being copied out.
+   */
+  readonly outputMaxChars: number;
 }
 
 /** Why a load or call failed (the `kind` label of `hopd_policy_errors_total`). */
@@ -82,125 +93,37 @@ export interface CallInput {
   readonly history: "own" | ((n: number) => string);
 }
 
-// Runs once per context, before the module. It replaces the clock and randomness with the
-// host's, captures console output (bounded), and defines the call wrapper the host invokes.
-const PRELUDE = `(() => {
-  const RealDate = Date;
-  let now = 0;
-  let seed = 1;
-  const random = () => {
-    seed = (seed + 0x6D2B79F5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  class HostDate extends RealDate {
-    constructor(...args) { if (args.length === 0) super(now); else super(...args); }
-    static now() { return now; }
-  }
-  globalThis.Date = HostDate;
-  Math.random = random;
-  const logs = [];
-  const text = (v) => typeof v === "string" ? v : (() => { try { return JSON.stringify(v); } catch { return String(v); } })();
-  const write = (...args) => { if (logs.length < 20) logs.push(args.map(text).join(" ").slice(0, 1000)); };
-  globalThis.console = { log: write, info: write, warn: write, error: write, debug: write };
-  const hostHistory = globalThis.__hopdHistory;
-  delete globalThis.__hopdHistory;
-  // The snapshots this sandbox judged, newest first, frozen: ctx.history() hands them out
-  // without copying or parsing (they are read-only, like the snapshot itself).
-  let ring = [];
-  let ringMax = 60;
-  // Two levels (the snapshot and its sections): deep enough that ordinary mistakes throw,
-  // cheap enough for every tick (a full recursive freeze cost more than the evaluation).
-  const freeze = (value, depth = 2) => {
-    if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
-      Object.freeze(value);
-      if (depth > 1) for (const key of Object.keys(value)) freeze(value[key], depth - 1);
-    }
-    return value;
-  };
-  globalThis.__hopdSeed = (json, max) => {
-    ring = JSON.parse(json).slice(0, max);
-    for (const snapshot of ring) freeze(snapshot);
-    ringMax = max;
-  };
-  const count = (n, length) => n === undefined ? length : Math.max(0, Math.floor(Number(n)) || 0);
-  globalThis.__hopdCall = (ns, fn, argsJson, stateJson, nowMs, seedValue, own) => {
-    now = nowMs;
-    seed = seedValue | 0;
-    logs.length = 0;
-    const f = ns[fn];
-    if (typeof f !== "function") throw new TypeError("the module does not export a function named " + fn);
-    const args = JSON.parse(argsJson);
-    if (own) freeze(args[0]);
-    const ctx = {
-      now: nowMs,
-      state: JSON.parse(stateJson),
-      history: own
-        ? (n) => ring.slice(0, count(n, ring.length))
-        : (n) => JSON.parse(hostHistory(n === undefined ? -1 : Number(n))),
-      random,
-      log: write,
-    };
-    let result;
-    try {
-      result = f(...args, ctx);
-    } finally {
-      if (own) {
-        ring.unshift(args[0]);
-        if (ring.length > ringMax) ring.length = ringMax;
-      }
-    }
-    if (result !== null && typeof result === "object" && typeof result.then === "function") {
-      throw new TypeError(fn + " must be synchronous: it returned a promise");
-    }
-    return JSON.stringify([result === undefined ? null : result, ctx.state === undefined ? null : ctx.state, logs]);
-  };
-})();`;
+/** What the host saw while the sandbox ran: the facts a failure is classified by. */
+interface Watch {
+  /** The deadline interrupt fired. */
+  fired: boolean;
+  /** Failed growths of the wasm memory so far (the memory limit reached). */
+  readonly growFailuresBefore: number;
+}
 
-function classify(error: unknown): { kind: SandboxErrorKind; message: string } {
-  const e = error as { name?: string; message?: string; stack?: string } | undefined;
-  const message = `${e?.name ?? "Error"}: ${e?.message ?? String(error)}`;
-  if (e?.name === "InternalError" && e.message === "interrupted") {
-    return { kind: "timeout", message: "interrupted at its deadline" };
-  }
-  if (e?.name === "InternalError" && e.message === "out of memory") {
-    return { kind: "memory", message: "out of memory (policy.memory_limit)" };
-  }
-  const where = e?.stack?.split("\n").find((line) => line.trim() !== "")?.trim();
-  return { kind: "runtime", message: where === undefined ? message : `${message} (${where})` };
+/** The live parts of a sandbox. */
+interface Parts {
+  readonly runtime: QuickJSRuntime;
+  readonly context: QuickJSContext;
+  readonly entries: Entries;
+  readonly limits: SandboxLimits;
+  /** Failed growths of the sandbox's memory so far. */
+  readonly growFailures: () => number;
 }
 
 /** A compiled policy or plugin module in its own QuickJS runtime. */
 export class Sandbox {
   /** Names of the module's function exports. */
   readonly exports: readonly string[];
-  readonly #runtime: QuickJSRuntime;
-  readonly #context: QuickJSContext;
+  readonly #parts: Parts;
   readonly #namespace: QuickJSHandle;
-  readonly #call: QuickJSHandle;
-  readonly #limits: SandboxLimits;
   #history: (n: number) => string = () => "[]";
   #disposed = false;
 
-  private constructor(
-    runtime: QuickJSRuntime,
-    context: QuickJSContext,
-    namespace: QuickJSHandle,
-    limits: SandboxLimits,
-  ) {
-    this.#runtime = runtime;
-    this.#context = context;
+  private constructor(parts: Parts, namespace: QuickJSHandle, exports: readonly string[]) {
+    this.#parts = parts;
     this.#namespace = namespace;
-    this.#limits = limits;
-    this.#call = context.getProp(context.global, "__hopdCall");
-    const lister = context.unwrapResult(
-      context.evalCode("(ns) => Object.keys(ns).filter((k) => typeof ns[k] === 'function')"),
-    );
-    this.exports = lister.consume((fn) =>
-      context.unwrapResult(context.callFunction(fn, context.undefined, namespace))
-        .consume((names) => context.dump(names) as string[])
-    );
+    this.exports = exports;
   }
 
   /**
@@ -208,7 +131,7 @@ export class Sandbox {
    *
    * @param fileName Name shown in stack traces.
    * @param source The module's text.
-   * @param limits Memory, stack and deadline.
+   * @param limits Memory, stack, deadline and output bounds.
    * @returns The sandbox, or why the module could not load.
    */
   static async create(
@@ -219,53 +142,71 @@ export class Sandbox {
     const started = performance.now();
     const fail = (kind: SandboxErrorKind, message: string): SandboxFailure => ({
       ok: false,
-      kind,
+      kind: kind === "runtime" ? "compile" : kind,
       message,
       durationMs: performance.now() - started,
     });
     // A module instance per sandbox, with its own capped memory: a corrupted or exhausted
     // heap stays in its own memory. QuickJS's own malloc limit cannot be relied on for this
     // build (under emscripten it does not count allocation sizes, so a growing array or
-    // string passed it and grew the worker by gigabytes); a maximum on the memory does.
+    // string passed it and grew the worker by gigabytes); a maximum on the memory does, and
+    // a growth it refuses is the host's own evidence that the sandbox ran out of memory.
     const maximum = Math.max(
       INITIAL_PAGES + 64,
       Math.floor(limits.memoryLimitBytes / WASM_PAGE_BYTES),
     );
     const memory = new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum });
+    const growFailures = countGrowFailures(memory);
     const wasm = await newQuickJSWASMModuleFromVariant(newVariant(variant, { wasmMemory: memory }));
     const runtime = wasm.newRuntime();
-    runtime.setMemoryLimit(limits.memoryLimitBytes);
     runtime.setMaxStackSize(limits.stackLimitBytes);
     const context = runtime.newContext();
-    const dispose = () => {
-      context.dispose();
-      runtime.dispose();
-    };
     let history: (n: number) => string = () => "[]";
     context.newFunction("__hopdHistory", (n) => context.newString(history(context.getNumber(n))))
       .consume((fn) => context.setProp(context.global, "__hopdHistory", fn));
-    context.unwrapResult(context.evalCode(PRELUDE, "prelude.js")).dispose();
+    // Taken before any of the module's code runs: the host calls these by handle only.
+    const entries = context.unwrapResult(context.evalCode(PRELUDE, "prelude.js")).consume(
+      (object): Entries => ({
+        call: context.getProp(object, "call"),
+        seedRing: context.getProp(object, "seedRing"),
+        exportsOf: context.getProp(object, "exportsOf"),
+        describe: context.getProp(object, "describe"),
+      }),
+    );
+    const parts: Parts = { runtime, context, entries, limits, growFailures };
 
-    runtime.setInterruptHandler(shouldInterruptAfterDeadline(Date.now() + limits.deadlineMs));
+    const watch = arm(parts, limits.deadlineMs);
     const evaluated = context.evalCode(source, fileName, { type: "module", strict: true });
     runtime.removeInterruptHandler();
     if (evaluated.error !== undefined) {
-      const { kind, message } = classify(evaluated.error.consume((e) => context.dump(e)));
-      dispose();
-      return fail(kind === "runtime" ? "compile" : kind, message);
+      const failure = classify(parts, evaluated.error, watch);
+      release(parts);
+      return fail(failure.kind, failure.message);
     }
     const promise = evaluated.value;
     const state = context.getPromiseState(promise);
     // A settled module evaluation is a promise; its namespace is a separate handle.
     if (state.type !== "fulfilled" || state.value !== promise) promise.dispose();
     if (state.type !== "fulfilled") {
-      const reason = state.type === "rejected"
-        ? classify(state.error.consume((e) => context.dump(e))).message
-        : "top-level await is not supported";
-      dispose();
-      return fail("compile", reason);
+      const failure = state.type === "rejected"
+        ? classify(parts, state.error, watch)
+        : { kind: "compile" as const, message: "top-level await is not supported" };
+      release(parts);
+      return fail(failure.kind, failure.message);
     }
-    const sandbox = new Sandbox(runtime, context, state.value, limits);
+    const namespace = state.value;
+    arm(parts, limits.deadlineMs);
+    const listed = context.callFunction(entries.exportsOf, context.undefined, namespace);
+    runtime.removeInterruptHandler();
+    const exports = listed.error === undefined
+      ? listed.value.consume((h) => parseBounded(context, h, limits.outputMaxChars))
+      : listed.error.consume(() => undefined);
+    if (!Array.isArray(exports) || !exports.every((name) => typeof name === "string")) {
+      namespace.dispose();
+      release(parts);
+      return fail("compile", "the module's exports could not be listed");
+    }
+    const sandbox = new Sandbox(parts, namespace, exports);
     sandbox.#history = history;
     history = (n) => sandbox.#history(n);
     return sandbox;
@@ -279,12 +220,11 @@ export class Sandbox {
    */
   call(input: CallInput): CallOutcome {
     if (this.#disposed) throw new Error("sandbox is disposed");
-    const context = this.#context;
+    const parts = this.#parts;
+    const { context, runtime } = parts;
     const started = performance.now();
     if (input.history !== "own") this.#history = input.history;
-    this.#runtime.setInterruptHandler(
-      shouldInterruptAfterDeadline(Date.now() + this.#limits.deadlineMs),
-    );
+    const watch = arm(parts, parts.limits.deadlineMs);
     const args = [
       this.#namespace,
       context.newString(input.fn),
@@ -294,17 +234,18 @@ export class Sandbox {
       context.newNumber(input.seed),
       input.history === "own" ? context.true : context.false,
     ];
-    const result = context.callFunction(this.#call, context.undefined, ...args);
+    const result = context.callFunction(parts.entries.call, context.undefined, ...args);
     for (const handle of args.slice(1, 6)) handle.dispose();
-    this.#runtime.removeInterruptHandler();
-    const durationMs = performance.now() - started;
+    runtime.removeInterruptHandler();
     if (result.error !== undefined) {
-      const { kind, message } = classify(result.error.consume((e) => context.dump(e)));
-      return { ok: false, kind, message, durationMs };
+      const { kind, message } = classify(parts, result.error, watch);
+      return { ok: false, kind, message, durationMs: performance.now() - started };
     }
-    const text = result.value.consume((h) => context.getString(h));
-    const [value, state, logs] = JSON.parse(text) as [unknown, unknown, string[]];
-    return { ok: true, result: value, state, logs, durationMs };
+    const answer = result.value.consume((h) => readAnswer(parts, input.fn, h));
+    const durationMs = performance.now() - started;
+    return "problem" in answer
+      ? { ok: false, kind: "invalid_result", message: answer.problem, durationMs }
+      : { ok: true, ...answer, durationMs };
   }
 
   /**
@@ -314,11 +255,12 @@ export class Sandbox {
    * @param max Snapshots the ring keeps.
    */
   seedHistory(json: string, max: number): void {
-    const context = this.#context;
-    const seed = context.getProp(context.global, "__hopdSeed");
+    const { context, runtime, entries, limits } = this.#parts;
     const args = [context.newString(json), context.newNumber(max)];
-    const result = context.callFunction(seed, context.undefined, ...args);
-    for (const handle of [seed, ...args]) handle.dispose();
+    arm(this.#parts, limits.deadlineMs);
+    const result = context.callFunction(entries.seedRing, context.undefined, ...args);
+    runtime.removeInterruptHandler();
+    for (const handle of args) handle.dispose();
     if (result.error !== undefined) result.error.dispose();
     else result.value.dispose();
   }
@@ -327,9 +269,130 @@ export class Sandbox {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    this.#call.dispose();
     this.#namespace.dispose();
-    this.#context.dispose();
-    this.#runtime.dispose();
+    release(this.#parts);
+  }
+}
+
+function release(parts: Parts): void {
+  for (const handle of Object.values(parts.entries)) handle.dispose();
+  parts.context.dispose();
+  parts.runtime.dispose();
+}
+
+/** Counts the growths of `memory` that failed (the wasm engine refused: the limit is reached). */
+function countGrowFailures(memory: WebAssembly.Memory): () => number {
+  let failures = 0;
+  const grow = memory.grow.bind(memory);
+  // Emscripten grows the memory it was given through this method (emscripten_resize_heap);
+  // the memory bomb tests fail if an upgrade stops doing so.
+  Object.defineProperty(memory, "grow", {
+    value: (delta: number) => {
+      try {
+        return grow(delta);
+      } catch (error) {
+        failures++;
+        throw error;
+      }
+    },
+  });
+  return () => failures;
+}
+
+/** Arms the deadline interrupt and notes what a failure will be judged by. */
+function arm(parts: Parts, budgetMs: number): Watch {
+  // Monotonic and finer than Date.now(): a call never stops short of its budget.
+  const deadline = performance.now() + budgetMs;
+  const watch = { fired: false, growFailuresBefore: parts.growFailures() };
+  parts.runtime.setInterruptHandler(() => {
+    if (performance.now() < deadline) return false;
+    watch.fired = true;
+    return true;
+  });
+  return watch;
+}
+
+/**
+ * Classifies a failed load or call by what the host saw, never by what the thrown value
+ * says of itself (a module can throw `{name: "InternalError", message: "out of memory"}`):
+ * the deadline fired → timeout; the memory could not grow → memory; else a runtime error,
+ * described by the prelude under a short deadline of its own and cut to a bounded length.
+ * Consumes `error`.
+ */
+function classify(
+  parts: Parts,
+  error: QuickJSHandle,
+  watch: Watch,
+): { kind: SandboxErrorKind; message: string } {
+  if (watch.fired) {
+    error.dispose();
+    return { kind: "timeout", message: "interrupted at its deadline" };
+  }
+  if (parts.growFailures() > watch.growFailuresBefore) {
+    error.dispose();
+    return { kind: "memory", message: "out of memory (policy.memory_limit)" };
+  }
+  const { runtime, context } = parts;
+  arm(parts, ERROR_DESCRIBE_BUDGET_MS);
+  const described = context.callFunction(parts.entries.describe, context.undefined, error);
+  runtime.removeInterruptHandler();
+  error.dispose();
+  const message = described.error === undefined
+    ? described.value.consume((h) => boundedString(context, h, ERROR_MESSAGE_MAX_CHARS))
+    : described.error.consume(() => undefined);
+  return { kind: "runtime", message: message ?? "the thrown value could not be read" };
+}
+
+/** Reads the call wrapper's answer, bounded and checked: result, state and logs. */
+function readAnswer(
+  parts: Parts,
+  fn: string,
+  handle: QuickJSHandle,
+): { result: unknown; state: unknown; logs: string[] } | { problem: string } {
+  const max = parts.limits.outputMaxChars;
+  const length = stringLength(parts.context, handle);
+  if (length === undefined) return { problem: `${fn}() answered the host something not JSON` };
+  if (length > max) {
+    return {
+      problem: `${fn}() returned ${length} characters of result, state and logs as JSON, ` +
+        `above the ${max} the host accepts (policy.state_max_size and the result's own bounds)`,
+    };
+  }
+  const tuple = parseBounded(parts.context, handle, max);
+  if (!Array.isArray(tuple) || tuple.length !== 3 || !Array.isArray(tuple[2])) {
+    return { problem: `${fn}() answered the host a malformed result` };
+  }
+  const logs = (tuple[2] as unknown[]).slice(0, LOG_LINES_MAX).map((line) =>
+    (typeof line === "string" ? line : JSON.stringify(line) ?? String(line))
+      .slice(0, LOG_LINE_MAX_CHARS)
+  );
+  return { result: tuple[0], state: tuple[1], logs };
+}
+
+/** The length of a string handle without copying it; undefined when it is not a string. */
+function stringLength(context: QuickJSContext, handle: QuickJSHandle): number | undefined {
+  if (context.typeof(handle) !== "string") return undefined;
+  // A primitive string's length is its own: no getter of the module's can answer instead.
+  return context.getProp(handle, "length").consume((length) => context.getNumber(length));
+}
+
+/** A string handle's text when at most `max` characters, else undefined (never copied). */
+function boundedString(
+  context: QuickJSContext,
+  handle: QuickJSHandle,
+  max: number,
+): string | undefined {
+  const length = stringLength(context, handle);
+  return length === undefined || length > max ? undefined : context.getString(handle);
+}
+
+/** A JSON string handle parsed on the host when at most `max` characters, else undefined. */
+function parseBounded(context: QuickJSContext, handle: QuickJSHandle, max: number): unknown {
+  const text = boundedString(context, handle, max);
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }

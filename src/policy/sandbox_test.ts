@@ -5,6 +5,7 @@ const LIMITS: SandboxLimits = {
   memoryLimitBytes: 24 * 1024 * 1024,
   stackLimitBytes: 256 * 1024,
   deadlineMs: 50,
+  outputMaxChars: 1024 * 1024,
 };
 
 function input(fn = "evaluate", args: unknown[] = [{}], extra: Partial<CallInput> = {}): CallInput {
@@ -18,6 +19,9 @@ function input(fn = "evaluate", args: unknown[] = [{}], extra: Partial<CallInput
     ...extra,
   };
 }
+
+/** For steps that test bounds, not time: a deadline no loaded machine reaches. */
+const SLOW: SandboxLimits = { ...LIMITS, deadlineMs: 5_000 };
 
 async function sandbox(source: string, limits = LIMITS): Promise<Sandbox> {
   const created = await Sandbox.create("test.js", source, limits);
@@ -189,6 +193,122 @@ Deno.test("Sandbox keeps its own frozen history of the snapshots it judged", asy
       { seen: [3, 2, 1], all: 3, mutated: false },
       { seen: [4, 3, 2], all: 3, mutated: false }, // the ring keeps 3
     ]);
+  } finally {
+    sb.dispose();
+  }
+});
+
+// The hostile policies of issue 15, item 4: a module that rewrites the host's call wrapper
+// and the other globals the host once looked up after the module ran.
+Deno.test("Sandbox keeps its entry points out of the module's reach", async (t) => {
+  const hostile = {
+    "a malformed tuple":
+      `globalThis.__hopdCall = () => JSON.stringify([{ verdict: "healthy" }, {}, null]);`,
+    "3,000 log lines of 2,000 characters": `globalThis.__hopdCall = () => JSON.stringify([
+      { verdict: "healthy" }, {}, Array.from({ length: 3000 }, () => "x".repeat(2000))]);`,
+    "a non-string answer": `globalThis.__hopdCall = () => 42;`,
+  };
+  for (const [name, top] of Object.entries(hostile)) {
+    await t.step(name, async () => {
+      const sb = await sandbox(`${top}
+        globalThis.__hopdSeed = () => { throw new Error("seed hijacked"); };
+        export function evaluate(s, ctx) { ctx.log("own line"); return { verdict: "degraded" }; }`);
+      try {
+        sb.seedHistory("[]", 3);
+        const outcome = sb.call(input());
+        assert.ok(outcome.ok, outcome.ok ? "" : outcome.message);
+        assert.deepEqual(outcome.result, { verdict: "degraded" });
+        assert.deepEqual(outcome.logs, ["own line"]);
+      } finally {
+        sb.dispose();
+      }
+    });
+  }
+});
+
+Deno.test("Sandbox bounds every output where it enters the host", async (t) => {
+  await t.step(
+    "logs: at most 20 lines of 1,000 characters, whatever the prelude was made to do",
+    async () => {
+      const sb = await sandbox(
+        `
+      String.prototype.slice = function () { return String(this); };
+      Array.prototype.push = function (...items) { for (const i of items) this[this.length] = i; return this.length; };
+      export function evaluate() {
+        const line = "x".repeat(2000);
+        for (let i = 0; i < 3000; i++) console.log(line);
+        return { verdict: "healthy" };
+      }`,
+        SLOW,
+      );
+      try {
+        const outcome = sb.call(input());
+        assert.ok(outcome.ok, outcome.ok ? "" : outcome.message);
+        assert.ok(outcome.logs.length <= 20, `${outcome.logs.length} lines`);
+        for (const line of outcome.logs) assert.ok(line.length <= 1_000, `${line.length} chars`);
+      } finally {
+        sb.dispose();
+      }
+    },
+  );
+  await t.step("a result larger than the output cap is refused without being copied", async () => {
+    const sb = await sandbox(
+      `export function evaluate() {
+      return { verdict: "healthy", reasons: ["x".repeat(4e6)] };
+    }`,
+      SLOW,
+    );
+    try {
+      const outcome = sb.call(input());
+      assert.ok(!outcome.ok);
+      assert.equal(outcome.kind, "invalid_result");
+      assert.ok(outcome.message.length < 1_000, outcome.message.slice(0, 200));
+      assert.match(outcome.message, /above the \d+ the host accepts/);
+    } finally {
+      sb.dispose();
+    }
+  });
+  await t.step("an error message is cut to 1,000 characters", async () => {
+    const sb = await sandbox(
+      `export function evaluate() { throw new Error("x".repeat(2e5)); }`,
+      SLOW,
+    );
+    try {
+      const outcome = sb.call(input());
+      assert.ok(!outcome.ok);
+      assert.equal(outcome.kind, "runtime");
+      assert.ok(outcome.message.length <= 1_200, `${outcome.message.length} chars`);
+    } finally {
+      sb.dispose();
+    }
+  });
+  await t.step("a thrown value whose getters never return is cut off, not the worker", async () => {
+    const sb = await sandbox(`export function evaluate() {
+      throw { get name() { for (;;) {} }, get message() { for (;;) {} } };
+    }`);
+    try {
+      const outcome = sb.call(input());
+      assert.ok(!outcome.ok);
+      assert.equal(outcome.kind, "runtime");
+    } finally {
+      sb.dispose();
+    }
+  });
+});
+
+// Issue 15, item 8: the kind of a failure comes from what the host saw (a deadline that
+// fired, a memory that could not grow), never from what the thrown value says about itself.
+Deno.test("Sandbox does not take a faked out-of-memory error for a memory kill", async () => {
+  const sb = await sandbox(`
+    export function plain() { throw { name: "InternalError", message: "out of memory" }; }
+    export function native() { throw new InternalError("out of memory"); }
+    export function interrupted() { throw new InternalError("interrupted"); }`);
+  try {
+    for (const fn of ["plain", "native", "interrupted"]) {
+      const outcome = sb.call(input(fn));
+      assert.ok(!outcome.ok, fn);
+      assert.equal(outcome.kind, "runtime", fn);
+    }
   } finally {
     sb.dispose();
   }

@@ -1,6 +1,8 @@
 // The engine's handle on a sandbox worker: requests and replies paired by id, and a watchdog
 // that terminates the worker when the request it is running overruns its hard limit (the
 // sandbox deadline plus a grace), then starts a fresh worker and loads every module again.
+// Only the request that was running is answered "killed": the ones queued behind it are sent
+// again to the fresh worker, so a kill is never blamed on a policy that merely waited.
 
 import type { CallOutcome, SandboxLimits } from "./sandbox.ts";
 import {
@@ -27,6 +29,8 @@ interface Pending {
   readonly request: Request;
   readonly hardMs: number;
   readonly resolve: (reply: WorkerReply | undefined) => void;
+  /** Already sent again once after a kill (a second kill answers it "killed"). */
+  resent?: boolean;
 }
 
 type Load = WorkerRequest & { op: "load" };
@@ -139,7 +143,7 @@ export class SandboxWorker {
     worker.onmessage = (event: MessageEvent<WorkerReply>) => this.#onReply(event.data);
     worker.onerror = (event) => {
       event.preventDefault();
-      this.#restart(`worker error: ${event.message}`);
+      this.#restart(`worker error: ${event.message}`, Atomics.load(this.#running, 0));
     };
     this.#worker = worker;
     const shared = new SharedArrayBuffer(SHARED_BYTES);
@@ -187,22 +191,45 @@ export class SandboxWorker {
     if (Date.now() - this.#since[0]! > running.hardMs) {
       const request = running.request;
       const what = request.op === "call" ? `${request.name}.${request.fn}()` : request.op;
-      this.#restart(`${what} ran past ${running.hardMs} ms`);
+      this.#restart(`${what} ran past ${running.hardMs} ms`, id);
     }
   }
 
-  #restart(reason: string): void {
-    this.#kill();
+  /** Kills the worker; the request `culprit` (0: none known) is answered "killed". */
+  #restart(reason: string, culprit: number): void {
+    const queued = this.#kill(culprit);
     if (this.#closed) return;
     this.#restarts++;
     this.#onRestart?.(reason);
+    if (queued.length === 0) return;
+    // After the replay of the history and the modules: in their order, as first sent.
+    const worker = this.#ensureWorker();
+    for (const pending of queued) {
+      pending.resent = true;
+      this.#pending.push(pending);
+      worker.postMessage(pending.request);
+    }
+    this.#watchdog ??= setInterval(() => this.#check(), WATCHDOG_INTERVAL_MS);
   }
 
-  #kill(): void {
+  /**
+   * Terminates the worker. Answers the culprit, and every request when closing, as killed;
+   * returns the calls and loads that only waited behind the culprit, to be sent again (a
+   * fresh worker replays the history and the unloads need nothing).
+   */
+  #kill(culprit = 0): Pending[] {
     this.#stopWatchdog();
     this.#worker?.terminate();
     this.#worker = undefined;
-    for (const pending of this.#pending.splice(0)) pending.resolve(undefined);
+    const queued: Pending[] = [];
+    for (const pending of this.#pending.splice(0)) {
+      const { id, op } = pending.request;
+      const again = !this.#closed && id !== culprit && pending.resent !== true &&
+        (op === "call" || op === "load");
+      if (again) queued.push(pending);
+      else pending.resolve(undefined);
+    }
+    return queued;
   }
 
   #stopWatchdog(): void {

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { SandboxWorker } from "./sandbox_worker.ts";
 
-const LIMITS = { memoryLimitBytes: 256 * 1024 * 1024, stackLimitBytes: 512 * 1024, deadlineMs: 50 };
+const LIMITS = {
+  memoryLimitBytes: 256 * 1024 * 1024,
+  stackLimitBytes: 512 * 1024,
+  deadlineMs: 50,
+  outputMaxChars: 1024 * 1024,
+};
 const OK_POLICY = `export function evaluate(s) { return { verdict: "healthy", tick: s.tick }; }`;
 // Sorting millions of characters runs inside a native built-in, where QuickJS's interrupt
 // never fires: only killing the worker stops it.
@@ -75,6 +80,57 @@ Deno.test("SandboxWorker seeds a sandbox loaded later with the history, once per
     const outcome = await call(worker, "h", 3);
     assert.ok(outcome.ok);
     assert.deepEqual(outcome.result, [2, 1]);
+  } finally {
+    worker.close();
+  }
+});
+
+// Issue 15, item 8: a kill is blamed on the request that hung the worker, never on one that
+// waited behind it (that policy then counted a kill and was quarantined after three).
+Deno.test("SandboxWorker blames a kill on the hung request only and runs the queued ones", async () => {
+  const restarts: string[] = [];
+  const worker = new SandboxWorker({ graceMs: 150, onRestart: (reason) => restarts.push(reason) });
+  try {
+    assert.ok((await worker.load("ok", "ok.js", OK_POLICY, LIMITS)).ok);
+    assert.ok((await worker.load("hang", "hang.js", NATIVE_HANG, LIMITS)).ok);
+    const [hung, queuedCall, queuedLoad] = await Promise.all([
+      call(worker, "hang"),
+      call(worker, "ok", 5),
+      worker.load("late", "late.js", OK_POLICY, LIMITS),
+    ]);
+    assert.ok(!hung.ok);
+    assert.equal(hung.kind, "killed");
+    assert.ok(queuedCall.ok, queuedCall.ok ? "" : queuedCall.message);
+    assert.deepEqual(queuedCall.result, { verdict: "healthy", tick: 5 });
+    assert.ok(queuedLoad.ok, queuedLoad.ok ? "" : queuedLoad.message);
+    assert.equal(restarts.length, 1);
+    assert.match(restarts[0]!, /hang\.evaluate\(\)/);
+    const late = await call(worker, "late", 6);
+    assert.ok(late.ok);
+  } finally {
+    worker.close();
+  }
+});
+
+Deno.test("SandboxWorker keeps a sandbox that fakes an out-of-memory error (no rebuild)", async () => {
+  const worker = new SandboxWorker();
+  const faker = `let calls = 0;
+    export function evaluate() {
+      calls++;
+      if (calls < 3) throw { name: "InternalError", message: "out of memory" };
+      return calls;
+    }`;
+  try {
+    assert.ok((await worker.load("f", "f.js", faker, LIMITS)).ok);
+    for (const expected of ["runtime", "runtime"]) {
+      const outcome = await call(worker, "f");
+      assert.ok(!outcome.ok);
+      assert.equal(outcome.kind, expected);
+    }
+    // A rebuilt sandbox would have counted from 0 again.
+    const third = await call(worker, "f");
+    assert.ok(third.ok);
+    assert.equal(third.result, 3);
   } finally {
     worker.close();
   }
