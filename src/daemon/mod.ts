@@ -65,8 +65,9 @@ export interface Daemon {
   setDraining(draining: boolean): void;
   /**
    * Reloads what can change without a restart (SIGHUP): limits and access lists from the
-   * config, the admin token and the TLS certificate. A failure is logged and counted; what
-   * was in use stays in use.
+   * config, the admin token and the TLS certificate, all or nothing: every part is read and
+   * checked before any is applied, so a failure (logged and counted) leaves every setting
+   * as it was.
    *
    * @returns True when everything reloaded.
    */

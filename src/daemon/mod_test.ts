@@ -70,3 +70,46 @@ Deno.test("startDaemon() stops what it started when a later component cannot sta
     await Deno.remove(dataDir, { recursive: true });
   }
 });
+
+async function statusCodes(opsUrl: string, count: number): Promise<number[]> {
+  const codes: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const response = await fetch(`${opsUrl}/v1/status`);
+    await response.body?.cancel();
+    codes.push(response.status);
+  }
+  return codes;
+}
+
+Deno.test("Daemon.reload() applies all or nothing: a part that fails keeps every setting as it was", async (t) => {
+  const dataDir = await Deno.makeTempDir({ prefix: "hopd-daemon-test-" });
+  const tokenFile = `${dataDir}/admin.token`;
+  await Deno.writeTextFile(tokenFile, "0123456789abcdef0123\n", { mode: 0o600 });
+  // The reload's config: one /v1 request per caller IP, and an admin token file.
+  let next = await testConfig(dataDir);
+  const tight = (tokenFile: string) =>
+    testConfig(dataDir, {
+      limits: { http_requests_per_ip: "1/s", http_requests_per_ip_burst: 1 },
+      admin: { token_file: tokenFile },
+    });
+  const daemon = await startDaemon(next, { loadConfig: () => Promise.resolve(next) });
+  const opsUrl = `http://127.0.0.1:${daemon.opsAddress.port}`;
+  try {
+    await t.step("a token file that cannot be read: the new limits are not applied", async () => {
+      next = await tight(`${dataDir}/missing.token`);
+      assert.equal(await daemon.reload(), false);
+      assert.deepEqual(await statusCodes(opsUrl, 5), [200, 200, 200, 200, 200]);
+    });
+    await t.step("once every part loads, all of it is applied", async () => {
+      next = await tight(tokenFile);
+      assert.equal(await daemon.reload(), true);
+      assert.deepEqual(await statusCodes(opsUrl, 3), [200, 429, 429]);
+    });
+    const reloads = await (await fetch(`${opsUrl}/metrics`)).text();
+    assert.match(reloads, /hopd_reloads_total\{result="error"\} 1/);
+    assert.match(reloads, /hopd_reloads_total\{result="ok"\} 1/);
+  } finally {
+    await daemon.shutdown();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});

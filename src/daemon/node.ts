@@ -15,9 +15,8 @@ import { getLogger } from "@logtape/logtape";
 import type { ResolvedConfig } from "../config/mod.ts";
 import type { Readiness } from "../ops/mod.ts";
 import type { Health, PolicyEngine } from "../policy/mod.ts";
-import { limiterConfig } from "./admission.ts";
 import type { Components } from "./components.ts";
-import { readAdminTokenFor } from "./admin_token.ts";
+import { applyReload, prepareReload } from "./reload.ts";
 import type { Startables } from "./startables.ts";
 import { nodeStatus } from "./status.ts";
 import type { Daemon } from "./mod.ts";
@@ -28,17 +27,6 @@ const log = getLogger(["hopd", "daemon"]);
 
 /** How often a drain checks whether open circuits have finished, in milliseconds. */
 const DRAIN_POLL_INTERVAL_MS = 100;
-
-/** Config sections that take effect only at the next restart. */
-const RESTART_ONLY_SECTIONS = [
-  "node",
-  "connections",
-  "http",
-  "relay",
-  "tls",
-  "federation",
-  "policy",
-] as const;
 
 /** What a node needs besides its components. */
 export interface NodeInit {
@@ -105,28 +93,14 @@ export class Node implements Daemon {
   }
 
   async reload(): Promise<boolean> {
-    const { limiter, settings, host, metrics } = this.#c;
-    const parts: string[] = [];
+    const { config, metrics } = this.#c;
+    let parts: string[];
     try {
-      if (this.#loadConfig !== undefined) {
-        const next = await this.#loadConfig();
-        limiter.reload(limiterConfig(next));
-        const token = await readAdminTokenFor(next);
-        this.#warnAboutRestartOnlyChanges(next);
-        settings.replace(next, token);
-        parts.push("limits", "access lists", "admin token");
-      }
-      const certificate = await host.reloadCertificate();
-      if (certificate !== undefined) {
-        parts.push(
-          `TLS certificate (valid until ${new Date(certificate.notAfterMs).toISOString()})`,
-        );
-      }
-      metrics.reloads.inc({ result: "ok" });
-      log.info("Reloaded: {parts}", {
-        parts: parts.length > 0 ? parts.join(", ") : "nothing to reload",
+      const plan = await prepareReload({
+        ...(this.#loadConfig === undefined ? {} : { loadConfig: this.#loadConfig }),
+        tls: config.tls,
       });
-      return true;
+      parts = applyReload(plan, this.#c);
     } catch (error) {
       metrics.reloads.inc({ result: "error" });
       log.error("Reload failed, keeping the previous settings: {message}", {
@@ -134,6 +108,11 @@ export class Node implements Daemon {
       });
       return false;
     }
+    metrics.reloads.inc({ result: "ok" });
+    log.info("Reloaded: {parts}", {
+      parts: parts.length > 0 ? parts.join(", ") : "nothing to reload",
+    });
+    return true;
   }
 
   shutdown(): Promise<void> {
@@ -157,18 +136,6 @@ export class Node implements Daemon {
 
   #health(): Health {
     return this.#c.policy?.health() ?? HEALTHY;
-  }
-
-  #warnAboutRestartOnlyChanges(next: ResolvedConfig): void {
-    const current = this.#c.settings.config;
-    const changed = RESTART_ONLY_SECTIONS.filter((section) =>
-      JSON.stringify(next[section]) !== JSON.stringify(current[section])
-    );
-    if (changed.length > 0) {
-      log.warn("Config sections {sections} changed: they take effect at the next restart", {
-        sections: changed.join(", "),
-      });
-    }
   }
 
   #logStarted(): void {

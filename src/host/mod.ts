@@ -40,6 +40,7 @@ import { certificateRenewer, type LoadedCertificate, readCertificate } from "./t
 const log = getLogger(["hopd", "host"]);
 
 export type { LoadedCertificate } from "./tls_certificate.ts";
+export { readCertificate } from "./tls_certificate.ts";
 
 /** Largest yamux frame payload: Noise's 65,519-byte plaintext limit minus yamux's header. */
 const YAMUX_MAX_MESSAGE_BYTES = 65_519 - 12;
@@ -80,12 +81,11 @@ export interface Host {
   /** The TLS certificate in use for WebSockets over TLS, if configured. */
   certificate(): LoadedCertificate | undefined;
   /**
-   * Re-reads the TLS certificate and key (SIGHUP). On failure the old ones stay in use.
-   *
-   * @returns The new certificate, or undefined when TLS is not configured.
-   * @throws {import("../errors.ts").ConfigError} When the files cannot be loaded.
+   * Serves `certificate` on WebSockets over TLS from now on: new connections get it, open
+   * ones keep theirs. The caller read and checked it (a SIGHUP reads `[tls]`'s files with
+   * {@linkcode readCertificate} before it applies anything).
    */
-  reloadCertificate(): Promise<LoadedCertificate | undefined>;
+  useCertificate(certificate: LoadedCertificate): void;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -219,12 +219,9 @@ export async function createHost(init: HostInit): Promise<Host> {
     ...(init.pubsub === undefined ? {} : { pubsub: libp2p.services.pubsub }),
     ping: (peer, signal) => libp2p.services.ping.ping(peer, signal === undefined ? {} : { signal }),
     certificate: () => certificate,
-    async reloadCertificate() {
-      if (tls.certFile === undefined) return undefined;
-      const loaded = await readCertificate(tls.certFile, tls.keyFile!);
-      libp2p.services.certificates.renew(loaded);
-      certificate = loaded;
-      return loaded;
+    useCertificate(next) {
+      libp2p.services.certificates.renew(next);
+      certificate = next;
     },
     start: async () => await libp2p.start(),
     stop: async () => await libp2p.stop(),
