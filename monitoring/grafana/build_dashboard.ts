@@ -332,6 +332,16 @@ const ROWS: readonly RowSpec[] = [
           { expr: quantile(0.95, "hopd_circuit_stop_seconds"), legend: "p95 target STOP" },
         ],
       },
+      {
+        title: "STOP streams/s by how they were opened",
+        type: "timeseries",
+        width: 24,
+        unit: "ops",
+        description: "pipelined: negotiation and CONNECT in one write (relay.stop_pipelining); " +
+          "negotiated: negotiation first. Negotiated streams with pipelining on mean target " +
+          "connections of an unexpected shape: each costs one more round trip.",
+        queries: [{ expr: rate("hopd_circuit_stop_streams_total", "mode"), legend: "{{mode}}" }],
+      },
     ],
   },
   {

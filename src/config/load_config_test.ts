@@ -64,6 +64,7 @@ Deno.test("loadConfig() without a file resolves to the documented defaults", asy
     circuitDataBytes: 131_072,
     handshakeTimeoutMs: 10_000,
     maxMessageBytes: 4_096,
+    stopPipelining: true,
   });
 });
 

@@ -107,6 +107,8 @@ export interface ResolvedRelaySectionConfig {
   readonly handshakeTimeoutMs: number;
   /** Largest hop/stop message. @default 4096 */
   readonly maxMessageBytes: number;
+  /** Pipeline the STOP stream's negotiation with its CONNECT. @default true */
+  readonly stopPipelining: boolean;
 }
 
 /** The whole config as the code uses it: complete, validated once, read-only. */
@@ -278,6 +280,7 @@ export function resolveConfig(file: ConfigFile): ResolvedConfig {
       circuitDataBytes: bytes(relay.circuit_data),
       handshakeTimeoutMs: ms(relay.handshake_timeout),
       maxMessageBytes: bytes(relay.max_message_size),
+      stopPipelining: relay.stop_pipelining,
     },
     policy: resolvePolicy(policy),
     federation: resolveFederation(federation),

@@ -273,6 +273,9 @@ const relaySection = z.strictObject({
     "4KiB",
     'Largest hop/stop protobuf message accepted ("0" = no limit; not advised).',
   ),
+  stop_pipelining: z.boolean().default(true).describe(
+    "Send the STOP stream's protocol negotiation and CONNECT to the target in one write (one round trip less per circuit setup). false: negotiate first, then send CONNECT, for a target that cannot take pipelined negotiation.",
+  ),
 });
 
 /** Modes a policy runs in, see docs/POLICIES.md. */

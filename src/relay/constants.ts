@@ -72,6 +72,7 @@ export const DEFAULT_RELAY_CONFIG: ResolvedRelayConfig = Object.freeze({
   circuitDataBytes: CIRCUIT_DATA_BYTES,
   handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
   maxMessageBytes: MAX_MESSAGE_BYTES,
+  stopPipelining: true,
 });
 
 /**

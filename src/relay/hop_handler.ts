@@ -307,6 +307,7 @@ export class HopHandler {
         source,
         limit: this.#wireLimit,
         maxMessageBytes: c.config.maxMessageBytes,
+        pipeline: c.config.stopPipelining,
         signal,
       });
       if (stop.status !== "OK") {
@@ -327,6 +328,7 @@ export class HopHandler {
         throw new HopStreamError("initiator left during setup");
       }
       c.metrics.circuitStopSeconds.observe((performance.now() - stopOpenedAt) / 1000);
+      c.metrics.circuitStopStreamsTotal.inc({ mode: stop.mode });
       reply(stream, { type: "STATUS", status: "OK", limit: this.#wireLimit });
       const circuit = new Circuit({
         src: reader.unwrap(),

@@ -74,6 +74,7 @@ export class RelayMetrics {
   readonly relayedBytesTotal: Counter<"direction">;
   readonly circuitSetupSeconds: Histogram;
   readonly circuitStopSeconds: Histogram;
+  readonly circuitStopStreamsTotal: Counter;
   readonly circuitDurationSeconds: Histogram<"ended_by">;
   readonly circuitBytes: Histogram<"ended_by">;
   readonly refusalsTotal: Counter<"reason">;
@@ -150,6 +151,13 @@ export class RelayMetrics {
       help: "Time from the STOP stream opened to the target's STATUS OK read: the target's " +
         "round trip inside hopd_circuit_setup_seconds.",
       buckets: SETUP_BUCKETS_S,
+      registers,
+    });
+    this.circuitStopStreamsTotal = new Counter({
+      name: "hopd_circuit_stop_streams_total",
+      help: "STOP streams the target answered OK, by how they were opened (pipelined: " +
+        "negotiation and CONNECT in one write; negotiated: negotiation first).",
+      labelNames: ["mode"],
       registers,
     });
     this.circuitDurationSeconds = new Histogram({

@@ -160,7 +160,12 @@ export interface Relay {
   setDraining(draining: boolean): void;
 }
 
-const CONFIG_KEYS: readonly (keyof ResolvedRelayConfig)[] = [
+/** The keys of the relay config that hold counts, sizes and durations. */
+type NumericKey = {
+  [K in keyof ResolvedRelayConfig]: ResolvedRelayConfig[K] extends number ? K : never;
+}[keyof ResolvedRelayConfig];
+
+const CONFIG_KEYS: readonly NumericKey[] = [
   "reservationTtlMs",
   "maxReservations",
   "maxReservationsPerIp",

@@ -11,7 +11,9 @@
  * trip with the target in every circuit setup (2.7–4 ms at the median on the bench machine,
  * bench/circuit_setup.ts). Multistream-select allows the dialer to pipeline a single
  * protocol; go-, rust- and js-libp2p responders read exactly their frames and leave the rest
- * for the handler. When the connection is not shaped as expected, `newStream` is used.
+ * for the handler. When the connection is not shaped as expected, or `relay.stop_pipelining`
+ * is off, `newStream` negotiates first. The outcome names the way taken (`mode`), which
+ * hopd counts in `hopd_circuit_stop_streams_total{mode}`.
  *
  * @module
  */
@@ -23,9 +25,12 @@ import { decodeStopMessage, encodeStopMessage, MalformedMessageError } from "./p
 import type { Limit } from "./pb/circuit.ts";
 import { Uint8ArrayList } from "uint8arraylist";
 
+/** How a stop stream was opened: negotiation pipelined with CONNECT, or negotiated first. */
+export type StopOpenMode = "pipelined" | "negotiated";
+
 /** The outcome of {@linkcode openStopStream}. */
 export type StopResult =
-  | { readonly status: "OK"; readonly stream: Stream }
+  | { readonly status: "OK"; readonly stream: Stream; readonly mode: StopOpenMode }
   | { readonly status: "CONNECTION_FAILED"; readonly reason: StopFailure };
 
 /**
@@ -49,6 +54,8 @@ export interface StopRequest {
   /** Limit to advertise, or undefined for none. */
   readonly limit: Limit | undefined;
   readonly maxMessageBytes: number;
+  /** Pipeline the negotiation with CONNECT when the connection allows (relay.stop_pipelining). */
+  readonly pipeline: boolean;
   /** Aborted when the circuit setup times out or the relay stops. */
   readonly signal: AbortSignal;
 }
@@ -77,7 +84,7 @@ export async function openStopStream(
   let stream: Stream;
   let pipelined = false;
   try {
-    const muxer = pipelineMuxer(connection);
+    const muxer = request.pipeline ? pipelineMuxer(connection) : undefined;
     if (muxer !== undefined) {
       const open = connection.streams.filter((s) =>
         s.direction === "outbound" && s.protocol === STOP_PROTOCOL
@@ -112,7 +119,7 @@ export async function openStopStream(
     if (response.type !== "STATUS") return abandon(stream, "unexpected");
     if (response.status !== "OK") return abandon(stream, "refused");
     reader.unwrap();
-    return { status: "OK", stream };
+    return { status: "OK", stream, mode: pipelined ? "pipelined" : "negotiated" };
   } catch (error) {
     if (request.signal.aborted) return abandon(stream, "timeout");
     return abandon(stream, classify(error));

@@ -17,10 +17,20 @@ async function withPair(run: (relay: Libp2p, target: Libp2p) => Promise<void>): 
   }
 }
 
+/** Makes `target` answer every STOP CONNECT with STATUS OK. */
+async function answerStopOk(target: Libp2p): Promise<void> {
+  await target.handle(STOP_PROTOCOL, async (stream) => {
+    const reader = new FrameReader(stream, 4096);
+    decodeStopMessage(await reader.read());
+    reader.unwrap().send(encodeFrame(encodeStopMessage({ type: "STATUS", status: "OK" })));
+  });
+}
+
 const request = () => ({
   source: new Uint8Array([0, 4, 1, 2, 3, 4]),
   limit: { duration: 120, data: 131_072n },
   maxMessageBytes: 4096,
+  pipeline: true,
   signal: AbortSignal.timeout(5_000),
 });
 
@@ -43,6 +53,7 @@ Deno.test("openStopStream() pipelines the negotiation with a stock js-libp2p tar
     assert.equal(result.status, "OK");
     assert.deepEqual(seen, ["CONNECT", 120]);
     if (result.status !== "OK") return;
+    assert.equal(result.mode, "pipelined");
     assert.equal(result.stream.protocol, STOP_PROTOCOL);
     const echoed = new Promise<Uint8Array>((resolve) => {
       result.stream.addEventListener("message", (event) => resolve(event.data.subarray()), {
@@ -65,11 +76,7 @@ Deno.test("openStopStream() fails with open_failed when the target does not spea
 
 Deno.test("openStopStream() falls back to newStream on a connection of another shape", async () => {
   await withPair(async (relay, target) => {
-    await target.handle(STOP_PROTOCOL, async (stream) => {
-      const reader = new FrameReader(stream, 4096);
-      decodeStopMessage(await reader.read());
-      reader.unwrap().send(encodeFrame(encodeStopMessage({ type: "STATUS", status: "OK" })));
-    });
+    await answerStopOk(target);
     const real = await relay.dial(target.getMultiaddrs()[0]!);
     let opened = 0;
     const other = {
@@ -84,5 +91,23 @@ Deno.test("openStopStream() falls back to newStream on a connection of another s
     const result = await openStopStream(other, request());
     assert.equal(result.status, "OK");
     assert.equal(opened, 1);
+    assert.equal(result.status === "OK" && result.mode, "negotiated");
+  });
+});
+
+Deno.test("openStopStream() negotiates first with newStream when pipelining is off", async () => {
+  await withPair(async (relay, target) => {
+    await answerStopOk(target);
+    const connection = await relay.dial(target.getMultiaddrs()[0]!);
+    const newStream = connection.newStream.bind(connection);
+    let opened = 0;
+    connection.newStream = (...args: Parameters<typeof newStream>) => {
+      opened++;
+      return newStream(...args);
+    };
+    const result = await openStopStream(connection, { ...request(), pipeline: false });
+    assert.equal(result.status, "OK");
+    assert.equal(opened, 1);
+    assert.equal(result.status === "OK" && result.mode, "negotiated");
   });
 });

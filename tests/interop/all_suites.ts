@@ -5,7 +5,7 @@
  * @module
  */
 
-import { limitsSuite, matrixSuite, type Suite } from "./suites.ts";
+import { limitsSuite, matrixSuite, stopSuite, type Suite } from "./suites.ts";
 
 /** The suites, in order. */
-export const SUITES: readonly Suite[] = [matrixSuite, limitsSuite];
+export const SUITES: readonly Suite[] = [matrixSuite, limitsSuite, stopSuite];

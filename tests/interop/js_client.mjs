@@ -141,6 +141,9 @@ const binds = flags.bind !== undefined
   : [];
 
 const node = await createLibp2p({
+  // Started below, once the event listeners are in place (the listener's reservation dials
+  // the relay, and identifies it, at start).
+  start: false,
   addresses: { listen: [...binds, ...(flags.listen ? [`${flags.relay}/p2p-circuit`] : [])] },
   transports: [tcp(), webSockets(), circuitRelayTransport()],
   connectionEncrypters: [noise()],

@@ -7,7 +7,7 @@
  *   1 MiB both ways through one hopd.
  * - `limits`: go and rust read the data and duration limits hopd advertises, and see the
  *   circuit closed when it passes them.
- * - `stop`: hopd's STOP to go and rust targets, pipelined and (with
+ * - `stop`: hopd's STOP to every client kind as the target, pipelined and (with
  *   `relay.stop_pipelining = false`) negotiated first, counted by mode in /metrics.
  *
  * To add a suite (the hole-punch suite over network namespaces goes here): write a
@@ -17,7 +17,7 @@
  */
 
 import { type HopdProcess, spawnHopd } from "../_helpers/hopd_process.ts";
-import { transportAddr } from "../_helpers/ops_probe.ts";
+import { sampleSum, scrapeMetrics, transportAddr } from "../_helpers/ops_probe.ts";
 import type { Client, ClientName, Transport } from "./clients.ts";
 import { type PairOutcome, runPair, type SideOutcome } from "./pair.ts";
 import type { ClientResult } from "./result.ts";
@@ -160,7 +160,11 @@ export const matrixSuite: Suite = {
                 echoBytes: ECHO_BYTES,
               });
               const checks = echoChecks(outcome, ECHO_BYTES);
-              const problems = [...checks.problems, ...limitProblems(outcome)];
+              const problems = [
+                ...checks.problems,
+                ...limitProblems(outcome),
+                ...observedProblems(outcome),
+              ];
               const ms = outcome.dialer?.result?.echo?.ms;
               return {
                 ok: problems.length === 0,
@@ -179,6 +183,18 @@ export const matrixSuite: Suite = {
     return { cases, close: async () => void await hopd.stop() };
   },
 };
+
+/**
+ * Each client must have learned from hopd's identify answer the address hopd saw it at: on
+ * loopback, a 127.0.0.1 address.
+ */
+function observedProblems(outcome: PairOutcome): string[] {
+  return [outcome.listener.result, outcome.dialer?.result].flatMap((result) =>
+    result === undefined || result.observedAddrs.some((a) => a.startsWith("/ip4/127.0.0.1/"))
+      ? []
+      : [`${result.role} (${result.impl}) got no observed address from hopd's identify`]
+  );
+}
 
 /**
  * Whether a limit a client read is the one hopd advertised. js-libp2p keeps a connection's
@@ -348,5 +364,65 @@ export const limitsSuite: Suite = {
       });
     }
     return { cases, close: async () => void await hopd.stop() };
+  },
+};
+
+/**
+ * hopd's STOP to each client kind as the target, both ways hopd can open it: pipelined
+ * (negotiation and CONNECT in one write, the default) and negotiated first
+ * (`relay.stop_pipelining = false`, libp2p's newStream). Each hopd must count every STOP in
+ * its own mode only (`hopd_circuit_stop_streams_total{mode}`).
+ */
+export const stopSuite: Suite = {
+  name: "stop",
+  async prepare({ clients }) {
+    const modes = [
+      { mode: "pipelined", other: "negotiated", env: {} },
+      { mode: "negotiated", other: "pipelined", env: { HOPD_RELAY_STOP_PIPELINING: "false" } },
+    ] as const;
+    const hopds: HopdProcess[] = [];
+    const cases: Case[] = [];
+    try {
+      for (const { mode, other, env } of modes) {
+        const hopd = await startHopd({
+          HOPD_RELAY_CIRCUIT_DATA: String(MATRIX_DATA_LIMIT),
+          ...env,
+        });
+        hopds.push(hopd);
+        for (const target of clients.values()) {
+          const name = `stop ${mode} to ${target.name}`;
+          cases.push({
+            name,
+            async run() {
+              const outcome = await runPair({
+                listener: target,
+                dialer: target,
+                relay: relayAddr(hopd, "tcp"),
+                echoBytes: MIB,
+              });
+              const checks = echoChecks(outcome, MIB);
+              const samples = await scrapeMetrics(hopd.opsUrl);
+              const count = (m: string) =>
+                sampleSum(samples, "hopd_circuit_stop_streams_total", { mode: m });
+              const problems = [...checks.problems];
+              if (count(mode) < 1) problems.push(`hopd counted no ${mode} STOP`);
+              if (count(other) !== 0) problems.push(`hopd opened ${count(other)} STOP ${other}`);
+              return {
+                ok: problems.length === 0,
+                line: `interop ${target.name}->${target.name} via hopd, STOP ${mode}: ` +
+                  `connect ${checks.connect}, echo ${sizeLabel(MIB)} ${checks.echo}`,
+                detail: problems.length === 0
+                  ? undefined
+                  : `${problems.join("\n")}\n${pairDetail(outcome)}`,
+              };
+            },
+          });
+        }
+      }
+    } catch (error) {
+      await Promise.all(hopds.map((h) => h.stop()));
+      throw error;
+    }
+    return { cases, close: async () => void await Promise.all(hopds.map((h) => h.stop())) };
   },
 };
