@@ -35,6 +35,8 @@ export interface Client {
   /** The program and the arguments before the shared flags. */
   readonly command: readonly string[];
   readonly transports: readonly Transport[];
+  /** The toolchain that builds or runs it, e.g. "go1.26.8". */
+  readonly toolchain: string;
 }
 
 /** Why a client cannot be used on this machine: its toolchain is missing, or its build failed. */
@@ -78,6 +80,17 @@ async function which(program: string): Promise<boolean> {
   }
 }
 
+/** The first line a tool prints for its version, or "unknown". */
+async function toolVersion(program: string, args: string[]): Promise<string> {
+  try {
+    const output = await new Deno.Command(program, { args, stdin: "null", stderr: "null" })
+      .output();
+    return new TextDecoder().decode(output.stdout).split("\n")[0]!.trim() || "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
 /** Runs a build command, its output kept for the error. */
 async function build(
   what: string,
@@ -108,7 +121,8 @@ async function buildGo(): Promise<Client | Unavailable> {
   await build("go build", "go", ["build", "-mod=readonly", "-o", binary, "."], {
     cwd: join(INTEROP_DIR, "go"),
   });
-  return { name: "go", command: [binary], transports: ["tcp", "ws"] };
+  const toolchain = await toolVersion("go", ["env", "GOVERSION"]);
+  return { name: "go", command: [binary], transports: ["tcp", "ws"], toolchain };
 }
 
 /** Builds the rust client (Cargo.lock is committed: `--locked` refuses to change it). */
@@ -124,6 +138,7 @@ async function buildRust(): Promise<Client | Unavailable> {
     name: "rust",
     command: [join(CARGO_TARGET_DIR, "release", "interop-rust")],
     transports: ["tcp", "ws"],
+    toolchain: await toolVersion("rustc", ["--version"]),
   };
 }
 
@@ -135,6 +150,7 @@ async function node(): Promise<Client | Unavailable> {
     name: "node",
     command: ["node", join(INTEROP_DIR, "js_client.mjs")],
     transports: ["tcp", "ws"],
+    toolchain: `node ${await toolVersion("node", ["--version"])}`,
   };
 }
 
@@ -143,6 +159,7 @@ function deno(): Client {
     name: "deno",
     command: [Deno.execPath(), "run", "-A", "--quiet", join(INTEROP_DIR, "js_client.mjs")],
     transports: ["tcp", "ws"],
+    toolchain: `deno ${Deno.version.deno}`,
   };
 }
 

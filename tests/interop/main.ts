@@ -99,6 +99,9 @@ export async function main(args: string[]): Promise<number> {
       failed++;
     }
   }
+  if (clients.length > 0) {
+    console.log(`interop: clients ${clients.map((c) => `${c.name} (${c.toolchain})`).join(", ")}`);
+  }
   const byName = new Map<ClientName, Client>(clients.map((c) => [c.name, c]));
   for (const suite of SUITES) {
     if (options.suites !== undefined && !options.suites.includes(suite.name)) continue;
