@@ -24,6 +24,7 @@
 // its own; at the end the median and p99 of every case are printed as JSON (and written to
 // bench/.out/policy_eval_bench.json), since Deno.bench has no median.
 
+import { defaultConfig } from "../src/config/mod.ts";
 import { evaluatePolicy, mergeSnapshot, SandboxWorker } from "../src/policy/mod.ts";
 import { type CallInput, Sandbox } from "../src/policy/sandbox.ts";
 import { percentile } from "./relay_vs_stock/_proc.ts";
@@ -83,7 +84,7 @@ for (const name of names) sources.set(name, await Deno.readTextFile(shippedPolic
 // history ring (ctx.history() reads the ring, as in the engine).
 const workers = new Map<SnapshotName, SandboxWorker>();
 for (const which of Object.keys(SNAPSHOTS) as SnapshotName[]) {
-  const worker = new SandboxWorker();
+  const worker = new SandboxWorker({ graceMs: defaultConfig().policy.killGraceMs });
   // Loads first, as the engine does: a pushHistory() that starts a fresh worker puts its
   // snapshot into the ring twice (see bench/RESULTS.md, policy engine notes).
   for (const name of names) {

@@ -31,6 +31,7 @@
 //
 // Prints one JSON document (also written to bench/.out/policy_runaway.json).
 
+import { defaultConfig } from "../src/config/mod.ts";
 import { SandboxWorker } from "../src/policy/mod.ts";
 import { Sandbox, type SandboxLimits } from "../src/policy/sandbox.ts";
 import { cpuSeconds, percentile, summarize } from "./relay_vs_stock/_proc.ts";
@@ -104,8 +105,11 @@ async function followZombies(tids: readonly string[], capMs: number) {
 const runs = arg("runs", 20);
 const hangRuns = arg("hang-runs", 5);
 // Undefined: the SandboxWorker's default, as the engine constructs it.
-const graceMs = Deno.args.includes("--grace-ms") ? arg("grace-ms", NaN) : undefined;
-const newWorker = () => new SandboxWorker(graceMs === undefined ? {} : { graceMs });
+// --grace-ms overrides policy.kill_grace as hopd ships it.
+const graceMs = Deno.args.includes("--grace-ms")
+  ? arg("grace-ms", NaN)
+  : defaultConfig().policy.killGraceMs;
+const newWorker = () => new SandboxWorker({ graceMs });
 const call = (name: string) => ({
   name,
   fn: "evaluate",
@@ -301,7 +305,7 @@ const result = {
   date: new Date().toISOString(),
   deno: Deno.version.deno,
   deadlineMs: LIMITS.deadlineMs,
-  graceMs: graceMs ?? "SandboxWorker default",
+  graceMs,
   loadAverageAtEnd: Deno.loadavg(),
   interruptibleLoop: {
     directPastDeadlineMs: stats(directPast),

@@ -12,11 +12,14 @@ import {
   BanList,
   CidrSet,
   createLimiter,
-  DEFAULT_LIMITER_CONFIG,
   KeyedLimiter,
+  limiterConfigFrom,
   type RateSpec,
   type ResolvedLimiterConfig,
 } from "../src/ratelimit/mod.ts";
+import { defaultConfig } from "../src/config/mod.ts";
+
+const DEFAULT_LIMITER_CONFIG = limiterConfigFrom(defaultConfig());
 
 const BATCH = 1_000;
 const MANY_KEYS = 100_000;

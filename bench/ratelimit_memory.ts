@@ -9,10 +9,13 @@
 import {
   BanList,
   createLimiter,
-  DEFAULT_LIMITER_CONFIG,
   KeyedLimiter,
+  limiterConfigFrom,
   type RateSpec,
 } from "../src/ratelimit/mod.ts";
+import { defaultConfig } from "../src/config/mod.ts";
+
+const DEFAULT_LIMITER_CONFIG = limiterConfigFrom(defaultConfig());
 
 const GOALS = { checksPerSecond: 5_000_000 } as const;
 const BOUND = 100_000;
@@ -132,7 +135,7 @@ function throughputFigures(runs: number) {
   const N = 2_000_000;
   let now = 0;
   let sink = 0;
-  const hot = new KeyedLimiter({ ratePerSecond: 1e6, burst: 1e12 });
+  const hot = new KeyedLimiter({ ratePerSecond: 1e6, burst: 1e12, maxKeys: BOUND });
   const manyTable = new KeyedLimiter({ ratePerSecond: 1, burst: 1e12, maxKeys: 200_000 });
   const bounded = new KeyedLimiter({ ratePerSecond: 1, burst: 1e12, maxKeys: BOUND });
   const open: RateSpec = { ratePerSecond: 1, burst: 1e12 };

@@ -19,7 +19,8 @@ import { createLibp2p } from "libp2p";
 import { Registry } from "prom-client";
 import { encodeFrame, FrameReader } from "../src/relay/_framing.ts";
 import { HOP_PROTOCOL } from "../src/relay/constants.ts";
-import { DEFAULT_RELAY_CONFIG, relay } from "../src/relay/mod.ts";
+import { defaultConfig } from "../src/config/mod.ts";
+import { relay } from "../src/relay/mod.ts";
 import type { Relay, ResolvedRelayConfig } from "../src/relay/mod.ts";
 import { decodeHopMessage, encodeHopMessage } from "../src/relay/pb/circuit.ts";
 import type { HopMessage } from "../src/relay/pb/circuit.ts";
@@ -54,7 +55,7 @@ export async function startRelay(
     connectionManager: { inboundConnectionThreshold: 10_000, maxConnections: 10_000 },
   });
   const registry = new Registry();
-  const service = relay({ ...DEFAULT_RELAY_CONFIG, ...overrides })({
+  const service = relay({ ...defaultConfig().relay, ...overrides })({
     libp2p: node,
     registry,
     privateKey,

@@ -11,6 +11,7 @@
 // Prints one JSON line: the sandbox-reported durationMs (what the decision log records) over
 // every evaluation after the first 3 ticks.
 
+import { defaultConfig } from "../../src/config/mod.ts";
 import { evaluatePolicy, SandboxWorker } from "../../src/policy/mod.ts";
 import { percentile } from "../relay_vs_stock/_proc.ts";
 import { shippedPolicyNames, shippedPolicyPath } from "./_hopd.ts";
@@ -34,7 +35,7 @@ const captured = JSON.parse(
   await Deno.readTextFile(new URL("./snapshot.json", import.meta.url)),
 ) as { snapshot: unknown; history: unknown[] };
 const snapshotJson = JSON.stringify(captured.snapshot);
-const worker = new SandboxWorker();
+const worker = new SandboxWorker({ graceMs: defaultConfig().policy.killGraceMs });
 const sandboxes: string[] = [];
 for (const name of await shippedPolicyNames()) {
   const source = await Deno.readTextFile(shippedPolicyPath(name));

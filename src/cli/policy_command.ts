@@ -69,7 +69,7 @@ async function checkAll(
     io.stderr(`error: no modules (*.js) in ${path}\n`);
     return EXIT_FAILURE;
   }
-  const worker = new SandboxWorker();
+  const worker = new SandboxWorker({ graceMs: config.killGraceMs });
   let failures = 0;
   let passed = 0;
   let failed = 0;
@@ -138,7 +138,7 @@ async function evalOnce(
     : await readJsonArgument(opts.history, "--history");
   if (!Array.isArray(history)) throw new TypeError("--history must be a JSON array of snapshots");
   const state = opts.state === undefined ? {} : await readJsonArgument(opts.state, "--state");
-  const worker = new SandboxWorker();
+  const worker = new SandboxWorker({ graceMs: config.killGraceMs });
   try {
     const name = moduleNameOf(file) ?? "policy";
     const loaded = await worker.load(
@@ -218,7 +218,7 @@ async function replay(
   const recorded = new Map(
     decisions.filter((d) => d.policy === name).map((d) => [d.tick, d]),
   );
-  const worker = new SandboxWorker();
+  const worker = new SandboxWorker({ graceMs: config.killGraceMs });
   const verdicts: Record<string, number> = {};
   const actions: Record<string, number> = {};
   let changed = 0;

@@ -24,6 +24,17 @@ export interface LoadConfigOptions {
 }
 
 /**
+ * The embedded defaults, resolved: what hopd runs with when no file, variable or flag sets a
+ * key. Components and their tests take their defaults from here (the schema), never from a
+ * table of their own.
+ *
+ * @returns The resolved, frozen default config.
+ */
+export function defaultConfig(): ResolvedConfig {
+  return resolveConfig(CONFIG_SCHEMA.parse({}));
+}
+
+/**
  * Loads the config once: TOML file, then `HOPD_*` environment variables, then flags;
  * validates the merge and resolves it into the read-only config the code uses.
  * This is the only place config is read.

@@ -13,7 +13,7 @@
  * @module
  */
 
-export { loadConfig } from "./load_config.ts";
+export { defaultConfig, loadConfig } from "./load_config.ts";
 export type { LoadConfigOptions, RawConfig } from "./load_config.ts";
 export type {
   ResolvedAccessConfig,

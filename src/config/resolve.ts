@@ -83,31 +83,31 @@ export interface ResolvedTlsConfig {
 
 /** `[relay]`, resolved: milliseconds and bytes, 0 = unlimited. */
 export interface ResolvedRelaySectionConfig {
-  /** Reservation lifetime. @default 3_600_000 */
+  /** Reservation lifetime. */
   readonly reservationTtlMs: number;
-  /** Most reservations held at once. @default 16_384 */
+  /** Most reservations held at once. */
   readonly maxReservations: number;
-  /** Most reservations from one IP. @default 32 */
+  /** Most reservations from one IP. */
   readonly maxReservationsPerIp: number;
-  /** Most reservations from one subnet. @default 128 */
+  /** Most reservations from one subnet. */
   readonly maxReservationsPerSubnet: number;
-  /** IPv4 subnet prefix length. @default 24 */
+  /** IPv4 subnet prefix length. */
   readonly subnetPrefixV4: number;
-  /** IPv6 subnet prefix length. @default 48 */
+  /** IPv6 subnet prefix length. */
   readonly subnetPrefixV6: number;
-  /** Most circuits at once. @default 4096 */
+  /** Most circuits at once. */
   readonly maxCircuits: number;
-  /** Most circuits per source peer. @default 16 */
+  /** Most circuits per source peer. */
   readonly maxCircuitsPerPeer: number;
-  /** Circuit life, advertised in whole seconds (rounded up). @default 120_000 */
+  /** Circuit life, advertised in whole seconds (rounded up). */
   readonly circuitDurationMs: number;
-  /** Bytes per direction of a circuit. @default 131_072 */
+  /** Bytes per direction of a circuit. */
   readonly circuitDataBytes: number;
-  /** Time to complete a hop or stop exchange. @default 10_000 */
+  /** Time to complete a hop or stop exchange. */
   readonly handshakeTimeoutMs: number;
-  /** Largest hop/stop message. @default 4096 */
+  /** Largest hop/stop message. */
   readonly maxMessageBytes: number;
-  /** Pipeline the STOP stream's negotiation with its CONNECT. @default true */
+  /** Pipeline the STOP stream's negotiation with its CONNECT. */
   readonly stopPipelining: boolean;
 }
 

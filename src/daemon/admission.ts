@@ -1,6 +1,5 @@
 /**
- * Glue between the rate limiter and the libp2p side: the limiter's config from hopd's
- * config, the relay's admission hooks (the limiter's, then the policy plugins'), the
+ * Glue between the rate limiter and the libp2p side: the relay's admission hooks (the limiter's, then the policy plugins'), the
  * connection gate's IP, and ban enforcement (a new ban closes the banned party's
  * connections at once).
  *
@@ -10,52 +9,15 @@
 import type { Connection, Libp2p, PeerId } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 import type { Multiaddr } from "@multiformats/multiaddr";
-import type { ResolvedConfig } from "../config/mod.ts";
 import {
   type Ban,
   type CheckResult,
   CidrSet,
   type Limiter,
-  type ResolvedLimiterConfig,
   UNLIMITED_FLOW,
 } from "../ratelimit/mod.ts";
 import type { PluginAdmission } from "../policy/mod.ts";
 import type { Admission, RelayAdmission } from "../relay/mod.ts";
-
-/**
- * Maps hopd's config onto the limiter's.
- *
- * @param config The resolved config.
- * @returns The limiter config.
- */
-export function limiterConfig(config: ResolvedConfig): ResolvedLimiterConfig {
-  const { limits, access, relay } = config;
-  return {
-    connectionsPerIp: limits.connectionsPerIp,
-    connectionsPerSubnet: limits.connectionsPerSubnet,
-    connectionsGlobal: limits.connectionsGlobal,
-    reservationsPerPeer: limits.reservationsPerPeer,
-    reservationsPerIp: limits.reservationsPerIp,
-    reservationsGlobal: limits.reservationsGlobal,
-    circuitsPerPeer: limits.circuitsPerPeer,
-    circuitsGlobal: limits.circuitsGlobal,
-    httpRequestsPerIp: limits.httpRequestsPerIp,
-    bandwidth: {
-      perCircuitBytesPerSecond: limits.bandwidthPerCircuitBytesPerSecond,
-      perPeerBytesPerSecond: limits.bandwidthPerPeerBytesPerSecond,
-      globalBytesPerSecond: limits.bandwidthGlobalBytesPerSecond,
-    },
-    subnetPrefixV4: relay.subnetPrefixV4,
-    subnetPrefixV6: relay.subnetPrefixV6,
-    maxTrackedKeys: limits.maxTrackedKeys,
-    access: {
-      denyPeers: access.denyPeers,
-      denyCidrs: access.denyCidrs,
-      allowPeers: access.allowPeers,
-      allowCidrs: access.allowCidrs,
-    },
-  };
-}
 
 /**
  * The IP of a multiaddr, if it starts with one.

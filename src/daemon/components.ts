@@ -35,10 +35,16 @@ import { createHost, type Host } from "../host/mod.ts";
 import type { Identity } from "../identity/mod.ts";
 import { createRegistry } from "../metrics/mod.ts";
 import { type Health, type PolicyEngine, policyEngine } from "../policy/mod.ts";
-import { BanList, createLimiter, denoBanFs, type Limiter } from "../ratelimit/mod.ts";
+import {
+  BanList,
+  createLimiter,
+  denoBanFs,
+  type Limiter,
+  limiterConfigFrom,
+} from "../ratelimit/mod.ts";
 import { type Relay, relay } from "../relay/mod.ts";
 import { VERSION } from "../version.ts";
-import { closeBanned, ipOf, limiterConfig, relayAdmission, withPluginHooks } from "./admission.ts";
+import { closeBanned, ipOf, relayAdmission, withPluginHooks } from "./admission.ts";
 import { type FederationMember, federationMember } from "./federation_member.ts";
 import { type NodeMetrics, registerNodeMetrics } from "./node_metrics.ts";
 import { HEALTHY, NodeState } from "./node_state.ts";
@@ -194,7 +200,7 @@ function buildCore(init: BuildInit): CoreComponents {
     settings: new Settings(config, init.adminToken),
     registry,
     bans,
-    limiter: createLimiter(limiterConfig(config), { clock, registry, bans }),
+    limiter: createLimiter(limiterConfigFrom(config), { clock, registry, bans }),
   };
 }
 

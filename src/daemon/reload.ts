@@ -22,10 +22,10 @@ import type { ResolvedConfig, ResolvedTlsConfig } from "../config/mod.ts";
 import { type Host, type LoadedCertificate, readCertificate } from "../host/mod.ts";
 import {
   type Limiter,
+  limiterConfigFrom,
   type ResolvedLimiterConfig,
   validateLimiterConfig,
 } from "../ratelimit/mod.ts";
-import { limiterConfig } from "./admission.ts";
 import { readAdminTokenFor } from "./admin_token.ts";
 import type { Settings } from "./settings.ts";
 
@@ -84,7 +84,7 @@ export async function prepareReload(sources: ReloadSources): Promise<ReloadPlan>
   let config: ReloadPlan["config"];
   if (sources.loadConfig !== undefined) {
     const next = await sources.loadConfig();
-    const limiter = limiterConfig(next);
+    const limiter = limiterConfigFrom(next);
     validateLimiterConfig(limiter);
     config = { next, limiter, adminToken: await readAdminTokenFor(next) };
   }

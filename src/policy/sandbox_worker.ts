@@ -16,9 +16,9 @@ import {
 export interface SandboxWorkerInit {
   /**
    * Time past a call's deadline before the worker is deemed hung and killed: room for a
-   * worker thread starved of CPU on a loaded host. @default 1000
+   * worker thread starved of CPU on a loaded host (`policy.kill_grace`).
    */
-  readonly graceMs?: number;
+  readonly graceMs: number;
   /** Longest module load (first load compiles the wasm). @default 10_000 */
   readonly loadTimeoutMs?: number;
   /** Told after the worker was killed and restarted. */
@@ -57,8 +57,8 @@ export class SandboxWorker {
   readonly #loadTimeoutMs: number;
   readonly #onRestart: ((reason: string) => void) | undefined;
 
-  constructor(init: SandboxWorkerInit = {}) {
-    this.#graceMs = init.graceMs ?? 1_000;
+  constructor(init: SandboxWorkerInit) {
+    this.#graceMs = init.graceMs;
     this.#loadTimeoutMs = init.loadTimeoutMs ?? 10_000;
     this.#onRestart = init.onRestart;
   }

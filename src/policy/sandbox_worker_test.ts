@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { defaultConfig } from "../config/mod.ts";
 import { SandboxWorker } from "./sandbox_worker.ts";
 
 const LIMITS = {
@@ -7,6 +8,8 @@ const LIMITS = {
   deadlineMs: 50,
   outputMaxChars: 1024 * 1024,
 };
+/** `policy.kill_grace` as hopd ships it. */
+const GRACE_MS = defaultConfig().policy.killGraceMs;
 const OK_POLICY = `export function evaluate(s) { return { verdict: "healthy", tick: s.tick }; }`;
 // Sorting millions of characters runs inside a native built-in, where QuickJS's interrupt
 // never fires: only killing the worker stops it.
@@ -48,7 +51,7 @@ Deno.test("SandboxWorker kills a worker hung in a native built-in and restores t
 });
 
 Deno.test("SandboxWorker keeps the loaded module when a new load fails", async () => {
-  const worker = new SandboxWorker();
+  const worker = new SandboxWorker({ graceMs: GRACE_MS });
   try {
     assert.ok((await worker.load("p", "p.js", OK_POLICY, LIMITS)).ok);
     const bad = await worker.load("p", "p.js", "export function evaluate( {", LIMITS);
@@ -63,7 +66,7 @@ Deno.test("SandboxWorker keeps the loaded module when a new load fails", async (
 });
 
 Deno.test("SandboxWorker answers calls after close as killed, without hanging", async () => {
-  const worker = new SandboxWorker();
+  const worker = new SandboxWorker({ graceMs: GRACE_MS });
   assert.ok((await worker.load("p", "p.js", OK_POLICY, LIMITS)).ok);
   worker.close();
   const outcome = await call(worker, "p");
@@ -71,7 +74,7 @@ Deno.test("SandboxWorker answers calls after close as killed, without hanging", 
 });
 
 Deno.test("SandboxWorker seeds a sandbox loaded later with the history, once per snapshot", async () => {
-  const worker = new SandboxWorker();
+  const worker = new SandboxWorker({ graceMs: GRACE_MS });
   const history = `export function evaluate(s, ctx) { return ctx.history().map((h) => h.tick); }`;
   try {
     await worker.pushHistory(JSON.stringify({ tick: 1 }), 60); // starts the worker
@@ -113,7 +116,7 @@ Deno.test("SandboxWorker blames a kill on the hung request only and runs the que
 });
 
 Deno.test("SandboxWorker keeps a sandbox that fakes an out-of-memory error (no rebuild)", async () => {
-  const worker = new SandboxWorker();
+  const worker = new SandboxWorker({ graceMs: GRACE_MS });
   const faker = `let calls = 0;
     export function evaluate() {
       calls++;

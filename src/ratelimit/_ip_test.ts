@@ -51,12 +51,12 @@ Deno.test("parseIp() refuses text that is not an IP", async (t) => {
   }
 });
 
-Deno.test("subnetKey() groups IPv4 by /24 and IPv6 by /48 by default", () => {
-  assert.equal(subnetKey("192.0.2.77"), "192.0.2.0/24");
-  assert.equal(subnetKey("::ffff:192.0.2.77"), "192.0.2.0/24");
-  assert.equal(subnetKey("2001:db8:abcd:12::1"), "2001:db8:abcd::/48");
-  assert.equal(subnetKey("2001:db8:abcd:ffff::1"), subnetKey("2001:db8:abcd::9"));
-  assert.notEqual(subnetKey("2001:db8:abce::1"), subnetKey("2001:db8:abcd::1"));
+Deno.test("subnetKey() groups IPv4 by /24 and IPv6 by /48", () => {
+  assert.equal(subnetKey("192.0.2.77", 24, 48), "192.0.2.0/24");
+  assert.equal(subnetKey("::ffff:192.0.2.77", 24, 48), "192.0.2.0/24");
+  assert.equal(subnetKey("2001:db8:abcd:12::1", 24, 48), "2001:db8:abcd::/48");
+  assert.equal(subnetKey("2001:db8:abcd:ffff::1", 24, 48), subnetKey("2001:db8:abcd::9", 24, 48));
+  assert.notEqual(subnetKey("2001:db8:abce::1", 24, 48), subnetKey("2001:db8:abcd::1", 24, 48));
 });
 
 Deno.test("subnetKey() honours other prefixes and passes non-IPs through", () => {
@@ -65,6 +65,6 @@ Deno.test("subnetKey() honours other prefixes and passes non-IPs through", () =>
   assert.equal(subnetKey("10.1.2.3", 0, 64), "0.0.0.0/0");
   assert.equal(subnetKey("2001:db8:1:2:3::", 24, 64), "2001:db8:1:2::/64");
   assert.equal(subnetKey("2001:db8:1:2:3::", 24, 52), "2001:db8:1::/52");
-  assert.equal(subnetKey("/memory/abc"), "/memory/abc");
-  assert.throws(() => subnetKey("10.0.0.1", 33), /prefixV4.*33/);
+  assert.equal(subnetKey("/memory/abc", 24, 48), "/memory/abc");
+  assert.throws(() => subnetKey("10.0.0.1", 33, 48), /prefixV4.*33/);
 });

@@ -16,7 +16,7 @@
  */
 
 import { effectiveBurst } from "./_rate.ts";
-import { INITIAL_TABLE_SLOTS, MAX_TRACKED_KEYS, SWEEP_STEP_SLOTS } from "./constants.ts";
+import { INITIAL_TABLE_SLOTS, SWEEP_STEP_SLOTS } from "./constants.ts";
 
 /** A table key: strings (IPs, peer IDs) or small numbers (IPv4 subnet indexes). */
 export type LimiterKey = string | number;
@@ -27,8 +27,8 @@ export interface KeyedLimiterInit {
   readonly ratePerSecond: number;
   /** Bucket size per key; 0 = one second's worth (at least 1). @default 0 */
   readonly burst?: number;
-  /** Most keys tracked at once. @default 100_000 */
-  readonly maxKeys?: number;
+  /** Most keys tracked at once (`limits.max_tracked_keys`). */
+  readonly maxKeys: number;
 }
 
 /** Token buckets per key with a hard bound on the keys tracked. */
@@ -60,7 +60,7 @@ export class KeyedLimiter {
    * ```
    */
   constructor(init: KeyedLimiterInit) {
-    this.#maxKeys = checkMaxKeys(init.maxKeys ?? MAX_TRACKED_KEYS);
+    this.#maxKeys = checkMaxKeys(init.maxKeys);
     const slots = Math.min(INITIAL_TABLE_SLOTS, this.#maxKeys);
     this.#state = new Float64Array(2 * slots);
     this.#used = new Uint8Array(slots);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { KeyedLimiter } from "./keyed_limiter.ts";
 
 Deno.test("KeyedLimiter keeps one bucket per key", () => {
-  const table = new KeyedLimiter({ ratePerSecond: 1, burst: 2 });
+  const table = new KeyedLimiter({ ratePerSecond: 1, burst: 2, maxKeys: 100 });
   assert.equal(table.take("a", 0), true);
   assert.equal(table.take("a", 0), true);
   assert.equal(table.take("a", 0), false);
@@ -13,13 +13,13 @@ Deno.test("KeyedLimiter keeps one bucket per key", () => {
 });
 
 Deno.test("KeyedLimiter with rate 0 allows everything and tracks nothing", () => {
-  const table = new KeyedLimiter({ ratePerSecond: 0 });
+  const table = new KeyedLimiter({ ratePerSecond: 0, maxKeys: 100 });
   for (let i = 0; i < 1000; i++) assert.equal(table.take(`k${i}`, 0), true);
   assert.equal(table.size, 0);
 });
 
 Deno.test("KeyedLimiter.sweep() drops buckets that refilled to burst and keeps the rest", () => {
-  const table = new KeyedLimiter({ ratePerSecond: 1, burst: 2 });
+  const table = new KeyedLimiter({ ratePerSecond: 1, burst: 2, maxKeys: 100 });
   table.take("idle", 0);
   table.take("busy", 0);
   table.take("busy", 0);
@@ -31,7 +31,7 @@ Deno.test("KeyedLimiter.sweep() drops buckets that refilled to burst and keeps t
 });
 
 Deno.test("KeyedLimiter forgets an idle key without changing its verdicts", () => {
-  const table = new KeyedLimiter({ ratePerSecond: 1, burst: 1 });
+  const table = new KeyedLimiter({ ratePerSecond: 1, burst: 1, maxKeys: 100 });
   assert.equal(table.take("a", 0), true);
   table.sweep(5000);
   assert.equal(table.has("a"), false);
@@ -87,7 +87,7 @@ Deno.test("KeyedLimiter.setRate() keeps bucket state; setMaxKeys() evicts down t
 });
 
 Deno.test("KeyedLimiter.refund() returns a token; delete() and clear() forget keys", () => {
-  const table = new KeyedLimiter({ ratePerSecond: 1, burst: 1 });
+  const table = new KeyedLimiter({ ratePerSecond: 1, burst: 1, maxKeys: 100 });
   table.take("a", 0);
   table.refund("a");
   assert.equal(table.take("a", 0), true);

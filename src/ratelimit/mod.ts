@@ -19,9 +19,11 @@
  *
  * @example
  * ```ts
- * import { BanList, createLimiter, DEFAULT_LIMITER_CONFIG } from "./mod.ts";
+ * import { defaultConfig } from "../config/mod.ts";
+ * import { BanList, createLimiter, limiterConfigFrom } from "./mod.ts";
  * const clock = { nowMs: () => Date.now() };
- * const limiter = createLimiter(DEFAULT_LIMITER_CONFIG, { clock, bans: new BanList({ clock }) });
+ * const config = limiterConfigFrom(defaultConfig());
+ * const limiter = createLimiter(config, { clock, bans: new BanList({ clock }) });
  * const verdict = limiter.checkConnection("192.0.2.1");
  * if (!verdict.ok) console.log(verdict.reason, verdict.retryAfterMs);
  * ```
@@ -36,7 +38,7 @@ import type { BanList } from "./ban_list.ts";
 import { RateLimiter } from "./limiter.ts";
 import type { LimitKey } from "./limit_keys.ts";
 
-export { DEFAULT_LIMITER_CONFIG, MAX_TRACKED_KEYS } from "./constants.ts";
+export { limiterConfigFrom } from "./limiter_config.ts";
 export { LIMIT_KEYS, validateLimiterConfig } from "./limit_keys.ts";
 export type { LimitKey } from "./limit_keys.ts";
 export { TokenBucket } from "./token_bucket.ts";
@@ -77,34 +79,35 @@ export interface RateSpec {
 
 /**
  * The limiter settings the code uses: complete and in base units. Every rate spec counts
- * one token per event; every limit of 0 means unlimited.
+ * one token per event; every limit of 0 means unlimited. Built from hopd's config by
+ * {@linkcode limiterConfigFrom} (the defaults are the config schema's).
  */
 export interface ResolvedLimiterConfig {
-  /** New inbound connections per remote IP. @default { ratePerSecond: 10, burst: 40 } */
+  /** New inbound connections per remote IP. */
   readonly connectionsPerIp: RateSpec;
-  /** New inbound connections per remote subnet. @default { ratePerSecond: 50, burst: 200 } */
+  /** New inbound connections per remote subnet. */
   readonly connectionsPerSubnet: RateSpec;
-  /** New inbound connections in total. @default { ratePerSecond: 1000, burst: 2000 } */
+  /** New inbound connections in total. */
   readonly connectionsGlobal: RateSpec;
-  /** RESERVE requests per peer. @default { ratePerSecond: 1, burst: 10 } */
+  /** RESERVE requests per peer. */
   readonly reservationsPerPeer: RateSpec;
-  /** RESERVE requests per remote IP. @default { ratePerSecond: 5, burst: 40 } */
+  /** RESERVE requests per remote IP. */
   readonly reservationsPerIp: RateSpec;
-  /** RESERVE requests in total. @default { ratePerSecond: 200, burst: 1000 } */
+  /** RESERVE requests in total. */
   readonly reservationsGlobal: RateSpec;
-  /** CONNECT requests per source peer. @default { ratePerSecond: 5, burst: 20 } */
+  /** CONNECT requests per source peer. */
   readonly circuitsPerPeer: RateSpec;
-  /** CONNECT requests in total. @default { ratePerSecond: 1000, burst: 2000 } */
+  /** CONNECT requests in total. */
   readonly circuitsGlobal: RateSpec;
-  /** Ops HTTP requests per remote IP. @default { ratePerSecond: 50, burst: 200 } */
+  /** Ops HTTP requests per remote IP. */
   readonly httpRequestsPerIp: RateSpec;
-  /** Relayed bytes per second; all 0 (the default) = unshaped, flows cost nothing. */
+  /** Relayed bytes per second; all 0 = unshaped, flows cost nothing. */
   readonly bandwidth: BandwidthCaps;
-  /** IPv4 prefix length of a subnet (0..32). @default 24 */
+  /** IPv4 prefix length of a subnet (0..32). */
   readonly subnetPrefixV4: number;
-  /** IPv6 prefix length of a subnet (0..128). @default 48 */
+  /** IPv6 prefix length of a subnet (0..128). */
   readonly subnetPrefixV6: number;
-  /** Most keys each per-IP, per-subnet or per-peer table tracks. @default 100_000 */
+  /** Most keys each per-IP, per-subnet or per-peer table tracks. */
   readonly maxTrackedKeys: number;
   /** Deny and allow lists (allowlisted peers and IPs skip rates and bandwidth caps). */
   readonly access: AccessListConfig;
@@ -227,7 +230,7 @@ export interface Limiter {
 /**
  * Creates the limiter.
  *
- * @param config Resolved settings (see {@linkcode DEFAULT_LIMITER_CONFIG}).
+ * @param config Resolved settings (see {@linkcode limiterConfigFrom}).
  * @param components Clock, bans and optional registry.
  * @returns The limiter.
  * @throws {RangeError} A bad config value, naming it.

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
+import { defaultConfig } from "../config/mod.ts";
 import { Registry } from "prom-client";
 import { fakeClock } from "./_test_util.ts";
 import {
   BanList,
   createLimiter,
-  DEFAULT_LIMITER_CONFIG,
   LIMIT_KEYS,
+  limiterConfigFrom,
   type RateSpec,
   type ResolvedLimiterConfig,
   UNLIMITED_FLOW,
@@ -17,7 +18,7 @@ const NO_ACCESS = { denyPeers: [], denyCidrs: [], allowPeers: [], allowCidrs: []
 /** Every limit off, then the overrides. */
 function config(overrides: Partial<ResolvedLimiterConfig> = {}): ResolvedLimiterConfig {
   return {
-    ...DEFAULT_LIMITER_CONFIG,
+    ...limiterConfigFrom(defaultConfig()),
     connectionsPerIp: OFF,
     connectionsPerSubnet: OFF,
     connectionsGlobal: OFF,

@@ -6,7 +6,6 @@
  */
 
 import { formatMasked, parseIp } from "./_ip.ts";
-import { SUBNET_PREFIX_V4, SUBNET_PREFIX_V6 } from "./constants.ts";
 
 /**
  * Returns the subnet of an IP as CIDR text (`"10.1.2.0/24"`, `"2001:db8:1::/48"`).
@@ -21,13 +20,13 @@ import { SUBNET_PREFIX_V4, SUBNET_PREFIX_V6 } from "./constants.ts";
  * @example
  * ```ts
  * import { subnetKey } from "./subnet_key.ts";
- * subnetKey("::ffff:192.0.2.77"); // "192.0.2.0/24"
+ * subnetKey("::ffff:192.0.2.77", 24, 48); // "192.0.2.0/24"
  * ```
  */
 export function subnetKey(
   ip: string,
-  prefixV4: number = SUBNET_PREFIX_V4,
-  prefixV6: number = SUBNET_PREFIX_V6,
+  prefixV4: number,
+  prefixV6: number,
 ): string {
   checkPrefix("prefixV4", prefixV4, 32);
   checkPrefix("prefixV6", prefixV6, 128);

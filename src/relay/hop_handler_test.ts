@@ -12,8 +12,8 @@ import { streamPair } from "@libp2p/utils";
 import { multiaddr } from "@multiformats/multiaddr";
 import { Registry } from "prom-client";
 import { encodeFrame, FrameReader } from "./_framing.ts";
+import { defaultConfig } from "../config/mod.ts";
 import { type Circuit, CircuitSlots } from "./circuit.ts";
-import { DEFAULT_RELAY_CONFIG } from "./constants.ts";
 import { HopHandler, peerKey } from "./hop_handler.ts";
 import { RelayMetrics } from "./metrics.ts";
 import type { ResolvedRelayConfig } from "./mod.ts";
@@ -55,7 +55,7 @@ interface Harness {
 }
 
 function harness(overrides: Partial<ResolvedRelayConfig> = {}): Harness {
-  const config = { ...DEFAULT_RELAY_CONFIG, ...overrides };
+  const config = { ...defaultConfig().relay, ...overrides };
   const store = new ReservationStore<PeerId>({
     ttlMs: config.reservationTtlMs,
     maxReservations: config.maxReservations,

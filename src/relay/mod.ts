@@ -24,8 +24,9 @@
  * @example
  * ```ts ignore
  * import { Registry } from "prom-client";
- * import { relay, DEFAULT_RELAY_CONFIG } from "./mod.ts";
- * const service = relay(DEFAULT_RELAY_CONFIG)({ libp2p, registry: new Registry(), privateKey });
+ * import { defaultConfig } from "../config/mod.ts";
+ * import { relay } from "./mod.ts";
+ * const service = relay(defaultConfig().relay)({ libp2p, registry: new Registry(), privateKey });
  * await service.start();
  * service.stats().reservations; // 0
  * await service.stop();
@@ -38,8 +39,6 @@ import type { Libp2p, PeerId, PrivateKey } from "@libp2p/interface";
 import type { Registry } from "prom-client";
 import type { ResolvedRelaySectionConfig } from "../config/mod.ts";
 import { RelayServer } from "./relay_server.ts";
-
-export { DEFAULT_RELAY_CONFIG } from "./constants.ts";
 
 /** The relay settings the code uses: `[relay]` as the config loader resolves it. */
 export type ResolvedRelayConfig = ResolvedRelaySectionConfig;
@@ -149,6 +148,8 @@ export interface CircuitInfo {
 
 /** The relay service. */
 export interface Relay {
+  /** The settings it runs with. */
+  readonly config: ResolvedRelayConfig;
   /** Held reservations (a snapshot). */
   reservations(): ReservationInfo[];
   /** Open circuits (a snapshot). */

@@ -52,6 +52,7 @@ export interface RelayServerComponents {
 
 /** Circuit relay v2 server (hop + stop) on a libp2p host. */
 export class RelayServer implements Relay {
+  readonly config: ResolvedRelayConfig;
   readonly #libp2p: Libp2p;
   readonly #store: ReservationStore<PeerId>;
   readonly #slots: CircuitSlots;
@@ -68,6 +69,7 @@ export class RelayServer implements Relay {
    * @param components Host, registry and key.
    */
   constructor(config: ResolvedRelayConfig, components: RelayServerComponents) {
+    this.config = config;
     this.#libp2p = components.libp2p;
     this.#store = new ReservationStore<PeerId>({
       ttlMs: config.reservationTtlMs,
