@@ -2,7 +2,7 @@
 # Installs the Debian tools the tests drive, when missing: promtool (package prometheus)
 # for the metrics checks, chromium for the browser tests and prometheus-alertmanager for
 # the policy alert test, nftables and conntrack for the NAT lab of the hole-punch tests
-# (tests/_helpers/netns.ts). Root uses apt-get
+# (tests/_helpers/netns.ts), and pebble (with pebble-challtestsrv) for the ACME tests. Root uses apt-get
 # directly, others sudo. The tests themselves never install anything: they fail with a
 # message pointing here.
 set -euo pipefail
@@ -16,6 +16,7 @@ command -v prometheus-alertmanager >/dev/null 2>&1 || packages+=(prometheus-aler
 command -v ip >/dev/null 2>&1 || packages+=(iproute2)
 command -v nft >/dev/null 2>&1 || packages+=(nftables)
 command -v conntrack >/dev/null 2>&1 || packages+=(conntrack)
+command -v pebble-challtestsrv >/dev/null 2>&1 || packages+=(pebble)
 ((${#packages[@]} == 0)) && exit 0
 sudo=""
 [[ "$(id -u)" == 0 ]] || sudo="sudo"

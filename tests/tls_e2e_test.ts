@@ -5,6 +5,7 @@ import { metric } from "./_helpers/ops_probe.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { REPO_ROOT, runHopdCli, spawnHopd } from "./_helpers/hopd_process.ts";
+import { makeTestCa } from "./_helpers/test_ca.ts";
 
 async function run(cmd: string, args: string[], stdin?: string): Promise<string> {
   const child = new Deno.Command(cmd, {
@@ -26,56 +27,9 @@ async function run(cmd: string, args: string[], stdin?: string): Promise<string>
   return text;
 }
 
-/** A throwaway CA and two leaf certificates for 127.0.0.1, made with openssl. */
+/** A throwaway CA and two leaf certificates for 127.0.0.1. */
 async function makeCertificates(dir: string) {
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  await run("openssl", [
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    join(dir, "ca.key"),
-    "-out",
-    join(dir, "ca.pem"),
-    "-days",
-    "2",
-    "-subj",
-    "/CN=hopd test CA",
-  ]);
-  const ext = join(dir, "ext.cnf");
-  await Deno.writeTextFile(
-    ext,
-    "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-  );
-  for (const name of ["one", "two"]) {
-    await run("openssl", [
-      "req",
-      ...ec,
-      "-keyout",
-      join(dir, `${name}.key`),
-      "-out",
-      join(dir, `${name}.csr`),
-      "-subj",
-      "/CN=localhost",
-    ]);
-    await run("openssl", [
-      "x509",
-      "-req",
-      "-in",
-      join(dir, `${name}.csr`),
-      "-CA",
-      join(dir, "ca.pem"),
-      "-CAkey",
-      join(dir, "ca.key"),
-      "-CAcreateserial",
-      "-out",
-      join(dir, `${name}.pem`),
-      "-days",
-      name === "one" ? "2" : "3",
-      "-extfile",
-      ext,
-    ]);
-  }
+  await makeTestCa(dir, [{ name: "one", days: 2 }, { name: "two", days: 3 }]);
 }
 
 async function servedSerial(port: number): Promise<string> {

@@ -128,6 +128,7 @@ Deno.test("config example prints TOML that parses and has every section", async 
     "access",
     "admin",
     "tls",
+    "acme",
     "relay",
     "policy",
     "federation",

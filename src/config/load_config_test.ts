@@ -214,7 +214,7 @@ Deno.test("loadConfig() errors are ConfigErrors naming the key path, the value a
       "'nodes'",
       "not a known section",
       FILE,
-      "node, connections, http, log, limits, access, admin, tls, relay",
+      "node, connections, http, log, limits, access, admin, tls, acme, relay",
     ]],
     ["TLS certificate without its key", '[tls]\ncert_file = "/etc/hopd/cert.pem"\n', [
       "'tls.key_file'",

@@ -17,6 +17,7 @@ export { defaultConfig, loadConfig } from "./load_config.ts";
 export type { LoadConfigOptions, RawConfig } from "./load_config.ts";
 export type {
   ResolvedAccessConfig,
+  ResolvedAcmeConfig,
   ResolvedAdminConfig,
   ResolvedConfig,
   ResolvedConnectionsConfig,

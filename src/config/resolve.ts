@@ -81,6 +81,21 @@ export interface ResolvedTlsConfig {
   readonly keyFile?: string;
 }
 
+/** `[acme]`, resolved: milliseconds, HOST:PORT split, unset strings as undefined. */
+export interface ResolvedAcmeConfig {
+  readonly enabled: boolean;
+  readonly directoryUrl: string;
+  readonly domains: readonly string[];
+  readonly email?: string;
+  readonly challenge: ConfigFile["acme"]["challenge"];
+  /** Where http-01 challenges are answered. */
+  readonly httpListen: ResolvedHttpConfig;
+  readonly renewBeforeMs: number;
+  readonly directoryCaFile?: string;
+  /** External account binding, when the CA needs one. */
+  readonly eab?: { readonly kid: string; readonly hmacKeyFile: string };
+}
+
 /** `[relay]`, resolved: milliseconds and bytes, 0 = unlimited. */
 export interface ResolvedRelaySectionConfig {
   /** Reservation lifetime. */
@@ -121,6 +136,7 @@ export interface ResolvedConfig {
   readonly access: ResolvedAccessConfig;
   readonly admin: ResolvedAdminConfig;
   readonly tls: ResolvedTlsConfig;
+  readonly acme: ResolvedAcmeConfig;
   readonly relay: ResolvedRelaySectionConfig;
   readonly policy: ResolvedPolicyConfig;
   readonly federation: ResolvedFederationConfig;
@@ -217,6 +233,7 @@ function deepFreeze<T>(value: T): T {
 export function resolveConfig(file: ConfigFile): ResolvedConfig {
   const { node, connections, http, log, limits, access, admin, tls, relay, policy, federation } =
     file;
+  const { acme } = file;
   return deepFreeze({
     node: {
       dataDir: node.data_dir,
@@ -267,6 +284,7 @@ export function resolveConfig(file: ConfigFile): ResolvedConfig {
       maxBodyBytes: bytes(admin.max_body_size),
     },
     tls: tls.cert_file === "" ? {} : { certFile: tls.cert_file, keyFile: tls.key_file },
+    acme: resolveAcme(acme),
     relay: {
       reservationTtlMs: ms(relay.reservation_ttl),
       maxReservations: relay.max_reservations,
@@ -285,6 +303,22 @@ export function resolveConfig(file: ConfigFile): ResolvedConfig {
     policy: resolvePolicy(policy),
     federation: resolveFederation(federation),
   });
+}
+
+function resolveAcme(acme: ConfigFile["acme"]): ResolvedAcmeConfig {
+  return {
+    enabled: acme.enabled,
+    directoryUrl: acme.directory,
+    domains: acme.domains.map((domain) => domain.toLowerCase()),
+    ...(acme.email === "" ? {} : { email: acme.email }),
+    challenge: acme.challenge,
+    httpListen: splitHostPort(acme.http_listen),
+    renewBeforeMs: ms(acme.renew_before),
+    ...(acme.directory_ca_file === "" ? {} : { directoryCaFile: acme.directory_ca_file }),
+    ...(acme.eab_kid === ""
+      ? {}
+      : { eab: { kid: acme.eab_kid, hmacKeyFile: acme.eab_hmac_key_file } }),
+  };
 }
 
 function resolveFederation(federation: ConfigFile["federation"]): ResolvedFederationConfig {

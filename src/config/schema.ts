@@ -229,6 +229,51 @@ const tlsSection = z.strictObject({
   ),
 });
 
+/** ACME challenge types hopd answers, see docs/RELAY.md ("Certificates from ACME"). */
+export const ACME_CHALLENGES = ["http-01"] as const;
+
+const DNS_NAME = z.string().regex(
+  /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/i,
+  { message: 'must be a DNS name such as "relay.example.com" (no wildcard, no IP address)' },
+);
+
+const acmeSection = z.strictObject({
+  enabled: z.boolean().default(false).describe(
+    "Obtain and renew the WebSockets-over-TLS certificate from an ACME CA (Let's Encrypt by default) instead of [tls] files. Needs a /tls/ws listen address and domains.",
+  ),
+  directory: z.string().regex(/^https?:\/\/\S+$/, {
+    message:
+      'must be an ACME directory URL such as "https://acme-v02.api.letsencrypt.org/directory"',
+  }).default("https://acme-v02.api.letsencrypt.org/directory").describe(
+    "ACME directory URL of the CA (Let's Encrypt production by default; its staging directory for trials).",
+  ),
+  domains: z.array(DNS_NAME).default([]).describe(
+    'DNS names this relay answers for (A/AAAA records pointing here), e.g. ["relay.example.com"]; one certificate covers them all, and the relay announces /dns4/<name>/tcp/<port>/tls/ws for each.',
+  ),
+  email: z.string().default("").describe(
+    'Contact address given to the CA for expiry and policy mail ("" = none).',
+  ),
+  challenge: z.enum(ACME_CHALLENGES).default("http-01").describe(
+    'How the CA checks control of the domains: "http-01" answers on http_listen (port 80 as the CA sees it). tls-alpn-01 is not available: see docs/RELAY.md.',
+  ),
+  http_listen: HOST_PORT.default("0.0.0.0:80").describe(
+    "HOST:PORT where http-01 challenges are answered (the CA connects to port 80 of each domain).",
+  ),
+  renew_before: positiveDuration(
+    "30d",
+    "Renew this long before the certificate expires (a certificate shorter-lived than this is renewed at half its lifetime).",
+  ),
+  directory_ca_file: z.string().default("").describe(
+    "PEM CA certificate(s) to trust for the directory's HTTPS, for a private CA such as step-ca or pebble (\"\" = the system's trust).",
+  ),
+  eab_kid: z.string().default("").describe(
+    'Key identifier of the CA\'s external account binding, for CAs that need one ("" = none).',
+  ),
+  eab_hmac_key_file: z.string().default("").describe(
+    "File holding the external account binding's HMAC key (base64url, first line; keep it mode 0600). Set together with eab_kid.",
+  ),
+});
+
 const relaySection = z.strictObject({
   reservation_ttl: positiveDuration(
     "1h",
@@ -463,6 +508,7 @@ export const CONFIG_SCHEMA = z.strictObject({
   access: accessSection.default(accessSection.parse({})),
   admin: adminSection.default(adminSection.parse({})),
   tls: tlsSection.default(tlsSection.parse({})),
+  acme: acmeSection.default(acmeSection.parse({})),
   relay: relaySection.default(relaySection.parse({})),
   policy: policySection.default(policySection.parse({})),
   federation: federationSection.default(federationSection.parse({})),
@@ -510,15 +556,59 @@ export const CONFIG_SCHEMA = z.strictObject({
       message: "must not be above policy.hysteresis_of",
     });
   }
+  refineAcme(config, ctx);
   const secure = config.node.listen.findIndex(isSecureWebSocket);
-  if (secure >= 0 && cert === "") {
+  if (secure >= 0 && cert === "" && !config.acme.enabled) {
     ctx.addIssue({
       code: "custom",
       path: ["node", "listen", secure],
-      message: "is a TLS WebSocket address, which needs tls.cert_file and tls.key_file",
+      message:
+        "is a TLS WebSocket address, which needs tls.cert_file and tls.key_file (or acme.enabled)",
     });
   }
 });
+
+type ConfigBeforeRefine = {
+  node: { listen: string[] };
+  tls: { cert_file: string };
+  acme: z.output<typeof acmeSection>;
+};
+
+function refineAcme(config: ConfigBeforeRefine, ctx: z.RefinementCtx): void {
+  const { acme } = config;
+  if ((acme.eab_kid === "") !== (acme.eab_hmac_key_file === "")) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["acme", acme.eab_kid === "" ? "eab_kid" : "eab_hmac_key_file"],
+      message: "must be set together with acme." +
+        (acme.eab_kid === "" ? "eab_hmac_key_file" : "eab_kid"),
+    });
+  }
+  if (!acme.enabled) return;
+  if (config.tls.cert_file !== "") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["acme", "enabled"],
+      message: "cannot be true while tls.cert_file is set: [tls] files and [acme] are exclusive, " +
+        "set one or the other",
+    });
+  }
+  if (acme.domains.length === 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["acme", "domains"],
+      message: "must list at least one DNS name when acme.enabled is true",
+    });
+  }
+  if (!config.node.listen.some(isSecureWebSocket)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["node", "listen"],
+      message: 'needs a TLS WebSocket address such as "/ip4/0.0.0.0/tcp/443/tls/ws" ' +
+        "when acme.enabled is true (the certificate is served there)",
+    });
+  }
+}
 
 /** The config as written (snake_case keys, unit strings), after defaults. */
 export type ConfigFile = z.output<typeof CONFIG_SCHEMA>;

@@ -26,12 +26,13 @@
  */
 
 import { gossipsub } from "@libp2p/gossipsub";
+import { type AcmeManager, acmeService } from "../acme/mod.ts";
 import { getLogger } from "@logtape/logtape";
 import type { Registry } from "prom-client";
 import type { ResolvedConfig } from "../config/mod.ts";
 import { gossipsubOptions } from "../federation/mod.ts";
 import { registerHostMetrics } from "../host/metrics.ts";
-import { createHost, type Host } from "../host/mod.ts";
+import { createHost, type Host, type LoadedCertificate } from "../host/mod.ts";
 import type { Identity } from "../identity/mod.ts";
 import { createRegistry } from "../metrics/mod.ts";
 import { type Health, type PolicyEngine, policyEngine } from "../policy/mod.ts";
@@ -89,6 +90,8 @@ export interface CoreComponents {
 
 /** Every component of a running node. */
 export interface Components extends CoreComponents {
+  /** Absent when `[acme] enabled = false`. */
+  readonly acme: AcmeManager | undefined;
   readonly host: Host;
   readonly relay: Relay;
   /** Absent when `[federation] enabled = false`. */
@@ -112,7 +115,17 @@ export interface Components extends CoreComponents {
 export async function buildComponents(init: BuildInit): Promise<Components> {
   const core = buildCore(init);
   const { config } = core;
-  const host = await buildHost(core);
+  // The manager hands each new certificate to the host, built next (it orders only once
+  // started); a stored certificate is read first so the host serves it from the start.
+  const acme = !config.acme.enabled ? undefined : acmeService({
+    acme: config.acme,
+    dataDir: config.node.dataDir,
+  })({
+    registry: core.registry,
+    clock: { nowMs: () => Date.now() },
+    onCertificate: (certificate) => host.useCertificate(certificate),
+  });
+  const host: Host = await buildHost(core, await acme?.load());
   // The relay and the federation ask the policy engine, built after them, through these
   // (see the module doc): they run once the node has started.
   const health = (): Health => policy?.health() ?? HEALTHY;
@@ -133,10 +146,20 @@ export async function buildComponents(init: BuildInit): Promise<Components> {
 
   wireDrain(core.state, relayService, federation);
   wireBans(core.bans, host);
-  registerHostMetrics(host.libp2p, core.registry, host.certificate);
+  const servesTls = config.tls.certFile !== undefined || acme !== undefined;
+  registerHostMetrics(host.libp2p, core.registry, servesTls ? host.certificate : undefined);
   const readiness = () => core.state.readiness(health());
   const metrics = registerNodeMetrics(core.registry, readiness, () => core.state.isDraining());
-  const parts = { ...core, host, relay: relayService, federation, snapshots, policy, metrics };
+  const parts = {
+    ...core,
+    acme,
+    host,
+    relay: relayService,
+    federation,
+    snapshots,
+    policy,
+    metrics,
+  };
   const ops = new OpsService(
     daemonOpsApp({
       ...parts,
@@ -174,6 +197,8 @@ export function startables(c: Components): Startable[] {
     named("relay", c.relay),
     // Its last report ("leaving") needs the host and the relay: it stops before them.
     ...(c.federation === undefined ? [] : [named("federation", c.federation)]),
+    // Binds the http-01 address and orders in the background: TCP and WS serve meanwhile.
+    ...(c.acme === undefined ? [] : [named("acme", c.acme)]),
     c.ops,
     limiterSweep(c.limiter),
     ...(c.snapshots === undefined ? [] : [named("policy snapshots", c.snapshots)]),
@@ -204,11 +229,16 @@ function buildCore(init: BuildInit): CoreComponents {
   };
 }
 
-function buildHost({ config, identity, peerId, state, limiter }: CoreComponents): Promise<Host> {
+function buildHost(
+  { config, identity, peerId, state, limiter }: CoreComponents,
+  acmeCertificate: LoadedCertificate | undefined,
+): Promise<Host> {
   return createHost({
     node: config.node,
     connections: config.connections,
     tls: config.tls,
+    ...(acmeCertificate === undefined ? {} : { certificate: acmeCertificate }),
+    ...(config.acme.enabled ? { announceDomains: config.acme.domains } : {}),
     privateKey: identity.privateKey,
     refuseInbound: (addr) => {
       if (state.isDraining()) return true;

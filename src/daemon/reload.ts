@@ -38,6 +38,7 @@ export const RESTART_ONLY_SECTIONS = [
   "http",
   "relay",
   "tls",
+  "acme",
   "federation",
   "policy",
 ] as const;

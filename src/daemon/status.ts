@@ -1,13 +1,15 @@
 /**
  * `GET /v1/status` and `hopd status`: the node's identity, addresses, uptime, connections
  * by transport and direction, the relay's counts, the limiter's throttle and bans, readiness,
- * drain, health and, with federation, the members.
+ * drain, health, with federation the members, and with TLS the certificate served on
+ * /tls/ws (and the ACME state).
  *
  * @module
  */
 
+import type { AcmeStatus } from "../acme/mod.ts";
 import type { ResolvedConfig } from "../config/mod.ts";
-import { type Host, transportOf } from "../host/mod.ts";
+import { type Host, type LoadedCertificate, transportOf } from "../host/mod.ts";
 import type { Health } from "../policy/mod.ts";
 import type { BanList, Limiter } from "../ratelimit/mod.ts";
 import type { Relay } from "../relay/mod.ts";
@@ -22,11 +24,12 @@ export interface StatusSources {
   readonly startedAtMs: number;
   readonly state: NodeState;
   health(): Health;
-  readonly host: Pick<Host, "libp2p">;
+  readonly host: Pick<Host, "libp2p" | "certificate">;
   readonly relay: Pick<Relay, "stats">;
   readonly limiter: Pick<Limiter, "throttleFactor">;
   readonly bans: Pick<BanList, "size">;
   readonly federation: FederationMember | undefined;
+  readonly acme: { status(): AcmeStatus } | undefined;
 }
 
 /**
@@ -66,5 +69,28 @@ export function nodeStatus(s: StatusSources, nowMs: number = Date.now()): Record
     ...(s.federation === undefined
       ? {}
       : { federation: { members: s.federation.federation.summary().members } }),
+    ...tlsStatus(s.host.certificate(), s.acme?.status()),
+  };
+}
+
+/** The `tls` part: the certificate served on /tls/ws and the ACME state, when either exists. */
+function tlsStatus(
+  certificate: LoadedCertificate | undefined,
+  acme: AcmeStatus | undefined,
+): Record<string, unknown> {
+  if (certificate === undefined && acme === undefined) return {};
+  return {
+    tls: {
+      ...(certificate === undefined ? {} : {
+        certificate: {
+          source: certificate.source,
+          domains: certificate.domains,
+          issuer: certificate.issuer,
+          notBefore: new Date(certificate.notBeforeMs).toISOString(),
+          notAfter: new Date(certificate.notAfterMs).toISOString(),
+        },
+      }),
+      ...(acme === undefined ? {} : { acme }),
+    },
   };
 }

@@ -8,28 +8,20 @@ import { transportOf } from "./mod.ts";
  * time so it can never drift) and `hopd_connections_opened_total`, both by transport and
  * direction.
  *
- * When TLS is configured it also exports `hopd_tls_certificate_expiry_timestamp_seconds`.
+ * `hopd_tls_certificate_expiry_timestamp_seconds{source}` is the notAfter of the certificate
+ * served on WebSockets over TLS (`source` "files" or "acme"); no sample while there is none.
  *
  * @param libp2p The node to observe.
  * @param registry Where to register.
- * @param certificate Reads the TLS certificate in use, if any.
+ * @param certificate Reads the TLS certificate in use; absent when the node serves no TLS
+ * (then the expiry gauge is not registered at all).
  */
 export function registerHostMetrics(
   libp2p: Libp2p,
   registry: Registry,
-  certificate: () => LoadedCertificate | undefined,
+  certificate?: () => LoadedCertificate | undefined,
 ): void {
-  if (certificate() !== undefined) {
-    new Gauge({
-      name: "hopd_tls_certificate_expiry_timestamp_seconds",
-      help: "notAfter of the TLS certificate served on WebSockets over TLS, as a unix time.",
-      registers: [registry],
-      collect() {
-        const notAfterMs = certificate()?.notAfterMs;
-        if (notAfterMs !== undefined) this.set(notAfterMs / 1000);
-      },
-    });
-  }
+  if (certificate !== undefined) registerExpiry(registry, certificate);
   const labelNames = ["transport", "direction"] as const;
   new Gauge({
     name: "hopd_connections",
@@ -51,5 +43,20 @@ export function registerHostMetrics(
   });
   libp2p.addEventListener("connection:open", (event) => {
     opened.inc({ transport: transportOf(event.detail), direction: event.detail.direction });
+  });
+}
+
+function registerExpiry(registry: Registry, certificate: () => LoadedCertificate | undefined) {
+  new Gauge({
+    name: "hopd_tls_certificate_expiry_timestamp_seconds",
+    help:
+      "notAfter of the TLS certificate served on WebSockets over TLS, as a unix time, by source (files or acme).",
+    labelNames: ["source"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      const current = certificate();
+      if (current !== undefined) this.set({ source: current.source }, current.notAfterMs / 1000);
+    },
   });
 }

@@ -36,11 +36,12 @@ import type {
 } from "../config/mod.ts";
 import { relayNoise } from "./noise_crypto.ts";
 import { certificateRenewer, type LoadedCertificate, readCertificate } from "./tls_certificate.ts";
+import { withDomainAddrs } from "./domain_addrs.ts";
 
 const log = getLogger(["hopd", "host"]);
 
-export type { LoadedCertificate } from "./tls_certificate.ts";
-export { readCertificate } from "./tls_certificate.ts";
+export type { CertificateSource, LoadedCertificate } from "./tls_certificate.ts";
+export { parseCertificate, readCertificate } from "./tls_certificate.ts";
 
 /** Largest yamux frame payload: Noise's 65,519-byte plaintext limit minus yamux's header. */
 const YAMUX_MAX_MESSAGE_BYTES = 65_519 - 12;
@@ -50,6 +51,14 @@ export interface HostInit {
   readonly node: Pick<ResolvedNodeConfig, "listen" | "announce">;
   readonly connections: ResolvedConnectionsConfig;
   readonly tls: ResolvedTlsConfig;
+  /**
+   * The certificate to serve on WebSockets over TLS when it does not come from `[tls]` files
+   * (ACME); later ones arrive through {@linkcode Host.useCertificate}. A /tls/ws listener
+   * without any refuses TLS handshakes until one arrives.
+   */
+  readonly certificate?: LoadedCertificate;
+  /** DNS names the WebSockets-over-TLS addresses are also announced under (`/dns4/…/tls/ws`). */
+  readonly announceDomains?: readonly string[];
   readonly privateKey: PrivateKey;
   /** Asked for every inbound connection before its handshake; true refuses it. */
   readonly refuseInbound?: (remoteAddr: Multiaddr) => boolean;
@@ -138,8 +147,9 @@ function identifyWhenNeeded(
 export async function createHost(init: HostInit): Promise<Host> {
   const { connections, tls } = init;
   let certificate = tls.certFile === undefined
-    ? undefined
+    ? init.certificate
     : await readCertificate(tls.certFile, tls.keyFile!);
+  const domains = init.announceDomains ?? [];
   const refuseInbound = init.refuseInbound ?? (() => false);
   const refuseInboundPeer = init.refuseInboundPeer ?? (() => false);
   const logger = libp2pLogger(Deno.env.toObject());
@@ -150,7 +160,13 @@ export async function createHost(init: HostInit): Promise<Host> {
     start: false,
     privateKey: init.privateKey,
     ...(logger === undefined ? {} : { logger }),
-    addresses: { listen: [...init.node.listen], announce: [...init.node.announce] },
+    addresses: {
+      listen: [...init.node.listen],
+      announce: [...init.node.announce],
+      ...(domains.length === 0
+        ? {}
+        : { announceFilter: (addrs) => withDomainAddrs(addrs, domains) }),
+    },
     transports: [
       coalescingTcp({ inboundSocketInactivityTimeout: 0, outboundSocketInactivityTimeout: 0 }),
       webSockets(

@@ -1,11 +1,57 @@
 import type { Libp2pEvents, TLSCertificate, TypedEventTarget } from "@libp2p/interface";
-import { X509Certificate } from "node:crypto";
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import { ConfigError } from "../errors.ts";
 
-/** A certificate and key read from disk, with the certificate's expiry. */
+/** Where a certificate came from: `[tls]` files or hopd's own ACME client. */
+export type CertificateSource = "files" | "acme";
+
+/** A certificate chain and key, with what the leaf certificate says. */
 export interface LoadedCertificate extends TLSCertificate {
+  readonly source: CertificateSource;
+  /** The leaf certificate's notBefore, in unix milliseconds. */
+  readonly notBeforeMs: number;
   /** The leaf certificate's notAfter, in unix milliseconds. */
   readonly notAfterMs: number;
+  /** The leaf's DNS subject alternative names, lowercased, in certificate order. */
+  readonly domains: readonly string[];
+  /** The issuer's common name (or its whole distinguished name when it has none). */
+  readonly issuer: string;
+}
+
+/**
+ * Reads what a PEM certificate chain says and checks that the key belongs to its leaf.
+ *
+ * @param cert PEM certificate chain (leaf first).
+ * @param key PEM private key.
+ * @param source Where the pair came from.
+ * @returns The pair with the leaf's validity, names and issuer.
+ * @throws {TypeError} When the chain holds no certificate, the key is no PEM private key,
+ * or the key does not match the leaf.
+ */
+export function parseCertificate(
+  cert: string,
+  key: string,
+  source: CertificateSource,
+): LoadedCertificate {
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key)) {
+    throw new TypeError("the key holds no PEM private key");
+  }
+  const leaf = new X509Certificate(cert);
+  if (!leaf.checkPrivateKey(createPrivateKey(key))) {
+    throw new TypeError("the key does not belong to the certificate");
+  }
+  const domains = (leaf.subjectAltName ?? "").split(",").map((name) => name.trim())
+    .filter((name) => name.startsWith("DNS:")).map((name) => name.slice(4).toLowerCase());
+  const issuerCn = /(?:^|\n)CN=([^\n]*)/.exec(leaf.issuer)?.[1];
+  return {
+    cert,
+    key,
+    source,
+    notBeforeMs: Date.parse(leaf.validFrom),
+    notAfterMs: Date.parse(leaf.validTo),
+    domains,
+    issuer: issuerCn ?? leaf.issuer.replaceAll("\n", ", "),
+  };
 }
 
 /**
@@ -32,18 +78,16 @@ export async function readCertificate(
   if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key)) {
     throw new ConfigError(`Cannot load TLS key '${keyFile}' as it holds no PEM private key`);
   }
-  let notAfterMs: number;
   try {
-    notAfterMs = Date.parse(new X509Certificate(cert).validTo);
+    return parseCertificate(cert, key, "files");
   } catch (error) {
     throw new ConfigError(
-      `Cannot load TLS certificate '${certFile}' as it holds no PEM certificate: ${
+      `Cannot load TLS certificate '${certFile}' with key '${keyFile}': ${
         (error as Error).message
       }`,
       { cause: error },
     );
   }
-  return { cert, key, notAfterMs };
 }
 
 /** A libp2p service that hands a new certificate to the WebSockets listener. */
