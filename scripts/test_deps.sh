@@ -17,6 +17,8 @@ command -v ip >/dev/null 2>&1 || packages+=(iproute2)
 command -v nft >/dev/null 2>&1 || packages+=(nftables)
 command -v conntrack >/dev/null 2>&1 || packages+=(conntrack)
 command -v pebble-challtestsrv >/dev/null 2>&1 || packages+=(pebble)
+# certutil: the ACME browser test makes chromium trust pebble's root through an NSS database.
+command -v certutil >/dev/null 2>&1 || packages+=(libnss3-tools)
 ((${#packages[@]} == 0)) && exit 0
 sudo=""
 [[ "$(id -u)" == 0 ]] || sudo="sudo"

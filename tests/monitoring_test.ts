@@ -48,6 +48,7 @@ const CONTRACT_METRICS = new Set([
 /** Metrics exported only in some configurations, with the file that registers each. */
 const CONDITIONAL_METRICS: Record<string, string> = {
   hopd_tls_certificate_expiry_timestamp_seconds: "src/host/metrics.ts",
+  hopd_acme_consecutive_failures: "src/acme/metrics.ts",
 };
 
 /** Series Prometheus itself makes. */

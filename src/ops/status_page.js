@@ -17,6 +17,7 @@ import {
   obj,
   rateSeries,
   str,
+  tlsRows,
 } from "./status_page_model.js";
 
 const POLL_INTERVAL_MS = 2_000;
@@ -151,6 +152,7 @@ function renderRelay(status) {
       `${str(members.alive)} / ${str(members.suspect)} / ${str(members.dead)}`,
     ]);
   }
+  rows.push(...tlsRows(status.tls, Date.now()));
   byId("relay-rows").replaceChildren(
     ...rows.map(([label, field, value]) =>
       el(

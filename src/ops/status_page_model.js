@@ -119,3 +119,42 @@ export function chartModel(rates, nowMs, spanMs = HISTORY_WINDOW_MS, box = CHART
 function round1(value) {
   return Math.round(value * 10) / 10;
 }
+
+/**
+ * Rows for the TLS certificate served on /tls/ws and the ACME state (status.tls), as
+ * [label, field, value]; none when the node serves no TLS.
+ */
+export function tlsRows(tls, nowMs) {
+  const t = obj(tls);
+  const certificate = obj(t.certificate);
+  const acme = obj(t.acme);
+  const rows = [];
+  if (typeof certificate.notAfter === "string") {
+    const names = arr(certificate.domains).join(", ") || "—";
+    rows.push([
+      "TLS certificate",
+      "tlsCertificate",
+      `${names} (${str(certificate.source)}, ${str(certificate.issuer)})`,
+    ]);
+    const left = (Date.parse(certificate.notAfter) - nowMs) / 1000;
+    rows.push([
+      "Certificate expires",
+      "tlsExpiry",
+      `${certificate.notAfter} (${left > 0 ? `in ${formatDuration(left)}` : "expired"})`,
+    ]);
+  } else if (t.acme !== undefined) {
+    rows.push(["TLS certificate", "tlsCertificate", "none yet (ACME order pending)"]);
+  }
+  if (t.acme !== undefined) {
+    const failures = num(acme.consecutiveFailures) ?? 0;
+    const next = typeof acme.nextOrderAt === "string" ? `, next order ${acme.nextOrderAt}` : "";
+    rows.push([
+      "ACME",
+      "acme",
+      failures > 0
+        ? `${failures} failed in a row: ${str(acme.lastError)}${next}`
+        : `${str(acme.state)}${next}`,
+    ]);
+  }
+  return rows;
+}

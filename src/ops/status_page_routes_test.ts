@@ -13,6 +13,7 @@ import {
   niceCeiling,
   rateSeries,
   str,
+  tlsRows,
 } from "./status_page_model.js";
 
 const script = inlineScript({ model, main });
@@ -173,5 +174,37 @@ Deno.test("chartModel() scales rates into the chart box with round tick labels",
       10,
       110,
     ],
+  ]);
+});
+
+Deno.test("tlsRows() shows the certificate, its expiry and the ACME state; nothing without TLS", () => {
+  const nowMs = Date.parse("2030-01-01T00:00:00Z");
+  assert.deepEqual(tlsRows(undefined, nowMs), []);
+  const rows = tlsRows({
+    certificate: {
+      source: "acme",
+      domains: ["relay.example.com"],
+      issuer: "R11",
+      notAfter: "2030-01-31T00:00:00.000Z",
+    },
+    acme: {
+      state: "waiting",
+      consecutiveFailures: 2,
+      lastError: "connect ECONNREFUSED",
+      nextOrderAt: "2030-01-01T00:02:00.000Z",
+    },
+  }, nowMs);
+  assert.deepEqual(rows, [
+    ["TLS certificate", "tlsCertificate", "relay.example.com (acme, R11)"],
+    ["Certificate expires", "tlsExpiry", "2030-01-31T00:00:00.000Z (in 30d)"],
+    [
+      "ACME",
+      "acme",
+      "2 failed in a row: connect ECONNREFUSED, next order 2030-01-01T00:02:00.000Z",
+    ],
+  ]);
+  assert.deepEqual(tlsRows({ acme: { state: "ordering", consecutiveFailures: 0 } }, nowMs), [
+    ["TLS certificate", "tlsCertificate", "none yet (ACME order pending)"],
+    ["ACME", "acme", "ordering"],
   ]);
 });

@@ -36,10 +36,58 @@ export function chromiumPath(): string {
   );
 }
 
+/** Extra settings for {@linkcode launchChromium}. */
+export interface LaunchOptions {
+  /** More command-line switches (e.g. `--host-resolver-rules=…`). */
+  readonly args?: readonly string[];
+  /**
+   * PEM root certificate chromium trusts besides the system's: put in a fresh NSS database
+   * under a private HOME (needs certutil, Debian's libnss3-tools).
+   */
+  readonly trustRoot?: string;
+}
+
+async function certutil(args: string[]): Promise<void> {
+  let output: Deno.CommandOutput;
+  try {
+    output = await new Deno.Command("certutil", { args, stdin: "null" }).output();
+  } catch (error) {
+    throw new Error(
+      `Cannot make chromium trust a test root as certutil is missing (${error}): ` +
+        "run 'bash scripts/test_deps.sh' (installs Debian's libnss3-tools)",
+    );
+  }
+  if (!output.success) {
+    throw new Error(
+      `certutil ${args.join(" ")} failed: ${new TextDecoder().decode(output.stderr)}`,
+    );
+  }
+}
+
 /** Opens `url` in a fresh headless chromium with an empty profile. */
-export async function launchChromium(url: string): Promise<Chromium> {
+export async function launchChromium(url: string, options: LaunchOptions = {}): Promise<Chromium> {
   const executable = chromiumPath();
   const profileDir = await Deno.makeTempDir({ prefix: "hopd-chromium-" });
+  const env: Record<string, string> = {};
+  if (options.trustRoot !== undefined) {
+    // Chromium on Linux reads user-added roots from $HOME/.pki/nssdb.
+    const nssdb = `${profileDir}/home/.pki/nssdb`;
+    await Deno.mkdir(nssdb, { recursive: true });
+    await Deno.writeTextFile(`${profileDir}/root.pem`, options.trustRoot);
+    await certutil(["-N", "-d", `sql:${nssdb}`, "--empty-password"]);
+    await certutil([
+      "-A",
+      "-d",
+      `sql:${nssdb}`,
+      "-t",
+      "C,,",
+      "-n",
+      "test root",
+      "-i",
+      `${profileDir}/root.pem`,
+    ]);
+    env.HOME = `${profileDir}/home`;
+  }
   const child = new Deno.Command(executable, {
     args: [
       "--headless",
@@ -56,8 +104,10 @@ export async function launchChromium(url: string): Promise<Chromium> {
       "--enable-logging=stderr",
       "--v=0",
       `--user-data-dir=${profileDir}`,
+      ...(options.args ?? []),
       url,
     ],
+    env,
     stdin: "null",
     stdout: "null",
     stderr: "piped",
