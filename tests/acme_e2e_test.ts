@@ -279,3 +279,51 @@ Deno.test("a short renew_before renews the certificate while a /tls/ws connectio
     await pebble.stop();
   }
 });
+
+Deno.test("a CA that requires external account binding refuses hopd without it and issues with acme.eab_*", async (t) => {
+  const eab = {
+    kid: "hopd-kid-1",
+    hmacKey: "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W",
+  };
+  const pebble = await startPebble({ eab });
+  const keyFile = join(pebble.dir, "eab.key");
+  await Deno.writeTextFile(keyFile, `${eab.hmacKey}\n`, { mode: 0o600 });
+  try {
+    await t.step("without a binding the order fails with the CA's error, counted", async () => {
+      const hopd = await spawnAcmeHopd(pebble, {});
+      try {
+        const failed = await eventually(
+          async () =>
+            (await metric(hopd.opsUrl, "hopd_acme_orders_total", { result: "error" })) >= 1,
+          ORDER_TIMEOUT_MS,
+        );
+        assert.ok(failed, "no failed order counted");
+        const body = await status(hopd);
+        assert.match(body.tls.acme.lastError, /externalAccountBinding/);
+        assert.equal(body.tls.certificate, undefined);
+        assert.equal((await fetch(`${hopd.opsUrl}/ready`)).status, 200);
+      } finally {
+        assert.equal((await hopd.stop()).code, 0);
+      }
+    });
+    await t.step(
+      "with acme.eab_kid and acme.eab_hmac_key_file it gets its certificate",
+      async () => {
+        const hopd = await spawnAcmeHopd(pebble, {
+          env: { HOPD_ACME_EAB_KID: eab.kid, HOPD_ACME_EAB_HMAC_KEY_FILE: keyFile },
+        });
+        try {
+          await waitForOrders(hopd, pebble, 1);
+          const rootFile = join(pebble.dir, "root.pem");
+          await Deno.writeTextFile(rootFile, await pebble.root());
+          const seen = await served(wssPort(hopd), rootFile);
+          assert.ok(seen.verified, seen.verifyText);
+        } finally {
+          assert.equal((await hopd.stop()).code, 0);
+        }
+      },
+    );
+  } finally {
+    await pebble.stop();
+  }
+});
