@@ -124,7 +124,6 @@ enum Cmd {
     Dial(Multiaddr),
     Listen(Multiaddr),
     Close(ConnectionId),
-    AddExternal(Multiaddr),
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -236,7 +235,6 @@ async fn drive(
                     Cmd::Dial(addr) => swarm.dial(addr.clone()).err().map(|e| format!("dial {addr}: {e}")),
                     Cmd::Listen(addr) => swarm.listen_on(addr.clone()).err().map(|e| format!("listen on {addr}: {e}")),
                     Cmd::Close(id) => { swarm.close_connection(id); None }
-                    Cmd::AddExternal(addr) => { swarm.add_external_address(addr); None }
                 };
                 if let Some(f) = failure {
                     state.lock().unwrap().failures.push(f);
@@ -446,15 +444,6 @@ async fn run(args: &Args, deadline: Instant, result: &mut ClientResult) -> Resul
         |s| s.relay_ping_ms.is_some(),
     )
     .await;
-    if args.holepunch {
-        // DCUtR sends the addresses the swarm holds as external: the relay's view of us.
-        let observed = state.lock().unwrap().observed.clone();
-        for addr in observed {
-            if let Ok(addr) = addr.parse::<Multiaddr>() {
-                send(Cmd::AddExternal(addr))?;
-            }
-        }
-    }
     let local: PeerId = result.peer_id.parse().expect("own peer id parses");
     let flow = if args.listen {
         listen(args, local, deadline, &state, &mut changes, &send, incoming).await
