@@ -9,7 +9,16 @@
  * @returns The samples.
  */
 export async function scrapeMetrics(opsUrl: string): Promise<Map<string, number>> {
-  const text = await (await fetch(`${opsUrl}/metrics`)).text();
+  return parseMetrics(await (await fetch(`${opsUrl}/metrics`)).text());
+}
+
+/**
+ * Parses a Prometheus text exposition into `series → value` (as {@linkcode scrapeMetrics}).
+ *
+ * @param text The /metrics body.
+ * @returns The samples.
+ */
+export function parseMetrics(text: string): Map<string, number> {
   const samples = new Map<string, number>();
   for (const line of text.split("\n")) {
     if (line === "" || line.startsWith("#")) continue;

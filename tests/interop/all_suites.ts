@@ -1,11 +1,12 @@
 /**
- * Every interop suite, in the order `deno task interop` runs them. The hole-punch suite
- * (network namespaces behind NATs) is appended here when it lands.
+ * Every interop suite, in the order `deno task interop` runs them; the hole-punch suite
+ * (./holepunch.ts: clients behind NATs in network namespaces) comes last.
  *
  * @module
  */
 
+import { holepunchSuite } from "./holepunch.ts";
 import { limitsSuite, matrixSuite, stopSuite, type Suite } from "./suites.ts";
 
 /** The suites, in order. */
-export const SUITES: readonly Suite[] = [matrixSuite, limitsSuite, stopSuite];
+export const SUITES: readonly Suite[] = [matrixSuite, limitsSuite, stopSuite, holepunchSuite];

@@ -23,6 +23,7 @@ interface Options {
   jobs: number;
   clients: ClientName[];
   suites?: string[];
+  attempts?: number;
 }
 
 function parseArgs(args: string[]): Options {
@@ -36,6 +37,11 @@ function parseArgs(args: string[]): Options {
       [...ALL_CLIENTS],
     )
     .option("--suites <list>", "suites to run", (v) => v.split(","))
+    .option(
+      "--attempts <n>",
+      "attempts per case of the suites that repeat one (holepunch)",
+      (v) => Number.parseInt(v, 10),
+    )
     .exitOverride()
     .parse(args, { from: "user" });
   return program.opts<Options>();
@@ -107,7 +113,10 @@ export async function main(args: string[]): Promise<number> {
     if (options.suites !== undefined && !options.suites.includes(suite.name)) continue;
     let prepared: Awaited<ReturnType<typeof suite.prepare>>;
     try {
-      prepared = await suite.prepare({ clients: byName });
+      prepared = await suite.prepare({
+        clients: byName,
+        ...(options.attempts === undefined ? {} : { attempts: options.attempts }),
+      });
     } catch (error) {
       console.log(`interop ${suite.name}: cannot start [FAILED]\n${indent(String(error))}`);
       failed++;

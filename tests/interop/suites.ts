@@ -38,6 +38,8 @@ export interface Case {
 /** What a suite gets: the usable clients by name. */
 export interface SuiteContext {
   readonly clients: ReadonlyMap<ClientName, Client>;
+  /** Attempts per case, for suites that repeat a case (holepunch); absent = the suite's own. */
+  readonly attempts?: number;
 }
 
 /** A group of cases around the hopd it starts; `close` stops that hopd. */

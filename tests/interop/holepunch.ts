@@ -1,0 +1,421 @@
+/**
+ * The hole-punch suite of `deno task interop`: stock clients behind simulated NATs meet
+ * through hopd and upgrade to a direct connection with DCUtR.
+ *
+ * Each case is one pair (`dialer->listener`, as in the matrix: the listener reserves, the
+ * dialer dials it through hopd) behind one NAT setting, in a NAT lab of its own
+ * (tests/_helpers/netns.ts: network namespaces, nft NAT routers, removed on every exit path):
+ *
+ * - `eim`: both behind endpoint-independent-mapping NATs (port-preserving masquerade);
+ * - `symmetric`: both behind symmetric NATs (a random public port per destination), where
+ *   hole punching cannot work: the relayed connection must carry the traffic and stay up to
+ *   hopd's duration limit, and be closed cleanly there;
+ * - `public`: the listener behind an eim NAT, the dialer on a public address.
+ *
+ * Before any libp2p runs, the lab's probe proves each NAT kind. Then hopd (the real program)
+ * starts in the lab's public namespace and the pair runs `attempts` times, the NAT mappings
+ * flushed between attempts. Per attempt: did a direct connection open (`holepunch.direct`),
+ * how long after the relayed one (`directAfterMs`, the dialer's clock), did the echo move to
+ * it (`echo.via`), and is identify's observed address from hopd the address the NAT router
+ * really maps the client's connection to (from the router's conntrack table). After the
+ * attempts, hopd's own view: its circuit lifetime and size histograms (docs/RELAY.md).
+ *
+ * Which cells must hole punch (see {@linkcode expectDirect}) is written down from what the
+ * implementations do; a cell passes only when every attempt behaves as expected, so a
+ * regression in hopd (or an implementation that starts to hole punch where it could not)
+ * fails the run.
+ *
+ * @module
+ */
+
+import { type LabHost, labUnavailable, type NatKind, type NatLab } from "../_helpers/netns.ts";
+import { createNatLab } from "../_helpers/netns.ts";
+import { spawnHopd } from "../_helpers/hopd_process.ts";
+import { parseMetrics, sampleSum } from "../_helpers/ops_probe.ts";
+import type { Client, ClientName } from "./clients.ts";
+import { type PairOutcome, runPair } from "./pair.ts";
+import type { ClientResult } from "./result.ts";
+import { type Case, type CaseOutcome, pairDetail, type Suite } from "./suites.ts";
+
+/** A NAT setting of the suite: the setting's name and what each side sits behind. */
+export interface NatSetting {
+  readonly name: "eim" | "symmetric" | "public";
+  readonly listener: NatKind;
+  readonly dialer: NatKind;
+}
+
+/** The NAT settings, in the order the suite reports them. */
+export const NAT_SETTINGS: readonly NatSetting[] = [
+  { name: "eim", listener: "eim", dialer: "eim" },
+  { name: "symmetric", listener: "symmetric", dialer: "symmetric" },
+  { name: "public", listener: "eim", dialer: "public" },
+];
+
+/** The pairs, as [dialer, listener]. */
+export const PAIRS: readonly (readonly [ClientName, ClientName])[] = [
+  ["go", "go"],
+  ["rust", "rust"],
+  ["go", "rust"],
+  ["rust", "go"],
+  ["node", "go"],
+  ["go", "node"],
+];
+
+/**
+ * Attempts per case when `--attempts` is not given (CI): a cell that must hole punch runs 3,
+ * one that cannot runs 1 (each such attempt waits out the clients' 10 s for a direct
+ * connection). The figures in docs/INTEROP.md come from `--attempts 20`, which every cell runs.
+ */
+export const DEFAULT_ATTEMPTS = { direct: 3, relayed: 1 } as const;
+/** From this many attempts on, every attempt of a symmetric cell waits for the limit. */
+const FULL_RUN_ATTEMPTS = 20;
+
+/** Bytes echoed per attempt: under hopd's data limit, so a relayed echo completes. */
+const ECHO_BYTES = 64 * 1024;
+/** hopd's circuit duration limit in the lab: past the clients' 10 s wait for a direct one. */
+const CIRCUIT_DURATION_S = 15;
+/** How late after the duration limit a client may see the relayed connection closed. */
+const CLOSE_SLACK_MS = 6_000;
+/** How long a client may take in all (the symmetric cells wait for the duration limit). */
+const CLIENT_TIMEOUT_S = 40;
+/** A circuit that a hole punch replaced ends within this, with at most SMALL_CIRCUIT_BYTES. */
+const SHORT_CIRCUIT_S = 1;
+const SMALL_CIRCUIT_BYTES = 16 * 1024;
+
+const isJs = (name: ClientName) => name === "node" || name === "deno";
+
+/**
+ * Whether the pair is expected to reach a direct connection behind `nat`.
+ *
+ * - Symmetric NATs on both sides: never (the port a peer learns from the relay is not the
+ *   port its peer's packets would reach).
+ * - go and rust: eim and public, always. Both dial with the listen port (TCP port reuse) and
+ *   hole punch with the address identify observed, with no AutoNAT: go-libp2p's
+ *   `HolePunchAddrs` takes an observed address seen by a single peer, rust-libp2p's dcutr its
+ *   external address candidates.
+ * - js-libp2p behind a NAT: never by hole punching. Its TCP dials cannot use the listen port
+ *   and it ignores TCP observed addresses (js-libp2p issue 2620), so it has no address to
+ *   offer. A js listener behind a NAT still gets a direct connection when the dialer is public:
+ *   it dials the dialer's public listen address (DCUtR's unilateral upgrade). A public js
+ *   dialer is not reachable that way: js-libp2p keeps its own public listen address
+ *   unverified (out of identify) until AutoNAT confirms it.
+ */
+export function expectDirect(dialer: ClientName, listener: ClientName, nat: NatSetting): boolean {
+  if (nat.name === "symmetric") return false;
+  if (!isJs(dialer) && !isJs(listener)) return true;
+  return nat.name === "public" && isJs(listener) && !isJs(dialer);
+}
+
+/** What one attempt showed. */
+export interface AttemptResult {
+  readonly direct: boolean;
+  /** Relayed connection opened → direct connection opened, on the dialer's clock. */
+  readonly directAfterMs?: number;
+  /** The dialer's echo went over the direct connection. */
+  readonly trafficDirect: boolean;
+  /** Observed addresses checked against the NAT's mapping, and how many were right. */
+  readonly observedChecked: number;
+  readonly observedRight: number;
+  /** Problems that fail the attempt. */
+  readonly problems: readonly string[];
+  readonly outcome: PairOutcome;
+}
+
+/**
+ * Checks identify's observed addresses from hopd against the truth: for a host behind a NAT,
+ * the public endpoint its router maps the connection to hopd to; for a public host, its own
+ * address.
+ */
+function observedProblems(
+  label: string,
+  result: ClientResult | undefined,
+  host: LabHost,
+  mapped: ReadonlySet<string>,
+): { checked: number; right: number; problems: string[] } {
+  const problems: string[] = [];
+  let checked = 0;
+  let right = 0;
+  for (const addr of result?.observedAddrs ?? []) {
+    const m = /^\/ip4\/([\d.]+)\/tcp\/(\d+)/.exec(addr);
+    checked++;
+    if (m === null) {
+      problems.push(`${label} observed ${addr}: not an /ip4/…/tcp address`);
+      continue;
+    }
+    const ok = host.routerNs === undefined ? m[1] === host.ip : mapped.has(`${m[1]}:${m[2]}`);
+    if (ok) right++;
+    else {
+      problems.push(
+        `${label} observed ${addr}, but ${
+          host.routerNs === undefined ? `it is ${host.ip}` : `its NAT maps it to ${[...mapped]}`
+        }`,
+      );
+    }
+  }
+  return { checked, right, problems };
+}
+
+/** The public endpoints `host`'s router maps TCP connections to the relay to. */
+async function relayMappings(lab: NatLab, host: LabHost, relayPort: number): Promise<Set<string>> {
+  const mappings = await lab.mappings(host);
+  return new Set(
+    mappings.filter((m) =>
+      m.protocol === "tcp" && m.src === host.ip && m.dst === lab.relayIp && m.dport === relayPort
+    ).map((m) => `${m.mappedIp}:${m.mappedPort}`),
+  );
+}
+
+/** Runs one attempt of a pair in `lab` and judges it. */
+async function attempt(options: {
+  lab: NatLab;
+  relay: string;
+  relayPort: number;
+  dialer: Client;
+  listener: Client;
+  nat: NatSetting;
+  waitClose: boolean;
+}): Promise<AttemptResult> {
+  const { lab, nat } = options;
+  await lab.flushMappings();
+  const outcome = await runPair({
+    listener: options.listener,
+    dialer: options.dialer,
+    relay: options.relay,
+    echoBytes: ECHO_BYTES,
+    holepunch: true,
+    waitClose: options.waitClose,
+    timeoutS: CLIENT_TIMEOUT_S,
+    listenerPrefix: ["ip", "netns", "exec", lab.a.ns],
+    dialerPrefix: ["ip", "netns", "exec", lab.b.ns],
+  });
+  const problems: string[] = [];
+  const l = outcome.listener.result;
+  const d = outcome.dialer?.result;
+  if (l === undefined) problems.push(`listener: ${outcome.listener.error ?? "no result"}`);
+  else if (!l.ok) problems.push(`listener: ${l.errors.join("; ")}`);
+  if (d === undefined) problems.push(`dialer: ${outcome.dialer?.error ?? "not started"}`);
+  else if (!d.ok) problems.push(`dialer: ${d.errors.join("; ")}`);
+  if (d?.connect?.relayed !== true) problems.push("dialer has no relayed connection");
+  const echoOk = d?.echo?.intact === true && d.echo.received === ECHO_BYTES;
+  if (!echoOk) problems.push(`echo: received ${d?.echo?.received ?? "-"} of ${ECHO_BYTES}`);
+
+  const direct = d?.holepunch?.direct === true;
+  const trafficDirect = direct && d?.echo?.via === "direct";
+  const expected = expectDirect(options.dialer.name, options.listener.name, nat);
+  if (direct !== expected) {
+    problems.push(expected ? "no direct connection" : "a direct connection, where none can be");
+  }
+  if (direct && !trafficDirect) problems.push(`the echo went ${d?.echo?.via}, not direct`);
+  if (!direct && d?.echo !== null && d?.echo?.via !== "relayed") {
+    problems.push(`no direct connection, yet the echo went ${d?.echo?.via}`);
+  }
+  if (options.waitClose) {
+    // The relayed connection carried the echo and stayed up to hopd's duration limit.
+    for (const [label, result] of [["listener", l], ["dialer", d]] as const) {
+      const after = result?.closed?.afterMs;
+      const limitMs = CIRCUIT_DURATION_S * 1000;
+      if (after === undefined || after < limitMs - 1_000 || after > limitMs + CLOSE_SLACK_MS) {
+        problems.push(
+          `${label}: relayed connection closed after ${after ?? "never"} ms, ` +
+            `not at the ${CIRCUIT_DURATION_S} s limit`,
+        );
+      }
+    }
+  }
+
+  let observedChecked = 0;
+  let observedRight = 0;
+  for (const [label, result, host] of [["listener", l, lab.a], ["dialer", d, lab.b]] as const) {
+    const mapped = await relayMappings(lab, host, options.relayPort);
+    const seen = observedProblems(label, result, host, mapped);
+    observedChecked += seen.checked;
+    observedRight += seen.right;
+    problems.push(...seen.problems);
+    // go and rust report identify's observed address from hopd; js-libp2p drops TCP ones.
+    if (result !== undefined && !isJs(result.impl) && seen.checked === 0) {
+      problems.push(`${label} (${result.impl}) reported no observed address from hopd`);
+    }
+  }
+  const directAfterMs = d?.holepunch?.directAfterMs ?? undefined;
+  return {
+    direct,
+    ...(directAfterMs === undefined || directAfterMs === null ? {} : { directAfterMs }),
+    trafficDirect,
+    observedChecked,
+    observedRight,
+    problems,
+    outcome,
+  };
+}
+
+/** The p-th percentile (0–100, nearest rank) of `values`; undefined when empty. */
+export function percentile(values: readonly number[], p: number): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p / 100 * sorted.length) - 1))];
+}
+
+/** What hopd's circuit histograms say about the cell's circuits. */
+export interface RelayView {
+  readonly circuits: number;
+  /** Ended by a peer within SHORT_CIRCUIT_S with at most SMALL_CIRCUIT_BYTES (upper bound). */
+  readonly endedByPeerShort: number;
+  readonly endedByRelay: number;
+  readonly durationLimit: number;
+  readonly meanBytes: number;
+}
+
+/**
+ * Reads hopd's circuit histograms (docs/RELAY.md) from a /metrics body.
+ *
+ * @param text The /metrics body.
+ * @returns The cell's circuits as hopd saw them.
+ */
+export function relayView(text: string): RelayView {
+  const samples = parseMetrics(text);
+  const circuits = sampleSum(samples, "hopd_circuit_duration_seconds_count");
+  const short = (by: string) =>
+    sampleSum(samples, "hopd_circuit_duration_seconds_bucket", {
+      ended_by: by,
+      le: String(SHORT_CIRCUIT_S),
+    });
+  const small = (by: string) =>
+    sampleSum(samples, "hopd_circuit_bytes_bucket", {
+      ended_by: by,
+      le: String(SMALL_CIRCUIT_BYTES),
+    });
+  return {
+    circuits,
+    endedByPeerShort: Math.min(short("initiator"), small("initiator")) +
+      Math.min(short("target"), small("target")),
+    endedByRelay: sampleSum(samples, "hopd_circuit_duration_seconds_count", { ended_by: "relay" }),
+    durationLimit: sampleSum(samples, "hopd_circuits_closed_total", { reason: "duration_limit" }),
+    meanBytes: circuits === 0 ? 0 : sampleSum(samples, "hopd_circuit_bytes_sum") / circuits,
+  };
+}
+
+/** Environment of the lab's hopd: policies off, the lab's short duration limit. */
+const HOPD_ENV = {
+  HOPD_POLICY_ENABLED: "false",
+  HOPD_RELAY_CIRCUIT_DURATION: `${CIRCUIT_DURATION_S}s`,
+  HOPD_RELAY_CIRCUIT_DATA: String(256 * 1024),
+};
+
+/** One case: a pair behind a NAT setting, `attempts` times, in a lab of its own. */
+function holepunchCase(options: {
+  dialer: Client;
+  listener: Client;
+  nat: NatSetting;
+  attempts: number;
+}): Case {
+  const { dialer, listener, nat, attempts } = options;
+  const name = `${dialer.name}->${listener.name} nat=${nat.name}`;
+  return {
+    name: `holepunch ${name}`,
+    async run(): Promise<CaseOutcome> {
+      const lab = await createNatLab({ a: nat.listener, b: nat.dialer });
+      try {
+        const verdicts = await lab.verify();
+        const hopd = await spawnHopd({
+          netns: lab.publicNs,
+          loopbackListeners: false,
+          args: ["--listen", `/ip4/${lab.relayIp}/tcp/0`],
+          env: HOPD_ENV,
+        });
+        try {
+          const relay = hopd.listenAddrs.find((a) => a.startsWith(`/ip4/${lab.relayIp}/tcp/`));
+          if (relay === undefined) throw new Error(`hopd announces ${hopd.listenAddrs}`);
+          const relayPort = Number(relay.split("/")[4]);
+          const results: AttemptResult[] = [];
+          for (let i = 0; i < attempts; i++) {
+            // Waiting for the duration limit is slow: the symmetric cells do it on the first
+            // attempt of a CI run, on every attempt of a full one.
+            const waitClose = nat.name === "symmetric" &&
+              (i === 0 || attempts >= FULL_RUN_ATTEMPTS);
+            results.push(
+              await attempt({ lab, relay, relayPort, dialer, listener, nat, waitClose }),
+            );
+          }
+          const view = relayView(
+            await lab.run(lab.publicNs, "curl", ["-sf", `${hopd.opsUrl}/metrics`]),
+          );
+          return report({ name, nat, verdictsOk: verdicts.length === 2, results, view });
+        } finally {
+          await hopd.stop();
+        }
+      } finally {
+        await lab.close();
+      }
+    },
+  };
+}
+
+function report(options: {
+  name: string;
+  nat: NatSetting;
+  verdictsOk: boolean;
+  results: readonly AttemptResult[];
+  view: RelayView;
+}): CaseOutcome {
+  const { name, results, view } = options;
+  const n = results.length;
+  const direct = results.filter((r) => r.direct).length;
+  const times = results.flatMap((r) => r.directAfterMs === undefined ? [] : [r.directAfterMs]);
+  const p50 = percentile(times, 50);
+  const moved = results.filter((r) => r.trafficDirect).length;
+  const checked = results.reduce((s, r) => s + r.observedChecked, 0);
+  const right = results.reduce((s, r) => s + r.observedRight, 0);
+  const parts = [`${direct}/${n} direct`];
+  if (p50 !== undefined) {
+    parts.push(`p50 ${Math.round(p50)} ms, p90 ${Math.round(percentile(times, 90)!)} ms`);
+  }
+  if (direct > 0) parts.push(`traffic direct ${moved}/${direct}`);
+  else parts.push(options.nat.name === "symmetric" ? "relayed to the limit" : "stayed relayed");
+  parts.push(`observed addr ${right}/${checked} right`);
+  parts.push(
+    `hopd: ${view.circuits} circuits, ${view.endedByPeerShort} ended by a peer <= ${SHORT_CIRCUIT_S} s` +
+      `, ${Math.round(view.meanBytes / 1024 * 10) / 10} KiB mean`,
+  );
+  const problems: string[] = [];
+  if (view.circuits < n) problems.push(`hopd ended ${view.circuits} circuits for ${n} attempts`);
+  const failed = results.map((r, i) => ({ r, i })).filter(({ r }) => r.problems.length > 0);
+  for (const { r, i } of failed.slice(0, 3)) {
+    problems.push(`attempt ${i + 1}: ${r.problems.join("; ")}\n${pairDetail(r.outcome)}`);
+  }
+  if (failed.length > 3) problems.push(`… and ${failed.length - 3} more attempts failed`);
+  const ok = options.verdictsOk && problems.length === 0;
+  return {
+    ok,
+    line: `holepunch ${name}: ${parts.join(", ")}`,
+    detail: ok ? undefined : problems.join("\n"),
+  };
+}
+
+/**
+ * The hole-punch suite: every pair of {@linkcode PAIRS} whose clients are built, behind every
+ * NAT setting. Needs root, `ip`, `nft` and `conntrack` (scripts/test_deps.sh installs them).
+ */
+export const holepunchSuite: Suite = {
+  name: "holepunch",
+  async prepare({ clients, attempts }) {
+    const unavailable = await labUnavailable();
+    if (unavailable !== undefined) {
+      if (Deno.env.get("CI") === "true") throw new Error(`the NAT lab cannot run: ${unavailable}`);
+      console.log(`interop holepunch: left out, the NAT lab cannot run: ${unavailable}`);
+      return { cases: [], close: () => Promise.resolve() };
+    }
+    const cases: Case[] = [];
+    for (const nat of NAT_SETTINGS) {
+      for (const [dialerName, listenerName] of PAIRS) {
+        const dialer = clients.get(dialerName);
+        const listener = clients.get(listenerName);
+        if (dialer === undefined || listener === undefined) continue;
+        const byDefault = expectDirect(dialerName, listenerName, nat)
+          ? DEFAULT_ATTEMPTS.direct
+          : DEFAULT_ATTEMPTS.relayed;
+        cases.push(holepunchCase({ dialer, listener, nat, attempts: attempts ?? byDefault }));
+      }
+    }
+    return { cases, close: () => Promise.resolve() };
+  },
+};

@@ -1,0 +1,37 @@
+// The hole-punch suite's arithmetic: percentiles of the hole punch times and hopd's view of a
+// cell's circuits read from its histograms. The suite itself runs in `deno task interop`.
+import assert from "node:assert/strict";
+import { percentile, relayView } from "./holepunch.ts";
+
+Deno.test("percentile() takes the nearest rank", () => {
+  assert.equal(percentile([], 50), undefined);
+  assert.equal(percentile([30, 10, 20], 50), 20);
+  assert.equal(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 90), 9);
+  assert.equal(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 50), 5);
+  assert.equal(percentile([7], 99), 7);
+});
+
+Deno.test("relayView() counts short, small circuits ended by a peer and the relay's cuts", () => {
+  const text = [
+    'hopd_circuit_duration_seconds_bucket{le="1",ended_by="initiator"} 3',
+    'hopd_circuit_duration_seconds_bucket{le="1",ended_by="target"} 1',
+    'hopd_circuit_duration_seconds_bucket{le="1",ended_by="relay"} 0',
+    'hopd_circuit_duration_seconds_count{ended_by="initiator"} 4',
+    'hopd_circuit_duration_seconds_count{ended_by="target"} 1',
+    'hopd_circuit_duration_seconds_count{ended_by="relay"} 2',
+    'hopd_circuit_bytes_bucket{le="16384",ended_by="initiator"} 2',
+    'hopd_circuit_bytes_bucket{le="16384",ended_by="target"} 1',
+    'hopd_circuit_bytes_bucket{le="16384",ended_by="relay"} 0',
+    'hopd_circuit_bytes_sum{ended_by="initiator"} 7000',
+    'hopd_circuit_bytes_sum{ended_by="target"} 0',
+    'hopd_circuit_bytes_sum{ended_by="relay"} 700000',
+    'hopd_circuits_closed_total{reason="duration_limit"} 2',
+  ].join("\n");
+  assert.deepEqual(relayView(text), {
+    circuits: 7,
+    endedByPeerShort: 3, // initiator: min(3 short, 2 small); target: min(1, 1)
+    endedByRelay: 2,
+    durationLimit: 2,
+    meanBytes: 101_000,
+  });
+});
