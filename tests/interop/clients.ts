@@ -48,10 +48,15 @@ export interface Unavailable {
 
 const INTEROP_DIR = new URL(".", import.meta.url).pathname;
 const HOME = Deno.env.get("HOME") ?? "/root";
-/** Where built interop binaries live. */
-export const CACHE_DIR = join(HOME, ".cache", "hopd", "interop");
+/**
+ * Where built interop binaries live. `INTEROP_CACHE_DIR` (with `INTEROP_CARGO_TARGET_DIR`)
+ * gives a checkout its own, so two checkouts on one machine do not run each other's builds.
+ * (Not HOPD_*: hopd reads every HOPD_* variable as config and refuses an unknown one.)
+ */
+export const CACHE_DIR = Deno.env.get("INTEROP_CACHE_DIR") ??
+  join(HOME, ".cache", "hopd", "interop");
 /** The cargo target directory shared by every build of the rust client. */
-export const CARGO_TARGET_DIR = Deno.env.get("HOPD_CARGO_TARGET_DIR") ??
+export const CARGO_TARGET_DIR = Deno.env.get("INTEROP_CARGO_TARGET_DIR") ??
   join(HOME, ".cache", "hopd", "cargo-target");
 
 /** Builds the argument list for `flags`. */
