@@ -49,6 +49,7 @@ const CONTRACT_METRICS = new Set([
 const CONDITIONAL_METRICS: Record<string, string> = {
   hopd_tls_certificate_expiry_timestamp_seconds: "src/host/metrics.ts",
   hopd_acme_consecutive_failures: "src/acme/metrics.ts",
+  hopd_acme_orders_total: "src/acme/metrics.ts",
 };
 
 /** Series Prometheus itself makes. */

@@ -600,6 +600,41 @@ const ROWS: readonly RowSpec[] = [
       },
     ],
   },
+  {
+    title: "TLS certificate",
+    panels: [
+      {
+        title: "Certificate expires in",
+        type: "stat",
+        unit: "s",
+        description:
+          "Time left on the certificate served on WebSockets over TLS ([tls] files or [acme]). Alerts at 14 and 7 days.",
+        queries: [{
+          expr: `hopd_tls_certificate_expiry_timestamp_seconds{${SEL}} - time()`,
+          legend: "{{instance}} ({{source}})",
+        }],
+      },
+      {
+        title: "ACME orders by result",
+        type: "timeseries",
+        description: "Every order sent to the ACME CA (first certificates and renewals).",
+        queries: [{
+          expr: `sum by (result) (increase(hopd_acme_orders_total{${SEL}}[${RATE}]))`,
+          legend: "{{result}}",
+        }],
+      },
+      {
+        title: "ACME failures in a row",
+        type: "timeseries",
+        description:
+          "Failed ACME orders in a row (0 after a success); HopdAcmeRenewalFailing fires at 3 for an hour.",
+        queries: [{
+          expr: `hopd_acme_consecutive_failures{${SEL}}`,
+          legend: "{{instance}}",
+        }],
+      },
+    ],
+  },
 ];
 
 const DATASOURCE = { type: "prometheus", uid: "${datasource}" } as const;
