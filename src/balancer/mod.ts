@@ -43,6 +43,7 @@
  * @module
  */
 
+import { BALANCER_ALGORITHMS } from "../config/mod.ts";
 import { Balancer } from "./balancer.ts";
 
 export { Balancer } from "./balancer.ts";
@@ -56,18 +57,19 @@ export {
   MAX_SELECT_COUNT,
 } from "./constants.ts";
 
-/** Ranking algorithms, by the name used in config, `?algorithm=` and metrics. */
-export const ALGORITHMS = [
-  "capacity",
-  "least_connections",
-  "weighted_round_robin",
-  "geo",
-  "affinity",
-] as const;
+/**
+ * Ranking algorithms, by the name used in config, `?algorithm=` and metrics (the list lives
+ * in the config schema, where `federation.algorithm` is validated against it).
+ */
+export const ALGORITHMS = BALANCER_ALGORITHMS;
 /** A ranking algorithm. */
 export type Algorithm = typeof ALGORITHMS[number];
 
-/** Health verdicts, best to worst (the policy engine's). */
+/**
+ * Health verdicts, best to worst: the policy engine judges with them, the federation's
+ * reports carry them (their index is the wire code, so the list only ever grows at the end),
+ * and the index is `hopd_health_status`.
+ */
 export const VERDICTS = ["healthy", "degraded", "unhealthy"] as const;
 /** A relay's health verdict. */
 export type Verdict = typeof VERDICTS[number];

@@ -32,5 +32,5 @@ export type {
   ResolvedTlsConfig,
 } from "./resolve.ts";
 export { exampleConfigToml } from "./example.ts";
-export { LOG_FORMATS, LOG_LEVELS } from "./schema.ts";
+export { BALANCER_ALGORITHMS, LOG_FORMATS, LOG_LEVELS, POLICY_MODES } from "./schema.ts";
 export { formatDurationMs, parseDurationMs, parseRatePerSecond, parseSizeBytes } from "./units.ts";

@@ -323,7 +323,7 @@ const relaySection = z.strictObject({
   ),
 });
 
-/** Modes a policy runs in, see docs/POLICIES.md. */
+/** Modes a policy runs in, see docs/POLICIES.md (the policy engine and its routes use this list). */
 export const POLICY_MODES = ["enforce", "warn", "dryrun"] as const;
 /** What a failing policy or plugin means: no opinion (open) or unhealthy/refuse (closed). */
 export const FAIL_MODES = ["open", "closed"] as const;
@@ -411,7 +411,10 @@ const policySection = z.strictObject({
   ),
 });
 
-/** Ranking algorithms of the federation's balancer, see docs/FEDERATION.md. */
+/**
+ * Ranking algorithms of the federation's balancer, see docs/FEDERATION.md: the one list (the
+ * balancer, `?algorithm=`, /openapi.json and the metrics take it from here).
+ */
 export const BALANCER_ALGORITHMS = [
   "capacity",
   "least_connections",

@@ -10,7 +10,7 @@
 
 import { createRoute, z } from "@hono/zod-openapi";
 import { cors } from "hono/cors";
-import type { Selection } from "../balancer/mod.ts";
+import { ALGORITHMS, MEMBER_STATES, type Selection, VERDICTS } from "../balancer/mod.ts";
 import type { FederationView, SelectRequest } from "../federation/mod.ts";
 import { parseSelectHints } from "../federation/mod.ts";
 import { clientIp, errorBody, type OpsRouteGroup } from "./_env.ts";
@@ -29,11 +29,11 @@ export interface FederationRoutesComponents {
   readonly select?: (request: SelectRequest) => Promise<Selection>;
 }
 
-const Verdict = z.enum(["healthy", "degraded", "unhealthy"]);
+const Verdict = z.enum(VERDICTS);
 
 const Member = z.object({
   peerId: z.string(),
-  state: z.enum(["alive", "suspect", "dead"]).openapi({
+  state: z.enum(MEMBER_STATES).openapi({
     description: "alive: reporting; suspect: silent past suspect_after or disconnected " +
       "(left out of selections); dead: silent past dead_after or left",
   }),
@@ -71,13 +71,9 @@ const FederationViewSchema = z.object({
 }).openapi("Federation");
 
 const SelectionSchema = z.object({
-  algorithm: z.enum([
-    "capacity",
-    "least_connections",
-    "weighted_round_robin",
-    "geo",
-    "affinity",
-  ]).openapi({ description: "The algorithm that ranked (affinity without peer: capacity)" }),
+  algorithm: z.enum(ALGORITHMS).openapi({
+    description: "The algorithm that ranked (affinity without peer: capacity)",
+  }),
   relays: z.array(z.object({
     peerId: z.string(),
     addrs: z.array(z.string()).openapi({ description: "Dial one of these, then reserve" }),

@@ -10,6 +10,8 @@
  */
 
 import { createRoute, z } from "@hono/zod-openapi";
+import { VERDICTS } from "../balancer/mod.ts";
+import { POLICY_MODES } from "../config/mod.ts";
 import type { OpsRouteGroup } from "./_env.ts";
 import {
   ADMIN_SECURITY_SCHEME,
@@ -28,7 +30,7 @@ export interface PolicyRoutesComponents {
   resetRestartBudget(): void;
 }
 
-const Verdict = z.enum(["healthy", "degraded", "unhealthy"]);
+const Verdict = z.enum(VERDICTS);
 const Health = z.object({ verdict: Verdict, reasons: z.array(z.string()) }).openapi("Health");
 
 const PolicyView = z.looseObject({
@@ -36,7 +38,7 @@ const PolicyView = z.looseObject({
   kind: z.enum(["policy", "plugin"]),
   file: z.string(),
   revision: z.string().openapi({ description: "sha256 of the active source ('' if none loaded)" }),
-  mode: z.enum(["enforce", "warn", "dryrun"]),
+  mode: z.enum(POLICY_MODES),
   state: z.enum(["active", "failed", "retired"]),
   lastVerdict: Verdict.optional(),
   lastReasons: z.array(z.string()).optional(),

@@ -7,10 +7,11 @@
  */
 
 import { createRoute, z } from "@hono/zod-openapi";
+import { VERDICTS } from "../balancer/mod.ts";
 import type { OpsRouteGroup } from "./_env.ts";
 import { errorResponse, jsonResponse, RATE_LIMITED_RESPONSE } from "./_schemas.ts";
 
-const VerdictSchema = z.enum(["healthy", "degraded", "unhealthy"]);
+const VerdictSchema = z.enum(VERDICTS);
 
 /**
  * The status body. Objects are open (`additionalProperties` allowed): components add fields

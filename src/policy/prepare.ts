@@ -9,7 +9,13 @@ import { CALL_OUTPUT_ROOM_CHARS, CASES_OUTPUT_MAX_CHARS } from "./constants.ts";
 import { exampleSnapshot, mergeSnapshot } from "./example_snapshot.ts";
 import type { SandboxErrorKind, SandboxFailure, SandboxLimits } from "./sandbox.ts";
 import type { SandboxWorker } from "./sandbox_worker.ts";
-import { ADMISSION_SCHEMA, describeIssue, type PolicyResult, RESULT_SCHEMA } from "./types.ts";
+import {
+  ADMISSION_SCHEMA,
+  describeIssue,
+  type PolicyResult,
+  RESULT_SCHEMA,
+  VERDICTS,
+} from "./types.ts";
 
 /**
  * The sandbox limits of `[policy]`: its memory and stack, a deadline (`policy.deadline`
@@ -67,7 +73,7 @@ const CASE_SCHEMA = z.strictObject({
   hook: z.enum(PLUGIN_HOOKS).optional(),
   input: z.array(z.unknown()).optional(),
   expect: z.strictObject({
-    verdict: z.enum(["healthy", "degraded", "unhealthy"]).optional(),
+    verdict: z.enum(VERDICTS).optional(),
     reasons: z.array(z.string()).optional(),
     actions: z.array(OBJECT).optional(),
     accept: z.boolean().optional(),

@@ -3,14 +3,13 @@
 // two agree on every action type and snapshot section.
 
 import { z } from "zod";
+import { type Verdict, VERDICTS } from "../balancer/mod.ts";
+import type { POLICY_MODES } from "../config/mod.ts";
 
-/** A policy's judgement of the node. */
-export type Verdict = "healthy" | "degraded" | "unhealthy";
-/** Verdicts from best to worst (the index is `hopd_health_status`). */
-export const VERDICTS: readonly Verdict[] = ["healthy", "degraded", "unhealthy"];
+export { type Verdict, VERDICTS };
 
 /** How a policy's decisions are applied. */
-export type PolicyMode = "enforce" | "warn" | "dryrun";
+export type PolicyMode = typeof POLICY_MODES[number];
 
 /** Quantiles of a latency over the last tick, in milliseconds (undefined: nothing observed). */
 export interface LatencyQuantiles {
@@ -113,23 +112,14 @@ export const ACTION_SCHEMA = z.discriminatedUnion("type", [
 
 /** An action a policy asks the host to take. */
 export type Action = z.output<typeof ACTION_SCHEMA>;
-/** The action types, in documentation order. */
-export const ACTION_TYPES = [
-  "throttle",
-  "setLimit",
-  "drain",
-  "resume",
-  "restart",
-  "ban",
-  "disconnect",
-  "alert",
-  "setWeight",
-  "runHook",
-] as const satisfies readonly Action["type"][];
+/** The action types, in documentation order: read off the schema, so there is one list. */
+export const ACTION_TYPES: readonly Action["type"][] = ACTION_SCHEMA.options.map((option) =>
+  option.shape.type.value
+);
 
 /** Schema of what `evaluate()` returns. */
 export const RESULT_SCHEMA = z.strictObject({
-  verdict: z.enum(VERDICTS as [Verdict, ...Verdict[]]),
+  verdict: z.enum(VERDICTS),
   reasons: z.array(z.string().max(500)).max(32).default([]),
   actions: z.array(ACTION_SCHEMA).max(32).default([]),
 });

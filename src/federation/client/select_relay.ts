@@ -31,6 +31,7 @@
 import type { Libp2p, PeerId } from "@libp2p/interface";
 import { lpStream } from "@libp2p/utils";
 import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
+import type { Algorithm } from "../../balancer/mod.ts";
 
 /** The libp2p protocol of relay selection. */
 export const SELECT_PROTOCOL = "/hopd/select/1.0.0";
@@ -53,12 +54,7 @@ export interface RelayHints {
   readonly lon?: number;
   /** How many candidates to ask for. @default 3 */
   readonly n?: number;
-  readonly algorithm?:
-    | "capacity"
-    | "least_connections"
-    | "weighted_round_robin"
-    | "geo"
-    | "affinity";
+  readonly algorithm?: Algorithm;
 }
 
 /** Where to ask and how. */

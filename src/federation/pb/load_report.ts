@@ -34,7 +34,7 @@
 import { decodeMessage, encodeMessage } from "protons-runtime";
 import type { Reader, Writer } from "protons-runtime";
 import type { Uint8ArrayList } from "uint8arraylist";
-import type { Verdict } from "../../balancer/mod.ts";
+import { type Verdict, VERDICTS } from "../../balancer/mod.ts";
 import { MAX_REPORT_ADDR_BYTES, MAX_REPORT_ADDRS, MAX_REPORT_REGION_CHARS } from "../constants.ts";
 
 /** A report that does not decode or holds values outside their range. */
@@ -79,7 +79,8 @@ export interface LoadReport {
   leaving: boolean;
 }
 
-const VERDICT_CODES: readonly Verdict[] = ["healthy", "degraded", "unhealthy"];
+/** A verdict's wire code is its index in VERDICTS (HEALTHY=0 DEGRADED=1 UNHEALTHY=2). */
+const VERDICT_CODES: readonly Verdict[] = VERDICTS;
 /** Largest weight a report may carry (the policy action's bound). */
 const MAX_WEIGHT = 1_000;
 
