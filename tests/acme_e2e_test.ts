@@ -6,7 +6,7 @@
 // pebble: run scripts/test_deps.sh first (this test never installs anything).
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type HopdProcess, REPO_ROOT, spawnHopd } from "./_helpers/hopd_process.ts";
+import { type HopdProcess, REPO_ROOT, runHopdCli, spawnHopd } from "./_helpers/hopd_process.ts";
 import { eventually, metric } from "./_helpers/ops_probe.ts";
 import { type Pebble, startPebble, withTestHosts } from "./_helpers/pebble.ts";
 
@@ -326,4 +326,15 @@ Deno.test("a CA that requires external account binding refuses hopd without it a
   } finally {
     await pebble.stop();
   }
+});
+
+Deno.test("hopd run with both [tls] files and [acme] exits 78 naming both keys", async () => {
+  const result = await runHopdCli(["run", "--http", "127.0.0.1:0"], {
+    HOPD_ACME_ENABLED: "true",
+    HOPD_ACME_DOMAINS: DOMAIN,
+    HOPD_TLS_CERT_FILE: "/etc/hopd/cert.pem",
+    HOPD_TLS_KEY_FILE: "/etc/hopd/key.pem",
+  });
+  assert.equal(result.code, 78, result.stderr);
+  assert.match(result.stderr, /'acme\.enabled'.*tls\.cert_file/);
 });

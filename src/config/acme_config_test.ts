@@ -66,9 +66,9 @@ Deno.test("[acme] misconfigurations are config errors naming the keys", async (t
       /'acme\.domains' must list at least one DNS name/,
     ],
     [
-      "no TLS WebSocket listener",
-      { ...base, HOPD_NODE_LISTEN: "/ip4/0.0.0.0/tcp/4001" },
-      /'node\.listen' needs a TLS WebSocket address/,
+      "a wss_listen that is no TLS WebSocket address",
+      { ...base, HOPD_ACME_WSS_LISTEN: "/ip4/0.0.0.0/tcp/443/ws" },
+      /'acme\.wss_listen' must be a TLS WebSocket multiaddr/,
     ],
     [
       "a wildcard domain",
@@ -100,4 +100,25 @@ Deno.test("a /tls/ws listener needs [tls] files only while [acme] is off", async
     env: { HOPD_NODE_LISTEN: WSS, HOPD_ACME_ENABLED: "true", HOPD_ACME_DOMAINS: "a.example" },
   });
   assert.equal(config.tls.certFile, undefined);
+});
+
+Deno.test("[acme] with only enabled and a domain listens on wss_listen beside the default listeners", async () => {
+  const config = await loadConfig({
+    env: { HOPD_ACME_ENABLED: "true", HOPD_ACME_DOMAINS: "relay.example.com" },
+  });
+  assert.deepEqual(config.node.listen, [
+    "/ip4/0.0.0.0/tcp/4001",
+    "/ip4/0.0.0.0/tcp/4002/ws",
+    "/ip4/0.0.0.0/tcp/443/tls/ws",
+  ]);
+  assert.deepEqual(config.acme.httpListen, { hostname: "0.0.0.0", port: 80 });
+  // A /tls/ws address of the operator's own replaces it.
+  const own = await loadConfig({
+    env: {
+      HOPD_ACME_ENABLED: "true",
+      HOPD_ACME_DOMAINS: "relay.example.com",
+      HOPD_NODE_LISTEN: WSS,
+    },
+  });
+  assert.deepEqual(own.node.listen, [WSS]);
 });

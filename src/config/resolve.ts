@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { IDENTITY_FILE_NAME } from "./constants.ts";
-import type { ConfigFile } from "./schema.ts";
+import { type ConfigFile, isSecureWebSocket } from "./schema.ts";
 import { parseDurationMs, parseRatePerSecond, parseSizeBytes } from "./units.ts";
 
 /** `[node]`, resolved. */
@@ -238,7 +238,10 @@ export function resolveConfig(file: ConfigFile): ResolvedConfig {
     node: {
       dataDir: node.data_dir,
       identityFile: node.identity_file || join(node.data_dir, IDENTITY_FILE_NAME),
-      listen: node.listen,
+      // [acme] serves its certificate on a /tls/ws listener: its own when node.listen has none.
+      listen: acme.enabled && !node.listen.some(isSecureWebSocket)
+        ? [...node.listen, acme.wss_listen]
+        : node.listen,
       announce: node.announce,
       drainTimeoutMs: ms(node.drain_timeout),
     },

@@ -229,6 +229,11 @@ const tlsSection = z.strictObject({
   ),
 });
 
+/** Whether a multiaddr is a WebSocket-over-TLS address (`/tls/ws`, `/wss`, `/tls/sni/…/ws`). */
+export function isSecureWebSocket(addr: string): boolean {
+  return /\/(wss|tls\/ws|tls\/sni\/[^/]+\/ws)(\/|$)/.test(addr);
+}
+
 /** ACME challenge types hopd answers, see docs/RELAY.md ("Certificates from ACME"). */
 export const ACME_CHALLENGES = ["http-01"] as const;
 
@@ -239,7 +244,7 @@ const DNS_NAME = z.string().regex(
 
 const acmeSection = z.strictObject({
   enabled: z.boolean().default(false).describe(
-    "Obtain and renew the WebSockets-over-TLS certificate from an ACME CA (Let's Encrypt by default) instead of [tls] files. Needs a /tls/ws listen address and domains.",
+    "Obtain and renew the WebSockets-over-TLS certificate from an ACME CA (Let's Encrypt by default) instead of [tls] files. Needs domains; listens on wss_listen unless node.listen has a /tls/ws address.",
   ),
   directory: z.string().regex(/^https?:\/\/\S+$/, {
     message:
@@ -255,6 +260,11 @@ const acmeSection = z.strictObject({
   ),
   challenge: z.enum(ACME_CHALLENGES).default("http-01").describe(
     'How the CA checks control of the domains: "http-01" answers on http_listen (port 80 as the CA sees it). tls-alpn-01 is not available: see docs/RELAY.md.',
+  ),
+  wss_listen: MULTIADDR.refine(isSecureWebSocket, {
+    message: 'must be a TLS WebSocket multiaddr such as "/ip4/0.0.0.0/tcp/443/tls/ws"',
+  }).default("/ip4/0.0.0.0/tcp/443/tls/ws").describe(
+    "TLS WebSocket address added to node.listen when acme.enabled is true and node.listen has none: the certificate is served there.",
   ),
   http_listen: HOST_PORT.default("0.0.0.0:80").describe(
     "HOST:PORT where http-01 challenges are answered (the CA connects to port 80 of each domain).",
@@ -497,10 +507,6 @@ const federationSection = z.strictObject({
   ),
 });
 
-function isSecureWebSocket(addr: string): boolean {
-  return /\/(wss|tls\/ws|tls\/sni\/[^/]+\/ws)(\/|$)/.test(addr);
-}
-
 /** Schema of the whole config file. Unknown keys are errors. */
 export const CONFIG_SCHEMA = z.strictObject({
   node: nodeSection.default(nodeSection.parse({})),
@@ -601,14 +607,6 @@ function refineAcme(config: ConfigBeforeRefine, ctx: z.RefinementCtx): void {
       code: "custom",
       path: ["acme", "domains"],
       message: "must list at least one DNS name when acme.enabled is true",
-    });
-  }
-  if (!config.node.listen.some(isSecureWebSocket)) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["node", "listen"],
-      message: 'needs a TLS WebSocket address such as "/ip4/0.0.0.0/tcp/443/tls/ws" ' +
-        "when acme.enabled is true (the certificate is served there)",
     });
   }
 }
