@@ -29,6 +29,20 @@ export class ConfigError extends HopdError {
   }
 }
 
+/**
+ * A request the node took but could not complete for now, through no fault of the caller
+ * (the data dir is read-only or full). HTTP 503.
+ */
+export class UnavailableError extends HopdError {
+  /**
+   * @param code Stable code such as `"BANS_NOT_SAVED"`.
+   * @param message What is in effect and what is not.
+   */
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(code, message, options);
+  }
+}
+
 /** A caller's request that cannot be served as asked (bad JSON, bad field). HTTP 400. */
 export class BadRequestError extends HopdError {
   constructor(message: string, options?: ErrorOptions) {

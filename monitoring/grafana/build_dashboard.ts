@@ -361,7 +361,15 @@ const ROWS: readonly RowSpec[] = [
         title: "Bans in force",
         type: "timeseries",
         width: 6,
-        queries: [{ expr: `sum by (instance) (hopd_bans_active{${SEL}})`, legend: "{{instance}}" }],
+        description: "Bans in force, and failed saves of bans.json (a read-only or full data " +
+          "dir: bans made since would be lost at a restart; /ready is 503 meanwhile).",
+        queries: [
+          { expr: `sum by (instance) (hopd_bans_active{${SEL}})`, legend: "{{instance}}" },
+          {
+            expr: `sum by (instance) (increase(hopd_bans_save_failures_total{${SEL}}[5m]))`,
+            legend: "{{instance}} failed saves (5m)",
+          },
+        ],
       },
       {
         title: "Throttle factor",

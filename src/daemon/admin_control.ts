@@ -10,6 +10,7 @@ import { peerIdFromString } from "@libp2p/peer-id";
 import type { AdminControl, BanRequest, BanView } from "../ops/mod.ts";
 import type { Ban, BanList } from "../ratelimit/mod.ts";
 import type { Relay } from "../relay/mod.ts";
+import { UnavailableError } from "../errors.ts";
 
 /** What the admin control drives. */
 export interface AdminControlComponents {
@@ -40,6 +41,20 @@ function view(ban: Ban): BanView {
 }
 
 /**
+ * Waits until the change just made is on disk: the caller is told "done" only then.
+ *
+ * @throws {UnavailableError} `BANS_NOT_SAVED` when bans.json could not be written.
+ */
+async function saved(bans: BanList, done: string): Promise<void> {
+  const result = await bans.save();
+  if (result.ok) return;
+  throw new UnavailableError(
+    "BANS_NOT_SAVED",
+    `${done} but not saved, so a restart would undo it: ${result.warning}`,
+  );
+}
+
+/**
  * Builds the admin control.
  *
  * @param c The node's parts.
@@ -48,7 +63,7 @@ function view(ban: Ban): BanView {
 export function adminControl(c: AdminControlComponents): AdminControl {
   return {
     bans: () => c.bans.list().map(view),
-    ban(request: BanRequest) {
+    async ban(request: BanRequest) {
       if (request.peer !== undefined) parsePeer(request.peer);
       const ban = c.bans.ban({
         kind: request.peer !== undefined ? "peer" : "cidr",
@@ -56,16 +71,19 @@ export function adminControl(c: AdminControlComponents): AdminControl {
         reason: request.reason,
         ttlMs: request.ttlMs,
       });
-      return Promise.resolve(view(ban));
+      await saved(c.bans, `The ban on '${ban.value}' is in force`);
+      return view(ban);
     },
-    unban(target: string) {
+    async unban(target: string) {
       let kind: "peer" | "cidr" = "peer";
       try {
         peerIdFromString(target);
       } catch {
         kind = "cidr";
       }
-      return Promise.resolve(c.bans.unban(kind, target));
+      const removed = c.bans.unban(kind, target);
+      if (removed) await saved(c.bans, `The ban on '${target}' is lifted`);
+      return removed;
     },
     reservations: () => c.relay.reservations() as unknown as Record<string, unknown>[],
     circuits: () => c.relay.circuits() as unknown as Record<string, unknown>[],

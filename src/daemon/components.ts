@@ -216,12 +216,16 @@ function buildCore(init: BuildInit): CoreComponents {
     dataDir: config.node.dataDir,
     onWarning: (message) => log.warn("Bans: {message}", { message }),
   });
+  const state = new NodeState();
+  state.addReadinessCheck(() =>
+    bans.saveError === undefined ? undefined : `bans cannot be saved: ${bans.saveError}`
+  );
   return {
     config,
     identity: init.identity,
     peerId: init.identity.peerId.toString(),
     startedAtMs: clock.nowMs(),
-    state: new NodeState(),
+    state,
     settings: new Settings(config, init.adminToken),
     registry,
     bans,
@@ -374,6 +378,11 @@ async function loadBans(bans: BanList): Promise<void> {
   const loaded = await bans.load();
   if (loaded.warning !== undefined) log.warn("Bans: {message}", { message: loaded.warning });
   if (loaded.loaded > 0) log.info("Loaded {count} bans", { count: loaded.loaded });
+  if (loaded.strayRemoved !== undefined) {
+    log.info("Removed {count} temporary ban files an interrupted save left", {
+      count: loaded.strayRemoved,
+    });
+  }
 }
 
 function limiterSweep(limiter: Limiter): Startable {

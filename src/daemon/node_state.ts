@@ -39,6 +39,7 @@ export class NodeState {
   #drainRequested = false;
   #stopping = false;
   readonly #listeners: ((draining: boolean) => void)[] = [];
+  readonly #checks: (() => string | undefined)[] = [];
 
   /** Whether new connections and reservations are refused (a drain or a shutdown). */
   isDraining(): boolean {
@@ -57,6 +58,15 @@ export class NodeState {
    */
   onDrainChange(listener: (draining: boolean) => void): void {
     this.#listeners.push(listener);
+  }
+
+  /**
+   * Adds a condition /ready reports: while `check` returns a reason, the node is not ready.
+   *
+   * @param check Returns why the node cannot serve as it should, or undefined; must not throw.
+   */
+  addReadinessCheck(check: () => string | undefined): void {
+    this.#checks.push(check);
   }
 
   /** Notes whether the libp2p listeners are up. */
@@ -89,14 +99,18 @@ export class NodeState {
    * What /ready answers.
    *
    * @param health The policies' judgement of the node.
-   * @returns Ready when the listeners are up, the node neither drains nor stops, and no
-   * policy finds it unhealthy; otherwise the reasons.
+   * @returns Ready when the listeners are up, the node neither drains nor stops, every
+   * readiness check passes and no policy finds it unhealthy; otherwise the reasons.
    */
   readiness(health: Health): Readiness {
     const reasons: string[] = [];
     if (!this.#listening) reasons.push("libp2p listeners are not up");
     if (this.#stopping) reasons.push("node is shutting down");
     else if (this.#drainRequested) reasons.push("node is draining");
+    for (const check of this.#checks) {
+      const reason = check();
+      if (reason !== undefined) reasons.push(reason);
+    }
     if (health.verdict === "unhealthy") {
       reasons.push(...health.reasons.map((reason) => `unhealthy: ${reason}`));
     }

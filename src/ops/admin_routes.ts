@@ -61,9 +61,20 @@ export interface BanRequest {
 /** The control surface the admin API drives; the daemon implements it. */
 export interface AdminControl {
   bans(): readonly BanView[];
-  /** @throws {RangeError} On a bad peer ID, CIDR or TTL. */
+  /**
+   * Resolves once the ban is in force and on disk.
+   *
+   * @throws {RangeError} On a bad peer ID, CIDR or TTL.
+   * @throws {import("../errors.ts").UnavailableError} When it could not be saved (it is in force).
+   */
   ban(request: BanRequest): Promise<BanView>;
-  /** @returns False when there was no such ban. */
+  /**
+   * Resolves once the ban is lifted and that is on disk.
+   *
+   * @returns False when there was no such ban.
+   * @throws {RangeError} On a bad CIDR.
+   * @throws {import("../errors.ts").UnavailableError} When it could not be saved (it is lifted).
+   */
   unban(target: string): Promise<boolean>;
   reservations(): readonly Record<string, unknown>[];
   circuits(): readonly Record<string, unknown>[];
@@ -192,6 +203,10 @@ const GUARD_RESPONSES = {
   429: RATE_LIMITED_RESPONSE,
 };
 const security = [{ [ADMIN_SECURITY_SCHEME]: [] }];
+const NOT_SAVED_RESPONSE = errorResponse(
+  "Done in memory but bans.json could not be written (`BANS_NOT_SAVED`): a restart would undo " +
+    "it; /ready answers 503 until a save succeeds",
+);
 
 function listing<T extends z.ZodType>(path: string, item: T, pageName: string, what: string) {
   return createRoute({
@@ -224,7 +239,8 @@ const banCreate = createRoute({
   path: "/v1/admin/bans",
   tags: ["admin"],
   summary: "Ban a peer or a CIDR",
-  description: "Closes the banned party's connections at once. Audited.",
+  description: "Closes the banned party's connections at once. Answers once the ban is saved " +
+    "to bans.json. Audited.",
   security,
   request: {
     body: { required: true, content: { "application/json": { schema: BanRequestSchema } } },
@@ -234,6 +250,7 @@ const banCreate = createRoute({
     400: BAD_REQUEST_RESPONSE,
     413: errorResponse("Body over `admin.max_body_size` (`PAYLOAD_TOO_LARGE`)"),
     415: errorResponse("Body not sent as `application/json` (`UNSUPPORTED_MEDIA_TYPE`)"),
+    503: NOT_SAVED_RESPONSE,
     ...GUARD_RESPONSES,
   },
 });
@@ -244,7 +261,7 @@ const banDelete = createRoute({
   path: "/v1/admin/bans/{target{.+}}",
   tags: ["admin"],
   summary: "Lift a ban",
-  description: "Audited.",
+  description: "Answers once the change is saved to bans.json. Audited.",
   security,
   request: {
     params: z.object({
@@ -259,7 +276,9 @@ const banDelete = createRoute({
       z.object({ removed: z.literal(true), target: z.string() }).openapi("Unbanned"),
       "The ban was lifted",
     ),
+    400: BAD_REQUEST_RESPONSE,
     404: errorResponse("No such ban (`NOT_FOUND`)"),
+    503: NOT_SAVED_RESPONSE,
     ...GUARD_RESPONSES,
   },
 });

@@ -60,13 +60,13 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Registry } from "prom-client";
-import { HopdError } from "../errors.ts";
+import { HopdError, UnavailableError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { clientIp, errorBody, type OpsApp, type OpsEnv, type OpsRouteGroup } from "./_env.ts";
 import { validationHook } from "./_schemas.ts";
 import { type AdminAuthConfig, type AdminControl, adminRoutes } from "./admin_routes.ts";
 import { healthRoutes, type Readiness } from "./health_routes.ts";
-import { openApiRoutes, undocumentedRoutes } from "./openapi_routes.ts";
+import { allowedMethods, openApiRoutes, undocumentedRoutes } from "./openapi_routes.ts";
 import { statusPageRoutes } from "./status_page_routes.ts";
 import { statusRoutes } from "./status_routes.ts";
 
@@ -156,9 +156,21 @@ export function createOpsApp(components: OpsComponents): OpsApp {
     );
   }
 
-  app.notFound((c) =>
-    c.json(errorBody("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`), 404)
-  );
+  const allowed = allowedMethods(app);
+  app.notFound((c) => {
+    const methods = allowed(c.req.path);
+    if (methods.length === 0) {
+      return c.json(errorBody("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`), 404);
+    }
+    c.header("Allow", methods.join(", "));
+    return c.json(
+      errorBody(
+        "METHOD_NOT_ALLOWED",
+        `${c.req.path} does not answer ${c.req.method}; it answers ${methods.join(", ")}`,
+      ),
+      405,
+    );
+  });
 
   // The one place errors become HTTP responses.
   app.onError((error, c) => {
@@ -169,7 +181,12 @@ export function createOpsApp(components: OpsComponents): OpsApp {
         : error.message;
       return c.json(errorBody(code, message), error.status as ContentfulStatusCode);
     }
-    if (error instanceof HopdError) return c.json(errorBody(error.code, error.message), 400);
+    if (error instanceof HopdError) {
+      return c.json(
+        errorBody(error.code, error.message),
+        error instanceof UnavailableError ? 503 : 400,
+      );
+    }
     return c.json(errorBody("INTERNAL", "Internal error"), 500);
   });
 

@@ -81,7 +81,7 @@ Deno.test("GET /v1/status answers the status object as JSON", async () => {
 
 Deno.test("an unknown route answers 404 JSON naming the method and path", async (t) => {
   const app = createOpsApp(components());
-  const cases: [string, string][] = [["GET", "/nope"], ["POST", "/ready"], ["GET", "/v1/nope"]];
+  const cases: [string, string][] = [["GET", "/nope"], ["POST", "/nope"], ["GET", "/v1/nope"]];
   for (const [method, path] of cases) {
     await t.step(`${method} ${path}`, async () => {
       const response = await app.request(path, { method });

@@ -8,6 +8,7 @@
  */
 
 import { createRoute, z } from "@hono/zod-openapi";
+import { TrieRouter } from "hono/router/trie-router";
 import type { OpsApp, OpsRouteGroup } from "./_env.ts";
 import { jsonResponse } from "./_schemas.ts";
 
@@ -77,6 +78,31 @@ export function undocumentedRoutes(app: OpsApp): string[] {
     if (!documented.has(key)) missing.add(key);
   }
   return [...missing];
+}
+
+/**
+ * The methods each path of `app` serves, for 405 answers: a router of the app's routes
+ * (middleware left out) asked with every method. `HEAD` comes with `GET`, as hono serves it.
+ *
+ * @param app The ops app, with every group registered.
+ * @returns The methods serving `path`, sorted; none when no route matches it.
+ */
+export function allowedMethods(app: OpsApp): (path: string) => string[] {
+  const router = new TrieRouter<string>();
+  const methods = new Set<string>();
+  for (const route of app.routes) {
+    if (route.method === "ALL") continue; // middleware (app.use)
+    router.add(route.method, route.path, route.method);
+    methods.add(route.method);
+  }
+  return (path) => {
+    const allowed = new Set<string>();
+    for (const method of methods) {
+      if (router.match(method, path)[0].length > 0) allowed.add(method);
+    }
+    if (allowed.has("GET")) allowed.add("HEAD");
+    return [...allowed].sort();
+  };
 }
 
 /**

@@ -2,10 +2,13 @@ import assert from "node:assert/strict";
 import { createRoute, z } from "@hono/zod-openapi";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { Registry } from "prom-client";
+import { UnavailableError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import type { AdminControl } from "./admin_routes.ts";
 import { createOpsApp, type OpsApp, type OpsComponents, type OpsRouteGroup } from "./mod.ts";
 import { honoPathToOpenApi, openApiPath, undocumentedRoutes } from "./openapi_routes.ts";
+import { BAD_REQUEST_RESPONSE, RATE_LIMITED_RESPONSE } from "./_schemas.ts";
+import { federationRoutes } from "./federation_routes.ts";
 import { policyRoutes } from "./policy_routes.ts";
 
 const CONTROL: AdminControl = {
@@ -31,6 +34,8 @@ function exampleGroup(): OpsRouteGroup {
         description: "Example",
         content: { "application/json": { schema: z.object({ name: z.string() }) } },
       },
+      400: BAD_REQUEST_RESPONSE,
+      429: RATE_LIMITED_RESPONSE,
     },
   });
   return (app) => app.openapi(route, (c) => c.json({ name: c.req.valid("param").name }, 200));
@@ -195,5 +200,114 @@ Deno.test("regex path parameters become plain OpenAPI parameters", async (t) => 
       assert.equal(openApiPath(registered), documented);
       assert.equal(honoPathToOpenApi(hono), documented);
     });
+  }
+});
+
+// Issue 15, item 8: every answer a route can give is declared in /openapi.json (DELETE
+// /v1/admin/bans/{target} answered an undeclared 400). Requests generated from the document
+// itself, with good and bad parameters and bodies, against controls that succeed and fail.
+Deno.test("every status a route answers to generated requests is declared for it in /openapi.json", async () => {
+  const failing: AdminControl = {
+    ...CONTROL,
+    ban: () => Promise.reject(new UnavailableError("BANS_NOT_SAVED", "disk full")),
+    unban: (target) =>
+      target.includes("/")
+        ? Promise.reject(new UnavailableError("BANS_NOT_SAVED", "disk full"))
+        : Promise.reject(new RangeError(`'${target}' is not a CIDR`)),
+  };
+  const working: AdminControl = {
+    ...CONTROL,
+    ban: (request) =>
+      Promise.resolve({
+        kind: "cidr",
+        target: request.cidr ?? "",
+        createdAt: new Date(0).toISOString(),
+      }),
+    unban: (target) => Promise.resolve(target.includes("/")),
+  };
+  const params = [
+    "x",
+    "203.0.113.0%2F24",
+    "not-a-cidr",
+    "12D3KooWLRPJAA5o6zNcWJjW3QLRzSmt1CjSWAHe1TBeNTNXdBWi",
+  ];
+  const queries = ["", "?limit=-1&offset=abc", "?limit=100000", "?limit=5&policy=p"];
+  const bodies = [
+    undefined,
+    "{",
+    "[]",
+    '{"cidr":"203.0.113.0/24","ttl":"1h"}',
+    '{"peer":"x","cidr":"y"}',
+  ];
+  let requests = 0;
+  for (const control of [working, failing]) {
+    // Every 7th /v1 request is refused by the limiter, so 429 must be declared too.
+    let calls = 0;
+    const app = fullApp({
+      admin: {
+        control,
+        auth: () => ({ allowRemote: false, maxBodyBytes: 1024 }),
+        parseDurationMs: () => 1_000,
+      },
+      httpAdmission: () => ++calls % 7 === 0 ? { ok: false, retryAfterMs: 1 } : { ok: true },
+      routeGroups: [
+        policyRoutes({
+          policies: () => ({ verdict: { verdict: "healthy", reasons: [] }, policies: [] }),
+          decisions: () => ({ decisions: [], truncated: false }),
+          restartBudget: () => ({ exhausted: false, used: 0, budget: 3 }),
+          resetRestartBudget: () => {},
+        }),
+        federationRoutes({
+          view: () => ({ enabled: false, self: "x", topic: "t", members: [] }),
+        }),
+        exampleGroup(),
+      ],
+    });
+    const document = await documentOf(app);
+    for (const [path, item] of Object.entries(document.paths as Record<string, Json>)) {
+      for (const [method, operation] of Object.entries(item as Record<string, Json>)) {
+        const declared = new Set(Object.keys(operation.responses));
+        for (const param of params) {
+          for (const query of queries) {
+            for (const body of method === "post" ? bodies : [undefined]) {
+              const url = path.replace(/\{[^}]+\}/g, param) + query;
+              const response = await app.request(url, {
+                method: method.toUpperCase(),
+                ...(body === undefined
+                  ? {}
+                  : { body, headers: { "content-type": "application/json" } }),
+              });
+              await response.body?.cancel();
+              requests++;
+              assert.ok(
+                declared.has(String(response.status)),
+                `${method.toUpperCase()} ${url} ${body ?? ""} answered ${response.status}, ` +
+                  `not declared (declared: ${[...declared].join(", ")})`,
+              );
+            }
+          }
+        }
+      }
+    }
+  }
+  assert.ok(requests > 300, `${requests} requests`);
+});
+
+Deno.test("a method a path does not serve answers 405 with Allow, an unknown path 404", async () => {
+  const app = fullApp();
+  const cases: [string, string, number, string | null][] = [
+    ["PUT", "/v1/admin/bans", 405, "GET, HEAD, POST"],
+    ["PATCH", "/v1/admin/bans/203.0.113.0%2F24", 405, "DELETE"],
+    ["POST", "/health", 405, "GET, HEAD"],
+    ["DELETE", "/v1/decisions", 405, "GET, HEAD"],
+    ["GET", "/v1/nothing-here", 404, null],
+    ["POST", "/v1/nothing-here", 404, null],
+  ];
+  for (const [method, path, status, allow] of cases) {
+    const response = await app.request(path, { method });
+    assert.equal(response.status, status, `${method} ${path}`);
+    assert.equal(response.headers.get("allow"), allow, `${method} ${path}`);
+    const body = await response.json();
+    assert.equal(body.error.code, status === 405 ? "METHOD_NOT_ALLOWED" : "NOT_FOUND");
   }
 });

@@ -17,6 +17,8 @@ export interface BanFs {
   remove(path: string): Promise<void>;
   /** Fsyncs a directory so a rename in it survives a crash (best effort). */
   syncDir(path: string): Promise<void>;
+  /** Names of the entries of a directory; a missing directory has none. */
+  readDir(path: string): Promise<string[]>;
 }
 
 /** {@linkcode BanFs} on Deno's file APIs. */
@@ -55,6 +57,15 @@ export function denoBanFs(): BanFs {
       } catch (error) {
         if (!(error instanceof Deno.errors.NotFound)) throw error;
       }
+    },
+    async readDir(path) {
+      const names: string[] = [];
+      try {
+        for await (const entry of Deno.readDir(path)) names.push(entry.name);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      }
+      return names;
     },
     async syncDir(path) {
       // Directory fsync is what makes the rename durable on Linux; other systems may refuse

@@ -9,8 +9,11 @@
  * Persistence is crash-safe and never throws: a save writes a temporary file in the same
  * directory, fsyncs it, renames it over `bans.json` and fsyncs the directory; saves are
  * serialized and coalesced (a burst of bans writes once, and a ban made during a write is
- * written right after it). A corrupt or unreadable file is moved aside to
- * `bans.json.corrupt-<ms>` and reported as a warning value for the caller to log.
+ * written right after it). `await save()` after a change resolves once that change is on
+ * disk (the admin API answers only then). A failed save is remembered (`saveError`, counted
+ * in `saveFailures`) until a later save succeeds. A corrupt or unreadable file is moved aside
+ * to `bans.json.corrupt-<ms>` and reported as a warning value for the caller to log;
+ * temporary files a crash left behind are removed by `load()`.
  *
  * @module
  */
@@ -82,6 +85,8 @@ export interface BanLoadResult {
   readonly expired: number;
   /** Set when the file was corrupt or unreadable (and moved aside when possible). */
   readonly warning?: string;
+  /** Temporary files of interrupted saves (`bans.json.tmp-*`) removed. */
+  readonly strayRemoved?: number;
 }
 
 /** Outcome of `save()`. */
@@ -107,6 +112,8 @@ export class BanList {
   #queued: Promise<BanSaveResult> | undefined;
   #tail: Promise<unknown> = Promise.resolve();
   #tmpCounter = 0;
+  #saveError: string | undefined;
+  #saveFailures = 0;
 
   /**
    * @param components Clock, and optionally the file system and data directory.
@@ -131,6 +138,16 @@ export class BanList {
   /** Path of the persisted file, if persistent. */
   get path(): string | undefined {
     return this.#path;
+  }
+
+  /** Why the last save failed; undefined once a save succeeded (or none failed). */
+  get saveError(): string | undefined {
+    return this.#saveError;
+  }
+
+  /** Saves that failed since start. */
+  get saveFailures(): number {
+    return this.#saveFailures;
   }
 
   /** Whether any CIDR ban exists (expired ones included until swept). */
@@ -305,6 +322,12 @@ export class BanList {
     const fs = this.#fs;
     const path = this.#path;
     if (fs === undefined || path === undefined) return NO_FILE;
+    const stray = await removeStrayTemps(fs, this.#dir!);
+    const result = await this.#loadFile(fs, path);
+    return stray === 0 ? result : { ...result, strayRemoved: stray };
+  }
+
+  async #loadFile(fs: BanFs, path: string): Promise<BanLoadResult> {
     let text: string | undefined;
     try {
       text = await fs.readTextFile(path);
@@ -402,15 +425,22 @@ export class BanList {
 
   #autoSave(): void {
     if (this.#path === undefined) return;
-    void this.save().then((result) => {
-      if (!result.ok && result.warning !== undefined) this.#onWarning(result.warning);
-    });
+    void this.save();
   }
 
   async #write(): Promise<BanSaveResult> {
     const data = encodeBans([...this.#peers.values(), ...this.#cidrBans.values()]);
     const error = await writeAtomic(this.#fs!, this.#dir!, this.#path!, data, ++this.#tmpCounter);
-    return error === undefined ? { ok: true } : { ok: false, warning: error };
+    if (error === undefined) {
+      if (this.#saveError !== undefined) this.#onWarning(`Bans saved again to '${this.#path}'`);
+      this.#saveError = undefined;
+      return { ok: true };
+    }
+    this.#saveFailures++;
+    // Once per distinct failure: a read-only data dir must not log on every retry.
+    if (error !== this.#saveError) this.#onWarning(error);
+    this.#saveError = error;
+    return { ok: false, warning: error };
   }
 
   #setAside(reason: string, kept?: number): Promise<string> {
@@ -419,4 +449,19 @@ export class BanList {
       : `kept ${kept} valid bans`;
     return setAside(this.#fs!, this.#path!, this.#clock.nowMs(), reason, outcome);
   }
+}
+
+/** Removes the temporary files saves interrupted by a crash left in `dir`. */
+async function removeStrayTemps(fs: BanFs, dir: string): Promise<number> {
+  let removed = 0;
+  try {
+    for (const name of await fs.readDir(dir)) {
+      if (!name.startsWith(`${BANS_FILE_NAME}.tmp-`)) continue;
+      await fs.remove(`${dir.replace(/\/+$/, "")}/${name}`);
+      removed++;
+    }
+  } catch {
+    // A directory that cannot be listed or a file that cannot be removed costs only the space.
+  }
+  return removed;
 }

@@ -112,6 +112,7 @@ Deno.test("BanList saves atomically to <dataDir>/bans.json and loads it back", a
         calls.push(`rename ${from.replace(dir, "")} ${to.replace(dir, "")}`);
         return real.rename(from, to);
       },
+      readDir: (path) => real.readDir(path),
       syncDir: (path) => {
         calls.push(`sync ${path.replace(dir, "") || "dir"}`);
         return real.syncDir(path);
@@ -217,6 +218,7 @@ Deno.test("BanList.save() failure is a warning value, and automatic saves report
     rename: () => Promise.resolve(),
     remove: () => Promise.resolve(),
     syncDir: () => Promise.resolve(),
+    readDir: () => Promise.resolve([]),
   };
   const bans = new BanList({
     clock: fakeClock(),
@@ -254,6 +256,7 @@ Deno.test("BanList saves are serialized and coalesced: a burst of bans writes at
     },
     remove: () => Promise.resolve(),
     syncDir: () => Promise.resolve(),
+    readDir: () => Promise.resolve([]),
   };
   const bans = new BanList({ clock: fakeClock(), fs, dataDir: "/data" });
   for (let i = 0; i < 100; i++) bans.ban({ kind: "peer", value: `p${i}` });
@@ -279,4 +282,53 @@ Deno.test("ban() with ttlMs expires exactly ttlMs after its createdAtMs", () => 
     () => list.ban({ kind: "cidr", value: "192.0.2.0/24", ttlMs: Number.NaN }),
     /'expiresAtMs' must be a finite number/,
   );
+});
+
+// Issue 15, item 8: an interrupted save (kill -9 between the write and the rename) leaves
+// bans.json.tmp-* behind; nothing removed them.
+Deno.test("BanList.load() removes the temporary files interrupted saves left", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/bans.json.tmp-3-abcdefgh`, '{"version":1,"ba');
+    await Deno.writeTextFile(`${dir}/bans.json.tmp-9-zz`, "");
+    await Deno.writeTextFile(`${dir}/identity.key`, "keep");
+    await Deno.writeTextFile(`${dir}/bans.json`, '{"version":1,"bans":[]}');
+    const bans = new BanList({ clock: fakeClock(), fs: denoBanFs(), dataDir: dir });
+    const result = await bans.load();
+    assert.equal(result.strayRemoved, 2);
+    assert.deepEqual(await entries(dir), ["bans.json", "identity.key"]);
+    assert.equal((await bans.load()).strayRemoved, undefined);
+  });
+});
+
+Deno.test("BanList remembers a failed save until one succeeds, warning once per distinct failure", async () => {
+  const warnings: string[] = [];
+  let failure: string | undefined = "read-only file system";
+  const fs: BanFs = {
+    readTextFile: () => Promise.resolve(undefined),
+    writeTextFileSynced: () =>
+      failure === undefined ? Promise.resolve() : Promise.reject(new Error(failure)),
+    rename: () => Promise.resolve(),
+    remove: () => Promise.resolve(),
+    syncDir: () => Promise.resolve(),
+    readDir: () => Promise.resolve([]),
+  };
+  const bans = new BanList({
+    clock: fakeClock(),
+    fs,
+    dataDir: "/x",
+    onWarning: (m) => warnings.push(m),
+  });
+  assert.equal(bans.saveError, undefined);
+  bans.ban({ kind: "peer", value: "a" });
+  assert.equal((await bans.save()).ok, false);
+  bans.ban({ kind: "peer", value: "b" });
+  assert.equal((await bans.save()).ok, false);
+  assert.match(bans.saveError ?? "", /read-only file system/);
+  assert.equal(bans.saveFailures, 2);
+  assert.equal(warnings.length, 1, warnings.join("\n"));
+  failure = undefined;
+  assert.equal((await bans.save()).ok, true);
+  assert.equal(bans.saveError, undefined);
+  assert.equal(bans.saveFailures, 2);
+  assert.match(warnings.at(-1)!, /saved again/);
 });

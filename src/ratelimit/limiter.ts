@@ -96,6 +96,7 @@ export class RateLimiter implements Limiter {
       registerLimiterMetrics(components.registry, {
         refusals: this.#refusals,
         bansActive: () => this.bans.size(this.#clock.nowMs()),
+        banSaveFailures: () => this.bans.saveFailures,
         throttleFactor: () => this.throttleFactor(),
         throttledMs: () => this.shaper.throttledMs,
         trackedKeys: () => this.trackedKeys(),
@@ -237,6 +238,8 @@ export class RateLimiter implements Limiter {
     let dropped = 0;
     for (const table of this.#tables().values()) dropped += table.sweep(now);
     this.bans.sweep(now);
+    // A failed save (a read-only or full disk) is tried again until the bans are on disk.
+    if (this.bans.saveError !== undefined) void this.bans.save();
     return dropped;
   }
 

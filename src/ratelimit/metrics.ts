@@ -33,6 +33,8 @@ export interface LimiterMetricsSource {
   /** Refusals so far, indexed `limiter * REFUSAL_REASONS.length + reason`. */
   readonly refusals: Float64Array;
   bansActive(): number;
+  /** Failed saves of bans.json so far. */
+  banSaveFailures(): number;
   throttleFactor(): number;
   throttledMs(): number;
   trackedKeys(): Record<string, number>;
@@ -70,6 +72,17 @@ export function registerLimiterMetrics(registry: Registry, source: LimiterMetric
     registers,
     collect() {
       this.set(source.bansActive());
+    },
+  });
+  let publishedSaveFailures = 0;
+  new Counter({
+    name: "hopd_bans_save_failures_total",
+    help: "Saves of bans.json that failed (the bans in force are then not all on disk).",
+    registers,
+    collect() {
+      const failures = source.banSaveFailures();
+      if (failures > publishedSaveFailures) this.inc(failures - publishedSaveFailures);
+      publishedSaveFailures = failures;
     },
   });
   new Gauge({

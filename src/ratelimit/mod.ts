@@ -221,7 +221,10 @@ export interface Limiter {
    * @throws {RangeError} A bad value, naming it; the old config then stays in force.
    */
   reload(config: ResolvedLimiterConfig): void;
-  /** Drops idle buckets in every table (for a periodic timer); returns how many. */
+  /**
+   * Drops idle buckets in every table and expired bans, and tries a failed save of the bans
+   * again (for a periodic timer); returns how many buckets were dropped.
+   */
   sweep(): number;
   /** Keys tracked per table, by table name. */
   trackedKeys(): Record<string, number>;
