@@ -88,7 +88,12 @@ for (const which of Object.keys(SNAPSHOTS) as SnapshotName[]) {
   // Loads first, as the engine does: a pushHistory() that starts a fresh worker puts its
   // snapshot into the ring twice (see bench/RESULTS.md, policy engine notes).
   for (const name of names) {
-    const loaded = await worker.load(name, `${name}.js`, sources.get(name)!, LIMITS);
+    const loaded = await worker.load({
+      name: name,
+      fileName: `${name}.js`,
+      source: sources.get(name)!,
+      limits: LIMITS,
+    });
     if (!loaded.ok) throw new Error(`${name}: ${loaded.message}`);
   }
   for (const h of [...SNAPSHOTS[which].history].reverse()) {
@@ -163,13 +168,14 @@ for (const name of names) {
       group: `${name} (${which})`,
       async fn() {
         const started = performance.now();
-        const evaluated = await evaluatePolicy(
-          worker,
-          { sandbox: name, limits: LIMITS, nowMs },
+        const evaluated = await evaluatePolicy(worker, {
+          sandbox: name,
+          limits: LIMITS,
+          nowMs,
           snapshotJson,
-          undefined,
-          "{}",
-        );
+          stateJson: "{}",
+          seed: 1,
+        });
         const us = (performance.now() - started) * 1000;
         if (!evaluated.ok) throw new Error(`${name}: ${evaluated.message}`);
         if (++trip.calls > WARMUP_CALLS) {

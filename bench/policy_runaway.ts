@@ -138,12 +138,12 @@ sandbox.dispose();
 const worker = newWorker();
 const names = await shippedPolicyNames();
 for (const name of names) {
-  const loaded = await worker.load(
+  const loaded = await worker.load({
     name,
-    `${name}.js`,
-    await Deno.readTextFile(shippedPolicyPath(name)),
-    LIMITS,
-  );
+    fileName: `${name}.js`,
+    source: await Deno.readTextFile(shippedPolicyPath(name)),
+    limits: LIMITS,
+  });
   if (!loaded.ok) throw new Error(`${name}: ${loaded.message}`);
 }
 const ordinary = names[0]!;
@@ -153,7 +153,12 @@ const snapshotJson = JSON.stringify(
 );
 
 // (a) through the worker.
-const loaded = await worker.load("loop", "loop.js", LOOP, LIMITS);
+const loaded = await worker.load({
+  name: "loop",
+  fileName: "loop.js",
+  source: LOOP,
+  limits: LIMITS,
+});
 if (!loaded.ok) throw new Error(loaded.message);
 const workerPast: number[] = [];
 let firstWorkerPast = NaN;
@@ -184,7 +189,12 @@ for (const [label, hang] of Object.entries(HANGS)) {
   const nativeMs = performance.now() - nativeStarted;
   alone.dispose();
 
-  const ok = await worker.load(label, `${label}.js`, hang.code, hang.limits);
+  const ok = await worker.load({
+    name: label,
+    fileName: `${label}.js`,
+    source: hang.code,
+    limits: hang.limits,
+  });
   if (!ok.ok) throw new Error(`${label}: ${ok.message}`);
   const killedPast: number[] = [];
   const answerAgain: number[] = [];
@@ -229,9 +239,14 @@ for (let i = 0; i < 3; i++) {
   const fresh = newWorker();
   const started = performance.now();
   for (const name of names) {
-    await fresh.load(name, `${name}.js`, await Deno.readTextFile(shippedPolicyPath(name)), LIMITS);
+    await fresh.load({
+      name,
+      fileName: `${name}.js`,
+      source: await Deno.readTextFile(shippedPolicyPath(name)),
+      limits: LIMITS,
+    });
   }
-  await fresh.load("loop", "loop.js", LOOP, LIMITS);
+  await fresh.load({ name: "loop", fileName: "loop.js", source: LOOP, limits: LIMITS });
   const answered = await fresh.call(ordinaryCall, LIMITS.deadlineMs);
   if (!answered.ok) throw new Error(answered.message);
   cold.push(performance.now() - started);

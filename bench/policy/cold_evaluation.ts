@@ -40,7 +40,12 @@ const sandboxes: string[] = [];
 for (const name of await shippedPolicyNames()) {
   const source = await Deno.readTextFile(shippedPolicyPath(name));
   for (const copy of ["a", "b"]) {
-    const loaded = await worker.load(`${name}#${copy}`, `${name}.js`, source, LIMITS);
+    const loaded = await worker.load({
+      name: `${name}#${copy}`,
+      fileName: `${name}.js`,
+      source: source,
+      limits: LIMITS,
+    });
     if (!loaded.ok) throw new Error(`${name}: ${loaded.message}`);
     sandboxes.push(`${name}#${copy}`);
   }
@@ -50,13 +55,14 @@ for (const h of [...captured.history].reverse()) await worker.pushHistory(JSON.s
 const us: number[] = [];
 for (let tick = 0; tick < ticks; tick++) {
   for (const sandbox of sandboxes) {
-    const evaluated = await evaluatePolicy(
-      worker,
-      { sandbox, limits: LIMITS, nowMs: Date.now() },
+    const evaluated = await evaluatePolicy(worker, {
+      sandbox,
+      limits: LIMITS,
+      nowMs: Date.now(),
       snapshotJson,
-      undefined,
-      "{}",
-    );
+      stateJson: "{}",
+      seed: 1,
+    });
     if (!evaluated.ok) throw new Error(`${sandbox}: ${evaluated.message}`);
     if (tick >= WARMUP_TICKS) us.push(evaluated.durationMs * 1000);
   }

@@ -141,23 +141,25 @@ async function evalOnce(
   const worker = new SandboxWorker({ graceMs: config.killGraceMs });
   try {
     const name = moduleNameOf(file) ?? "policy";
-    const loaded = await worker.load(
+    const loaded = await worker.load({
       name,
-      file,
-      await Deno.readTextFile(file),
-      sandboxLimits(config),
-    );
+      fileName: file,
+      source: await Deno.readTextFile(file),
+      limits: sandboxLimits(config),
+    });
     if (!loaded.ok) {
       io.stderr(`error: ${file}: ${loaded.kind}: ${loaded.message}\n`);
       return EXIT_FAILURE;
     }
-    const evaluated = await evaluatePolicy(
-      worker,
-      { sandbox: name, limits: sandboxLimits(config), nowMs },
-      JSON.stringify(snapshot),
-      history.map((h) => JSON.stringify(mergeSnapshot(base, h))),
-      JSON.stringify(state),
-    );
+    const evaluated = await evaluatePolicy(worker, {
+      sandbox: name,
+      limits: sandboxLimits(config),
+      nowMs,
+      snapshotJson: JSON.stringify(snapshot),
+      history: history.map((h) => JSON.stringify(mergeSnapshot(base, h))),
+      stateJson: JSON.stringify(state),
+      seed: 1,
+    });
     if (!evaluated.ok) {
       io.stderr(`error: ${file}: ${evaluated.kind}: ${evaluated.message}\n`);
       for (const line of evaluated.logs) io.stderr(`  log: ${line}\n`);
@@ -226,12 +228,12 @@ async function replay(
   let compared = 0;
   const show = Number.parseInt(opts.show ?? "20", 10);
   try {
-    const loaded = await worker.load(
+    const loaded = await worker.load({
       name,
-      file,
-      await Deno.readTextFile(file),
-      sandboxLimits(config),
-    );
+      fileName: file,
+      source: await Deno.readTextFile(file),
+      limits: sandboxLimits(config),
+    });
     if (!loaded.ok) {
       io.stderr(`error: ${file}: ${loaded.kind}: ${loaded.message}\n`);
       return EXIT_FAILURE;
@@ -240,14 +242,15 @@ async function replay(
     let state = "{}";
     for (const record of snapshots) {
       const json = JSON.stringify(record.snapshot);
-      const evaluated = await evaluatePolicy(
-        worker,
-        { sandbox: name, limits: sandboxLimits(config), nowMs: record.snapshot.now },
-        json,
-        [...history].reverse(),
-        state,
-        recorded.get(record.tick)?.seed ?? 1,
-      );
+      const evaluated = await evaluatePolicy(worker, {
+        sandbox: name,
+        limits: sandboxLimits(config),
+        nowMs: record.snapshot.now,
+        snapshotJson: json,
+        history: [...history].reverse(),
+        stateJson: state,
+        seed: recorded.get(record.tick)?.seed ?? 1,
+      });
       history.push(json);
       if (history.length > config.historySize) history.shift();
       if (!evaluated.ok) {

@@ -19,7 +19,7 @@ import { PolicyMetrics } from "./metrics.ts";
 import { type ModuleEntry, ModuleTable, QUARANTINE_AFTER_KILLS } from "./module_table.ts";
 import { ModuleWatcher } from "./module_watcher.ts";
 import { PluginHost } from "./plugin_host.ts";
-import { evaluatePolicy, sandboxLimits } from "./prepare.ts";
+import { type Evaluated, evaluatePolicy, sandboxLimits } from "./prepare.ts";
 import { actionKey, Hysteresis, RestartBudget } from "./rails.ts";
 import type { SandboxLimits } from "./sandbox.ts";
 import { SandboxWorker } from "./sandbox_worker.ts";
@@ -66,6 +66,21 @@ export interface PolicyView {
   readonly fixtures: { readonly passed: number; readonly failed: number };
 }
 
+/** What every evaluation of one tick shares. */
+interface TickInput {
+  readonly tick: number;
+  /** The snapshot's time. */
+  readonly nowMs: number;
+  readonly snapshotJson: string;
+}
+
+/** One policy's evaluation in progress: the policy and its decision record so far. */
+interface Evaluation {
+  readonly entry: ModuleEntry;
+  readonly base: Omit<DecisionRecord, "reasons" | "actions" | "durationMs">;
+  readonly nowMs: number;
+}
+
 interface Judgement {
   readonly verdict: Verdict;
   readonly reasons: readonly string[];
@@ -106,7 +121,13 @@ export class PolicyEngine {
       graceMs: config.killGraceMs,
       onRestart: (reason) => this.#workerRestarted(reason),
     });
-    this.#table = new ModuleTable("policy", config.dir, this.#worker, this.#limits, this.#metrics);
+    this.#table = new ModuleTable({
+      kind: "policy",
+      dir: config.dir,
+      worker: this.#worker,
+      limits: this.#limits,
+      metrics: this.#metrics,
+    });
     this.#alerts = new AlertDispatcher({
       ...(config.alertWebhook === undefined ? {} : { webhook: config.alertWebhook }),
       ...(config.alertmanagerUrl === undefined ? {} : { alertmanagerUrl: config.alertmanagerUrl }),
@@ -262,7 +283,7 @@ export class PolicyEngine {
     if (active.length > 0) records.push({ type: "snapshot", tick, time, snapshot });
     try {
       for (const entry of active) {
-        records.push(await this.#evaluateOne(entry, snapshotJson, snapshot.now, tick));
+        records.push(await this.#evaluateOne(entry, { tick, nowMs: snapshot.now, snapshotJson }));
       }
       if (active.length > 0) {
         await this.#worker.pushHistory(snapshotJson, this.#config.historySize);
@@ -278,62 +299,54 @@ export class PolicyEngine {
   }
 
   /** One policy's evaluation; a failure of the host's own code is that policy's failure only. */
-  async #evaluateOne(
-    entry: ModuleEntry,
-    snapshotJson: string,
-    nowMs: number,
-    tick: number,
-  ): Promise<DecisionRecord> {
-    const mode = this.#modeOf(entry.name);
-    const base = {
-      type: "decision" as const,
-      id: `${tick}-${entry.name}`,
-      time: new Date(nowMs).toISOString(),
-      tick,
-      policy: entry.name,
-      revision: entry.revision,
-      mode,
-      seed: crypto.getRandomValues(new Uint32Array(1))[0]!,
+  async #evaluateOne(entry: ModuleEntry, tick: TickInput): Promise<DecisionRecord> {
+    const evaluation: Evaluation = {
+      entry,
+      nowMs: tick.nowMs,
+      base: {
+        type: "decision",
+        id: `${tick.tick}-${entry.name}`,
+        time: new Date(tick.nowMs).toISOString(),
+        tick: tick.tick,
+        policy: entry.name,
+        revision: entry.revision,
+        mode: this.#modeOf(entry.name),
+        seed: crypto.getRandomValues(new Uint32Array(1))[0]!,
+      },
     };
     try {
-      return await this.#evaluate(entry, base, snapshotJson, nowMs);
+      return await this.#evaluate(evaluation, tick.snapshotJson);
     } catch (error) {
       const message = `the host failed on its evaluation: ${(error as Error).message}`;
-      return await this.#failedEvaluation(entry, base, { kind: "runtime", message }, 0, mode);
+      return await this.#failedEvaluation(evaluation, { kind: "runtime", message, durationMs: 0 });
     }
   }
 
-  async #evaluate(
-    entry: ModuleEntry,
-    base: Omit<DecisionRecord, "reasons" | "actions" | "durationMs">,
-    snapshotJson: string,
-    nowMs: number,
-  ): Promise<DecisionRecord> {
+  /** Runs the policy, checks what it returned, keeps its state and judges its result. */
+  async #evaluate(evaluation: Evaluation, snapshotJson: string): Promise<DecisionRecord> {
+    const { entry, base } = evaluation;
     const { name } = entry;
-    const { mode, seed } = base;
-    const evaluated = await evaluatePolicy(
-      this.#worker,
-      { sandbox: entry.sandbox!, limits: this.#limits, nowMs },
+    const evaluated = await evaluatePolicy(this.#worker, {
+      sandbox: entry.sandbox!,
+      limits: this.#limits,
+      nowMs: evaluation.nowMs,
       snapshotJson,
-      undefined,
-      this.#states.get(name) ?? "{}",
-      seed,
-    );
+      stateJson: this.#states.get(name) ?? "{}",
+      seed: base.seed,
+    });
     entry.evaluations++;
     entry.lastEvaluatedAt = base.time;
     entry.lastDurationMs = evaluated.durationMs;
     this.#metrics.evaluationSeconds.observe({ policy: name }, evaluated.durationMs / 1000);
-    const stateJson = evaluated.ok ? JSON.stringify(evaluated.state ?? {}) : "";
-    const failure = !evaluated.ok ? evaluated : stateJson.length > this.#config.stateMaxBytes
-      ? {
+    if (!evaluated.ok) return await this.#failedEvaluation(evaluation, evaluated);
+    const stateJson = JSON.stringify(evaluated.state ?? {});
+    if (stateJson.length > this.#config.stateMaxBytes) {
+      return await this.#failedEvaluation(evaluation, {
         kind: "runtime",
         message: `ctx.state is ${stateJson.length} bytes as JSON, above policy.state_max_size`,
-      }
-      : undefined;
-    if (failure !== undefined) {
-      return await this.#failedEvaluation(entry, base, failure, evaluated.durationMs, mode);
+        durationMs: evaluated.durationMs,
+      });
     }
-    const { result } = evaluated as Extract<typeof evaluated, { ok: true }>;
     entry.consecutiveKills = 0;
     // A good evaluation clears an evaluation error, not a failed load of a newer revision
     // (that stays visible until a good revision loads).
@@ -343,21 +356,35 @@ export class PolicyEngine {
     }
     this.#states.set(name, stateJson);
     this.#metrics.evaluations.inc({ policy: name, result: "ok" });
+    return this.#judge(evaluation, evaluated);
+  }
 
-    const hysteresis = this.#hysteresisOf(name);
+  /**
+   * Takes a valid result through hysteresis (an unhealthy verdict counts only when
+   * sustained), the rails and the mode, and records the policy's judgement of the node.
+   */
+  #judge(
+    { entry, base, nowMs }: Evaluation,
+    evaluated: Extract<Evaluated, { ok: true }>,
+  ): DecisionRecord {
+    const { result } = evaluated;
     const keys = result.actions.map(actionKey);
     if (result.verdict === "unhealthy") keys.push("verdict:unhealthy");
-    const sustained = hysteresis.record(keys);
+    const sustained = this.#hysteresisOf(entry.name).record(keys);
     // An unhealthy verdict turns /ready 503 only when sustained; until then it is degraded.
     const effective: Verdict = result.verdict === "unhealthy" && !sustained("verdict:unhealthy")
       ? "degraded"
       : result.verdict;
     entry.lastVerdict = result.verdict;
     entry.lastReasons = result.reasons;
-    this.#judgements.set(name, { verdict: effective, reasons: result.reasons, mode });
+    this.#judgements.set(entry.name, {
+      verdict: effective,
+      reasons: result.reasons,
+      mode: base.mode,
+    });
     const actions = this.#executor.run(result.actions, {
-      policy: name,
-      mode,
+      policy: entry.name,
+      mode: base.mode,
       verdict: result.verdict,
       reasons: result.reasons,
       nowMs,
@@ -375,11 +402,8 @@ export class PolicyEngine {
   }
 
   async #failedEvaluation(
-    entry: ModuleEntry,
-    base: Omit<DecisionRecord, "reasons" | "actions" | "durationMs">,
-    failure: { kind: string; message: string },
-    durationMs: number,
-    mode: PolicyMode,
+    { entry, base }: Evaluation,
+    failure: { readonly kind: string; readonly message: string; readonly durationMs: number },
   ): Promise<DecisionRecord> {
     const { name } = entry;
     // Once per new error, not once per tick: a broken policy must not flood the log.
@@ -399,7 +423,7 @@ export class PolicyEngine {
       this.#judgements.set(name, {
         verdict: "unhealthy",
         reasons: [`policy failed: ${failure.message}`],
-        mode,
+        mode: base.mode,
       });
     } else {
       this.#judgements.delete(name);
@@ -414,7 +438,7 @@ export class PolicyEngine {
       ...base,
       reasons: [],
       actions: [],
-      durationMs,
+      durationMs: failure.durationMs,
       error: failure.message,
       errorKind: failure.kind,
     };

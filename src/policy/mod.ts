@@ -36,7 +36,7 @@ export { DECISION_LOG_FILE, parseDecisionLog } from "./decision_log.ts";
 export type { PluginAdmission } from "./plugin_host.ts";
 export { exampleSnapshot, mergeSnapshot } from "./example_snapshot.ts";
 export { evaluatePolicy, PLUGIN_HOOKS, prepareModule, sandboxLimits } from "./prepare.ts";
-export type { CaseResult, Evaluated, ModuleKind, Prepared } from "./prepare.ts";
+export type { CaseResult, Evaluated, EvaluateInput, ModuleKind, Prepared } from "./prepare.ts";
 export { SandboxWorker } from "./sandbox_worker.ts";
 export type { SandboxLimits } from "./sandbox.ts";
 export { moduleNameOf, readOptional } from "./module_table.ts";

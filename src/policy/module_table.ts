@@ -67,6 +67,18 @@ export async function readOptional(path: string): Promise<string | undefined> {
   }
 }
 
+/** What a {@linkcode ModuleTable} is built from. */
+export interface ModuleTableInit {
+  /** Policies or plugins. */
+  readonly kind: ModuleKind;
+  /** The directory it watches. */
+  readonly dir: string;
+  /** The worker the sandboxes live in. */
+  readonly worker: SandboxWorker;
+  readonly limits: SandboxLimits;
+  readonly metrics: PolicyMetrics;
+}
+
 /** The modules of one directory. */
 export class ModuleTable {
   readonly #kind: ModuleKind;
@@ -77,18 +89,13 @@ export class ModuleTable {
   readonly #entries = new Map<string, ModuleEntry>();
   #generation = 0;
 
-  constructor(
-    kind: ModuleKind,
-    dir: string,
-    worker: SandboxWorker,
-    limits: SandboxLimits,
-    metrics: PolicyMetrics,
-  ) {
-    this.#kind = kind;
-    this.#dir = dir;
-    this.#worker = worker;
-    this.#limits = limits;
-    this.#metrics = metrics;
+  /** @param init What the table loads, from where, into which worker. */
+  constructor(init: ModuleTableInit) {
+    this.#kind = init.kind;
+    this.#dir = init.dir;
+    this.#worker = init.worker;
+    this.#limits = init.limits;
+    this.#metrics = init.metrics;
   }
 
   get kind(): ModuleKind {
@@ -123,13 +130,12 @@ export class ModuleTable {
       source = await readOptional(file);
       fixtures = await readOptional(join(this.#dir, `${name}_test.js`));
     } catch (error) {
-      return this.#failed(
-        name,
-        file,
-        "",
-        "compile",
-        `cannot read ${file}: ${(error as Error).message}`,
-      );
+      return this.#failed({ name, file, attempted: "" }, {
+        ok: false,
+        kind: "compile",
+        message: `cannot read ${file}: ${(error as Error).message}`,
+        cases: [],
+      });
     }
     if (source === undefined) return await this.retire(name) ? "retired" : "unchanged";
     const attempted = await sha256Hex(`${source}\u0000${fixtures ?? ""}`);
@@ -148,8 +154,7 @@ export class ModuleTable {
       nowMs: Date.now(),
     });
     if (!prepared.ok) {
-      this.#failed(name, file, attempted, prepared.kind, prepared.message, prepared.cases);
-      return prepared;
+      return this.#failed({ name, file, attempted }, prepared);
     }
     const previous = entry?.sandbox;
     const next: ModuleEntry = {
@@ -211,14 +216,12 @@ export class ModuleTable {
     });
   }
 
+  /** Records a revision that did not load; a loaded older revision stays in use. */
   #failed(
-    name: string,
-    file: string,
-    attempted: string,
-    kind: string,
-    message: string,
-    cases: readonly CaseResult[] = [],
+    { name, file, attempted }: { name: string; file: string; attempted: string },
+    failure: Extract<Prepared, { ok: false }>,
   ): Prepared {
+    const { kind, message, cases } = failure;
     const entry = this.#entries.get(name) ?? {
       name,
       kind: this.#kind,
@@ -245,7 +248,7 @@ export class ModuleTable {
         : "Cannot load {kind} {name}, keeping revision {revision}: {message}",
       { kind: this.#kind, name, message, revision: entry.revision.slice(0, 12) },
     );
-    return { ok: false, kind: kind as never, message, cases };
+    return failure;
   }
 
   #updateLoaded(): void {

@@ -43,7 +43,13 @@ export class PluginHost {
         log.error("Plugin sandbox worker killed and restarted: {reason}", { reason });
       },
     });
-    this.#table = new ModuleTable("plugin", config.pluginsDir, this.#worker, this.#limits, metrics);
+    this.#table = new ModuleTable({
+      kind: "plugin",
+      dir: config.pluginsDir,
+      worker: this.#worker,
+      limits: this.#limits,
+      metrics,
+    });
   }
 
   /** Brings the named plugins in line with their files. */

@@ -109,7 +109,12 @@ export async function prepareModule(
   input: PrepareInput,
 ): Promise<Prepared> {
   const started = performance.now();
-  const loaded = await worker.load(input.sandbox, input.fileName, input.source, input.limits);
+  const loaded = await worker.load({
+    name: input.sandbox,
+    fileName: input.fileName,
+    source: input.source,
+    limits: input.limits,
+  });
   if (!loaded.ok) return { ok: false, kind: loaded.kind, message: loaded.message, cases: [] };
   const fail = async (kind: SandboxErrorKind, message: string, cases: CaseResult[] = []) => {
     await worker.unload(input.sandbox);
@@ -125,7 +130,13 @@ export async function prepareModule(
     // A smoke run on an idle node's snapshot: a policy that throws or returns garbage on
     // ordinary input is not worth swapping in.
     const idle = JSON.stringify(exampleSnapshot(input.nowMs));
-    const smoke = await evaluatePolicy(worker, input, idle, [], "{}");
+    const smoke = await evaluatePolicy(worker, {
+      ...input,
+      snapshotJson: idle,
+      history: [],
+      stateJson: "{}",
+      seed: 1,
+    });
     if (!smoke.ok) return fail(smoke.kind, `on an idle node's snapshot: ${smoke.message}`);
   }
   let cases: CaseResult[] = [];
@@ -164,29 +175,42 @@ export type Evaluated =
   }
   | SandboxFailure & { readonly logs: readonly string[] };
 
+/** One evaluation of a policy: where it runs and what it is given. */
+export interface EvaluateInput {
+  /** The loaded sandbox's name. */
+  readonly sandbox: string;
+  readonly limits: SandboxLimits;
+  /** The host time the policy's `Date` reads. */
+  readonly nowMs: number;
+  /** The snapshot as JSON. */
+  readonly snapshotJson: string;
+  /** ctx.state as JSON. */
+  readonly stateJson: string;
+  /** Snapshots as JSON, newest first, for ctx.history(); absent = the worker's ring. */
+  readonly history?: readonly string[];
+  /** Seed of the policy's `Math.random` (recorded in the decision log to replay it). */
+  readonly seed: number;
+}
+
 /**
  * Runs `evaluate(snapshot, ctx)` in a loaded sandbox and validates what it returned.
  *
- * @param snapshotJson The snapshot as JSON.
- * @param history Snapshots as JSON, newest first, for ctx.history(); omit to use the worker's ring.
- * @param stateJson ctx.state as JSON.
+ * @param worker The sandbox worker.
+ * @param input The sandbox, the snapshot, the state, the history and the seed.
+ * @returns The validated result, or why there is none.
  */
 export async function evaluatePolicy(
   worker: SandboxWorker,
-  input: { readonly sandbox: string; readonly limits: SandboxLimits; readonly nowMs: number },
-  snapshotJson: string,
-  history: readonly string[] | undefined,
-  stateJson: string,
-  seed = 1,
+  input: EvaluateInput,
 ): Promise<Evaluated> {
   const outcome = await worker.call({
     name: input.sandbox,
     fn: "evaluate",
-    argsJson: `[${snapshotJson}]`,
-    stateJson,
+    argsJson: `[${input.snapshotJson}]`,
+    stateJson: input.stateJson,
     nowMs: input.nowMs,
-    seed,
-    ...(history === undefined ? {} : { history }),
+    seed: input.seed,
+    ...(input.history === undefined ? {} : { history: input.history }),
   }, input.limits.deadlineMs);
   if (!outcome.ok) return { ...outcome, logs: [] };
   const parsed = RESULT_SCHEMA.safeParse(outcome.result);
@@ -214,13 +238,13 @@ async function readCases(
 ): Promise<{ ok: true; cases: Case[] } | { ok: false; message: string }> {
   const sandbox = `${input.sandbox}#cases`;
   const fileName = input.fileName.replace(/\.js$/, "_test.js");
-  const loaded = await worker.load(
-    sandbox,
+  const loaded = await worker.load({
+    name: sandbox,
     fileName,
-    input.fixturesSource! + CASES_ACCESSOR,
+    source: input.fixturesSource! + CASES_ACCESSOR,
     // Fixtures are the operator's data, not a policy's answer: a larger bound.
-    { ...input.limits, outputMaxChars: CASES_OUTPUT_MAX_CHARS },
-  );
+    limits: { ...input.limits, outputMaxChars: CASES_OUTPUT_MAX_CHARS },
+  });
   if (!loaded.ok) return { ok: false, message: `${fileName}: ${loaded.message}` };
   const called = await worker.call({
     name: sandbox,
@@ -260,13 +284,13 @@ async function policyCaseProblem(
   const base = exampleSnapshot(input.nowMs);
   const snapshot = mergeSnapshot(base, c.snapshot);
   const history = c.history.map((h) => mergeSnapshot(base, h));
-  const evaluated = await evaluatePolicy(
-    worker,
-    input,
-    JSON.stringify(snapshot),
-    history.map((h) => JSON.stringify(h)),
-    JSON.stringify(c.state ?? {}),
-  );
+  const evaluated = await evaluatePolicy(worker, {
+    ...input,
+    snapshotJson: JSON.stringify(snapshot),
+    history: history.map((h) => JSON.stringify(h)),
+    stateJson: JSON.stringify(c.state ?? {}),
+    seed: 1,
+  });
   if (!evaluated.ok) return evaluated.message;
   const { result } = evaluated;
   const { expect } = c;

@@ -12,6 +12,16 @@ import {
   type WorkerRequest,
 } from "./_worker_protocol.ts";
 
+/** A module to load into a sandbox. */
+export interface ModuleLoad {
+  /** The sandbox's name (one per module revision). */
+  readonly name: string;
+  /** Shown in stack traces and errors. */
+  readonly fileName: string;
+  readonly source: string;
+  readonly limits: SandboxLimits;
+}
+
 /** Options of a {@linkcode SandboxWorker}. */
 export interface SandboxWorkerInit {
   /**
@@ -71,15 +81,12 @@ export class SandboxWorker {
   /**
    * Compiles a module into the sandbox `name` (replacing what was there only on success).
    *
+   * @param module The sandbox's name, the module's file name and source, and its limits.
    * @returns The module's function exports, or why it failed.
    */
-  async load(
-    name: string,
-    fileName: string,
-    source: string,
-    limits: SandboxLimits,
-  ): Promise<LoadOutcome> {
-    const request = { op: "load", name, fileName, source, limits } as const;
+  async load(module: ModuleLoad): Promise<LoadOutcome> {
+    const { name, limits } = module;
+    const request = { op: "load", ...module } as const;
     const reply = await this.#send(request, this.#loadTimeoutMs + limits.deadlineMs);
     const outcome = reply?.op === "load" ? reply.outcome : killed(this.#loadTimeoutMs);
     if (outcome.ok) this.#loads.set(name, { ...request, id: 0 });

@@ -31,8 +31,17 @@ Deno.test("SandboxWorker kills a worker hung in a native built-in and restores t
   const restarts: string[] = [];
   const worker = new SandboxWorker({ graceMs: 150, onRestart: (reason) => restarts.push(reason) });
   try {
-    assert.ok((await worker.load("ok", "ok.js", OK_POLICY, LIMITS)).ok);
-    assert.ok((await worker.load("hang", "hang.js", NATIVE_HANG, LIMITS)).ok);
+    assert.ok(
+      (await worker.load({ name: "ok", fileName: "ok.js", source: OK_POLICY, limits: LIMITS })).ok,
+    );
+    assert.ok(
+      (await worker.load({
+        name: "hang",
+        fileName: "hang.js",
+        source: NATIVE_HANG,
+        limits: LIMITS,
+      })).ok,
+    );
     const started = performance.now();
     const hung = await call(worker, "hang");
     const elapsed = performance.now() - started;
@@ -53,8 +62,15 @@ Deno.test("SandboxWorker kills a worker hung in a native built-in and restores t
 Deno.test("SandboxWorker keeps the loaded module when a new load fails", async () => {
   const worker = new SandboxWorker({ graceMs: GRACE_MS });
   try {
-    assert.ok((await worker.load("p", "p.js", OK_POLICY, LIMITS)).ok);
-    const bad = await worker.load("p", "p.js", "export function evaluate( {", LIMITS);
+    assert.ok(
+      (await worker.load({ name: "p", fileName: "p.js", source: OK_POLICY, limits: LIMITS })).ok,
+    );
+    const bad = await worker.load({
+      name: "p",
+      fileName: "p.js",
+      source: "export function evaluate( {",
+      limits: LIMITS,
+    });
     assert.ok(!bad.ok);
     assert.equal(bad.kind, "compile");
     const still = await call(worker, "p", 3);
@@ -67,7 +83,9 @@ Deno.test("SandboxWorker keeps the loaded module when a new load fails", async (
 
 Deno.test("SandboxWorker answers calls after close as killed, without hanging", async () => {
   const worker = new SandboxWorker({ graceMs: GRACE_MS });
-  assert.ok((await worker.load("p", "p.js", OK_POLICY, LIMITS)).ok);
+  assert.ok(
+    (await worker.load({ name: "p", fileName: "p.js", source: OK_POLICY, limits: LIMITS })).ok,
+  );
   worker.close();
   const outcome = await call(worker, "p");
   assert.ok(!outcome.ok);
@@ -79,7 +97,9 @@ Deno.test("SandboxWorker seeds a sandbox loaded later with the history, once per
   try {
     await worker.pushHistory(JSON.stringify({ tick: 1 }), 60); // starts the worker
     await worker.pushHistory(JSON.stringify({ tick: 2 }), 60);
-    assert.ok((await worker.load("h", "h.js", history, LIMITS)).ok);
+    assert.ok(
+      (await worker.load({ name: "h", fileName: "h.js", source: history, limits: LIMITS })).ok,
+    );
     const outcome = await call(worker, "h", 3);
     assert.ok(outcome.ok);
     assert.deepEqual(outcome.result, [2, 1]);
@@ -94,12 +114,21 @@ Deno.test("SandboxWorker blames a kill on the hung request only and runs the que
   const restarts: string[] = [];
   const worker = new SandboxWorker({ graceMs: 150, onRestart: (reason) => restarts.push(reason) });
   try {
-    assert.ok((await worker.load("ok", "ok.js", OK_POLICY, LIMITS)).ok);
-    assert.ok((await worker.load("hang", "hang.js", NATIVE_HANG, LIMITS)).ok);
+    assert.ok(
+      (await worker.load({ name: "ok", fileName: "ok.js", source: OK_POLICY, limits: LIMITS })).ok,
+    );
+    assert.ok(
+      (await worker.load({
+        name: "hang",
+        fileName: "hang.js",
+        source: NATIVE_HANG,
+        limits: LIMITS,
+      })).ok,
+    );
     const [hung, queuedCall, queuedLoad] = await Promise.all([
       call(worker, "hang"),
       call(worker, "ok", 5),
-      worker.load("late", "late.js", OK_POLICY, LIMITS),
+      worker.load({ name: "late", fileName: "late.js", source: OK_POLICY, limits: LIMITS }),
     ]);
     assert.ok(!hung.ok);
     assert.equal(hung.kind, "killed");
@@ -124,7 +153,9 @@ Deno.test("SandboxWorker keeps a sandbox that fakes an out-of-memory error (no r
       return calls;
     }`;
   try {
-    assert.ok((await worker.load("f", "f.js", faker, LIMITS)).ok);
+    assert.ok(
+      (await worker.load({ name: "f", fileName: "f.js", source: faker, limits: LIMITS })).ok,
+    );
     for (const expected of ["runtime", "runtime"]) {
       const outcome = await call(worker, "f");
       assert.ok(!outcome.ok);
