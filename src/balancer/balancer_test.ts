@@ -190,7 +190,7 @@ Deno.test("geo ranks by great-circle distance from the client's coordinates", ()
   ]);
   const [fra] = balancer.select({ ...PARIS }).relays;
   // Paris–Frankfurt ≈ 479 km ≈ 4.8 ms of RTT: score = 1 / (1 + 4.8 / 20).
-  const rttMs = distanceKm(PARIS.lat, PARIS.lon, FRANKFURT.lat, FRANKFURT.lon) / 100;
+  const rttMs = distanceKm(PARIS, FRANKFURT) / 100;
   assert.ok(Math.abs(fra!.score - 1 / (1 + rttMs / 20)) < 1e-9);
 });
 
@@ -344,7 +344,7 @@ function reference(
       const u = pairUniform(hashString(hints.peer!), hashString(e.peerId));
       return { e, score: f / -Math.log(u) };
     }
-    const km = distanceKm(hints.lat!, hints.lon!, e.lat!, e.lon!);
+    const km = distanceKm({ lat: hints.lat!, lon: hints.lon! }, { lat: e.lat!, lon: e.lon! });
     return { e, score: f / (1 + km / 100 / 20) };
   });
   scored.sort((x, y) => y.score - x.score || hashString(y.e.peerId) - hashString(x.e.peerId));

@@ -47,17 +47,25 @@ export function angleFromChord(chord: number): number {
 }
 
 /**
+/** A point on the globe, in degrees. */
+export interface LatLon {
+  readonly lat: number;
+  readonly lon: number;
+}
+
+/**
  * Great-circle distance between two coordinates, in kilometres.
  *
  * @example
  * ```ts
  * import { distanceKm } from "./geo.ts";
- * Math.round(distanceKm(48.8566, 2.3522, 51.5074, -0.1278)); // 344 (Paris–London)
+ * const paris = { lat: 48.8566, lon: 2.3522 };
+ * Math.round(distanceKm(paris, { lat: 51.5074, lon: -0.1278 })); // 344 (Paris–London)
  * ```
  */
-export function distanceKm(lat1: number, lon1: number, lat2: number, lon2: number): number {
-  const a = toUnitVector(lat1, lon1);
-  const b = toUnitVector(lat2, lon2);
+export function distanceKm(from: LatLon, to: LatLon): number {
+  const a = toUnitVector(from.lat, from.lon);
+  const b = toUnitVector(to.lat, to.lon);
   return angleFromChord(chordFromDot(a.x * b.x + a.y * b.y + a.z * b.z)) * EARTH_RADIUS_KM;
 }
 

@@ -50,6 +50,7 @@ export { Balancer } from "./balancer.ts";
 export { RegionMap } from "./region_map.ts";
 export type { RegionCidr } from "./region_map.ts";
 export { distanceKm } from "./geo.ts";
+export type { LatLon } from "./geo.ts";
 export {
   DEFAULT_SELECT_COUNT,
   DEGRADED_FACTOR,

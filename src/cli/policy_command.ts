@@ -60,9 +60,9 @@ async function policyConfig(configFile: string | undefined): Promise<ResolvedPol
 async function checkAll(
   io: CliIo,
   path: string,
-  opts: { kind?: string; config?: string },
-  printCases: boolean,
+  opts: { kind?: string; config?: string; printCases: boolean },
 ): Promise<number> {
+  const { printCases } = opts;
   const config = await policyConfig(opts.config);
   const targets = await targetsOf(path, opts.kind);
   if (targets.length === 0) {
@@ -310,13 +310,13 @@ export function addPolicyCommands(
     .argument("<path>", "a policy or plugin file, or a directory of them")
     .option("--kind <kind>", "policy or plugin (default: plugin under a plugins/ directory)")
     .option("-c, --config <file>", "config file whose [policy] limits apply")
-    .action(async (path: string, opts) => setCode(await checkAll(io, path, opts, false)));
+    .action(async (path: string, opts) => setCode(await checkAll(io, path, { ...opts, printCases: false })));
   policy.command("test")
     .description("run every <name>_test.js fixture and print each case (exit 1 on failure)")
     .argument("[dir]", "directory of policies", "./policies")
     .option("--kind <kind>", "policy or plugin (default: plugin under a plugins/ directory)")
     .option("-c, --config <file>", "config file whose [policy] limits apply")
-    .action(async (dir: string, opts) => setCode(await checkAll(io, dir, opts, true)));
+    .action(async (dir: string, opts) => setCode(await checkAll(io, dir, { ...opts, printCases: true })));
   policy.command("eval")
     .description("evaluate a policy once on a snapshot (merged onto an idle node's) and print it")
     .argument("<file>", "policy file")

@@ -50,13 +50,14 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Resol
   const raw: RawConfig = {};
   if (options.file !== undefined) {
     const fileRaw = await readConfigFile(options.file, options.readTextFile ?? Deno.readTextFile);
-    overlay(raw, fileRaw, sources, () => options.file!);
+    overlay(raw, { values: fileRaw, label: () => options.file! }, sources);
   }
   if (options.env !== undefined) {
-    overlay(raw, envToRaw(options.env), sources, (section, key) => envName(section, key));
+    overlay(raw, { values: envToRaw(options.env), label: envName }, sources);
   }
   if (options.overrides !== undefined) {
-    overlay(raw, options.overrides, sources, options.overrideLabel ?? (() => "command-line flag"));
+    const label = options.overrideLabel ?? (() => "command-line flag");
+    overlay(raw, { values: options.overrides, label }, sources);
   }
   const stateDirectory = options.env?.[SYSTEMD_STATE_DIRECTORY_ENV];
   const node: unknown = raw.node;
@@ -99,13 +100,16 @@ function isTable(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
-function overlay(
-  target: RawConfig,
-  source: Record<string, unknown>,
-  sources: Map<string, string>,
-  label: (section: string, key: string) => string,
-): void {
-  for (const [section, value] of Object.entries(source)) {
+/** One source of config values (file, environment, flags) and how errors name it. */
+interface ConfigLayer {
+  readonly values: Record<string, unknown>;
+  label(section: string, key: string): string;
+}
+
+// Copies a layer's values over the target, noting each key's source for error messages.
+function overlay(target: RawConfig, layer: ConfigLayer, sources: Map<string, string>): void {
+  const { label } = layer;
+  for (const [section, value] of Object.entries(layer.values)) {
     if (!isTable(value)) {
       // Not a table: keep it so validation reports it with its path.
       (target as Record<string, unknown>)[section] = value;

@@ -43,7 +43,14 @@ function size(defaultText: string, doc: string) {
     .describe(doc);
 }
 
-function count(defaultValue: number, doc: string, min = 0, max = 2 ** 31 - 1) {
+/** An integer key's bounds (inclusive). */
+interface CountRange {
+  readonly min?: number;
+  readonly max?: number;
+}
+
+function count(defaultValue: number, doc: string, range: CountRange = {}) {
+  const { min = 0, max = 2 ** 31 - 1 } = range;
   return z.number().int().min(min).max(max).default(defaultValue).describe(doc);
 }
 
@@ -90,13 +97,11 @@ const connectionsSection = z.strictObject({
   max_connections: count(
     32_768,
     "Most open libp2p connections before the connection manager prunes; keep above relay.max_reservations (and raise LimitNOFILE to match).",
-    1,
+    { min: 1 },
   ),
-  max_pending_inbound: count(
-    512,
-    "Most inbound connections still in their handshake at once.",
-    1,
-  ),
+  max_pending_inbound: count(512, "Most inbound connections still in their handshake at once.", {
+    min: 1,
+  }),
   inbound_per_ip_per_second: count(
     0,
     "Most new inbound connections per IP per second (0 = unlimited; the rate limiter does finer work).",
@@ -191,7 +196,7 @@ const limitsSection = z.strictObject({
   max_tracked_keys: count(
     100_000,
     "Most IPs, subnets or peers each limiter table remembers (memory bound).",
-    1,
+    { min: 1 },
   ),
 });
 
@@ -292,25 +297,25 @@ const relaySection = z.strictObject({
   max_reservations: count(
     16_384,
     "Most reservations held at once (0 = unlimited). Keep connections.max_connections above it.",
-    0,
+    { min: 0 },
   ),
   max_reservations_per_ip: count(
     32,
     "Most reservations held by peers from one IP address (0 = unlimited).",
-    0,
+    { min: 0 },
   ),
   max_reservations_per_subnet: count(
     128,
     "Most reservations held by peers from one subnet, see subnet_prefix_v4/_v6 (0 = unlimited).",
-    0,
+    { min: 0 },
   ),
-  subnet_prefix_v4: count(24, "IPv4 prefix length that makes a subnet.", 0, 32),
-  subnet_prefix_v6: count(48, "IPv6 prefix length that makes a subnet.", 0, 128),
-  max_circuits: count(4_096, "Most relayed circuits open at once (0 = unlimited).", 0),
+  subnet_prefix_v4: count(24, "IPv4 prefix length that makes a subnet.", { min: 0, max: 32 }),
+  subnet_prefix_v6: count(48, "IPv6 prefix length that makes a subnet.", { min: 0, max: 128 }),
+  max_circuits: count(4_096, "Most relayed circuits open at once (0 = unlimited).", { min: 0 }),
   max_circuits_per_peer: count(
     16,
     "Most circuits a single source peer may have open (0 = unlimited).",
-    0,
+    { min: 0 },
   ),
   circuit_duration: duration(
     "2m",
@@ -372,20 +377,21 @@ const policySection = z.strictObject({
     "Memory cap of each policy's and plugin's sandbox (its WebAssembly memory, QuickJS's initial 16 MiB included; at least 20MiB).",
   ),
   stack_limit: size("512KiB", "Stack limit of each policy's sandbox."),
-  history: count(60, "Snapshots kept for ctx.history(n).", 1, 10_000),
+  history: count(60, "Snapshots kept for ctx.history(n).", { min: 1, max: 10_000 }),
   state_max_size: size("64KiB", "Largest ctx.state (as JSON) a policy may keep."),
   hysteresis_for: count(
     2,
     "An action (or an unhealthy verdict) must be asked for in this many of the last hysteresis_of ticks.",
-    1,
-    1_000,
+    { min: 1, max: 1_000 },
   ),
-  hysteresis_of: count(3, "Window of ticks for hysteresis_for.", 1, 1_000),
+  hysteresis_of: count(3, "Window of ticks for hysteresis_for.", { min: 1, max: 1_000 }),
   cooldown: duration(
     "5m",
     "After an action runs, the same action of the same policy is held back this long.",
   ),
-  restart_budget: count(3, "Restarts policies may cause per restart_window; then alerts only.", 0),
+  restart_budget: count(3, "Restarts policies may cause per restart_window; then alerts only.", {
+    min: 0,
+  }),
   restart_window: positiveDuration("1h", "Window of restart_budget."),
   max_ban_fraction: z.number().min(0).max(1).default(0.1).describe(
     "Most peers (fraction of connected peers) policies may hold banned at once.",
@@ -402,18 +408,20 @@ const policySection = z.strictObject({
     "10MiB",
     'Size at which <data_dir>/decisions.ndjson rotates ("0" = no log).',
   ),
-  decision_log_files: count(3, "Rotated decision logs kept.", 1, 100),
+  decision_log_files: count(3, "Rotated decision logs kept.", { min: 1, max: 100 }),
   alert_webhook: z.string().default("").describe(
     'URL that receives each alert as a JSON POST ("" = none).',
   ),
   alertmanager_url: z.string().default("").describe(
     'Alertmanager base URL, e.g. "http://127.0.0.1:9093" (alerts go to /api/v2/alerts; "" = none).',
   ),
-  alert_queue: count(1_000, "Alerts waiting for delivery at most; older ones are dropped.", 1),
+  alert_queue: count(1_000, "Alerts waiting for delivery at most; older ones are dropped.", {
+    min: 1,
+  }),
   alert_retries: count(
     5,
     "Delivery attempts per alert and sink (exponential backoff with jitter).",
-    1,
+    { min: 1 },
   ),
   plugin_budget: positiveDuration("20ms", "Time a plugin hook has to answer."),
   plugin_fail: z.enum(FAIL_MODES).default("open").describe(

@@ -136,10 +136,10 @@ export async function buildComponents(init: BuildInit): Promise<Components> {
   });
   const federation: FederationMember | undefined = !config.federation.enabled
     ? undefined
-    : buildFederation(core, host, relayService, { health, plugins });
+    : buildFederation(core, { host, relay: relayService }, { health, plugins });
   const snapshots: SnapshotBuilder | undefined = !config.policy.enabled
     ? undefined
-    : buildSnapshots(core, host, relayService, federation);
+    : buildSnapshots(core, { host, relay: relayService, federation });
   const policy: PolicyEngine | undefined = snapshots === undefined
     ? undefined
     : buildPolicy(core, { host, snapshots, federation, requestRestart: init.requestRestart });
@@ -287,16 +287,21 @@ interface FederationLinks {
   readonly plugins: (() => PolicyEngine["plugins"] | undefined) | undefined;
 }
 
+/** The libp2p side, built after the core. */
+interface NetworkParts {
+  readonly host: Host;
+  readonly relay: Relay;
+}
+
 function buildFederation(
   core: CoreComponents,
-  host: Host,
-  relayService: Relay,
+  { host, relay }: NetworkParts,
   links: FederationLinks,
 ): FederationMember {
   const { plugins } = links;
   return federationMember(core.config, {
     host,
-    relay: relayService,
+    relay,
     registry: core.registry,
     limiter: core.limiter,
     verdict: () => links.health().verdict,
@@ -309,14 +314,12 @@ function buildFederation(
 
 function buildSnapshots(
   core: CoreComponents,
-  host: Host,
-  relayService: Relay,
-  federation: FederationMember | undefined,
+  { host, relay, federation }: NetworkParts & { readonly federation?: FederationMember },
 ): SnapshotBuilder {
   const { limiter, bans, state } = core;
   return new SnapshotBuilder({
     registry: core.registry,
-    relay: relayService,
+    relay,
     peerId: core.peerId,
     startedAtMs: core.startedAtMs,
     draining: () => state.isDraining(),
