@@ -52,5 +52,8 @@ export function renewAtMs(
  * @returns The delay in ms.
  */
 export function retryDelayMs(failures: number, random: () => number): number {
-  return backoffDelayMs(failures, random, ACME_RETRY_INITIAL_MS, ACME_RETRY_MAX_MS);
+  return backoffDelayMs(failures, random, {
+    initialMs: ACME_RETRY_INITIAL_MS,
+    maxMs: ACME_RETRY_MAX_MS,
+  });
 }

@@ -310,13 +310,17 @@ export function addPolicyCommands(
     .argument("<path>", "a policy or plugin file, or a directory of them")
     .option("--kind <kind>", "policy or plugin (default: plugin under a plugins/ directory)")
     .option("-c, --config <file>", "config file whose [policy] limits apply")
-    .action(async (path: string, opts) => setCode(await checkAll(io, path, { ...opts, printCases: false })));
+    .action(async (path: string, opts) =>
+      setCode(await checkAll(io, path, { ...opts, printCases: false }))
+    );
   policy.command("test")
     .description("run every <name>_test.js fixture and print each case (exit 1 on failure)")
     .argument("[dir]", "directory of policies", "./policies")
     .option("--kind <kind>", "policy or plugin (default: plugin under a plugins/ directory)")
     .option("-c, --config <file>", "config file whose [policy] limits apply")
-    .action(async (dir: string, opts) => setCode(await checkAll(io, dir, { ...opts, printCases: true })));
+    .action(async (dir: string, opts) =>
+      setCode(await checkAll(io, dir, { ...opts, printCases: true }))
+    );
   policy.command("eval")
     .description("evaluate a policy once on a snapshot (merged onto an idle node's) and print it")
     .argument("<file>", "policy file")

@@ -275,12 +275,16 @@ export class FederationService implements Federation {
     const now = this.#nowMs();
     const self = this.#balancer.get(this.#self);
     const members: FederationMemberView[] = [];
-    if (self !== undefined) members.push(memberJson(self, true, 0, true));
+    if (self !== undefined) {
+      members.push(memberJson(self, { self: true, lastReportAgeMs: 0, connected: true }));
+    }
     const others = this.#view.records().sort((a, b) => a.peerId < b.peerId ? -1 : 1);
     for (const record of others) {
-      members.push(
-        memberJson(this.#entryOf(record), false, now - record.lastReportAtMs, record.connected),
-      );
+      members.push(memberJson(this.#entryOf(record), {
+        self: false,
+        lastReportAgeMs: now - record.lastReportAtMs,
+        connected: record.connected,
+      }));
     }
     return { enabled: true, self: this.#self, topic: this.#config.topic, members };
   }
@@ -301,14 +305,13 @@ export class FederationService implements Federation {
     } else {
       const n = Math.min(MAX_SELECT_COUNT, Math.max(1, hints.n ?? DEFAULT_SELECT_COUNT));
       const ranking = this.#balancer.select({ ...hints, n: Math.max(n, SCORE_HOOK_CANDIDATES) });
-      const result = await applyScoreHook(
-        ranking,
-        (peerId) => this.#balancer.get(peerId),
+      const result = await applyScoreHook(ranking, {
+        entryOf: (peerId) => this.#balancer.get(peerId),
         hook,
         hints,
         n,
-        SCORE_HOOK_TIMEOUT_MS,
-      );
+        timeoutMs: SCORE_HOOK_TIMEOUT_MS,
+      });
       this.#metrics.scoreHook(result.outcome);
       selection = result.selection;
     }
@@ -339,7 +342,10 @@ export class FederationService implements Federation {
         ? TopicValidatorResult.Ignore
         : TopicValidatorResult.Reject;
     }
-    const before = this.#view.apply(from!, check.report, check.addrs, this.#nowMs());
+    const before = this.#view.apply(
+      { peerId: from!, report: check.report, addrs: check.addrs },
+      this.#nowMs(),
+    );
     if (before === undefined && this.#connectedTo(from!)) {
       // Connected before its first report: the connect event found no record to mark.
       this.#view.setConnected(from!, true);
@@ -396,14 +402,20 @@ export class FederationService implements Federation {
   }
 
   #entryOf(record: MemberRecord): RelayEntry {
-    return entryFromReport(record.peerId, record.report, record.addrs, record.state, record.rttMs);
+    return entryFromReport(record);
   }
 
   async #publish(leaving: boolean): Promise<void> {
     try {
       const report = this.#report(leaving);
       this.#balancer.upsert(
-        entryFromReport(this.#self, report, this.#ownAddrs().map(String), "alive", 0),
+        entryFromReport({
+          peerId: this.#self,
+          report,
+          addrs: this.#ownAddrs().map(String),
+          state: "alive",
+          rttMs: 0,
+        }),
       );
       await this.#c.pubsub.publish(this.#config.topic, encodeLoadReport(report));
       this.#metrics.reportsSent.inc({ result: "ok" });
@@ -495,12 +507,17 @@ function sameAddrs(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((addr, i) => addr === b[i]);
 }
 
+/** A member's latest report, where it is reachable and how we see it. */
+interface ReportedMember {
+  readonly peerId: string;
+  readonly report: LoadReport;
+  readonly addrs: readonly string[];
+  readonly state: RelayEntry["state"];
+  readonly rttMs?: number | undefined;
+}
+
 function entryFromReport(
-  peerId: string,
-  report: LoadReport,
-  addrs: readonly string[],
-  state: RelayEntry["state"],
-  rttMs: number | undefined,
+  { peerId, report, addrs, state, rttMs }: ReportedMember,
 ): RelayEntry {
   return {
     peerId,
@@ -519,9 +536,11 @@ function entryFromReport(
 
 function memberJson(
   entry: RelayEntry,
-  self: boolean,
-  lastReportAgeMs: number,
-  connected: boolean,
+  { self, lastReportAgeMs, connected }: {
+    readonly self: boolean;
+    readonly lastReportAgeMs: number;
+    readonly connected: boolean;
+  },
 ): FederationMemberView {
   const { capacity } = entry;
   return {

@@ -27,19 +27,30 @@ import { MEMBER_DIAL_BACKOFF_INITIAL_MS, MEMBER_DIAL_BACKOFF_MAX_MS } from "./co
  *
  * @param failures Consecutive failed dials so far (at least 1).
  * @param random A uniform random number in [0, 1).
- * @param initialMs First delay. @default 500
- * @param maxMs Largest delay. @default 30_000
+ * @param range The first and the largest delay (a member dial's unless given).
  * @returns The delay in ms.
  */
 export function backoffDelayMs(
   failures: number,
   random: () => number,
-  initialMs: number = MEMBER_DIAL_BACKOFF_INITIAL_MS,
-  maxMs: number = MEMBER_DIAL_BACKOFF_MAX_MS,
+  range: BackoffRange = MEMBER_DIAL_BACKOFF,
 ): number {
+  const { initialMs, maxMs } = range;
   const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(30, Math.max(0, failures - 1)));
   return ceiling / 2 + random() * (ceiling / 2);
 }
+
+/** The first and the largest delay of an exponential backoff, in ms. */
+export interface BackoffRange {
+  readonly initialMs: number;
+  readonly maxMs: number;
+}
+
+/** A member dial's backoff: 500 ms doubling to 30 s. */
+const MEMBER_DIAL_BACKOFF: BackoffRange = {
+  initialMs: MEMBER_DIAL_BACKOFF_INITIAL_MS,
+  maxMs: MEMBER_DIAL_BACKOFF_MAX_MS,
+};
 
 /** What the dialer drives. */
 export interface MemberDialerComponents {

@@ -13,7 +13,7 @@
  * ```ts
  * import { MemberView } from "./member_view.ts";
  * const view = new MemberView({ suspectAfterMs: 2_000, deadAfterMs: 2_500, forgetAfterMs: 300_000 });
- * // view.apply("12D3KooWA", report, addrs, 0); view.tick(2_100) → suspect
+ * // view.apply({ peerId: "12D3KooWA", report, addrs }, 0); view.tick(2_100) → suspect
  * ```
  *
  * @module
@@ -68,6 +68,14 @@ interface MutableRecord {
 }
 
 /** Every other member's latest report and state. */
+/** A believed report: who sent it, what it says, and where the sender can be reached. */
+export interface HeardReport {
+  readonly peerId: string;
+  readonly report: LoadReport;
+  /** The member's multiaddrs as text. */
+  readonly addrs: readonly string[];
+}
+
 export class MemberView {
   readonly #init: MemberViewInit;
   readonly #records = new Map<string, MutableRecord>();
@@ -85,18 +93,12 @@ export class MemberView {
   /**
    * Records a believed report: the member is alive (dead at once if it is leaving).
    *
-   * @param peerId The member.
-   * @param report Its report.
-   * @param addrs Its multiaddrs as text.
+   * @param heard The member, its report and its multiaddrs as text.
    * @param nowMs Our clock.
    * @returns The member's state before the report (undefined: new member).
    */
-  apply(
-    peerId: string,
-    report: LoadReport,
-    addrs: readonly string[],
-    nowMs: number,
-  ): MemberState | undefined {
+  apply(heard: HeardReport, nowMs: number): MemberState | undefined {
+    const { peerId, report, addrs } = heard;
     const record = this.#records.get(peerId);
     const before = record?.state;
     const state: MemberState = report.leaving ? "dead" : "alive";

@@ -17,7 +17,10 @@ function view() {
 
 Deno.test("MemberView ages a silent member: alive, suspect after 2 s, dead after 2.5 s, forgotten", () => {
   const { v, changes } = view();
-  assert.equal(v.apply("a", report(), ["/ip4/1.2.3.4/tcp/1/p2p/a"], 1_000), undefined);
+  assert.equal(
+    v.apply({ peerId: "a", report: report(), addrs: ["/ip4/1.2.3.4/tcp/1/p2p/a"] }, 1_000),
+    undefined,
+  );
   assert.equal(v.get("a")!.state, "alive");
   assert.deepEqual(v.tick(3_000), []);
   assert.deepEqual(v.tick(3_001), [["a", "suspect"]]);
@@ -36,10 +39,10 @@ Deno.test("MemberView ages a silent member: alive, suspect after 2 s, dead after
 
 Deno.test("MemberView: a report brings a suspect or dead member back alive", () => {
   const { v } = view();
-  v.apply("a", report({ seq: 1 }), [], 0);
+  v.apply({ peerId: "a", report: report({ seq: 1 }), addrs: [] }, 0);
   v.tick(2_600);
   assert.equal(v.get("a")!.state, "dead");
-  assert.equal(v.apply("a", report({ seq: 2 }), [], 2_700), "dead");
+  assert.equal(v.apply({ peerId: "a", report: report({ seq: 2 }), addrs: [] }, 2_700), "dead");
   assert.equal(v.get("a")!.state, "alive");
   assert.equal(v.get("a")!.report.seq, 2);
   assert.deepEqual(v.tick(2_800), []);
@@ -47,7 +50,7 @@ Deno.test("MemberView: a report brings a suspect or dead member back alive", () 
 
 Deno.test("MemberView: losing the connection makes an alive member suspect at once", () => {
   const { v } = view();
-  v.apply("a", report(), [], 0);
+  v.apply({ peerId: "a", report: report(), addrs: [] }, 0);
   assert.equal(v.setConnected("a", false), false, "never connected: nothing to lose");
   assert.equal(v.get("a")!.state, "alive");
   v.setConnected("a", true);
@@ -56,24 +59,27 @@ Deno.test("MemberView: losing the connection makes an alive member suspect at on
   assert.equal(v.get("a")!.state, "suspect");
   // Silence still kills it; a report revives it.
   assert.deepEqual(v.tick(2_501), [["a", "dead"]]);
-  v.apply("a", report({ seq: 2 }), [], 2_600);
+  v.apply({ peerId: "a", report: report({ seq: 2 }), addrs: [] }, 2_600);
   assert.equal(v.get("a")!.state, "alive");
 });
 
 Deno.test("MemberView: a leaving report makes the member dead at once", () => {
   const { v } = view();
-  v.apply("a", report(), [], 0);
-  assert.equal(v.apply("a", report({ seq: 2, leaving: true }), [], 100), "alive");
+  v.apply({ peerId: "a", report: report(), addrs: [] }, 0);
+  assert.equal(
+    v.apply({ peerId: "a", report: report({ seq: 2, leaving: true }), addrs: [] }, 100),
+    "alive",
+  );
   assert.equal(v.get("a")!.state, "dead");
 });
 
 Deno.test("MemberView.oldestReportAgeMs() is the age of the oldest alive member's report", () => {
   const { v } = view();
   assert.equal(v.oldestReportAgeMs(0), undefined);
-  v.apply("a", report(), [], 1_000);
-  v.apply("b", report(), [], 1_500);
+  v.apply({ peerId: "a", report: report(), addrs: [] }, 1_000);
+  v.apply({ peerId: "b", report: report(), addrs: [] }, 1_500);
   assert.equal(v.oldestReportAgeMs(1_800), 800);
-  v.apply("c", report(), [], 0);
+  v.apply({ peerId: "c", report: report(), addrs: [] }, 0);
   v.tick(2_001); // c is suspect: not counted
   assert.equal(v.oldestReportAgeMs(2_001), 1_001);
   v.setRtt("b", 12);

@@ -40,26 +40,32 @@ export type ScoreHook = (
 /** How one call of the hook went ("none": it had no opinion). */
 export type ScoreHookOutcome = "ok" | "none" | "error" | "timeout" | "invalid";
 
+/** One call of a scoring hook on a ranking. */
+export interface ScoreHookCall {
+  /** The balancer's entry of a relay. */
+  entryOf(peerId: string): RelayEntry | undefined;
+  readonly hook: ScoreHook;
+  /** What the client told. */
+  readonly hints: SelectHints;
+  /** How many relays to return. */
+  readonly n: number;
+  /** Time the hook may take. */
+  readonly timeoutMs: number;
+}
+
 /**
  * Applies a scoring hook to a ranking.
  *
  * @param ranking The balancer's selection (its best candidates, more than `n` if wanted).
- * @param entryOf The balancer's entry of a relay.
- * @param hook The hook.
- * @param hints What the client told.
- * @param n How many relays to return.
- * @param timeoutMs Time the hook may take.
+ * @param call The hook, what it is asked about, and the bounds of its answer.
  * @returns The final selection (the unchanged ranking cut to `n` unless the hook answered
  * well) and the outcome.
  */
 export async function applyScoreHook(
   ranking: Selection,
-  entryOf: (peerId: string) => RelayEntry | undefined,
-  hook: ScoreHook,
-  hints: SelectHints,
-  n: number,
-  timeoutMs: number,
+  call: ScoreHookCall,
 ): Promise<{ selection: Selection; outcome: ScoreHookOutcome }> {
+  const { entryOf, hook, hints, n, timeoutMs } = call;
   const unchanged = (outcome: ScoreHookOutcome) => ({
     selection: cut(ranking.algorithm, ranking.relays, n),
     outcome,

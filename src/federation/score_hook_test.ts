@@ -33,7 +33,7 @@ function setup() {
 
 async function run(hook: ScoreHook, n = 3, timeoutMs = 50) {
   const { ranking, entryOf } = setup();
-  const result = await applyScoreHook(ranking, entryOf, hook, {}, n, timeoutMs);
+  const result = await applyScoreHook(ranking, { entryOf, hook, hints: {}, n, timeoutMs });
   return { outcome: result.outcome, ids: result.selection.relays.map((r) => r.peerId), result };
 }
 

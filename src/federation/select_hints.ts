@@ -30,7 +30,11 @@ function text(field: string, value: unknown): string | undefined {
   return value;
 }
 
-function number(field: string, value: unknown, min: number, max: number): number | undefined {
+function number(
+  field: string,
+  value: unknown,
+  { min, max }: { readonly min: number; readonly max: number },
+): number | undefined {
   if (value === undefined || value === null || value === "") return undefined;
   const parsed = typeof value === "number"
     ? value
@@ -87,8 +91,8 @@ export function parseSelectHints(input: SelectRequestInput): SelectHints {
     }
     hints.region = region;
   }
-  const lat = number("lat", input.lat, -90, 90);
-  const lon = number("lon", input.lon, -180, 180);
+  const lat = number("lat", input.lat, { min: -90, max: 90 });
+  const lon = number("lon", input.lon, { min: -180, max: 180 });
   if ((lat === undefined) !== (lon === undefined)) {
     throw new BadRequestError("'lat' and 'lon' must be given together");
   }
@@ -96,7 +100,7 @@ export function parseSelectHints(input: SelectRequestInput): SelectHints {
     hints.lat = lat;
     hints.lon = lon;
   }
-  const n = number("n", input.n, 1, MAX_SELECT_COUNT);
+  const n = number("n", input.n, { min: 1, max: MAX_SELECT_COUNT });
   if (n !== undefined) {
     if (!Number.isInteger(n)) {
       throw new BadRequestError(`'n' must be an integer: current value is ${n}`);

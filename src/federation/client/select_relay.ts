@@ -112,16 +112,17 @@ export async function selectRelays(options: SelectRelayOptions): Promise<Selecte
  *
  * @param node The app's node.
  * @param relay The relay's peer ID or multiaddr.
- * @param hints The client's hints (peer defaults to the node's ID on the relay side).
+ * @param options The client's hints (peer defaults to the node's ID on the relay side) and
+ * the request's timeout (5 s unless given).
  * @returns The relays, best first.
  * @throws {SelectRelayError} When the relay answers with an error.
  */
 export async function selectRelaysOverLibp2p(
   node: Libp2p,
   relay: PeerId | Multiaddr,
-  hints: RelayHints = {},
-  timeoutMs = 5_000,
+  options: RelayHints & { readonly timeoutMs?: number } = {},
 ): Promise<SelectedRelay[]> {
+  const { timeoutMs = 5_000, ...hints } = options;
   const signal = AbortSignal.timeout(timeoutMs);
   const stream = await node.dialProtocol(relay, SELECT_PROTOCOL, { signal });
   const lp = lpStream(stream, { maxDataLength: 256 * 1_024 });
