@@ -59,7 +59,15 @@ export const BAD_REQUEST_RESPONSE = errorResponse(
   "Bad input (`BAD_REQUEST`), naming the field and the value",
 );
 
-function integer(description: string, min: number, max: number, fallback: number) {
+/** A query parameter holding an integer: its doc, its bounds and its value when absent. */
+interface IntegerParam {
+  readonly description: string;
+  readonly min: number;
+  readonly max: number;
+  readonly fallback: number;
+}
+
+function integer({ description, min, max, fallback }: IntegerParam) {
   const message = max === Number.MAX_SAFE_INTEGER
     ? `must be an integer of at least ${min}`
     : `must be an integer from ${min} to ${max}`;
@@ -73,8 +81,18 @@ function integer(description: string, min: number, max: number, fallback: number
 
 /** `?limit=&offset=` of paged listings. */
 export const PageQuerySchema = z.object({
-  limit: integer("Page size", 1, MAX_PAGE_LIMIT, DEFAULT_PAGE_LIMIT),
-  offset: integer("Index of the first item", 0, Number.MAX_SAFE_INTEGER, 0),
+  limit: integer({
+    description: "Page size",
+    min: 1,
+    max: MAX_PAGE_LIMIT,
+    fallback: DEFAULT_PAGE_LIMIT,
+  }),
+  offset: integer({
+    description: "Index of the first item",
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+    fallback: 0,
+  }),
 });
 
 /**

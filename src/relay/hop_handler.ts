@@ -102,6 +102,35 @@ export function circuitLimits(
   };
 }
 
+/** One hop stream being served. */
+interface HopExchange {
+  readonly stream: Stream;
+  /** Reads the stream's frames; hands over what it buffered when the circuit starts. */
+  readonly reader: FrameReader;
+  /** The connection the stream arrived on (the initiator's). */
+  readonly connection: Connection;
+  /** When the request was read, from `performance.now()`. */
+  readonly receivedAt: number;
+  /** Aborted at the handshake timeout or when the relay stops. */
+  readonly signal: AbortSignal;
+}
+
+/** The initiator of a circuit. */
+interface CircuitSource {
+  readonly peer: PeerId;
+  readonly ip: string | undefined;
+  /** Its multihash bytes, as the STOP message carries them. */
+  readonly id: Uint8Array;
+  /** Its slot key. */
+  readonly key: string;
+}
+
+/** The reserved target of a circuit and its direct connection. */
+interface CircuitTarget {
+  readonly peer: PeerId;
+  readonly connection: Connection;
+}
+
 /** Serves hop streams. */
 export class HopHandler {
   readonly #c: HopHandlerComponents;
@@ -150,7 +179,10 @@ export class HopHandler {
       if (request.type === "RESERVE") {
         await this.#reserve(stream, connection);
       } else if (request.type === "CONNECT") {
-        await this.#connect(stream, reader, connection, request, receivedAt, setup.signal);
+        await this.#connect(
+          { stream, reader, connection, receivedAt, signal: setup.signal },
+          request,
+        );
       } else {
         const status: Status = request.type === undefined
           ? "MALFORMED_MESSAGE"
@@ -218,7 +250,7 @@ export class HopHandler {
       const answer = await hooked;
       if (!answer.ok) return this.#refuseReservation(stream, answer.status, answer.reason);
     }
-    const result = c.store.reserve(key, peer, addr, { draining: c.isDraining() });
+    const result = c.store.reserve({ key, peer, addr, draining: c.isDraining() });
     if (result.status !== "OK") {
       this.#refuseReservation(stream, result.status, result.reason);
       c.onReservationRefused?.(peer, result.reason);
@@ -254,17 +286,41 @@ export class HopHandler {
     closeGracefully(stream, this.#c.config.handshakeTimeoutMs);
   }
 
-  async #connect(
-    stream: Stream,
-    reader: FrameReader,
-    connection: Connection,
-    request: HopMessage,
-    receivedAt: number,
-    signal: AbortSignal,
-  ): Promise<void> {
+  /**
+   * CONNECT: the target must hold a reservation and a direct connection; the limiter and the
+   * plugins must admit the circuit; it must get a slot; then the target is asked over stop
+   * and, on its OK, both streams are bridged.
+   */
+  async #connect(hop: HopExchange, request: HopMessage): Promise<void> {
     const c = this.#c;
-    if (isRelayed(connection)) {
-      return this.#refuseCircuit(stream, "PERMISSION_DENIED", "relayed_connection");
+    const target = this.#reservedTarget(hop, request);
+    if (target === undefined) return;
+    const { connection } = hop;
+    const source = { peer: connection.remotePeer, ip: ipOf(connection) };
+    if (!await this.#admitCircuit(hop.stream, source, target.peer)) return;
+    const sourceId = source.peer.toMultihash().bytes;
+    const sourceKey = peerKey(sourceId);
+    const slot = c.slots.acquire(
+      sourceKey,
+      c.admission?.maxCircuitsPerPeer(source.peer, source.ip) ?? c.config.maxCircuitsPerPeer,
+    );
+    if (slot !== "OK") {
+      return this.#refuseCircuit(hop.stream, "RESOURCE_LIMIT_EXCEEDED", slot);
+    }
+    let handedOff = false;
+    try {
+      handedOff = await this.#bridge(hop, { ...source, id: sourceId, key: sourceKey }, target);
+    } finally {
+      if (!handedOff) c.slots.release(sourceKey);
+    }
+  }
+
+  /** The reserved target of a CONNECT with its direct connection; undefined once refused. */
+  #reservedTarget(hop: HopExchange, request: HopMessage): CircuitTarget | undefined {
+    const c = this.#c;
+    if (isRelayed(hop.connection)) {
+      this.#refuseCircuit(hop.stream, "PERMISSION_DENIED", "relayed_connection");
+      return undefined;
     }
     const target = request.peer?.id;
     if (target === undefined || target.byteLength === 0) {
@@ -272,81 +328,88 @@ export class HopHandler {
     }
     const targetKey = peerKey(target);
     const reservation = c.store.get(targetKey);
-    if (reservation === undefined) {
-      return this.#refuseCircuit(stream, "NO_RESERVATION", "no_reservation");
+    const connection = reservation === undefined
+      ? undefined
+      : c.connectionsTo(reservation.peer).find((conn) => !isRelayed(conn));
+    if (reservation === undefined || connection === undefined) {
+      // A reservation whose peer has no direct connection left is no use to anyone.
+      if (reservation !== undefined) c.store.remove(targetKey);
+      this.#refuseCircuit(hop.stream, "NO_RESERVATION", "no_reservation");
+      return undefined;
     }
-    const targetConnection = c.connectionsTo(reservation.peer).find((conn) => !isRelayed(conn));
-    if (targetConnection === undefined) {
-      c.store.remove(targetKey);
-      return this.#refuseCircuit(stream, "NO_RESERVATION", "no_reservation");
-    }
-    const sourcePeer = connection.remotePeer;
-    const sourceIp = ipOf(connection);
-    const admitted = c.admission?.circuit(sourcePeer, sourceIp, reservation.peer);
+    return { peer: reservation.peer, connection };
+  }
+
+  /** Asks the limiter, then the plugins; false once either refused the stream. */
+  async #admitCircuit(
+    stream: Stream,
+    source: { readonly peer: PeerId; readonly ip: string | undefined },
+    target: PeerId,
+  ): Promise<boolean> {
+    const admission = this.#c.admission;
+    const admitted = admission?.circuit(source.peer, source.ip, target);
     if (admitted !== undefined && !admitted.ok) {
-      return this.#refuseCircuit(stream, admitted.status, admitted.reason);
+      this.#refuseCircuit(stream, admitted.status, admitted.reason);
+      return false;
     }
-    const hooked = c.admission?.circuitHook?.(sourcePeer, sourceIp, reservation.peer);
-    if (hooked !== undefined) {
-      const answer = await hooked;
-      if (!answer.ok) return this.#refuseCircuit(stream, answer.status, answer.reason);
-    }
-    const source = sourcePeer.toMultihash().bytes;
-    const sourceKey = peerKey(source);
-    const slot = c.slots.acquire(
-      sourceKey,
-      c.admission?.maxCircuitsPerPeer(sourcePeer, sourceIp) ?? c.config.maxCircuitsPerPeer,
-    );
-    if (slot !== "OK") {
-      return this.#refuseCircuit(stream, "RESOURCE_LIMIT_EXCEEDED", slot);
-    }
-    let handedOff = false;
-    try {
-      const stopOpenedAt = performance.now();
-      const stop = await openStopStream(targetConnection, {
-        source,
-        limit: this.#wireLimit,
-        maxMessageBytes: c.config.maxMessageBytes,
-        pipeline: c.config.stopPipelining,
-        signal,
+    const hooked = admission?.circuitHook?.(source.peer, source.ip, target);
+    if (hooked === undefined) return true;
+    const answer = await hooked;
+    if (!answer.ok) this.#refuseCircuit(stream, answer.status, answer.reason);
+    return answer.ok;
+  }
+
+  /**
+   * Opens the stop stream to the target and, on its STATUS OK, answers the initiator OK and
+   * hands both streams to a {@linkcode Circuit}.
+   *
+   * @returns Whether the circuit now holds the source's slot.
+   */
+  async #bridge(hop: HopExchange, source: CircuitSource, target: CircuitTarget): Promise<boolean> {
+    const c = this.#c;
+    const { stream, signal } = hop;
+    const stopOpenedAt = performance.now();
+    const stop = await openStopStream(target.connection, {
+      source: source.id,
+      limit: this.#wireLimit,
+      maxMessageBytes: c.config.maxMessageBytes,
+      pipeline: c.config.stopPipelining,
+      signal,
+    });
+    if (stop.status !== "OK") {
+      if (stop.reason !== "refused") c.metrics.streamError("stop", stop.reason);
+      log.debug("stop to {target} failed: {reason}", {
+        target: target.peer.toString(),
+        reason: stop.reason,
       });
-      if (stop.status !== "OK") {
-        if (stop.reason !== "refused") c.metrics.streamError("stop", stop.reason);
-        log.debug("stop to {target} failed: {reason}", {
-          target: reservation.peer.toString(),
-          reason: stop.reason,
-        });
-        c.metrics.circuitsTotal.inc({ result: "failed" });
-        if (signal.aborted) throw new HopStreamError("circuit setup timed out");
-        reply(stream, { type: "STATUS", status: "CONNECTION_FAILED" });
-        closeGracefully(stream, c.config.handshakeTimeoutMs);
-        return;
-      }
-      if (signal.aborted || stream.status !== "open") {
-        stop.stream.abort(new HopStreamError("initiator left during setup"));
-        c.metrics.circuitsTotal.inc({ result: "failed" });
-        throw new HopStreamError("initiator left during setup");
-      }
-      c.metrics.circuitStopSeconds.observe((performance.now() - stopOpenedAt) / 1000);
-      c.metrics.circuitStopStreamsTotal.inc({ mode: stop.mode });
-      reply(stream, { type: "STATUS", status: "OK", limit: this.#wireLimit });
-      const circuit = new Circuit({
-        src: reader.unwrap(),
-        dst: stop.stream,
-        limit: this.#enforcedLimit,
-        sourceKey,
-        onEnd: this.#circuitEnded,
-        peers: { source: sourcePeer, target: reservation.peer },
-        flows: this.#flows(sourcePeer, sourceIp),
-      });
-      handedOff = true;
-      c.circuits.add(circuit);
-      c.metrics.circuitsTotal.inc({ result: "ok" });
-      c.metrics.totals.circuitsOpened++;
-      c.metrics.circuitSetupSeconds.observe((performance.now() - receivedAt) / 1000);
-    } finally {
-      if (!handedOff) c.slots.release(sourceKey);
+      c.metrics.circuitsTotal.inc({ result: "failed" });
+      if (signal.aborted) throw new HopStreamError("circuit setup timed out");
+      reply(stream, { type: "STATUS", status: "CONNECTION_FAILED" });
+      closeGracefully(stream, c.config.handshakeTimeoutMs);
+      return false;
     }
+    if (signal.aborted || stream.status !== "open") {
+      stop.stream.abort(new HopStreamError("initiator left during setup"));
+      c.metrics.circuitsTotal.inc({ result: "failed" });
+      throw new HopStreamError("initiator left during setup");
+    }
+    c.metrics.circuitStopSeconds.observe((performance.now() - stopOpenedAt) / 1000);
+    c.metrics.circuitStopStreamsTotal.inc({ mode: stop.mode });
+    reply(stream, { type: "STATUS", status: "OK", limit: this.#wireLimit });
+    const circuit = new Circuit({
+      src: hop.reader.unwrap(),
+      dst: stop.stream,
+      limit: this.#enforcedLimit,
+      sourceKey: source.key,
+      onEnd: this.#circuitEnded,
+      peers: { source: source.peer, target: target.peer },
+      flows: this.#flows(source.peer, source.ip),
+    });
+    c.circuits.add(circuit);
+    c.metrics.circuitsTotal.inc({ result: "ok" });
+    c.metrics.totals.circuitsOpened++;
+    c.metrics.circuitSetupSeconds.observe((performance.now() - hop.receivedAt) / 1000);
+    return true;
   }
 
   /** Bandwidth flows for both directions of a new circuit, charged to its initiator. */

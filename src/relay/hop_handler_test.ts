@@ -220,7 +220,7 @@ async function target(
     return relaySide;
   });
   h.connections.set(peer.toString(), [conn]);
-  h.store.reserve(peerKey(peer.toMultihash().bytes), peer, { ip: "t", subnet: "t" });
+  h.store.reserve({ key: peerKey(peer.toMultihash().bytes), peer, addr: { ip: "t", subnet: "t" } });
   return peer;
 }
 

@@ -12,7 +12,11 @@
  * const store = new ReservationStore<string>({
  *   ttlMs: 60_000, maxReservations: 10, maxPerIp: 2, maxPerSubnet: 4,
  * });
- * const result = store.reserve("peer-a", "peer-a", { ip: "4:1", subnet: "4:0/24" });
+ * const result = store.reserve({
+ *   key: "peer-a",
+ *   peer: "peer-a",
+ *   addr: { ip: "4:1", subnet: "4:0/24" },
+ * });
  * result.status; // "OK"
  * ```
  *
@@ -54,8 +58,14 @@ export interface ReservationStoreInit {
 }
 
 /** Options of one reserve call. */
-export interface ReserveOptions {
-  /** Refuse new reservations (renewals still pass). @default false */
+export interface ReserveRequest<P> {
+  /** A stable key of the peer (its multihash bytes as a string). */
+  readonly key: string;
+  /** The peer handle stored with the reservation. */
+  readonly peer: P;
+  /** The IP and subnet the peer connects from. */
+  readonly addr: AddrKeys;
+  /** Refuse new reservations (renewals still pass); absent = not draining. */
   readonly draining?: boolean;
 }
 
@@ -87,17 +97,15 @@ export class ReservationStore<P> {
    * RESERVE renews it (new expiry) and, if the peer now connects from another address,
    * moves its IP and subnet accounting there, subject to those limits.
    *
-   * @param key A stable key of the peer (its multihash bytes as a string).
-   * @param peer The peer handle stored with the reservation.
-   * @param addr The IP and subnet the peer connects from.
-   * @param options Whether the relay is draining.
+   * @param request The peer, where it connects from, and whether the relay is draining.
    * @returns `OK` with the expiry, or `RESERVATION_REFUSED` with the reason.
    */
-  reserve(key: string, peer: P, addr: AddrKeys, options: ReserveOptions = {}): ReserveResult {
+  reserve(request: ReserveRequest<P>): ReserveResult {
+    const { key, peer, addr } = request;
     const now = this.#now();
     const existing = this.#live(key, now);
     if (existing === undefined) {
-      if (options.draining === true) return refuse("draining");
+      if (request.draining === true) return refuse("draining");
       if (over(this.#init.maxReservations, this.#byPeer.size)) {
         // Expired entries may be holding the slots; free them before refusing.
         this.sweep();

@@ -26,33 +26,33 @@ function store(init: Partial<ReservationStoreInit> = {}): ReservationStore<strin
 
 Deno.test("ReservationStore.reserve() refuses a peer over its per-IP limit", () => {
   const s = store({ maxPerIp: 2 });
-  assert.equal(s.reserve("a", "a", at("10.0.0.1")).status, "OK");
-  assert.equal(s.reserve("b", "b", at("10.0.0.1")).status, "OK");
-  assert.deepEqual(s.reserve("c", "c", at("10.0.0.1")), {
+  assert.equal(s.reserve({ key: "a", peer: "a", addr: at("10.0.0.1") }).status, "OK");
+  assert.equal(s.reserve({ key: "b", peer: "b", addr: at("10.0.0.1") }).status, "OK");
+  assert.deepEqual(s.reserve({ key: "c", peer: "c", addr: at("10.0.0.1") }), {
     status: "RESERVATION_REFUSED",
     reason: "ip_limit",
   });
-  assert.equal(s.reserve("d", "d", at("10.0.0.2")).status, "OK");
+  assert.equal(s.reserve({ key: "d", peer: "d", addr: at("10.0.0.2") }).status, "OK");
   assert.equal(s.countForIp(at("10.0.0.1").ip), 2);
 });
 
 Deno.test("ReservationStore.reserve() refuses a peer over its per-subnet limit", () => {
   const s = store({ maxPerSubnet: 2 });
-  assert.equal(s.reserve("a", "a", at("10.0.0.1")).status, "OK");
-  assert.equal(s.reserve("b", "b", at("10.0.0.200")).status, "OK");
-  assert.deepEqual(s.reserve("c", "c", at("10.0.0.7")), {
+  assert.equal(s.reserve({ key: "a", peer: "a", addr: at("10.0.0.1") }).status, "OK");
+  assert.equal(s.reserve({ key: "b", peer: "b", addr: at("10.0.0.200") }).status, "OK");
+  assert.deepEqual(s.reserve({ key: "c", peer: "c", addr: at("10.0.0.7") }), {
     status: "RESERVATION_REFUSED",
     reason: "subnet_limit",
   });
   // Another /24 is another subnet.
-  assert.equal(s.reserve("d", "d", at("10.0.1.1")).status, "OK");
+  assert.equal(s.reserve({ key: "d", peer: "d", addr: at("10.0.1.1") }).status, "OK");
 });
 
 Deno.test("ReservationStore.reserve() refuses past the total limit", () => {
   const s = store({ maxReservations: 2 });
-  assert.equal(s.reserve("a", "a", at("10.0.0.1")).status, "OK");
-  assert.equal(s.reserve("b", "b", at("10.1.0.1")).status, "OK");
-  assert.deepEqual(s.reserve("c", "c", at("10.2.0.1")), {
+  assert.equal(s.reserve({ key: "a", peer: "a", addr: at("10.0.0.1") }).status, "OK");
+  assert.equal(s.reserve({ key: "b", peer: "b", addr: at("10.1.0.1") }).status, "OK");
+  assert.deepEqual(s.reserve({ key: "c", peer: "c", addr: at("10.2.0.1") }), {
     status: "RESERVATION_REFUSED",
     reason: "total_limit",
   });
@@ -62,9 +62,9 @@ Deno.test("ReservationStore.reserve() refuses past the total limit", () => {
 Deno.test("ReservationStore.reserve() renews a held reservation without taking a new slot", () => {
   const clock = fakeClock();
   const s = store({ maxReservations: 1, maxPerIp: 1, now: clock.now });
-  const first = s.reserve("a", "a", at("10.0.0.1"));
+  const first = s.reserve({ key: "a", peer: "a", addr: at("10.0.0.1") });
   clock.advance(30_000);
-  const second = s.reserve("a", "a", at("10.0.0.1"));
+  const second = s.reserve({ key: "a", peer: "a", addr: at("10.0.0.1") });
   assert.equal(first.status, "OK");
   assert.equal(second.status, "OK");
   assert.ok(first.status === "OK" && second.status === "OK");
@@ -77,30 +77,36 @@ Deno.test("ReservationStore.reserve() renews a held reservation without taking a
 
 Deno.test("ReservationStore.reserve() moves a renewing peer's accounting to its new IP", () => {
   const s = store({ maxPerIp: 1 });
-  s.reserve("a", "a", at("10.0.0.1"));
-  s.reserve("b", "b", at("10.0.0.2"));
+  s.reserve({ key: "a", peer: "a", addr: at("10.0.0.1") });
+  s.reserve({ key: "b", peer: "b", addr: at("10.0.0.2") });
   // a moves onto b's IP: over the per-IP limit there, so refused and a stays put.
-  assert.equal(s.reserve("a", "a", at("10.0.0.2")).status, "RESERVATION_REFUSED");
+  assert.equal(
+    s.reserve({ key: "a", peer: "a", addr: at("10.0.0.2") }).status,
+    "RESERVATION_REFUSED",
+  );
   assert.equal(s.countForIp(at("10.0.0.1").ip), 1);
-  assert.equal(s.reserve("a", "a", at("10.0.0.3")).status, "OK");
+  assert.equal(s.reserve({ key: "a", peer: "a", addr: at("10.0.0.3") }).status, "OK");
   assert.equal(s.countForIp(at("10.0.0.1").ip), 0);
   assert.equal(s.countForIp(at("10.0.0.3").ip), 1);
 });
 
 Deno.test("ReservationStore.reserve() refuses new peers while draining but renews held ones", () => {
   const s = store();
-  s.reserve("a", "a", at("10.0.0.1"));
-  assert.deepEqual(s.reserve("b", "b", at("10.0.0.2"), { draining: true }), {
+  s.reserve({ key: "a", peer: "a", addr: at("10.0.0.1") });
+  assert.deepEqual(s.reserve({ key: "b", peer: "b", addr: at("10.0.0.2"), draining: true }), {
     status: "RESERVATION_REFUSED",
     reason: "draining",
   });
-  assert.equal(s.reserve("a", "a", at("10.0.0.1"), { draining: true }).status, "OK");
+  assert.equal(
+    s.reserve({ key: "a", peer: "a", addr: at("10.0.0.1"), draining: true }).status,
+    "OK",
+  );
 });
 
 Deno.test("ReservationStore expires reservations and frees their counts", () => {
   const clock = fakeClock();
   const s = store({ maxReservations: 1, maxPerIp: 1, now: clock.now });
-  s.reserve("a", "a", at("10.0.0.1"));
+  s.reserve({ key: "a", peer: "a", addr: at("10.0.0.1") });
   clock.advance(59_999);
   assert.ok(s.get("a"));
   clock.advance(1);
@@ -108,19 +114,19 @@ Deno.test("ReservationStore expires reservations and frees their counts", () => 
   assert.equal(s.size, 0);
   assert.equal(s.countForIp(at("10.0.0.1").ip), 0);
   // An expired entry does not hold the total limit either.
-  s.reserve("b", "b", at("10.0.0.2"));
+  s.reserve({ key: "b", peer: "b", addr: at("10.0.0.2") });
   clock.advance(60_000);
-  assert.equal(s.reserve("c", "c", at("10.0.0.3")).status, "OK");
+  assert.equal(s.reserve({ key: "c", peer: "c", addr: at("10.0.0.3") }).status, "OK");
 });
 
 Deno.test("ReservationStore.sweep() removes only expired reservations, renewals last", () => {
   const clock = fakeClock();
   const s = store({ now: clock.now });
-  s.reserve("a", "a", at("10.0.0.1"));
+  s.reserve({ key: "a", peer: "a", addr: at("10.0.0.1") });
   clock.advance(10_000);
-  s.reserve("b", "b", at("10.0.0.2"));
+  s.reserve({ key: "b", peer: "b", addr: at("10.0.0.2") });
   clock.advance(10_000);
-  s.reserve("a", "a", at("10.0.0.1")); // renewed: now expires after b
+  s.reserve({ key: "a", peer: "a", addr: at("10.0.0.1") }); // renewed: now expires after b
   clock.advance(50_000); // b expires at 70 s, a (renewed at 20 s) at 80 s
   assert.equal(s.sweep(), 1);
   assert.equal(s.get("b"), undefined);
@@ -129,12 +135,12 @@ Deno.test("ReservationStore.sweep() removes only expired reservations, renewals 
 
 Deno.test("ReservationStore.remove() frees the slot at once", () => {
   const s = store({ maxReservations: 1, maxPerIp: 1, maxPerSubnet: 1 });
-  s.reserve("a", "a", at("10.0.0.1"));
+  s.reserve({ key: "a", peer: "a", addr: at("10.0.0.1") });
   assert.equal(s.remove("a"), true);
   assert.equal(s.remove("a"), false);
   assert.equal(s.size, 0);
   assert.equal(s.countForSubnet(at("10.0.0.1").subnet), 0);
-  assert.equal(s.reserve("b", "b", at("10.0.0.1")).status, "OK");
+  assert.equal(s.reserve({ key: "b", peer: "b", addr: at("10.0.0.1") }).status, "OK");
 });
 
 Deno.test("addrKeys() groups IPv4 by /24 and IPv6 by /48 and maps IPv4-mapped IPv6", async (t) => {

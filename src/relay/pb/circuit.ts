@@ -104,14 +104,10 @@ const TAG_4_VARINT = 32;
 const TAG_4_BYTES = 34;
 const TAG_5_VARINT = 40;
 
-function writeEnum(w: Writer, tag: number, names: readonly string[], name: string): void {
+/** One enum field: its tag, then its numeric value. */
+function writeEnum(w: Writer, tag: number, code: number): void {
   w.uint32(tag);
-  w.int32(names.indexOf(name));
-}
-
-function writeStatus(w: Writer, tag: number, status: Status): void {
-  w.uint32(tag);
-  w.int32(STATUS_CODES[status]);
+  w.int32(code);
 }
 
 function readEnum<T extends string>(r: Reader, names: readonly T[]): T {
@@ -213,11 +209,11 @@ function decodeWith<T>(buf: Uint8Array | Uint8ArrayList, read: (r: Reader) => T)
 export function encodeHopMessage(msg: HopMessage): Uint8Array {
   return encodeMessage<HopMessage, HopMessage>(msg, {
     encode(m, w) {
-      if (m.type !== undefined) writeEnum(w, TAG_1_VARINT, HOP_TYPES, m.type);
+      if (m.type !== undefined) writeEnum(w, TAG_1_VARINT, HOP_TYPES.indexOf(m.type));
       if (m.peer !== undefined) writePeer(w, TAG_2_BYTES, m.peer);
       if (m.reservation !== undefined) writeReservation(w, TAG_3_BYTES, m.reservation);
       if (m.limit !== undefined) writeLimit(w, TAG_4_BYTES, m.limit);
-      if (m.status !== undefined) writeStatus(w, TAG_5_VARINT, m.status);
+      if (m.status !== undefined) writeEnum(w, TAG_5_VARINT, STATUS_CODES[m.status]);
     },
   });
 }
@@ -247,10 +243,10 @@ export function decodeHopMessage(buf: Uint8Array | Uint8ArrayList): HopMessage {
 export function encodeStopMessage(msg: StopMessage): Uint8Array {
   return encodeMessage<StopMessage, StopMessage>(msg, {
     encode(m, w) {
-      if (m.type !== undefined) writeEnum(w, TAG_1_VARINT, STOP_TYPES, m.type);
+      if (m.type !== undefined) writeEnum(w, TAG_1_VARINT, STOP_TYPES.indexOf(m.type));
       if (m.peer !== undefined) writePeer(w, TAG_2_BYTES, m.peer);
       if (m.limit !== undefined) writeLimit(w, TAG_3_BYTES, m.limit);
-      if (m.status !== undefined) writeStatus(w, TAG_4_VARINT, m.status);
+      if (m.status !== undefined) writeEnum(w, TAG_4_VARINT, STATUS_CODES[m.status]);
     },
   });
 }
