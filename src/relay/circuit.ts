@@ -64,7 +64,26 @@ export interface CircuitInit {
   readonly peers?: { readonly source: PeerId; readonly target: PeerId };
   /** Bandwidth flows for each direction; absent = unshaped. */
   readonly flows?: { readonly up: CircuitFlow; readonly down: CircuitFlow };
+  /** The clock and timers of the data path. @default SYSTEM_CIRCUIT_TIMERS */
+  readonly timers?: CircuitTimers;
 }
+
+/** The clock and timers a circuit reads; tests drive time through a manual one. */
+export interface CircuitTimers {
+  /** Current time in ms, on the clock the bandwidth flows are charged with. */
+  nowMs(): number;
+  /** Runs `callback` once after `delayMs`; returns a handle for `clearTimeout`. */
+  setTimeout(callback: () => void, delayMs: number): unknown;
+  /** Cancels a pending callback; ignores an unknown or undefined handle. */
+  clearTimeout(handle: unknown): void;
+}
+
+/** The process's wall clock and timers. */
+export const SYSTEM_CIRCUIT_TIMERS: CircuitTimers = Object.freeze({
+  nowMs: () => Date.now(),
+  setTimeout: (callback: () => void, delayMs: number) => setTimeout(callback, delayMs),
+  clearTimeout: (handle: unknown) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+});
 
 /** Bytes `begin` to `end` of a chunk, without copying. */
 function slice(
@@ -122,7 +141,8 @@ export class Circuit {
   readonly #onEnd: CircuitEndHandler;
   #reason: CircuitEndReason | undefined;
   #endedBy: CircuitEndedBy | undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #timers: CircuitTimers;
+  #timer: unknown;
   #ended = false;
 
   /**
@@ -138,9 +158,10 @@ export class Circuit {
     this.#limit = limit;
     this.sourceKey = init.sourceKey;
     this.#onEnd = init.onEnd;
+    this.#timers = init.timers ?? SYSTEM_CIRCUIT_TIMERS;
     this.startedAt = performance.now();
     if (limit.durationMs > 0) {
-      this.#timer = setTimeout(() => this.#cut("duration_limit"), limit.durationMs);
+      this.#timer = this.#timers.setTimeout(() => this.#cut("duration_limit"), limit.durationMs);
     }
     this.#wire(this.#up);
     this.#wire(this.#down);
@@ -210,7 +231,7 @@ export class Circuit {
     });
 
     to.addEventListener("drain", () => {
-      if (from.readStatus === "paused" && !half.shaping) from.resume();
+      if (from.readStatus === "paused" && !half.shaping) this.#resume(half);
     });
 
     // 'end' (not 'remoteCloseWrite') comes once the sender closed AND every byte it sent
@@ -254,14 +275,14 @@ export class Circuit {
 
   /** Charges the bandwidth shaper; pauses reading for as long as it asks. */
   #shape(half: Half, bytes: number): void {
-    const waitMs = half.flow!.consume(Date.now(), bytes);
+    const waitMs = half.flow!.consume(this.#timers.nowMs(), bytes);
     if (waitMs <= 0 || half.shaping) return;
     half.shaping = true;
     if (half.from.readStatus === "readable") half.from.pause();
-    setTimeout(() => {
+    this.#timers.setTimeout(() => {
       half.shaping = false;
       // Backpressure may still hold it paused: 'drain' resumes it then.
-      if (half.from.readStatus === "paused" && !half.to.writableNeedsDrain) half.from.resume();
+      if (half.from.readStatus === "paused" && !half.to.writableNeedsDrain) this.#resume(half);
     }, waitMs);
   }
 
@@ -270,13 +291,26 @@ export class Circuit {
     if (this.#reason !== undefined) return;
     this.#reason = reason;
     this.#endedBy ??= "relay";
-    clearTimeout(this.#timer);
+    this.#timers.clearTimeout(this.#timer);
     for (const half of [this.#up, this.#down]) {
       // Data left behind a paused read is dropped by the message listener.
-      if (half.from.readStatus === "paused") half.from.resume();
+      if (half.from.readStatus === "paused") this.#resume(half);
       half.to.close().catch(() => this.#reset());
     }
-    this.#timer = setTimeout(() => this.#reset(), CIRCUIT_CLOSE_GRACE_MS);
+    this.#timer = this.#timers.setTimeout(() => this.#reset(), CIRCUIT_CLOSE_GRACE_MS);
+  }
+
+  /**
+   * Resumes reading a half. Resuming sends a window update, which throws when the peer's
+   * connection closed while the half was paused (a shaping timer or a drain can fire after
+   * that): the circuit is reset instead of the error escaping a timer and ending the process.
+   */
+  #resume(half: Half): void {
+    try {
+      half.from.resume();
+    } catch {
+      this.#reset();
+    }
   }
 
   #reset(): void {
@@ -290,7 +324,7 @@ export class Circuit {
   #maybeEnd(): void {
     if (this.#ended || !this.#up.closed || !this.#down.closed) return;
     this.#ended = true;
-    clearTimeout(this.#timer);
+    this.#timers.clearTimeout(this.#timer);
     this.#up.flow?.close();
     this.#down.flow?.close();
     this.#onEnd(this, this.#reason ?? "closed", this.#endedBy ?? "relay");

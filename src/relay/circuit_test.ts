@@ -1,10 +1,11 @@
 /** The data path over in-memory stream pairs: exact limits, half-close, resets, slots. */
 
 import assert from "node:assert/strict";
-import type { Stream } from "@libp2p/interface";
-import { streamPair } from "@libp2p/utils";
+import type { MultiaddrConnection, Stream } from "@libp2p/interface";
+import { multiaddrConnectionPair, streamPair } from "@libp2p/utils";
+import { yamux } from "@libp2p/yamux";
 import { Circuit, CircuitSlots } from "./circuit.ts";
-import type { CircuitEndedBy, CircuitEndReason, CircuitLimit } from "./circuit.ts";
+import type { CircuitEndedBy, CircuitEndReason, CircuitLimit, CircuitTimers } from "./circuit.ts";
 
 interface Rig {
   initiator: Stream;
@@ -100,6 +101,103 @@ Deno.test("Circuit is cut when its duration runs out", async () => {
   assert.equal(await ended, "duration_limit");
   assert.equal(await endedBy, "relay");
   assert.ok(performance.now() - started >= 45);
+});
+
+/** A real yamux stream pair over an in-memory connection; `remoteConn` is the side `remote` reads from. */
+async function yamuxPair(): Promise<
+  { local: Stream; remote: Stream; remoteConn: MultiaddrConnection }
+> {
+  const [localConn, remoteConn] = multiaddrConnectionPair();
+  const muxers = yamux()();
+  const remoteMuxer = muxers.createStreamMuxer(remoteConn);
+  const incoming = new Promise<Stream>((resolve) =>
+    remoteMuxer.addEventListener("stream", (evt) => resolve(evt.detail), { once: true })
+  );
+  const local = await muxers.createStreamMuxer(localConn).createStream();
+  // The first frame (SYN) opens the stream on the remote side.
+  local.send(new Uint8Array(1));
+  return { local, remote: await incoming, remoteConn };
+}
+
+/** Timers that fire only when the test says so, in due order. */
+class ManualTimers implements CircuitTimers {
+  #now = 0;
+  #next = 1;
+  readonly #pending = new Map<number, { atMs: number; callback: () => void }>();
+  nowMs(): number {
+    return this.#now;
+  }
+  setTimeout(callback: () => void, delayMs: number): number {
+    const handle = this.#next++;
+    this.#pending.set(handle, { atMs: this.#now + delayMs, callback });
+    return handle;
+  }
+  clearTimeout(handle: unknown): void {
+    this.#pending.delete(handle as number);
+  }
+  /** Moves the clock by `ms`, running every callback that falls due on the way. */
+  advance(ms: number): void {
+    const until = this.#now + ms;
+    for (;;) {
+      let due: [number, { atMs: number; callback: () => void }] | undefined;
+      for (const entry of this.#pending) {
+        if (entry[1].atMs <= until && (due === undefined || entry[1].atMs < due[1].atMs)) {
+          due = entry;
+        }
+      }
+      if (due === undefined) break;
+      this.#pending.delete(due[0]);
+      this.#now = due[1].atMs;
+      due[1].callback();
+    }
+    this.#now = until;
+  }
+}
+
+Deno.test("Circuit resets, and throws nothing, when a shaped half resumes after its connection closed", async () => {
+  const { local: initiator, remote: hop, remoteConn } = await yamuxPair();
+  const [stop, target] = await streamPair();
+  const timers = new ManualTimers();
+  const flow = { consume: () => 20, close: () => {} };
+  const { promise: ended, resolve } = Promise.withResolvers<CircuitEndReason>();
+  new Circuit({
+    src: hop,
+    dst: stop,
+    limit: { durationMs: 0, dataBytes: 0 },
+    sourceKey: "src",
+    onEnd: (_c, reason) => resolve(reason),
+    flows: { up: flow, down: flow },
+    timers,
+  });
+  target.addEventListener("message", () => {});
+  const { promise: paused, resolve: onPaused } = Promise.withResolvers<void>();
+  hop.addEventListener("message", () => queueMicrotask(onPaused), { once: true });
+  initiator.send(new Uint8Array(1_000));
+  await paused;
+  assert.equal(hop.readStatus, "paused");
+  // More data and the FIN arrive while the half is paused: they use up the receive window,
+  // so resuming must send a window update.
+  const { promise: finished, resolve: onFinished } = Promise.withResolvers<void>();
+  hop.addEventListener("remoteCloseWrite", () => onFinished(), { once: true });
+  for (let i = 0; i < 4; i++) initiator.send(new Uint8Array(16_384));
+  await initiator.close();
+  await finished;
+  // The connection then closes cleanly: the half stays 'paused', and resuming it sends the
+  // window update on the closed connection, which throws. Before the fix that error escaped
+  // the shaping timer and ended the process.
+  await remoteConn.close();
+  assert.equal(hop.readStatus, "paused");
+  // Each shaping pause forwards one more quantum of what was buffered; the resume after
+  // the last one sends the window update.
+  let reason: CircuitEndReason | undefined;
+  ended.then((r) => reason = r);
+  for (let i = 0; i < 100 && reason === undefined; i++) {
+    timers.advance(20);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  assert.equal(reason, "reset");
+  // The target's side is reset with it.
+  assert.equal(stop.status, "aborted");
 });
 
 Deno.test("CircuitSlots enforces total and per-peer limits and releases", () => {
