@@ -374,3 +374,35 @@ Deno.test("bans that cannot be saved answer 503, are counted and turn /ready 503
     await Deno.remove(dataDir, { recursive: true });
   }
 });
+
+// Issue 15, item 5: after a ban on 127.0.0.0/8 the operator's unban from loopback answered 429.
+Deno.test("a ban on all of loopback needs --force, cuts loopback peers, and never the operator", async (t) => {
+  const hopd = await spawnHopd();
+  const relay = tcpAddr(hopd.listenAddrs, "ip4");
+  try {
+    await t.step("wider than a /16 without --force: refused, naming the way", async () => {
+      const result = await admin(hopd, ["ban", "--cidr", "127.0.0.0/8"]);
+      assert.notEqual(result.code, 0);
+      assert.match(result.stderr, /wider than a \/16.*"force": true/);
+    });
+    await t.step("with --force it is made and refuses loopback peers", async () => {
+      const result = await admin(hopd, ["ban", "--cidr", "127.0.0.0/8", "--force"]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(await canReserve(relay), false, "a loopback peer reserved despite the ban");
+      const forced = audited(hopd, "ban").at(-1)?.properties as Record<string, unknown>;
+      assert.equal((forced.fields as Record<string, unknown>).force, true);
+    });
+    await t.step("the operator on loopback still lists and lifts it", async () => {
+      const bans = await admin(hopd, ["bans"]);
+      assert.equal(bans.code, 0, bans.stderr);
+      const status = await fetch(`${hopd.opsUrl}/v1/status`);
+      assert.equal(status.status, 200);
+      await status.body?.cancel();
+      const unban = await admin(hopd, ["unban", "127.0.0.0/8"]);
+      assert.equal(unban.code, 0, unban.stderr);
+      assert.equal(await canReserve(relay), true, "a loopback peer is still refused");
+    });
+  } finally {
+    assert.equal((await hopd.stop()).code, 0);
+  }
+});

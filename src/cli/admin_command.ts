@@ -102,7 +102,13 @@ export function addAdminCommands(
     .option("--cidr <cidr>", "CIDR to ban, e.g. 203.0.113.0/24")
     .option("--ttl <duration>", 'how long, e.g. "1h" (default: until unbanned)')
     .option("--reason <text>", "why (kept with the ban and in the audit log)")
-    .action(async (opts: { peer?: string; cidr?: string; ttl?: string; reason?: string }) =>
+    .option(
+      "--force",
+      "ban a CIDR wider than limits.ban_prefix_min_v4/_v6 (a /16, a /32) all the same",
+    )
+    .action(async (
+      opts: { peer?: string; cidr?: string; ttl?: string; reason?: string; force?: true },
+    ) =>
       setCode(
         await callAdmin(io, admin.opts(), { method: "POST", path: "/bans", body: { ...opts } }),
       )

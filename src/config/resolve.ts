@@ -56,6 +56,9 @@ export interface ResolvedLimitsConfig {
   readonly bandwidthPerPeerBytesPerSecond: number;
   readonly bandwidthGlobalBytesPerSecond: number;
   readonly maxTrackedKeys: number;
+  /** Widest CIDR bans (shortest prefixes) allowed without force, per family. */
+  readonly banPrefixMinV4: number;
+  readonly banPrefixMinV6: number;
 }
 
 /** `[access]`, resolved. */
@@ -273,6 +276,8 @@ export function resolveConfig(file: ConfigFile): ResolvedConfig {
       bandwidthPerPeerBytesPerSecond: bytes(limits.bandwidth_per_peer),
       bandwidthGlobalBytesPerSecond: bytes(limits.bandwidth_global),
       maxTrackedKeys: limits.max_tracked_keys,
+      banPrefixMinV4: limits.ban_prefix_min_v4,
+      banPrefixMinV6: limits.ban_prefix_min_v6,
     },
     access: {
       denyPeers: access.deny_peers,

@@ -198,6 +198,16 @@ const limitsSection = z.strictObject({
     "Most IPs, subnets or peers each limiter table remembers (memory bound).",
     { min: 1 },
   ),
+  ban_prefix_min_v4: count(
+    16,
+    'Widest IPv4 CIDR ban without force: a block wider than this prefix (e.g. a /8) needs "force": true from the admin API and is never taken from a policy.',
+    { min: 0, max: 32 },
+  ),
+  ban_prefix_min_v6: count(
+    32,
+    'Widest IPv6 CIDR ban without force: a block wider than this prefix needs "force": true from the admin API and is never taken from a policy.',
+    { min: 0, max: 128 },
+  ),
 });
 
 const accessSection = z.strictObject({

@@ -8,7 +8,7 @@
 import type { Libp2p, PeerId } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 import type { AdminControl, BanRequest, BanView } from "../ops/mod.ts";
-import type { Ban, BanList } from "../ratelimit/mod.ts";
+import { type Ban, type BanList, banScope, type BanWidthLimits } from "../ratelimit/mod.ts";
 import type { Relay } from "../relay/mod.ts";
 import { UnavailableError } from "../errors.ts";
 
@@ -17,6 +17,8 @@ export interface AdminControlComponents {
   readonly libp2p: Libp2p;
   readonly relay: Relay;
   readonly bans: BanList;
+  /** The widest CIDR bans allowed without force (read per ban: a reload may change them). */
+  banWidth(): BanWidthLimits;
   setDraining(draining: boolean): void;
 }
 
@@ -65,6 +67,14 @@ export function adminControl(c: AdminControlComponents): AdminControl {
     bans: () => c.bans.list().map(view),
     async ban(request: BanRequest) {
       if (request.peer !== undefined) parsePeer(request.peer);
+      if (request.cidr !== undefined) {
+        const { tooWide } = banScope({ cidr: request.cidr }, c.banWidth());
+        if (tooWide !== undefined && request.force !== true) {
+          throw new RangeError(
+            `Cannot ban '${request.cidr}' as ${tooWide}: send "force": true to ban it anyway`,
+          );
+        }
+      }
       const ban = c.bans.ban({
         kind: request.peer !== undefined ? "peer" : "cidr",
         value: (request.peer ?? request.cidr)!,

@@ -47,6 +47,7 @@ function control(bans: BanList) {
     libp2p: {} as Libp2p,
     relay: {} as Relay,
     bans,
+    banWidth: () => ({ prefixMinV4: 16, prefixMinV6: 32 }),
     setDraining: () => {},
   });
 }
@@ -87,4 +88,24 @@ Deno.test("adminControl.ban() and unban() throw BANS_NOT_SAVED when the write fa
   disk.state.failure = undefined;
   assert.equal((await admin.ban({ cidr: "192.0.2.0/24" })).target, "192.0.2.0/24");
   assert.equal(bans.saveError, undefined);
+});
+
+// Issue 15, item 5: a CIDR ban wider than limits.ban_prefix_min_v4/_v6 needs an explicit force.
+Deno.test("adminControl.ban() refuses a CIDR wider than the limits unless forced", async () => {
+  const disk = gatedFs();
+  disk.release();
+  const bans = new BanList({ clock: { nowMs: () => 1_000 }, fs: disk.fs, dataDir: "/data" });
+  const admin = control(bans);
+  for (const cidr of ["127.0.0.0/8", "0.0.0.0/0", "2001::/16"]) {
+    await assert.rejects(
+      admin.ban({ cidr }),
+      (error: unknown) =>
+        error instanceof RangeError && /wider than a \/(16|32).*"force": true/.test(error.message),
+      cidr,
+    );
+  }
+  assert.equal(bans.size(1_000), 0);
+  assert.equal((await admin.ban({ cidr: "10.1.0.0/16" })).target, "10.1.0.0/16");
+  assert.equal((await admin.ban({ cidr: "127.0.0.0/8", force: true })).target, "127.0.0.0/8");
+  assert.equal(bans.size(1_000), 2);
 });

@@ -38,6 +38,7 @@ import { createRegistry } from "../metrics/mod.ts";
 import { type Health, type PolicyEngine, policyEngine } from "../policy/mod.ts";
 import {
   BanList,
+  banWidthFrom,
   createLimiter,
   denoBanFs,
   type Limiter,
@@ -349,6 +350,7 @@ function buildPolicy(core: CoreComponents, parts: PolicyParts): PolicyEngine {
     actuator: policyActuator({
       limiter: core.limiter,
       bans: core.bans,
+      banWidth: () => banWidthFrom(core.settings.config),
       libp2p: parts.host.libp2p,
       draining: () => state.isDraining(),
       setDraining: (draining) => void state.requestDrain(draining),

@@ -14,7 +14,7 @@ import { federationRoutes } from "../ops/federation_routes.ts";
 import { createOpsApp, type OpsApp, type OpsServer, type Readiness, serveOps } from "../ops/mod.ts";
 import { policyRoutes } from "../ops/policy_routes.ts";
 import type { PolicyEngine } from "../policy/mod.ts";
-import type { BanList, Limiter } from "../ratelimit/mod.ts";
+import { type BanList, banWidthFrom, type Limiter } from "../ratelimit/mod.ts";
 import type { Relay } from "../relay/mod.ts";
 import { adminControl } from "./admin_control.ts";
 import type { FederationMember } from "./federation_member.ts";
@@ -49,12 +49,13 @@ export function daemonOpsApp(s: DaemonOpsSources): OpsApp {
     registry: s.registry,
     readiness: () => s.readiness(),
     status: () => s.status(),
-    httpAdmission: (ip) => (ip === "" ? { ok: true } : s.limiter.checkHttp(ip)),
+    httpAdmission: (ip, caller) => (ip === "" ? { ok: true } : s.limiter.checkHttp(ip, caller)),
     admin: {
       control: adminControl({
         libp2p: s.host.libp2p,
         relay: s.relay,
         bans: s.bans,
+        banWidth: () => banWidthFrom(s.settings.config),
         setDraining: (draining) => s.setDraining(draining),
       }),
       auth: () => s.settings.adminAuth(),

@@ -4,12 +4,20 @@
 import type { Libp2p } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 import type { Actuator } from "../policy/mod.ts";
-import type { BanList, Limiter, LimitKey } from "../ratelimit/mod.ts";
+import {
+  type BanList,
+  banScope,
+  type BanWidthLimits,
+  type Limiter,
+  type LimitKey,
+} from "../ratelimit/mod.ts";
 
 /** What the actuator drives. */
 export interface PolicyActuatorComponents {
   readonly limiter: Limiter;
   readonly bans: BanList;
+  /** The widest CIDR bans allowed (a policy never forces one). */
+  banWidth(): BanWidthLimits;
   readonly libp2p: Libp2p;
   draining(): boolean;
   setDraining(draining: boolean): void;
@@ -40,6 +48,7 @@ export function policyActuator(c: PolicyActuatorComponents): Actuator {
         ban.kind === "cidr" && (ban.value === cidr || ban.value.split("/")[0] === cidr)
       );
     },
+    banScope: (target) => banScope(target, c.banWidth()),
     ban(target, ttlMs, reason) {
       c.bans.ban({
         kind: target.peer !== undefined ? "peer" : "cidr",

@@ -54,6 +54,25 @@ export const RATE_LIMITED_RESPONSE = {
   content: { "application/json": { schema: ErrorSchema } },
 };
 
+/** What the HTTP limiter may answer on every public /v1/* route instead of the route. */
+export const V1_RESPONSES = {
+  403: errorResponse(
+    "The caller's address is banned (`BANNED`) or on the deny list (`DENIED`); never for " +
+      "loopback callers or callers with the admin token",
+  ),
+  429: RATE_LIMITED_RESPONSE,
+};
+
+/** What every /v1/admin/* route may answer instead of the route: its guard and the limiter. */
+export const ADMIN_GUARD_RESPONSES = {
+  401: errorResponse("Token configured, and missing or wrong (`UNAUTHORIZED`)"),
+  403: errorResponse(
+    "Caller not on loopback and remote access off (`FORBIDDEN`), or its address banned " +
+      "(`BANNED`) or denied (`DENIED`) and it has no admin token",
+  ),
+  429: RATE_LIMITED_RESPONSE,
+};
+
 /** Bad input (`BAD_REQUEST`, naming the field and the value). */
 export const BAD_REQUEST_RESPONSE = errorResponse(
   "Bad input (`BAD_REQUEST`), naming the field and the value",

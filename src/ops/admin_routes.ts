@@ -16,6 +16,7 @@ import { timingSafeEqual } from "hono/utils/buffer";
 import { BadRequestError } from "../errors.ts";
 import { clientIp, errorBody, isLoopback, type OpsEnv, type OpsRouteGroup } from "./_env.ts";
 import {
+  ADMIN_GUARD_RESPONSES,
   ADMIN_SECURITY_SCHEME,
   BAD_REQUEST_RESPONSE,
   errorResponse,
@@ -23,7 +24,6 @@ import {
   page,
   PageQuerySchema,
   pageSchema,
-  RATE_LIMITED_RESPONSE,
 } from "./_schemas.ts";
 
 export { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from "./_schemas.ts";
@@ -56,6 +56,8 @@ export interface BanRequest {
   /** Lifetime in ms; absent = until unbanned. */
   readonly ttlMs?: number;
   readonly reason?: string;
+  /** Ban a CIDR wider than `limits.ban_prefix_min_v4`/`_v6` all the same. */
+  readonly force?: boolean;
 }
 
 /** The control surface the admin API drives; the daemon implements it. */
@@ -94,6 +96,26 @@ export interface AdminRoutesComponents {
   readonly parseDurationMs: (text: string) => number | undefined;
 }
 
+/** The bearer token the request carries, if any. */
+function bearerOf(c: Context<OpsEnv>): string | undefined {
+  const match = /^Bearer\s+(.+)$/i.exec(c.req.header("authorization") ?? "");
+  return match === null ? undefined : match[1]!.trim();
+}
+
+/**
+ * Whether the request carries the admin token (compared in constant time).
+ *
+ * @param c The request.
+ * @param token The configured token; undefined = none configured, so no request has it.
+ */
+export async function hasAdminToken(
+  c: Context<OpsEnv>,
+  token: string | undefined,
+): Promise<boolean> {
+  const bearer = bearerOf(c);
+  return token !== undefined && bearer !== undefined && await timingSafeEqual(bearer, token);
+}
+
 /**
  * Authenticates admin requests: callers off loopback are refused (403) unless remote
  * access is on and a token is configured; with a token, a missing or wrong
@@ -122,25 +144,19 @@ export function adminAuth(auth: () => AdminAuthConfig) {
         403,
       );
     }
-    if (config.token !== undefined) {
-      const header = c.req.header("authorization") ?? "";
-      const match = /^Bearer\s+(.+)$/i.exec(header);
-      if (match === null || !(await timingSafeEqual(match[1]!.trim(), config.token))) {
-        audit.warn("admin {method} {path} refused: {problem} token from {ip}", {
-          method: c.req.method,
-          path: c.req.path,
-          problem: match === null ? "missing" : "wrong",
-          ip,
-        });
-        c.header("WWW-Authenticate", 'Bearer realm="hopd admin"');
-        return c.json(
-          errorBody(
-            "UNAUTHORIZED",
-            match === null ? "Missing bearer token" : "Invalid bearer token",
-          ),
-          401,
-        );
-      }
+    if (config.token !== undefined && !(await hasAdminToken(c, config.token))) {
+      const missing = bearerOf(c) === undefined;
+      audit.warn("admin {method} {path} refused: {problem} token from {ip}", {
+        method: c.req.method,
+        path: c.req.path,
+        problem: missing ? "missing" : "wrong",
+        ip,
+      });
+      c.header("WWW-Authenticate", 'Bearer realm="hopd admin"');
+      return c.json(
+        errorBody("UNAUTHORIZED", missing ? "Missing bearer token" : "Invalid bearer token"),
+        401,
+      );
     }
     return await next();
   };
@@ -167,6 +183,10 @@ const BanRequestSchema = z.object({
     description: 'Lifetime such as "30m", "1h", "7d"; absent = until unbanned',
   }),
   reason: nonEmpty("Why, for the audit log and the listing").optional(),
+  force: z.boolean({ error: "must be true or false" }).optional().openapi({
+    description: "Ban a CIDR wider than `limits.ban_prefix_min_v4`/`_v6` (a /16 and a /32 by " +
+      "default) all the same; without it such a ban is a 400",
+  }),
 }, { error: "Request body must be a JSON object" })
   .refine((body) => (body.peer === undefined) !== (body.cidr === undefined), {
     error: "Give exactly one of 'peer' or 'cidr'",
@@ -197,11 +217,6 @@ const DrainSchema = z.object({ draining: z.boolean() }).openapi("DrainState");
 
 // ---- routes ----
 
-const GUARD_RESPONSES = {
-  401: errorResponse("Token configured, and missing or wrong (`UNAUTHORIZED`)"),
-  403: errorResponse("Caller not on loopback and remote access off (`FORBIDDEN`)"),
-  429: RATE_LIMITED_RESPONSE,
-};
 const security = [{ [ADMIN_SECURITY_SCHEME]: [] }];
 const NOT_SAVED_RESPONSE = errorResponse(
   "Done in memory but bans.json could not be written (`BANS_NOT_SAVED`): a restart would undo " +
@@ -219,7 +234,7 @@ function listing<T extends z.ZodType>(path: string, item: T, pageName: string, w
     responses: {
       200: jsonResponse(pageSchema(item, pageName), `A page of ${what}`),
       400: BAD_REQUEST_RESPONSE,
-      ...GUARD_RESPONSES,
+      ...ADMIN_GUARD_RESPONSES,
     },
   });
 }
@@ -251,7 +266,7 @@ const banCreate = createRoute({
     413: errorResponse("Body over `admin.max_body_size` (`PAYLOAD_TOO_LARGE`)"),
     415: errorResponse("Body not sent as `application/json` (`UNSUPPORTED_MEDIA_TYPE`)"),
     503: NOT_SAVED_RESPONSE,
-    ...GUARD_RESPONSES,
+    ...ADMIN_GUARD_RESPONSES,
   },
 });
 
@@ -279,7 +294,7 @@ const banDelete = createRoute({
     400: BAD_REQUEST_RESPONSE,
     404: errorResponse("No such ban (`NOT_FOUND`)"),
     503: NOT_SAVED_RESPONSE,
-    ...GUARD_RESPONSES,
+    ...ADMIN_GUARD_RESPONSES,
   },
 });
 
@@ -297,7 +312,7 @@ const disconnect = createRoute({
       "How many connections were closed",
     ),
     400: BAD_REQUEST_RESPONSE,
-    ...GUARD_RESPONSES,
+    ...ADMIN_GUARD_RESPONSES,
   },
 });
 
@@ -309,7 +324,7 @@ function drainRoute(path: string, summary: string, description: string) {
     summary,
     description,
     security,
-    responses: { 200: jsonResponse(DrainSchema, "The drain state now"), ...GUARD_RESPONSES },
+    responses: { 200: jsonResponse(DrainSchema, "The drain state now"), ...ADMIN_GUARD_RESPONSES },
   });
 }
 const drain = drainRoute(
@@ -364,7 +379,7 @@ export function adminRoutes(components: AdminRoutesComponents): OpsRouteGroup {
 
     app.openapi(bansList, (c) => c.json(page(control.bans(), c.req.valid("query")), 200));
     app.openapi(banCreate, async (c) => {
-      const { peer, cidr, ttl, reason } = c.req.valid("json");
+      const { peer, cidr, ttl, reason, force } = c.req.valid("json");
       let ttlMs: number | undefined;
       if (ttl !== undefined) {
         ttlMs = parseDurationMs(ttl);
@@ -374,8 +389,8 @@ export function adminRoutes(components: AdminRoutesComponents): OpsRouteGroup {
           );
         }
       }
-      const ban = await asRequest(() => control.ban({ peer, cidr, ttlMs, reason }));
-      done(c, "ban", { ...ban });
+      const ban = await asRequest(() => control.ban({ peer, cidr, ttlMs, reason, force }));
+      done(c, "ban", { ...ban, ...(force === true ? { force } : {}) });
       return c.json(ban, 201);
     });
     app.openapi(banDelete, async (c) => {

@@ -3,7 +3,9 @@ import { configureSync, type LogRecord, resetSync } from "@logtape/logtape";
 import { Registry } from "prom-client";
 import { parseDurationMs } from "../config/mod.ts";
 import type { AdminAuthConfig, AdminControl, BanRequest, BanView } from "./admin_routes.ts";
-import { createOpsApp, type HttpAdmission } from "./mod.ts";
+import { createOpsApp, type HttpAdmission, type HttpCaller } from "./mod.ts";
+import { defaultConfig } from "../config/mod.ts";
+import { BanList, createLimiter, limiterConfigFrom } from "../ratelimit/mod.ts";
 
 const TOKEN = "s3cret-token-value";
 const LOOPBACK = { remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 5000 } };
@@ -58,7 +60,7 @@ class FakeControl implements AdminControl {
 
 function app(
   auth: Partial<AdminAuthConfig> = {},
-  httpAdmission?: (ip: string) => HttpAdmission,
+  httpAdmission?: (ip: string, caller: HttpCaller) => HttpAdmission,
 ) {
   const control = new FakeControl();
   const ops = createOpsApp({
@@ -262,4 +264,56 @@ Deno.test("/v1/* answers 429 with Retry-After when the HTTP limiter refuses; pro
   assert.equal((await limited.json()).error.code, "RATE_LIMITED");
   assert.equal((await ops.request("/ready", {}, REMOTE)).status, 200);
   assert.equal((await ops.request("/v1/admin/bans", bearer(TOKEN), LOOPBACK)).status, 200);
+});
+
+// Issue 15, item 5: after a ban on 127.0.0.0/8 the unban from loopback answered 429
+// RATE_LIMITED: the ban locked the operator out, and the error did not say why.
+Deno.test("no ban locks the operator out of /v1, and a banned caller is told it is banned", async (t) => {
+  const clock = { nowMs: () => 1_000 };
+  const bans = new BanList({ clock });
+  const limiter = createLimiter(limiterConfigFrom(defaultConfig()), { clock, bans });
+  const { ops } = app(
+    { token: TOKEN, allowRemote: true },
+    (ip, caller) => limiter.checkHttp(ip, caller),
+  );
+  bans.ban({ kind: "cidr", value: "0.0.0.0/0" });
+  bans.ban({ kind: "cidr", value: "::/0" });
+  const loopbackV6 = { remoteAddr: { transport: "tcp", hostname: "::1", port: 5000 } };
+  await t.step("loopback callers with the token reach the admin API", async () => {
+    for (const env of [LOOPBACK, loopbackV6]) {
+      const response = await ops.request("/v1/admin/bans", bearer(TOKEN), env);
+      assert.equal(response.status, 200, env.remoteAddr.hostname);
+      await response.body?.cancel();
+    }
+  });
+  await t.step("a remote caller with the token reaches the admin API and /v1", async () => {
+    for (const path of ["/v1/admin/bans", "/v1/status"]) {
+      const response = await ops.request(path, bearer(TOKEN), REMOTE);
+      assert.equal(response.status, 200, path);
+      await response.body?.cancel();
+    }
+  });
+  await t.step("a banned caller without the token is told it is banned", async () => {
+    for (const [path, init] of [["/v1/status", {}], ["/v1/admin/bans", bearer("wrong")]] as const) {
+      const response = await ops.request(path, init, REMOTE);
+      assert.equal(response.status, 403, path);
+      const body = await response.json();
+      assert.equal(body.error.code, "BANNED");
+      assert.match(body.error.message, /203\.0\.113\.7 .*banned/);
+    }
+  });
+  await t.step("a loopback caller without a token reaches public /v1 routes", async () => {
+    const response = await ops.request("/v1/status", {}, LOOPBACK);
+    assert.equal(response.status, 200);
+    await response.body?.cancel();
+  });
+  await t.step("the rate limit still applies to the operator", async () => {
+    let last = 200;
+    for (let i = 0; i < 400 && last === 200; i++) {
+      const response = await ops.request("/v1/status", {}, LOOPBACK);
+      last = response.status;
+      await response.body?.cancel();
+    }
+    assert.equal(last, 429);
+  });
 });

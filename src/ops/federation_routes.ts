@@ -14,12 +14,7 @@ import { ALGORITHMS, MEMBER_STATES, type Selection, VERDICTS } from "../balancer
 import type { FederationView, SelectRequest } from "../federation/mod.ts";
 import { parseSelectHints } from "../federation/mod.ts";
 import { clientIp, errorBody, type OpsRouteGroup } from "./_env.ts";
-import {
-  BAD_REQUEST_RESPONSE,
-  errorResponse,
-  jsonResponse,
-  RATE_LIMITED_RESPONSE,
-} from "./_schemas.ts";
+import { BAD_REQUEST_RESPONSE, errorResponse, jsonResponse, V1_RESPONSES } from "./_schemas.ts";
 
 /** What the federation routes read. */
 export interface FederationRoutesComponents {
@@ -109,7 +104,7 @@ const selectRoute = createRoute({
   responses: {
     200: jsonResponse(SelectionSchema, "The best relays, best first (possibly none)"),
     400: BAD_REQUEST_RESPONSE,
-    429: RATE_LIMITED_RESPONSE,
+    ...V1_RESPONSES,
     503: errorResponse("Federation is not enabled on this node (`FEDERATION_DISABLED`)"),
   },
 });
@@ -121,7 +116,7 @@ const viewRoute = createRoute({
   summary: "This member's view of the federation",
   responses: {
     200: jsonResponse(FederationViewSchema, "Every member, this node first"),
-    429: RATE_LIMITED_RESPONSE,
+    ...V1_RESPONSES,
   },
 });
 

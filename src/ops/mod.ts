@@ -17,7 +17,9 @@
  *
  * Adding a group: write `src/ops/<name>_routes.ts` exporting `<name>Routes(deps):
  * OpsRouteGroup`, a function that gets the app and calls `app.openapi(createRoute({...}),
- * handler)` per route (shared schemas and the error/429 responses are in `_schemas.ts`;
+ * handler)` per route (shared schemas and the error responses are in `_schemas.ts`: a /v1
+ * route declares `...V1_RESPONSES`, the 403 and 429 of the limiter, or an admin one
+ * `...ADMIN_GUARD_RESPONSES`;
  * guard middleware goes first, as `app.use("/v1/<prefix>/*", …)`), with its tests beside
  * it; then pass it in `routeGroups` from `src/daemon/ops_service.ts`. Every route under /v1 is rate
  * limited per caller IP, and every route under /v1/admin needs the admin token.
@@ -62,9 +64,21 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Registry } from "prom-client";
 import { HopdError, UnavailableError } from "../errors.ts";
 import { VERSION } from "../version.ts";
-import { clientIp, errorBody, type OpsApp, type OpsEnv, type OpsRouteGroup } from "./_env.ts";
+import {
+  clientIp,
+  errorBody,
+  isLoopback,
+  type OpsApp,
+  type OpsEnv,
+  type OpsRouteGroup,
+} from "./_env.ts";
 import { validationHook } from "./_schemas.ts";
-import { type AdminAuthConfig, type AdminControl, adminRoutes } from "./admin_routes.ts";
+import {
+  type AdminAuthConfig,
+  type AdminControl,
+  adminRoutes,
+  hasAdminToken,
+} from "./admin_routes.ts";
 import { healthRoutes, type Readiness } from "./health_routes.ts";
 import { allowedMethods, openApiRoutes, undocumentedRoutes } from "./openapi_routes.ts";
 import { statusPageRoutes } from "./status_page_routes.ts";
@@ -78,8 +92,16 @@ export type { Status } from "./status_routes.ts";
 /** The answer of the HTTP rate limiter for one request. */
 export type HttpAdmission = { readonly ok: true } | {
   readonly ok: false;
+  /** `"banned"` and `"denied"` answer 403 saying so; anything else is a 429. */
+  readonly reason?: string;
   readonly retryAfterMs?: number;
 };
+
+/** Who sends a /v1 request, as the HTTP limiter needs to know. */
+export interface HttpCaller {
+  /** On loopback, or with the admin token: bans and the deny list never refuse it. */
+  readonly operator: boolean;
+}
 
 /** The live state the ops server reads, and the controls it may drive. */
 export interface OpsComponents {
@@ -93,8 +115,8 @@ export interface OpsComponents {
     readonly auth: () => AdminAuthConfig;
     readonly parseDurationMs: (text: string) => number | undefined;
   };
-  /** Rate limit of /v1/* requests per caller IP; absent = unlimited. */
-  readonly httpAdmission?: (ip: string) => HttpAdmission;
+  /** Rate limit, bans and deny list of /v1/* requests per caller IP; absent = unlimited. */
+  readonly httpAdmission?: (ip: string, caller: HttpCaller) => HttpAdmission;
   /**
    * More route groups (federation, policies…), registered after the built-in ones, so
    * /v1/* is rate limited and /v1/admin/* authenticated for them too.
@@ -130,8 +152,25 @@ export function createOpsApp(components: OpsComponents): OpsApp {
   if (httpAdmission !== undefined) {
     // Probes (/health, /ready), scrapes (/metrics) and the static page stay unthrottled:
     // monitors must see a node under attack.
+    const admin = components.admin;
     app.use("/v1/*", async (c, next) => {
-      const verdict = httpAdmission(clientIp(c));
+      const ip = clientIp(c);
+      // The operator is never locked out by a ban, even one covering loopback.
+      const operator = isLoopback(ip) ||
+        (admin !== undefined && await hasAdminToken(c, admin.auth().token));
+      const verdict = httpAdmission(ip, { operator });
+      if (!verdict.ok && (verdict.reason === "banned" || verdict.reason === "denied")) {
+        const banned = verdict.reason === "banned";
+        return c.json(
+          errorBody(
+            banned ? "BANNED" : "DENIED",
+            `Requests from ${ip} are refused: the address is ${
+              banned ? "banned" : "on the deny list (access.deny_cidrs)"
+            }`,
+          ),
+          403,
+        );
+      }
       if (!verdict.ok) {
         const retryAfterS = Math.max(1, Math.ceil((verdict.retryAfterMs ?? 1_000) / 1_000));
         c.header("Retry-After", String(retryAfterS));

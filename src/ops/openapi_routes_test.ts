@@ -7,7 +7,7 @@ import { VERSION } from "../version.ts";
 import type { AdminControl } from "./admin_routes.ts";
 import { createOpsApp, type OpsApp, type OpsComponents, type OpsRouteGroup } from "./mod.ts";
 import { honoPathToOpenApi, openApiPath, undocumentedRoutes } from "./openapi_routes.ts";
-import { BAD_REQUEST_RESPONSE, RATE_LIMITED_RESPONSE } from "./_schemas.ts";
+import { BAD_REQUEST_RESPONSE, V1_RESPONSES } from "./_schemas.ts";
 import { federationRoutes } from "./federation_routes.ts";
 import { policyRoutes } from "./policy_routes.ts";
 
@@ -35,7 +35,7 @@ function exampleGroup(): OpsRouteGroup {
         content: { "application/json": { schema: z.object({ name: z.string() }) } },
       },
       400: BAD_REQUEST_RESPONSE,
-      429: RATE_LIMITED_RESPONSE,
+      ...V1_RESPONSES,
     },
   });
   return (app) => app.openapi(route, (c) => c.json({ name: c.req.valid("param").name }, 200));
@@ -241,7 +241,8 @@ Deno.test("every status a route answers to generated requests is declared for it
   ];
   let requests = 0;
   for (const control of [working, failing]) {
-    // Every 7th /v1 request is refused by the limiter, so 429 must be declared too.
+    // Every 7th /v1 request is refused by the limiter and every 11th as banned, so 429 and
+    // 403 must be declared too.
     let calls = 0;
     const app = fullApp({
       admin: {
@@ -249,7 +250,12 @@ Deno.test("every status a route answers to generated requests is declared for it
         auth: () => ({ allowRemote: false, maxBodyBytes: 1024 }),
         parseDurationMs: () => 1_000,
       },
-      httpAdmission: () => ++calls % 7 === 0 ? { ok: false, retryAfterMs: 1 } : { ok: true },
+      httpAdmission: () =>
+        ++calls % 7 === 0
+          ? { ok: false, retryAfterMs: 1 }
+          : calls % 11 === 0
+          ? { ok: false, reason: "banned" }
+          : { ok: true },
       routeGroups: [
         policyRoutes({
           policies: () => ({ verdict: { verdict: "healthy", reasons: [] }, policies: [] }),

@@ -14,11 +14,11 @@ import { VERDICTS } from "../balancer/mod.ts";
 import { POLICY_MODES } from "../config/mod.ts";
 import type { OpsRouteGroup } from "./_env.ts";
 import {
+  ADMIN_GUARD_RESPONSES,
   ADMIN_SECURITY_SCHEME,
   BAD_REQUEST_RESPONSE,
-  errorResponse,
   jsonResponse,
-  RATE_LIMITED_RESPONSE,
+  V1_RESPONSES,
 } from "./_schemas.ts";
 
 /** What the policy routes read and drive (the policy engine). */
@@ -97,7 +97,7 @@ const policiesRoute = createRoute({
       z.object({ verdict: Health, policies: z.array(PolicyView) }),
       "Every policy and plugin seen in the watched directories",
     ),
-    429: RATE_LIMITED_RESPONSE,
+    ...V1_RESPONSES,
   },
 });
 
@@ -126,7 +126,7 @@ const decisionsRoute = createRoute({
       "Newest first",
     ),
     400: BAD_REQUEST_RESPONSE,
-    429: RATE_LIMITED_RESPONSE,
+    ...V1_RESPONSES,
   },
 });
 
@@ -138,9 +138,7 @@ const resetRoute = createRoute({
   security: [{ [ADMIN_SECURITY_SCHEME]: [] }],
   responses: {
     200: jsonResponse(RestartBudget, "The budget after the reset"),
-    401: errorResponse("Missing or wrong admin token (`UNAUTHORIZED`)"),
-    403: errorResponse("Remote caller while admin.allow_remote is false (`FORBIDDEN`)"),
-    429: RATE_LIMITED_RESPONSE,
+    ...ADMIN_GUARD_RESPONSES,
   },
 });
 

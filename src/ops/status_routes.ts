@@ -9,7 +9,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { VERDICTS } from "../balancer/mod.ts";
 import type { OpsRouteGroup } from "./_env.ts";
-import { errorResponse, jsonResponse, RATE_LIMITED_RESPONSE } from "./_schemas.ts";
+import { errorResponse, jsonResponse, V1_RESPONSES } from "./_schemas.ts";
 
 const VerdictSchema = z.enum(VERDICTS);
 
@@ -71,7 +71,7 @@ const statusRoute = createRoute({
   summary: "Node status",
   responses: {
     200: jsonResponse(StatusSchema, "The node's status"),
-    429: RATE_LIMITED_RESPONSE,
+    ...V1_RESPONSES,
     500: errorResponse("The status could not be read (`INTERNAL`)"),
   },
 });

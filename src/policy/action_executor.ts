@@ -25,6 +25,16 @@ export interface Actuator {
   /** Graceful restart: drain, then exit with EXIT_POLICY_RESTART. */
   restart(reason: string): void;
   isBanned(target: { readonly peer?: string; readonly cidr?: string }): boolean;
+  /**
+   * What a ban would cover: the addresses (1 for a peer, a CIDR's addresses, IPv6 in /64
+   * networks) and, when the block is wider than `limits.ban_prefix_min_v4`/`_v6`, why.
+   *
+   * @throws {RangeError} A CIDR that does not parse.
+   */
+  banScope(target: { readonly peer?: string; readonly cidr?: string }): {
+    readonly addresses: number;
+    readonly tooWide?: string;
+  };
   ban(
     target: { readonly peer?: string; readonly cidr?: string },
     ttlMs: number,
@@ -67,8 +77,8 @@ export interface ActionExecutorInit {
 export class ActionExecutor {
   readonly #init: ActionExecutorInit;
   readonly #cooldowns = new Map<string, Cooldowns>();
-  /** Bans made by policies and their expiry, for the ban cap. */
-  readonly #policyBans = new Map<string, number>();
+  /** Bans made by policies: their expiry and the addresses they cover, for the ban cap. */
+  readonly #policyBans = new Map<string, { expiresAtMs: number; addresses: number }>();
   #budgetAlerted = false;
 
   constructor(init: ActionExecutorInit) {
@@ -164,10 +174,18 @@ export class ActionExecutor {
         return hooks.running(action.name) ? "idempotent" : undefined;
       case "ban": {
         if (actuator.isBanned(action)) return "idempotent";
-        const live = this.#livePolicyBans(context.nowMs);
-        return live >= banCap(this.#init.maxBanFraction, actuator.connectedPeers())
-          ? "ban_cap"
-          : undefined;
+        let scope: { addresses: number; tooWide?: string };
+        try {
+          scope = actuator.banScope(action);
+        } catch {
+          return undefined; // a CIDR that does not parse: the ban itself fails, with the reason
+        }
+        // Never from a policy, whatever the mode: only an operator may force a wide ban.
+        if (scope.tooWide !== undefined) return "ban_too_wide";
+        // The cap counts addresses, not bans: one 0.0.0.0/0 is not "one ban".
+        const live = this.#livePolicyBanAddresses(context.nowMs);
+        const cap = banCap(this.#init.maxBanFraction, actuator.connectedPeers());
+        return live + scope.addresses > cap ? "ban_cap" : undefined;
       }
       case "restart":
         if (!this.#init.budget.exhausted(context.nowMs)) return undefined;
@@ -196,7 +214,10 @@ export class ActionExecutor {
       case "ban": {
         const target = action.peer !== undefined ? { peer: action.peer } : { cidr: action.cidr! };
         actuator.ban(target, action.ttlMs, action.reason ?? `policy ${context.policy}`);
-        this.#policyBans.set(action.peer ?? action.cidr!, context.nowMs + action.ttlMs);
+        this.#policyBans.set(action.peer ?? action.cidr!, {
+          expiresAtMs: context.nowMs + action.ttlMs,
+          addresses: actuator.banScope(target).addresses,
+        });
         return;
       }
       case "disconnect":
@@ -231,11 +252,13 @@ export class ActionExecutor {
     return cooldowns;
   }
 
-  #livePolicyBans(nowMs: number): number {
-    for (const [target, expiresAtMs] of this.#policyBans) {
-      if (expiresAtMs <= nowMs) this.#policyBans.delete(target);
+  #livePolicyBanAddresses(nowMs: number): number {
+    let addresses = 0;
+    for (const [target, ban] of this.#policyBans) {
+      if (ban.expiresAtMs <= nowMs) this.#policyBans.delete(target);
+      else addresses += ban.addresses;
     }
-    return this.#policyBans.size;
+    return addresses;
   }
 
   #alertBudgetExhausted(context: DecisionContext): void {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Registry } from "prom-client";
 import { loadConfig, type ResolvedPolicyConfig } from "../config/mod.ts";
+import { banScope } from "../ratelimit/mod.ts";
 import type { Actuator } from "./action_executor.ts";
 import { PolicyEngine } from "./engine.ts";
 import { exampleSnapshot } from "./example_snapshot.ts";
@@ -34,6 +35,9 @@ class FakeActuator implements Actuator {
   }
   isBanned() {
     return false;
+  }
+  banScope(target: { peer?: string; cidr?: string }) {
+    return banScope(target, { prefixMinV4: 16, prefixMinV6: 32 });
   }
   ban(target: { peer?: string; cidr?: string }) {
     this.calls.push(`ban ${target.peer ?? target.cidr}`);
@@ -274,6 +278,38 @@ Deno.test("PolicyEngine rails: hysteresis, cooldown and the restart budget hold"
     assert.deepEqual(r.actuator.calls, ["ban 10.0.0.1", "ban 10.0.0.2"]);
     assert.equal(r.engine.decisions(1).decisions[0]!.actions[2]!.suppressedBy, "ban_cap");
   });
+  // Issue 15, item 5: a policy's {type: "ban", cidr: "0.0.0.0/0"} ran and dropped every
+  // reservation; the cap counted it as one ban.
+  await t.step("the ban cap counts the addresses a CIDR covers, not bans", async () => {
+    await using r = await rig({ max_ban_fraction: 0.1 }); // 10 of 100 connected peers
+    const bans = ["10.0.0.0/29", "10.0.1.0/30", "10.0.2.1", "10.0.3.1", "203.0.113.0/24"].map((
+      cidr,
+    ) => ({ type: "ban", cidr, ttlMs: 60_000 }));
+    await save(r.dir, "p.js", policy("degraded", bans));
+    await r.engine.start();
+    await r.engine.tick();
+    // 8 addresses, then 4 more would be 12 > 10; two single addresses make 10; a /24 is 256.
+    assert.deepEqual(r.actuator.calls, ["ban 10.0.0.0/29", "ban 10.0.2.1", "ban 10.0.3.1"]);
+    const outcomes = r.engine.decisions(1).decisions[0]!.actions.map((a) => a.suppressedBy);
+    assert.deepEqual(outcomes, [undefined, "ban_cap", undefined, undefined, "ban_cap"]);
+  });
+  await t.step(
+    "a ban wider than limits.ban_prefix_min_v4/_v6 never runs from a policy",
+    async () => {
+      await using r = await rig({ max_ban_fraction: 1 });
+      const bans = ["0.0.0.0/0", "127.0.0.0/8", "2001::/16"].map((cidr) => ({
+        type: "ban",
+        cidr,
+        ttlMs: 60_000,
+      }));
+      await save(r.dir, "p.js", policy("degraded", bans));
+      await r.engine.start();
+      await r.engine.tick();
+      assert.deepEqual(r.actuator.calls, []);
+      const outcomes = r.engine.decisions(1).decisions[0]!.actions.map((a) => a.suppressedBy);
+      assert.deepEqual(outcomes, ["ban_too_wide", "ban_too_wide", "ban_too_wide"]);
+    },
+  );
 });
 
 Deno.test("PolicyEngine counts failures and fails open or closed", async (t) => {

@@ -10,6 +10,7 @@ export type SuppressedBy =
   | "cooldown"
   | "budget"
   | "ban_cap"
+  | "ban_too_wide"
   | "idempotent"
   | "undeclared_hook"
   | "no_federation"
@@ -113,7 +114,10 @@ export class RestartBudget {
   }
 }
 
-/** Bans policies may hold at once: a fraction of connected peers, at least one if above 0. */
+/**
+ * Addresses policies may hold banned at once: a fraction of connected peers, at least one if
+ * above 0 (a peer ban counts one, a CIDR ban every address it covers).
+ */
 export function banCap(fraction: number, connectedPeers: number): number {
   if (fraction <= 0) return 0;
   return Math.max(1, Math.floor(fraction * connectedPeers));

@@ -15,6 +15,7 @@
  */
 
 import type { ResolvedConfig } from "../config/mod.ts";
+import type { BanWidthLimits } from "./ban_scope.ts";
 import type { ResolvedLimiterConfig } from "./mod.ts";
 
 /**
@@ -51,5 +52,19 @@ export function limiterConfigFrom(
       allowPeers: access.allowPeers,
       allowCidrs: access.allowCidrs,
     },
+  };
+}
+
+/**
+ * The widest CIDR bans allowed without force (`limits.ban_prefix_min_v4`/`_v6`), for the admin
+ * API and the policies' ban rail.
+ *
+ * @param config The resolved config.
+ * @returns The limits {@linkcode banScope} takes.
+ */
+export function banWidthFrom(config: Pick<ResolvedConfig, "limits">): BanWidthLimits {
+  return {
+    prefixMinV4: config.limits.banPrefixMinV4,
+    prefixMinV6: config.limits.banPrefixMinV6,
   };
 }

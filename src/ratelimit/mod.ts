@@ -38,7 +38,7 @@ import type { BanList } from "./ban_list.ts";
 import { RateLimiter } from "./limiter.ts";
 import type { LimitKey } from "./limit_keys.ts";
 
-export { limiterConfigFrom } from "./limiter_config.ts";
+export { banWidthFrom, limiterConfigFrom } from "./limiter_config.ts";
 export { LIMIT_KEYS, validateLimiterConfig } from "./limit_keys.ts";
 export type { LimitKey } from "./limit_keys.ts";
 export { TokenBucket } from "./token_bucket.ts";
@@ -57,6 +57,8 @@ export type {
   BanLoadResult,
   BanSaveResult,
 } from "./ban_list.ts";
+export { banScope } from "./ban_scope.ts";
+export type { BanScope, BanWidthLimits } from "./ban_scope.ts";
 export { denoBanFs } from "./ban_fs.ts";
 export type { BanFs } from "./ban_fs.ts";
 export { AccessList } from "./access_list.ts";
@@ -181,11 +183,14 @@ export interface Limiter {
    */
   checkCircuit(srcPeerId: string, ip: string | undefined, dstPeerId: string): CheckResult;
   /**
-   * Admission of an ops HTTP request: ban and deny on the IP, then the per-IP rate.
+   * Admission of an ops HTTP request: ban and deny on the IP, then the per-IP rate. An
+   * operator (on loopback, or holding the admin token) is never refused for a ban or the
+   * deny list: no ban can lock the operator out of the admin API; the rate still applies.
    *
    * @param ip Client IP.
+   * @param caller Whether the caller is the operator. @default { operator: false }
    */
-  checkHttp(ip: string): CheckResult;
+  checkHttp(ip: string, caller?: { readonly operator: boolean }): CheckResult;
   /** Whether the peer or IP is allowlisted (and not denied). */
   isAllowlisted(peerId?: string, ip?: string): boolean;
   /**
