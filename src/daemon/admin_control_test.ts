@@ -8,7 +8,7 @@ import { adminControl } from "./admin_control.ts";
 /** A file system whose writes wait for `release()` and fail while `failure` is set. */
 function gatedFs() {
   const files = new Map<string, string>();
-  let gate = Promise.withResolvers<void>();
+  const gate = Promise.withResolvers<void>();
   const state = { failure: undefined as string | undefined };
   const writing = Promise.withResolvers<void>();
   const fs: BanFs = {
