@@ -22,6 +22,7 @@ export type {
   ResolvedConfig,
   ResolvedConnectionsConfig,
   ResolvedFederationConfig,
+  ResolvedHostPort,
   ResolvedHttpConfig,
   ResolvedLimitsConfig,
   ResolvedLogConfig,

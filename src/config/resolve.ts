@@ -21,12 +21,28 @@ export interface ResolvedConnectionsConfig {
   readonly inboundUpgradeTimeoutMs: number;
   readonly peerAddressTtlMs: number;
   readonly peerTtlMs: number;
+  readonly maxPendingPerIp: number;
+  readonly maxPendingPerSubnet: number;
+  readonly headerTimeoutMs: number;
+  /** 0 = never. */
+  readonly idleTimeoutMs: number;
+  /** 0 = the file descriptor budget is off. */
+  readonly fdReserve: number;
+}
+
+/** A HOST:PORT to listen on, resolved. */
+export interface ResolvedHostPort {
+  readonly hostname: string;
+  readonly port: number;
 }
 
 /** `[http]`, resolved. */
-export interface ResolvedHttpConfig {
-  readonly hostname: string;
-  readonly port: number;
+export interface ResolvedHttpConfig extends ResolvedHostPort {
+  readonly maxConnections: number;
+  readonly maxConnectionsPerIp: number;
+  readonly headerTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly idleTimeoutMs: number;
 }
 
 /** `[log]`, resolved. */
@@ -92,7 +108,7 @@ export interface ResolvedAcmeConfig {
   readonly email?: string;
   readonly challenge: ConfigFile["acme"]["challenge"];
   /** Where http-01 challenges are answered. */
-  readonly httpListen: ResolvedHttpConfig;
+  readonly httpListen: ResolvedHostPort;
   readonly renewBeforeMs: number;
   readonly directoryCaFile?: string;
   /** External account binding, when the CA needs one. */
@@ -209,7 +225,7 @@ const rate = (text: string, burst: number): ResolvedRate => ({
   burst,
 });
 
-function splitHostPort(text: string): ResolvedHttpConfig {
+function splitHostPort(text: string): ResolvedHostPort {
   const at = text.lastIndexOf(":");
   const host = text.slice(0, at);
   return {
@@ -256,8 +272,20 @@ export function resolveConfig(file: ConfigFile): ResolvedConfig {
       inboundUpgradeTimeoutMs: ms(connections.inbound_upgrade_timeout),
       peerAddressTtlMs: ms(connections.peer_address_ttl),
       peerTtlMs: ms(connections.peer_ttl),
+      maxPendingPerIp: connections.max_pending_per_ip,
+      maxPendingPerSubnet: connections.max_pending_per_subnet,
+      headerTimeoutMs: ms(connections.header_timeout),
+      idleTimeoutMs: ms(connections.idle_timeout),
+      fdReserve: connections.fd_reserve,
     },
-    http: splitHostPort(http.listen),
+    http: {
+      ...splitHostPort(http.listen),
+      maxConnections: http.max_connections,
+      maxConnectionsPerIp: http.max_connections_per_ip,
+      headerTimeoutMs: ms(http.header_timeout),
+      requestTimeoutMs: ms(http.request_timeout),
+      idleTimeoutMs: ms(http.idle_timeout),
+    },
     log: { level: log.level, format: log.format },
     limits: {
       connectionsPerIp: rate(limits.connections_per_ip, limits.connections_per_ip_burst),

@@ -99,15 +99,42 @@ const connectionsSection = z.strictObject({
     "Most open libp2p connections before the connection manager prunes; keep above relay.max_reservations (and raise LimitNOFILE to match).",
     { min: 1 },
   ),
-  max_pending_inbound: count(512, "Most inbound connections still in their handshake at once.", {
-    min: 1,
-  }),
+  max_pending_inbound: count(
+    512,
+    "Most inbound connections still in their handshake at once; past it the oldest of the most-represented subnet is reset.",
+    { min: 1 },
+  ),
+  max_pending_per_ip: count(
+    16,
+    "Most inbound connections one IP may have in their handshake at once; past it that IP's oldest is reset.",
+    { min: 1 },
+  ),
+  max_pending_per_subnet: count(
+    64,
+    "Most inbound connections one subnet (relay.subnet_prefix_v4/_v6) may have in their handshake at once; past it that subnet's oldest is reset.",
+    { min: 1 },
+  ),
+  header_timeout: positiveDuration(
+    "5s",
+    "WebSockets: time from accept until the HTTP upgrade request (and TLS for WSS) has arrived.",
+  ),
+  idle_timeout: duration(
+    "5m",
+    "Close an inbound connection that sent nothing for this long (hopd pings every connection every 30 s, so a live peer answers); 0 = never.",
+  ),
+  fd_reserve: count(
+    256,
+    "File descriptors kept free for hopd itself (ops server, data dir, federation): past it new inbound connections shed an old pending one or are refused. 0 = off.",
+  ),
   inbound_per_ip_per_second: count(
     0,
     "Most new inbound connections per IP per second (0 = unlimited; the rate limiter does finer work).",
   ),
   dial_timeout: duration("10s", "Timeout for an outbound dial, including its handshake."),
-  inbound_upgrade_timeout: duration("10s", "Timeout for an inbound connection's handshake."),
+  inbound_upgrade_timeout: duration(
+    "10s",
+    "Timeout for an inbound connection's handshake, counted from accept (WebSocket upgrade, Noise, yamux).",
+  ),
   peer_address_ttl: duration(
     "1h",
     "How long a peer's addresses stay in the peer store after we last heard them.",
@@ -118,6 +145,28 @@ const connectionsSection = z.strictObject({
 const httpSection = z.strictObject({
   listen: HOST_PORT.default("127.0.0.1:8080").describe(
     "HOST:PORT of the ops HTTP server (/health, /ready, /metrics, /v1/...). Port 0 picks a free port.",
+  ),
+  max_connections: count(
+    128,
+    "Most open ops connections; past it an idle or half-sent one is reset, else the new one is refused.",
+    { min: 1 },
+  ),
+  max_connections_per_ip: count(
+    32,
+    "Most open ops connections from one IP; past it that IP's oldest idle or half-sent one is reset.",
+    { min: 1 },
+  ),
+  header_timeout: positiveDuration(
+    "5s",
+    "Time from accept (or from the previous response) until a request head has arrived.",
+  ),
+  request_timeout: positiveDuration(
+    "30s",
+    "Time from a request head until its response is sent.",
+  ),
+  idle_timeout: positiveDuration(
+    "5s",
+    "How long a kept-alive ops connection may wait for its next request.",
   ),
 });
 

@@ -14,8 +14,8 @@
  * refused reservations; the federation reads the engine's verdict and its plugins' score.
  *
  * Start order ({@linkcode startables}): ban list (load) → host (listeners) → relay →
- * federation → ops server → limiter sweep → policy snapshots → policy engine; stop is the
- * reverse, after the drain (see `node.ts`).
+ * federation → ops server → socket guards' timers → limiter sweep → policy snapshots →
+ * policy engine; stop is the reverse, after the drain (see `node.ts`).
  *
  * Adding a component: build it in {@linkcode buildComponents} after everything it needs,
  * add it to {@linkcode Components}, and, if it has anything to start (a listener, a timer,
@@ -45,6 +45,7 @@ import {
   limiterConfigFrom,
 } from "../ratelimit/mod.ts";
 import { type Relay, relay } from "../relay/mod.ts";
+import { registerSocketMetrics, type SocketGuards, socketGuards } from "../sockets/mod.ts";
 import { VERSION } from "../version.ts";
 import { closeBanned, ipOf, relayAdmission, withPluginHooks } from "./admission.ts";
 import { type FederationMember, federationMember } from "./federation_member.ts";
@@ -87,6 +88,8 @@ export interface CoreComponents {
   readonly registry: Registry;
   readonly bans: BanList;
   readonly limiter: Limiter;
+  /** The socket guards in front of the libp2p listeners and the ops server. */
+  readonly sockets: SocketGuards;
 }
 
 /** Every component of a running node. */
@@ -168,7 +171,7 @@ export async function buildComponents(init: BuildInit): Promise<Components> {
       status: () => nodeStatus({ ...parts, health }),
       setDraining: (draining) => void core.state.requestDrain(draining),
     }),
-    config.http,
+    { ...config.http, guard: core.sockets.ops },
   );
   return { ...parts, ops };
 }
@@ -201,6 +204,9 @@ export function startables(c: Components): Startable[] {
     // Binds the http-01 address and orders in the background: TCP and WS serve meanwhile.
     ...(c.acme === undefined ? [] : [named("acme", c.acme)]),
     c.ops,
+    // After the listeners it watches, so that it stops before them: a probe of a closing
+    // listener would open it again.
+    socketGuardTimers(c.sockets),
     limiterSweep(c.limiter),
     ...(c.snapshots === undefined ? [] : [named("policy snapshots", c.snapshots)]),
     ...(c.policy === undefined ? [] : [policyStartable(c.policy)]),
@@ -221,6 +227,23 @@ function buildCore(init: BuildInit): CoreComponents {
   state.addReadinessCheck(() =>
     bans.saveError === undefined ? undefined : `bans cannot be saved: ${bans.saveError}`
   );
+  const limiter = createLimiter(limiterConfigFrom(config), { clock, registry, bans });
+  // Draining, bans and rate limits are checked when a socket is accepted, before any HTTP
+  // upgrade or handshake is read from it.
+  const sockets = socketGuards(config, {
+    clock,
+    admitLibp2p: (ip) => {
+      if (state.isDraining()) return "draining";
+      const verdict = limiter.checkConnection(ip);
+      return verdict.ok ? undefined : verdict.reason;
+    },
+  });
+  registerSocketMetrics(registry, [sockets.libp2p, sockets.ops], sockets.fds);
+  // A listener that stalled, or descriptors short: libp2p clients are being refused.
+  state.addReadinessCheck(() => {
+    const reasons = sockets.libp2p.readinessReasons();
+    return reasons.length === 0 ? undefined : reasons.join("; ");
+  });
   return {
     config,
     identity: init.identity,
@@ -230,12 +253,13 @@ function buildCore(init: BuildInit): CoreComponents {
     settings: new Settings(config, init.adminToken),
     registry,
     bans,
-    limiter: createLimiter(limiterConfigFrom(config), { clock, registry, bans }),
+    limiter,
+    sockets,
   };
 }
 
 function buildHost(
-  { config, identity, peerId, state, limiter }: CoreComponents,
+  { config, identity, peerId, state, limiter, sockets }: CoreComponents,
   acmeCertificate: LoadedCertificate | undefined,
 ): Promise<Host> {
   return createHost({
@@ -245,11 +269,9 @@ function buildHost(
     ...(acmeCertificate === undefined ? {} : { certificate: acmeCertificate }),
     ...(config.acme.enabled ? { announceDomains: config.acme.domains } : {}),
     privateKey: identity.privateKey,
-    refuseInbound: (addr) => {
-      if (state.isDraining()) return true;
-      const ip = ipOf(addr);
-      return ip !== undefined && !limiter.checkConnection(ip).ok;
-    },
+    // The socket guard asked the limiter at accept; this catches a drain begun since.
+    refuseInbound: () => state.isDraining(),
+    socketGuard: sockets.libp2p,
     refuseInboundPeer: (peer, addr) => !limiter.checkPeer(peer.toString(), ipOf(addr)).ok,
     // Gossipsub learns a member's protocols from identify; clients are not identified.
     identifyInbound: (peer) =>
@@ -388,6 +410,15 @@ async function loadBans(bans: BanList): Promise<void> {
       count: loaded.strayRemoved,
     });
   }
+}
+
+function socketGuardTimers(sockets: SocketGuards): Startable {
+  const guards = [sockets.libp2p, sockets.ops];
+  return {
+    name: "socket guards",
+    start: () => guards.forEach((guard) => guard.start()),
+    stop: () => guards.forEach((guard) => guard.stop()),
+  };
 }
 
 function limiterSweep(limiter: Limiter): Startable {

@@ -90,6 +90,7 @@ Deno.test("the embedded defaults are what each component runs with", async (t) =
       "libp2p host",
       "relay",
       "ops server",
+      "socket guards",
       "limiter sweep",
       "policy snapshots",
       "policy engine",

@@ -11,7 +11,14 @@ import type { ResolvedConfig } from "../config/mod.ts";
 import { parseDurationMs } from "../config/mod.ts";
 import type { Host } from "../host/mod.ts";
 import { federationRoutes } from "../ops/federation_routes.ts";
-import { createOpsApp, type OpsApp, type OpsServer, type Readiness, serveOps } from "../ops/mod.ts";
+import {
+  createOpsApp,
+  type OpsApp,
+  type OpsServer,
+  type Readiness,
+  serveOps,
+  type ServeOpsOptions,
+} from "../ops/mod.ts";
 import { policyRoutes } from "../ops/policy_routes.ts";
 import type { PolicyEngine } from "../policy/mod.ts";
 import { type BanList, banWidthFrom, type Limiter } from "../ratelimit/mod.ts";
@@ -87,14 +94,14 @@ function federationRouteSources(s: DaemonOpsSources) {
 export class OpsService implements Startable {
   readonly name = "ops server";
   readonly #app: OpsApp;
-  readonly #listen: { readonly hostname: string; readonly port: number };
+  readonly #listen: ServeOpsOptions;
   #server: OpsServer | undefined;
 
   /**
    * @param app The app to serve.
-   * @param listen Where to listen (`http.listen`; port 0 picks one).
+   * @param listen Where to listen (`http.listen`; port 0 picks one), and its socket guard.
    */
-  constructor(app: OpsApp, listen: { readonly hostname: string; readonly port: number }) {
+  constructor(app: OpsApp, listen: ServeOpsOptions) {
     this.#app = app;
     this.#listen = listen;
   }
@@ -110,8 +117,8 @@ export class OpsService implements Startable {
   }
 
   /** Listens. @throws {Deno.errors.AddrInUse} When the address is taken. */
-  start(): void {
-    this.#server = serveOps(this.#app, this.#listen);
+  async start(): Promise<void> {
+    this.#server = await serveOps(this.#app, this.#listen);
   }
 
   async stop(): Promise<void> {

@@ -23,7 +23,7 @@ import { UnpooledMemoryDatastore } from "./unpooled.ts";
 import { libp2pLogger } from "./quiet_logger.ts";
 import type { GossipSub, GossipSubComponents } from "@libp2p/gossipsub";
 import { type Identify, identify } from "@libp2p/identify";
-import type { Connection, Libp2p, PeerId, PrivateKey } from "@libp2p/interface";
+import type { Connection, Libp2p, PeerId, PrivateKey, Transport } from "@libp2p/interface";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import { ping } from "@libp2p/ping";
 import { webSockets } from "@libp2p/websockets";
@@ -37,11 +37,13 @@ import type {
 import { relayNoise } from "./noise_crypto.ts";
 import { certificateRenewer, type LoadedCertificate, readCertificate } from "./tls_certificate.ts";
 import { withDomainAddrs } from "./domain_addrs.ts";
+import { guardedTransport, type InboundSocketGuard } from "./guarded_listeners.ts";
 
 const log = getLogger(["hopd", "host"]);
 
 export type { CertificateSource, LoadedCertificate } from "./tls_certificate.ts";
 export { parseCertificate, readCertificate } from "./tls_certificate.ts";
+export type { InboundSocketGuard } from "./guarded_listeners.ts";
 
 /** Largest yamux frame payload: Noise's 65,519-byte plaintext limit minus yamux's header. */
 const YAMUX_MAX_MESSAGE_BYTES = 65_519 - 12;
@@ -71,6 +73,11 @@ export interface HostInit {
   readonly identifyInbound?: (peer: PeerId) => boolean;
   /** A gossipsub service to run (the federation's); absent = no pubsub at all. */
   readonly pubsub?: (components: GossipSubComponents) => GossipSub;
+  /**
+   * Guards the TCP and WebSocket listeners' sockets (src/sockets) from accept until the
+   * connection is open; absent = libp2p's own handling only.
+   */
+  readonly socketGuard?: InboundSocketGuard;
 }
 
 /** Transport label of a connection, as used in metrics. */
@@ -153,6 +160,9 @@ export async function createHost(init: HostInit): Promise<Host> {
   const refuseInbound = init.refuseInbound ?? (() => false);
   const refuseInboundPeer = init.refuseInboundPeer ?? (() => false);
   const logger = libp2pLogger(Deno.env.toObject());
+  const { socketGuard } = init;
+  const guarded = <C>(factory: (components: C) => Transport) =>
+    socketGuard === undefined ? factory : guardedTransport(factory, socketGuard);
   if (!leanEventEmitters()) {
     log.warn("main-event's TypedEventEmitter changed shape: libp2p keeps its heavier listeners");
   }
@@ -168,12 +178,14 @@ export async function createHost(init: HostInit): Promise<Host> {
         : { announceFilter: (addrs) => withDomainAddrs(addrs, domains) }),
     },
     transports: [
-      coalescingTcp({ inboundSocketInactivityTimeout: 0, outboundSocketInactivityTimeout: 0 }),
-      webSockets(
+      guarded(
+        coalescingTcp({ inboundSocketInactivityTimeout: 0, outboundSocketInactivityTimeout: 0 }),
+      ),
+      guarded(webSockets(
         certificate === undefined ? {} : {
           https: { cert: certificate.cert, key: certificate.key },
         },
-      ),
+      )),
     ],
     connectionEncrypters: [relayNoise()],
     // A yamux frame is a 12-byte header plus its payload; sized so header + payload fill one
@@ -193,7 +205,12 @@ export async function createHost(init: HostInit): Promise<Host> {
     connectionMonitor: { enabled: false },
     connectionManager: {
       maxConnections: connections.maxConnections,
-      maxIncomingPendingConnections: connections.maxPendingInbound,
+      // The socket guard bounds pending connections per IP, per subnet and in total and sheds
+      // the oldest of the most-represented source; libp2p's bound (refusing the newest, from
+      // anyone) stays above it so that it never bites first.
+      maxIncomingPendingConnections: socketGuard === undefined
+        ? connections.maxPendingInbound
+        : connections.maxPendingInbound * 2,
       // js-libp2p throttles inbound connections per IP (5/s) by default; 0 turns that off.
       inboundConnectionThreshold: connections.inboundPerIpPerSecond === 0
         ? Number.MAX_SAFE_INTEGER
@@ -226,6 +243,13 @@ export async function createHost(init: HostInit): Promise<Host> {
       "libp2p's address manager changed shape: listen addresses on public IPs stay " +
         "unannounced until confirmed (set node.announce)",
     );
+  }
+  if (socketGuard !== undefined) {
+    libp2p.addEventListener("connection:open", ({ detail: connection }) => {
+      if (connection.direction !== "inbound") return;
+      const [ip, tcp] = connection.remoteAddr.getComponents();
+      socketGuard.established(ip?.value, tcp?.name === "tcp" ? Number(tcp.value) : undefined);
+    });
   }
   if (!linearConnectionListing(libp2p)) {
     log.warn("libp2p's connection manager changed shape: connection listing stays quadratic");

@@ -1,9 +1,9 @@
 // Shared bits of the ops app: its hono environment (the caller's address arrives from
-// Deno.serve as a binding), the app and route-group types, and the JSON error shape.
+// the server as a binding), the app and route-group types, and the JSON error shape.
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 
-/** Hono environment of the ops app: Deno.serve's connection info as bindings. */
+/** Hono environment of the ops app: the caller's address as a binding. */
 export interface OpsEnv {
   Bindings: { remoteAddr?: Deno.Addr };
 }

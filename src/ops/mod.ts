@@ -1,5 +1,5 @@
 /**
- * The ops HTTP server (hono on Deno.serve, its own listener): liveness, readiness,
+ * The ops HTTP server (hono on node:http, its own listener behind the socket guard): liveness, readiness,
  * Prometheus metrics, the JSON status and admin APIs, the status page (`GET /`) and the
  * OpenAPI 3.1 document of all of them (`GET /openapi.json`). It reads live state only
  * through the functions it is given, so it can be tested in-process with `app.request()`.
@@ -58,11 +58,15 @@
  * @module
  */
 
+import http from "node:http";
+import type net from "node:net";
+import { getRequestListener, type HttpBindings } from "@hono/node-server";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Registry } from "prom-client";
 import { HopdError, UnavailableError } from "../errors.ts";
+import { type GuardedServerInit, relistenWith } from "../sockets/mod.ts";
 import { VERSION } from "../version.ts";
 import {
   clientIp,
@@ -131,6 +135,9 @@ export interface OpsServer {
   readonly port: number;
   shutdown(): Promise<void>;
 }
+
+/** How long a stopping ops server lets requests in flight finish. */
+const OPS_SHUTDOWN_GRACE_MS = 2_000;
 
 /** Codes of the HTTP errors hono and its validators raise, by status. */
 const HTTP_ERROR_CODES: Readonly<Record<number, string>> = {
@@ -232,27 +239,113 @@ export function createOpsApp(components: OpsComponents): OpsApp {
   return app;
 }
 
+/** The part of the socket guard the ops server drives (src/sockets). */
+export interface OpsSocketGuard {
+  attach(server: net.Server, init: GuardedServerInit): void;
+  requestStarted(socket: net.Socket): void;
+  requestFinished(socket: net.Socket): void;
+}
+
+/** Where and how the ops server listens. */
+export interface ServeOpsOptions {
+  readonly hostname: string;
+  readonly port: number;
+  /**
+   * Bounds its sockets and gives each phase a deadline (request head, request, kept-alive
+   * idle); absent = unguarded (tests).
+   */
+  readonly guard?: OpsSocketGuard;
+}
+
 /**
- * Serves `app` on its own listener.
+ * Serves `app` on its own listener: node:http, with every accepted socket behind the socket
+ * guard. (Deno.serve accepts in a loop hopd cannot gate, has no header or idle deadline,
+ * and rejects with an uncaught EMFILE that ends the process at the file descriptor limit.)
  *
  * @param app The ops app.
- * @param address Where to listen.
+ * @param options Where to listen, and the guard.
  * @returns The running server.
- * @throws {Deno.errors.AddrInUse} When the address is taken.
+ * @throws {Deno.errors.AddrInUse | Deno.errors.PermissionDenied | Deno.errors.AddrNotAvailable}
+ *   When the address cannot be bound.
  */
-export function serveOps(
-  app: OpsApp,
-  address: { hostname: string; port: number },
-): OpsServer {
-  const server = Deno.serve({
-    hostname: address.hostname,
-    port: address.port,
-    onListen: () => {},
-  }, (request, info) => app.fetch(request, { remoteAddr: info.remoteAddr }));
-  const addr = server.addr as Deno.NetAddr;
+export async function serveOps(app: OpsApp, options: ServeOpsOptions): Promise<OpsServer> {
+  const { guard } = options;
+  const handle = getRequestListener(
+    (request, env) => {
+      const socket = (env as HttpBindings).incoming.socket;
+      const remoteAddr: Deno.NetAddr = {
+        transport: "tcp",
+        hostname: socket.remoteAddress ?? "",
+        port: socket.remotePort ?? 0,
+      };
+      return app.fetch(withBody(request), { remoteAddr });
+    },
+    // Its lighter Request and Response would replace the globals the rest of hopd uses.
+    { overrideGlobalObjects: false },
+  );
+  const server = http.createServer((request, response) => {
+    const socket = request.socket;
+    guard?.requestStarted(socket);
+    response.once("finish", () => guard?.requestFinished(socket));
+    void handle(request, response);
+  });
+  const listenOptions: net.ListenOptions = { host: options.hostname, port: options.port };
+  guard?.attach(server, {
+    label: "ops",
+    firstPhase: "header",
+    relisten: relistenWith(server, listenOptions),
+  });
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: Error) => reject(listenError(error, options));
+    server.once("error", onError);
+    server.listen(listenOptions, () => {
+      server.off("error", onError);
+      resolve();
+    });
+  });
+  const addr = server.address() as net.AddressInfo;
   return {
-    hostname: addr.hostname,
+    hostname: addr.address,
     port: addr.port,
-    shutdown: () => server.shutdown(),
+    shutdown: () => closeServer(server),
   };
+}
+
+// The adapter's requests are a lighter class that Deno's Request constructor does not take,
+// and hono's body limit re-wraps the request it read (`new Request(raw, { body })`): a
+// request that may carry a body is handed on as a real Request.
+function withBody(request: Request): Request {
+  if (request.method === "GET" || request.method === "HEAD") return request;
+  return new Request(request.url, {
+    method: request.method,
+    headers: request.headers,
+    body: request.body,
+    signal: request.signal,
+  });
+}
+
+// node:http reports a failed bind with an errno code; the rest of hopd (and its tests) know
+// Deno's error classes.
+function listenError(error: Error, at: { hostname: string; port: number }): Error {
+  const code = (error as Error & { code?: string }).code;
+  const where = `the ops server cannot listen on ${at.hostname}:${at.port}`;
+  if (code === "EADDRINUSE") return new Deno.errors.AddrInUse(`${where}: address in use`);
+  if (code === "EACCES") return new Deno.errors.PermissionDenied(`${where}: permission denied`);
+  if (code === "EADDRNOTAVAIL") {
+    return new Deno.errors.AddrNotAvailable(`${where}: address not available`);
+  }
+  return error;
+}
+
+// Stops accepting, closes kept-alive connections, lets requests in flight finish for up to
+// OPS_SHUTDOWN_GRACE_MS, then closes whatever is left.
+function closeServer(server: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => server.closeAllConnections(), OPS_SHUTDOWN_GRACE_MS);
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
 }

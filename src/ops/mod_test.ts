@@ -2,7 +2,16 @@ import assert from "node:assert/strict";
 import { HTTPException } from "hono/http-exception";
 import { Counter, Registry } from "prom-client";
 import { ConfigError } from "../errors.ts";
-import { createOpsApp, type OpsComponents, type Readiness, serveOps } from "./mod.ts";
+import net from "node:net";
+import { FdBudget, SocketGuard } from "../sockets/mod.ts";
+import {
+  type AdminControl,
+  type BanView,
+  createOpsApp,
+  type OpsComponents,
+  type Readiness,
+  serveOps,
+} from "./mod.ts";
 
 function components(overrides: Partial<OpsComponents> = {}): OpsComponents {
   return {
@@ -154,7 +163,7 @@ Deno.test("onError maps HopdError to 400 with its code and HTTPException to its 
 });
 
 Deno.test("serveOps() serves the app on port 0 and reports the bound port", async () => {
-  const server = serveOps(createOpsApp(components()), { hostname: "127.0.0.1", port: 0 });
+  const server = await serveOps(createOpsApp(components()), { hostname: "127.0.0.1", port: 0 });
   try {
     assert.equal(server.hostname, "127.0.0.1");
     assert.ok(server.port > 0);
@@ -162,6 +171,132 @@ Deno.test("serveOps() serves the app on port 0 and reports the bound port", asyn
     assert.equal(response.status, 200);
     assert.deepEqual(await response.json(), { ready: true, reasons: [] });
   } finally {
+    await server.shutdown();
+  }
+});
+
+/** An admin control that records what it was asked and holds no state. */
+function recordingControl(calls: string[]): AdminControl {
+  return {
+    bans: () => [],
+    ban: (request) => {
+      calls.push(`ban ${request.cidr ?? request.peer}`);
+      return Promise.resolve({
+        kind: "cidr",
+        value: request.cidr ?? "",
+        reason: request.reason ?? "",
+        createdAt: new Date(0).toISOString(),
+      } as unknown as BanView);
+    },
+    unban: (target) => {
+      calls.push(`unban ${target}`);
+      return Promise.resolve(true);
+    },
+    reservations: () => [],
+    circuits: () => [],
+    peers: () => [],
+    drain: () => void calls.push("drain"),
+    resume: () => void calls.push("resume"),
+    disconnect: () => Promise.resolve(0),
+  };
+}
+
+Deno.test("serveOps() carries request bodies over a real socket, through the admin body limit", async () => {
+  const calls: string[] = [];
+  const app = createOpsApp(components({
+    admin: {
+      control: recordingControl(calls),
+      auth: () => ({ allowRemote: false, maxBodyBytes: 64, token: undefined }),
+      parseDurationMs: () => undefined,
+    },
+  }));
+  const server = await serveOps(app, { hostname: "127.0.0.1", port: 0 });
+  const url = `http://127.0.0.1:${server.port}`;
+  try {
+    const drain = await fetch(`${url}/v1/admin/drain`, { method: "POST" });
+    assert.equal(drain.status, 200, await drain.text());
+    const unban = await fetch(`${url}/v1/admin/bans/192.0.2.1`, { method: "DELETE" });
+    assert.equal(unban.status, 200, await unban.text());
+    const ban = await fetch(`${url}/v1/admin/bans`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ cidr: "192.0.2.0/24" }),
+    });
+    await ban.body?.cancel();
+    assert.deepEqual(calls, ["drain", "unban 192.0.2.1", "ban 192.0.2.0/24"]);
+    const tooBig = await fetch(`${url}/v1/admin/bans`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ cidr: "192.0.2.0/24", reason: "x".repeat(100) }),
+    });
+    assert.equal(tooBig.status, 413);
+    await tooBig.body?.cancel();
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("serveOps() with a socket guard closes a half-sent request at the header deadline and a kept-alive connection when idle, never one being served", async () => {
+  let nowMs = 0;
+  const clock = { nowMs: () => nowMs };
+  const guard = new SocketGuard({
+    group: "ops",
+    limits: { maxPerIp: 8, maxPerSubnet: 8, maxTotal: 8 },
+    timeouts: { headerMs: 1_000, handshakeMs: 1_000, requestMs: 10_000, idleMs: 2_000 },
+    fds: new FdBudget({ reserve: 0, probe: { free: (max) => max }, clock }),
+    fdKeep: 0,
+    clock,
+    subnetPrefixV4: 24,
+    subnetPrefixV6: 48,
+  });
+  let release: () => void = () => {};
+  const slow = new Promise<void>((resolve) => (release = resolve));
+  const app = createOpsApp(components({
+    status: () => ({}),
+    readiness: () => ({ ready: true, reasons: [] }),
+  }));
+  app.get("/slow", async (c) => {
+    await slow;
+    return c.text("done");
+  });
+  const server = await serveOps(app, { hostname: "127.0.0.1", port: 0, guard });
+  const open = (payload: string) => {
+    const socket = net.connect(
+      { host: "127.0.0.1", port: server.port },
+      () => socket.write(payload),
+    );
+    socket.on("error", () => {});
+    let received = "";
+    socket.on("data", (chunk) => (received += chunk));
+    const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    return { socket, closed, received: () => received };
+  };
+  const until = async (check: () => boolean) => {
+    while (!check()) await new Promise((resolve) => setTimeout(resolve, 5));
+  };
+  const count = (state: string) => guard.stats().sockets.get("ops")?.get(state) ?? 0;
+  try {
+    const halfSent = open("GET /ready HTTP/1.1\r\nHost: ops\r\n");
+    const keptAlive = open("GET /ready HTTP/1.1\r\nHost: ops\r\n\r\n");
+    const served = open("GET /slow HTTP/1.1\r\nHost: ops\r\n\r\n");
+    await until(() => keptAlive.received().includes("\r\n\r\n") && count("active") === 1);
+    assert.equal(count("header"), 1);
+    assert.equal(count("idle"), 1);
+    nowMs += 1_000;
+    guard.tick();
+    await halfSent.closed;
+    nowMs += 1_000;
+    guard.tick();
+    await keptAlive.closed;
+    assert.ok(!served.socket.destroyed, "a request being served is not closed");
+    release();
+    await until(() => served.received().includes("done"));
+    served.socket.destroy();
+    const stats = guard.stats().timeouts;
+    assert.equal(stats.get("ops header"), 1);
+    assert.equal(stats.get("ops idle"), 1);
+  } finally {
+    release();
     await server.shutdown();
   }
 });

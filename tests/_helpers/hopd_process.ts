@@ -39,6 +39,8 @@ export interface SpawnHopdOptions {
    * reachable only from inside it (tests/_helpers/netns.ts).
    */
   netns?: string;
+  /** RLIMIT_NOFILE (soft and hard) to run hopd under, through `prlimit`; absent = inherited. */
+  nofile?: number;
 }
 
 /**
@@ -50,26 +52,28 @@ export async function spawnHopd(options: SpawnHopdOptions = {}): Promise<HopdPro
   const listeners = (options.loopbackListeners ?? true)
     ? ["--listen", "/ip4/127.0.0.1/tcp/0", "--listen", "/ip4/127.0.0.1/tcp/0/ws"]
     : [];
-  // `ip netns exec` execs deno, so the child's pid stays deno's own.
-  const prefix = options.netns === undefined
-    ? []
-    : ["netns", "exec", options.netns, Deno.execPath()];
-  const child = new Deno.Command(options.netns === undefined ? Deno.execPath() : "ip", {
-    args: [
-      ...prefix,
-      "task",
-      "--quiet",
-      "hopd",
-      "run",
-      "--http",
-      "127.0.0.1:0",
-      "--data-dir",
-      dataDir,
-      "--log-format",
-      "json",
-      ...listeners,
-      ...(options.args ?? []),
-    ],
+  // `ip netns exec` and `prlimit` exec what follows, so the child's pid stays deno's own.
+  const command = [
+    ...(options.netns === undefined ? [] : ["ip", "netns", "exec", options.netns]),
+    ...(options.nofile === undefined
+      ? []
+      : ["prlimit", `--nofile=${options.nofile}:${options.nofile}`]),
+    Deno.execPath(),
+    "task",
+    "--quiet",
+    "hopd",
+    "run",
+    "--http",
+    "127.0.0.1:0",
+    "--data-dir",
+    dataDir,
+    "--log-format",
+    "json",
+    ...listeners,
+    ...(options.args ?? []),
+  ];
+  const child = new Deno.Command(command[0]!, {
+    args: command.slice(1),
     cwd: REPO_ROOT,
     env: { NO_COLOR: "1", ...options.env },
     stdin: "null",

@@ -7,6 +7,7 @@ import type { Libp2p, PrivateKey } from "@libp2p/interface";
 import { noise } from "@libp2p/noise";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { tcp } from "@libp2p/tcp";
+import { webSockets } from "@libp2p/websockets";
 import { yamux } from "@libp2p/yamux";
 import { createLibp2p } from "libp2p";
 // @ts-types="../interop/relay_echo_client.d.ts"
@@ -19,7 +20,8 @@ export async function newIdentity(): Promise<{ privateKey: PrivateKey; peerId: s
 }
 
 /**
- * Starts a stock client that connects to `relayAddr` and reserves a slot while it starts.
+ * Starts a stock client that connects to `relayAddr` (TCP or WebSockets) and reserves a slot
+ * while it starts.
  *
  * @param relayAddr hopd's multiaddr (with /p2p/<id>).
  * @param privateKey Identity to use; a fresh one by default.
@@ -34,7 +36,7 @@ export async function reserveOn(
     return await createLibp2p({
       ...(privateKey === undefined ? {} : { privateKey }),
       addresses: { listen: [`${relayAddr}/p2p-circuit`] },
-      transports: [tcp(), circuitRelayTransport()],
+      transports: [tcp(), webSockets(), circuitRelayTransport()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       services: { identify: identify() },

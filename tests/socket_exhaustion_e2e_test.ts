@@ -1,0 +1,192 @@
+// Socket exhaustion against the real hopd process at a lowered RLIMIT_NOFILE (prlimit): silent
+// TCP sockets and half-open WebSocket upgrades from hundreds of loopback addresses (issue 15
+// item 1), half-open requests on the ops port (item 2), and silent sockets at 90/s from ten
+// addresses in two /24s (item 3). Each time hopd refuses or sheds the attack (counted in
+// /metrics, logged), keeps serving a client from another address, and is ready again within
+// seconds of the attack ending. 127.x.y.z all reach lo on Linux, so one machine plays many
+// IPs and subnets.
+import assert from "node:assert/strict";
+import { type HopdProcess, spawnHopd } from "./_helpers/hopd_process.ts";
+import {
+  eventually,
+  logsOf,
+  sampleSum,
+  scrapeMetrics,
+  transportAddr,
+} from "./_helpers/ops_probe.ts";
+import { canReserve } from "./_helpers/reserving_client.ts";
+import { loopbackSources, type SocketFlood, socketFlood } from "./_helpers/socket_flood.ts";
+
+const HALF_OPEN_UPGRADE = "GET / HTTP/1.1\r\nHost: relay\r\nUpgrade: websocket\r\n";
+const HALF_OPEN_REQUEST = "GET /metrics HTTP/1.1\r\nHost: ops\r\n";
+/** How long hopd may take to be ready and serving again once an attack stops. */
+const RECOVERY_MS = 10_000;
+
+function portOf(addr: string): number {
+  return Number(/\/tcp\/(\d+)/.exec(addr)![1]);
+}
+
+async function readyStatus(hopd: HopdProcess): Promise<number> {
+  const response = await fetch(`${hopd.opsUrl}/ready`);
+  await response.body?.cancel();
+  return response.status;
+}
+
+/** Whether hopd is still running (its exit status has not arrived). */
+async function running(hopd: HopdProcess): Promise<boolean> {
+  const exited = await Promise.race([
+    hopd.status.then(() => true),
+    new Promise<false>((resolve) => setTimeout(() => resolve(false), 100)),
+  ]);
+  return !exited;
+}
+
+async function stopAll(floods: SocketFlood[]): Promise<void> {
+  await Promise.all(floods.map((flood) => flood.stop()));
+}
+
+Deno.test("at RLIMIT_NOFILE 512, 600 silent TCP sockets and 600 half-open WebSocket upgrades from 400 addresses are shed, a client from another address is served throughout, and hopd is ready again within seconds", async () => {
+  const hopd = await spawnHopd({
+    nofile: 512,
+    // Deadlines far away: the bounds and the descriptor reserve must do the work here.
+    env: {
+      HOPD_CONNECTIONS_HEADER_TIMEOUT: "60s",
+      HOPD_CONNECTIONS_INBOUND_UPGRADE_TIMEOUT: "60s",
+    },
+  });
+  const tcp = transportAddr(hopd.listenAddrs, "tcp");
+  const ws = transportAddr(hopd.listenAddrs, "ws");
+  const floods = [
+    socketFlood({
+      host: "127.0.0.1",
+      port: portOf(tcp),
+      sources: loopbackSources(20, 25, 8),
+      count: 600,
+    }),
+    socketFlood({
+      host: "127.0.0.1",
+      port: portOf(ws),
+      sources: loopbackSources(21, 25, 8),
+      count: 600,
+      payload: HALF_OPEN_UPGRADE,
+    }),
+  ];
+  try {
+    await Promise.all(floods.map((flood) => flood.started));
+    // Served during the attack, on both transports, from 127.0.0.1.
+    assert.equal(await canReserve(tcp), true, "TCP client refused during the attack");
+    assert.equal(await canReserve(ws), true, "WebSocket client refused during the attack");
+    assert.equal(await readyStatus(hopd), 200);
+    const samples = await scrapeMetrics(hopd.opsUrl);
+    for (const listener of ["tcp", "ws"]) {
+      assert.ok(
+        sampleSum(samples, "hopd_socket_refusals_total", { listener }) > 0,
+        `no ${listener} socket was refused or shed`,
+      );
+    }
+    // Refused before EMFILE: descriptors are left, and no listener's accept loop stopped.
+    assert.ok(sampleSum(samples, "hopd_fds_free") > 0);
+    assert.equal(sampleSum(samples, "hopd_listener_stalls_total"), 0);
+    await stopAll(floods);
+    const start = performance.now();
+    assert.ok(
+      await eventually(async () => (await readyStatus(hopd)) === 200, RECOVERY_MS),
+      "not ready after the attack",
+    );
+    assert.equal(await canReserve(tcp), true);
+    assert.equal(await canReserve(ws), true);
+    assert.ok(performance.now() - start < RECOVERY_MS);
+    assert.ok(await running(hopd));
+    assert.ok(
+      logsOf(hopd.logs, "hopd.sockets").some((r) => String(r.message).includes("Closed")),
+      "the refusals were not logged",
+    );
+  } finally {
+    await stopAll(floods);
+    await hopd.stop();
+  }
+});
+
+Deno.test("at RLIMIT_NOFILE 512, 1,200 half-open and silent requests on the ops port are closed at the header deadline, /ready and /metrics answer throughout, and hopd stops cleanly", async () => {
+  const hopd = await spawnHopd({ nofile: 512, env: { HOPD_HTTP_HEADER_TIMEOUT: "2s" } });
+  const opsPort = Number(new URL(hopd.opsUrl).port);
+  const floods = [
+    socketFlood({
+      host: "127.0.0.1",
+      port: opsPort,
+      sources: loopbackSources(22, 10, 10),
+      count: 800,
+      payload: HALF_OPEN_REQUEST,
+    }),
+    socketFlood({
+      host: "127.0.0.1",
+      port: opsPort,
+      sources: loopbackSources(23, 10, 10),
+      count: 400,
+    }),
+  ];
+  try {
+    await Promise.all(floods.map((flood) => flood.started));
+    for (let i = 0; i < 5; i++) {
+      assert.equal(await readyStatus(hopd), 200);
+      const samples = await scrapeMetrics(hopd.opsUrl);
+      assert.ok(samples.size > 0);
+    }
+    // Every attacking socket is closed by hopd: shed at a bound or at the header deadline.
+    assert.ok(
+      await eventually(() => floods.every((flood) => flood.open === 0), RECOVERY_MS),
+      `still open: ${floods.map((flood) => flood.open).join(", ")}`,
+    );
+    const samples = await scrapeMetrics(hopd.opsUrl);
+    assert.ok(
+      sampleSum(samples, "hopd_socket_timeouts_total", { listener: "ops", phase: "header" }) > 0,
+    );
+    assert.ok(sampleSum(samples, "hopd_socket_refusals_total", { listener: "ops" }) > 0);
+    assert.ok(await running(hopd), "hopd exited under the attack");
+  } finally {
+    await stopAll(floods);
+  }
+  const status = await hopd.stop();
+  assert.equal(status.code, 0);
+  assert.ok(hopd.logs.some((record) => record.message === "Stopped"), "no clean stop");
+});
+
+Deno.test("silent TCP sockets at 90/s from 10 addresses in two /24s (RLIMIT_NOFILE 1024) are bounded per subnet, leave room for 13 of 13 new clients from another address, and are counted", async () => {
+  const hopd = await spawnHopd({ nofile: 1024 });
+  const tcp = transportAddr(hopd.listenAddrs, "tcp");
+  const flood = socketFlood({
+    host: "127.0.0.1",
+    port: portOf(tcp),
+    sources: loopbackSources(24, 2, 5),
+    count: 720,
+    perSecond: 90,
+  });
+  try {
+    // Past 512 silent sockets in the last 10 s (the handshake deadline): libp2p's own bound on
+    // pending connections would refuse everyone now.
+    assert.ok(await eventually(() => flood.opened >= 600, 30_000), "the flood did not get going");
+    const samples = await scrapeMetrics(hopd.opsUrl);
+    // Five addresses of a /24 reach max_pending_per_subnet (64) before max_pending_per_ip.
+    assert.ok(
+      sampleSum(samples, "hopd_socket_refusals_total", {
+        listener: "tcp",
+        reason: "pending_subnet",
+      }) >
+        0,
+    );
+    assert.ok(
+      sampleSum(samples, "hopd_sockets", { listener: "tcp", state: "handshake" }) <= 2 * 64,
+    );
+    const outcomes = await Promise.all(Array.from({ length: 13 }, () => canReserve(tcp)));
+    assert.equal(outcomes.filter(Boolean).length, 13);
+  } finally {
+    await flood.stop();
+  }
+  try {
+    assert.equal(await readyStatus(hopd), 200);
+    assert.equal(await canReserve(tcp), true);
+    assert.ok(logsOf(hopd.logs, "hopd.sockets").some((r) => String(r.message).includes("Closed")));
+  } finally {
+    await hopd.stop();
+  }
+});
