@@ -390,6 +390,64 @@ const ROWS: readonly RowSpec[] = [
     ],
   },
   {
+    title: "Sockets",
+    panels: [
+      {
+        title: "Inbound sockets by listener and state",
+        type: "timeseries",
+        description:
+          "Sockets behind the socket guard: header and handshake are still pending (bounded per IP, subnet and in total), active and idle are ops requests, established are open libp2p connections.",
+        queries: [{
+          expr: `sum by (listener, state) (hopd_sockets{${SEL}})`,
+          legend: "{{listener}} {{state}}",
+        }],
+      },
+      {
+        title: "Sockets refused or shed/s by reason",
+        type: "timeseries",
+        unit: "ops",
+        description:
+          "fd_reserve: file descriptors short; pending_ip/_subnet/_total: a pending bound reached (the oldest of the same or the most-represented source was reset); banned, denied, rate_*: the limiter at accept; draining.",
+        queries: [{
+          expr: rate("hopd_socket_refusals_total", "listener, reason"),
+          legend: "{{listener}} {{reason}}",
+        }],
+      },
+      {
+        title: "Sockets timed out/s by phase",
+        type: "timeseries",
+        unit: "ops",
+        queries: [{
+          expr: rate("hopd_socket_timeouts_total", "listener, phase"),
+          legend: "{{listener}} {{phase}}",
+        }],
+      },
+      {
+        title: "Listeners accepting",
+        type: "timeseries",
+        description:
+          "0 while a listener's accept loop is found stalled (it is re-opened); stalls counted below.",
+        queries: [
+          { expr: `hopd_listener_accepting{${SEL}}`, legend: "{{instance}} {{listener}}" },
+          {
+            expr: `sum by (listener) (increase(hopd_listener_stalls_total{${SEL}}[${RATE}]))`,
+            legend: "stalls {{listener}}",
+          },
+        ],
+      },
+      {
+        title: "File descriptors free",
+        type: "timeseries",
+        description:
+          "Free descriptors as last probed (a lower bound far from the limit) against the reserve kept for hopd itself.",
+        queries: [
+          { expr: `hopd_fds_free{${SEL}}`, legend: "free {{instance}}" },
+          { expr: `hopd_fds_reserve{${SEL}}`, legend: "reserve {{instance}}" },
+        ],
+      },
+    ],
+  },
+  {
     title: "Policies",
     panels: [
       {
