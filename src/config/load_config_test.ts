@@ -41,8 +41,8 @@ Deno.test("loadConfig() without a file resolves to the documented defaults", asy
   assert.deepEqual(config.http, {
     hostname: "127.0.0.1",
     port: 8080,
-    maxConnections: 128,
-    maxConnectionsPerIp: 32,
+    maxConnections: 256,
+    maxConnectionsPerIp: 64,
     headerTimeoutMs: 5_000,
     requestTimeoutMs: 30_000,
     idleTimeoutMs: 5_000,

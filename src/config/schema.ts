@@ -147,12 +147,12 @@ const httpSection = z.strictObject({
     "HOST:PORT of the ops HTTP server (/health, /ready, /metrics, /v1/...). Port 0 picks a free port.",
   ),
   max_connections: count(
-    128,
+    256,
     "Most open ops connections; past it an idle or half-sent one is reset, else the new one is refused.",
     { min: 1 },
   ),
   max_connections_per_ip: count(
-    32,
+    64,
     "Most open ops connections from one IP; past it that IP's oldest idle or half-sent one is reset.",
     { min: 1 },
   ),
