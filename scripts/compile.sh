@@ -1,14 +1,37 @@
 #!/usr/bin/env bash
 # deno compile for hopd with the one permission set from deno.json ("permissions.hopd").
-# Usage: scripts/compile.sh [--target TRIPLE] [--output FILE]   (any deno compile flags)
+# Usage: scripts/compile.sh [--hooks-config FILE] [--target TRIPLE] [--output FILE]   (any deno compile flags)
+#   --hooks-config FILE  also grant the run permission for exactly the commands of FILE's
+#                        [policy] hooks (as `hopd config allow-run FILE` lists them); the
+#                        permission set itself runs nothing, so without it no hook can run.
 # Extra flags go before main.ts so they are never embedded as program arguments.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 deno install --frozen >/dev/null
+flags=()
+while (($# > 0)); do
+  case "$1" in
+  --hooks-config)
+    hooks_config="${2:?--hooks-config needs a config file}"
+    shift 2
+    # hopd's own loader: the list is exactly what the running binary will read (and a config
+    # it refuses stops the build here).
+    commands="$(deno run -P=hopd --quiet main.ts config allow-run "$hooks_config")"
+    if [[ -n "$commands" ]]; then
+      flags+=("--allow-run=$commands")
+      echo "compile: run permission for the hooks of $hooks_config: $commands" >&2
+    fi
+    ;;
+  *)
+    flags+=("$1")
+    shift
+    ;;
+  esac
+done
 excludes=()
 # prom-client pulls bintrees, whose 2 MB test/perf/100k file overflows deno compile 2.9's stack.
 for dir in node_modules/.deno/bintrees@*/node_modules/bintrees/test; do
   [[ -d "$dir" ]] && excludes+=(--exclude "$dir")
 done
 # The policy sandbox worker is loaded by URL at run time, so it must be embedded explicitly.
-exec deno compile -P=hopd --include src/policy/_worker.ts "${excludes[@]}" "$@" main.ts
+exec deno compile -P=hopd --include src/policy/_worker.ts "${excludes[@]}" "${flags[@]}" main.ts

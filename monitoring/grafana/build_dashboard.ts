@@ -480,10 +480,18 @@ const ROWS: readonly RowSpec[] = [
         title: "Actions/s by outcome",
         type: "timeseries",
         unit: "ops",
-        queries: [{
-          expr: rate("hopd_policy_actions_total", "policy, action, outcome"),
-          legend: "{{policy}} {{action}} {{outcome}}",
-        }],
+        description: "A runHook counts as executed once its command started; how each run " +
+          "ended (ok, failed, timeout, not_permitted, spawn_error) is the second series.",
+        queries: [
+          {
+            expr: rate("hopd_policy_actions_total", "policy, action, outcome"),
+            legend: "{{policy}} {{action}} {{outcome}}",
+          },
+          {
+            expr: rate("hopd_policy_hook_runs_total", "hook, result"),
+            legend: "hook {{hook}} {{result}}",
+          },
+        ],
       },
       {
         title: "Policies and plugins loaded",

@@ -14,6 +14,7 @@
 
 import { Command, CommanderError, Option } from "commander";
 import { exampleConfigToml, loadConfig, parseDurationMs } from "../config/mod.ts";
+import { unrunnableHooks } from "../policy/mod.ts";
 import { ConfigError } from "../errors.ts";
 import { createIdentity, readIdentity } from "../identity/mod.ts";
 import { VERSION } from "../version.ts";
@@ -110,8 +111,25 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .description("validate a config file (exit 0 valid, 78 invalid)")
     .argument("<file>", "TOML config file")
     .action(async (file: string) => {
-      await loadConfig({ file });
+      const loaded = await loadConfig({ file });
+      // A hook this very binary may not run would fail at every runHook.
+      const unrunnable = loaded.policy.enabled ? unrunnableHooks(loaded.policy.hooks) : [];
+      if (unrunnable.length > 0) {
+        throw new ConfigError(`Cannot use config '${file}' as ${unrunnable.join("; ")}`);
+      }
       io.stdout(`${file}: ok\n`);
+      setCode(EXIT_OK);
+    });
+  config.command("allow-run")
+    .description(
+      "print the commands of a config's policy.hooks as deno's --allow-run list " +
+        "(what scripts/compile.sh --hooks-config grants)",
+    )
+    .argument("<file>", "TOML config file")
+    .action(async (file: string) => {
+      const { policy } = await loadConfig({ file });
+      const commands = new Set(Object.values(policy.hooks).map((argv) => argv[0]!));
+      io.stdout(`${[...commands].join(",")}\n`);
       setCode(EXIT_OK);
     });
   config.command("example")

@@ -430,3 +430,44 @@ Deno.test("loadConfig() results do not share mutable state between calls", async
   assert.deepEqual(first.node.announce, ["/ip4/1.2.3.4/tcp/1"]);
   assert.deepEqual(second.node.announce, []);
 });
+
+// Issue 15, item 6: a hook command with a space in its path could not be written (split on
+// whitespace, quotes kept literally) while the config loaded fine.
+Deno.test("loadConfig() reads policy.hooks in both forms and refuses a command it cannot split", async (t) => {
+  await t.step("quoted string and argv table resolve to the same argv", async () => {
+    const config = await loadToml(`[policy]
+hooks = [
+  "up='/opt/hop hooks/scale up.sh' --region \\"eu west\\"",
+  { name = "down", argv = ["/opt/hop hooks/scale down.sh", "--region", "eu west"] },
+]
+`);
+    assert.deepEqual(config.policy.hooks, {
+      up: ["/opt/hop hooks/scale up.sh", "--region", "eu west"],
+      down: ["/opt/hop hooks/scale down.sh", "--region", "eu west"],
+    });
+  });
+  const refused: [string, string, string[]][] = [
+    ["a pipe", '[policy]\nhooks = ["up=/bin/backup | /usr/bin/tee /tmp/log"]\n', [
+      "'policy.hooks.0'",
+      "unquoted '|'",
+      "argv",
+    ]],
+    ["an unbalanced quote", `[policy]\nhooks = ["up='/opt/hop hooks/x"]\n`, [
+      "'policy.hooks.0'",
+      "unbalanced single quote",
+    ]],
+    ["a relative command", '[policy]\nhooks = ["up=scale-up"]\n', [
+      "'policy.hooks.0'",
+      "absolute path",
+    ]],
+    ["a name twice", '[policy]\nhooks = ["up=/bin/a", { name = "up", argv = ["/bin/b"] }]\n', [
+      "'policy.hooks.1'",
+      "names hook 'up' twice",
+    ]],
+  ];
+  for (const [name, text, parts] of refused) {
+    await t.step(name, async () => {
+      assertMentions((await configError(loadToml(text))).message, [...parts, FILE]);
+    });
+  }
+});

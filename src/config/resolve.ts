@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { IDENTITY_FILE_NAME } from "./constants.ts";
+import { parseHookEntry } from "./command_line.ts";
 import { type ConfigFile, isSecureWebSocket } from "./schema.ts";
 import { parseDurationMs, parseRatePerSecond, parseSizeBytes } from "./units.ts";
 
@@ -392,9 +393,11 @@ function resolvePolicy(policy: ConfigFile["policy"]): ResolvedPolicyConfig {
     string,
     ResolvedPolicyConfig["mode"]
   >;
-  const hooks = Object.fromEntries(
-    policy.hooks.map(splitNameValue).map(([name, command]) => [name, command.trim().split(/\s+/)]),
-  );
+  const hooks = Object.fromEntries(policy.hooks.map((entry) => {
+    // Validated by the schema: every entry parses.
+    const { name, argv } = parseHookEntry(entry) as { name: string; argv: string[] };
+    return [name, argv];
+  }));
   return {
     enabled: policy.enabled,
     dir: policy.dir,

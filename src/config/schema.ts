@@ -9,6 +9,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { multiaddr } from "@multiformats/multiaddr";
+import { type HookEntry, parseHookEntry } from "./command_line.ts";
 import { parseDurationMs, parseRatePerSecond, parseSizeBytes } from "./units.ts";
 
 /** Log levels accepted by `[log] level`, least to most severe. */
@@ -402,7 +403,11 @@ export const POLICY_MODES = ["enforce", "warn", "dryrun"] as const;
 /** What a failing policy or plugin means: no opinion (open) or unhealthy/refuse (closed). */
 export const FAIL_MODES = ["open", "closed"] as const;
 
-const NAME_EQUALS = /^[A-Za-z0-9_-]+=\S/;
+/** One `policy.hooks` entry, checked by `parseHookEntry` (the message names the problem). */
+const HOOK_ENTRY = z.unknown().superRefine((entry, ctx) => {
+  const parsed = parseHookEntry(entry);
+  if ("problem" in parsed) ctx.addIssue({ code: "custom", message: parsed.problem });
+}) as unknown as z.ZodType<HookEntry>;
 
 const policySection = z.strictObject({
   enabled: z.boolean().default(true).describe(
@@ -455,12 +460,18 @@ const policySection = z.strictObject({
   max_ban_fraction: z.number().min(0).max(1).default(0.1).describe(
     "Most peers (fraction of connected peers) policies may hold banned at once.",
   ),
-  hooks: z.array(
-    z.string().regex(NAME_EQUALS, {
-      message: 'must be "<name>=<command> [args…]"',
-    }),
-  ).default([]).describe(
-    'Commands policies may run by name (runHook), e.g. ["scale_up=/usr/local/bin/scale-up --region eu"]. No shell.',
+  hooks: z.array(HOOK_ENTRY).default([]).superRefine((entries, ctx) => {
+    const seen = new Set<string>();
+    entries.forEach((entry, i) => {
+      const parsed = parseHookEntry(entry);
+      if ("problem" in parsed || !seen.has(parsed.name)) {
+        if (!("problem" in parsed)) seen.add(parsed.name);
+        return;
+      }
+      ctx.addIssue({ code: "custom", path: [i], message: `names hook '${parsed.name}' twice` });
+    });
+  }).describe(
+    `Commands policies may run by name (runHook), without a shell: "name=/abs/command args", quoted like a shell ("scale_up='/opt/my hooks/scale-up' --region eu"), or { name = "scale_up", argv = ["/opt/my hooks/scale-up", "--region", "eu"] }. Each command is an absolute path this hopd may run: scripts/compile.sh --hooks-config FILE grants exactly these.`,
   ),
   hook_timeout: positiveDuration("30s", "A hook still running after this is killed."),
   decision_log_size: size(

@@ -14,7 +14,7 @@ import {
   type RecentDecisions,
   type SnapshotRecord,
 } from "./decision_log.ts";
-import { HookRunner } from "./hook_runner.ts";
+import { HookRunner, unrunnableHooks } from "./hook_runner.ts";
 import { PolicyMetrics } from "./metrics.ts";
 import { type ModuleEntry, ModuleTable, QUARANTINE_AFTER_KILLS } from "./module_table.ts";
 import { ModuleWatcher } from "./module_watcher.ts";
@@ -150,7 +150,11 @@ export class PolicyEngine {
     this.#executor = new ActionExecutor({
       actuator: components.actuator,
       alerts: this.#alerts,
-      hooks: new HookRunner(config.hooks, config.hookTimeoutMs),
+      hooks: new HookRunner({
+        hooks: config.hooks,
+        timeoutMs: config.hookTimeoutMs,
+        metrics: this.#metrics,
+      }),
       metrics: this.#metrics,
       budget: this.#budget,
       cooldownMs: config.cooldownMs,
@@ -162,6 +166,9 @@ export class PolicyEngine {
 
   /** Loads persisted state and every module, watches the directories, starts ticking. */
   async start(): Promise<void> {
+    // Once at start: every runHook of such a hook fails, and says so, until hopd gets the
+    // permission (hopd config check refuses the config for it).
+    for (const problem of unrunnableHooks(this.#config.hooks)) log.error("{problem}", { problem });
     const { state, warning } = await this.#store.load();
     if (warning !== undefined) log.warn("Policy state: {warning}", { warning });
     for (const [name, json] of Object.entries(state.states)) this.#states.set(name, json);

@@ -17,6 +17,7 @@ export class PolicyMetrics {
   readonly alertDeliveries: Counter<"sink" | "result">;
   readonly pluginCalls: Counter<"plugin" | "hook" | "result">;
   readonly pluginSeconds: Histogram<"hook">;
+  readonly hookRuns: Counter<"hook" | "result">;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -96,6 +97,13 @@ export class PolicyMetrics {
       help: "Time a plugin hook took to answer, as the relay saw it.",
       labelNames: ["hook"],
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05],
+      registers,
+    });
+    this.hookRuns = new Counter({
+      name: "hopd_policy_hook_runs_total",
+      help: "runHook runs by how they ended: ok (exit 0), failed (other exit code), timeout " +
+        "(killed at hook_timeout), not_permitted (no run permission), spawn_error.",
+      labelNames: ["hook", "result"],
       registers,
     });
   }

@@ -40,6 +40,7 @@ export type { CaseResult, Evaluated, EvaluateInput, ModuleKind, Prepared } from 
 export { SandboxWorker } from "./sandbox_worker.ts";
 export type { SandboxLimits } from "./sandbox.ts";
 export { moduleNameOf, readOptional } from "./module_table.ts";
+export { mayRun, unrunnableHooks } from "./hook_runner.ts";
 export { ACTION_TYPES, VERDICTS } from "./types.ts";
 export type { Action, PolicyMode, PolicyResult, Snapshot, Verdict } from "./types.ts";
 

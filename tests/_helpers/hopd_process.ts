@@ -41,6 +41,11 @@ export interface SpawnHopdOptions {
   netns?: string;
   /** RLIMIT_NOFILE (soft and hard) to run hopd under, through `prlimit`; absent = inherited. */
   nofile?: number;
+  /**
+   * Deno permission flags added to the production set (`deno run -P=hopd <flags> main.ts`,
+   * as `scripts/compile.sh` embeds them), e.g. `--allow-run=/path/hook`. @default none
+   */
+  denoFlags?: readonly string[];
 }
 
 /**
@@ -59,9 +64,9 @@ export async function spawnHopd(options: SpawnHopdOptions = {}): Promise<HopdPro
       ? []
       : ["prlimit", `--nofile=${options.nofile}:${options.nofile}`]),
     Deno.execPath(),
-    "task",
-    "--quiet",
-    "hopd",
+    ...(options.denoFlags === undefined
+      ? ["task", "--quiet", "hopd"]
+      : ["run", "-P=hopd", "--quiet", ...options.denoFlags, "main.ts"]),
     "run",
     "--http",
     "127.0.0.1:0",
