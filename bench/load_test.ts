@@ -74,6 +74,9 @@ function parseArgs(args: string[]): LoadPlan {
   for (let i = 0; i < args.length; i++) {
     const flag = args[i]!;
     const value = args[i + 1];
+    if (flag !== "--relay" && flag !== "--ops-url" && !(flag in numbers)) {
+      throw new TypeError(`unknown flag '${flag}' (scripts/load_test.sh --help lists them)`);
+    }
     if (value === undefined) throw new TypeError(`${flag} needs a value`);
     i++;
     if (flag === "--relay") plan.relay = value;

@@ -9,13 +9,18 @@
 #                        [--relay MULTIADDR --ops-url URL]   # a running hopd instead
 #   scripts/load_test.sh --soak     # the bench/RESULTS.md soak: 10,000 reservations,
 #                                   # 5 circuits/s for 5 minutes
+#   scripts/load_test.sh --help     # this text
 #
 # Exit 0 when the run completed (read "ok" and the figures in the JSON), 2 on bad arguments.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 args=()
 for arg in "$@"; do
-  if [[ "$arg" == "--soak" ]]; then
+  if [[ "$arg" == "-h" || "$arg" == "--help" ]]; then
+    # The comment block above is the help.
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
+    exit 0
+  elif [[ "$arg" == "--soak" ]]; then
     args+=(--reservations 10000 --rate 5 --duration 300 --settle 30 --sample 10)
   else
     args+=("$arg")

@@ -49,3 +49,31 @@ export class BadRequestError extends HopdError {
     super("BAD_REQUEST", message, options);
   }
 }
+
+/**
+ * A listener could not be opened (a port in use, a permission refused). The message is one
+ * line naming the address, the config key and the cause; the CLI exits 1.
+ */
+export class ListenError extends HopdError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("LISTEN_FAILED", message, options);
+  }
+}
+
+/** What an operator can do about the system errors a listener meets. */
+const CAUSES: Readonly<Record<string, string>> = {
+  EADDRINUSE: "address already in use (another process holds the port)",
+  EACCES:
+    "permission denied (ports below 1024 need CAP_NET_BIND_SERVICE: see the low-port drop-in)",
+  EADDRNOTAVAIL: "address not available (no interface of this host has it)",
+};
+
+/**
+ * The cause of one failed listener, from its error text: a known system error code in
+ * words, else the text without its error class and trailing address.
+ */
+export function listenCause(text: string): string {
+  const code = /\b(E[A-Z]{3,})\b/.exec(text)?.[1];
+  if (code !== undefined && CAUSES[code] !== undefined) return CAUSES[code];
+  return text.replace(/^[A-Za-z]*Error: /, "").replace(/^listen E[A-Z]+: /, "");
+}

@@ -46,3 +46,17 @@ Deno.test("load_test.sh holds reservations, relays circuits and reports JSON", a
   assert.ok(Number.isFinite(report.hopd.rssDriftPercent));
   assert.ok(report.hopd.cpuSeconds > 0);
 });
+
+Deno.test("load_test.sh --help prints its usage and exits 0; a wrong flag exits 2 naming it", async () => {
+  const script = `${REPO_ROOT}scripts/load_test.sh`;
+  const help = await new Deno.Command("bash", { args: [script, "--help"], stdin: "null" }).output();
+  const text = new TextDecoder().decode(help.stdout);
+  assert.equal(help.code, 0, new TextDecoder().decode(help.stderr));
+  for (const flag of ["--reservations", "--rate", "--duration", "--soak", "--relay"]) {
+    assert.ok(text.includes(flag), `${flag} missing from:\n${text}`);
+  }
+  const wrong = await new Deno.Command("bash", { args: [script, "--bogus"], stdin: "null" })
+    .output();
+  assert.equal(wrong.code, 2);
+  assert.match(new TextDecoder().decode(wrong.stderr), /unknown flag '--bogus'/);
+});

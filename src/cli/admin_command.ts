@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { CliIo } from "./_io.ts";
-import { EXIT_FAILURE, EXIT_OK } from "./exit_codes.ts";
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./exit_codes.ts";
+import { parseOpsUrl, parseTimeoutMs, TIMEOUT_FORMS, URL_FORMS } from "./_options.ts";
 
 /** Default base URL of the ops server the admin commands call. */
 export const DEFAULT_ADMIN_URL = "http://127.0.0.1:8080";
@@ -29,11 +30,22 @@ async function readToken(io: CliIo, flags: AdminFlags): Promise<string | undefin
 /**
  * Calls the admin API once and prints the JSON answer on stdout (errors on stderr).
  *
- * @returns 0 on a 2xx answer, 1 otherwise (including an unreachable node).
+ * @returns 0 on a 2xx answer, 1 otherwise (including an unreachable node), 2 on a bad
+ *   `--url` or `--timeout`.
  */
 async function callAdmin(io: CliIo, flags: AdminFlags, call: AdminCall): Promise<number> {
+  const timeoutMs = parseTimeoutMs(flags.timeout);
+  if (timeoutMs === undefined) {
+    io.stderr(`error: --timeout must be ${TIMEOUT_FORMS}: got '${flags.timeout}'\n`);
+    return EXIT_USAGE;
+  }
+  const base = parseOpsUrl(flags.url);
+  if (base === undefined) {
+    io.stderr(`error: --url must be ${URL_FORMS}: got '${flags.url}'\n`);
+    return EXIT_USAGE;
+  }
   const token = await readToken(io, flags);
-  const url = new URL(`/v1/admin${call.path}`, flags.url);
+  const url = new URL(`/v1/admin${call.path}`, base);
   let response: Response;
   try {
     response = await fetch(url, {
@@ -43,7 +55,7 @@ async function callAdmin(io: CliIo, flags: AdminFlags, call: AdminCall): Promise
         ...(call.body === undefined ? {} : { "content-type": "application/json" }),
       },
       body: call.body === undefined ? undefined : JSON.stringify(call.body),
-      signal: AbortSignal.timeout(Number.parseInt(flags.timeout, 10) * 1000 || 10_000),
+      signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (error) {
     const cause = (error as Error).cause;
@@ -84,9 +96,13 @@ export function addAdminCommands(
 ): void {
   const admin = program.command("admin")
     .description("call a running node's admin API (bans, peers, drain, resume)")
-    .option("--url <url>", "the node's ops URL", DEFAULT_ADMIN_URL)
+    .option(
+      "--url <url>",
+      "the node's ops URL (HOST:PORT means http://HOST:PORT)",
+      DEFAULT_ADMIN_URL,
+    )
     .option("--token-file <file>", "bearer token file (default $HOPD_ADMIN_TOKEN_FILE)")
-    .option("--timeout <seconds>", "request timeout in seconds", "10");
+    .option("--timeout <duration>", 'request timeout ("10s", or seconds)', "10s");
   const run = (call: AdminCall) => async () =>
     setCode(await callAdmin(io, admin.opts<AdminFlags>(), call));
   const paged = (opts: { limit?: string; offset?: string }) =>

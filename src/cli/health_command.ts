@@ -23,13 +23,8 @@ export interface HealthResult {
  * @param timeoutMs How long to wait for an answer.
  * @returns 0 ready, 1 not ready (with the node's reasons), 2 unreachable or not hopd.
  */
-export async function probeReady(url: string, timeoutMs: number): Promise<HealthResult> {
-  let target: URL;
-  try {
-    target = new URL(url);
-  } catch {
-    return { code: HEALTH_UNREACHABLE, line: `unreachable: '${url}' is not a URL` };
-  }
+export async function probeReady(url: URL, timeoutMs: number): Promise<HealthResult> {
+  const target = new URL(url);
   if (target.pathname === "/" || target.pathname === "") target.pathname = "/ready";
   const startedAtMs = performance.now();
   let response: Response;

@@ -13,12 +13,14 @@
  */
 
 import { Command, CommanderError, Option } from "commander";
-import { exampleConfigToml, loadConfig, parseDurationMs } from "../config/mod.ts";
+import { exampleConfigToml, loadConfig } from "../config/mod.ts";
 import { unrunnableHooks } from "../policy/mod.ts";
 import { ConfigError } from "../errors.ts";
 import { createIdentity, readIdentity } from "../identity/mod.ts";
 import { VERSION } from "../version.ts";
+import { loadCheckedConfig } from "./_checked_config.ts";
 import { type CliIo, PROCESS_IO } from "./_io.ts";
+import { parseOpsUrl, parseTimeoutMs, TIMEOUT_FORMS, URL_FORMS } from "./_options.ts";
 import { addAdminCommands } from "./admin_command.ts";
 import { EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./exit_codes.ts";
 import { DEFAULT_HEALTH_URL, probeReady } from "./health_command.ts";
@@ -70,15 +72,24 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
 
   program.command("health")
     .description("probe a node's /ready: exit 0 ready, 1 not ready, 2 unreachable")
-    .option("--url <url>", "the node's ops URL or its /ready URL", DEFAULT_HEALTH_URL)
-    .option("--timeout <duration>", "how long to wait for an answer", "5s")
+    .option(
+      "--url <url>",
+      "the node's ops URL or its /ready URL (HOST:PORT means http://HOST:PORT)",
+      DEFAULT_HEALTH_URL,
+    )
+    .option("--timeout <duration>", 'how long to wait for an answer ("5s", or seconds)', "5s")
     .action(async (flags: { url: string; timeout: string }) => {
-      const timeoutMs = parseDurationMs(flags.timeout);
-      if (timeoutMs === undefined || timeoutMs === 0) {
-        io.stderr(`error: --timeout must be a duration such as "5s": got '${flags.timeout}'\n`);
+      const timeoutMs = parseTimeoutMs(flags.timeout);
+      if (timeoutMs === undefined) {
+        io.stderr(`error: --timeout must be ${TIMEOUT_FORMS}: got '${flags.timeout}'\n`);
         return setCode(EXIT_USAGE);
       }
-      const result = await probeReady(flags.url, timeoutMs);
+      const url = parseOpsUrl(flags.url);
+      if (url === undefined) {
+        io.stderr(`error: --url must be ${URL_FORMS}: got '${flags.url}'\n`);
+        return setCode(EXIT_USAGE);
+      }
+      const result = await probeReady(url, timeoutMs);
       io.stdout(`${result.line}\n`);
       setCode(result.code);
     });
@@ -111,7 +122,10 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .description("validate a config file (exit 0 valid, 78 invalid)")
     .argument("<file>", "TOML config file")
     .action(async (file: string) => {
-      const loaded = await loadConfig({ file });
+      const loaded = await loadCheckedConfig(
+        { file },
+        (message) => io.stderr(`warning: ${message}\n`),
+      );
       // A hook this very binary may not run would fail at every runHook.
       const unrunnable = loaded.policy.enabled ? unrunnableHooks(loaded.policy.hooks) : [];
       if (unrunnable.length > 0) {

@@ -17,6 +17,7 @@ import {
   readOptional,
   sandboxLimits,
   SandboxWorker,
+  snapshotProblem,
 } from "../policy/mod.ts";
 import type { CliIo } from "./_io.ts";
 import { EXIT_FAILURE, EXIT_OK } from "./exit_codes.ts";
@@ -102,7 +103,12 @@ async function checkAll(
   } finally {
     worker.close();
   }
-  if (printCases) io.stdout(`${passed} passed, ${failed} failed\n`);
+  // One summary of every line above: the modules (a FAIL line is a failed module, whether it
+  // failed to compile, its smoke run or a fixture) and, for `test`, the fixture cases.
+  const modules = `${targets.length} modules: ${targets.length - failures} ok, ${failures} failed`;
+  io.stdout(
+    printCases ? `${modules}; fixture cases: ${passed} passed, ${failed} failed\n` : `${modules}\n`,
+  );
   return failures === 0 ? EXIT_OK : EXIT_FAILURE;
 }
 
@@ -137,6 +143,19 @@ async function evalOnce(
     ? []
     : await readJsonArgument(opts.history, "--history");
   if (!Array.isArray(history)) throw new TypeError("--history must be a JSON array of snapshots");
+  // A misspelled field would otherwise leave the idle node's value in place, judged healthy.
+  for (
+    const [what, value] of [
+      ["--snapshot", snapshot],
+      ...history.map((h, i) => [
+        `--history[${i}]`,
+        mergeSnapshot(base, h),
+      ]),
+    ] as [string, unknown][]
+  ) {
+    const problem = snapshotProblem(value);
+    if (problem !== undefined) throw new TypeError(`${what}: ${problem}`);
+  }
   const state = opts.state === undefined ? {} : await readJsonArgument(opts.state, "--state");
   const worker = new SandboxWorker({ graceMs: config.killGraceMs });
   try {

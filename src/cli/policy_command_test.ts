@@ -31,7 +31,7 @@ Deno.test("hopd policy test passes every shipped policy's fixtures and checks th
   ) {
     assert.match(io.text(), new RegExp(`ok    policy .*${name}\\.js \\(\\d+ fixture cases\\)`));
   }
-  assert.match(io.text(), /^\d+ passed, 0 failed$/m);
+  assert.match(io.text(), /^5 modules: 5 ok, 0 failed; fixture cases: \d+ passed, 0 failed$/m);
   const plugins = capture();
   assert.equal(
     await run(["policy", "check", join(REPO, "plugins/examples")], plugins),
@@ -59,7 +59,38 @@ Deno.test("hopd policy check and test fail on a broken module or a failing case"
     const tested = capture();
     assert.equal(await run(["policy", "test", dir], tested), EXIT_FAILURE);
     assert.match(tested.text(), /FAIL {2}wants unhealthy: verdict is healthy, expected unhealthy/);
-    assert.match(tested.text(), /^0 passed, 1 failed$/m);
+    assert.match(
+      tested.text(),
+      /^1 modules: 0 ok, 1 failed; fixture cases: 0 passed, 1 failed$/m,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hopd policy check and test count every FAIL line in their summary", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(join(dir, "syntax.js"), "export function evaluate( {");
+    await Deno.writeTextFile(join(dir, "no_evaluate.js"), "export const x = 1;");
+    await Deno.writeTextFile(
+      join(dir, "bad_verdict.js"),
+      `export function evaluate() { return { verdict: "fine" }; }`,
+    );
+    await Deno.writeTextFile(
+      join(dir, "good.js"),
+      `export function evaluate() { return { verdict: "healthy" }; }`,
+    );
+    for (const command of ["check", "test"]) {
+      const io = capture();
+      assert.equal(await run(["policy", command, dir], io), EXIT_FAILURE, command);
+      const lines = io.text().trimEnd().split("\n");
+      assert.equal(lines.filter((line) => line.startsWith("FAIL  policy")).length, 3);
+      assert.match(
+        lines.at(-1)!,
+        /^4 modules: 1 ok, 3 failed(; fixture cases: 0 passed, 0 failed)?$/,
+      );
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -82,6 +113,62 @@ Deno.test("hopd policy eval prints the result of one snapshot and explains the r
   assert.deepEqual(result.actions.map((a: { type: string }) => a.type), ["alert", "restart"]);
   assert.match(io.text(), /# action \{"type":"restart"\}: runs when asked in 2 of 3 ticks/);
   assert.match(io.text(), /at most 3 restarts per 3600000 ms/);
+});
+
+Deno.test("hopd policy eval rejects a snapshot field that does not exist instead of judging the default", async (t) => {
+  const policy = join(REPO, "policies/restart_on_memory.js");
+  const cases: [string, string[], RegExp][] = [
+    [
+      "a misspelled field",
+      ["--snapshot", JSON.stringify({ process: { rssByte: 3 * 1024 ** 3 } })],
+      /--snapshot: 'process\.rssByte' is not a snapshot field \('process' has rssBytes, /,
+    ],
+    [
+      "a misspelled section",
+      ["--snapshot", JSON.stringify({ proces: { rssBytes: 3 * 1024 ** 3 } })],
+      /--snapshot: 'proces' is not a snapshot field \(a snapshot has now, tick, node, process/,
+    ],
+    [
+      "a wrong type",
+      ["--snapshot", JSON.stringify({ process: { rssBytes: "3GiB" } })],
+      /--snapshot: process\.rssBytes: .*expected number/,
+    ],
+    [
+      "a misspelled field in the history",
+      ["--history", JSON.stringify([{ relay: { setupLatencyMs: { p90: 5 } } }])],
+      /--history\[0\]: 'relay\.setupLatencyMs\.p90' is not a snapshot field/,
+    ],
+  ];
+  for (const [name, args, expected] of cases) {
+    await t.step(name, async () => {
+      const io = capture();
+      assert.equal(await run(["policy", "eval", policy, ...args], io), EXIT_FAILURE);
+      assert.match(io.errors(), expected);
+      assert.equal(io.text(), "", "no verdict is printed");
+    });
+  }
+});
+
+Deno.test("a fixture case with a misspelled snapshot field fails instead of testing the default", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      join(dir, "mem.js"),
+      `export function evaluate(s) {
+        return { verdict: s.process.rssBytes > 1e9 ? "unhealthy" : "healthy" };
+      }`,
+    );
+    await Deno.writeTextFile(
+      join(dir, "mem_test.js"),
+      `export const cases = [{ name: "big", snapshot: { process: { rssByte: 2e9 } },
+        expect: { verdict: "healthy" } }];`,
+    );
+    const io = capture();
+    assert.equal(await run(["policy", "test", dir], io), EXIT_FAILURE);
+    assert.match(io.text(), /FAIL {2}big: snapshot: 'process\.rssByte' is not a snapshot field/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("hopd policy replay shadows a candidate over a decision log", async () => {

@@ -1,9 +1,10 @@
 import { getLogger } from "@logtape/logtape";
 import type { RawConfig, ResolvedConfig } from "../config/mod.ts";
-import { loadConfig } from "../config/mod.ts";
 import { type Daemon, startDaemon } from "../daemon/mod.ts";
+import { ConfigError } from "../errors.ts";
 import { configureLogging } from "../log/mod.ts";
 import { systemdNotifier } from "../systemd/mod.ts";
+import { loadCheckedConfig } from "./_checked_config.ts";
 import type { CliIo } from "./_io.ts";
 import { EXIT_FAILURE, EXIT_OK, EXIT_POLICY_RESTART } from "./exit_codes.ts";
 
@@ -75,22 +76,29 @@ function addSignal(signal: Deno.Signal, handler: () => void): () => void {
  * @throws {import("../errors.ts").ConfigError} On a bad config or identity.
  */
 export async function runNode(flags: RunFlags, io: CliIo): Promise<number> {
+  // Warnings of the first load wait for logging, which that load configures.
+  const early: string[] = [];
+  let warn = (message: string): void => void early.push(message);
   const load = () =>
-    loadConfig({
+    loadCheckedConfig({
       file: flags.config,
       env: io.env(),
       overrides: flagsToOverrides(flags),
       overrideLabel: flagLabel,
-    });
+    }, (message) => warn(message));
   const config: ResolvedConfig = await load();
   configureLogging({ level: config.log.level, format: config.log.format });
   const log = getLogger(["hopd", "cli"]);
+  warn = (message) => log.warn("Config: {message}", { message });
+  for (const message of early) warn(message);
 
   let daemon: Daemon;
   try {
     daemon = await startDaemon(config, { loadConfig: load });
   } catch (error) {
-    if ((error as Error).name === "ConfigError") throw error;
+    if (error instanceof ConfigError) throw error;
+    // A listener that could not open (ListenError) says which, under which key, and why, in
+    // one line; libp2p's own listen error carried stacks and advice about its internals.
     log.fatal("Cannot start: {message}", { message: (error as Error).message });
     return EXIT_FAILURE;
   }

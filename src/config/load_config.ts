@@ -87,13 +87,23 @@ async function readConfigFile(
   try {
     parsed = parseToml(text);
   } catch (error) {
-    const detail = error instanceof Error ? error.message.split("\n")[0] : String(error);
-    throw new ConfigError(`Cannot load config file '${path}' as it is not valid TOML: ${detail}`, {
-      cause: error,
-    });
+    throw new ConfigError(
+      `Cannot load config file '${path}' as it is not valid TOML: ${tomlProblem(error)}`,
+      { cause: error },
+    );
   }
   // smol-toml returns null-prototype objects; rebuild plain ones so zod and spreads behave.
   return JSON.parse(JSON.stringify(parsed));
+}
+
+// smol-toml's TomlError: "Invalid TOML document: <what>\n\n<code block>", with the position.
+function tomlProblem(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const what = error.message.split("\n")[0]!.replace(/^Invalid TOML document: /, "");
+  const { line, column } = error as Error & { line?: unknown; column?: unknown };
+  return typeof line === "number" && typeof column === "number"
+    ? `line ${line}, column ${column}: ${what}`
+    : what;
 }
 
 function isTable(value: unknown): value is Record<string, unknown> {

@@ -4,6 +4,7 @@ import { parse as parseToml } from "smol-toml";
 import { ConfigError } from "../errors.ts";
 import { configKeys, sectionNames } from "./_schema_walk.ts";
 import { exampleConfigToml, loadConfig, type LoadConfigOptions } from "./mod.ts";
+import { isListenAddress } from "./schema.ts";
 
 const FILE = "/etc/hopd/hopd.toml";
 
@@ -468,6 +469,27 @@ hooks = [
   for (const [name, text, parts] of refused) {
     await t.step(name, async () => {
       assertMentions((await configError(loadToml(text))).message, [...parts, FILE]);
+    });
+  }
+});
+
+Deno.test("node.listen takes the addresses hopd's TCP and WebSocket transports can open", async (t) => {
+  const cases: [string, boolean][] = [
+    ["/ip4/0.0.0.0/tcp/4001", true],
+    ["/ip6/::/tcp/4001", true],
+    ["/ip4/0.0.0.0/tcp/4002/ws", true],
+    ["/ip4/0.0.0.0/tcp/443/wss", true],
+    ["/ip4/0.0.0.0/tcp/443/tls/ws", true],
+    ["/ip4/0.0.0.0/udp/4001/quic-v1", false],
+    ["/ip4/0.0.0.0/udp/4001/webrtc-direct", false],
+    ["/dns4/relay.example.com/tcp/4001", false],
+    ["/ip4/0.0.0.0/tcp/4001/p2p/12D3KooWLRPJAA5o6zNcWJjW3QLRzSmt1CjSWAHe1TBeNTNXdBWi", false],
+    ["/ip4/0.0.0.0/tcp/4001/ws/ws", false],
+    ["/ip4/0.0.0.0", false],
+  ];
+  for (const [addr, ok] of cases) {
+    await t.step(`${addr}: ${ok ? "accepted" : "refused"}`, () => {
+      assert.equal(isListenAddress(addr), ok);
     });
   }
 });

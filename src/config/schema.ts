@@ -68,6 +68,41 @@ const MULTIADDR = z.string().refine(isMultiaddr, {
   message: 'must be a multiaddr such as "/ip4/0.0.0.0/tcp/4001"',
 });
 
+/** The listen addresses hopd's transports (TCP, WebSockets) can open, as an operator reads them. */
+export const LISTEN_FORMS =
+  "/ip4/<address>/tcp/<port> or /ip6/<address>/tcp/<port>, optionally followed by " +
+  "/ws, or by /wss or /tls/ws with [tls] set";
+
+// What @libp2p/tcp and @libp2p/websockets listen on, after the IP and TCP port.
+const LISTEN_SUFFIXES = ["", "/ws", "/wss", "/tls/ws"];
+
+/**
+ * Whether hopd can listen on a multiaddr: an IP address, a TCP port, and nothing, WebSockets
+ * or WebSockets over TLS after it. Anything else (QUIC, WebRTC, a DNS name, a /p2p suffix)
+ * would fail only when libp2p starts.
+ *
+ * @param text A multiaddr.
+ * @returns True when one of {@linkcode LISTEN_FORMS} matches.
+ */
+export function isListenAddress(text: string): boolean {
+  let components;
+  try {
+    components = multiaddr(text).getComponents();
+  } catch {
+    return false;
+  }
+  const [ip, tcp, ...rest] = components;
+  if (ip === undefined || tcp === undefined) return false;
+  if ((ip.name !== "ip4" && ip.name !== "ip6") || tcp.name !== "tcp") return false;
+  if (rest.some((c) => c.value !== undefined)) return false;
+  return LISTEN_SUFFIXES.includes(rest.map((c) => `/${c.name}`).join(""));
+}
+
+const LISTEN_ADDR = MULTIADDR.refine(isListenAddress, {
+  message: `must be a TCP or WebSocket listen address (${LISTEN_FORMS}; ` +
+    "QUIC, WebRTC and WebTransport are not supported)",
+});
+
 const HOST_PORT = z.string().refine(
   (v) =>
     /^(\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):\d{1,5}$/.test(v) &&
@@ -83,7 +118,7 @@ const nodeSection = z.strictObject({
   identity_file: z.string().default("").describe(
     'Ed25519 private key (libp2p protobuf bytes, as go-libp2p-relay-daemon writes). "" = <data_dir>/identity.key, created on first start.',
   ),
-  listen: z.array(MULTIADDR).default(["/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/tcp/4002/ws"])
+  listen: z.array(LISTEN_ADDR).default(["/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/tcp/4002/ws"])
     .describe("Multiaddrs the relay listens on (TCP and WebSockets)."),
   announce: z.array(MULTIADDR).default([]).describe(
     "Public multiaddrs announced to peers instead of the listen addresses ([] = announce what we listen on).",

@@ -61,7 +61,9 @@ export class Startables {
       try {
         await startable.start();
       } catch (error) {
-        log.error("Cannot start {name}: {message}; stopping what started", {
+        // The caller reports the error once (the CLI's "Cannot start" line); this only says
+        // which part failed and that the others are being rolled back.
+        log.debug("Cannot start {name}: {message}; stopping what started", {
           name: startable.name,
           message: (error as Error).message,
         });

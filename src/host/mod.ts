@@ -27,6 +27,7 @@ import type { Connection, Libp2p, PeerId, PrivateKey, Transport } from "@libp2p/
 import type { Multiaddr } from "@multiformats/multiaddr";
 import { ping } from "@libp2p/ping";
 import { webSockets } from "@libp2p/websockets";
+import { listenFailure } from "./listen_failure.ts";
 import { yamux } from "@libp2p/yamux";
 import { createLibp2p } from "libp2p";
 import type {
@@ -263,7 +264,15 @@ export async function createHost(init: HostInit): Promise<Host> {
       libp2p.services.certificates.renew(next);
       certificate = next;
     },
-    start: async () => await libp2p.start(),
+    start: async () => {
+      try {
+        await libp2p.start();
+      } catch (error) {
+        // Listeners that did open are closed again: nothing half-started stays behind.
+        await Promise.resolve(libp2p.stop()).catch(() => {});
+        throw listenFailure(error) ?? error;
+      }
+    },
     stop: async () => await libp2p.stop(),
   };
 }

@@ -65,7 +65,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Registry } from "prom-client";
-import { HopdError, UnavailableError } from "../errors.ts";
+import { HopdError, listenCause, ListenError, UnavailableError } from "../errors.ts";
 import { type GuardedServerInit, relistenWith } from "../sockets/mod.ts";
 import { VERSION } from "../version.ts";
 import {
@@ -265,8 +265,8 @@ export interface ServeOpsOptions {
  * @param app The ops app.
  * @param options Where to listen, and the guard.
  * @returns The running server.
- * @throws {Deno.errors.AddrInUse | Deno.errors.PermissionDenied | Deno.errors.AddrNotAvailable}
- *   When the address cannot be bound.
+ * @throws {ListenError} When the address is taken or cannot be bound (one line naming
+ *   `http.listen`, the address and the cause).
  */
 export async function serveOps(app: OpsApp, options: ServeOpsOptions): Promise<OpsServer> {
   const { guard } = options;
@@ -328,13 +328,11 @@ function withBody(request: Request): Request {
 // Deno's error classes.
 function listenError(error: Error, at: { hostname: string; port: number }): Error {
   const code = (error as Error & { code?: string }).code;
-  const where = `the ops server cannot listen on ${at.hostname}:${at.port}`;
-  if (code === "EADDRINUSE") return new Deno.errors.AddrInUse(`${where}: address in use`);
-  if (code === "EACCES") return new Deno.errors.PermissionDenied(`${where}: permission denied`);
-  if (code === "EADDRNOTAVAIL") {
-    return new Deno.errors.AddrNotAvailable(`${where}: address not available`);
-  }
-  return error;
+  const host = at.hostname.includes(":") ? `[${at.hostname}]` : at.hostname;
+  return new ListenError(
+    `Cannot listen on ${host}:${at.port} (http.listen): ${listenCause(code ?? error.message)}`,
+    { cause: error },
+  );
 }
 
 // Stops accepting, closes kept-alive connections, lets requests in flight finish for up to

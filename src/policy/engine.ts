@@ -17,6 +17,7 @@ import {
 import { HookRunner, unrunnableHooks } from "./hook_runner.ts";
 import { PolicyMetrics } from "./metrics.ts";
 import { type ModuleEntry, ModuleTable, QUARANTINE_AFTER_KILLS } from "./module_table.ts";
+import { modeNamesCheck } from "./mode_names.ts";
 import { ModuleWatcher } from "./module_watcher.ts";
 import { PluginHost } from "./plugin_host.ts";
 import { type Evaluated, evaluatePolicy, sandboxLimits } from "./prepare.ts";
@@ -109,6 +110,8 @@ export class PolicyEngine {
   readonly #judgements = new Map<string, Judgement>();
   readonly #limits: SandboxLimits;
   #tick = 0;
+  /** The `policy.modes` names last found to match no policy, joined (logged once per change). */
+  #unknownModeNames = "";
   #timer: ReturnType<typeof setInterval> | undefined;
   #ticking: Promise<void> | undefined;
 
@@ -277,6 +280,23 @@ export class PolicyEngine {
         this.#judgements.delete(name);
         this.#hysteresis.delete(name);
       }
+    }
+    this.#checkModeNames();
+  }
+
+  // The config was checked against the directory at start; a policy renamed or removed since
+  // (or a directory that appeared only now) leaves a mode that applies to nothing.
+  #checkModeNames(): void {
+    const present = this.#table.list().filter((e) => e.state !== "retired").map((e) => e.name);
+    const check = modeNamesCheck(this.#config.modes, present);
+    const key = check.unknown.join(",");
+    if (key === this.#unknownModeNames) return;
+    this.#unknownModeNames = key;
+    if (check.unknown.length > 0) {
+      log.warn(
+        "policy.modes names {unknown} that match no policy in {dir}: known policies are {known}",
+        { unknown: check.unknown, dir: this.#config.dir, known: check.known },
+      );
     }
   }
 

@@ -14,6 +14,7 @@ import {
   describeIssue,
   type PolicyResult,
   RESULT_SCHEMA,
+  snapshotProblem,
   VERDICTS,
 } from "./types.ts";
 
@@ -284,6 +285,9 @@ async function policyCaseProblem(
   const base = exampleSnapshot(input.nowMs);
   const snapshot = mergeSnapshot(base, c.snapshot);
   const history = c.history.map((h) => mergeSnapshot(base, h));
+  // A misspelled field would test the idle node's value instead of the case's.
+  const problem = [snapshot, ...history].map(snapshotProblem).find((p) => p !== undefined);
+  if (problem !== undefined) return `snapshot: ${problem}`;
   const evaluated = await evaluatePolicy(worker, {
     ...input,
     snapshotJson: JSON.stringify(snapshot),

@@ -68,6 +68,94 @@ export interface Snapshot {
   };
 }
 
+const COUNT = z.number().finite();
+const COUNTS = z.record(z.string(), COUNT);
+
+/**
+ * Schema of a whole {@linkcode Snapshot}: every object closed, so a misspelled field in a
+ * snapshot given by hand (`hopd policy eval --snapshot`, a fixture case) is an error instead
+ * of a default value the policy silently judges.
+ */
+export const SNAPSHOT_SCHEMA = z.strictObject({
+  now: COUNT,
+  tick: COUNT,
+  node: z.strictObject({
+    peerId: z.string(),
+    uptimeSeconds: COUNT,
+    draining: z.boolean(),
+    connections: COUNT,
+  }),
+  process: z.strictObject({
+    rssBytes: COUNT,
+    heapUsedBytes: COUNT,
+    heapTotalBytes: COUNT,
+    cpuPercent: COUNT,
+    eventLoopLagMs: z.strictObject({ max: COUNT, p99: COUNT }),
+  }),
+  relay: z.strictObject({
+    reservations: COUNT,
+    circuits: COUNT,
+    bytesPerSecondIn: COUNT,
+    bytesPerSecondOut: COUNT,
+    setupLatencyMs: z.strictObject({
+      p50: COUNT.optional(),
+      p99: COUNT.optional(),
+      count: COUNT,
+    }),
+    refusals: COUNTS,
+    refusalsTotal: COUNT,
+  }),
+  limiter: z.strictObject({
+    rejections: COUNTS,
+    rejectionsTotal: COUNT,
+    throttleFactor: COUNT,
+    bans: COUNT,
+    topTalkers: z.array(z.strictObject({ peer: z.string(), bytes: COUNT })).readonly(),
+  }),
+  federation: z.strictObject({
+    members: z.strictObject({ alive: COUNT, suspect: COUNT, dead: COUNT }),
+    connectedMembers: COUNT,
+    oldestReportAgeMs: COUNT.optional(),
+  }).optional(),
+});
+
+// The schema and the interface describe the same document: each must be assignable to the
+// other, or this does not compile.
+const _snapshotFitsSchema = (s: Snapshot): z.input<typeof SNAPSHOT_SCHEMA> => s;
+const _schemaFitsSnapshot = (s: z.output<typeof SNAPSHOT_SCHEMA>): Snapshot => s;
+
+/**
+ * Names the first problem of a snapshot given by hand: a field that is not in the snapshot
+ * (with the fields that are), or a value of the wrong type.
+ *
+ * @param value A complete snapshot (a partial one merged onto {@linkcode exampleSnapshot}).
+ * @returns The problem, or undefined when `value` is a valid snapshot.
+ */
+export function snapshotProblem(value: unknown): string | undefined {
+  const parsed = SNAPSHOT_SCHEMA.safeParse(value);
+  if (parsed.success) return undefined;
+  const issue = parsed.error.issues[0]!;
+  if (issue.code !== "unrecognized_keys") return describeIssue(parsed.error);
+  const parent = issue.path.map(String).join(".");
+  const fields = issue.keys.map((key) => `'${parent === "" ? key : `${parent}.${key}`}'`);
+  let shape: unknown = SNAPSHOT_SCHEMA;
+  for (const key of issue.path) shape = unwrapped(shape)?.shape?.[key as string];
+  const known = Object.keys(unwrapped(shape)?.shape ?? {});
+  return `${fields.join(", ")} ${
+    fields.length === 1 ? "is not a snapshot field" : "are not snapshot fields"
+  }` +
+    ` (${parent === "" ? "a snapshot" : `'${parent}'`} has ${known.join(", ")})`;
+}
+
+// An object schema's shape, through one optional wrapper.
+function unwrapped(schema: unknown): { shape?: Record<string, unknown> } | undefined {
+  const s = schema as { shape?: Record<string, unknown>; unwrap?: () => unknown } | undefined;
+  if (s?.shape === undefined && typeof s?.unwrap === "function") {
+    return s.unwrap() as { shape?: Record<string, unknown> };
+  }
+  return s;
+}
+
 const SEVERITIES = ["info", "warning", "critical"] as const;
 const PEER_ID = z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{40,60}$/, "must be a peer ID");
 const LABELS = z.record(z.string().max(64), z.string().max(256)).refine(

@@ -14,6 +14,16 @@ export interface HopdProcess {
   readonly dataDir: string;
   /** JSON log records seen so far on stderr. */
   readonly logs: Record<string, unknown>[];
+  /** Every stderr line seen so far, JSON or not. */
+  readonly lines: readonly string[];
+  /**
+   * Resolves with the first JSON log record (seen so far or still to come) that `match`
+   * accepts; rejects when hopd exits first or `timeoutMs` passes.
+   */
+  waitForLog(
+    match: (record: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   /** Sends a signal. */
   kill(signal?: Deno.Signal): void;
   /** Resolves with the exit status. */
@@ -88,6 +98,7 @@ export async function spawnHopd(options: SpawnHopdOptions = {}): Promise<HopdPro
 
   const logs: Record<string, unknown>[] = [];
   const lines: string[] = [];
+  const waiters = new Set<(record: Record<string, unknown>) => void>();
   const started = Promise.withResolvers<{ port: number; peerId: string; addrs: string[] }>();
   let port: number | undefined;
   let peerId: string | undefined;
@@ -109,6 +120,7 @@ export async function spawnHopd(options: SpawnHopdOptions = {}): Promise<HopdPro
           continue;
         }
         logs.push(record);
+        for (const waiter of waiters) waiter(record);
         const props = (record.properties ?? {}) as Record<string, unknown>;
         if (typeof props.peerId === "string" && String(record.message).startsWith("hopd ")) {
           peerId = props.peerId;
@@ -156,12 +168,35 @@ export async function spawnHopd(options: SpawnHopdOptions = {}): Promise<HopdPro
       child.kill(signal);
     } catch { /* already exited */ }
   };
+  const waitForLog = (
+    match: (record: Record<string, unknown>) => boolean,
+    waitTimeoutMs = 20_000,
+  ): Promise<Record<string, unknown>> => {
+    const seen = logs.find(match);
+    if (seen !== undefined) return Promise.resolve(seen);
+    const { promise, resolve, reject } = Promise.withResolvers<Record<string, unknown>>();
+    const waiter = (record: Record<string, unknown>) => {
+      if (match(record)) resolve(record);
+    };
+    waiters.add(waiter);
+    const timer = setTimeout(
+      () => reject(new Error(`no such log line within ${waitTimeoutMs} ms:\n${lines.join("\n")}`)),
+      waitTimeoutMs,
+    );
+    status.then(() => reject(new Error(`hopd exited first:\n${lines.join("\n")}`)));
+    return promise.finally(() => {
+      waiters.delete(waiter);
+      clearTimeout(timer);
+    });
+  };
   return {
     opsUrl: `http://127.0.0.1:${info.port}`,
     peerId: info.peerId,
     listenAddrs: info.addrs,
     dataDir,
     logs,
+    lines,
+    waitForLog,
     kill,
     status,
     async stop(stopTimeoutMs = 10_000) {

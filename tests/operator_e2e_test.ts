@@ -1,0 +1,165 @@
+// End-to-end: what a new operator meets when a setting is wrong, through the real program
+// (`deno task hopd`): a policy.modes name that matches no policy, a listen address hopd has
+// no transport for, a port another process holds, at start and at reload.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { runHopdCli, spawnHopd } from "./_helpers/hopd_process.ts";
+
+const HEALTHY_POLICY = `export function evaluate() { return { verdict: "healthy" }; }\n`;
+
+async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "hopd-operator-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** A policies directory with `names`, each a healthy policy. */
+async function policiesDir(dir: string, names: readonly string[]): Promise<string> {
+  const policies = join(dir, "policies");
+  await Deno.mkdir(policies, { recursive: true });
+  for (const name of names) await Deno.writeTextFile(join(policies, `${name}.js`), HEALTHY_POLICY);
+  return policies;
+}
+
+function runArgs(dir: string, extra: string[]): string[] {
+  return [
+    "run",
+    "--data-dir",
+    join(dir, "data"),
+    "--http",
+    "127.0.0.1:0",
+    "--log-format",
+    "json",
+    ...extra,
+  ];
+}
+
+/** Every stderr line, parsed; fails on a line that is not JSON. */
+function jsonLines(stderr: string): Record<string, unknown>[] {
+  return stderr.trimEnd().split("\n").map((line) => {
+    try {
+      return JSON.parse(line);
+    } catch {
+      throw new assert.AssertionError({ message: `not a JSON line: ${line}\n${stderr}` });
+    }
+  });
+}
+
+Deno.test("hopd run refuses a policy.modes name that matches no policy (exit 78), naming the known ones", async () => {
+  await withTempDir(async (dir) => {
+    const policies = await policiesDir(dir, ["restart_on_memory", "throttle_on_latency"]);
+    const config = join(dir, "hopd.toml");
+    await Deno.writeTextFile(
+      config,
+      `[policy]\ndir = "${policies}"\nmodes = ["restart_on_memroy=dryrun"]\n`,
+    );
+    const result = await runHopdCli([
+      ...runArgs(dir, ["--config", config, "--listen", "/ip4/127.0.0.1/tcp/0"]),
+    ]);
+    assert.equal(result.code, 78, result.stderr);
+    assert.match(result.stderr, /'policy\.modes' names 'restart_on_memroy' that match no policy/);
+    assert.match(result.stderr, /known policies are restart_on_memory, throttle_on_latency/);
+  });
+});
+
+Deno.test("hopd run with a QUIC listen address exits 78 naming node.listen, before binding anything", async () => {
+  await withTempDir(async (dir) => {
+    const result = await runHopdCli(
+      runArgs(dir, ["--listen", "/ip4/127.0.0.1/udp/0/quic-v1"]),
+    );
+    assert.equal(result.code, 78, result.stderr);
+    assert.match(result.stderr, /'node\.listen\.0'/);
+    assert.match(result.stderr, /quic-v1/);
+    assert.match(result.stderr, /\/ip4\/<address>\/tcp\/<port>/);
+    assert.doesNotMatch(result.stderr, /faultTolerance|\n\s+at /);
+  });
+});
+
+Deno.test("hopd run on a port another process holds exits 1 with one line naming the key", async (t) => {
+  using held = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = held.addr.port;
+  const cases: [string, string[], RegExp][] = [
+    [
+      "node.listen",
+      ["--listen", `/ip4/127.0.0.1/tcp/${port}`],
+      new RegExp(
+        `^Cannot listen on /ip4/127\\.0\\.0\\.1/tcp/${port} \\(node\\.listen\\): address already in use`,
+      ),
+    ],
+    [
+      "http.listen",
+      ["--listen", "/ip4/127.0.0.1/tcp/0", "--http", `127.0.0.1:${port}`],
+      new RegExp(
+        `^Cannot listen on 127\\.0\\.0\\.1:${port} \\(http\\.listen\\): address already in use`,
+      ),
+    ],
+  ];
+  for (const [name, args, expected] of cases) {
+    await t.step(name, async () => {
+      await withTempDir(async (dir) => {
+        const result = await runHopdCli(runArgs(dir, args));
+        assert.equal(result.code, 1, result.stderr);
+        const records = jsonLines(result.stderr);
+        const fatal = records.filter((r) => r.level === "FATAL");
+        assert.equal(fatal.length, 1, result.stderr);
+        const mentions = records.filter((r) => JSON.stringify(r).includes("Cannot listen"));
+        assert.equal(mentions.length, 1, `one line about the port:\n${result.stderr}`);
+        const message = String((fatal[0]!.properties as Record<string, unknown>).message);
+        assert.match(message, expected);
+        assert.ok(!message.includes("\n"), message);
+        assert.doesNotMatch(result.stderr, /faultTolerance|EADDRINUSE|\n\s+at /);
+      });
+    });
+  }
+});
+
+Deno.test("a reload with a mistyped policy.modes keeps the previous settings and says why", async () => {
+  await withTempDir(async (dir) => {
+    const policies = await policiesDir(dir, ["restart_on_memory"]);
+    const config = join(dir, "hopd.toml");
+    const write = (mode: string) =>
+      Deno.writeTextFile(config, `[policy]\ndir = "${policies}"\nmodes = ["${mode}=dryrun"]\n`);
+    await write("restart_on_memory");
+    const hopd = await spawnHopd({ args: ["--config", config], dataDir: join(dir, "data") });
+    try {
+      await write("restart_on_memroy");
+      hopd.kill("SIGHUP");
+      const failed = await hopd.waitForLog((r) =>
+        String(r.message).startsWith("Reload failed, keeping the previous settings")
+      );
+      assert.match(String(failed.message), /'policy\.modes' names 'restart_on_memroy'/);
+      assert.match(String(failed.message), /known policies are restart_on_memory/);
+    } finally {
+      await hopd.stop();
+    }
+  });
+});
+
+Deno.test("removing a policy that policy.modes names is logged once with the known names", async () => {
+  await withTempDir(async (dir) => {
+    const policies = await policiesDir(dir, ["first", "second"]);
+    const config = join(dir, "hopd.toml");
+    await Deno.writeTextFile(config, `[policy]\ndir = "${policies}"\nmodes = ["first=warn"]\n`);
+    const hopd = await spawnHopd({ args: ["--config", config], dataDir: join(dir, "data") });
+    try {
+      await hopd.waitForLog((r) => String(r.message).startsWith("Policy engine started"));
+      await Deno.remove(join(policies, "first.js"));
+      const warning = await hopd.waitForLog((r) =>
+        String(r.message).startsWith("policy.modes names")
+      );
+      assert.equal(warning.level, "WARN");
+      assert.deepEqual(warning.properties, {
+        unknown: ["first"],
+        dir: policies,
+        known: ["second"],
+      });
+    } finally {
+      await hopd.stop();
+    }
+    const warnings = hopd.logs.filter((r) => String(r.message).startsWith("policy.modes names"));
+    assert.equal(warnings.length, 1, JSON.stringify(warnings));
+  });
+});
