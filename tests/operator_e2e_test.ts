@@ -3,7 +3,8 @@
 // no transport for, a port another process holds, at start and at reload.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { runHopdCli, spawnHopd } from "./_helpers/hopd_process.ts";
+import { REPO_ROOT, spawnHopd } from "./_helpers/hopd_process.ts";
+import { eventually } from "./_helpers/ops_probe.ts";
 
 const HEALTHY_POLICY = `export function evaluate() { return { verdict: "healthy" }; }\n`;
 
@@ -37,6 +38,22 @@ function runArgs(dir: string, extra: string[]): string[] {
   ];
 }
 
+/**
+ * `deno task hopd <args>` to its exit, killed after a minute: each case here must end on its
+ * own (a config or listen error), and one that serves instead is the failure being tested for.
+ */
+async function runToExit(args: string[]): Promise<{ code: number; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", "hopd", ...args],
+    cwd: REPO_ROOT,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "null",
+    signal: AbortSignal.timeout(60_000),
+  }).output();
+  return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
+}
+
 /** Every stderr line, parsed; fails on a line that is not JSON. */
 function jsonLines(stderr: string): Record<string, unknown>[] {
   return stderr.trimEnd().split("\n").map((line) => {
@@ -56,18 +73,21 @@ Deno.test("hopd run refuses a policy.modes name that matches no policy (exit 78)
       config,
       `[policy]\ndir = "${policies}"\nmodes = ["restart_on_memroy=dryrun"]\n`,
     );
-    const result = await runHopdCli([
+    const result = await runToExit([
       ...runArgs(dir, ["--config", config, "--listen", "/ip4/127.0.0.1/tcp/0"]),
     ]);
     assert.equal(result.code, 78, result.stderr);
-    assert.match(result.stderr, /'policy\.modes' names 'restart_on_memroy' that match no policy/);
+    assert.match(
+      result.stderr,
+      /'policy\.modes' names 'restart_on_memroy' that match no policy .*\(did you mean 'restart_on_memory'\?\)/,
+    );
     assert.match(result.stderr, /known policies are restart_on_memory, throttle_on_latency/);
   });
 });
 
 Deno.test("hopd run with a QUIC listen address exits 78 naming node.listen, before binding anything", async () => {
   await withTempDir(async (dir) => {
-    const result = await runHopdCli(
+    const result = await runToExit(
       runArgs(dir, ["--listen", "/ip4/127.0.0.1/udp/0/quic-v1"]),
     );
     assert.equal(result.code, 78, result.stderr);
@@ -100,7 +120,7 @@ Deno.test("hopd run on a port another process holds exits 1 with one line naming
   for (const [name, args, expected] of cases) {
     await t.step(name, async () => {
       await withTempDir(async (dir) => {
-        const result = await runHopdCli(runArgs(dir, args));
+        const result = await runToExit(runArgs(dir, args));
         assert.equal(result.code, 1, result.stderr);
         const records = jsonLines(result.stderr);
         const fatal = records.filter((r) => r.level === "FATAL");
@@ -138,28 +158,50 @@ Deno.test("a reload with a mistyped policy.modes keeps the previous settings and
   });
 });
 
-Deno.test("removing a policy that policy.modes names is logged once with the known names", async () => {
+Deno.test("policy.modes names that match no policy while hopd runs are logged once per change", async () => {
   await withTempDir(async (dir) => {
     const policies = await policiesDir(dir, ["first", "second"]);
     const config = join(dir, "hopd.toml");
-    await Deno.writeTextFile(config, `[policy]\ndir = "${policies}"\nmodes = ["first=warn"]\n`);
+    // canary.js is still to come: its mode is set first, so it never runs in enforce.
+    await Deno.writeTextFile(
+      config,
+      `[policy]\ndir = "${policies}"\nmodes = ["first=warn", "canary=dryrun"]\n`,
+    );
     const hopd = await spawnHopd({ args: ["--config", config], dataDir: join(dir, "data") });
+    const warnings = () =>
+      hopd.logs.filter((r) => String(r.message).startsWith("policy.modes names"))
+        .map((r) => r.properties);
     try {
-      await hopd.waitForLog((r) => String(r.message).startsWith("Policy engine started"));
-      await Deno.remove(join(policies, "first.js"));
-      const warning = await hopd.waitForLog((r) =>
-        String(r.message).startsWith("policy.modes names")
-      );
-      assert.equal(warning.level, "WARN");
-      assert.deepEqual(warning.properties, {
-        unknown: ["first"],
+      await hopd.waitForLog((r) => String(r.message).startsWith("policy.modes names"));
+      assert.deepEqual(warnings(), [{
+        unknown: ["canary"],
         dir: policies,
-        known: ["second"],
-      });
+        known: ["first", "second"],
+      }]);
+
+      await Deno.writeTextFile(join(policies, "canary.js"), HEALTHY_POLICY);
+      const canaryMode = async () => {
+        const { policies: list } = await (await fetch(`${hopd.opsUrl}/v1/policies`)).json();
+        return list.find((p: { name: string }) => p.name === "canary")?.mode;
+      };
+      assert.ok(await eventually(async () => await canaryMode() === "dryrun"), "canary loads");
+
+      await Deno.remove(join(policies, "first.js"));
+      await hopd.waitForLog((r) =>
+        String(r.message).startsWith("policy.modes names") &&
+        JSON.stringify(r.properties).includes('"unknown":["first"]')
+      );
+      assert.deepEqual(warnings(), [
+        { unknown: ["canary"], dir: policies, known: ["first", "second"] },
+        { unknown: ["first"], dir: policies, known: ["canary", "second"] },
+      ]);
+      assert.equal(
+        hopd.logs.filter((r) => r.level === "WARN" && String(r.message).startsWith("policy.modes"))
+          .length,
+        2,
+      );
     } finally {
       await hopd.stop();
     }
-    const warnings = hopd.logs.filter((r) => String(r.message).startsWith("policy.modes names"));
-    assert.equal(warnings.length, 1, JSON.stringify(warnings));
   });
 });

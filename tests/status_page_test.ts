@@ -74,9 +74,29 @@ async function expectedPanel(
   return { state: body.enabled === false ? "disabled" : "ready", body };
 }
 
+/**
+ * Two policies for the "Recent actions" panel: `quiet` judges healthy and never acts, `wary`
+ * judges degraded from its first tick (a verdict change, healthy → degraded, then nothing new).
+ */
+async function policiesDir(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "hopd-status-policies-" });
+  await Deno.writeTextFile(
+    join(dir, "quiet.js"),
+    `export function evaluate() { return { verdict: "healthy" }; }`,
+  );
+  await Deno.writeTextFile(
+    join(dir, "wary.js"),
+    `export function evaluate() { return { verdict: "degraded", reasons: ["wary"] }; }`,
+  );
+  return dir;
+}
+
 Deno.test("the status page renders the live node in headless chromium (DOM and screenshot)", async (t) => {
   chromiumPath(); // fail first, and clearly, when the browser is missing
-  const hopd = await spawnHopd({ env: UNLIMITED });
+  const policies = await policiesDir();
+  const hopd = await spawnHopd({
+    env: { ...UNLIMITED, HOPD_POLICY_DIR: policies, HOPD_POLICY_TICK: "500ms" },
+  });
   let target: SinkTarget | undefined;
   let dialer: Libp2p | undefined;
   let flow: { stop(): void } | undefined;
@@ -93,6 +113,14 @@ Deno.test("the status page renders the live node in headless chromium (DOM and s
         return relay.reservations === 1 && relay.circuits === 1;
       }, 10_000),
       `hopd does not show 1 reservation and 1 circuit: ${JSON.stringify((await status()).relay)}`,
+    );
+    // A few ticks of both policies: quiet ones among them that "Recent actions" must leave out.
+    assert.ok(
+      await eventually(async () => {
+        const { decisions } = await (await fetch(`${hopd.opsUrl}/v1/decisions?limit=20`)).json();
+        return decisions.filter((d: { policy: string }) => d.policy === "quiet").length >= 2;
+      }, 20_000),
+      "the policies did not tick",
     );
     flow = trickle(stream);
     await Deno.mkdir(ARTIFACT_DIR, { recursive: true });
@@ -143,6 +171,11 @@ Deno.test("the status page renders the live node in headless chromium (DOM and s
       }
       const decisions = await expectedPanel(hopd.opsUrl, "/v1/decisions?limit=20");
       assert.equal(attr(tagOf(dom, "decisions-panel"), "data-state"), decisions.state);
+      // "Recent actions" lists the verdict change (wary: healthy → degraded) and no quiet,
+      // healthy, action-less tick.
+      const rows = [...dom.matchAll(/data-decision="\d+-([a-z]+)"/g)].map((m) => m[1]);
+      assert.deepEqual(rows, ["wary"], `decision rows: ${rows.join(", ")}${context}`);
+      assert.match(textAt(dom, "id", "decisions-note") ?? "", /1 most recent actions and verdict/);
     });
 
     await t.step("the node's /openapi.json is valid and covers what the page reads", async () => {
@@ -171,5 +204,6 @@ Deno.test("the status page renders the live node in headless chromium (DOM and s
     flow?.stop();
     await Promise.allSettled([dialer?.stop(), target?.node.stop()]);
     assert.equal((await hopd.stop()).code, 0);
+    await Deno.remove(policies, { recursive: true });
   }
 });

@@ -212,7 +212,7 @@ Deno.test("config check catches what only failed at start: listen forms, policy.
     }
     await Deno.writeTextFile(join(dir, "policies", "scale_up_on_load_test.js"), "");
     await t.step(
-      "a policy.modes name that matches no policy is an error listing the known ones",
+      "a policy.modes name a typo away from a policy is an error naming it",
       async () => {
         const { code, io } = await check(
           "modes.toml",
@@ -222,11 +222,23 @@ Deno.test("config check catches what only failed at start: listen forms, policy.
         assert.equal(code, EXIT_CONFIG);
         assert.match(
           io.stderrText(),
-          /'policy\.modes' names 'restart_on_memroy' that match no policy/,
+          /'policy\.modes' names 'restart_on_memroy' that match no policy in '.*' \(did you mean 'restart_on_memory'\?\)/,
         );
         assert.match(io.stderrText(), /known policies are restart_on_memory, scale_up_on_load$/m);
       },
     );
+    await t.step("a name far from every policy is a policy to come: a warning", async () => {
+      const { code, io, path } = await check(
+        "modes_later.toml",
+        `[policy]\ndir = "${join(dir, "policies")}"\nmodes = ["canary=dryrun"]\n`,
+      );
+      assert.equal(code, EXIT_OK);
+      assert.equal(io.stdoutText(), `${path}: ok\n`);
+      assert.match(
+        io.stderrText(),
+        /^warning: 'policy\.modes' names 'canary' that match no policy in '.*' yet: each mode applies when its file appears \(known policies are restart_on_memory, scale_up_on_load\)$/m,
+      );
+    });
     await t.step("the same names against policies that exist are ok", async () => {
       const { code, io } = await check(
         "modes_ok.toml",

@@ -4,7 +4,7 @@ import { type Daemon, startDaemon } from "../daemon/mod.ts";
 import { ConfigError } from "../errors.ts";
 import { configureLogging } from "../log/mod.ts";
 import { systemdNotifier } from "../systemd/mod.ts";
-import { loadCheckedConfig } from "./_checked_config.ts";
+import { loadCheckedConfig, type PendingModesWarning } from "./_checked_config.ts";
 import type { CliIo } from "./_io.ts";
 import { EXIT_FAILURE, EXIT_OK, EXIT_POLICY_RESTART } from "./exit_codes.ts";
 
@@ -76,65 +76,83 @@ function addSignal(signal: Deno.Signal, handler: () => void): () => void {
  * @throws {import("../errors.ts").ConfigError} On a bad config or identity.
  */
 export async function runNode(flags: RunFlags, io: CliIo): Promise<number> {
-  // Warnings of the first load wait for logging, which that load configures.
+  // At start the engine itself reports policy.modes names that match no policy in a
+  // directory it reads; only a directory that does not exist yet is told here. Warnings of
+  // the first load wait for logging, which that load configures.
   const early: string[] = [];
-  let warn = (message: string): void => void early.push(message);
+  let warn: PendingModesWarning = (message, dirFound) => {
+    if (!dirFound) early.push(message);
+  };
   const load = () =>
     loadCheckedConfig({
       file: flags.config,
       env: io.env(),
       overrides: flagsToOverrides(flags),
       overrideLabel: flagLabel,
-    }, (message) => warn(message));
+    }, (message, dirFound) => warn(message, dirFound));
   const config: ResolvedConfig = await load();
   configureLogging({ level: config.log.level, format: config.log.format });
   const log = getLogger(["hopd", "cli"]);
+  for (const message of early) log.warn("Config: {message}", { message });
+  // A reload reports every such name: the engine keeps the [policy] it started with.
   warn = (message) => log.warn("Config: {message}", { message });
-  for (const message of early) warn(message);
 
-  let daemon: Daemon;
+  // SIGHUP is taken from the start: one that comes while the node starts (its default action
+  // would end the process) is applied once it runs.
+  let daemon: Daemon | undefined;
+  let reloadWhenStarted = false;
+  const removeHup = addSignal("SIGHUP", () => {
+    log.info("SIGHUP received: reloading");
+    if (daemon === undefined) reloadWhenStarted = true;
+    else void daemon.reload();
+  });
   try {
     daemon = await startDaemon(config, { loadConfig: load });
   } catch (error) {
+    removeHup();
     if (error instanceof ConfigError) throw error;
     // A listener that could not open (ListenError) says which, under which key, and why, in
     // one line; libp2p's own listen error carried stacks and advice about its internals.
     log.fatal("Cannot start: {message}", { message: (error as Error).message });
     return EXIT_FAILURE;
   }
+  if (reloadWhenStarted) void daemon.reload();
+  try {
+    return await serveUntilStopped(daemon, io);
+  } finally {
+    removeHup();
+  }
+}
 
+/**
+ * Serves until SIGTERM/SIGINT (drain, stop, exit 0; a second signal exits 1 at once) or a
+ * policy's restart request (drain, stop, exit 75). The handlers are in place before systemd
+ * is told READY=1.
+ */
+async function serveUntilStopped(daemon: Daemon, io: CliIo): Promise<number> {
+  const log = getLogger(["hopd", "cli"]);
   const notifier = systemdNotifier(io.env());
-  await notifier.ready(`serving as ${daemon.peerId}`);
   const { promise: exitCode, resolve } = Promise.withResolvers<number>();
   let signals = 0;
-  const onStop = () => {
-    signals++;
-    if (signals === 1) {
-      void notifier.stopping("draining open circuits, then exiting");
-      daemon.shutdown().then(() => resolve(EXIT_OK), (error) => {
-        log.error("Shutdown failed: {message}", { message: (error as Error).message });
-        resolve(EXIT_FAILURE);
-      });
-    } else {
-      log.warn("Second stop signal: exiting now without draining");
-      resolve(EXIT_FAILURE);
-    }
-  };
-  void daemon.restartRequested.then((reason) => {
-    if (signals > 0) return;
-    signals++;
-    void notifier.stopping(`restarting at a policy's request: ${reason}`);
-    daemon.shutdown().then(() => resolve(EXIT_POLICY_RESTART), (error) => {
+  const stop = (reason: string, code: number) => {
+    void notifier.stopping(reason);
+    daemon.shutdown().then(() => resolve(code), (error) => {
       log.error("Shutdown failed: {message}", { message: (error as Error).message });
       resolve(EXIT_FAILURE);
     });
+  };
+  const onStop = () => {
+    if (++signals === 1) return stop("draining open circuits, then exiting", EXIT_OK);
+    log.warn("Second stop signal: exiting now without draining");
+    resolve(EXIT_FAILURE);
+  };
+  void daemon.restartRequested.then((reason) => {
+    if (signals++ > 0) return;
+    stop(`restarting at a policy's request: ${reason}`, EXIT_POLICY_RESTART);
   });
   const removers = STOP_SIGNALS.map((signal) => addSignal(signal, onStop));
-  removers.push(addSignal("SIGHUP", () => {
-    log.info("SIGHUP received: reloading");
-    void daemon.reload();
-  }));
   try {
+    await notifier.ready(`serving as ${daemon.peerId}`);
     return await exitCode;
   } finally {
     for (const remove of removers) remove();

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { loadConfig, type RawConfig } from "../config/mod.ts";
+import { ListenError } from "../errors.ts";
 import { startDaemon } from "./mod.ts";
 
 async function testConfig(dataDir: string, overrides: RawConfig = {}) {
@@ -62,7 +63,7 @@ Deno.test("startDaemon() stops what it started when a later component cannot sta
       node: { listen: [`/ip4/127.0.0.1/tcp/${libp2pPort}`] },
       http: { listen: `127.0.0.1:${(taken.addr as Deno.NetAddr).port}` },
     });
-    await assert.rejects(startDaemon(config), Deno.errors.AddrInUse);
+    await assert.rejects(startDaemon(config), ListenError);
     // Rolled back: the host's listener is closed, so its port can be bound again.
     Deno.listen({ hostname: "127.0.0.1", port: libp2pPort }).close();
   } finally {

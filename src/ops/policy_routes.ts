@@ -25,7 +25,11 @@ import {
 export interface PolicyRoutesComponents {
   policies(): { verdict: unknown; policies: readonly unknown[] };
   /** Newest first, within the engine's byte bound (`truncated` when it cut the page). */
-  decisions(limit: number, policy?: string): { decisions: readonly unknown[]; truncated: boolean };
+  decisions(
+    limit: number,
+    policy?: string,
+    notable?: boolean,
+  ): { decisions: readonly unknown[]; truncated: boolean };
   restartBudget(): { exhausted: boolean; used: number; budget: number };
   resetRestartBudget(): void;
 }
@@ -68,6 +72,9 @@ const Decision = z.looseObject({
   seed: z.number().int(),
   verdict: Verdict.optional(),
   effectiveVerdict: Verdict.optional(),
+  verdictChange: z.object({ from: Verdict, to: Verdict }).optional().openapi({
+    description: "Set when the effective verdict differs from the policy's previous one",
+  }),
   reasons: z.array(z.string()),
   actions: z.array(z.looseObject({
     type: z.string(),
@@ -112,6 +119,11 @@ const decisionsRoute = createRoute({
         description: "How many (newest first)",
       }),
       policy: z.string().max(128).optional().openapi({ description: "Only this policy" }),
+      notable: z.enum(["true", "false"]).optional().openapi({
+        description: "true: only decisions where an action ran (or would have, in warn or " +
+          "dryrun mode) or the policy's verdict changed; kept apart, so quiet ticks do not " +
+          "push them out",
+      }),
     }),
   },
   responses: {
@@ -152,8 +164,8 @@ export function policyRoutes(engine: PolicyRoutesComponents): OpsRouteGroup {
   return (app) => {
     app.openapi(policiesRoute, (c) => c.json(engine.policies() as never, 200));
     app.openapi(decisionsRoute, (c) => {
-      const { limit, policy } = c.req.valid("query");
-      return c.json(engine.decisions(limit, policy) as never, 200);
+      const { limit, policy, notable } = c.req.valid("query");
+      return c.json(engine.decisions(limit, policy, notable === "true") as never, 200);
     });
     app.openapi(resetRoute, (c) => {
       engine.resetRestartBudget();

@@ -354,11 +354,23 @@ function actionText(action) {
   return text.length > 160 ? `${text.slice(0, 159)}…` : text;
 }
 
+// The verdict cell: "from → to" when the decision changed the policy's verdict.
+function verdictCell(d) {
+  const change = obj(d.verdictChange);
+  const verdict = (v) => el("span", { class: `badge ${verdictTone(v)}` }, str(v));
+  if (typeof change.from === "string" && typeof change.to === "string") {
+    return cell(el("span", {}, verdict(change.from), " → ", verdict(change.to)));
+  }
+  return cell(d.verdict ? verdict(d.verdict) : "—");
+}
+
+// Only decisions that did something (/v1/decisions?notable=true): an action that ran or
+// would have, or a verdict change; quiet healthy ticks are not listed.
 function renderDecisions(data, note, body) {
   const decisions = arr(data.decisions).map(obj);
   note.textContent = decisions.length === 0
-    ? "No policy decisions yet."
-    : `The ${decisions.length} most recent decisions, newest first.`;
+    ? "No actions or verdict changes yet."
+    : `The ${decisions.length} most recent actions and verdict changes, newest first.`;
   const rows = decisions.map((d) =>
     el(
       "tr",
@@ -366,9 +378,7 @@ function renderDecisions(data, note, body) {
       cell(typeof d.time === "string" ? new Date(d.time).toLocaleTimeString() : "—"),
       cell(str(d.policy)),
       cell(str(d.mode)),
-      cell(
-        d.verdict ? el("span", { class: `badge ${verdictTone(d.verdict)}` }, str(d.verdict)) : "—",
-      ),
+      verdictCell(d),
       cell(
         el("ul", { class: "actions" }, ...arr(d.actions).map((a) => el("li", {}, actionText(a)))),
       ),
@@ -424,7 +434,7 @@ function start() {
         ? [
           getJson("/v1/federation"),
           getJson("/v1/policies"),
-          getJson(`/v1/decisions?limit=${DECISIONS_LIMIT}`),
+          getJson(`/v1/decisions?limit=${DECISIONS_LIMIT}&notable=true`),
         ]
         : []),
     ]);

@@ -31,3 +31,10 @@ export const RECENT_DECISIONS_MAX = 500;
 export const RECENT_DECISIONS_MAX_BYTES = 8 * 1024 * 1024;
 /** Bytes (as JSON) of decisions one `GET /v1/decisions` answers at most. */
 export const DECISIONS_RESPONSE_MAX_BYTES = 4 * 1024 * 1024;
+/**
+ * Notable decisions (an action that ran or would have, a verdict change) kept apart for
+ * `GET /v1/decisions?notable=true`, so quiet ticks do not push them out.
+ */
+export const NOTABLE_DECISIONS_MAX = 200;
+/** Bytes (as JSON) of the notable decisions kept in memory. */
+export const NOTABLE_DECISIONS_MAX_BYTES = 2 * 1024 * 1024;

@@ -6,7 +6,12 @@
 import { join } from "node:path";
 import type { Action, PolicyMode, Snapshot, Verdict } from "./types.ts";
 import type { SuppressedBy } from "./rails.ts";
-import { RECENT_DECISIONS_MAX, RECENT_DECISIONS_MAX_BYTES } from "./constants.ts";
+import {
+  NOTABLE_DECISIONS_MAX,
+  NOTABLE_DECISIONS_MAX_BYTES,
+  RECENT_DECISIONS_MAX,
+  RECENT_DECISIONS_MAX_BYTES,
+} from "./constants.ts";
 
 /** What happened to one asked-for action. */
 export type ActionOutcome = "executed" | "dryrun" | "warned" | "suppressed";
@@ -31,6 +36,8 @@ export interface DecisionRecord {
   readonly verdict?: Verdict;
   /** The verdict after hysteresis (what /ready and the metric saw). */
   readonly effectiveVerdict?: Verdict;
+  /** Set when the effective verdict differs from the policy's previous one. */
+  readonly verdictChange?: { readonly from: Verdict; readonly to: Verdict };
   readonly reasons: readonly string[];
   readonly actions: readonly DecidedAction[];
   readonly durationMs: number;
@@ -72,14 +79,59 @@ export interface RecentDecisions {
   readonly truncated: boolean;
 }
 
+/**
+ * Whether a decision did something an operator looks for in "Recent actions": an action ran
+ * (or would have, in warn or dryrun mode), or the policy's verdict changed. A healthy tick
+ * without actions, or an action the rails held back, is not.
+ */
+export function isNotable(record: DecisionRecord): boolean {
+  return record.verdictChange !== undefined ||
+    record.actions.some((action) => action.outcome !== "suppressed");
+}
+
+/** The newest decisions in memory, bounded in count and in bytes of JSON. */
+class RecentRing {
+  /** Oldest first, each with its size as JSON. */
+  readonly #kept: { readonly record: DecisionRecord; readonly bytes: number }[] = [];
+  readonly #max: number;
+  readonly #maxBytes: number;
+  #bytes = 0;
+
+  constructor(max: number, maxBytes: number) {
+    this.#max = max;
+    this.#maxBytes = maxBytes;
+  }
+
+  push(record: DecisionRecord, bytes: number): void {
+    this.#kept.push({ record, bytes });
+    this.#bytes += bytes;
+    while (
+      this.#kept.length > this.#max || (this.#bytes > this.#maxBytes && this.#kept.length > 1)
+    ) {
+      this.#bytes -= this.#kept.shift()!.bytes;
+    }
+  }
+
+  newest(limit: number, policy: string | undefined, maxBytes: number): RecentDecisions {
+    const decisions: DecisionRecord[] = [];
+    let bytes = 0;
+    for (let i = this.#kept.length - 1; i >= 0; i--) {
+      const kept = this.#kept[i]!;
+      if (policy !== undefined && kept.record.policy !== policy) continue;
+      if (decisions.length === limit) break;
+      if (bytes + kept.bytes > maxBytes) return { decisions, truncated: true };
+      decisions.push(kept.record);
+      bytes += kept.bytes;
+    }
+    return { decisions, truncated: false };
+  }
+}
+
 /** Appends records to a size-rotated ndjson file and keeps the newest in memory. */
 export class DecisionLog {
   readonly #init: DecisionLogInit;
-  /** Oldest first, each with its size as JSON. */
-  readonly #recent: { readonly record: DecisionRecord; readonly bytes: number }[] = [];
-  readonly #recentMax: number;
-  readonly #recentMaxBytes: number;
-  #recentBytes = 0;
+  readonly #recent: RecentRing;
+  readonly #notable = new RecentRing(NOTABLE_DECISIONS_MAX, NOTABLE_DECISIONS_MAX_BYTES);
   #file: Deno.FsFile | undefined;
   #size = 0;
   #chain: Promise<void> = Promise.resolve();
@@ -87,8 +139,10 @@ export class DecisionLog {
 
   constructor(init: DecisionLogInit) {
     this.#init = init;
-    this.#recentMax = init.recent ?? RECENT_DECISIONS_MAX;
-    this.#recentMaxBytes = init.recentBytes ?? RECENT_DECISIONS_MAX_BYTES;
+    this.#recent = new RecentRing(
+      init.recent ?? RECENT_DECISIONS_MAX,
+      init.recentBytes ?? RECENT_DECISIONS_MAX_BYTES,
+    );
   }
 
   /** The path of the live file, if any. */
@@ -104,14 +158,8 @@ export class DecisionLog {
     records.forEach((record, i) => {
       if (record.type !== "decision") return;
       const bytes = lines[i]!.length;
-      this.#recent.push({ record, bytes });
-      this.#recentBytes += bytes;
-      while (
-        this.#recent.length > this.#recentMax ||
-        (this.#recentBytes > this.#recentMaxBytes && this.#recent.length > 1)
-      ) {
-        this.#recentBytes -= this.#recent.shift()!.bytes;
-      }
+      this.#recent.push(record, bytes);
+      if (isNotable(record)) this.#notable.push(record, bytes);
     });
     if (this.path === undefined || records.length === 0) return;
     const text = lines.join("\n") + "\n";
@@ -123,21 +171,19 @@ export class DecisionLog {
   }
 
   /**
-   * Newest decisions first, optionally of one policy, at most `limit` of them and at most
-   * `maxBytes` of JSON together.
+   * Newest decisions first, at most `limit` of them and at most `maxBytes` of JSON together.
+   *
+   * @param limit Most decisions.
+   * @param filter Only one policy's; only notable ones ({@linkcode isNotable}, kept apart so
+   *   quiet ticks do not push them out).
+   * @param maxBytes Most bytes of JSON.
    */
-  recent(limit: number, policy?: string, maxBytes = Infinity): RecentDecisions {
-    const decisions: DecisionRecord[] = [];
-    let bytes = 0;
-    for (let i = this.#recent.length - 1; i >= 0; i--) {
-      const kept = this.#recent[i]!;
-      if (policy !== undefined && kept.record.policy !== policy) continue;
-      if (decisions.length === limit) break;
-      if (bytes + kept.bytes > maxBytes) return { decisions, truncated: true };
-      decisions.push(kept.record);
-      bytes += kept.bytes;
-    }
-    return { decisions, truncated: false };
+  recent(
+    limit: number,
+    filter: { readonly policy?: string; readonly notable?: boolean } = {},
+    maxBytes = Infinity,
+  ): RecentDecisions {
+    return (filter.notable ? this.#notable : this.#recent).newest(limit, filter.policy, maxBytes);
   }
 
   /** Waits for queued writes and closes the file. */

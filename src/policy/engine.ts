@@ -25,6 +25,7 @@ import { actionKey, Hysteresis, RestartBudget } from "./rails.ts";
 import type { SandboxLimits } from "./sandbox.ts";
 import { SandboxWorker } from "./sandbox_worker.ts";
 import { StateStore } from "./state_store.ts";
+import { logVerdictChange, type VerdictChange, VerdictTracker } from "./verdict_changes.ts";
 import { type PolicyMode, type Snapshot, type Verdict, VERDICTS } from "./types.ts";
 
 const log = getLogger(["hopd", "policy"]);
@@ -108,6 +109,7 @@ export class PolicyEngine {
   readonly #states = new Map<string, string>();
   readonly #hysteresis = new Map<string, Hysteresis>();
   readonly #judgements = new Map<string, Judgement>();
+  readonly #verdicts = new VerdictTracker();
   readonly #limits: SandboxLimits;
   #tick = 0;
   /** The `policy.modes` names last found to match no policy, joined (logged once per change). */
@@ -253,8 +255,8 @@ export class PolicyEngine {
    * Newest decisions first, at most `limit` and at most DECISIONS_RESPONSE_MAX_BYTES of JSON
    * (a page of /v1/decisions stays a bounded answer whatever the policies logged).
    */
-  decisions(limit: number, policy?: string): RecentDecisions {
-    return this.#decisions.recent(limit, policy, DECISIONS_RESPONSE_MAX_BYTES);
+  decisions(limit: number, policy?: string, notable = false): RecentDecisions {
+    return this.#decisions.recent(limit, { policy, notable }, DECISIONS_RESPONSE_MAX_BYTES);
   }
 
   /** Restart budget state. */
@@ -279,13 +281,14 @@ export class PolicyEngine {
       if (result === "retired") {
         this.#judgements.delete(name);
         this.#hysteresis.delete(name);
+        this.#verdicts.forget(name);
       }
     }
     this.#checkModeNames();
   }
 
-  // The config was checked against the directory at start; a policy renamed or removed since
-  // (or a directory that appeared only now) leaves a mode that applies to nothing.
+  // Typos were refused at start; a name still to come, a policy renamed or removed since, or
+  // a directory that appeared only now leaves a mode that applies to nothing (yet).
   #checkModeNames(): void {
     const present = this.#table.list().filter((e) => e.state !== "retired").map((e) => e.name);
     const check = modeNamesCheck(this.#config.modes, present);
@@ -409,6 +412,12 @@ export class PolicyEngine {
       reasons: result.reasons,
       mode: base.mode,
     });
+    const verdictChange = this.#verdictChanged(
+      entry.name,
+      base.mode,
+      effective,
+      result.reasons,
+    );
     const actions = this.#executor.run(result.actions, {
       policy: entry.name,
       mode: base.mode,
@@ -421,6 +430,7 @@ export class PolicyEngine {
       ...base,
       verdict: result.verdict,
       effectiveVerdict: effective,
+      ...(verdictChange === undefined ? {} : { verdictChange }),
       reasons: result.reasons,
       actions,
       durationMs: evaluated.durationMs,
@@ -445,13 +455,13 @@ export class PolicyEngine {
       kind: failure.kind,
       message: failure.message,
     });
-    // Fail closed: a policy that cannot judge counts as unhealthy; open: it has no opinion.
+    // Fail closed: a policy that cannot judge counts as unhealthy; open: it has no opinion
+    // (its last verdict stays the one a change is told from).
+    let verdictChange: VerdictChange | undefined;
     if (this.#config.failClosed) {
-      this.#judgements.set(name, {
-        verdict: "unhealthy",
-        reasons: [`policy failed: ${failure.message}`],
-        mode: base.mode,
-      });
+      const reasons = [`policy failed: ${failure.message}`];
+      this.#judgements.set(name, { verdict: "unhealthy", reasons, mode: base.mode });
+      verdictChange = this.#verdictChanged(name, base.mode, "unhealthy", reasons);
     } else {
       this.#judgements.delete(name);
     }
@@ -463,12 +473,24 @@ export class PolicyEngine {
     }
     return {
       ...base,
+      ...(verdictChange === undefined ? {} : { verdictChange }),
       reasons: [],
       actions: [],
       durationMs: failure.durationMs,
       error: failure.message,
       errorKind: failure.kind,
     };
+  }
+
+  #verdictChanged(
+    policy: string,
+    mode: PolicyMode,
+    verdict: Verdict,
+    reasons: readonly string[],
+  ): VerdictChange | undefined {
+    const change = this.#verdicts.note(policy, verdict);
+    if (change !== undefined) logVerdictChange(log, { policy, mode, change, reasons });
+    return change;
   }
 
   #fold(include: (mode: PolicyMode) => boolean): Health {

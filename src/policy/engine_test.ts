@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { configureSync, type LogRecord, resetSync } from "@logtape/logtape";
 import { Registry } from "prom-client";
 import { loadConfig, type ResolvedPolicyConfig } from "../config/mod.ts";
 import { banScope } from "../ratelimit/mod.ts";
@@ -454,4 +455,82 @@ Deno.test("PolicyEngine: a hostile policy never stops the others, and what it ou
       await assert.rejects(Deno.stat(join(r.dataDir, "decisions.ndjson.1")));
     });
   }
+});
+
+Deno.test("PolicyEngine logs each verdict change once, as it happens, and records it", async () => {
+  const records: LogRecord[] = [];
+  configureSync({
+    reset: true,
+    sinks: { memory: (record) => records.push(record) },
+    loggers: [{ category: ["hopd", "policy"], lowestLevel: "info", sinks: ["memory"] }],
+  });
+  try {
+    await using r = await rig({ hysteresis_for: 2, hysteresis_of: 3 });
+    // Unhealthy while the snapshot shows a ban, which the test sets and clears.
+    await save(
+      r.dir,
+      "mem.js",
+      `export function evaluate(s) {
+        return s.limiter.bans > 0
+          ? { verdict: "unhealthy", reasons: ["rss 3 GiB"] }
+          : { verdict: "healthy" };
+      }`,
+    );
+    await r.engine.start();
+    const changes = () =>
+      records.filter((record) => String(record.rawMessage).startsWith("Policy {policy} verdict"))
+        .map((record) => {
+          const { from, to, effect, reasons } = record.properties;
+          return `${record.level} ${from}→${to} ${effect} ${JSON.stringify(reasons)}`;
+        });
+    const verdictChanges = () =>
+      r.engine.decisions(20, "mem").decisions.map((d) => d.verdictChange).reverse();
+
+    await r.engine.tick(); // healthy: nothing to tell
+    r.snapshot.value = { limiter: { ...exampleSnapshot().limiter, bans: 1 } };
+    await r.engine.tick(); // unhealthy asked, not yet sustained: degraded
+    await r.engine.tick(); // sustained: unhealthy, /ready 503
+    await r.engine.tick(); // still unhealthy: no new line
+    r.snapshot.value = {};
+    await r.engine.tick(); // back
+    await r.engine.tick();
+    assert.deepEqual(changes(), [
+      'warning healthy→degraded /ready does not change for a degraded verdict ["rss 3 GiB"]',
+      'warning degraded→unhealthy /ready answers 503: the node is out of rotation ["rss 3 GiB"]',
+      "info unhealthy→healthy it no longer keeps /ready at 503 []",
+    ]);
+    assert.deepEqual(verdictChanges(), [
+      undefined,
+      { from: "healthy", to: "degraded" },
+      { from: "degraded", to: "unhealthy" },
+      undefined,
+      { from: "unhealthy", to: "healthy" },
+      undefined,
+    ]);
+    const notable = r.engine.decisions(20, undefined, true).decisions;
+    assert.deepEqual(notable.map((d) => d.verdictChange?.to), ["healthy", "unhealthy", "degraded"]);
+  } finally {
+    resetSync();
+  }
+});
+
+Deno.test("PolicyEngine's notable decisions keep actions and verdict changes, not quiet ticks", async () => {
+  await using r = await rig({ cooldown: "1h" });
+  await save(
+    r.dir,
+    "quiet.js",
+    `export function evaluate() { return { verdict: "healthy" }; }`,
+  );
+  await save(r.dir, "act.js", policy("healthy", [{ type: "throttle", factor: 0.5, forMs: 1000 }]));
+  await r.engine.start();
+  for (let i = 0; i < 4; i++) await r.engine.tick();
+  const all = r.engine.decisions(50).decisions;
+  assert.equal(all.length, 8);
+  const notable = r.engine.decisions(50, undefined, true).decisions;
+  // The throttle ran once; the cooldown held it back three times (not notable), and the
+  // quiet policy never acted nor changed its verdict.
+  assert.deepEqual(
+    notable.map((d) => `${d.policy}:${d.actions.map((a) => a.outcome).join(",")}`),
+    ["act:executed"],
+  );
 });

@@ -41,7 +41,7 @@ export { SandboxWorker } from "./sandbox_worker.ts";
 export type { SandboxLimits } from "./sandbox.ts";
 export { moduleNameOf, readOptional } from "./module_table.ts";
 export { mayRun, unrunnableHooks } from "./hook_runner.ts";
-export { checkModeNames, describeUnknownModeNames } from "./mode_names.ts";
+export { checkModeNames, describeModeTypos, describePendingModeNames } from "./mode_names.ts";
 export type { ModeNamesCheck } from "./mode_names.ts";
 export { ACTION_TYPES, snapshotProblem, VERDICTS } from "./types.ts";
 export type { Action, PolicyMode, PolicyResult, Snapshot, Verdict } from "./types.ts";
