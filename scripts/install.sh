@@ -22,8 +22,10 @@
 #
 # Installed paths (under --root): /usr/local/bin/hopd, /etc/systemd/system/hopd.service,
 # /etc/systemd/system/hopd.service.d/low-port.conf, /usr/lib/sysusers.d/hopd.conf,
-# /etc/hopd/{hopd.toml,admin.token,policies/,plugins/}, /usr/local/share/doc/hopd/, and the
-# hopd user and group in /etc/{passwd,group,shadow,gshadow}. Standard directories it had to
+# /etc/hopd/{hopd.toml,admin.token,plugins/}, /etc/hopd/policies/ (the shipped policies, their
+# fixtures and hopd.d.ts; an operator's edits are kept, see install_policies),
+# /usr/local/share/doc/hopd/ (docs/*.md and every file they link to, at their repository
+# paths), and the hopd user and group in /etc/{passwd,group,shadow,gshadow}. Standard directories it had to
 # create (/usr/local/bin, /etc/systemd/system, ...) stay after --uninstall, and so do the
 # backup files the user tools keep (/etc/passwd- and the like).
 set -euo pipefail
@@ -99,6 +101,103 @@ put_file() {
   say "wrote ${target#"$root"}"
 }
 
+# The docs: every docs/*.md and every file they link to, followed link by link (relative
+# links only), at the same paths under $DOC as in the repository so that every link holds
+# (docs/OPERATIONS.md's ../bench/RESULTS.md is $DOC/bench/RESULTS.md). Files of an older
+# layout that are no longer part of the set are removed.
+doc_set() {
+  local -A seen=()
+  local -a queue=()
+  local file link target
+  for file in "$repo"/docs/*.md; do queue+=("docs/${file##*/}"); done
+  while ((${#queue[@]} > 0)); do
+    file="${queue[0]}"
+    queue=("${queue[@]:1}")
+    [[ -z "${seen[$file]:-}" && -f "$repo/$file" ]] || continue
+    seen[$file]=1
+    while IFS= read -r link; do
+      link="${link#](}"
+      link="${link%%#*}"
+      [[ -n "$link" && "$link" != *://* && "$link" != mailto:* ]] || continue
+      target="$(realpath -m --relative-to="$repo" "$repo/$(dirname "$file")/$link")"
+      [[ "$target" != ../* ]] && queue+=("$target")
+    done < <(grep -oE '\]\([^)[:space:]]+' "$repo/$file" || true)
+  done
+  printf '%s\n' "${!seen[@]}" | sort
+}
+
+install_docs() {
+  local -A wanted=()
+  local file
+  while IFS= read -r file; do
+    wanted[$file]=1
+    put_file "$DOC/$file" "$repo/$file" 0644
+  done < <(doc_set)
+  while IFS= read -r file; do
+    file="${file#"$DOC"/}"
+    if [[ -z "${wanted[$file]:-}" ]]; then
+      rm -f "$DOC/$file"
+      say "removed ${DOC#"$root"}/$file (no longer shipped)"
+    fi
+  done < <(find "$DOC" -type f 2>/dev/null)
+  find "$DOC" -mindepth 1 -type d -empty -delete 2>/dev/null || true
+}
+
+# The shipped policies (policies/*.js with their *_test.js fixtures, and hopd.d.ts) go to
+# $ETC/policies, where a running hopd loads them live. An operator's edits win: the
+# manifest $ETC/policies/.shipped records the SHA-256 of each file as last shipped, and on
+# an upgrade a file is replaced only while it still is what was shipped. An edited file is
+# kept and the new version written beside it as <file>.new (hopd loads only <name>.js, never
+# <name>.js.new); a shipped file the operator deleted stays deleted; a file a release no
+# longer ships is removed if unedited, kept otherwise.
+install_policies() {
+  local dir="$ETC/policies" manifest="$ETC/policies/.shipped" file name new_sum old_sum current
+  local -A shipped=()
+  if [[ -f "$manifest" ]]; then
+    while read -r old_sum name; do shipped[$name]="$old_sum"; done <"$manifest"
+  fi
+  local next
+  next="$(mktemp "$dir/.hopd-install.XXXXXX")"
+  for file in "$repo"/policies/*.js "$repo"/policies/hopd.d.ts; do
+    [[ -f "$file" ]] || continue
+    name="${file##*/}"
+    new_sum="$(sha256sum "$file" | cut -d' ' -f1)"
+    old_sum="${shipped[$name]:-}"
+    unset 'shipped[$name]'
+    printf '%s %s\n' "$new_sum" "$name" >>"$next"
+    if [[ ! -e "$dir/$name" ]]; then
+      if [[ -n "$old_sum" ]]; then
+        say "kept ${dir#"$root"}/$name deleted (deleted after an earlier install)"
+      else
+        put_file "$dir/$name" "$file" 0644
+      fi
+      continue
+    fi
+    current="$(sha256sum "$dir/$name" | cut -d' ' -f1)"
+    if [[ "$current" == "$new_sum" ]]; then
+      rm -f "$dir/$name.new"
+    elif [[ -n "$old_sum" && "$current" == "$old_sum" ]]; then
+      put_file "$dir/$name" "$file" 0644
+    else
+      put_file "$dir/$name.new" "$file" 0644
+      say "kept your edited ${dir#"$root"}/$name; this release's version is $name.new"
+    fi
+  done
+  for name in "${!shipped[@]}"; do
+    [[ -f "$dir/$name" ]] || continue
+    if [[ "$(sha256sum "$dir/$name" | cut -d' ' -f1)" == "${shipped[$name]}" ]]; then
+      rm -f "$dir/$name"
+      say "removed ${dir#"$root"}/$name (no longer shipped)"
+    fi
+  done
+  if [[ -f "$manifest" ]] && cmp -s "$next" "$manifest"; then
+    rm -f "$next"
+  else
+    chmod 0644 "$next"
+    mv -f "$next" "$manifest"
+  fi
+}
+
 uninstall_hopd() {
   systemctl_live disable --now hopd.service 2>/dev/null || true
   # The link `enable` made (offline with --root: systemctl_live skipped it).
@@ -145,12 +244,11 @@ install_hopd() {
   if ((low_port)); then
     put_file "$DROPIN_DIR/low-port.conf" "$here/hopd-low-port.conf" 0644
   fi
-  for doc in OPERATIONS.md DISASTER_RECOVERY.md PERFORMANCE_TUNING.md CONFIGURATION.md API.md; do
-    [[ -f "$repo/docs/$doc" ]] && put_file "$DOC/$doc" "$repo/docs/$doc" 0644
-  done
+  install_docs
 
   mkdir -p "$ETC/policies" "$ETC/plugins"
   chmod 0755 "$ETC" "$ETC/policies" "$ETC/plugins"
+  install_policies
   if [[ ! -e "$ETC/hopd.toml" ]]; then
     put_file "$ETC/hopd.toml" "$here/hopd.toml" 0644
   fi

@@ -201,7 +201,8 @@ Deno.test("install.sh installs into a temp root, again without change, and unins
         "/etc/hopd/hopd.toml 644",
         "/etc/systemd/system/hopd.service.d/low-port.conf 644",
         "/usr/lib/sysusers.d/hopd.conf 644",
-        "/usr/local/share/doc/hopd/OPERATIONS.md 644",
+        "/usr/local/share/doc/hopd/docs/OPERATIONS.md 644",
+        "/etc/hopd/policies/restart_on_memory.js 644",
       ]
     ) {
       assert.ok(installed.some((e) => e.startsWith(path)), `${path} not installed`);

@@ -209,7 +209,7 @@ const httpSection = z.strictObject({
 const logSection = z.strictObject({
   level: z.enum(LOG_LEVELS).default("info").describe("Lowest level written."),
   format: z.enum(LOG_FORMATS).default("pretty").describe(
-    '"pretty" for people, "json" for one JSON object per line (journald, log shippers).',
+    '"pretty" for people (coloured only on a terminal, never with NO_COLOR set), "json" for one JSON object per line (journald, log shippers): every line hopd writes, runtime warnings included.',
   ),
 });
 

@@ -195,6 +195,43 @@ Deno.test("admin request bodies over the limit get 413 JSON", async () => {
   assert.equal(control.banned.length, 0);
 });
 
+Deno.test("a chunked admin body (no Content-Length) is read up to the limit and passed on whole", async (t) => {
+  const chunked = (text: string) =>
+    new ReadableStream<Uint8Array>({
+      start(controller) {
+        const bytes = new TextEncoder().encode(text);
+        for (let i = 0; i < bytes.length; i += 16) controller.enqueue(bytes.subarray(i, i + 16));
+        controller.close();
+      },
+    });
+  const post = (ops: ReturnType<typeof app>["ops"], text: string) =>
+    ops.request("/v1/admin/bans", {
+      method: "POST",
+      headers: { "content-type": "application/json", "transfer-encoding": "chunked" },
+      body: chunked(text),
+      duplex: "half",
+    } as RequestInit, LOOPBACK);
+  await t.step("over the limit: 413", async () => {
+    const { ops, control } = app({ maxBodyBytes: 64 });
+    const response = await post(
+      ops,
+      JSON.stringify({ cidr: "10.0.0.0/8", reason: "x".repeat(200) }),
+    );
+    assert.equal(response.status, 413);
+    assert.equal((await response.json()).error.code, "PAYLOAD_TOO_LARGE");
+    assert.equal(control.banned.length, 0);
+  });
+  await t.step("within it: the route reads the whole body", async () => {
+    const { ops, control } = app({ maxBodyBytes: 1024 });
+    const response = await post(
+      ops,
+      JSON.stringify({ cidr: "10.0.0.0/8", reason: "y".repeat(100) }),
+    );
+    assert.equal(response.status, 201, await response.clone().text());
+    assert.equal(control.banned.length, 1);
+  });
+});
+
 Deno.test("admin listings are paged", async (t) => {
   const { ops } = app();
   await t.step("first page has nextOffset", async () => {
