@@ -18,6 +18,8 @@
  * @module
  */
 
+import { ipToBigInt } from "../ip/mod.ts";
+
 /** One configured block. */
 export interface RegionCidr {
   readonly cidr: string;
@@ -32,74 +34,11 @@ interface Block {
 }
 
 const ALL_ONES_128 = (1n << 128n) - 1n;
-const V4_MAPPED_PREFIX = 0xffffn << 32n;
-
-/**
- * Parses an IPv4 or IPv6 address (zone suffix ignored) as a 128-bit integer, IPv4 mapped
- * into `::ffff:0:0/96`.
- *
- * @param text The address.
- * @returns The integer, or undefined when `text` is not an address.
- */
-export function parseIpBigInt(text: string): bigint | undefined {
-  const zone = text.indexOf("%");
-  const address = zone === -1 ? text : text.slice(0, zone);
-  if (!address.includes(":")) {
-    const v4 = parseIpv4(address);
-    return v4 === undefined ? undefined : V4_MAPPED_PREFIX | BigInt(v4);
-  }
-  return parseIpv6(address);
-}
-
-function parseIpv4(text: string): number | undefined {
-  const parts = text.split(".");
-  if (parts.length !== 4) return undefined;
-  let value = 0;
-  for (const part of parts) {
-    if (!/^\d{1,3}$/.test(part)) return undefined;
-    const octet = Number(part);
-    if (octet > 255) return undefined;
-    value = value * 256 + octet;
-  }
-  return value;
-}
-
-function parseIpv6(text: string): bigint | undefined {
-  const halves = text.split("::");
-  if (halves.length > 2) return undefined;
-  const head = halves[0] === "" ? [] : halves[0]!.split(":");
-  const tail = halves.length === 2 && halves[1] !== "" ? halves[1]!.split(":") : [];
-  const words: number[] = [];
-  const pushGroups = (groups: string[], into: number[]): boolean => {
-    for (let i = 0; i < groups.length; i++) {
-      const group = groups[i]!;
-      if (i === groups.length - 1 && group.includes(".")) {
-        const v4 = parseIpv4(group);
-        if (v4 === undefined) return false;
-        into.push(v4 >>> 16, v4 & 0xffff);
-      } else if (/^[0-9a-fA-F]{1,4}$/.test(group)) {
-        into.push(parseInt(group, 16));
-      } else {
-        return false;
-      }
-    }
-    return true;
-  };
-  const tailWords: number[] = [];
-  if (!pushGroups(head, words) || !pushGroups(tail, tailWords)) return undefined;
-  const missing = 8 - words.length - tailWords.length;
-  if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined;
-  for (let i = 0; i < missing && halves.length === 2; i++) words.push(0);
-  words.push(...tailWords);
-  let value = 0n;
-  for (const word of words) value = (value << 16n) | BigInt(word);
-  return value;
-}
 
 function parseBlock(entry: RegionCidr): Block {
   const slash = entry.cidr.indexOf("/");
   const addressText = slash === -1 ? entry.cidr : entry.cidr.slice(0, slash);
-  const address = parseIpBigInt(addressText);
+  const address = ipToBigInt(addressText);
   if (address === undefined) {
     throw new RangeError(
       `Cannot map CIDR '${entry.cidr}' to region '${entry.region}': '${addressText}' is not an IP address`,
@@ -144,7 +83,7 @@ export class RegionMap {
    */
   lookup(ip: string): string | undefined {
     if (this.#blocks.length === 0) return undefined;
-    const address = parseIpBigInt(ip);
+    const address = ipToBigInt(ip);
     if (address === undefined) return undefined;
     for (const block of this.#blocks) {
       if ((address & block.mask) === block.network) return block.region;

@@ -8,7 +8,7 @@
 
 import type { Connection, Libp2p, PeerId } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
-import type { Multiaddr } from "@multiformats/multiaddr";
+import { ipOf } from "../ip/mod.ts";
 import {
   type Ban,
   type CheckResult,
@@ -18,19 +18,6 @@ import {
 } from "../ratelimit/mod.ts";
 import type { PluginAdmission } from "../policy/mod.ts";
 import type { Admission, RelayAdmission } from "../relay/mod.ts";
-
-/**
- * The IP of a multiaddr, if it starts with one.
- *
- * @param addr A remote address.
- * @returns The IP text, or undefined.
- */
-export function ipOf(addr: Multiaddr): string | undefined {
-  const first = addr.getComponents()[0];
-  return first !== undefined && (first.name === "ip4" || first.name === "ip6")
-    ? first.value
-    : undefined;
-}
 
 function refusal(result: CheckResult): Admission {
   if (result.ok) return result;

@@ -34,6 +34,7 @@ import { gossipsubOptions } from "../federation/mod.ts";
 import { registerHostMetrics } from "../host/metrics.ts";
 import { createHost, type Host, type LoadedCertificate } from "../host/mod.ts";
 import type { Identity } from "../identity/mod.ts";
+import { ipOf } from "../ip/mod.ts";
 import { createRegistry } from "../metrics/mod.ts";
 import { type Health, type PolicyEngine, policyEngine } from "../policy/mod.ts";
 import {
@@ -47,7 +48,7 @@ import {
 import { type Relay, relay } from "../relay/mod.ts";
 import { registerSocketMetrics, type SocketGuards, socketGuards } from "../sockets/mod.ts";
 import { VERSION } from "../version.ts";
-import { closeBanned, ipOf, relayAdmission, withPluginHooks } from "./admission.ts";
+import { closeBanned, relayAdmission, withPluginHooks } from "./admission.ts";
 import { type FederationMember, federationMember } from "./federation_member.ts";
 import { type NodeMetrics, registerNodeMetrics } from "./node_metrics.ts";
 import { HEALTHY, NodeState } from "./node_state.ts";

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { formatMasked, type IpFamily, networkKey, parseIp } from "./_ip.ts";
+import { formatMasked, type IpFamily, networkKey, parseIp } from "../ip/mod.ts";
 
 /** A parsed CIDR block. */
 export interface Cidr {

@@ -8,7 +8,7 @@
 import { effectiveBurst } from "./_rate.ts";
 import { AccessList } from "./access_list.ts";
 import type { RateSpec, ResolvedLimiterConfig } from "./mod.ts";
-import { checkPrefix } from "./subnet_key.ts";
+import { checkPrefix } from "../ip/mod.ts";
 
 /** Rate specs of the config, by their name in limit keys. */
 const SPECS = {

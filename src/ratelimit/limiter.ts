@@ -5,7 +5,7 @@
  * @module
  */
 
-import { networkKey, parseIp } from "./_ip.ts";
+import { networkKey, parseIp } from "../ip/mod.ts";
 import { effectiveBurst } from "./_rate.ts";
 import type { AccessList } from "./access_list.ts";
 import { BandwidthShaper, type Flow, UNLIMITED_FLOW } from "./bandwidth_shaper.ts";

@@ -44,7 +44,6 @@ export type { LimitKey } from "./limit_keys.ts";
 export { TokenBucket } from "./token_bucket.ts";
 export { KeyedLimiter } from "./keyed_limiter.ts";
 export type { KeyedLimiterInit, LimiterKey } from "./keyed_limiter.ts";
-export { subnetKey } from "./subnet_key.ts";
 export { CidrSet, parseCidr } from "./cidr_set.ts";
 export type { Cidr } from "./cidr_set.ts";
 export { BanList } from "./ban_list.ts";

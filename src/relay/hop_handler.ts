@@ -14,6 +14,7 @@
 import type { Connection, PeerId, Stream } from "@libp2p/interface";
 import { getLogger } from "@logtape/logtape";
 import { encodeFrame, FrameReader, FrameTooLargeError, StreamEndedError } from "./_framing.ts";
+import { ipOf } from "../ip/mod.ts";
 import { addrKeys } from "./_ip.ts";
 import { Circuit, CircuitSlots } from "./circuit.ts";
 import type { CircuitEndedBy, CircuitEndReason, CircuitLimit } from "./circuit.ts";
@@ -240,7 +241,7 @@ export class HopHandler {
     const peerId = peer.toMultihash().bytes;
     const key = peerKey(peerId);
     const addr = addrKeys(connection.remoteAddr, c.config.subnetPrefixV4, c.config.subnetPrefixV6);
-    const ip = ipOf(connection);
+    const ip = ipOf(connection.remoteAddr);
     const admitted = c.admission?.reservation(peer, ip);
     if (admitted !== undefined && !admitted.ok) {
       return this.#refuseReservation(stream, admitted.status, admitted.reason);
@@ -296,7 +297,7 @@ export class HopHandler {
     const target = this.#reservedTarget(hop, request);
     if (target === undefined) return;
     const { connection } = hop;
-    const source = { peer: connection.remotePeer, ip: ipOf(connection) };
+    const source = { peer: connection.remotePeer, ip: ipOf(connection.remoteAddr) };
     if (!await this.#admitCircuit(hop.stream, source, target.peer)) return;
     const sourceId = source.peer.toMultihash().bytes;
     const sourceKey = peerKey(sourceId);
@@ -434,14 +435,6 @@ export class HopHandler {
     );
     if (reason === "reset") c.metrics.streamError("circuit", "reset");
   };
-}
-
-/** The remote IP of a connection, if it has one. */
-function ipOf(connection: Connection): string | undefined {
-  const first = connection.remoteAddr.getComponents()[0];
-  return first !== undefined && (first.name === "ip4" || first.name === "ip6")
-    ? first.value
-    : undefined;
 }
 
 /**

@@ -9,7 +9,6 @@
 import type { PeerId, PrivateKey } from "@libp2p/interface";
 import type { Libp2p } from "@libp2p/interface";
 import type { Registry } from "prom-client";
-import { ipKeyText } from "./_ip.ts";
 import { CircuitSlots } from "./circuit.ts";
 import type { Circuit } from "./circuit.ts";
 import {
@@ -154,7 +153,7 @@ export class RelayServer implements Relay {
   reservations(): ReservationInfo[] {
     return Array.from(this.#store.live(), (r) => ({
       peer: r.peer.toString(),
-      ip: ipKeyText(r.ip),
+      ip: r.ip,
       expiresAt: new Date(r.expiresAtMs).toISOString(),
     }));
   }

@@ -6,7 +6,8 @@
 
 import net from "node:net";
 import { getLogger } from "@logtape/logtape";
-import { type Clock, subnetKey } from "../ratelimit/mod.ts";
+import { subnetKey } from "../ip/mod.ts";
+import type { Clock } from "../ratelimit/mod.ts";
 import {
   ACCEPT_PROBE_INTERVAL_MS,
   ACCEPT_PROBE_TIMEOUT_MS,

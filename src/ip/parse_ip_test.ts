@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { IP_WORDS, parseIp } from "./_ip.ts";
+import { IP_WORDS, parseIp } from "./parse_ip.ts";
 import { subnetKey } from "./subnet_key.ts";
 
 Deno.test("parseIp() reads IPv4, IPv6 and IPv4-mapped IPv6", async (t) => {

@@ -1,5 +1,6 @@
 /**
- * Allocation-free IP parsing shared by the limiter's tables. One parse fills the shared
+ * Allocation-free IP parsing, the one parser hopd has (the limiter's tables, the relay's
+ * reservation accounting and the balancer's region map all use it). One parse fills the shared
  * {@linkcode IP_WORDS} scratch buffer; the last parsed text is remembered, so the several
  * lookups of one check (bans, deny list, allowlist, subnet key) parse an address once.
  *

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { formatMasked, parseIp } from "./_ip.ts";
+import { formatMasked, parseIp } from "./parse_ip.ts";
 
 /**
  * Returns the subnet of an IP as CIDR text (`"10.1.2.0/24"`, `"2001:db8:1::/48"`).
