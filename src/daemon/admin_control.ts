@@ -10,6 +10,7 @@ import { peerIdFromString } from "@libp2p/peer-id";
 import type { AdminControl, BanRequest, BanView } from "../ops/mod.ts";
 import { type Ban, type BanList, banScope, type BanWidthLimits } from "../ratelimit/mod.ts";
 import type { Relay } from "../relay/mod.ts";
+import { banTarget, disconnectPeer } from "./admission.ts";
 import { UnavailableError } from "../errors.ts";
 
 /** What the admin control drives. */
@@ -76,8 +77,7 @@ export function adminControl(c: AdminControlComponents): AdminControl {
         }
       }
       const ban = c.bans.ban({
-        kind: request.peer !== undefined ? "peer" : "cidr",
-        value: (request.peer ?? request.cidr)!,
+        ...banTarget(request),
         reason: request.reason,
         ttlMs: request.ttlMs,
       });
@@ -110,11 +110,6 @@ export function adminControl(c: AdminControlComponents): AdminControl {
     },
     drain: () => c.setDraining(true),
     resume: () => c.setDraining(false),
-    async disconnect(text: string) {
-      const peer = parsePeer(text);
-      const count = c.libp2p.getConnections(peer).length;
-      await c.libp2p.hangUp(peer);
-      return count;
-    },
+    disconnect: (text: string) => disconnectPeer(c.libp2p, parsePeer(text)),
   };
 }

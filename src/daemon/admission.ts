@@ -1,7 +1,7 @@
 /**
  * Glue between the rate limiter and the libp2p side: the relay's admission hooks (the limiter's, then the policy plugins'), the
  * connection gate's IP, and ban enforcement (a new ban closes the banned party's
- * connections at once).
+ * connections at once); the ban target and disconnect the admin API and the policies share.
  *
  * @module
  */
@@ -131,4 +131,36 @@ export async function closeBanned(libp2p: Libp2p, ban: Ban): Promise<number> {
     ),
   );
   return victims.length;
+}
+
+/**
+ * The ban a request names: its peer, or else its CIDR (the admin API's and the policies'
+ * schemas require exactly one).
+ *
+ * @param target The request.
+ * @returns The ban's kind and value.
+ * @throws {TypeError} When it names neither.
+ */
+export function banTarget(
+  target: { readonly peer?: string | undefined; readonly cidr?: string | undefined },
+): { kind: "peer" | "cidr"; value: string } {
+  if (target.peer !== undefined) return { kind: "peer", value: target.peer };
+  if (target.cidr !== undefined) return { kind: "cidr", value: target.cidr };
+  throw new TypeError("A ban needs a peer or a cidr");
+}
+
+/**
+ * Closes every connection of a peer (the admin API's and the policies' `disconnect`).
+ *
+ * @param libp2p The host.
+ * @param peer The peer.
+ * @returns How many connections it had.
+ */
+export async function disconnectPeer(
+  libp2p: Pick<Libp2p, "getConnections" | "hangUp">,
+  peer: PeerId,
+): Promise<number> {
+  const count = libp2p.getConnections(peer).length;
+  await libp2p.hangUp(peer);
+  return count;
 }

@@ -3,9 +3,9 @@
 // of one core) and RSS of the process, sampled once per report interval. Reading the
 // registry keeps the relay free of federation bookkeeping (the policy snapshot does the same).
 
-import { cpuUsage } from "node:process";
 import type { Registry } from "prom-client";
 import type { Relay } from "../relay/mod.ts";
+import { CpuMeter } from "./cpu_meter.ts";
 
 /** The sampled part of the load (rates over the last interval). */
 export interface SampledLoad {
@@ -30,7 +30,7 @@ export class LoadSampler {
   readonly #nowMs: () => number;
   #timer: ReturnType<typeof setInterval> | undefined;
   #atMs: number;
-  #cpu = cpuUsage();
+  readonly #cpu = new CpuMeter();
   #bytes = { in: 0, out: 0 };
   #current: SampledLoad = { bytesPerSecondIn: 0, bytesPerSecondOut: 0, cpu: 0, memoryBytes: 0 };
 
@@ -69,8 +69,7 @@ export class LoadSampler {
       }
       const nowMs = this.#nowMs();
       const seconds = Math.max(0.001, (nowMs - this.#atMs) / 1_000);
-      const cpu = cpuUsage();
-      const cpuSeconds = (cpu.user + cpu.system - this.#cpu.user - this.#cpu.system) / 1e6;
+      const cpuSeconds = this.#cpu.takeSeconds();
       this.#current = {
         bytesPerSecondIn: Math.max(0, (bytes.in - this.#bytes.in) / seconds),
         bytesPerSecondOut: Math.max(0, (bytes.out - this.#bytes.out) / seconds),
@@ -78,7 +77,6 @@ export class LoadSampler {
         memoryBytes: Deno.memoryUsage().rss,
       };
       this.#atMs = nowMs;
-      this.#cpu = cpu;
       this.#bytes = bytes;
     } catch {
       // Keep the previous sample; the next tick tries again.

@@ -11,6 +11,7 @@ import {
   type Limiter,
   type LimitKey,
 } from "../ratelimit/mod.ts";
+import { banTarget, disconnectPeer } from "./admission.ts";
 
 /** What the actuator drives. */
 export interface PolicyActuatorComponents {
@@ -50,19 +51,9 @@ export function policyActuator(c: PolicyActuatorComponents): Actuator {
     },
     banScope: (target) => banScope(target, c.banWidth()),
     ban(target, ttlMs, reason) {
-      c.bans.ban({
-        kind: target.peer !== undefined ? "peer" : "cidr",
-        value: (target.peer ?? target.cidr)!,
-        reason,
-        ttlMs,
-      });
+      c.bans.ban({ ...banTarget(target), reason, ttlMs });
     },
-    async disconnect(peer) {
-      const id = peerIdFromString(peer);
-      const count = c.libp2p.getConnections(id).length;
-      await c.libp2p.hangUp(id);
-      return count;
-    },
+    disconnect: (peer) => disconnectPeer(c.libp2p, peerIdFromString(peer)),
     connectedPeers: () =>
       new Set(c.libp2p.getConnections().map((x) => x.remotePeer.toString())).size,
     ...(c.weight === undefined ? {} : { weight: c.weight }),

@@ -3,10 +3,10 @@
 // tick), and the federation's summary when it runs. Reading the registry keeps the relay and
 // limiter free of any policy-specific bookkeeping.
 
-import { cpuUsage } from "node:process";
 import type { Registry } from "prom-client";
 import type { Snapshot } from "../policy/mod.ts";
 import type { Relay } from "../relay/mod.ts";
+import { CpuMeter } from "./cpu_meter.ts";
 
 /** Live state the snapshot reads besides the registry. */
 export interface SnapshotSources {
@@ -40,7 +40,7 @@ export class SnapshotBuilder {
   #lastSampleAt = performance.now();
   #previous = new Map<string, number>();
   #previousAtMs = Date.now();
-  #previousCpu = cpuUsage();
+  readonly #cpu = new CpuMeter();
 
   constructor(sources: SnapshotSources) {
     this.#s = sources;
@@ -69,9 +69,7 @@ export class SnapshotBuilder {
     const seconds = Math.max(0.001, (nowMs - this.#previousAtMs) / 1000);
     this.#previousAtMs = nowMs;
     const memory = Deno.memoryUsage();
-    const cpu = cpuUsage();
-    const cpuMicros = cpu.user + cpu.system - this.#previousCpu.user - this.#previousCpu.system;
-    this.#previousCpu = cpu;
+    const cpuSeconds = this.#cpu.takeSeconds();
     const lag = this.#lagSamples.sort((a, b) => a - b);
     this.#lagSamples = [];
 
@@ -94,7 +92,7 @@ export class SnapshotBuilder {
         rssBytes: memory.rss,
         heapUsedBytes: memory.heapUsed,
         heapTotalBytes: memory.heapTotal,
-        cpuPercent: round(cpuMicros / 1e6 / seconds * 100),
+        cpuPercent: round(cpuSeconds / seconds * 100),
         eventLoopLagMs: { max: round(lag.at(-1) ?? 0), p99: round(quantileOf(lag, 0.99)) },
       },
       relay: {
