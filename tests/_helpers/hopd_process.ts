@@ -1,12 +1,6 @@
 // Spawns the real hopd program through `deno task hopd` (the production permission set)
 // and waits until it reports its ops address; shared by the end-to-end tests.
 
-// The dev machine's `deno test` wrapper (/usr/local/bin/deno) marks each run it admits with
-// HOPD_TEST_SLOT. hopd refuses an unknown HOPD_* key (exit 78), so no hopd, and no script
-// that starts one, may inherit it from the test process: every end-to-end test imports this
-// module first. The wrapper's slot is held by its own process, not by the variable.
-Deno.env.delete("HOPD_TEST_SLOT");
-
 /** Root of the repository (where deno.json lives). */
 export const REPO_ROOT = new URL("../../", import.meta.url).pathname;
 
