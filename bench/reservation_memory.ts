@@ -11,6 +11,7 @@
 import { startHopd, startWorker } from "./relay_vs_stock/_children.ts";
 import type { LineChild } from "./relay_vs_stock/_children.ts";
 import { freePort, inspect } from "./relay_vs_stock/_inspector.ts";
+import { holdAndMeasure, memory } from "./relay_vs_stock/_memory.ts";
 
 const stepsArg = Deno.args.indexOf("--steps");
 const steps = (stepsArg >= 0 ? Deno.args[stepsArg + 1]! : "1000,5000,10000").split(",")
@@ -22,43 +23,6 @@ const HOLD_MS = 120_000;
 const SAMPLE_MS = 15_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-interface Memory {
-  rssKib: number;
-  heapTotalKib: number;
-  heapUsedKib: number;
-  externalKib: number;
-}
-
-async function rssKib(pid: number): Promise<number> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  return Number(status.match(/VmRSS:\s+(\d+)/)?.[1] ?? NaN);
-}
-
-async function memory(pid: number, port: number): Promise<Memory> {
-  const result = await inspect(port, "Runtime.evaluate", {
-    expression: "JSON.stringify(Deno.memoryUsage())",
-    returnByValue: true,
-  }) as { result: { value: string } };
-  const usage = JSON.parse(result.result.value);
-  return {
-    rssKib: await rssKib(pid),
-    heapTotalKib: usage.heapTotal / 1024,
-    heapUsedKib: usage.heapUsed / 1024,
-    externalKib: usage.external / 1024,
-  };
-}
-
-function perReservation(now: Memory, idle: Memory, n: number) {
-  const per = (key: keyof Memory) => Number(((now[key] - idle[key]) / n).toFixed(1));
-  return {
-    rss: per("rssKib"),
-    heapTotal: per("heapTotalKib"),
-    heapUsed: per("heapUsedKib"),
-    external: per("externalKib"),
-    rest: Number((per("rssKib") - per("heapTotalKib") - per("externalKib")).toFixed(1)),
-  };
-}
 
 const port = freePort();
 const relay = await startHopd([`--inspect=127.0.0.1:${port}`, ...hopdDenoFlags]);
@@ -79,20 +43,16 @@ try {
       held += Number(done.reserved);
       if (Number(done.failed) > 0) throw new Error(`${done.failed} reservations failed`);
     }
-    const samples: number[] = [];
-    for (let t = 0; t <= HOLD_MS; t += SAMPLE_MS) {
-      const per = ((await rssKib(relay.pid)) - idle.rssKib) / n;
-      samples.push(Number(per.toFixed(1)));
-      console.log(`${n} held, t+${t / 1000} s: RSS ${per.toFixed(1)} KiB per reservation`);
-      if (t < HOLD_MS) await sleep(SAMPLE_MS);
-    }
-    const beforeGc = perReservation(await memory(relay.pid, port), idle, n);
-    await inspect(port, "HeapProfiler.collectGarbage");
-    await sleep(1_000);
-    const afterGc = perReservation(await memory(relay.pid, port), idle, n);
-    console.log(
-      `${n} held: before GC ${JSON.stringify(beforeGc)}, after ${JSON.stringify(afterGc)}`,
-    );
+    const measured = await holdAndMeasure({
+      pid: relay.pid,
+      port,
+      base: idle,
+      n,
+      item: "reservation",
+      holdMs: HOLD_MS,
+      sampleMs: SAMPLE_MS,
+    });
+    const { samples, beforeGc, afterGc } = measured;
     report.push({ reservations: n, rssPerReservationKibSamples: samples, beforeGc, afterGc });
   }
 } finally {

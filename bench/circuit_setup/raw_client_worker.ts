@@ -10,6 +10,9 @@
 //   raw_client_worker.ts dialers <relayAddr> <n>  n nodes; on {"run":{...}} open paced
 //                                                 circuits: hop CONNECT, time the STATUS,
 //                                                 echo a payload, close
+//                                                 or, on {"hold":{...}}, open circuits and
+//                                                 keep them open (one echo each) until
+//                                                 {"release":true} (bench/circuit_memory.ts)
 //   raw_client_worker.ts holders <relayAddr> <n> <concurrency>
 //                                                 n nodes that RESERVE and hold, at most
 //                                                 <concurrency> setting up at once; reports
@@ -306,12 +309,79 @@ async function run(connections: Connection[], command: RunCommand) {
   };
 }
 
+/** Opens a circuit to `target`, echoes once through it and leaves it open. */
+async function openCircuit(connection: Connection, target: Uint8Array): Promise<Stream> {
+  const stream = await connection.newStream(HOP_PROTOCOL, {
+    signal: AbortSignal.timeout(CIRCUIT_TIMEOUT_MS),
+    // Circuits held open, past libp2p's 64 outbound streams per protocol.
+    maxOutboundStreams: LARGE,
+  });
+  try {
+    const inbox = new Inbox(stream);
+    stream.send(frame(encodeHopMessage({ type: "CONNECT", peer: { id: target, addrs: [] } })));
+    const reply = decodeHopMessage(await inbox.frame());
+    if (reply.type !== "STATUS" || reply.status !== "OK") {
+      throw new Error(`CONNECT answered ${reply.type} ${reply.status}`);
+    }
+    const payload = crypto.getRandomValues(new Uint8Array(PAYLOAD_BYTES));
+    stream.send(payload);
+    const echoed = await inbox.bytes(PAYLOAD_BYTES);
+    if (!echoed.every((b, i) => b === payload[i])) throw new Error("echo differs");
+    return stream;
+  } catch (error) {
+    stream.abort(error as Error);
+    throw error;
+  }
+}
+
+interface HoldCommand {
+  circuits: number;
+  /** Target peer ids, used round robin. */
+  targets: string[];
+}
+
+/** Opens `circuits` circuits over the connections, `MAX_IN_FLIGHT_PER_NODE` at a time each. */
+async function hold(connections: Connection[], command: HoldCommand, held: Stream[]) {
+  const targetIds = command.targets.map((t) => peerIdFromString(t).toMultihash().bytes);
+  const errors: string[] = [];
+  let next = 0;
+  const startedAt = performance.now();
+  const lane = async (n: number) => {
+    while (next < command.circuits) {
+      const i = next++;
+      try {
+        held.push(await openCircuit(connections[n]!, targetIds[i % targetIds.length]!));
+      } catch (error) {
+        errors.push(String(error));
+      }
+    }
+  };
+  const lanes = connections.flatMap((_, n) => Array.from({ length: 8 }, () => lane(n)));
+  await Promise.all(lanes);
+  return {
+    held: true,
+    open: held.length,
+    failed: errors.length,
+    firstErrors: [...new Set(errors)].slice(0, 3),
+    elapsedMs: performance.now() - startedAt,
+  };
+}
+
 async function dialers(): Promise<void> {
   const nodes = await Promise.all(Array.from({ length: count }, stockNode));
   const connections = await Promise.all(nodes.map((n) => n.dial(multiaddr(relayAddr))));
+  const held: Stream[] = [];
   emit({ ready: true });
   for await (const command of jsonLines(Deno.stdin.readable)) {
     if (command.run !== undefined) emit(await run(connections, command.run as RunCommand));
+    if (command.hold !== undefined) {
+      emit(await hold(connections, command.hold as HoldCommand, held));
+    }
+    if (command.release === true) {
+      const streams = held.splice(0);
+      await Promise.allSettled(streams.map((s) => s.close()));
+      emit({ released: streams.length });
+    }
   }
   await Promise.allSettled(nodes.map((n) => n.stop()));
 }
