@@ -46,6 +46,28 @@ export interface Snapshot {
     /** Peers with the most bytes on open circuits. */
     topTalkers: { peer: string; bytes: number }[];
   };
+  /**
+   * What the node is configured to hold and carry (0 = unlimited or not set): read these
+   * instead of copying a config value into a policy.
+   */
+  limits: {
+    /** relay.max_reservations */
+    maxReservations: number;
+    /** relay.max_circuits */
+    maxCircuits: number;
+    /** connections.max_connections */
+    maxConnections: number;
+    /** limits.bandwidth_global, bytes per second (follows a reload) */
+    bandwidthGlobalBytesPerSecond: number;
+    /** limits.bandwidth_per_peer, bytes per second (follows a reload) */
+    bandwidthPerPeerBytesPerSecond: number;
+    /** limits.bandwidth_per_circuit, bytes per second per direction (follows a reload) */
+    bandwidthPerCircuitBytesPerSecond: number;
+    /** federation.capacity_bandwidth, bytes per second */
+    capacityBandwidthBytesPerSecond: number;
+    /** The process's cgroup memory.max (systemd MemoryMax=), bytes; 0 when there is none. */
+    memoryMaxBytes: number;
+  };
   /** Present when [federation] is enabled. */
   federation?: {
     members: { alive: number; suspect: number; dead: number };

@@ -61,6 +61,7 @@ interface PolicyView {
   lastError?: string;
   lastErrorKind?: string;
   lastVerdict?: string;
+  lastReasons?: string[];
   evaluations: number;
 }
 
@@ -321,6 +322,48 @@ Deno.test("policy actions take effect: throttle, drain and resume, ban, and dryr
         await client.stop();
       }
     });
+  } finally {
+    await hopd.stop();
+    await Deno.remove(dirs.root, { recursive: true });
+  }
+});
+
+Deno.test("policies read the limits the node runs with, and a reload's new bandwidth cap", async () => {
+  const dirs = await tempDirs();
+  await save(
+    dirs.policies,
+    "limits.js",
+    `export function evaluate(s) {
+      return { verdict: "healthy", reasons: [JSON.stringify(s.limits)], actions: [] }; }`,
+  );
+  const configFile = join(dirs.root, "hopd.toml");
+  const config = (cap: string) =>
+    `[relay]\nmax_reservations = 1234\nmax_circuits = 77\n` +
+    `[connections]\nmax_connections = 5000\n[limits]\nbandwidth_global = "${cap}"\n`;
+  await Deno.writeTextFile(configFile, config("1MiB"));
+  const hopd = await spawnHopd({ args: ["--config", configFile], env: policyEnv(dirs) });
+  const limits = async () => {
+    const reasons = (await policyNamed(hopd, "limits"))?.lastReasons;
+    return reasons === undefined ? undefined : JSON.parse(reasons[0]!);
+  };
+  try {
+    assert.ok(await eventually(async () => (await limits()) !== undefined));
+    const first = await limits();
+    assert.equal(first.maxReservations, 1234);
+    assert.equal(first.maxCircuits, 77);
+    assert.equal(first.maxConnections, 5000);
+    assert.equal(first.bandwidthGlobalBytesPerSecond, 1024 * 1024);
+    assert.equal(first.bandwidthPerCircuitBytesPerSecond, 0);
+    assert.equal(typeof first.memoryMaxBytes, "number");
+
+    await Deno.writeTextFile(configFile, config("2MiB"));
+    hopd.kill("SIGHUP");
+    assert.ok(
+      await eventually(async () =>
+        (await limits())?.bandwidthGlobalBytesPerSecond === 2 * 1024 * 1024
+      ),
+      "the snapshot carries the reloaded cap",
+    );
   } finally {
     await hopd.stop();
     await Deno.remove(dirs.root, { recursive: true });

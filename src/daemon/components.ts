@@ -36,7 +36,7 @@ import { createHost, type Host, type LoadedCertificate } from "../host/mod.ts";
 import type { Identity } from "../identity/mod.ts";
 import { ipOf } from "../ip/mod.ts";
 import { createRegistry } from "../metrics/mod.ts";
-import { type Health, type PolicyEngine, policyEngine } from "../policy/mod.ts";
+import { type Health, type PolicyEngine, policyEngine, snapshotLimits } from "../policy/mod.ts";
 import {
   BanList,
   banWidthFrom,
@@ -50,6 +50,7 @@ import { registerSocketMetrics, type SocketGuards, socketGuards } from "../socke
 import { VERSION } from "../version.ts";
 import { closeBanned, relayAdmission, withPluginHooks } from "./admission.ts";
 import { type FederationMember, federationMember } from "./federation_member.ts";
+import { readMemoryBudgetBytes } from "./memory_budget.ts";
 import { type NodeMetrics, registerNodeMetrics } from "./node_metrics.ts";
 import { HEALTHY, NodeState } from "./node_state.ts";
 import { daemonOpsApp, OpsService } from "./ops_service.ts";
@@ -350,6 +351,12 @@ function buildSnapshots(
     connections: () => host.libp2p.getConnections().length,
     throttleFactor: () => limiter.throttleFactor(),
     bans: () => bans.size(),
+    // Counts and connections take effect at a restart, bandwidth caps at a reload.
+    limits: async () =>
+      snapshotLimits(
+        { ...core.config, limits: core.settings.config.limits },
+        await readMemoryBudgetBytes(),
+      ),
     federation: () => federation?.federation.summary(),
   });
 }

@@ -4,7 +4,7 @@
 // limiter free of any policy-specific bookkeeping.
 
 import type { Registry } from "prom-client";
-import type { Snapshot } from "../policy/mod.ts";
+import type { Snapshot, SnapshotLimits } from "../policy/mod.ts";
 import type { Relay } from "../relay/mod.ts";
 import { CpuMeter } from "./cpu_meter.ts";
 
@@ -18,6 +18,8 @@ export interface SnapshotSources {
   connections(): number;
   throttleFactor(): number;
   bans(): number;
+  /** The configured limits and the memory budget in force now. */
+  limits(): Promise<SnapshotLimits>;
   federation?(): Snapshot["federation"] | undefined;
 }
 
@@ -78,6 +80,7 @@ export class SnapshotBuilder {
     const rejections = await this.#read("hopd_rate_limited_total");
     const setup = await this.#read("hopd_circuit_setup_seconds");
     const stats = s.relay.stats();
+    const limits = await s.limits();
     const federation = s.federation?.();
     return {
       now: nowMs,
@@ -113,6 +116,7 @@ export class SnapshotBuilder {
         bans: s.bans(),
         topTalkers: this.#topTalkers(),
       },
+      limits,
       ...(federation === undefined ? {} : { federation }),
     };
   }

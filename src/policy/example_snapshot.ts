@@ -1,9 +1,10 @@
 // A snapshot of a healthy, idle node: the base that fixture cases, `hopd policy eval` and the
 // benchmarks merge their own values onto, so a fixture states only what matters to it.
 
+import { defaultSnapshotLimits } from "./snapshot_limits.ts";
 import type { Snapshot } from "./types.ts";
 
-/** A complete snapshot of an idle, healthy node. */
+/** A complete snapshot of an idle, healthy node running the default config. */
 export function exampleSnapshot(nowMs = Date.UTC(2026, 0, 1)): Snapshot {
   return {
     now: nowMs,
@@ -37,6 +38,7 @@ export function exampleSnapshot(nowMs = Date.UTC(2026, 0, 1)): Snapshot {
       bans: 0,
       topTalkers: [],
     },
+    limits: defaultSnapshotLimits(),
   };
 }
 

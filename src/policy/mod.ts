@@ -35,6 +35,7 @@ export type { DecidedAction, DecisionRecord } from "./decision_log.ts";
 export { DECISION_LOG_FILE, parseDecisionLog } from "./decision_log.ts";
 export type { PluginAdmission } from "./plugin_host.ts";
 export { exampleSnapshot, mergeSnapshot } from "./example_snapshot.ts";
+export { snapshotLimits } from "./snapshot_limits.ts";
 export { evaluatePolicy, PLUGIN_HOOKS, prepareModule, sandboxLimits } from "./prepare.ts";
 export type { CaseResult, Evaluated, EvaluateInput, ModuleKind, Prepared } from "./prepare.ts";
 export { SandboxWorker } from "./sandbox_worker.ts";
@@ -44,7 +45,14 @@ export { mayRun, unrunnableHooks } from "./hook_runner.ts";
 export { checkModeNames, describeModeTypos, describePendingModeNames } from "./mode_names.ts";
 export type { ModeNamesCheck } from "./mode_names.ts";
 export { ACTION_TYPES, snapshotProblem, VERDICTS } from "./types.ts";
-export type { Action, PolicyMode, PolicyResult, Snapshot, Verdict } from "./types.ts";
+export type {
+  Action,
+  PolicyMode,
+  PolicyResult,
+  Snapshot,
+  SnapshotLimits,
+  Verdict,
+} from "./types.ts";
 
 /**
  * Builds the policy engine.

@@ -60,12 +60,38 @@ export interface Snapshot {
     /** Peers with the most bytes on open circuits. */
     readonly topTalkers: readonly { readonly peer: string; readonly bytes: number }[];
   };
+  /** The limits and capacities the node runs with, so a policy never copies a config value. */
+  readonly limits: SnapshotLimits;
   /** The federation's view, when federation is enabled. */
   readonly federation?: {
     readonly members: { readonly alive: number; readonly suspect: number; readonly dead: number };
     readonly connectedMembers: number;
     readonly oldestReportAgeMs?: number;
   };
+}
+
+/**
+ * What the node is configured to hold and carry (0 = unlimited or not set). Counts and caps come
+ * from the config the node runs with (bandwidth caps follow a reload); the memory budget from the
+ * process's cgroup.
+ */
+export interface SnapshotLimits {
+  /** `relay.max_reservations`. */
+  readonly maxReservations: number;
+  /** `relay.max_circuits`. */
+  readonly maxCircuits: number;
+  /** `connections.max_connections`. */
+  readonly maxConnections: number;
+  /** `limits.bandwidth_global`, bytes per second. */
+  readonly bandwidthGlobalBytesPerSecond: number;
+  /** `limits.bandwidth_per_peer`, bytes per second. */
+  readonly bandwidthPerPeerBytesPerSecond: number;
+  /** `limits.bandwidth_per_circuit`, bytes per second per direction. */
+  readonly bandwidthPerCircuitBytesPerSecond: number;
+  /** `federation.capacity_bandwidth`, bytes per second. */
+  readonly capacityBandwidthBytesPerSecond: number;
+  /** The cgroup's `memory.max` (systemd `MemoryMax=`), bytes; 0 when there is none. */
+  readonly memoryMaxBytes: number;
 }
 
 const COUNT = z.number().finite();
@@ -111,6 +137,16 @@ export const SNAPSHOT_SCHEMA = z.strictObject({
     throttleFactor: COUNT,
     bans: COUNT,
     topTalkers: z.array(z.strictObject({ peer: z.string(), bytes: COUNT })).readonly(),
+  }),
+  limits: z.strictObject({
+    maxReservations: COUNT,
+    maxCircuits: COUNT,
+    maxConnections: COUNT,
+    bandwidthGlobalBytesPerSecond: COUNT,
+    bandwidthPerPeerBytesPerSecond: COUNT,
+    bandwidthPerCircuitBytesPerSecond: COUNT,
+    capacityBandwidthBytesPerSecond: COUNT,
+    memoryMaxBytes: COUNT,
   }),
   federation: z.strictObject({
     members: z.strictObject({ alive: COUNT, suspect: COUNT, dead: COUNT }),
