@@ -29,6 +29,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/host/autorelay"
 	"github.com/libp2p/go-libp2p/p2p/protocol/circuitv2/client"
 	"github.com/libp2p/go-libp2p/p2p/protocol/holepunch"
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
@@ -54,6 +55,7 @@ type options struct {
 	echo      int
 	holepunch bool
 	waitClose bool
+	autorelay bool
 	timeout   time.Duration
 	binds     []string
 }
@@ -67,6 +69,7 @@ func parseFlags() (options, error) {
 	flag.IntVar(&o.echo, "echo", 0, "bytes to echo through the connection (dial side)")
 	flag.BoolVar(&o.holepunch, "holepunch", false, "enable DCUtR and wait for a direct connection")
 	flag.BoolVar(&o.waitClose, "wait-close", false, "after the echo, wait until the relayed connection closes")
+	flag.BoolVar(&o.autorelay, "autorelay", false, "listen side: let autorelay reserve (EnableAutoRelayWithStaticRelays) instead of reserving directly")
 	flag.DurationVar(&o.timeout, "timeout", 60*time.Second, "give up after this long")
 	flag.StringVar(&binds, "bind", "", "comma-separated listen multiaddrs of this client")
 	flag.Parse()
@@ -97,7 +100,12 @@ func run() int {
 		cancel()
 	}()
 
-	h, tracer, err := newHost(o)
+	relayInfo, err := peer.AddrInfoFromString(o.relay)
+	if err != nil {
+		r.fail("relay address: %v", err)
+		return r.print()
+	}
+	h, tracer, err := newHost(o, relayInfo)
 	if err != nil {
 		r.fail("host: %v", err)
 		return r.print()
@@ -107,11 +115,6 @@ func run() int {
 	watch := watchConnections(h, r)
 	defer watch.close()
 
-	relayInfo, err := peer.AddrInfoFromString(o.relay)
-	if err != nil {
-		r.fail("relay address: %v", err)
-		return r.print()
-	}
 	if err := h.Connect(ctx, *relayInfo); err != nil {
 		r.fail("connect to relay: %v", err)
 		return r.print()
@@ -140,7 +143,7 @@ func run() int {
 	return r.print()
 }
 
-func newHost(o options) (host.Host, *punchTracer, error) {
+func newHost(o options, relayInfo *peer.AddrInfo) (host.Host, *punchTracer, error) {
 	tracer := &punchTracer{started: time.Now()}
 	opts := []libp2p.Option{
 		libp2p.NoListenAddrs,
@@ -154,6 +157,12 @@ func newHost(o options) (host.Host, *punchTracer, error) {
 	}
 	if o.holepunch {
 		opts = append(opts, libp2p.EnableHolePunching(holepunch.WithTracer(tracer)))
+	}
+	if o.autorelay {
+		// As a node configured with a known relay runs: autorelay reserves once AutoNAT
+		// says the node is not publicly reachable (EvtLocalReachabilityChanged).
+		opts = append(opts, libp2p.EnableAutoRelayWithStaticRelays([]peer.AddrInfo{*relayInfo},
+			autorelay.WithBootDelay(0)))
 	}
 	h, err := libp2p.New(opts...)
 	return h, tracer, err
@@ -180,6 +189,32 @@ func waitHolePunchReady(ctx context.Context, h host.Host) error {
 	return nil
 }
 
+// waitCircuitAddrs waits until the host advertises a /p2p-circuit address: autorelay holds a
+// reservation.
+func waitCircuitAddrs(ctx context.Context, h host.Host) ([]string, error) {
+	sub, err := h.EventBus().Subscribe(new(event.EvtLocalAddressesUpdated))
+	if err != nil {
+		return nil, err
+	}
+	defer sub.Close()
+	for {
+		var circuits []string
+		for _, a := range h.Addrs() {
+			if isRelayed(a) {
+				circuits = append(circuits, a.String())
+			}
+		}
+		if len(circuits) > 0 {
+			return circuits, nil
+		}
+		select {
+		case <-sub.Out():
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
 func listen(ctx context.Context, h host.Host, o options, relayInfo *peer.AddrInfo, r *result, watch *connWatch) {
 	done := make(chan struct{})
 	var once sync.Once
@@ -188,20 +223,29 @@ func listen(ctx context.Context, h host.Host, o options, relayInfo *peer.AddrInf
 		once.Do(func() { close(done) })
 	})
 	started := time.Now()
-	rsvp, err := client.Reserve(ctx, h, *relayInfo)
-	if err != nil {
-		r.fail("reserve: %v", err)
-		return
-	}
-	addrs := make([]string, 0, len(rsvp.Addrs))
-	for _, a := range rsvp.Addrs {
-		addrs = append(addrs, a.String())
-	}
-	r.Reservation = &reservationResult{
-		Ms:        ms(time.Since(started)),
-		ExpiresAt: rsvp.Expiration.Unix(),
-		Limit:     limitOf(rsvp.LimitDuration, rsvp.LimitData),
-		Addrs:     addrs,
+	if o.autorelay {
+		addrs, err := waitCircuitAddrs(ctx, h)
+		if err != nil {
+			r.fail("autorelay: no reservation: %v", err)
+			return
+		}
+		r.Reservation = &reservationResult{Ms: ms(time.Since(started)), Addrs: addrs}
+	} else {
+		rsvp, err := client.Reserve(ctx, h, *relayInfo)
+		if err != nil {
+			r.fail("reserve: %v", err)
+			return
+		}
+		addrs := make([]string, 0, len(rsvp.Addrs))
+		for _, a := range rsvp.Addrs {
+			addrs = append(addrs, a.String())
+		}
+		r.Reservation = &reservationResult{
+			Ms:        ms(time.Since(started)),
+			ExpiresAt: rsvp.Expiration.Unix(),
+			Limit:     limitOf(rsvp.LimitDuration, rsvp.LimitData),
+			Addrs:     addrs,
+		}
 	}
 	ready, _ := json.Marshal(map[string]any{"event": "ready", "peerId": h.ID().String(), "reservation": r.Reservation})
 	fmt.Fprintln(os.Stderr, string(ready))
