@@ -271,6 +271,31 @@ const ROWS: readonly RowSpec[] = [
         ],
       },
       {
+        title: "AutoNAT dial-backs/s by result",
+        type: "timeseries",
+        unit: "ops",
+        description: "AutoNAT v1 requests ([autonat]): ok = reachable, dial_error = behind a " +
+          "NAT (it will reserve), refused_* = over the limits or nothing to dial.",
+        queries: [{ expr: rate("hopd_autonat_requests_total", "result"), legend: "{{result}}" }],
+      },
+      {
+        title: "AutoNAT dial-back time",
+        type: "timeseries",
+        unit: "s",
+        description: "How long a dial-back took: fast when it reached the peer, up to " +
+          "autonat.dial_timeout when a NAT dropped it.",
+        queries: [
+          {
+            expr: quantile(0.5, "hopd_autonat_dial_seconds", "outcome"),
+            legend: "p50 {{outcome}}",
+          },
+          {
+            expr: quantile(0.95, "hopd_autonat_dial_seconds", "outcome"),
+            legend: "p95 {{outcome}}",
+          },
+        ],
+      },
+      {
         title: "Bytes per circuit by who ended it",
         type: "timeseries",
         unit: "bytes",

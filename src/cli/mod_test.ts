@@ -130,6 +130,7 @@ Deno.test("config example prints TOML that parses and has every section", async 
     "tls",
     "acme",
     "relay",
+    "autonat",
     "policy",
     "federation",
   ]);

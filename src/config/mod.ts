@@ -19,6 +19,7 @@ export type {
   ResolvedAccessConfig,
   ResolvedAcmeConfig,
   ResolvedAdminConfig,
+  ResolvedAutonatConfig,
   ResolvedConfig,
   ResolvedConnectionsConfig,
   ResolvedFederationConfig,

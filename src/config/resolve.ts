@@ -146,6 +146,15 @@ export interface ResolvedRelaySectionConfig {
   readonly stopPipelining: boolean;
 }
 
+/** `[autonat]`, resolved: rates per second, milliseconds. */
+export interface ResolvedAutonatConfig {
+  readonly enabled: boolean;
+  readonly dialsPerPeer: ResolvedRate;
+  readonly dialsGlobal: ResolvedRate;
+  readonly dialTimeoutMs: number;
+  readonly maxAddrs: number;
+}
+
 /** The whole config as the code uses it: complete, validated once, read-only. */
 export interface ResolvedConfig {
   readonly node: ResolvedNodeConfig;
@@ -158,6 +167,7 @@ export interface ResolvedConfig {
   readonly tls: ResolvedTlsConfig;
   readonly acme: ResolvedAcmeConfig;
   readonly relay: ResolvedRelaySectionConfig;
+  readonly autonat: ResolvedAutonatConfig;
   readonly policy: ResolvedPolicyConfig;
   readonly federation: ResolvedFederationConfig;
 }
@@ -253,7 +263,7 @@ function deepFreeze<T>(value: T): T {
 export function resolveConfig(file: ConfigFile): ResolvedConfig {
   const { node, connections, http, log, limits, access, admin, tls, relay, policy, federation } =
     file;
-  const { acme } = file;
+  const { acme, autonat } = file;
   return deepFreeze({
     node: {
       dataDir: node.data_dir,
@@ -336,6 +346,13 @@ export function resolveConfig(file: ConfigFile): ResolvedConfig {
       handshakeTimeoutMs: ms(relay.handshake_timeout),
       maxMessageBytes: bytes(relay.max_message_size),
       stopPipelining: relay.stop_pipelining,
+    },
+    autonat: {
+      enabled: autonat.enabled,
+      dialsPerPeer: rate(autonat.dials_per_peer, autonat.dials_per_peer_burst),
+      dialsGlobal: rate(autonat.dials_global, autonat.dials_global_burst),
+      dialTimeoutMs: ms(autonat.dial_timeout),
+      maxAddrs: autonat.max_addrs,
     },
     policy: resolvePolicy(policy),
     federation: resolveFederation(federation),

@@ -620,6 +620,23 @@ const federationSection = z.strictObject({
   ),
 });
 
+const autonatSection = z.strictObject({
+  enabled: z.boolean().default(true).describe(
+    "Serve AutoNAT v1 (/libp2p/autonat/1.0.0): dial a client back so it learns whether it is " +
+      "reachable. go-libp2p nodes that use hopd through autorelay reserve only once AutoNAT " +
+      "said they are private; where no other AutoNAT server is around they never reserve.",
+  ),
+  dials_per_peer: rate("3/m", "Dial-back requests served per peer."),
+  dials_per_peer_burst: burst(3, "dials_per_peer"),
+  dials_global: rate("30/m", "Dial-back requests served in total."),
+  dials_global_burst: burst(30, "dials_global"),
+  dial_timeout: positiveDuration(
+    "15s",
+    "Longest the dial-backs of one request may take together (the addresses one at a time).",
+  ),
+  max_addrs: count(16, "Most addresses of one request dialed back.", { min: 1, max: 64 }),
+});
+
 /** Schema of the whole config file. Unknown keys are errors. */
 export const CONFIG_SCHEMA = z.strictObject({
   node: nodeSection.default(nodeSection.parse({})),
@@ -632,6 +649,7 @@ export const CONFIG_SCHEMA = z.strictObject({
   tls: tlsSection.default(tlsSection.parse({})),
   acme: acmeSection.default(acmeSection.parse({})),
   relay: relaySection.default(relaySection.parse({})),
+  autonat: autonatSection.default(autonatSection.parse({})),
   policy: policySection.default(policySection.parse({})),
   federation: federationSection.default(federationSection.parse({})),
 }).superRefine((config, ctx) => {

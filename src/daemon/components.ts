@@ -27,6 +27,7 @@
 
 import { gossipsub } from "@libp2p/gossipsub";
 import { type AcmeManager, acmeService } from "../acme/mod.ts";
+import { type AutonatService, autonatService } from "../autonat/mod.ts";
 import { getLogger } from "@logtape/logtape";
 import type { Registry } from "prom-client";
 import type { ResolvedConfig } from "../config/mod.ts";
@@ -100,6 +101,8 @@ export interface Components extends CoreComponents {
   readonly acme: AcmeManager | undefined;
   readonly host: Host;
   readonly relay: Relay;
+  /** Absent when `[autonat] enabled = false`. */
+  readonly autonat: AutonatService | undefined;
   /** Absent when `[federation] enabled = false`. */
   readonly federation: FederationMember | undefined;
   /** The policy engine's snapshot of each tick; absent without the engine. */
@@ -140,6 +143,12 @@ export async function buildComponents(init: BuildInit): Promise<Components> {
     plugins,
     refused: (peer, reason) => federation?.refused(peer, reason),
   });
+  const autonat = !config.autonat.enabled ? undefined : autonatService(config.autonat)({
+    libp2p: host.libp2p,
+    registry: core.registry,
+    clock: { nowMs: () => Date.now() },
+    maxTrackedPeers: config.limits.maxTrackedKeys,
+  });
   const federation: FederationMember | undefined = !config.federation.enabled
     ? undefined
     : buildFederation(core, { host, relay: relayService }, { health, plugins });
@@ -161,6 +170,7 @@ export async function buildComponents(init: BuildInit): Promise<Components> {
     acme,
     host,
     relay: relayService,
+    autonat,
     federation,
     snapshots,
     policy,
@@ -201,6 +211,7 @@ export function startables(c: Components): Startable[] {
       },
     },
     named("relay", c.relay),
+    ...(c.autonat === undefined ? [] : [named("autonat", c.autonat)]),
     // Its last report ("leaving") needs the host and the relay: it stops before them.
     ...(c.federation === undefined ? [] : [named("federation", c.federation)]),
     // Binds the http-01 address and orders in the background: TCP and WS serve meanwhile.

@@ -79,6 +79,16 @@ Deno.test("the embedded defaults are what each component runs with", async (t) =
     });
     assert.equal(c.settings.allowlistMaxCircuitsPerPeer, 0);
   });
+  await t.step("AutoNAT server on, with go-libp2p's rates", () => {
+    assert.notEqual(c.autonat, undefined);
+    assert.deepEqual(c.config.autonat, {
+      enabled: true,
+      dialsPerPeer: { ratePerSecond: 3 / 60, burst: 3 },
+      dialsGlobal: { ratePerSecond: 30 / 60, burst: 30 },
+      dialTimeoutMs: 15_000,
+      maxAddrs: 16,
+    });
+  });
   await t.step("policy engine on, federation off", () => {
     assert.notEqual(c.policy, undefined);
     assert.notEqual(c.snapshots, undefined);
@@ -89,6 +99,7 @@ Deno.test("the embedded defaults are what each component runs with", async (t) =
       "ban list",
       "libp2p host",
       "relay",
+      "autonat",
       "ops server",
       "socket guards",
       "limiter sweep",
