@@ -1,0 +1,153 @@
+/**
+ * The AutoNAT suite of `deno task interop`: why hopd serves AutoNAT v1 (`[autonat]`,
+ * src/autonat/), against the stock go client in the NAT lab (tests/_helpers/netns.ts).
+ *
+ * A go-libp2p node that uses hopd through autorelay (`EnableAutoRelayWithStaticRelays`, the
+ * go client's `--autorelay`) reserves only once its AutoNAT client has decided it is private,
+ * and with hopd as the only peer it knows, hopd is the only server that can tell it:
+ *
+ * - behind an eim NAT with hopd's AutoNAT on (the default): hopd's dial-back does not get
+ *   through the NAT, hopd answers E_DIAL_ERROR, the node turns private and reserves;
+ * - the same with `autonat.enabled = false`: nothing answers and the node never reserves
+ *   (the case waits a bounded time and expects no reservation);
+ * - on a public address: hopd's dial-back reaches it (OK), and the node, public, has no
+ *   reason to reserve.
+ *
+ * @module
+ */
+
+import { createNatLab, labUnavailable, type NatKind } from "../_helpers/netns.ts";
+import { spawnHopd } from "../_helpers/hopd_process.ts";
+import { eventually, parseMetrics, sampleSum } from "../_helpers/ops_probe.ts";
+import type { Client } from "./clients.ts";
+import { type Case, type CaseOutcome, type Suite } from "./suites.ts";
+
+/** How long a go node gets to reserve through autorelay (it takes ~6 s behind an eim NAT). */
+const RESERVE_WITHIN_S = 30;
+/** How long the control case waits to see that no reservation comes. */
+const CONTROL_WAIT_S = 12;
+
+interface Setting {
+  readonly name: string;
+  readonly kind: NatKind;
+  readonly autonat: boolean;
+}
+
+const SETTINGS: readonly Setting[] = [
+  { name: "nat=eim", kind: "eim", autonat: true },
+  { name: "nat=eim, [autonat] off", kind: "eim", autonat: false },
+  { name: "public", kind: "public", autonat: true },
+];
+
+/** Whether the go client writes its "ready" line (a reservation) before its stderr ends. */
+async function readyWithin(stderr: ReadableStream<Uint8Array>): Promise<boolean> {
+  let buffer = "";
+  for await (const chunk of stderr.pipeThrough(new TextDecoderStream())) {
+    buffer += chunk;
+    if (buffer.includes('{"event":"ready"')) return true;
+  }
+  return false;
+}
+
+function autonatCase(go: Client, setting: Setting): Case {
+  const name = `autonat go autorelay ${setting.name}`;
+  return {
+    name,
+    async run(): Promise<CaseOutcome> {
+      const lab = await createNatLab({ a: setting.kind, b: "public" });
+      try {
+        await lab.verify();
+        const hopd = await spawnHopd({
+          netns: lab.publicNs,
+          loopbackListeners: false,
+          args: ["--listen", `/ip4/${lab.relayIp}/tcp/0`],
+          env: {
+            HOPD_POLICY_ENABLED: "false",
+            HOPD_AUTONAT_ENABLED: String(setting.autonat),
+          },
+        });
+        try {
+          const relay = hopd.listenAddrs[0]!;
+          const waitS = setting.kind === "eim" && setting.autonat
+            ? RESERVE_WITHIN_S
+            : CONTROL_WAIT_S;
+          const [program, ...args] = go.command;
+          const started = performance.now();
+          const client = lab.spawn(lab.a.ns, program!, [
+            ...args,
+            "--relay",
+            relay,
+            "--listen",
+            "--autorelay",
+            // Listening, as a node that can be reached once the NAT allows it.
+            "--bind",
+            "/ip4/0.0.0.0/tcp/0",
+            "--timeout",
+            `${waitS}s`,
+          ], { stdout: "null", stderr: "piped" });
+          const reserved = await readyWithin(client.stderr);
+          const reservedMs = performance.now() - started;
+          try {
+            client.kill("SIGTERM");
+          } catch { /* exited */ }
+          await client.status;
+          const results = async () => {
+            const text = await lab.run(lab.publicNs, "curl", ["-sf", `${hopd.opsUrl}/metrics`]);
+            const samples = parseMetrics(text);
+            return {
+              ok: sampleSum(samples, "hopd_autonat_requests_total", { result: "ok" }),
+              dialError: sampleSum(samples, "hopd_autonat_requests_total", {
+                result: "dial_error",
+              }),
+            };
+          };
+          let seen = await results();
+          if (setting.kind === "public") {
+            // The node asks soon after identify; the dial-back answers within a second.
+            await eventually(async () => (seen = await results()).ok > 0, 10_000);
+          }
+          const problems: string[] = [];
+          let line: string;
+          if (setting.kind === "eim" && setting.autonat) {
+            if (!reserved) problems.push(`no reservation within ${waitS} s`);
+            if (seen.dialError === 0) problems.push("hopd answered no dial-back with E_DIAL_ERROR");
+            line = `reserved after ${Math.round(reservedMs)} ms, hopd: ${seen.dialError} ` +
+              "dial-back(s) did not get through (E_DIAL_ERROR: private)";
+          } else if (setting.kind === "eim") {
+            if (reserved) problems.push("reserved with no AutoNAT server: autorelay changed");
+            line = `no reservation in ${waitS} s (nothing tells the node it is private)`;
+          } else {
+            if (seen.ok === 0) problems.push("hopd's dial-back to a public node never succeeded");
+            if (reserved) problems.push("a public node reserved");
+            line = `hopd's dial-back reached it (${seen.ok} OK), no reservation (public)`;
+          }
+          return {
+            ok: problems.length === 0,
+            line: `interop ${name}: ${line}`,
+            detail: problems.length === 0 ? undefined : problems.join("\n"),
+          };
+        } finally {
+          await hopd.stop();
+        }
+      } finally {
+        await lab.close();
+      }
+    },
+  };
+}
+
+/** The AutoNAT suite: the go client's autorelay against hopd's AutoNAT server. */
+export const autonatSuite: Suite = {
+  name: "autonat",
+  async prepare({ clients }) {
+    const go = clients.get("go");
+    const unavailable = await labUnavailable();
+    if (unavailable !== undefined) {
+      if (Deno.env.get("CI") === "true") throw new Error(`the NAT lab cannot run: ${unavailable}`);
+      console.log(`interop autonat: left out, the NAT lab cannot run: ${unavailable}`);
+      return { cases: [], close: () => Promise.resolve() };
+    }
+    const cases = go === undefined ? [] : SETTINGS.map((setting) => autonatCase(go, setting));
+    return { cases, close: () => Promise.resolve() };
+  },
+};
