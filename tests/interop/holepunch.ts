@@ -20,6 +20,9 @@
  * really maps the client's connection to (from the router's conntrack table). After the
  * attempts, hopd's own view: its circuit lifetime and size histograms (docs/RELAY.md).
  *
+ * Three more cases keep both clients up after a hole punch and see who ends the circuit, and
+ * when, in hopd's histograms ({@linkcode CIRCUIT_ENDS}): what an operator reads them by.
+ *
  * Which cells must hole punch (see {@linkcode expectDirect}) is written down from what the
  * implementations do; a cell passes only when every attempt behaves as expected, so a
  * regression in hopd (or an implementation that starts to hole punch where it could not)
@@ -28,8 +31,8 @@
  * @module
  */
 
-import { type LabHost, labUnavailable, type NatKind, type NatLab } from "../_helpers/netns.ts";
-import { createNatLab } from "../_helpers/netns.ts";
+import { createNatLab, type LabHost, labUnavailable, type NatKind } from "../_helpers/netns.ts";
+import type { NatLab } from "../_helpers/netns.ts";
 import { spawnHopd } from "../_helpers/hopd_process.ts";
 import { parseMetrics, sampleSum } from "../_helpers/ops_probe.ts";
 import type { Client, ClientName } from "./clients.ts";
@@ -173,7 +176,8 @@ async function attempt(options: {
   dialer: Client;
   listener: Client;
   nat: NatSetting;
-  waitClose: boolean;
+  /** Wait for the relayed connection to close: at hopd's duration limit (`limitS`), or any time. */
+  waitClose: false | { readonly limitS: number } | "any";
 }): Promise<AttemptResult> {
   const { lab, nat } = options;
   await lab.flushMappings();
@@ -183,7 +187,7 @@ async function attempt(options: {
     relay: options.relay,
     echoBytes: ECHO_BYTES,
     holepunch: true,
-    waitClose: options.waitClose,
+    waitClose: options.waitClose !== false,
     timeoutS: CLIENT_TIMEOUT_S,
     listenerPrefix: ["ip", "netns", "exec", lab.a.ns],
     dialerPrefix: ["ip", "netns", "exec", lab.b.ns],
@@ -209,15 +213,15 @@ async function attempt(options: {
   if (!direct && d?.echo !== null && d?.echo?.via !== "relayed") {
     problems.push(`no direct connection, yet the echo went ${d?.echo?.via}`);
   }
-  if (options.waitClose) {
+  if (typeof options.waitClose === "object") {
     // The relayed connection carried the echo and stayed up to hopd's duration limit.
+    const limitMs = options.waitClose.limitS * 1000;
     for (const [label, result] of [["listener", l], ["dialer", d]] as const) {
       const after = result?.closed?.afterMs;
-      const limitMs = CIRCUIT_DURATION_S * 1000;
       if (after === undefined || after < limitMs - 1_000 || after > limitMs + CLOSE_SLACK_MS) {
         problems.push(
           `${label}: relayed connection closed after ${after ?? "never"} ms, ` +
-            `not at the ${CIRCUIT_DURATION_S} s limit`,
+            `not at the ${options.waitClose.limitS} s limit`,
         );
       }
     }
@@ -294,12 +298,55 @@ export function relayView(text: string): RelayView {
   };
 }
 
-/** Environment of the lab's hopd: policies off, the lab's short duration limit. */
-const HOPD_ENV = {
-  HOPD_POLICY_ENABLED: "false",
-  HOPD_RELAY_CIRCUIT_DURATION: `${CIRCUIT_DURATION_S}s`,
-  HOPD_RELAY_CIRCUIT_DATA: String(256 * 1024),
-};
+/** Environment of the lab's hopd: policies off, a short duration limit. */
+function hopdEnv(durationS: number): Record<string, string> {
+  return {
+    HOPD_POLICY_ENABLED: "false",
+    HOPD_RELAY_CIRCUIT_DURATION: `${durationS}s`,
+    HOPD_RELAY_CIRCUIT_DATA: String(256 * 1024),
+  };
+}
+
+/** A lab behind `nat`, its NAT kinds proven, with hopd in its public namespace. */
+interface LabWithHopd {
+  readonly lab: NatLab;
+  readonly relay: string;
+  readonly relayPort: number;
+  /** hopd's /metrics, read from inside the lab. */
+  metrics(): Promise<string>;
+}
+
+/** Runs `fn` in a fresh lab with hopd; removes both on every path. */
+async function inLab<T>(
+  nat: NatSetting,
+  durationS: number,
+  fn: (ctx: LabWithHopd) => Promise<T>,
+): Promise<T> {
+  const lab = await createNatLab({ a: nat.listener, b: nat.dialer });
+  try {
+    await lab.verify();
+    const hopd = await spawnHopd({
+      netns: lab.publicNs,
+      loopbackListeners: false,
+      args: ["--listen", `/ip4/${lab.relayIp}/tcp/0`],
+      env: hopdEnv(durationS),
+    });
+    try {
+      const relay = hopd.listenAddrs.find((a) => a.startsWith(`/ip4/${lab.relayIp}/tcp/`));
+      if (relay === undefined) throw new Error(`hopd announces ${hopd.listenAddrs}`);
+      return await fn({
+        lab,
+        relay,
+        relayPort: Number(relay.split("/")[4]),
+        metrics: () => lab.run(lab.publicNs, "curl", ["-sf", `${hopd.opsUrl}/metrics`]),
+      });
+    } finally {
+      await hopd.stop();
+    }
+  } finally {
+    await lab.close();
+  }
+}
 
 /** One case: a pair behind a NAT setting, `attempts` times, in a lab of its own. */
 function holepunchCase(options: {
@@ -312,48 +359,95 @@ function holepunchCase(options: {
   const name = `${dialer.name}->${listener.name} nat=${nat.name}`;
   return {
     name: `holepunch ${name}`,
-    async run(): Promise<CaseOutcome> {
-      const lab = await createNatLab({ a: nat.listener, b: nat.dialer });
-      try {
-        const verdicts = await lab.verify();
-        const hopd = await spawnHopd({
-          netns: lab.publicNs,
-          loopbackListeners: false,
-          args: ["--listen", `/ip4/${lab.relayIp}/tcp/0`],
-          env: HOPD_ENV,
-        });
-        try {
-          const relay = hopd.listenAddrs.find((a) => a.startsWith(`/ip4/${lab.relayIp}/tcp/`));
-          if (relay === undefined) throw new Error(`hopd announces ${hopd.listenAddrs}`);
-          const relayPort = Number(relay.split("/")[4]);
-          const results: AttemptResult[] = [];
-          for (let i = 0; i < attempts; i++) {
-            // Waiting for the duration limit is slow: the symmetric cells do it on the first
-            // attempt of a CI run, on every attempt of a full one.
-            const waitClose = nat.name === "symmetric" &&
-              (i === 0 || attempts >= FULL_RUN_ATTEMPTS);
-            results.push(
-              await attempt({ lab, relay, relayPort, dialer, listener, nat, waitClose }),
-            );
-          }
-          const view = relayView(
-            await lab.run(lab.publicNs, "curl", ["-sf", `${hopd.opsUrl}/metrics`]),
-          );
-          return report({ name, nat, verdictsOk: verdicts.length === 2, results, view });
-        } finally {
-          await hopd.stop();
+    run: () =>
+      inLab(nat, CIRCUIT_DURATION_S, async ({ lab, relay, relayPort, metrics }) => {
+        const results: AttemptResult[] = [];
+        for (let i = 0; i < attempts; i++) {
+          // Waiting for the duration limit is slow: the symmetric cells do it on the first
+          // attempt of a CI run, on every attempt of a full one.
+          const waitClose = nat.name === "symmetric" && (i === 0 || attempts >= FULL_RUN_ATTEMPTS)
+            ? { limitS: CIRCUIT_DURATION_S }
+            : false;
+          results.push(await attempt({ lab, relay, relayPort, dialer, listener, nat, waitClose }));
         }
-      } finally {
-        await lab.close();
-      }
-    },
+        return report({ name, nat, results, view: relayView(await metrics()) });
+      }),
+  };
+}
+
+/** hopd's duration limit in the circuit-end cases: what a peer that keeps the circuit waits. */
+const END_CASE_DURATION_S = 5;
+
+/**
+ * Who ends the circuit once a hole punch has succeeded, when both clients stay up (the
+ * operator's view, docs/RELAY.md): go-libp2p keeps the relayed connection until the relay's
+ * limit; js-libp2p's DCUtR closes it at once; rust-libp2p leaves it to the application, and the
+ * rust client closes it as an application would (libp2p-stream picks any connection).
+ */
+export const CIRCUIT_ENDS: readonly {
+  readonly dialer: ClientName;
+  readonly listener: ClientName;
+  readonly nat: NatSetting["name"];
+  /** "peer": the initiator or the target, within a second (whose FIN reaches hopd first races). */
+  readonly endedBy: "peer" | "relay";
+}[] = [
+  { dialer: "go", listener: "go", nat: "eim", endedBy: "relay" },
+  { dialer: "rust", listener: "rust", nat: "eim", endedBy: "peer" },
+  { dialer: "go", listener: "node", nat: "public", endedBy: "peer" },
+];
+
+/** A peer that closes its circuit after a hole punch does so within this. */
+const PEER_END_WITHIN_S = 1;
+
+function circuitEndCase(options: {
+  dialer: Client;
+  listener: Client;
+  nat: NatSetting;
+  endedBy: "peer" | "relay";
+}): Case {
+  const { dialer, listener, nat, endedBy } = options;
+  const name = `${dialer.name}->${listener.name} nat=${nat.name} circuit after the hole punch`;
+  return {
+    name: `holepunch ${name}`,
+    run: () =>
+      inLab(nat, END_CASE_DURATION_S, async ({ lab, relay, relayPort, metrics }) => {
+        const result = await attempt({
+          lab,
+          relay,
+          relayPort,
+          dialer,
+          listener,
+          nat,
+          waitClose: "any",
+        });
+        const samples = parseMetrics(await metrics());
+        const by = (["initiator", "target", "relay"] as const).find((b) =>
+          sampleSum(samples, "hopd_circuit_duration_seconds_count", { ended_by: b }) > 0
+        );
+        const lifeS = sampleSum(samples, "hopd_circuit_duration_seconds_sum");
+        const kib = sampleSum(samples, "hopd_circuit_bytes_sum") / 1024;
+        const problems = [...result.problems];
+        const asExpected = endedBy === "relay"
+          ? by === "relay" && Math.abs(lifeS - END_CASE_DURATION_S) < 1
+          : (by === "initiator" || by === "target") && lifeS < PEER_END_WITHIN_S;
+        if (!asExpected) {
+          problems.push(`ended by ${by ?? "nobody"} after ${lifeS} s, expected ${endedBy}`);
+        }
+        const ok = problems.length === 0;
+        return {
+          ok,
+          line: `holepunch ${name}: ended by the ${by ?? "-"} after ${lifeS.toFixed(1)} s` +
+            (by === "relay" ? ` (hopd's ${END_CASE_DURATION_S} s limit)` : "") +
+            `, ${kib.toFixed(1)} KiB`,
+          detail: ok ? undefined : `${problems.join("\n")}\n${pairDetail(result.outcome)}`,
+        };
+      }),
   };
 }
 
 function report(options: {
   name: string;
   nat: NatSetting;
-  verdictsOk: boolean;
   results: readonly AttemptResult[];
   view: RelayView;
 }): CaseOutcome {
@@ -383,7 +477,7 @@ function report(options: {
     problems.push(`attempt ${i + 1}: ${r.problems.join("; ")}\n${pairDetail(r.outcome)}`);
   }
   if (failed.length > 3) problems.push(`… and ${failed.length - 3} more attempts failed`);
-  const ok = options.verdictsOk && problems.length === 0;
+  const ok = problems.length === 0;
   return {
     ok,
     line: `holepunch ${name}: ${parts.join(", ")}`,
@@ -415,6 +509,13 @@ export const holepunchSuite: Suite = {
           : DEFAULT_ATTEMPTS.relayed;
         cases.push(holepunchCase({ dialer, listener, nat, attempts: attempts ?? byDefault }));
       }
+    }
+    for (const end of CIRCUIT_ENDS) {
+      const dialer = clients.get(end.dialer);
+      const listener = clients.get(end.listener);
+      const nat = NAT_SETTINGS.find((n) => n.name === end.nat)!;
+      if (dialer === undefined || listener === undefined) continue;
+      cases.push(circuitEndCase({ dialer, listener, nat, endedBy: end.endedBy }));
     }
     return { cases, close: () => Promise.resolve() };
   },
