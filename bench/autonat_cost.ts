@@ -19,8 +19,8 @@
 // then bound the worst case: 30 dial-backs a minute times the cost of one.
 //
 //   deno run -A bench/autonat_cost.ts [--n 300] [--natted-n 40] [--concurrency 1]
-import { createNatLab, type LabHost, type NatLab } from "../tests/_helpers/netns.ts";
-import { spawnHopd } from "../tests/_helpers/hopd_process.ts";
+import type { LabHost, NatLab } from "../tests/_helpers/netns.ts";
+import { inLabWithHopd } from "../tests/_helpers/lab_hopd.ts";
 import { numberArg } from "./_args.ts";
 import { cpuSeconds, rssKib } from "./relay_vs_stock/_proc.ts";
 
@@ -31,17 +31,16 @@ const concurrency = numberArg("--concurrency", 1);
 const REQUESTER = new URL("./autonat/_requester.ts", import.meta.url).pathname;
 
 /** The pids of every process in `ns` (hopd's `deno task` and its `deno run`). */
-async function pidsIn(lab: NatLab, ns: string): Promise<number[]> {
+async function pidsIn(ns: string): Promise<number[]> {
   const out = await new Deno.Command("ip", { args: ["netns", "pids", ns], stdout: "piped" })
     .output();
-  void lab;
   return new TextDecoder().decode(out.stdout).split("\n").map(Number).filter((p) => p > 0);
 }
 
 async function hopdUsage(lab: NatLab): Promise<{ cpuS: number; rssKib: number }> {
   let cpuS = 0;
   let rss = 0;
-  for (const pid of await pidsIn(lab, lab.publicNs)) {
+  for (const pid of await pidsIn(lab.publicNs)) {
     try {
       cpuS += await cpuSeconds(pid);
       rss = Math.max(rss, await rssKib(pid));
@@ -92,47 +91,36 @@ async function round(
   };
 }
 
-const lab = await createNatLab({ a: "eim", b: "public" });
-try {
-  await lab.verify();
-  const hopd = await spawnHopd({
-    netns: lab.publicNs,
-    loopbackListeners: false,
-    args: ["--listen", `/ip4/${lab.relayIp}/tcp/0`],
-    env: {
-      HOPD_POLICY_ENABLED: "false",
-      HOPD_AUTONAT_DIALS_PER_PEER: "0",
-      HOPD_AUTONAT_DIALS_GLOBAL: "0",
-      HOPD_AUTONAT_DIAL_TIMEOUT: "2s",
-    },
-  });
-  try {
-    const relay = hopd.listenAddrs[0]!;
-    const idleCpuPerS = await idleRate(lab, 10);
-    const ping = await round(lab, lab.b, relay, { mode: "ping", n, idleCpuPerS });
-    const reachable = await round(lab, lab.b, relay, { mode: "autonat", n, idleCpuPerS });
-    const natted = await round(lab, lab.a, relay, { mode: "autonat", n: nattedN, idleCpuPerS });
-    const perMinuteAtLimit = 30;
-    console.log(JSON.stringify(
-      {
-        bench: "autonat_cost",
-        n,
-        concurrency,
-        idleCpuMsPerS: Number((idleCpuPerS * 1000).toFixed(3)),
-        rounds: { ping, reachable, natted },
-        worstCaseAtDefaultLimits: {
-          dialBacksPerMinute: perMinuteAtLimit,
-          cpuShareOfOneCore: Number(
-            (perMinuteAtLimit * reachable.hopdCpuMsPerRequest / 60_000).toFixed(5),
-          ),
-        },
+await inLabWithHopd({
+  a: "eim",
+  b: "public",
+  env: {
+    HOPD_POLICY_ENABLED: "false",
+    HOPD_AUTONAT_DIALS_PER_PEER: "0",
+    HOPD_AUTONAT_DIALS_GLOBAL: "0",
+    HOPD_AUTONAT_DIAL_TIMEOUT: "2s",
+  },
+}, async ({ lab, relay }) => {
+  const idleCpuPerS = await idleRate(lab, 10);
+  const ping = await round(lab, lab.b, relay, { mode: "ping", n, idleCpuPerS });
+  const reachable = await round(lab, lab.b, relay, { mode: "autonat", n, idleCpuPerS });
+  const natted = await round(lab, lab.a, relay, { mode: "autonat", n: nattedN, idleCpuPerS });
+  const perMinuteAtLimit = 30;
+  console.log(JSON.stringify(
+    {
+      bench: "autonat_cost",
+      n,
+      concurrency,
+      idleCpuMsPerS: Number((idleCpuPerS * 1000).toFixed(3)),
+      rounds: { ping, reachable, natted },
+      worstCaseAtDefaultLimits: {
+        dialBacksPerMinute: perMinuteAtLimit,
+        cpuShareOfOneCore: Number(
+          (perMinuteAtLimit * reachable.hopdCpuMsPerRequest / 60_000).toFixed(5),
+        ),
       },
-      null,
-      2,
-    ));
-  } finally {
-    await hopd.stop();
-  }
-} finally {
-  await lab.close();
-}
+    },
+    null,
+    2,
+  ));
+});

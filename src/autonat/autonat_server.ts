@@ -15,7 +15,16 @@
 import type { Connection, Stream } from "@libp2p/interface";
 import { isPrivate, lpStream } from "@libp2p/utils";
 import { getLogger } from "@logtape/logtape";
-import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
+import {
+  CODE_IP4,
+  CODE_IP6,
+  CODE_P2P,
+  CODE_P2P_CIRCUIT,
+  CODE_TCP,
+  CODE_WS,
+  type Multiaddr,
+  multiaddr,
+} from "@multiformats/multiaddr";
 import type { ResolvedAutonatConfig } from "../config/mod.ts";
 import { type Clock, KeyedLimiter, TokenBucket } from "../ratelimit/mod.ts";
 import { AUTONAT_MAX_MESSAGE_BYTES, AUTONAT_STREAM_TIMEOUT_MS } from "./constants.ts";
@@ -24,13 +33,6 @@ import { decodeAutonatMessage, encodeAutonatMessage } from "./pb/autonat.ts";
 import type { DialResponse, ResponseStatus } from "./pb/autonat.ts";
 
 const log = getLogger(["hopd", "autonat"]);
-
-const CODE_IP4 = 4;
-const CODE_IP6 = 41;
-const CODE_TCP = 6;
-const CODE_WS = 477;
-const CODE_P2P = 421;
-const CODE_CIRCUIT = 290;
 
 /** What the server needs; the daemon gives the real ones, tests fakes. */
 export interface AutonatServerComponents {
@@ -59,7 +61,7 @@ function refuse(result: AutonatResult, status: ResponseStatus, text: string): An
 /** Whether `addr` is one hopd can dial back: IP, TCP port, optionally WebSockets. */
 function dialable(addr: Multiaddr): boolean {
   const codes = addr.getComponents().map((c) => c.code).filter((c) => c !== CODE_P2P);
-  if (codes.includes(CODE_CIRCUIT)) return false;
+  if (codes.includes(CODE_P2P_CIRCUIT)) return false;
   if (codes[0] !== CODE_IP4 && codes[0] !== CODE_IP6) return false;
   if (codes[1] !== CODE_TCP) return false;
   return codes.length === 2 || (codes.length === 3 && codes[2] === CODE_WS);

@@ -16,8 +16,8 @@
  * @module
  */
 
-import { createNatLab, labUnavailable, type NatKind } from "../_helpers/netns.ts";
-import { spawnHopd } from "../_helpers/hopd_process.ts";
+import { labUnavailable, type NatKind } from "../_helpers/netns.ts";
+import { inLabWithHopd } from "../_helpers/lab_hopd.ts";
 import { eventually, parseMetrics, sampleSum } from "../_helpers/ops_probe.ts";
 import type { Client } from "./clients.ts";
 import { type Case, type CaseOutcome, type Suite } from "./suites.ts";
@@ -53,86 +53,75 @@ function autonatCase(go: Client, setting: Setting): Case {
   const name = `autonat go autorelay ${setting.name}`;
   return {
     name,
-    async run(): Promise<CaseOutcome> {
-      const lab = await createNatLab({ a: setting.kind, b: "public" });
-      try {
-        await lab.verify();
-        const hopd = await spawnHopd({
-          netns: lab.publicNs,
-          loopbackListeners: false,
-          args: ["--listen", `/ip4/${lab.relayIp}/tcp/0`],
-          env: {
-            HOPD_POLICY_ENABLED: "false",
-            HOPD_AUTONAT_ENABLED: String(setting.autonat),
-          },
-        });
+    run: () =>
+      inLabWithHopd({
+        a: setting.kind,
+        b: "public",
+        env: { HOPD_POLICY_ENABLED: "false", HOPD_AUTONAT_ENABLED: String(setting.autonat) },
+      }, async ({ lab, relay, metrics }) => {
+        const waitS = setting.kind === "eim" && setting.autonat ? RESERVE_WITHIN_S : CONTROL_WAIT_S;
+        const [program, ...args] = go.command;
+        const started = performance.now();
+        const client = lab.spawn(lab.a.ns, program!, [
+          ...args,
+          "--relay",
+          relay,
+          "--listen",
+          "--autorelay",
+          // Listening, as a node that can be reached once the NAT allows it.
+          "--bind",
+          "/ip4/0.0.0.0/tcp/0",
+          "--timeout",
+          `${waitS}s`,
+        ], { stdout: "null", stderr: "piped" });
+        const reserved = await readyWithin(client.stderr);
+        const reservedMs = performance.now() - started;
         try {
-          const relay = hopd.listenAddrs[0]!;
-          const waitS = setting.kind === "eim" && setting.autonat
-            ? RESERVE_WITHIN_S
-            : CONTROL_WAIT_S;
-          const [program, ...args] = go.command;
-          const started = performance.now();
-          const client = lab.spawn(lab.a.ns, program!, [
-            ...args,
-            "--relay",
-            relay,
-            "--listen",
-            "--autorelay",
-            // Listening, as a node that can be reached once the NAT allows it.
-            "--bind",
-            "/ip4/0.0.0.0/tcp/0",
-            "--timeout",
-            `${waitS}s`,
-          ], { stdout: "null", stderr: "piped" });
-          const reserved = await readyWithin(client.stderr);
-          const reservedMs = performance.now() - started;
-          try {
-            client.kill("SIGTERM");
-          } catch { /* exited */ }
-          await client.status;
-          const results = async () => {
-            const text = await lab.run(lab.publicNs, "curl", ["-sf", `${hopd.opsUrl}/metrics`]);
-            const samples = parseMetrics(text);
-            return {
-              ok: sampleSum(samples, "hopd_autonat_requests_total", { result: "ok" }),
-              dialError: sampleSum(samples, "hopd_autonat_requests_total", {
-                result: "dial_error",
-              }),
-            };
-          };
-          let seen = await results();
-          if (setting.kind === "public") {
-            // The node asks soon after identify; the dial-back answers within a second.
-            await eventually(async () => (seen = await results()).ok > 0, 10_000);
-          }
-          const problems: string[] = [];
-          let line: string;
-          if (setting.kind === "eim" && setting.autonat) {
-            if (!reserved) problems.push(`no reservation within ${waitS} s`);
-            if (seen.dialError === 0) problems.push("hopd answered no dial-back with E_DIAL_ERROR");
-            line = `reserved after ${Math.round(reservedMs)} ms, hopd: ${seen.dialError} ` +
-              "dial-back(s) did not get through (E_DIAL_ERROR: private)";
-          } else if (setting.kind === "eim") {
-            if (reserved) problems.push("reserved with no AutoNAT server: autorelay changed");
-            line = `no reservation in ${waitS} s (nothing tells the node it is private)`;
-          } else {
-            if (seen.ok === 0) problems.push("hopd's dial-back to a public node never succeeded");
-            if (reserved) problems.push("a public node reserved");
-            line = `hopd's dial-back reached it (${seen.ok} OK), no reservation (public)`;
-          }
+          client.kill("SIGTERM");
+        } catch { /* exited */ }
+        await client.status;
+        const results = async () => {
+          const samples = parseMetrics(await metrics());
           return {
-            ok: problems.length === 0,
-            line: `interop ${name}: ${line}`,
-            detail: problems.length === 0 ? undefined : problems.join("\n"),
+            ok: sampleSum(samples, "hopd_autonat_requests_total", { result: "ok" }),
+            dialError: sampleSum(samples, "hopd_autonat_requests_total", { result: "dial_error" }),
           };
-        } finally {
-          await hopd.stop();
+        };
+        let seen = await results();
+        if (setting.kind === "public") {
+          // The node asks soon after identify; the dial-back answers within a second.
+          await eventually(async () => (seen = await results()).ok > 0, 10_000);
         }
-      } finally {
-        await lab.close();
-      }
-    },
+        return judge(name, setting, { reserved, reservedMs, waitS, ...seen });
+      }),
+  };
+}
+
+/** Whether the case went as its setting says it must. */
+function judge(
+  name: string,
+  setting: Setting,
+  seen: { reserved: boolean; reservedMs: number; waitS: number; ok: number; dialError: number },
+): CaseOutcome {
+  const problems: string[] = [];
+  let line: string;
+  if (setting.kind === "eim" && setting.autonat) {
+    if (!seen.reserved) problems.push(`no reservation within ${seen.waitS} s`);
+    if (seen.dialError === 0) problems.push("hopd answered no dial-back with E_DIAL_ERROR");
+    line = `reserved after ${Math.round(seen.reservedMs)} ms, hopd: ${seen.dialError} ` +
+      "dial-back(s) did not get through (E_DIAL_ERROR: private)";
+  } else if (setting.kind === "eim") {
+    if (seen.reserved) problems.push("reserved with no AutoNAT server: autorelay changed");
+    line = `no reservation in ${seen.waitS} s (nothing tells the node it is private)`;
+  } else {
+    if (seen.ok === 0) problems.push("hopd's dial-back to a public node never succeeded");
+    if (seen.reserved) problems.push("a public node reserved");
+    line = `hopd's dial-back reached it (${seen.ok} OK), no reservation (public)`;
+  }
+  return {
+    ok: problems.length === 0,
+    line: `interop ${name}: ${line}`,
+    detail: problems.length === 0 ? undefined : problems.join("\n"),
   };
 }
 

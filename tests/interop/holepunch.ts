@@ -31,9 +31,8 @@
  * @module
  */
 
-import { createNatLab, type LabHost, labUnavailable, type NatKind } from "../_helpers/netns.ts";
-import type { NatLab } from "../_helpers/netns.ts";
-import { spawnHopd } from "../_helpers/hopd_process.ts";
+import { type LabHost, labUnavailable, type NatKind, type NatLab } from "../_helpers/netns.ts";
+import { inLabWithHopd, type LabWithHopd } from "../_helpers/lab_hopd.ts";
 import { parseMetrics, sampleSum } from "../_helpers/ops_probe.ts";
 import type { Client, ClientName } from "./clients.ts";
 import { type PairOutcome, runPair } from "./pair.ts";
@@ -307,45 +306,13 @@ function hopdEnv(durationS: number): Record<string, string> {
   };
 }
 
-/** A lab behind `nat`, its NAT kinds proven, with hopd in its public namespace. */
-interface LabWithHopd {
-  readonly lab: NatLab;
-  readonly relay: string;
-  readonly relayPort: number;
-  /** hopd's /metrics, read from inside the lab. */
-  metrics(): Promise<string>;
-}
-
-/** Runs `fn` in a fresh lab with hopd; removes both on every path. */
-async function inLab<T>(
+/** Runs `fn` in a fresh lab behind `nat` with hopd (duration limit `durationS`). */
+function inLab<T>(
   nat: NatSetting,
   durationS: number,
   fn: (ctx: LabWithHopd) => Promise<T>,
 ): Promise<T> {
-  const lab = await createNatLab({ a: nat.listener, b: nat.dialer });
-  try {
-    await lab.verify();
-    const hopd = await spawnHopd({
-      netns: lab.publicNs,
-      loopbackListeners: false,
-      args: ["--listen", `/ip4/${lab.relayIp}/tcp/0`],
-      env: hopdEnv(durationS),
-    });
-    try {
-      const relay = hopd.listenAddrs.find((a) => a.startsWith(`/ip4/${lab.relayIp}/tcp/`));
-      if (relay === undefined) throw new Error(`hopd announces ${hopd.listenAddrs}`);
-      return await fn({
-        lab,
-        relay,
-        relayPort: Number(relay.split("/")[4]),
-        metrics: () => lab.run(lab.publicNs, "curl", ["-sf", `${hopd.opsUrl}/metrics`]),
-      });
-    } finally {
-      await hopd.stop();
-    }
-  } finally {
-    await lab.close();
-  }
+  return inLabWithHopd({ a: nat.listener, b: nat.dialer, env: hopdEnv(durationS) }, fn);
 }
 
 /** One case: a pair behind a NAT setting, `attempts` times, in a lab of its own. */
