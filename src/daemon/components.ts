@@ -1,26 +1,25 @@
 /**
  * Every component of a running node, built by one function in dependency order into one
- * read-only object, and the one ordered list of the ones that start and stop.
+ * read-only object. Nothing starts while building; what starts, and in which order, is
+ * `start_order.ts`.
  *
- * Build order ({@linkcode buildComponents}): node state and settings → registry → ban list →
- * limiter → libp2p host (its gate asks the node state and the limiter) → relay (admission
- * from the limiter) → federation member (when enabled) → policy snapshot builder and policy
- * engine (when enabled; they watch everything above) → node metrics → ops server (it serves
- * all of it). Nothing starts while building.
+ * Build order ({@linkcode buildComponents}): the core ({@linkcode CoreComponents}: clock,
+ * node state, settings, registry, ban list, limiter, socket guards) → the ACME manager (when
+ * enabled; a stored certificate is read so the host serves it from the start) → libp2p host
+ * (its gate asks the node state and the limiter) → relay (admission from the limiter) →
+ * federation member (when enabled) → policy snapshot builder and policy engine (when
+ * enabled; they watch everything above) → node metrics → ops server (it serves all of it).
  *
- * Two parts ask a part built after them, at run time only, through a closure over it that
- * runs once the node has started, never while building: the relay asks the policy engine's
- * plugins before it admits (`reservationHook`, `circuitHook`) and tells the federation of
- * refused reservations; the federation reads the engine's verdict and its plugins' score.
+ * Three parts reach a part built after them, at run time only, through a closure over it
+ * that runs once the node has started, never while building: the ACME manager hands new
+ * certificates to the host; the relay asks the policy engine's plugins before it admits
+ * (`reservationHook`, `circuitHook`) and tells the federation of refused reservations; the
+ * federation reads the engine's verdict and its plugins' score.
  *
- * Start order ({@linkcode startables}): ban list (load) → host (listeners) → relay →
- * federation → ops server → socket guards' timers → limiter sweep → policy snapshots →
- * policy engine; stop is the reverse, after the drain (see `node.ts`).
- *
- * Adding a component: build it in {@linkcode buildComponents} after everything it needs,
- * add it to {@linkcode Components}, and, if it has anything to start (a listener, a timer,
- * a worker, a file), add it to {@linkcode startables} at the place its dependencies are
- * already running.
+ * Adding a component: build it in {@linkcode buildComponents} (or, if it touches no
+ * network, in the core) after everything it needs, add it to {@linkcode Components}, and,
+ * if it has anything to start (a listener, a timer, a worker, a file), add it to the list in
+ * `start_order.ts` after what it needs running.
  *
  * @module
  */
@@ -41,6 +40,7 @@ import { type Health, type PolicyEngine, policyEngine, snapshotLimits } from "..
 import {
   BanList,
   banWidthFrom,
+  type Clock,
   createLimiter,
   denoBanFs,
   type Limiter,
@@ -58,13 +58,9 @@ import { daemonOpsApp, OpsService } from "./ops_service.ts";
 import { policyActuator } from "./policy_actuator.ts";
 import { SnapshotBuilder } from "./policy_snapshot.ts";
 import { Settings } from "./settings.ts";
-import type { Startable } from "./startables.ts";
 import { nodeStatus } from "./status.ts";
 
 const log = getLogger(["hopd", "daemon"]);
-
-/** How often idle rate-limiter buckets are dropped, in milliseconds. */
-const LIMITER_SWEEP_INTERVAL_MS = 10_000;
 
 /** What {@linkcode buildComponents} needs besides the config. */
 export interface BuildInit {
@@ -84,6 +80,8 @@ export interface CoreComponents {
   readonly identity: Identity;
   readonly peerId: string;
   readonly startedAtMs: number;
+  /** The wall clock of the ban list, the limiter and the socket guards. */
+  readonly clock: Clock;
   /** Listening, drain and shutdown: the one state every part reads. */
   readonly state: NodeState;
   /** What a reload may change while running (limits go to the limiter). */
@@ -188,44 +186,6 @@ export async function buildComponents(init: BuildInit): Promise<Components> {
   return { ...parts, ops };
 }
 
-/**
- * The components that start and stop, in start order (they stop in reverse).
- *
- * @param c The built components.
- * @returns The ordered list.
- */
-export function startables(c: Components): Startable[] {
-  return [
-    // Loaded before the host accepts anyone; flushed last, so a ban made while draining is
-    // still written.
-    { name: "ban list", start: () => loadBans(c.bans), stop: () => c.bans.flush() },
-    {
-      name: "libp2p host",
-      start: async () => {
-        await c.host.start();
-        c.state.setListening(c.host.libp2p.getMultiaddrs().length > 0);
-      },
-      stop: async () => {
-        await c.host.stop();
-        c.state.setListening(false);
-      },
-    },
-    named("relay", c.relay),
-    ...(c.autonat === undefined ? [] : [named("autonat", c.autonat)]),
-    // Its last report ("leaving") needs the host and the relay: it stops before them.
-    ...(c.federation === undefined ? [] : [named("federation", c.federation)]),
-    // Binds the http-01 address and orders in the background: TCP and WS serve meanwhile.
-    ...(c.acme === undefined ? [] : [named("acme", c.acme)]),
-    c.ops,
-    // After the listeners it watches, so that it stops before them: a probe of a closing
-    // listener would open it again.
-    socketGuardTimers(c.sockets),
-    limiterSweep(c.limiter),
-    ...(c.snapshots === undefined ? [] : [named("policy snapshots", c.snapshots)]),
-    ...(c.policy === undefined ? [] : [policyStartable(c.policy)]),
-  ];
-}
-
 function buildCore(init: BuildInit): CoreComponents {
   const { config } = init;
   const clock = { nowMs: () => Date.now() };
@@ -262,6 +222,7 @@ function buildCore(init: BuildInit): CoreComponents {
     identity: init.identity,
     peerId: init.identity.peerId.toString(),
     startedAtMs: clock.nowMs(),
+    clock,
     state,
     settings: new Settings(config, init.adminToken),
     registry,
@@ -389,6 +350,7 @@ function buildPolicy(core: CoreComponents, parts: PolicyParts): PolicyEngine {
     dataDir: config.node.dataDir,
     snapshot: (tick) => parts.snapshots.build(tick),
     actuator: policyActuator({
+      clock: core.clock,
       limiter: core.limiter,
       bans: core.bans,
       banWidth: () => banWidthFrom(core.settings.config),
@@ -420,66 +382,9 @@ function wireBans(bans: BanList, host: Host): void {
   });
 }
 
-async function loadBans(bans: BanList): Promise<void> {
-  const loaded = await bans.load();
-  if (loaded.warning !== undefined) log.warn("Bans: {message}", { message: loaded.warning });
-  if (loaded.loaded > 0) log.info("Loaded {count} bans", { count: loaded.loaded });
-  if (loaded.strayRemoved !== undefined) {
-    log.info("Removed {count} temporary ban files an interrupted save left", {
-      count: loaded.strayRemoved,
-    });
-  }
-}
-
-function socketGuardTimers(sockets: SocketGuards): Startable {
-  const guards = [sockets.libp2p, sockets.ops];
-  return {
-    name: "socket guards",
-    start: () => guards.forEach((guard) => guard.start()),
-    stop: () => guards.forEach((guard) => guard.stop()),
-  };
-}
-
-function limiterSweep(limiter: Limiter): Startable {
-  let timer: ReturnType<typeof setInterval> | undefined;
-  return {
-    name: "limiter sweep",
-    start: () => void (timer = setInterval(() => limiter.sweep(), LIMITER_SWEEP_INTERVAL_MS)),
-    stop: () => clearInterval(timer),
-  };
-}
-
-function policyStartable(engine: PolicyEngine): Startable {
-  return {
-    name: "policy engine",
-    start() {
-      // In the background: /ready does not wait for policies to compile.
-      engine.start().then(() => {
-        const view = engine.policies().policies;
-        log.info("Policy engine started: {policies} policies, {plugins} plugins", {
-          policies: view.filter((p) => p.kind === "policy" && p.state === "active").length,
-          plugins: view.filter((p) => p.kind === "plugin" && p.state === "active").length,
-        });
-      }, (error) => {
-        log.error("Policy engine failed to start: {message}", {
-          message: (error as Error).message,
-        });
-      });
-    },
-    stop: () => engine.stop(),
-  };
-}
-
 function federationWeight(member: FederationMember) {
   return {
     get: () => member.federation.weight(),
     set: (weight: number) => member.federation.setWeight(weight),
   };
-}
-
-function named(
-  name: string,
-  part: { start(): Promise<void> | void; stop(): Promise<void> | void },
-): Startable {
-  return { name, start: () => part.start(), stop: () => part.stop() };
 }

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { generateKeyPair } from "@libp2p/crypto/keys";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { defaultConfig } from "../config/mod.ts";
-import { buildComponents, type Components, startables } from "./components.ts";
+import { buildComponents, type Components } from "./components.ts";
+import { startOrder } from "./start_order.ts";
 
 async function buildDefaults(): Promise<Components> {
   const privateKey = await generateKeyPair("Ed25519");
@@ -95,7 +96,7 @@ Deno.test("the embedded defaults are what each component runs with", async (t) =
     assert.equal(c.federation, undefined);
   });
   await t.step("start order", () => {
-    assert.deepEqual(startables(c).map((s) => s.name), [
+    assert.deepEqual(startOrder(c).map((s) => s.name), [
       "ban list",
       "libp2p host",
       "relay",

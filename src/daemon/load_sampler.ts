@@ -1,7 +1,11 @@
-// This relay's load as the federation reports it: reservations and circuits live from the
-// relay, relayed bytes per second per direction from hopd_relayed_bytes_total, CPU (fraction
-// of one core) and RSS of the process, sampled once per report interval. Reading the
-// registry keeps the relay free of federation bookkeeping (the policy snapshot does the same).
+/**
+ * This relay's load as the federation reports it: reservations and circuits live from the
+ * relay, relayed bytes per second per direction from hopd_relayed_bytes_total, CPU (fraction
+ * of one core) and RSS of the process, sampled once per report interval. Reading the
+ * registry keeps the relay free of federation bookkeeping (the policy snapshot does the same).
+ *
+ * @module
+ */
 
 import type { Registry } from "prom-client";
 import type { Relay } from "../relay/mod.ts";

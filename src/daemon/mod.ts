@@ -5,18 +5,19 @@
  *
  * Read it in this order:
  * - `components.ts`: `buildComponents` builds every part (node state, registry, bans,
- *   limiter, host, relay, federation, policy engine, metrics, ops server), and `startables`
- *   lists, in start order, the ones that start. A new component goes there (the module doc
- *   says how).
- * - `startables.ts`: the ordered list: started forwards, stopped in reverse, rolled back
- *   when a start fails.
- * - `node.ts`: the running node: readiness, status, drain, reload, shutdown.
+ *   limiter, socket guards, ACME, host, relay, federation, policy engine, metrics, ops
+ *   server) in dependency order. A new component is built there (its module doc says how).
+ * - `start_order.ts`: the one ordered list of what starts; `startables.ts` starts it
+ *   forwards, stops it in reverse and rolls it back when a start fails.
+ * - `node.ts`: the running node: readiness, status, drain, reload (`reload.ts`: all or
+ *   nothing) and shutdown.
  * - `node_state.ts`: the one listening/draining/stopping state every part reads.
  * - The glue between components: `admission.ts` (limiter and plugins → relay and gate,
  *   bans → connections), `admin_control.ts` and `ops_service.ts` (the ops server),
  *   `policy_snapshot.ts` and `policy_actuator.ts` (policy engine ↔ node),
  *   `federation_member.ts`, `load_sampler.ts` and `refusal_logger.ts` (the federation),
- *   `settings.ts` (what a reload changes), `status.ts`, `node_metrics.ts`, `admin_token.ts`.
+ *   `cpu_meter.ts`, `settings.ts` (what a reload changes), `status.ts`, `node_metrics.ts`,
+ *   `admin_token.ts`. `defaults_test.ts` checks what each component runs with out of the box.
  *
  * @example
  * ```ts ignore
@@ -36,7 +37,8 @@ import { loadOrCreateIdentity } from "../identity/mod.ts";
 import type { Readiness } from "../ops/mod.ts";
 import type { PolicyEngine } from "../policy/mod.ts";
 import { readAdminTokenFor } from "./admin_token.ts";
-import { buildComponents, startables } from "./components.ts";
+import { buildComponents } from "./components.ts";
+import { startOrder } from "./start_order.ts";
 import { Node } from "./node.ts";
 import { Startables } from "./startables.ts";
 
@@ -124,7 +126,7 @@ export async function startDaemon(
   });
   const node = new Node({
     components,
-    startables: new Startables(startables(components)),
+    startables: new Startables(startOrder(components)),
     ...(options.loadConfig === undefined ? {} : { loadConfig: options.loadConfig }),
     restartRequested: restart.promise,
   });

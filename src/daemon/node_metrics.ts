@@ -1,3 +1,10 @@
+/**
+ * The node-level metrics: `hopd_ready` and `hopd_draining`, read from the node state when
+ * Prometheus scrapes, and `hopd_reloads_total{result}`, counted by each SIGHUP reload.
+ *
+ * @module
+ */
+
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { Readiness } from "../ops/mod.ts";
 

@@ -1,5 +1,9 @@
-// The daemon's control API as the policy engine drives it: the limiter, the ban list, the
-// libp2p host, drain and restart. Policies act through this, never through HTTP.
+/**
+ * The daemon's control API as the policy engine drives it: the limiter, the ban list, the
+ * libp2p host, drain and restart. Policies act through this, never through HTTP.
+ *
+ * @module
+ */
 
 import type { Libp2p } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
@@ -8,6 +12,7 @@ import {
   type BanList,
   banScope,
   type BanWidthLimits,
+  type Clock,
   type Limiter,
   type LimitKey,
 } from "../ratelimit/mod.ts";
@@ -15,6 +20,8 @@ import { banTarget, disconnectPeer } from "./admission.ts";
 
 /** What the actuator drives. */
 export interface PolicyActuatorComponents {
+  /** The ban list's clock (expiries are compared with it). */
+  readonly clock: Clock;
   readonly limiter: Limiter;
   readonly bans: BanList;
   /** The widest CIDR bans allowed (a policy never forces one). */
@@ -42,7 +49,7 @@ export function policyActuator(c: PolicyActuatorComponents): Actuator {
     setDraining: (draining) => c.setDraining(draining),
     restart: (reason) => c.requestRestart(reason),
     isBanned(target) {
-      const now = Date.now();
+      const now = c.clock.nowMs();
       if (target.peer !== undefined) return c.bans.isPeerBanned(target.peer, now);
       const cidr = target.cidr!;
       return c.bans.list(now).some((ban) =>

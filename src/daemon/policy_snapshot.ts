@@ -1,7 +1,11 @@
-// Builds the policy engine's snapshot from live state: the process (memory, CPU, event-loop
-// lag), the relay and the limiter (read from their Prometheus metrics, as deltas over the
-// tick), and the federation's summary when it runs. Reading the registry keeps the relay and
-// limiter free of any policy-specific bookkeeping.
+/**
+ * Builds the policy engine's snapshot from live state: the process (memory, CPU, event-loop
+ * lag), the relay and the limiter (read from their Prometheus metrics, as deltas over the
+ * tick), and the federation's summary when it runs. Reading the registry keeps the relay and
+ * limiter free of any policy-specific bookkeeping.
+ *
+ * @module
+ */
 
 import type { Registry } from "prom-client";
 import type { Snapshot, SnapshotLimits } from "../policy/mod.ts";
@@ -21,6 +25,8 @@ export interface SnapshotSources {
   /** The configured limits and the memory budget in force now. */
   limits(): Promise<SnapshotLimits>;
   federation?(): Snapshot["federation"] | undefined;
+  /** The wall clock of `snapshot.now`, uptime and rates. @default Date.now */
+  readonly clock?: { nowMs(): number };
 }
 
 const LAG_SAMPLE_MS = 100;
@@ -41,11 +47,16 @@ export class SnapshotBuilder {
   #lagTimer: ReturnType<typeof setInterval> | undefined;
   #lastSampleAt = performance.now();
   #previous = new Map<string, number>();
-  #previousAtMs = Date.now();
+  #previousAtMs: number;
+  readonly #nowMs: () => number;
   readonly #cpu = new CpuMeter();
 
+  /** @param sources The registry and the live state it reads. */
   constructor(sources: SnapshotSources) {
     this.#s = sources;
+    const clock = sources.clock;
+    this.#nowMs = clock === undefined ? Date.now : () => clock.nowMs();
+    this.#previousAtMs = this.#nowMs();
   }
 
   /** Starts the event-loop lag sampler. */
@@ -67,7 +78,7 @@ export class SnapshotBuilder {
   /** The snapshot of tick `tick`. */
   async build(tick: number): Promise<Snapshot> {
     const s = this.#s;
-    const nowMs = Date.now();
+    const nowMs = this.#nowMs();
     const seconds = Math.max(0.001, (nowMs - this.#previousAtMs) / 1000);
     this.#previousAtMs = nowMs;
     const memory = Deno.memoryUsage();

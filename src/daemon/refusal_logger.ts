@@ -1,7 +1,11 @@
-// When this relay refuses a reservation because it is full or draining, log where the
-// client could go instead (the federation's best other relays for it). At most one line per
-// REFUSAL_LOG_INTERVAL_MS, with the count of refusals folded into it, so a flood of refused
-// clients cannot flood the log.
+/**
+ * When this relay refuses a reservation because it is full or draining, log where the
+ * client could go instead (the federation's best other relays for it). At most one line per
+ * REFUSAL_LOG_INTERVAL_MS, with the count of refusals folded into it, so a flood of refused
+ * clients cannot flood the log.
+ *
+ * @module
+ */
 
 import { getLogger } from "@logtape/logtape";
 import type { RankedRelay } from "../balancer/mod.ts";

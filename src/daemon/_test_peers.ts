@@ -1,0 +1,71 @@
+// Test support for the daemon's glue tests: peer IDs, a limiter built from hopd's shipped
+// defaults (with overrides), fake connections, and the relay's byte counter as the load
+// sampler and the policy snapshot read it (never imported by the daemon).
+
+import { generateKeyPair } from "@libp2p/crypto/keys";
+import type { Connection, PeerId } from "@libp2p/interface";
+import { peerIdFromPrivateKey } from "@libp2p/peer-id";
+import { multiaddr } from "@multiformats/multiaddr";
+import { Counter, type Registry } from "prom-client";
+import { loadConfig, type RawConfig } from "../config/mod.ts";
+import { BanList, createLimiter, type Limiter, limiterConfigFrom } from "../ratelimit/mod.ts";
+
+/** A fresh peer ID. */
+export async function newPeer(): Promise<PeerId> {
+  return peerIdFromPrivateKey(await generateKeyPair("Ed25519"));
+}
+
+/** A limiter on hopd's defaults with `overrides` (config file form), and its ban list. */
+export async function testLimiter(
+  overrides: RawConfig = {},
+): Promise<{ limiter: Limiter; bans: BanList; clock: { nowMs(): number } }> {
+  const clock = { nowMs: () => 1_000_000 };
+  const bans = new BanList({ clock });
+  const config = await loadConfig({ overrides });
+  return { limiter: createLimiter(limiterConfigFrom(config), { clock, bans }), bans, clock };
+}
+
+/** A connection as far as the daemon's glue reads it; `closed` tells whether it was closed. */
+export function fakeConnection(
+  peer: PeerId,
+  addr: string,
+  direction: "inbound" | "outbound" = "inbound",
+): Connection & { closed: boolean } {
+  const connection = {
+    remotePeer: peer,
+    remoteAddr: multiaddr(addr),
+    direction,
+    closed: false,
+    close() {
+      connection.closed = true;
+      return Promise.resolve();
+    },
+    abort() {
+      connection.closed = true;
+    },
+  };
+  return connection as unknown as Connection & { closed: boolean };
+}
+
+/** A libp2p host as far as the daemon's glue reads it: its connections, and hang-ups. */
+export function fakeLibp2p(connections: (Connection & { closed: boolean })[]) {
+  const open = () => connections.filter((c) => !c.closed);
+  return {
+    getConnections: (peer?: PeerId) =>
+      peer === undefined ? open() : open().filter((c) => c.remotePeer.equals(peer)),
+    hangUp(peer: PeerId) {
+      for (const c of open()) if (c.remotePeer.equals(peer)) c.closed = true;
+      return Promise.resolve();
+    },
+  };
+}
+
+/** `hopd_relayed_bytes_total{direction}` on `registry`, as the relay registers it. */
+export function relayedBytesCounter(registry: Registry): Counter<"direction"> {
+  return new Counter({
+    name: "hopd_relayed_bytes_total",
+    help: "test",
+    labelNames: ["direction"] as const,
+    registers: [registry],
+  });
+}
