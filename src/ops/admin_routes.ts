@@ -223,7 +223,15 @@ const NOT_SAVED_RESPONSE = errorResponse(
     "it; /ready answers 503 until a save succeeds",
 );
 
-function listing<T extends z.ZodType>(path: string, item: T, pageName: string, what: string) {
+/** One paged listing route: its path, its item schema, its page's name and what it lists. */
+interface Listing<T extends z.ZodType> {
+  readonly path: string;
+  readonly item: T;
+  readonly pageName: string;
+  readonly what: string;
+}
+
+function listing<T extends z.ZodType>({ path, item, pageName, what }: Listing<T>) {
   return createRoute({
     method: "get",
     path,
@@ -239,15 +247,30 @@ function listing<T extends z.ZodType>(path: string, item: T, pageName: string, w
   });
 }
 
-const bansList = listing("/v1/admin/bans", BanSchema, "BanPage", "bans");
-const reservationsList = listing(
-  "/v1/admin/reservations",
-  ReservationSchema,
-  "ReservationPage",
-  "reservations",
-);
-const circuitsList = listing("/v1/admin/circuits", CircuitSchema, "CircuitPage", "circuits");
-const peersList = listing("/v1/admin/peers", PeerSchema, "PeerPage", "connected peers");
+const bansList = listing({
+  path: "/v1/admin/bans",
+  item: BanSchema,
+  pageName: "BanPage",
+  what: "bans",
+});
+const reservationsList = listing({
+  path: "/v1/admin/reservations",
+  item: ReservationSchema,
+  pageName: "ReservationPage",
+  what: "reservations",
+});
+const circuitsList = listing({
+  path: "/v1/admin/circuits",
+  item: CircuitSchema,
+  pageName: "CircuitPage",
+  what: "circuits",
+});
+const peersList = listing({
+  path: "/v1/admin/peers",
+  item: PeerSchema,
+  pageName: "PeerPage",
+  what: "connected peers",
+});
 
 const banCreate = createRoute({
   method: "post",

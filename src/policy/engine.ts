@@ -407,17 +407,11 @@ export class PolicyEngine {
       : result.verdict;
     entry.lastVerdict = result.verdict;
     entry.lastReasons = result.reasons;
-    this.#judgements.set(entry.name, {
+    const verdictChange = this.#judged(entry.name, {
       verdict: effective,
       reasons: result.reasons,
       mode: base.mode,
     });
-    const verdictChange = this.#verdictChanged(
-      entry.name,
-      base.mode,
-      effective,
-      result.reasons,
-    );
     const actions = this.#executor.run(result.actions, {
       policy: entry.name,
       mode: base.mode,
@@ -460,8 +454,7 @@ export class PolicyEngine {
     let verdictChange: VerdictChange | undefined;
     if (this.#config.failClosed) {
       const reasons = [`policy failed: ${failure.message}`];
-      this.#judgements.set(name, { verdict: "unhealthy", reasons, mode: base.mode });
-      verdictChange = this.#verdictChanged(name, base.mode, "unhealthy", reasons);
+      verdictChange = this.#judged(name, { verdict: "unhealthy", reasons, mode: base.mode });
     } else {
       this.#judgements.delete(name);
     }
@@ -482,14 +475,16 @@ export class PolicyEngine {
     };
   }
 
-  #verdictChanged(
-    policy: string,
-    mode: PolicyMode,
-    verdict: Verdict,
-    reasons: readonly string[],
-  ): VerdictChange | undefined {
-    const change = this.#verdicts.note(policy, verdict);
-    if (change !== undefined) logVerdictChange(log, { policy, mode, change, reasons });
+  /**
+   * Records a policy's judgement of the node, and the change of verdict it makes, if any
+   * (logged once, when it happens).
+   */
+  #judged(policy: string, judgement: Judgement): VerdictChange | undefined {
+    this.#judgements.set(policy, judgement);
+    const change = this.#verdicts.note(policy, judgement.verdict);
+    if (change !== undefined) {
+      logVerdictChange(log, { policy, mode: judgement.mode, change, reasons: judgement.reasons });
+    }
     return change;
   }
 

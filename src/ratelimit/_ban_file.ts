@@ -101,21 +101,26 @@ export function validateBan(init: BanInit, nowMs: number): Ban | string {
   return Object.freeze(ban);
 }
 
+/** Where the ban list is persisted, and the file operations to reach it. */
+export interface BanFile {
+  readonly fs: BanFs;
+  /** The data directory (fsynced after a rename). */
+  readonly dir: string;
+  /** `<dir>/bans.json`. */
+  readonly path: string;
+}
+
 /**
- * Replaces `path` with `data` so that a crash leaves the old or the new file, never a torn
- * one.
+ * Replaces the ban file with `data` so that a crash leaves the old or the new file, never a
+ * torn one.
  *
- * @param fs File operations.
- * @param dir Directory of `path` (fsynced after the rename).
- * @param path Target file.
+ * @param file The ban file.
  * @param data Contents.
  * @param attempt A number making the temporary name unique within the process.
  * @returns Undefined on success, else the message to report.
  */
 export async function writeAtomic(
-  fs: BanFs,
-  dir: string,
-  path: string,
+  { fs, dir, path }: BanFile,
   data: string,
   attempt: number,
 ): Promise<string | undefined> {
@@ -136,22 +141,17 @@ export async function writeAtomic(
 }
 
 /**
- * Moves a bad file to `<path>.corrupt-<nowMs>`.
+ * Moves a bad ban file to `<path>.corrupt-<nowMs>`.
  *
- * @param fs File operations.
- * @param path The bad file.
- * @param nowMs Time for the new name.
- * @param reason Why it is bad.
- * @param outcome What the list did instead.
+ * @param file The ban file.
+ * @param why When (the time for the new name), why it is bad, and what the list did instead.
  * @returns The warning to report.
  */
 export async function setAside(
-  fs: BanFs,
-  path: string,
-  nowMs: number,
-  reason: string,
-  outcome: string,
+  { fs, path }: BanFile,
+  why: { readonly nowMs: number; readonly reason: string; readonly outcome: string },
 ): Promise<string> {
+  const { nowMs, reason, outcome } = why;
   const aside = `${path}.corrupt-${Math.floor(nowMs)}`;
   try {
     await fs.rename(path, aside);

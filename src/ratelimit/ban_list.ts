@@ -19,6 +19,7 @@
  */
 
 import {
+  type BanFile,
   decodeBans,
   encodeBans,
   errorText,
@@ -100,9 +101,8 @@ const NO_FILE: BanLoadResult = Object.freeze({ loaded: 0, expired: 0 });
 /** Bans on peers and CIDR blocks with expiry, listeners and persistence. */
 export class BanList {
   #clock: Clock;
-  #fs: BanFs | undefined;
-  #dir: string | undefined;
-  #path: string | undefined;
+  /** Where the list is persisted; absent = memory only. */
+  readonly #file: BanFile | undefined;
   #onWarning: (message: string) => void;
   #peers = new Map<string, Ban>();
   #cidrBans = new Map<string, Ban>();
@@ -127,17 +127,16 @@ export class BanList {
    */
   constructor(components: BanListComponents) {
     this.#clock = components.clock;
-    this.#fs = components.fs;
-    this.#dir = components.dataDir;
-    if (this.#fs !== undefined && this.#dir !== undefined) {
-      this.#path = `${this.#dir.replace(/\/+$/, "")}/${BANS_FILE_NAME}`;
-    }
+    const { fs, dataDir: dir } = components;
+    this.#file = fs === undefined || dir === undefined
+      ? undefined
+      : { fs, dir, path: `${dir.replace(/\/+$/, "")}/${BANS_FILE_NAME}` };
     this.#onWarning = components.onWarning ?? (() => {});
   }
 
   /** Path of the persisted file, if persistent. */
   get path(): string | undefined {
-    return this.#path;
+    return this.#file?.path;
   }
 
   /** Why the last save failed; undefined once a save succeeded (or none failed). */
@@ -319,29 +318,28 @@ export class BanList {
    * @returns Counts, and a warning to log when the file was set aside.
    */
   async load(): Promise<BanLoadResult> {
-    const fs = this.#fs;
-    const path = this.#path;
-    if (fs === undefined || path === undefined) return NO_FILE;
-    const stray = await removeStrayTemps(fs, this.#dir!);
-    const result = await this.#loadFile(fs, path);
+    const file = this.#file;
+    if (file === undefined) return NO_FILE;
+    const stray = await removeStrayTemps(file.fs, file.dir);
+    const result = await this.#loadFile(file);
     return stray === 0 ? result : { ...result, strayRemoved: stray };
   }
 
-  async #loadFile(fs: BanFs, path: string): Promise<BanLoadResult> {
+  async #loadFile(file: BanFile): Promise<BanLoadResult> {
     let text: string | undefined;
     try {
-      text = await fs.readTextFile(path);
+      text = await file.fs.readTextFile(file.path);
     } catch (error) {
       return {
         loaded: 0,
         expired: 0,
-        warning: await this.#setAside(`unreadable: ${errorText(error)}`),
+        warning: await this.#setAside(file, `unreadable: ${errorText(error)}`),
       };
     }
     if (text === undefined) return NO_FILE;
     const decoded = decodeBans(text, this.#clock.nowMs());
     if (typeof decoded === "string") {
-      return { loaded: 0, expired: 0, warning: await this.#setAside(`corrupt: ${decoded}`) };
+      return { loaded: 0, expired: 0, warning: await this.#setAside(file, `corrupt: ${decoded}`) };
     }
     const { bans, invalid, expired } = decoded;
     this.#peers.clear();
@@ -351,7 +349,7 @@ export class BanList {
     for (const ban of bans) this.#put(ban);
     let warning: string | undefined;
     if (invalid > 0) {
-      warning = await this.#setAside(`${invalid} invalid entries skipped`, bans.length);
+      warning = await this.#setAside(file, `${invalid} invalid entries skipped`, bans.length);
     }
     if (invalid > 0 || expired > 0) {
       const saved = await this.save();
@@ -371,7 +369,7 @@ export class BanList {
    * @returns Whether it was written, with a warning to log if not.
    */
   save(): Promise<BanSaveResult> {
-    if (this.#fs === undefined || this.#path === undefined) return Promise.resolve({ ok: true });
+    if (this.#file === undefined) return Promise.resolve({ ok: true });
     if (this.#queued !== undefined) return this.#queued;
     const run = this.#tail.then(() => {
       // From here on a new change needs a new write: this one snapshots the list now.
@@ -424,15 +422,17 @@ export class BanList {
   }
 
   #autoSave(): void {
-    if (this.#path === undefined) return;
+    if (this.#file === undefined) return;
     void this.save();
   }
 
   async #write(): Promise<BanSaveResult> {
+    const file = this.#file;
+    if (file === undefined) return { ok: true };
     const data = encodeBans([...this.#peers.values(), ...this.#cidrBans.values()]);
-    const error = await writeAtomic(this.#fs!, this.#dir!, this.#path!, data, ++this.#tmpCounter);
+    const error = await writeAtomic(file, data, ++this.#tmpCounter);
     if (error === undefined) {
-      if (this.#saveError !== undefined) this.#onWarning(`Bans saved again to '${this.#path}'`);
+      if (this.#saveError !== undefined) this.#onWarning(`Bans saved again to '${file.path}'`);
       this.#saveError = undefined;
       return { ok: true };
     }
@@ -443,11 +443,11 @@ export class BanList {
     return { ok: false, warning: error };
   }
 
-  #setAside(reason: string, kept?: number): Promise<string> {
+  #setAside(file: BanFile, reason: string, kept?: number): Promise<string> {
     const outcome = kept === undefined
       ? "started with the bans held before"
       : `kept ${kept} valid bans`;
-    return setAside(this.#fs!, this.#path!, this.#clock.nowMs(), reason, outcome);
+    return setAside(file, { nowMs: this.#clock.nowMs(), reason, outcome });
   }
 }
 
