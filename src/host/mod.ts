@@ -28,7 +28,6 @@ import type { Multiaddr } from "@multiformats/multiaddr";
 import { ping } from "@libp2p/ping";
 import { webSockets } from "@libp2p/websockets";
 import { listenFailure } from "./listen_failure.ts";
-import { yamux } from "@libp2p/yamux";
 import { createLibp2p } from "libp2p";
 import type {
   ResolvedConnectionsConfig,
@@ -36,11 +35,23 @@ import type {
   ResolvedTlsConfig,
 } from "../config/mod.ts";
 import { relayNoise } from "./noise_crypto.ts";
+import { cappedYamux } from "./yamux_frames.ts";
 import { certificateRenewer, type LoadedCertificate, readCertificate } from "./tls_certificate.ts";
 import { withDomainAddrs } from "./domain_addrs.ts";
 import { guardedTransport, type InboundSocketGuard } from "./guarded_listeners.ts";
 
 const log = getLogger(["hopd", "host"]);
+
+let yamuxShapeWarned = false;
+/** Warns once per process that yamux streams keep frames as large as their send window. */
+function warnYamuxShape(): void {
+  if (yamuxShapeWarned) return;
+  yamuxShapeWarned = true;
+  log.warn(
+    "@libp2p/yamux changed shape: frames are not capped at one Noise message (rust-libp2p " +
+      "peers refuse frames above 1 MiB)",
+  );
+}
 
 export type { CertificateSource, LoadedCertificate } from "./tls_certificate.ts";
 export { parseCertificate, readCertificate } from "./tls_certificate.ts";
@@ -190,8 +201,9 @@ export async function createHost(init: HostInit): Promise<Host> {
     ],
     connectionEncrypters: [relayNoise()],
     // A yamux frame is a 12-byte header plus its payload; sized so header + payload fill one
-    // Noise message (65,519 bytes of plaintext) instead of spilling 29 bytes into a second.
-    streamMuxers: [yamux({ maxMessageSize: YAMUX_MAX_MESSAGE_BYTES })],
+    // Noise message (65,519 bytes of plaintext), and far below the 1 MiB rust-libp2p accepts
+    // (@libp2p/yamux itself ignores maxMessageSize: see yamux_frames.ts).
+    streamMuxers: [cappedYamux({ maxMessageSize: YAMUX_MAX_MESSAGE_BYTES }, warnYamuxShape)],
     connectionGater: {
       denyInboundConnection: (maConn) => refuseInbound(maConn.remoteAddr),
       denyInboundEncryptedConnection: (peer, maConn) => refuseInboundPeer(peer, maConn.remoteAddr),

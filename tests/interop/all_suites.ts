@@ -7,6 +7,7 @@
  */
 
 import { autonatSuite } from "./autonat.ts";
+import { bulkSuite } from "./bulk.ts";
 import { holepunchSuite } from "./holepunch.ts";
 import { limitsSuite, matrixSuite, stopSuite, type Suite } from "./suites.ts";
 
@@ -15,6 +16,7 @@ export const SUITES: readonly Suite[] = [
   matrixSuite,
   limitsSuite,
   stopSuite,
+  bulkSuite,
   holepunchSuite,
   autonatSuite,
 ];

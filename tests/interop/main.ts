@@ -6,7 +6,7 @@
  * A machine without Go or Rust: the clients it lacks are named in one line and left out;
  * under CI=true that is a failure. Options: `--only REGEX` runs the cases whose line name
  * matches, `--jobs N` runs N cases at once (default 2), `--clients go,rust,node,deno`,
- * `--suites matrix,limits,stop`.
+ * `--suites matrix,limits,stop,bulk,holepunch,autonat`.
  *
  * @module
  */

@@ -67,7 +67,8 @@ function hopdEnv(extra: Record<string, string>): Record<string, string> {
   };
 }
 
-async function startHopd(env: Record<string, string>): Promise<HopdProcess> {
+/** Starts the hopd a suite runs against, with `env` added. */
+export async function startHopd(env: Record<string, string>): Promise<HopdProcess> {
   return await spawnHopd({ env: hopdEnv(env) });
 }
 
