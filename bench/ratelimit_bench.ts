@@ -240,26 +240,28 @@ const unlimitedFlow = new BandwidthShaper({
   perCircuitBytesPerSecond: 0,
   perPeerBytesPerSecond: 0,
   globalBytesPerSecond: 0,
+  burstMs: 100,
 }).openFlow("p");
 const shaper = new BandwidthShaper({
   perCircuitBytesPerSecond: 1e12,
   perPeerBytesPerSecond: 1e12,
   globalBytesPerSecond: 1e12,
+  burstMs: 100,
 });
 const shapedFlows = Array.from({ length: 64 }, (_, i) => shaper.openFlow(`peer${i % 16}`));
 Deno.bench({
-  name: "flow.consume: unlimited (no caps)",
+  name: "flow.take: unlimited (no caps)",
   group: "bandwidth",
   baseline: true,
   fn() {
-    for (let i = 0; i < BATCH; i++) sink += unlimitedFlow.consume(nowMs, 16_384);
+    for (let i = 0; i < BATCH; i++) sink += unlimitedFlow.take(nowMs, 16_384);
   },
 });
 Deno.bench({
-  name: "flow.consume: all three caps, 64 flows of 16 peers",
+  name: "flow.take: all three caps, 64 flows of 16 peers",
   group: "bandwidth",
   fn() {
-    for (let i = 0; i < BATCH; i++) sink += shapedFlows[i & 63]!.consume(nowMs++, 16_384);
+    for (let i = 0; i < BATCH; i++) sink += shapedFlows[i & 63]!.take(nowMs++, 16_384);
   },
 });
 

@@ -2,7 +2,8 @@
 # Installs the Debian tools the tests drive, when missing: promtool (package prometheus)
 # for the metrics checks, chromium for the browser tests and prometheus-alertmanager for
 # the policy alert test, nftables and conntrack for the NAT lab of the hole-punch tests
-# (tests/_helpers/netns.ts), and pebble (with pebble-challtestsrv) for the ACME tests. Root uses apt-get
+# (tests/_helpers/netns.ts), pebble (with pebble-challtestsrv) for the ACME tests and
+# stress-ng for the CPU hogs beside the bandwidth tests. Root uses apt-get
 # directly, others sudo. The tests themselves never install anything: they fail with a
 # message pointing here.
 set -euo pipefail
@@ -11,6 +12,8 @@ command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
 # systemd-analyze (the unit's checks) and strace (the sandbox test's syscall trace).
 command -v systemd-analyze >/dev/null 2>&1 || packages+=(systemd)
 command -v strace >/dev/null 2>&1 || packages+=(strace)
+# stress-ng: the CPU hogs beside the bandwidth tests (caps must hold on a busy host).
+command -v stress-ng >/dev/null 2>&1 || packages+=(stress-ng)
 command -v chromium >/dev/null 2>&1 || packages+=(chromium fonts-liberation)
 command -v prometheus-alertmanager >/dev/null 2>&1 || packages+=(prometheus-alertmanager)
 command -v ip >/dev/null 2>&1 || packages+=(iproute2)

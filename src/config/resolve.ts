@@ -72,6 +72,7 @@ export interface ResolvedLimitsConfig {
   readonly bandwidthPerCircuitBytesPerSecond: number;
   readonly bandwidthPerPeerBytesPerSecond: number;
   readonly bandwidthGlobalBytesPerSecond: number;
+  readonly bandwidthBurstMs: number;
   readonly maxTrackedKeys: number;
   /** Widest CIDR bans (shortest prefixes) allowed without force, per family. */
   readonly banPrefixMinV4: number;
@@ -314,6 +315,7 @@ export function resolveConfig(file: ConfigFile): ResolvedConfig {
       bandwidthPerCircuitBytesPerSecond: bytes(limits.bandwidth_per_circuit),
       bandwidthPerPeerBytesPerSecond: bytes(limits.bandwidth_per_peer),
       bandwidthGlobalBytesPerSecond: bytes(limits.bandwidth_global),
+      bandwidthBurstMs: ms(limits.bandwidth_burst),
       maxTrackedKeys: limits.max_tracked_keys,
       banPrefixMinV4: limits.ban_prefix_min_v4,
       banPrefixMinV6: limits.ban_prefix_min_v6,

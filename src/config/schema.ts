@@ -278,6 +278,11 @@ const limitsSection = z.strictObject({
     "0",
     'Relayed bytes per second over all circuits, shared fairly between peers ("0" = unlimited).',
   ),
+  bandwidth_burst: duration(
+    "100ms",
+    "Burst of each bandwidth cap, as time at its rate (at least 16 KiB): the bytes relayed in " +
+      "any window of T seconds stay within cap × T + burst.",
+  ),
   max_tracked_keys: count(
     100_000,
     "Most IPs, subnets or peers each limiter table remembers (memory bound).",

@@ -2,17 +2,25 @@
  * Bandwidth caps in bytes per second per circuit direction, per peer (the sum of its
  * circuits) and global, shared fairly between peers.
  *
- * Each relayed direction is a {@linkcode Flow}: after moving a chunk, the data path calls
- * `flow.consume(nowMs, bytes)` and pauses reading for the milliseconds it returns. A flow
- * charges a debt bucket of its own (the per-circuit cap) and its peer's bucket. The peer's
- * rate is `min(perPeer, global / activePeers)`, where a peer is active if it moved bytes in
- * the last second: under global congestion every active peer gets at least an equal share,
- * so a peer saturating many circuits cannot starve one with a single circuit, and the sum of
- * peer rates never exceeds the global cap. The price is that capacity an active peer leaves
- * unused is not lent to the others (the shaper is not work-conserving).
+ * Each relayed direction is a {@linkcode Flow}. Before moving bytes, the data path asks
+ * `flow.take(nowMs, bytes)`: the shaper grants them only if every bucket the flow is under
+ * holds that many tokens, and charges them all at once; otherwise it grants nothing and
+ * `flow.retryAfterMs` says when to ask again. Nothing moves on credit, so the bytes relayed
+ * in any window of `T` seconds stay within `rate × T + burst` for each cap, however late the
+ * data path's timers fire: a late timer finds at most a full bucket (`burst`), never a debt
+ * to forgive. A bucket holds `rate × burstMs` (`limits.bandwidth_burst`), and at least
+ * {@linkcode BANDWIDTH_MIN_BURST_BYTES} so that a slow cap still grants a whole piece.
  *
- * With every cap at 0 (the default), `openFlow` returns a shared flow whose `consume` returns
- * 0 and tracks nothing. Such flows stay unlimited if caps are set later; circuits end within
+ * A flow is under its own bucket (the per-circuit cap), its peer's bucket and the global
+ * bucket. The peer's rate is `min(perPeer, global / activePeers)`, where a peer is active if
+ * it moved bytes in the last second: under global congestion every active peer gets at least
+ * an equal share, so a peer saturating many circuits cannot starve one with a single
+ * circuit. The global bucket holds the sum to the global cap while the active count changes.
+ * The price is that capacity an active peer leaves unused is not lent to the others (the
+ * shaper is not work-conserving).
+ *
+ * With every cap at 0 (the default), `openFlow` returns a shared flow that grants everything
+ * and tracks nothing. Such flows stay unlimited if caps are set later; circuits end within
  * their duration limit, so new caps reach all traffic within it.
  *
  * @module
@@ -20,56 +28,88 @@
 
 import {
   BANDWIDTH_ACTIVE_WINDOW_MS,
-  BANDWIDTH_BURST_MS,
+  BANDWIDTH_MIN_BURST_BYTES,
   BANDWIDTH_SCAN_INTERVAL_MS,
 } from "./constants.ts";
 
-/** Byte rates; 0 = unlimited. */
+export { BANDWIDTH_MIN_BURST_BYTES };
+
+/** Byte rates (0 = unlimited) and the burst each bucket allows. */
 export interface BandwidthCaps {
-  /** Per direction of one circuit. @default 0 */
+  /** Per direction of one circuit. */
   readonly perCircuitBytesPerSecond: number;
-  /** Sum over a peer's circuits. @default 0 */
+  /** Sum over a peer's circuits. */
   readonly perPeerBytesPerSecond: number;
-  /** Sum over every circuit. @default 0 */
+  /** Sum over every circuit. */
   readonly globalBytesPerSecond: number;
+  /**
+   * Burst of every bucket, as time at its rate (at least {@linkcode BANDWIDTH_MIN_BURST_BYTES}).
+   */
+  readonly burstMs: number;
 }
 
 /** One shaped direction of a circuit. */
 export interface Flow {
   /**
-   * Charges bytes just relayed (or about to be) and answers how long to pause reading.
+   * Asks to relay up to `bytes` now. Grants them (or, past the tightest bucket's burst, as
+   * many as it holds at most) only when every bucket of the flow holds them, and charges
+   * them at once; grants nothing otherwise.
    *
    * @param nowMs Current time.
-   * @param bytes Bytes moved.
-   * @returns Milliseconds to wait before reading more (whole, rounded up); 0 = go on.
+   * @param bytes Bytes the data path wants to move (> 0).
+   * @returns Bytes granted, to move now; 0 = none, ask again in `retryAfterMs`.
    */
-  consume(nowMs: number, bytes: number): number;
-  /** Releases the flow; later `consume` calls return 0. Idempotent. */
+  take(nowMs: number, bytes: number): number;
+  /** After `take` granted nothing: whole milliseconds until it can (≥ 1). */
+  readonly retryAfterMs: number;
+  /** Releases the flow; later `take` calls grant everything. Idempotent. */
   close(): void;
 }
 
 /** A flow for unlimited traffic: no state, no cost. */
 export const UNLIMITED_FLOW: Flow = Object.freeze({
-  consume(): number {
-    return 0;
+  take(_nowMs: number, bytes: number): number {
+    return bytes;
   },
+  retryAfterMs: 0,
   close(): void {},
 });
 
-interface PeerState {
-  readonly key: string;
-  flows: number;
+/** A token bucket's state; its rate and size come from the caps in force. */
+interface Bucket {
   tokens: number;
   lastMs: number;
+}
+
+interface PeerState extends Bucket {
+  readonly key: string;
+  flows: number;
   active: boolean;
   activeUntilMs: number;
 }
 
-interface FlowState {
+interface FlowState extends Bucket {
   readonly peer: PeerState;
-  tokens: number;
-  lastMs: number;
   closed: boolean;
+  retryAfterMs: number;
+}
+
+/** A new bucket starts full. */
+function fullBucket(): Bucket {
+  return { tokens: Infinity, lastMs: -Infinity };
+}
+
+/** Refills `bucket` at `perMs` up to `size` as of `nowMs`; returns its tokens. */
+function refill(bucket: Bucket, perMs: number, size: number, nowMs: number): number {
+  const elapsedMs = nowMs - bucket.lastMs;
+  let tokens = bucket.tokens;
+  if (elapsedMs > 0) {
+    tokens += elapsedMs * perMs;
+    bucket.lastMs = nowMs;
+  }
+  if (tokens > size) tokens = size;
+  bucket.tokens = tokens;
+  return tokens;
 }
 
 /** Fair bandwidth caps per circuit, per peer and global. */
@@ -80,22 +120,28 @@ export class BandwidthShaper {
   #circuitPerMs = 0;
   #peerPerMs = 0;
   #globalPerMs = 0;
+  readonly #global: Bucket = fullBucket();
   #peers = new Map<string, PeerState>();
   #activePeers = 0;
   #nextScanMs = -Infinity;
   #throttledMs = 0;
 
   /**
-   * @param caps Byte rates; 0 = unlimited.
-   * @throws {RangeError} A negative or non-finite cap.
+   * @param caps Byte rates (0 = unlimited) and the burst.
+   * @throws {RangeError} A negative or non-finite cap or burst.
    * @example
    * ```ts
    * import { BandwidthShaper } from "./bandwidth_shaper.ts";
    * const shaper = new BandwidthShaper({
-   *   perCircuitBytesPerSecond: 0, perPeerBytesPerSecond: 1_000_000, globalBytesPerSecond: 0,
+   *   perCircuitBytesPerSecond: 0,
+   *   perPeerBytesPerSecond: 1_000_000,
+   *   globalBytesPerSecond: 0,
+   *   burstMs: 100,
    * });
    * const flow = shaper.openFlow("12D3KooW...");
-   * const waitMs = flow.consume(0, 2_000_000); // > 0: pause reading this long
+   * flow.take(0, 16_384); // 16384: within the 100 kB burst, move it now
+   * flow.take(0, 100_000); // 0: the bucket holds 83,616 bytes
+   * flow.retryAfterMs; // 17: the 16,384 missing bytes refill in 16.4 ms
    * flow.close();
    * ```
    */
@@ -115,7 +161,7 @@ export class BandwidthShaper {
       this.#caps.globalBytesPerSecond === 0;
   }
 
-  /** Total pause asked of flows, in ms, summed over flows (two flows paused 1 s add 2 s). */
+  /** Total wait asked of flows, in ms, summed over flows (two flows paused 1 s add 2 s). */
   get throttledMs(): number {
     return this.#throttledMs;
   }
@@ -125,16 +171,16 @@ export class BandwidthShaper {
     return this.#peers.size;
   }
 
-  /** Peers that moved bytes within the last second (as of the last consume). */
+  /** Peers that moved bytes within the last second (as of the last take). */
   get activePeers(): number {
     return this.#activePeers;
   }
 
   /**
-   * Replaces the caps; open shaped flows follow the new rates at their next consume.
+   * Replaces the caps; open shaped flows follow the new rates at their next take.
    *
-   * @param caps Byte rates; 0 = unlimited.
-   * @throws {RangeError} A negative or non-finite cap.
+   * @param caps Byte rates (0 = unlimited) and the burst.
+   * @throws {RangeError} A negative or non-finite cap or burst.
    */
   setCaps(caps: BandwidthCaps): void {
     this.#caps = checkCaps(caps);
@@ -164,40 +210,29 @@ export class BandwidthShaper {
     if (exempt || this.unlimited) return UNLIMITED_FLOW;
     let peer = this.#peers.get(peerKey);
     if (peer === undefined) {
-      peer = {
-        key: peerKey,
-        flows: 0,
-        tokens: 0,
-        lastMs: -Infinity,
-        active: false,
-        activeUntilMs: 0,
-      };
+      peer = { ...fullBucket(), key: peerKey, flows: 0, active: false, activeUntilMs: 0 };
       this.#peers.set(peerKey, peer);
     }
     peer.flows++;
-    const state: FlowState = { peer, tokens: 0, lastMs: -Infinity, closed: false };
+    const state: FlowState = { ...fullBucket(), peer, closed: false, retryAfterMs: 0 };
     return {
-      consume: (nowMs, bytes) => this.#consume(state, nowMs, bytes),
+      take: (nowMs, bytes) => this.#take(state, nowMs, bytes),
+      get retryAfterMs() {
+        return state.retryAfterMs;
+      },
       close: () => this.#close(state),
     };
   }
 
-  #consume(flow: FlowState, nowMs: number, bytes: number): number {
-    if (flow.closed) return 0;
+  /**
+   * Grants `bytes` (at most the smallest burst) if every bucket of the flow holds them:
+   * the flow's own (per-circuit cap), its peer's (per-peer cap or fair share of the global
+   * cap) and the global one. Otherwise grants nothing and notes when the fullest deficit
+   * will have refilled.
+   */
+  #take(flow: FlowState, nowMs: number, bytes: number): number {
+    if (flow.closed) return bytes;
     if (nowMs >= this.#factorUntilMs) this.setFactor(1);
-    let waitMs = 0;
-    const circuitPerMs = this.#circuitPerMs;
-    if (circuitPerMs > 0) {
-      const elapsedMs = nowMs - flow.lastMs;
-      const burst = circuitPerMs * BANDWIDTH_BURST_MS;
-      let tokens = flow.tokens;
-      if (elapsedMs > 0) tokens += elapsedMs * circuitPerMs;
-      if (tokens > burst) tokens = burst;
-      tokens -= bytes;
-      flow.tokens = tokens;
-      flow.lastMs = nowMs;
-      if (tokens < 0) waitMs = -tokens / circuitPerMs;
-    }
     const peer = flow.peer;
     if (!peer.active) {
       peer.active = true;
@@ -205,26 +240,47 @@ export class BandwidthShaper {
     }
     peer.activeUntilMs = nowMs + BANDWIDTH_ACTIVE_WINDOW_MS;
     if (nowMs >= this.#nextScanMs) this.#scanActive(nowMs);
+
+    const circuitPerMs = this.#circuitPerMs;
+    const globalPerMs = this.#globalPerMs;
     let peerPerMs = this.#peerPerMs;
-    if (this.#globalPerMs > 0) {
-      const share = this.#globalPerMs / this.#activePeers;
+    if (globalPerMs > 0) {
+      const share = globalPerMs / this.#activePeers;
       if (peerPerMs === 0 || share < peerPerMs) peerPerMs = share;
     }
-    if (peerPerMs > 0) {
-      const elapsedMs = nowMs - peer.lastMs;
-      const burst = peerPerMs * BANDWIDTH_BURST_MS;
-      let tokens = peer.tokens;
-      if (elapsedMs > 0) tokens += elapsedMs * peerPerMs;
-      if (tokens > burst) tokens = burst;
-      tokens -= bytes;
-      peer.tokens = tokens;
-      peer.lastMs = nowMs;
-      if (tokens < 0 && -tokens / peerPerMs > waitMs) waitMs = -tokens / peerPerMs;
+    const burstMs = this.#caps.burstMs;
+    let want = bytes;
+    let circuitTokens = Infinity;
+    let peerTokens = Infinity;
+    let globalTokens = Infinity;
+    if (circuitPerMs > 0) {
+      const size = bucketSize(circuitPerMs, burstMs);
+      if (want > size) want = size;
+      circuitTokens = refill(flow, circuitPerMs, size, nowMs);
     }
-    if (waitMs === 0) return 0;
-    waitMs = Math.ceil(waitMs);
-    this.#throttledMs += waitMs;
-    return waitMs;
+    if (peerPerMs > 0) {
+      const size = bucketSize(peerPerMs, burstMs);
+      if (want > size) want = size;
+      peerTokens = refill(peer, peerPerMs, size, nowMs);
+    }
+    if (globalPerMs > 0) {
+      const size = bucketSize(globalPerMs, burstMs);
+      if (want > size) want = size;
+      globalTokens = refill(this.#global, globalPerMs, size, nowMs);
+    }
+    if (circuitTokens >= want && peerTokens >= want && globalTokens >= want) {
+      if (circuitPerMs > 0) flow.tokens -= want;
+      if (peerPerMs > 0) peer.tokens -= want;
+      if (globalPerMs > 0) this.#global.tokens -= want;
+      return want;
+    }
+    let waitMs = 0;
+    if (circuitTokens < want) waitMs = (want - circuitTokens) / circuitPerMs;
+    if (peerTokens < want) waitMs = Math.max(waitMs, (want - peerTokens) / peerPerMs);
+    if (globalTokens < want) waitMs = Math.max(waitMs, (want - globalTokens) / globalPerMs);
+    flow.retryAfterMs = Math.max(1, Math.ceil(waitMs));
+    this.#throttledMs += flow.retryAfterMs;
+    return 0;
   }
 
   /** Marks peers idle for a second as inactive, so the active count (the divisor) is fresh. */
@@ -255,12 +311,19 @@ export class BandwidthShaper {
   }
 }
 
+/** Bytes a bucket filling at `perMs` holds: its burst, and at least one whole piece. */
+function bucketSize(perMs: number, burstMs: number): number {
+  const size = perMs * burstMs;
+  return size > BANDWIDTH_MIN_BURST_BYTES ? size : BANDWIDTH_MIN_BURST_BYTES;
+}
+
 function checkCaps(caps: BandwidthCaps): BandwidthCaps {
   for (
     const name of [
       "perCircuitBytesPerSecond",
       "perPeerBytesPerSecond",
       "globalBytesPerSecond",
+      "burstMs",
     ] as const
   ) {
     const value = caps[name];

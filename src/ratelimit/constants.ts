@@ -14,8 +14,11 @@ export const SWEEP_STEP_SLOTS = 4;
 export const BANDWIDTH_ACTIVE_WINDOW_MS = 1_000;
 /** How often the shaper recounts active peers. */
 export const BANDWIDTH_SCAN_INTERVAL_MS = 250;
-/** Burst of a bandwidth bucket, as time at its rate. */
-export const BANDWIDTH_BURST_MS = 100;
+/**
+ * Smallest bandwidth bucket, in bytes: the relay's shaping piece (its 16 KiB quantum), so a
+ * slow cap or a small fair share still grants whole pieces instead of many tiny ones.
+ */
+export const BANDWIDTH_MIN_BURST_BYTES = 16_384;
 /** File name of the persisted ban list inside the data directory. */
 export const BANS_FILE_NAME = "bans.json";
 /** Version written into the ban list file. */

@@ -42,6 +42,7 @@ export function limiterConfigFrom(
       perCircuitBytesPerSecond: limits.bandwidthPerCircuitBytesPerSecond,
       perPeerBytesPerSecond: limits.bandwidthPerPeerBytesPerSecond,
       globalBytesPerSecond: limits.bandwidthGlobalBytesPerSecond,
+      burstMs: limits.bandwidthBurstMs,
     },
     subnetPrefixV4: relay.subnetPrefixV4,
     subnetPrefixV6: relay.subnetPrefixV6,

@@ -192,6 +192,7 @@ Deno.test("setThrottle() scales every rate and lapses after forMs", () => {
       perCircuitBytesPerSecond: 1_000_000,
       perPeerBytesPerSecond: 0,
       globalBytesPerSecond: 0,
+      burstMs: 100,
     },
   });
   limiter.setThrottle(0.5, 60_000);
@@ -200,8 +201,9 @@ Deno.test("setThrottle() scales every rate and lapses after forMs", () => {
   while (limiter.checkConnection("192.0.2.1").ok) allowed++;
   assert.equal(allowed, 5);
   const flow = limiter.openFlow("p");
-  flow.consume(clock.nowMs(), 50_000); // the 100 ms burst at 0.5 MB/s
-  assert.equal(flow.consume(clock.nowMs(), 50_000), 100);
+  assert.equal(flow.take(clock.nowMs(), 50_000), 50_000); // the 100 ms burst at 0.5 MB/s
+  assert.equal(flow.take(clock.nowMs(), 50_000), 0);
+  assert.equal(flow.retryAfterMs, 100);
   clock.advance(60_000);
   assert.equal(limiter.throttleFactor(), 1);
   allowed = 0;
@@ -287,6 +289,7 @@ Deno.test("openFlow() is free for allowlisted peers and when bandwidth is unlimi
       perCircuitBytesPerSecond: 0,
       perPeerBytesPerSecond: 1_000,
       globalBytesPerSecond: 0,
+      burstMs: 100,
     },
     access: { ...NO_ACCESS, allowPeers: ["Mine"] },
   });
@@ -321,6 +324,7 @@ Deno.test("metrics are published at scrape time", async () => {
       perCircuitBytesPerSecond: 1_000,
       perPeerBytesPerSecond: 0,
       globalBytesPerSecond: 0,
+      burstMs: 100,
     },
   }, registry);
   limiter.checkConnection("192.0.2.1");
@@ -330,8 +334,8 @@ Deno.test("metrics are published at scrape time", async () => {
   limiter.checkPeer("x");
   limiter.setThrottle(0.25);
   const flow = limiter.openFlow("p");
-  flow.consume(clock.nowMs(), 25); // the burst at 250 B/s
-  flow.consume(clock.nowMs(), 500); // 2 s of debt
+  flow.take(clock.nowMs(), 16_384); // the bucket at 250 B/s: its 16 KiB minimum
+  flow.take(clock.nowMs(), 500); // refused: 500 B take 2 s to refill
   const text = await registry.metrics();
   assert.match(text, /hopd_rate_limited_total\{limiter="connection",reason="rate_ip"\} 2/);
   assert.match(text, /hopd_rate_limited_total\{limiter="peer",reason="banned"\} 1/);

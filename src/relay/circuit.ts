@@ -7,13 +7,16 @@
  * period; a reset on either side resets the other.
  *
  * Per chunk the path does one `send` and integer adds: no allocation unless a chunk
- * straddles the data limit, no logging, no metrics calls.
+ * straddles the data limit, no logging, no metrics calls. A shaped direction asks its
+ * bandwidth flow before each piece of at most 16 KiB moves and sends only what it granted,
+ * so a cap holds in any window whatever the timers' lateness (see `#forwardShaped`).
  *
  * @module
  */
 
 import type { PeerId, Stream, StreamCloseEvent, StreamMessageEvent } from "@libp2p/interface";
 import type { Uint8ArrayList } from "uint8arraylist";
+import type { BandwidthFlow } from "./mod.ts";
 import {
   CIRCUIT_CLOSE_GRACE_MS,
   CIRCUIT_READ_BUFFER_BYTES,
@@ -63,7 +66,7 @@ export interface CircuitInit {
   /** Initiator and target, for listings (absent in unit tests). */
   readonly peers?: { readonly source: PeerId; readonly target: PeerId };
   /** Bandwidth flows for each direction; absent = unshaped. */
-  readonly flows?: { readonly up: CircuitFlow; readonly down: CircuitFlow };
+  readonly flows?: { readonly up: BandwidthFlow; readonly down: BandwidthFlow };
   /** The clock and timers of the data path. @default SYSTEM_CIRCUIT_TIMERS */
   readonly timers?: CircuitTimers;
 }
@@ -94,24 +97,20 @@ function slice(
   return data instanceof Uint8Array ? data.subarray(begin, end) : data.sublist(begin, end);
 }
 
-/** One shaped direction of a circuit (structurally the rate limiter's flow). */
-export interface CircuitFlow {
-  consume(nowMs: number, bytes: number): number;
-  close(): void;
-}
-
 /** One direction of a circuit. */
 class Half {
   bytes = 0;
   closed = false;
   /** True while reading is paused by the bandwidth shaper (not by backpressure). */
   shaping = false;
+  /** The shaper's pending resume, if any. */
+  shapingTimer: unknown;
   constructor(
     readonly from: Stream,
     readonly to: Stream,
     /** The peer behind `from`. */
     readonly peer: "initiator" | "target",
-    readonly flow?: CircuitFlow,
+    readonly flow?: BandwidthFlow,
   ) {}
 }
 
@@ -203,31 +202,10 @@ export class Circuit {
         length = dataLimit - half.bytes;
         data = slice(data, 0, length);
       }
-      if (half.flow !== undefined && length > SHAPING_QUANTUM_BYTES) {
-        // A paused stream hands over everything its muxer window let in as one message:
-        // forward one quantum and put the rest back, so the shaper paces all of it.
-        try {
-          from.unshift(slice(data, SHAPING_QUANTUM_BYTES, length));
-          data = slice(data, 0, SHAPING_QUANTUM_BYTES);
-          length = SHAPING_QUANTUM_BYTES;
-        } catch {
-          // The readable end is closing: forward what is left at once.
-        }
-      }
-      const hitLimit = dataLimit > 0 && half.bytes + length >= dataLimit;
-      half.bytes += length;
-      if (length > 0 && to.writeStatus === "writable") {
-        try {
-          if (!to.send(data) && from.readStatus === "readable") from.pause();
-        } catch {
-          // The destination's stream is gone under us: its peer ended the circuit.
-          this.#endedBy ??= half.peer === "initiator" ? "target" : "initiator";
-          this.#reset();
-          return;
-        }
-        if (half.flow !== undefined) this.#shape(half, length);
-      }
-      if (hitLimit) this.#cut("data_limit");
+      const relaying = half.flow === undefined
+        ? this.#forward(half, data, length)
+        : this.#forwardShaped(half, half.flow, data, length);
+      if (relaying && dataLimit > 0 && half.bytes >= dataLimit) this.#cut("data_limit");
     });
 
     to.addEventListener("drain", () => {
@@ -273,17 +251,87 @@ export class Circuit {
     }
   }
 
-  /** Charges the bandwidth shaper; pauses reading for as long as it asks. */
-  #shape(half: Half, bytes: number): void {
-    const waitMs = half.flow!.consume(this.#timers.nowMs(), bytes);
-    if (waitMs <= 0 || half.shaping) return;
-    half.shaping = true;
-    if (half.from.readStatus === "readable") half.from.pause();
-    this.#timers.setTimeout(() => {
-      half.shaping = false;
-      // Backpressure may still hold it paused: 'drain' resumes it then.
-      if (half.from.readStatus === "paused" && !half.to.writableNeedsDrain) this.#resume(half);
-    }, waitMs);
+  /**
+   * Sends a chunk on with one `send`, pausing the source while the destination is full.
+   *
+   * @returns False when the circuit was reset instead.
+   */
+  #forward(half: Half, data: Uint8Array | Uint8ArrayList, length: number): boolean {
+    const { from, to } = half;
+    half.bytes += length;
+    // A destination that cannot take more (its peer closed its read side) drops the bytes.
+    if (length === 0 || to.writeStatus !== "writable") return true;
+    try {
+      if (!to.send(data) && from.readStatus === "readable") from.pause();
+    } catch {
+      this.#destinationGone(half);
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Sends a chunk on as the bandwidth flow grants it, in pieces of at most one quantum. The
+   * flow is asked before each piece moves, so nothing goes out on credit; what it does not
+   * grant yet is put back in front of the stream's read buffer, and reading pauses until
+   * the flow can grant again (or, under backpressure, until the destination drains). A
+   * paused stream hands over everything its muxer window let in as one message: this
+   * paces all of it.
+   *
+   * @returns False when the circuit was reset instead.
+   */
+  #forwardShaped(
+    half: Half,
+    flow: BandwidthFlow,
+    data: Uint8Array | Uint8ArrayList,
+    length: number,
+  ): boolean {
+    const { from, to } = half;
+    if (length === 0 || to.writeStatus !== "writable") {
+      half.bytes += length;
+      return true;
+    }
+    const nowMs = this.#timers.nowMs();
+    let offset = 0;
+    let full = false;
+    while (offset < length && !full) {
+      const granted = flow.take(nowMs, Math.min(length - offset, SHAPING_QUANTUM_BYTES));
+      if (granted === 0) break;
+      const end = offset + granted;
+      const piece = offset === 0 && end === length ? data : slice(data, offset, end);
+      half.bytes += granted;
+      offset = end;
+      try {
+        full = !to.send(piece);
+      } catch {
+        this.#destinationGone(half);
+        return false;
+      }
+    }
+    if (from.readStatus === "readable" && (full || offset < length)) from.pause();
+    if (offset === length) return true;
+    try {
+      from.unshift(slice(data, offset, length));
+    } catch {
+      // The readable end is closing under us: the rest cannot be relayed in order.
+      this.#reset();
+      return false;
+    }
+    // Under backpressure 'drain' resumes reading; otherwise the shaper's timer does.
+    if (!full && !half.shaping) {
+      half.shaping = true;
+      half.shapingTimer = this.#timers.setTimeout(() => {
+        half.shaping = false;
+        if (half.from.readStatus === "paused" && !half.to.writableNeedsDrain) this.#resume(half);
+      }, flow.retryAfterMs);
+    }
+    return true;
+  }
+
+  /** The destination's stream is gone under a send: its peer ended the circuit. */
+  #destinationGone(half: Half): void {
+    this.#endedBy ??= half.peer === "initiator" ? "target" : "initiator";
+    this.#reset();
   }
 
   /** A limit was hit: close both ends cleanly, reset them if they linger. */
@@ -325,6 +373,8 @@ export class Circuit {
     if (this.#ended || !this.#up.closed || !this.#down.closed) return;
     this.#ended = true;
     this.#timers.clearTimeout(this.#timer);
+    this.#timers.clearTimeout(this.#up.shapingTimer);
+    this.#timers.clearTimeout(this.#down.shapingTimer);
     this.#up.flow?.close();
     this.#down.flow?.close();
     this.#onEnd(this, this.#reason ?? "closed", this.#endedBy ?? "relay");

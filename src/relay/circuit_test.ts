@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import type { MultiaddrConnection, Stream } from "@libp2p/interface";
 import { multiaddrConnectionPair, streamPair } from "@libp2p/utils";
 import { yamux } from "@libp2p/yamux";
+import { type BandwidthCaps, BandwidthShaper } from "../ratelimit/bandwidth_shaper.ts";
 import { Circuit, CircuitSlots } from "./circuit.ts";
 import type { CircuitEndedBy, CircuitEndReason, CircuitLimit, CircuitTimers } from "./circuit.ts";
 
@@ -119,6 +120,32 @@ async function yamuxPair(): Promise<
   return { local, remote: await incoming, remoteConn };
 }
 
+/** A small seeded PRNG (mulberry32), so a failing run can be replayed. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/** The largest excess of bytes sent in any window [a, b] over `perSecond × (b − a)`. */
+function largestExcess(sends: readonly { atMs: number; bytes: number }[], perSecond: number) {
+  let worst = 0;
+  for (let i = 0; i < sends.length; i++) {
+    let bytes = 0;
+    for (let j = i; j < sends.length; j++) {
+      bytes += sends[j]!.bytes;
+      const excess = bytes - perSecond * (sends[j]!.atMs - sends[i]!.atMs) / 1000;
+      if (excess > worst) worst = excess;
+    }
+  }
+  return worst;
+}
+
 /** Timers that fire only when the test says so, in due order. */
 class ManualTimers implements CircuitTimers {
   #now = 0;
@@ -158,7 +185,13 @@ Deno.test("Circuit resets, and throws nothing, when a shaped half resumes after 
   const { local: initiator, remote: hop, remoteConn } = await yamuxPair();
   const [stop, target] = await streamPair();
   const timers = new ManualTimers();
-  const flow = { consume: () => 20, close: () => {} };
+  // Grants every other piece: each resume forwards one piece, then pauses again.
+  let asks = 0;
+  const flow = {
+    take: (_nowMs: number, bytes: number) => asks++ % 2 ? bytes : 0,
+    retryAfterMs: 20,
+    close() {},
+  };
   const { promise: ended, resolve } = Promise.withResolvers<CircuitEndReason>();
   new Circuit({
     src: hop,
@@ -198,6 +231,70 @@ Deno.test("Circuit resets, and throws nothing, when a shaped half resumes after 
   assert.equal(reason, "reset");
   // The target's side is reset with it.
   assert.equal(stop.status, "aborted");
+});
+
+Deno.test("Circuit moves only what its flows granted: per circuit and per peer, a window holds rate × T + burst at most, with late timers", async (t) => {
+  // Four circuits of one peer under one cap, their shaping timers firing up to 200 ms late
+  // (a busy CPU). The old data path sent a 16 KiB piece and charged it after, so each
+  // circuit could overdraw the peer's bucket by a piece: 64 KiB past the burst here.
+  const RATE = 512 * 1024;
+  const BURST = RATE * 0.1;
+  const BYTES = 1024 * 1024;
+  const cases: [string, Partial<BandwidthCaps>][] = [
+    ["per circuit", { perCircuitBytesPerSecond: RATE }],
+    ["per peer", { perPeerBytesPerSecond: RATE }],
+  ];
+  for (const [name, caps] of cases) {
+    await t.step(name, async () => {
+      const timers = new ManualTimers();
+      const shaper = new BandwidthShaper({
+        perCircuitBytesPerSecond: 0,
+        perPeerBytesPerSecond: 0,
+        globalBytesPerSecond: 0,
+        burstMs: 100,
+        ...caps,
+      });
+      const sent: { atMs: number; bytes: number; circuit: number }[] = [];
+      const received: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        const [initiator, hop] = await streamPair();
+        const [stop, target] = await streamPair();
+        const send = stop.send.bind(stop);
+        stop.send = (data) => {
+          sent.push({ atMs: timers.nowMs(), bytes: data.byteLength, circuit: i });
+          return send(data);
+        };
+        new Circuit({
+          src: hop,
+          dst: stop,
+          limit: { durationMs: 0, dataBytes: 0 },
+          sourceKey: "peer",
+          onEnd: () => {},
+          flows: { up: shaper.openFlow("peer"), down: shaper.openFlow("peer") },
+          timers,
+        });
+        received[i] = 0;
+        target.addEventListener("message", (evt) => void (received[i]! += evt.data.byteLength));
+        for (let sentBytes = 0; sentBytes < BYTES; sentBytes += 64 * 1024) {
+          initiator.send(new Uint8Array(64 * 1024));
+        }
+      }
+      const late = random(7);
+      for (let step = 0; step < 10_000 && received.some((n) => n < BYTES); step++) {
+        // Whatever is due fires, up to 200 ms after it was due.
+        timers.advance(1 + late() * 200);
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+      assert.deepEqual(received, [BYTES, BYTES, BYTES, BYTES]);
+      const scopes = name === "per circuit"
+        ? [0, 1, 2, 3].map((i) => sent.filter((s) => s.circuit === i))
+        : [sent];
+      for (const own of scopes) {
+        const excess = largestExcess(own, RATE);
+        assert.ok(excess <= BURST + 1e-6, `${Math.round(excess)} B past the rate, burst ${BURST}`);
+      }
+    });
+  }
 });
 
 Deno.test("CircuitSlots enforces total and per-peer limits and releases", () => {

@@ -56,8 +56,13 @@ export type Admission =
 
 /** One shaped direction of a circuit (the rate limiter's flows fit this). */
 export interface BandwidthFlow {
-  /** Charges bytes just relayed; returns how many ms to pause reading (0 = go on). */
-  consume(nowMs: number, bytes: number): number;
+  /**
+   * Asks to relay up to `bytes` now; returns the bytes granted (already charged), or 0 when
+   * none may go yet. The data path moves nothing it was not granted.
+   */
+  take(nowMs: number, bytes: number): number;
+  /** After `take` granted nothing: whole milliseconds until it can (≥ 1). */
+  readonly retryAfterMs: number;
   close(): void;
 }
 
