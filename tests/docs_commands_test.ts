@@ -14,6 +14,7 @@
 // Commands shown without output (```sh blocks) are not run.
 
 import assert from "node:assert/strict";
+import { childEnv } from "./_helpers/child_env.ts";
 import { REPO_ROOT, spawnHopd } from "./_helpers/hopd_process.ts";
 
 interface DocCommand {
@@ -130,7 +131,8 @@ export -f hopd`;
         const output = await new Deno.Command("bash", {
           args: ["-c", `${prelude}\n${substitute(command)} 2>&1`],
           cwd: REPO_ROOT,
-          env: { NO_COLOR: "1" },
+          clearEnv: true,
+          env: childEnv({ NO_COLOR: "1" }),
           stdin: "null",
         }).output();
         const actual = new TextDecoder().decode(output.stdout).replace(/\s+$/, "").split("\n")

@@ -3,12 +3,14 @@
 // again, and find the same peer ID and bans.
 
 import assert from "node:assert/strict";
+import { childEnv } from "./_helpers/child_env.ts";
 import { REPO_ROOT } from "./_helpers/hopd_process.ts";
 
 Deno.test("the DR drill restores identity, config, policies and bans", async () => {
   const output = await new Deno.Command("bash", {
     args: [`${REPO_ROOT}scripts/dr_drill.sh`],
-    env: { NO_COLOR: "1" },
+    clearEnv: true,
+    env: childEnv({ NO_COLOR: "1" }),
     stdin: "null",
   }).output();
   const stdout = new TextDecoder().decode(output.stdout);

@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { childEnv } from "./_helpers/child_env.ts";
 import { type HopdProcess, REPO_ROOT, runHopdCli, spawnHopd } from "./_helpers/hopd_process.ts";
 import { eventually, metric } from "./_helpers/ops_probe.ts";
 
@@ -64,7 +65,8 @@ async function configCheck(file: string, denoFlags: string[]) {
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-P=hopd", "--quiet", ...denoFlags, "main.ts", "config", "check", file],
     cwd: REPO_ROOT,
-    env: { NO_COLOR: "1" },
+    clearEnv: true,
+    env: childEnv({ NO_COLOR: "1" }),
     stdin: "null",
   }).output();
   return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };

@@ -2,6 +2,7 @@
 // report parsed and checked (the full soak is in bench/RESULTS.md).
 
 import assert from "node:assert/strict";
+import { childEnv } from "./_helpers/child_env.ts";
 import { REPO_ROOT } from "./_helpers/hopd_process.ts";
 
 Deno.test("load_test.sh holds reservations, relays circuits and reports JSON", async () => {
@@ -21,7 +22,8 @@ Deno.test("load_test.sh holds reservations, relays circuits and reports JSON", a
       "--sample",
       "1",
     ],
-    env: { NO_COLOR: "1" },
+    clearEnv: true,
+    env: childEnv({ NO_COLOR: "1" }),
     stdin: "null",
   }).output();
   const stderr = new TextDecoder().decode(output.stderr);

@@ -10,6 +10,7 @@
 // what the binary embeds.
 
 import assert from "node:assert/strict";
+import { childEnv } from "./_helpers/child_env.ts";
 import { REPO_ROOT } from "./_helpers/hopd_process.ts";
 import { eventually, metric, transportAddr } from "./_helpers/ops_probe.ts";
 import { reserveOn } from "./_helpers/reserving_client.ts";
@@ -25,7 +26,12 @@ async function run(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const output = await new Deno.Command(cmd, { args, env, stdin: "null" }).output();
+  const output = await new Deno.Command(cmd, {
+    args,
+    clearEnv: true,
+    env: childEnv(env),
+    stdin: "null",
+  }).output();
   return {
     code: output.code,
     stdout: decoder.decode(output.stdout),
@@ -346,7 +352,8 @@ Deno.test({
       "--listen",
       "/ip4/127.0.0.1/tcp/0/ws",
     ],
-    env: { NO_COLOR: "1", NOTIFY_SOCKET: "/mnt/notify.sock", WATCHDOG_USEC: "400000" },
+    clearEnv: true,
+    env: childEnv({ NO_COLOR: "1", NOTIFY_SOCKET: "/mnt/notify.sock", WATCHDOG_USEC: "400000" }),
     stdin: "null",
     stdout: "null",
     stderr: "piped",

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import type { Libp2p } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
+import { childEnv } from "./_helpers/child_env.ts";
 import { REPO_ROOT } from "./_helpers/hopd_process.ts";
 import { eventually } from "./_helpers/ops_probe.ts";
 import { canReserve, reserveOn } from "./_helpers/reserving_client.ts";
@@ -90,13 +91,13 @@ Deno.test("upgrade.sh drains, lets open circuits finish, restarts and resumes", 
     `#!/bin/sh\nexec '${Deno.execPath()}' run -P=hopd --quiet --config '${REPO_ROOT}deno.json' '${REPO_ROOT}main.ts' "$@"\n`,
     { mode: 0o755 },
   );
-  const env = {
+  const env = childEnv({
     PATH: `${dir}/bin:${Deno.env.get("PATH")}`,
     FAKE_UNIT_DIR: dir,
     HOPD_ADMIN_TOKEN_FILE: `${dir}/admin.token`,
     HOPD_NODE_DRAIN_TIMEOUT: "2s",
     NO_COLOR: "1",
-  };
+  });
   const upgradeArgs = [
     UPGRADE,
     "--url",

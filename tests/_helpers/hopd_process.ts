@@ -1,6 +1,8 @@
 // Spawns the real hopd program through `deno task hopd` (the production permission set)
 // and waits until it reports its ops address; shared by the end-to-end tests.
 
+import { childEnv } from "./child_env.ts";
+
 /** Root of the repository (where deno.json lives). */
 export const REPO_ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -90,7 +92,8 @@ export async function spawnHopd(options: SpawnHopdOptions = {}): Promise<HopdPro
   const child = new Deno.Command(command[0]!, {
     args: command.slice(1),
     cwd: REPO_ROOT,
-    env: { NO_COLOR: "1", ...options.env },
+    clearEnv: true,
+    env: childEnv({ NO_COLOR: "1", ...options.env }),
     stdin: "null",
     stdout: "null",
     stderr: "piped",
@@ -223,7 +226,8 @@ export async function runHopdCli(
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["task", "--quiet", "hopd", ...args],
     cwd: REPO_ROOT,
-    env: { NO_COLOR: "1", ...env },
+    clearEnv: true,
+    env: childEnv({ NO_COLOR: "1", ...env }),
     stdin: "null",
   }).output();
   const decoder = new TextDecoder();
