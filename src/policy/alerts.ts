@@ -52,6 +52,7 @@ export class AlertDispatcher {
   #closed = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #wake: (() => void) | undefined;
+  #idle: PromiseWithResolvers<void> | undefined;
 
   constructor(config: AlertSinksConfig, metrics: PolicyMetrics) {
     this.#config = config;
@@ -79,6 +80,16 @@ export class AlertDispatcher {
   }
 
   /** Stops delivering (what is queued is dropped and counted). */
+  /**
+   * Resolves once nothing is queued or being delivered: every alert sent so far was
+   * delivered, or given up on and counted. At once when idle or closed.
+   */
+  idle(): Promise<void> {
+    if (!this.#running || this.#closed) return Promise.resolve();
+    this.#idle ??= Promise.withResolvers<void>();
+    return this.#idle.promise;
+  }
+
   close(): void {
     this.#closed = true;
     clearTimeout(this.#timer);
@@ -129,6 +140,8 @@ export class AlertDispatcher {
       await this.#sleep(this.#backoffMs(delivery.attempt));
     }
     this.#running = false;
+    this.#idle?.resolve();
+    this.#idle = undefined;
   }
 
   // Full jitter: a random delay up to base × 2^attempt, capped.

@@ -19,7 +19,7 @@ import { PolicyMetrics } from "./metrics.ts";
 import { type ModuleEntry, ModuleTable, QUARANTINE_AFTER_KILLS } from "./module_table.ts";
 import { modeNamesCheck } from "./mode_names.ts";
 import { ModuleWatcher } from "./module_watcher.ts";
-import { PluginHost } from "./plugin_host.ts";
+import { PluginHost, type PluginTimers } from "./plugin_host.ts";
 import { type Evaluated, evaluatePolicy, sandboxLimits } from "./prepare.ts";
 import { actionKey, Hysteresis, RestartBudget } from "./rails.ts";
 import type { SandboxLimits } from "./sandbox.ts";
@@ -41,6 +41,8 @@ export interface PolicyEngineComponents {
   readonly dataDir?: string;
   /** For alert delivery (tests). */
   readonly fetch?: typeof fetch;
+  /** The timers of plugin call budgets (tests). @default the process's timers */
+  readonly pluginTimers?: PluginTimers;
 }
 
 /** The node's health as the policies judge it. */
@@ -166,7 +168,7 @@ export class PolicyEngine {
       maxBanFraction: config.maxBanFraction,
       onRestartSpent: () => this.#persist(),
     });
-    this.plugins = new PluginHost(config, this.#metrics);
+    this.plugins = new PluginHost(config, this.#metrics, components.pluginTimers);
   }
 
   /** Loads persisted state and every module, watches the directories, starts ticking. */

@@ -5,7 +5,7 @@ import { Registry } from "prom-client";
 import { loadConfig, type ResolvedPolicyConfig } from "../config/mod.ts";
 import { banScope } from "../ratelimit/mod.ts";
 import type { Actuator } from "./action_executor.ts";
-import { PolicyEngine } from "./engine.ts";
+import { PolicyEngine, type PolicyEngineComponents } from "./engine.ts";
 import { exampleSnapshot } from "./example_snapshot.ts";
 import type { Snapshot } from "./types.ts";
 
@@ -62,7 +62,11 @@ interface Rig {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-async function rig(policy: Record<string, unknown> = {}, dataDir?: string): Promise<Rig> {
+async function rig(
+  policy: Record<string, unknown> = {},
+  dataDir?: string,
+  components: Partial<PolicyEngineComponents> = {},
+): Promise<Rig> {
   const root = await Deno.makeTempDir({ prefix: "hopd-engine-" });
   const dir = join(root, "policies");
   await Deno.mkdir(dir);
@@ -93,6 +97,7 @@ async function rig(policy: Record<string, unknown> = {}, dataDir?: string): Prom
     snapshot: () =>
       Promise.resolve({ ...exampleSnapshot(Date.now()), ...snapshot.value, tick: ++tick }),
     fetch: () => Promise.resolve(new Response("ok")),
+    ...components,
   });
   return {
     engine,
@@ -380,7 +385,14 @@ Deno.test("PolicyEngine keeps ctx.state across reloads and writes the decision l
 Deno.test("PluginHost refuses a listed peer, and fails open or closed when a plugin breaks", async (t) => {
   for (const fail of ["open", "closed"] as const) {
     await t.step(fail, async () => {
-      await using r = await rig({ plugin_fail: fail, plugin_budget: "30ms" });
+      // The budget's timer on the host side never fires here: on a loaded machine the round
+      // trip to the worker alone can outlast 30 ms, and the refusal below would then fail
+      // open. The looping hook is still cut at 30 ms by the sandbox's own deadline in its
+      // worker (an interrupt counted as a timeout), which is what fails open or closed.
+      const neverFires = { setTimeout: () => 0, clearTimeout: () => {} };
+      await using r = await rig({ plugin_fail: fail, plugin_budget: "30ms" }, undefined, {
+        pluginTimers: neverFires,
+      });
       const plugins = join(r.dir, "..", "plugins");
       await Deno.mkdir(plugins);
       await save(

@@ -24,16 +24,39 @@ export interface PluginAdmission {
 
 const ACCEPT: PluginAdmission = { accept: true };
 
+/** The timers a plugin call's budget runs on; tests pass their own. */
+export interface PluginTimers {
+  setTimeout(callback: () => void, delayMs: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const SYSTEM_TIMERS: PluginTimers = {
+  setTimeout: (callback, delayMs) => setTimeout(callback, delayMs),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
 /** Runs plugin hooks with budgets. */
 export class PluginHost {
   readonly #config: ResolvedPolicyConfig;
+  readonly #timers: PluginTimers;
   readonly #metrics: PolicyMetrics;
   readonly #worker: SandboxWorker;
   readonly #table: ModuleTable;
   readonly #limits: SandboxLimits;
 
-  constructor(config: ResolvedPolicyConfig, metrics: PolicyMetrics) {
+  /**
+   * @param config The policy config (plugins dir, budget, fail mode).
+   * @param metrics Where calls and errors are counted.
+   * @param timers The timer of each call's budget (the sandbox's own deadline runs in its
+   *   worker regardless). @default the process's timers
+   */
+  constructor(
+    config: ResolvedPolicyConfig,
+    metrics: PolicyMetrics,
+    timers: PluginTimers = SYSTEM_TIMERS,
+  ) {
     this.#config = config;
+    this.#timers = timers;
     this.#metrics = metrics;
     this.#limits = sandboxLimits(config, config.pluginBudgetMs);
     this.#worker = new SandboxWorker({
@@ -157,9 +180,9 @@ export class PluginHost {
     args: unknown[],
   ): Promise<{ ok: true; value: unknown } | { ok: false; result: "error" | "timeout" }> {
     const budgetMs = this.#config.pluginBudgetMs;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: unknown;
     const timeout = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), budgetMs);
+      timer = this.#timers.setTimeout(() => resolve("timeout"), budgetMs);
     });
     const call = this.#worker.call({
       name: plugin.sandbox!,
@@ -170,7 +193,7 @@ export class PluginHost {
       seed: 1,
     }, budgetMs);
     const outcome = await Promise.race([call, timeout]);
-    clearTimeout(timer);
+    this.#timers.clearTimeout(timer);
     plugin.evaluations++;
     if (outcome === "timeout") {
       plugin.errors++;
