@@ -14,21 +14,10 @@ import { encodeFrame } from "../src/relay/_framing.ts";
 import { HOP_PROTOCOL, STOP_PROTOCOL } from "../src/relay/constants.ts";
 import { encodeHopMessage, encodeStopMessage } from "../src/relay/pb/circuit.ts";
 import { eventually, hopExchange, startPlainClient, startRelay } from "./relay_helpers.ts";
+import { seededRandom } from "../src/ratelimit/testing.ts";
 
 const ITERATIONS = 400;
 const CONCURRENCY = 16;
-
-/** mulberry32: small seeded PRNG so a failing run can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function mutate(rand: () => number, bytes: Uint8Array): Uint8Array {
   const out = [...bytes];
@@ -99,7 +88,7 @@ async function fuzzHopStream(
 }
 
 function stopHandler(seed: number): (stream: Stream) => void {
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   return (stream) => {
     const r = rand();
     const ok = encodeFrame(encodeStopMessage({ type: "STATUS", status: "OK" }));
@@ -123,7 +112,7 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     const seed = Number(Deno.env.get("HOPD_FUZZ_SEED") ?? Date.now() % 1_000_000);
-    const rand = prng(seed);
+    const rand = seededRandom(seed);
     const fixture = await startRelay({ handshakeTimeoutMs: 200, maxReservationsPerIp: 0 });
     const source = await startPlainClient();
     const targetNode = await startPlainClient();

@@ -6,6 +6,7 @@ import {
   type Flow,
   UNLIMITED_FLOW,
 } from "./bandwidth_shaper.ts";
+import { largestExcess, seededRandom } from "./testing.ts";
 
 const MB = 1_000_000;
 const PIECE_BYTES = 16_384;
@@ -31,18 +32,6 @@ interface Grant {
   readonly atMs: number;
   readonly bytes: number;
   readonly name: string;
-}
-
-/** A small seeded PRNG (mulberry32), so a failing run can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 /**
@@ -76,24 +65,6 @@ function rateOf(grants: Grant[], prefix: string, fromMs = 1_000, toMs = 10_000):
     if (g.name.startsWith(prefix) && g.atMs >= fromMs && g.atMs < toMs) bytes += g.bytes;
   }
   return bytes / ((toMs - fromMs) / 1000);
-}
-
-/**
- * The largest excess of bytes granted in any window [a, b] over `perSecond × (b − a)`:
- * the most a bucket of that rate let through beyond its rate. Must stay within its burst.
- */
-function largestExcess(grants: Grant[], perSecond: number): number {
-  const sorted = [...grants].sort((x, y) => x.atMs - y.atMs);
-  let worst = 0;
-  for (let i = 0; i < sorted.length; i++) {
-    let bytes = 0;
-    for (let j = i; j < sorted.length; j++) {
-      bytes += sorted[j]!.bytes;
-      const excess = bytes - perSecond * (sorted[j]!.atMs - sorted[i]!.atMs) / 1000;
-      if (excess > worst) worst = excess;
-    }
-  }
-  return worst;
 }
 
 function flowsOf(shaper: BandwidthShaper, peer: string, count: number): SimFlow[] {
@@ -159,7 +130,7 @@ Deno.test("BandwidthShaper never grants more than rate × T + burst in any windo
     await t.step(name, () => {
       for (const seed of [1, 2, 3]) {
         const shaper = new BandwidthShaper(caps(init));
-        const late = random(seed);
+        const late = seededRandom(seed);
         const flows = circuits.flatMap((n, i) => flowsOf(shaper, String.fromCharCode(65 + i), n));
         const grants = simulate(flows, 20_000, () => late() * 200);
         const scopes = new Map<string, Grant[]>();

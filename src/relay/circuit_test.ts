@@ -5,6 +5,7 @@ import type { MultiaddrConnection, Stream } from "@libp2p/interface";
 import { multiaddrConnectionPair, streamPair } from "@libp2p/utils";
 import { yamux } from "@libp2p/yamux";
 import { type BandwidthCaps, BandwidthShaper } from "../ratelimit/bandwidth_shaper.ts";
+import { largestExcess, seededRandom } from "../ratelimit/testing.ts";
 import { Circuit, CircuitSlots } from "./circuit.ts";
 import type { CircuitEndedBy, CircuitEndReason, CircuitLimit, CircuitTimers } from "./circuit.ts";
 
@@ -118,32 +119,6 @@ async function yamuxPair(): Promise<
   // The first frame (SYN) opens the stream on the remote side.
   local.send(new Uint8Array(1));
   return { local, remote: await incoming, remoteConn };
-}
-
-/** A small seeded PRNG (mulberry32), so a failing run can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
-/** The largest excess of bytes sent in any window [a, b] over `perSecond × (b − a)`. */
-function largestExcess(sends: readonly { atMs: number; bytes: number }[], perSecond: number) {
-  let worst = 0;
-  for (let i = 0; i < sends.length; i++) {
-    let bytes = 0;
-    for (let j = i; j < sends.length; j++) {
-      bytes += sends[j]!.bytes;
-      const excess = bytes - perSecond * (sends[j]!.atMs - sends[i]!.atMs) / 1000;
-      if (excess > worst) worst = excess;
-    }
-  }
-  return worst;
 }
 
 /** Timers that fire only when the test says so, in due order. */
@@ -279,7 +254,7 @@ Deno.test("Circuit moves only what its flows granted: per circuit and per peer, 
           initiator.send(new Uint8Array(64 * 1024));
         }
       }
-      const late = random(7);
+      const late = seededRandom(7);
       for (let step = 0; step < 10_000 && received.some((n) => n < BYTES); step++) {
         // Whatever is due fires, up to 200 ms after it was due.
         timers.advance(1 + late() * 200);

@@ -8,23 +8,9 @@
 // connectionMonitor.abortConnectionOnPingFailure = false, see docs/LIMITS.md).
 import process from "node:process";
 import { parseArgs } from "node:util";
+import "./node20_polyfills.mjs";
 
 const isNode = typeof Deno === "undefined";
-// js-libp2p 3 needs Promise.withResolvers and a global WebSocket, which Node 20 lacks.
-if (typeof Promise.withResolvers !== "function") {
-  Promise.withResolvers = function withResolvers() {
-    let resolve;
-    let reject;
-    const promise = new Promise((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    return { promise, resolve, reject };
-  };
-}
-if (typeof globalThis.WebSocket !== "function") {
-  globalThis.WebSocket = (await import("ws")).WebSocket;
-}
 
 const { circuitRelayTransport } = await import("@libp2p/circuit-relay-v2");
 const { identify } = await import("@libp2p/identify");

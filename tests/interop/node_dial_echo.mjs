@@ -2,22 +2,7 @@
 // `node tests/interop/node_dial_echo.mjs CIRCUIT_ADDR BYTES`. Prints one JSON line; exit 0 only
 // when the echo came back intact. Trust for a relay over /tls/ws comes from
 // NODE_EXTRA_CA_CERTS. Stock js-libp2p (relay_echo_client.mjs), none of hopd's code.
-if (typeof Promise.withResolvers !== "function") {
-  // js-libp2p 3 needs Promise.withResolvers, which Node 20 lacks.
-  Promise.withResolvers = function withResolvers() {
-    let resolve;
-    let reject;
-    const promise = new Promise((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    return { promise, resolve, reject };
-  };
-}
-if (typeof globalThis.WebSocket !== "function") {
-  // Node 20 has no global WebSocket (22 has); @libp2p/websockets dials with it.
-  globalThis.WebSocket = (await import("ws")).WebSocket;
-}
+import "../_helpers/node20_polyfills.mjs";
 
 const [circuitAddr, bytes = "1048576"] = process.argv.slice(2);
 const { createClient, echoThrough, ECHO_PROTOCOL } = await import("./relay_echo_client.mjs");
