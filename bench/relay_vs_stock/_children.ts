@@ -9,11 +9,11 @@ const HERE = new URL("./", import.meta.url).pathname;
 
 /** A relay under test, in its own process. */
 export interface RelayProcess {
-  readonly name: "hopd" | "stock";
+  readonly name: "hopd" | "stock" | "go";
   readonly pid: number;
   /** TCP listen multiaddr with /p2p/<peer id>. */
   readonly tcpAddr: string;
-  /** hopd's /metrics URL; undefined for the stock relay. */
+  /** hopd's /metrics URL; undefined for the other relays. */
   readonly metricsUrl: string | undefined;
   /** Bytes of V8 heap in use (hopd: nodejs_heap_size_used_bytes; stock: Deno.memoryUsage). */
   heapUsedBytes(): Promise<number>;
