@@ -25,7 +25,7 @@
  */
 
 import { gossipsub } from "@libp2p/gossipsub";
-import { type AcmeManager, acmeService } from "../acme/mod.ts";
+import type { AcmeManager } from "../acme/mod.ts";
 import { type AutonatService, autonatService } from "../autonat/mod.ts";
 import { getLogger } from "@logtape/logtape";
 import type { Registry } from "prom-client";
@@ -124,7 +124,8 @@ export async function buildComponents(init: BuildInit): Promise<Components> {
   const { config } = core;
   // The manager hands each new certificate to the host, built next (it orders only once
   // started); a stored certificate is read first so the host serves it from the start.
-  const acme = !config.acme.enabled ? undefined : acmeService({
+  // Imported only when enabled: acme-client and its HTTP stack cost an idle node 10-20 MB.
+  const acme = !config.acme.enabled ? undefined : (await import("../acme/mod.ts")).acmeService({
     acme: config.acme,
     dataDir: config.node.dataDir,
   })({

@@ -34,6 +34,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { ResolvedConfig } from "../config/mod.ts";
 import { loadOrCreateIdentity } from "../identity/mod.ts";
+import { compactHeap } from "../memory/mod.ts";
 import type { Readiness } from "../ops/mod.ts";
 import type { PolicyEngine } from "../policy/mod.ts";
 import { readAdminTokenFor } from "./admin_token.ts";
@@ -131,6 +132,9 @@ export async function startDaemon(
     restartRequested: restart.promise,
   });
   await node.start();
+  // The start's garbage (module evaluation, the config schema, the policies' fixture
+  // sandboxes) is garbage now: collect it and give the young generation back (src/memory/).
+  if (!compactHeap()) log.debug("This Deno gives no way to compact the heap after the start");
   return node;
 }
 

@@ -4,6 +4,7 @@
 
 /// <reference lib="deno.worker" />
 
+import { compactHeap } from "../memory/mod.ts";
 import { Sandbox } from "./sandbox.ts";
 import type { WorkerReply, WorkerRequest } from "./_worker_protocol.ts";
 
@@ -87,6 +88,18 @@ async function handle(request: Exclude<WorkerRequest, { op: "init" }>): Promise<
 let running: Int32Array | undefined;
 let since: Float64Array | undefined;
 let queue = Promise.resolve();
+
+// A load makes garbage (the module's compile, a revision's fixture sandboxes, the one it
+// replaced): once loads and unloads stop coming, collect it and give the young generation
+// back (src/memory/). Queued like a request, so it never runs inside one.
+const COMPACT_AFTER_MS = 500;
+let compactTimer: ReturnType<typeof setTimeout> | undefined;
+function compactSoon(): void {
+  clearTimeout(compactTimer);
+  compactTimer = setTimeout(() => {
+    queue = queue.then(() => void compactHeap());
+  }, COMPACT_AFTER_MS);
+}
 self.onmessage = (event: MessageEvent<WorkerRequest>) => {
   const request = event.data;
   if (request.op === "init") {
@@ -101,6 +114,7 @@ self.onmessage = (event: MessageEvent<WorkerRequest>) => {
       const reply = await handle(request);
       Atomics.store(running!, 0, 0);
       self.postMessage(reply);
+      if (request.op === "load" || request.op === "unload") compactSoon();
     } catch (error) {
       Atomics.store(running!, 0, 0);
       const message = error instanceof Error ? error.message : String(error);
