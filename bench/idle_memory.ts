@@ -30,6 +30,7 @@
 
 import { join } from "node:path";
 import { numberArg } from "./_args.ts";
+import { hopdArgs } from "./relay_vs_stock/_children.ts";
 import { freePort } from "./relay_vs_stock/_inspector.ts";
 
 const REPO_ROOT = new URL("../", import.meta.url).pathname;
@@ -122,23 +123,7 @@ async function measure(checkout: string, setup: Setup) {
   const tmp = await Deno.makeTempDir({ prefix: "hopd-idle-" });
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-P=hopd",
-      "--quiet",
-      "main.ts",
-      "run",
-      "--http",
-      `127.0.0.1:${port}`,
-      "--data-dir",
-      join(tmp, "data"),
-      "--log-level",
-      "warning",
-      "--listen",
-      "/ip4/127.0.0.1/tcp/0",
-      "--listen",
-      "/ip4/127.0.0.1/tcp/0/ws",
-    ],
+    args: hopdArgs(join(tmp, "data"), [], `127.0.0.1:${port}`),
     cwd: checkout,
     env: { NO_COLOR: "1", ...await setupEnv(setup, checkout, tmp) },
     stdin: "null",

@@ -106,14 +106,24 @@ export const HOPD_LIMITS_OFF: Record<string, string> = {
   HOPD_RELAY_MAX_CIRCUITS: "0",
   HOPD_RELAY_MAX_CIRCUITS_PER_PEER: "0",
   HOPD_CONNECTIONS_MAX_CONNECTIONS: "30000",
+  // Every bench client dials from 127.0.0.1: the socket guard's per-IP and per-subnet bounds on
+  // handshakes in flight would reset a ramp's connections.
+  HOPD_CONNECTIONS_MAX_PENDING_INBOUND: "30000",
+  HOPD_CONNECTIONS_MAX_PENDING_PER_IP: "30000",
+  HOPD_CONNECTIONS_MAX_PENDING_PER_SUBNET: "30000",
 };
 
 /**
  * hopd's command line, as `deno task hopd run` would run it.
  *
  * @param denoFlags Extra Deno flags (profiling only, e.g. `--cpu-prof`).
+ * @param http The ops server's HOST:PORT (port 0: a free one, reported in the log).
  */
-export function hopdArgs(dataDir: string, denoFlags: string[] = []): string[] {
+export function hopdArgs(
+  dataDir: string,
+  denoFlags: string[] = [],
+  http = "127.0.0.1:0",
+): string[] {
   return [
     "run",
     "-P=hopd",
@@ -122,7 +132,7 @@ export function hopdArgs(dataDir: string, denoFlags: string[] = []): string[] {
     "main.ts",
     "run",
     "--http",
-    "127.0.0.1:0",
+    http,
     "--data-dir",
     dataDir,
     "--log-format",
