@@ -9,8 +9,9 @@
 // - per reservation: RSS per held reservation measured 34–79 KiB (medians over a 120 s hold,
 //   bench/reservation_memory.ts, bench/reservations_held.ts, bench/relay_vs_stock.ts), single
 //   samples up to 100 KiB, and 115 KB with Node clients; 128 KiB is above all of them;
-// - per circuit: RSS per open circuit (bench/circuit_memory.ts) plus up to 128 KiB of data in
-//   flight per direction (relay.circuit_data's default) rounds up to 384 KiB;
+// - per circuit: RSS per open circuit 7–14 KiB (medians at 4,000 and 1,000 held, samples up
+//   to 42 KiB; bench/circuit_memory.ts) plus up to 128 KiB of data in flight per direction
+//   (relay.circuit_data's default) rounds up to 384 KiB;
 // - the node itself: an idle node with the shipped policies, rounded up to 256 MiB.
 
 const MIB = 1024 ** 2;
