@@ -6,8 +6,9 @@
  * streams are closed cleanly (FIN), then reset if the peers do not close within a grace
  * period; a reset on either side resets the other.
  *
- * Per chunk the path does one `send` and integer adds: no allocation unless a chunk
- * straddles the data limit, no logging, no metrics calls. A shaped direction asks its
+ * The chunks that arrive in one task go on with one `send` (see `#forward`); per chunk
+ * the path does integer adds, and a list append when a task brings several: no logging,
+ * no metrics calls. A shaped direction asks its
  * bandwidth flow before each piece of at most 16 KiB moves and sends only what it granted,
  * so a cap holds in any window whatever the timers' lateness (see `#forwardShaped`).
  *
@@ -15,9 +16,10 @@
  */
 
 import type { PeerId, Stream, StreamCloseEvent, StreamMessageEvent } from "@libp2p/interface";
-import type { Uint8ArrayList } from "uint8arraylist";
+import { Uint8ArrayList } from "uint8arraylist";
 import type { BandwidthFlow } from "./mod.ts";
 import {
+  BATCH_CHUNK_MAX_BYTES,
   CIRCUIT_CLOSE_GRACE_MS,
   CIRCUIT_READ_BUFFER_BYTES,
   SHAPING_QUANTUM_BYTES,
@@ -105,6 +107,10 @@ class Half {
   shaping = false;
   /** The shaper's pending resume, if any. */
   shapingTimer: unknown;
+  /** Chunks received in the current task, sent on together when it ends (see `#forward`). */
+  batch: Uint8Array | Uint8ArrayList | undefined = undefined;
+  /** True once `batch` is a list of our own (chunks may be lists of the muxer's). */
+  batchIsOurs = false;
   constructor(
     readonly from: Stream,
     readonly to: Stream,
@@ -220,6 +226,7 @@ export class Circuit {
         return;
       }
       this.#endedBy ??= half.peer;
+      if (!this.#flush(half)) return;
       to.close().catch(() => this.#reset());
     });
 
@@ -246,21 +253,62 @@ export class Circuit {
     } else if (from.readableEnded) {
       queueMicrotask(() => {
         this.#endedBy ??= half.peer;
+        if (!this.#flush(half)) return;
         to.close().catch(() => this.#reset());
       });
     }
   }
 
   /**
-   * Sends a chunk on with one `send`, pausing the source while the destination is full.
+   * Queues a chunk to be sent on with the others of the same task. One socket read hands the
+   * muxer several frames at once (a rust-libp2p peer sends 16 KiB frames, a go-libp2p peer a
+   * 29-byte tail after each 64 KiB), each dispatched as its own message in the same task; sent
+   * one by one they would each cost a yamux frame, a Noise message (a cipher) and a `writev`.
+   * Batched, they go out as one `send`, which yamux cuts into full frames (`#flush`).
+   *
+   * @returns Always true (a failed send resets the circuit in `#flush`).
+   */
+  #forward(half: Half, data: Uint8Array | Uint8ArrayList, length: number): boolean {
+    half.bytes += length;
+    // A destination that cannot take more (its peer closed its read side) drops the bytes.
+    if (length === 0 || half.to.writeStatus !== "writable") return true;
+    if (length >= BATCH_CHUNK_MAX_BYTES) {
+      // A full frame's worth goes on as it is: joined with others it would straddle frames.
+      return this.#flush(half) && this.#send(half, data);
+    }
+    if (half.batch === undefined) {
+      half.batch = data;
+      queueMicrotask(() => this.#flush(half));
+    } else if (half.batchIsOurs) {
+      (half.batch as Uint8ArrayList).append(data);
+    } else {
+      half.batch = new Uint8ArrayList(half.batch, data);
+      half.batchIsOurs = true;
+    }
+    return true;
+  }
+
+  /**
+   * Sends a half's batch with one `send`, pausing the source while the destination is full.
    *
    * @returns False when the circuit was reset instead.
    */
-  #forward(half: Half, data: Uint8Array | Uint8ArrayList, length: number): boolean {
+  #flush(half: Half): boolean {
+    const batch = half.batch;
+    if (batch === undefined) return true;
+    half.batch = undefined;
+    half.batchIsOurs = false;
+    return this.#send(half, batch);
+  }
+
+  /**
+   * Sends with one `send`, pausing the source while the destination is full.
+   *
+   * @returns False when the circuit was reset instead.
+   */
+  #send(half: Half, data: Uint8Array | Uint8ArrayList): boolean {
     const { from, to } = half;
-    half.bytes += length;
-    // A destination that cannot take more (its peer closed its read side) drops the bytes.
-    if (length === 0 || to.writeStatus !== "writable") return true;
+    if (to.writeStatus !== "writable") return true;
     try {
       if (!to.send(data) && from.readStatus === "readable") from.pause();
     } catch {
@@ -341,6 +389,8 @@ export class Circuit {
     this.#endedBy ??= "relay";
     this.#timers.clearTimeout(this.#timer);
     for (const half of [this.#up, this.#down]) {
+      // What came before the limit goes out before the close.
+      this.#flush(half);
       // Data left behind a paused read is dropped by the message listener.
       if (half.from.readStatus === "paused") this.#resume(half);
       half.to.close().catch(() => this.#reset());

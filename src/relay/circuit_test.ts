@@ -285,3 +285,38 @@ Deno.test("CircuitSlots enforces total and per-peer limits and releases", () => 
   slots.release("zzz"); // never acquired: no effect
   assert.equal(slots.size, 3);
 });
+
+Deno.test("Circuit sends the small chunks of one task with one send, a full frame on its own", async () => {
+  const [initiator, hop] = await streamPair();
+  const [stop, target] = await streamPair();
+  const sends: number[] = [];
+  const send = stop.send.bind(stop);
+  stop.send = (data) => {
+    sends.push(data.byteLength);
+    return send(data);
+  };
+  new Circuit({
+    src: hop,
+    dst: stop,
+    limit: { durationMs: 0, dataBytes: 0 },
+    sourceKey: "src",
+    onEnd: () => {},
+  });
+  const total = 4 * 16_384 + 65_507 + 29;
+  const arrived = Promise.withResolvers<void>();
+  let received = 0;
+  target.addEventListener("message", (evt) => {
+    received += evt.data.byteLength;
+    if (received === total) arrived.resolve();
+  });
+  // What a muxer does with the frames of one socket read: each is dispatched at once.
+  const deliver = (hop as unknown as { onData(data: Uint8Array): void }).onData.bind(hop);
+  for (let i = 0; i < 4; i++) deliver(new Uint8Array(16_384).fill(i));
+  deliver(new Uint8Array(65_507));
+  deliver(new Uint8Array(29));
+  await Promise.resolve(); // the batch goes out when the task's synchronous work is done
+  assert.deepEqual(sends, [4 * 16_384, 65_507, 29]);
+  await arrived.promise;
+  assert.equal(received, total);
+  await Promise.all([initiator.close(), target.close()]);
+});

@@ -38,3 +38,10 @@ export const MAX_ADDRS_PER_MESSAGE = 64;
  * Small enough that a cap holds over sub-second windows, large enough to keep timers rare.
  */
 export const SHAPING_QUANTUM_BYTES = 16_384;
+
+/**
+ * Chunks of a circuit smaller than this that arrive in one task go on together with one
+ * `send` (src/relay/circuit.ts); larger ones go on as they are, since joined with others they
+ * would straddle yamux frames. 32 KiB: above rust-libp2p's 16 KiB frames, below a 64 KiB one.
+ */
+export const BATCH_CHUNK_MAX_BYTES = 32 * 1024;
