@@ -5,23 +5,13 @@
 import assert from "node:assert/strict";
 import { dirname, join, relative } from "node:path";
 import { REPO_ROOT } from "./_helpers/hopd_process.ts";
+import { standInBinary } from "./_helpers/stand_in_binary.ts";
 
 const decoder = new TextDecoder();
 
 async function run(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
   const output = await new Deno.Command(cmd, { args, stdin: "null" }).output();
   return { code: output.code, out: decoder.decode(output.stdout) + decoder.decode(output.stderr) };
-}
-
-/** A stand-in hopd executable that runs this checkout's main.ts with hopd's permissions. */
-async function standInBinary(dir: string): Promise<string> {
-  const path = join(dir, "hopd");
-  await Deno.writeTextFile(
-    path,
-    `#!/bin/sh\nexec '${Deno.execPath()}' run -P=hopd --quiet --config '${REPO_ROOT}deno.json' '${REPO_ROOT}main.ts' "$@"\n`,
-  );
-  await Deno.chmod(path, 0o755);
-  return path;
 }
 
 async function emptyRoot(dir: string): Promise<string> {

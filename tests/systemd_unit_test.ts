@@ -12,6 +12,7 @@
 import assert from "node:assert/strict";
 import { childEnv } from "./_helpers/child_env.ts";
 import { REPO_ROOT } from "./_helpers/hopd_process.ts";
+import { standInBinary } from "./_helpers/stand_in_binary.ts";
 import { eventually, metric, transportAddr } from "./_helpers/ops_probe.ts";
 import { reserveOn } from "./_helpers/reserving_client.ts";
 
@@ -37,17 +38,6 @@ async function run(
     stdout: decoder.decode(output.stdout),
     stderr: decoder.decode(output.stderr),
   };
-}
-
-/** A stand-in hopd executable that runs this checkout's main.ts with hopd's permissions. */
-async function standInBinary(dir: string): Promise<string> {
-  const path = `${dir}/hopd`;
-  await Deno.writeTextFile(
-    path,
-    `#!/bin/sh\nexec '${Deno.execPath()}' run -P=hopd --quiet --config '${REPO_ROOT}deno.json' '${REPO_ROOT}main.ts' "$@"\n`,
-  );
-  await Deno.chmod(path, 0o755);
-  return path;
 }
 
 /** The unit with ExecStart pointing at an existing executable, as `verify` requires. */
