@@ -111,13 +111,27 @@ class Half {
   batch: Uint8Array | Uint8ArrayList | undefined = undefined;
   /** True once `batch` is a list of our own (chunks may be lists of the muxer's). */
   batchIsOurs = false;
+  readonly from: Stream;
+  readonly to: Stream;
+  /** The peer behind `from`. */
+  readonly peer: "initiator" | "target";
+  readonly flow: BandwidthFlow | undefined;
+
   constructor(
-    readonly from: Stream,
-    readonly to: Stream,
-    /** The peer behind `from`. */
-    readonly peer: "initiator" | "target",
-    readonly flow?: BandwidthFlow,
-  ) {}
+    init: { from: Stream; to: Stream; peer: "initiator" | "target"; flow?: BandwidthFlow },
+  ) {
+    this.from = init.from;
+    this.to = init.to;
+    this.peer = init.peer;
+    this.flow = init.flow;
+  }
+}
+
+/** A direction with a bandwidth flow. */
+type ShapedHalf = Half & { readonly flow: BandwidthFlow };
+
+function isShaped(half: Half): half is ShapedHalf {
+  return half.flow !== undefined;
 }
 
 /** A relayed circuit between a hop stream (initiator) and a stop stream (target). */
@@ -158,8 +172,8 @@ export class Circuit {
   constructor(init: CircuitInit) {
     const { src, dst, limit, flows } = init;
     this.peers = init.peers;
-    this.#up = new Half(src, dst, "initiator", flows?.up);
-    this.#down = new Half(dst, src, "target", flows?.down);
+    this.#up = new Half({ from: src, to: dst, peer: "initiator", flow: flows?.up });
+    this.#down = new Half({ from: dst, to: src, peer: "target", flow: flows?.down });
     this.#limit = limit;
     this.sourceKey = init.sourceKey;
     this.#onEnd = init.onEnd;
@@ -191,57 +205,74 @@ export class Circuit {
     this.#down.from.abort(error);
   }
 
+  /**
+   * Wires one direction: each message is relayed (`#relay`), a drained destination resumes
+   * the source, the source's end half-closes the destination, and its close (or reset) ends
+   * the circuit.
+   */
   #wire(half: Half): void {
     const { from, to } = half;
-    const dataLimit = this.#limit.dataBytes;
     if (from.maxReadBufferLength < CIRCUIT_READ_BUFFER_BYTES) {
       from.maxReadBufferLength = CIRCUIT_READ_BUFFER_BYTES;
     }
-
-    from.addEventListener("message", (evt: StreamMessageEvent) => {
-      // After a cut, whatever still arrives is dropped.
-      if (this.#reason !== undefined) return;
-      let data: Uint8Array | Uint8ArrayList = evt.data;
-      let length = data.byteLength;
-      if (dataLimit > 0 && half.bytes + length > dataLimit) {
-        // Relay exactly up to the advertised limit; the rest is dropped with the cut.
-        length = dataLimit - half.bytes;
-        data = slice(data, 0, length);
-      }
-      const relaying = half.flow === undefined
-        ? this.#forward(half, data, length)
-        : this.#forwardShaped(half, half.flow, data, length);
-      if (relaying && dataLimit > 0 && half.bytes >= dataLimit) this.#cut("data_limit");
-    });
-
+    from.addEventListener("message", (evt: StreamMessageEvent) => this.#relay(half, evt.data));
     to.addEventListener("drain", () => {
       if (from.readStatus === "paused" && !half.shaping) this.#resume(half);
     });
-
     // 'end' (not 'remoteCloseWrite') comes once the sender closed AND every byte it sent
     // has been dispatched: bytes held back by backpressure or shaping go out first.
-    from.addEventListener("end", () => {
-      // A reset also ends the readable side; the 'close' handler resets the other side then.
-      if (this.#reason !== undefined || from.status === "reset" || from.status === "aborted") {
-        return;
-      }
+    from.addEventListener("end", () => this.#sourceEnded(half));
+    from.addEventListener("close", (evt: StreamCloseEvent) => this.#sourceClosed(half, evt));
+    this.#catchUp(half);
+  }
+
+  /** One message from the source: cut exactly at the data limit, then forwarded or shaped. */
+  #relay(half: Half, message: Uint8Array | Uint8ArrayList): void {
+    // After a cut, whatever still arrives is dropped.
+    if (this.#reason !== undefined) return;
+    const dataLimit = this.#limit.dataBytes;
+    let data = message;
+    let length = data.byteLength;
+    if (dataLimit > 0 && half.bytes + length > dataLimit) {
+      // Relay exactly up to the advertised limit; the rest is dropped with the cut.
+      length = dataLimit - half.bytes;
+      data = slice(data, 0, length);
+    }
+    const relaying = isShaped(half)
+      ? this.#forwardShaped(half, data, length)
+      : this.#forward(half, data, length);
+    if (relaying && dataLimit > 0 && half.bytes >= dataLimit) this.#cut("data_limit");
+  }
+
+  /** The source closed its writing side: half-close the destination. */
+  #sourceEnded(half: Half): void {
+    const { from, to } = half;
+    // A reset also ends the readable side; the 'close' handler resets the other side then.
+    if (this.#reason !== undefined || from.status === "reset" || from.status === "aborted") {
+      return;
+    }
+    this.#endedBy ??= half.peer;
+    if (!this.#flush(half)) return;
+    to.close().catch(() => this.#reset());
+  }
+
+  /** The source stream closed; closed with an error (a reset), it resets the destination. */
+  #sourceClosed(half: Half, evt: StreamCloseEvent): void {
+    half.closed = true;
+    if (evt.error !== undefined && !this.#ended) {
       this.#endedBy ??= half.peer;
-      if (!this.#flush(half)) return;
-      to.close().catch(() => this.#reset());
-    });
+      this.#reason ??= "reset";
+      half.to.abort(evt.error);
+    }
+    this.#maybeEnd();
+  }
 
-    from.addEventListener("close", (evt: StreamCloseEvent) => {
-      half.closed = true;
-      if (evt.error !== undefined && !this.#ended) {
-        this.#endedBy ??= half.peer;
-        this.#reason ??= "reset";
-        to.abort(evt.error);
-      }
-      this.#maybeEnd();
-    });
-
-    // Events that fired during the handshake are not replayed: catch up on them. The
-    // microtask runs after the buffered bytes are dispatched to the listener above.
+  /**
+   * Events that fired during the handshake are not replayed: catch up on them. The
+   * microtask runs after the buffered bytes are dispatched to the message listener.
+   */
+  #catchUp(half: Half): void {
+    const { from, to } = half;
     if (from.status !== "open" && from.status !== "closing") {
       queueMicrotask(() => {
         half.closed = true;
@@ -328,13 +359,8 @@ export class Circuit {
    *
    * @returns False when the circuit was reset instead.
    */
-  #forwardShaped(
-    half: Half,
-    flow: BandwidthFlow,
-    data: Uint8Array | Uint8ArrayList,
-    length: number,
-  ): boolean {
-    const { from, to } = half;
+  #forwardShaped(half: ShapedHalf, data: Uint8Array | Uint8ArrayList, length: number): boolean {
+    const { from, to, flow } = half;
     if (length === 0 || to.writeStatus !== "writable") {
       half.bytes += length;
       return true;
