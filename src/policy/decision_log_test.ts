@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import {
+  DECISIONS_RESPONSE_MAX_BYTES,
+  RECENT_DECISIONS_MAX,
+  RECENT_DECISIONS_MAX_BYTES,
+} from "./constants.ts";
 import { DecisionLog, type DecisionRecord, parseDecisionLog } from "./decision_log.ts";
 
 function decision(tick: number): DecisionRecord {
@@ -50,4 +55,55 @@ Deno.test("parseDecisionLog skips lines that are not records", () => {
   assert.equal(parsed.snapshots.length, 1);
   assert.equal(parsed.decisions.length, 1);
   assert.equal(parsed.skipped, 2);
+});
+
+/** A decision of policy `p` at `tick` carrying `logs` lines of `chars` characters. */
+function loggedDecision(tick: number, logs: number, chars: number): DecisionRecord {
+  return { ...decision(tick), logs: Array.from({ length: logs }, () => "x".repeat(chars)) };
+}
+
+// Issue 15, item 4: a policy's output reached /v1/decisions unbounded (a page of 500 answered
+// 180 MB and RSS grew to 1.40 GB). What a policy can log per decision is capped in the sandbox;
+// these are the bounds on the decisions kept, and on a page of them.
+Deno.test("DecisionLog keeps at most RECENT_DECISIONS_MAX decisions and RECENT_DECISIONS_MAX_BYTES of them in memory", async (t) => {
+  await t.step("by count", () => {
+    const log = new DecisionLog({ maxBytes: 0, files: 0 });
+    for (let tick = 1; tick <= RECENT_DECISIONS_MAX + 100; tick++) log.append([decision(tick)]);
+    const kept = log.recent(10 * RECENT_DECISIONS_MAX).decisions;
+    assert.equal(kept.length, RECENT_DECISIONS_MAX);
+    assert.equal(kept[0]!.tick, RECENT_DECISIONS_MAX + 100);
+    assert.equal(kept.at(-1)!.tick, 101);
+  });
+  await t.step("by bytes, the newest kept", () => {
+    const log = new DecisionLog({ maxBytes: 0, files: 0 });
+    // 20 lines of 1,000 characters (the sandbox's cap on one evaluation's logs): ~20 KB each,
+    // so 500 of them would be ~10 MB.
+    for (let tick = 1; tick <= RECENT_DECISIONS_MAX; tick++) {
+      log.append([loggedDecision(tick, 20, 1_000)]);
+    }
+    const kept = log.recent(RECENT_DECISIONS_MAX);
+    const bytes = kept.decisions.reduce((sum, d) => sum + JSON.stringify(d).length, 0);
+    assert.ok(bytes <= RECENT_DECISIONS_MAX_BYTES, `${bytes} bytes kept`);
+    assert.ok(kept.decisions.length < RECENT_DECISIONS_MAX, `${kept.decisions.length} kept`);
+    assert.ok(bytes > RECENT_DECISIONS_MAX_BYTES - 25_000, "more dropped than the bound needs");
+    assert.equal(kept.decisions[0]!.tick, RECENT_DECISIONS_MAX);
+    assert.equal(kept.truncated, false, "what memory holds is not a truncated page");
+  });
+});
+
+Deno.test("DecisionLog.recent() stops a page at its byte bound, newest first, and says truncated", () => {
+  const log = new DecisionLog({ maxBytes: 0, files: 0 });
+  for (let tick = 1; tick <= 300; tick++) log.append([loggedDecision(tick, 20, 1_000)]);
+  const page = log.recent(500, {}, DECISIONS_RESPONSE_MAX_BYTES);
+  assert.equal(page.truncated, true);
+  assert.ok(JSON.stringify(page).length <= DECISIONS_RESPONSE_MAX_BYTES + 1_000);
+  assert.ok(page.decisions.length > 150, `${page.decisions.length} decisions`);
+  assert.deepEqual(
+    page.decisions.map((d) => d.tick),
+    Array.from({ length: page.decisions.length }, (_, i) => 300 - i),
+  );
+  // Under the bound: the whole page, not truncated.
+  const small = log.recent(10, {}, DECISIONS_RESPONSE_MAX_BYTES);
+  assert.equal(small.decisions.length, 10);
+  assert.equal(small.truncated, false);
 });

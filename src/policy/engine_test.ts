@@ -6,6 +6,7 @@ import { loadConfig, type ResolvedPolicyConfig } from "../config/mod.ts";
 import { banScope } from "../ratelimit/mod.ts";
 import type { Actuator } from "./action_executor.ts";
 import { PolicyEngine, type PolicyEngineComponents } from "./engine.ts";
+import { DECISIONS_RESPONSE_MAX_BYTES } from "./constants.ts";
 import { exampleSnapshot } from "./example_snapshot.ts";
 import type { Snapshot } from "./types.ts";
 
@@ -545,4 +546,27 @@ Deno.test("PolicyEngine's notable decisions keep actions and verdict changes, no
     notable.map((d) => `${d.policy}:${d.actions.map((a) => a.outcome).join(",")}`),
     ["act:executed"],
   );
+});
+
+// Issue 15, item 4: GET /v1/decisions?limit=500 answered 180 MB. Each evaluation's logs are
+// capped in the sandbox (20 lines of 1,000 characters); a page of them is capped here.
+Deno.test("PolicyEngine.decisions() answers at most DECISIONS_RESPONSE_MAX_BYTES of JSON, newest first, saying truncated", async () => {
+  await using r = await rig({ deadline: "5s" });
+  await save(
+    r.dir,
+    "chatty.js",
+    policy("healthy", [], `for (let i = 0; i < 50; i++) ctx.log("x".repeat(5000));`),
+  );
+  await r.engine.start();
+  // ~20 KB per decision after the sandbox's cut: 220 of them are past 4 MiB.
+  const ticks = Math.ceil(DECISIONS_RESPONSE_MAX_BYTES / 19_000);
+  for (let tick = 0; tick < ticks; tick++) await r.engine.tick();
+  const page = r.engine.decisions(500);
+  assert.equal(page.truncated, true);
+  assert.ok(JSON.stringify(page).length <= DECISIONS_RESPONSE_MAX_BYTES + 1_000);
+  assert.ok(page.decisions.length < ticks);
+  assert.equal(page.decisions[0]!.tick, ticks);
+  const one = page.decisions[0]!;
+  assert.equal(one.logs!.length, 20);
+  assert.equal(one.logs![0]!.length, 1_000);
 });
