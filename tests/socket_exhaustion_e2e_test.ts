@@ -10,6 +10,7 @@ import { type HopdProcess, spawnHopd } from "./_helpers/hopd_process.ts";
 import {
   eventually,
   logsOf,
+  metric,
   sampleSum,
   scrapeMetrics,
   transportAddr,
@@ -39,6 +40,27 @@ async function running(hopd: HopdProcess): Promise<boolean> {
     new Promise<false>((resolve) => setTimeout(() => resolve(false), 100)),
   ]);
   return !exited;
+}
+
+/**
+ * Asserts every socket of `flood` that hopd closed is counted in /metrics, as a refusal (shed
+ * or refused) or a timeout of `listener`. The flood's count is read before the scrape: a close
+ * the flood has seen was counted when hopd made it.
+ */
+async function assertClosesCounted(
+  hopd: HopdProcess,
+  flood: SocketFlood,
+  listener: string,
+): Promise<void> {
+  const closed = flood.closedByServer;
+  const samples = await scrapeMetrics(hopd.opsUrl);
+  const counted = sampleSum(samples, "hopd_socket_refusals_total", { listener }) +
+    sampleSum(samples, "hopd_socket_timeouts_total", { listener });
+  assert.ok(closed > 0, `hopd closed none of the ${listener} flood's sockets`);
+  assert.ok(
+    counted >= closed,
+    `${listener}: the flood saw ${closed} sockets closed, /metrics counts ${counted}`,
+  );
 }
 
 async function stopAll(floods: SocketFlood[]): Promise<void> {
@@ -84,6 +106,8 @@ Deno.test("at RLIMIT_NOFILE 512, 600 silent TCP sockets and 600 half-open WebSoc
         `no ${listener} socket was refused or shed`,
       );
     }
+    await assertClosesCounted(hopd, floods[0]!, "tcp");
+    await assertClosesCounted(hopd, floods[1]!, "ws");
     // Refused before EMFILE: descriptors are left, and no listener's accept loop stopped.
     assert.ok(sampleSum(samples, "hopd_fds_free") > 0);
     assert.equal(sampleSum(samples, "hopd_listener_stalls_total"), 0);
@@ -142,6 +166,7 @@ Deno.test("at RLIMIT_NOFILE 512, 1,200 half-open and silent requests on the ops 
       sampleSum(samples, "hopd_socket_timeouts_total", { listener: "ops", phase: "header" }) > 0,
     );
     assert.ok(sampleSum(samples, "hopd_socket_refusals_total", { listener: "ops" }) > 0);
+    for (const flood of floods) await assertClosesCounted(hopd, flood, "ops");
     assert.ok(await running(hopd), "hopd exited under the attack");
   } finally {
     await stopAll(floods);
@@ -177,6 +202,7 @@ Deno.test("silent TCP sockets at 90/s from 10 addresses in two /24s (RLIMIT_NOFI
     assert.ok(
       sampleSum(samples, "hopd_sockets", { listener: "tcp", state: "handshake" }) <= 2 * 64,
     );
+    await assertClosesCounted(hopd, flood, "tcp");
     const outcomes = await Promise.all(Array.from({ length: 13 }, () => canReserve(tcp)));
     assert.equal(outcomes.filter(Boolean).length, 13);
   } finally {
@@ -186,6 +212,84 @@ Deno.test("silent TCP sockets at 90/s from 10 addresses in two /24s (RLIMIT_NOFI
     assert.equal(await readyStatus(hopd), 200);
     assert.equal(await canReserve(tcp), true);
     assert.ok(logsOf(hopd.logs, "hopd.sockets").some((r) => String(r.message).includes("Closed")));
+  } finally {
+    await hopd.stop();
+  }
+});
+
+/** The number of open file descriptors of the hopd process (its pid is in its start line). */
+async function openFds(hopd: HopdProcess): Promise<number> {
+  const started = hopd.logs.find((r) => String(r.message).startsWith("hopd "));
+  const pid = Number((started?.properties as { pid?: number }).pid);
+  let fds = 0;
+  for await (const _ of Deno.readDir(`/proc/${pid}/fd`)) fds++;
+  return fds;
+}
+
+// Issue 15, item 1: at EMFILE both libp2p listeners stopped accepting for good, unlogged, with
+// /ready at 200. With the descriptor reserve off (connections.fd_reserve = 0) nothing keeps
+// hopd from EMFILE, so this drives the accept loop into it and checks the loopback probe finds
+// the stalled listener, counts and logs it, and opens it again once descriptors are free.
+// Policies are off: at EMFILE Deno 2.9.6 panics when it starts a Web Worker (the policy
+// sandbox's), which the reserve exists to prevent (docs/LIMITS.md).
+Deno.test("with fd_reserve off, silent sockets run the TCP listener into EMFILE at RLIMIT_NOFILE 256; once they stop, the stalled accept loop is found, counted, logged and re-opened, and a client is served within seconds", async () => {
+  const unbounded = "100000";
+  const hopd = await spawnHopd({
+    nofile: 256,
+    env: {
+      HOPD_CONNECTIONS_FD_RESERVE: "0",
+      HOPD_POLICY_ENABLED: "false",
+      HOPD_CONNECTIONS_MAX_PENDING_INBOUND: unbounded,
+      HOPD_CONNECTIONS_MAX_PENDING_PER_IP: unbounded,
+      HOPD_CONNECTIONS_MAX_PENDING_PER_SUBNET: unbounded,
+      HOPD_CONNECTIONS_MAX_CONNECTIONS: unbounded,
+      HOPD_CONNECTIONS_INBOUND_UPGRADE_TIMEOUT: "60s",
+      HOPD_LIMITS_CONNECTIONS_PER_IP: "0",
+      HOPD_LIMITS_CONNECTIONS_PER_SUBNET: "0",
+      HOPD_LIMITS_CONNECTIONS_GLOBAL: "0",
+    },
+  });
+  const tcp = transportAddr(hopd.listenAddrs, "tcp");
+  const flood = socketFlood({
+    host: "127.0.0.1",
+    port: portOf(tcp),
+    sources: loopbackSources(25, 25, 8),
+    count: 400,
+  });
+  try {
+    await flood.started;
+    // Every descriptor in use: accept(2) failed with EMFILE.
+    assert.ok(
+      await eventually(async () => (await openFds(hopd)) >= 250, RECOVERY_MS),
+      `hopd holds ${await openFds(hopd)} descriptors of 256`,
+    );
+  } finally {
+    await flood.stop();
+  }
+  try {
+    const start = performance.now();
+    // The probe finds the listener that no longer accepts, and opens it again.
+    assert.ok(
+      await eventually(
+        async () =>
+          (await metric(hopd.opsUrl, "hopd_listener_stalls_total", { listener: "tcp" })) >= 1,
+        3 * RECOVERY_MS,
+      ),
+      "no stall of the TCP listener was found",
+    );
+    assert.ok(
+      logsOf(hopd.logs, "hopd.sockets").some((r) =>
+        String(r.message).includes("stopped accepting")
+      ),
+      "the stall was not logged",
+    );
+    assert.ok(
+      await eventually(async () => (await readyStatus(hopd)) === 200 && await canReserve(tcp)),
+      "not serving TCP clients after the listener was re-opened",
+    );
+    const recoveredMs = performance.now() - start;
+    assert.ok(recoveredMs < 3 * RECOVERY_MS, `${Math.round(recoveredMs)} ms to recover`);
+    assert.ok(await running(hopd));
   } finally {
     await hopd.stop();
   }
