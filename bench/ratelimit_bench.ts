@@ -18,6 +18,7 @@ import {
   type ResolvedLimiterConfig,
 } from "../src/ratelimit/mod.ts";
 import { defaultConfig } from "../src/config/mod.ts";
+import { ManualClock } from "../src/clock/mod.ts";
 
 const DEFAULT_LIMITER_CONFIG = limiterConfigFrom(defaultConfig());
 
@@ -108,7 +109,8 @@ Deno.bench({
 
 // --- facade ---------------------------------------------------------------------------------
 
-const clock = { nowMs: () => nowMs };
+// The facade's clock stands still (see the module doc).
+const clock = new ManualClock(nowMs);
 const openConfig: ResolvedLimiterConfig = {
   ...DEFAULT_LIMITER_CONFIG,
   connectionsPerIp: OPEN,

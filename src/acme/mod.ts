@@ -16,10 +16,11 @@
  *
  * @example
  * ```ts ignore
+ * import { SYSTEM_CLOCK } from "../clock/mod.ts";
  * import { acmeService } from "./mod.ts";
  * const acme = acmeService({ acme: config.acme, dataDir: config.node.dataDir })({
  *   registry,
- *   clock: { nowMs: () => Date.now() },
+ *   clock: SYSTEM_CLOCK,
  *   onCertificate: (certificate) => host.useCertificate(certificate),
  * });
  * const stored = await acme.load(); // before createHost

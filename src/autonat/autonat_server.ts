@@ -26,7 +26,8 @@ import {
   multiaddr,
 } from "@multiformats/multiaddr";
 import type { ResolvedAutonatConfig } from "../config/mod.ts";
-import { type Clock, KeyedLimiter, TokenBucket } from "../ratelimit/mod.ts";
+import type { Clock } from "../clock/mod.ts";
+import { KeyedLimiter, TokenBucket } from "../ratelimit/mod.ts";
 import { AUTONAT_MAX_MESSAGE_BYTES, AUTONAT_STREAM_TIMEOUT_MS } from "./constants.ts";
 import type { AutonatMetrics, AutonatResult } from "./metrics.ts";
 import { decodeAutonatMessage, encodeAutonatMessage } from "./pb/autonat.ts";

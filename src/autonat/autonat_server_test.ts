@@ -13,6 +13,7 @@ import { Registry } from "prom-client";
 import { AutonatServer } from "./autonat_server.ts";
 import { AutonatMetrics } from "./metrics.ts";
 import { type AutonatMessage, decodeAutonatMessage, encodeAutonatMessage } from "./pb/autonat.ts";
+import { ManualClock } from "../clock/mod.ts";
 
 async function newPeer(): Promise<PeerId> {
   return peerIdFromPrivateKey(await generateKeyPair("Ed25519"));
@@ -30,7 +31,7 @@ interface Rig {
   server: AutonatServer;
   registry: Registry;
   dialed: string[];
-  clock: { now: number; nowMs(): number };
+  clock: ManualClock;
 }
 
 /** A server whose dialer reaches the addresses `reachable` says, and fails the rest. */
@@ -40,7 +41,7 @@ function rig(
 ): Rig {
   const registry = new Registry();
   const dialed: string[] = [];
-  const clock = { now: 1_000_000, nowMs: () => clock.now };
+  const clock = new ManualClock(1_000_000);
   const server = new AutonatServer({
     config: {
       enabled: true,
@@ -193,7 +194,7 @@ Deno.test("AutonatServer holds each peer and all peers to their rates", async ()
   assert.equal(await statusOf(a), "E_DIAL_REFUSED", "over the per-peer burst");
   assert.equal(await statusOf(b), "OK");
   assert.equal(await statusOf(b), "E_DIAL_REFUSED", "over the global burst");
-  r.clock.now += 30_000; // half a minute refills one global and one per-peer token
+  r.clock.advance(30_000); // half a minute refills one global and one per-peer token
   assert.equal(await statusOf(b), "OK");
   assert.deepEqual(await results(r), { ok: 4, refused_rate_limit: 2 });
   assert.equal(r.dialed.length, 4);

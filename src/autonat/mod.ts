@@ -18,11 +18,12 @@
  *
  * @example
  * ```ts ignore
+ * import { SYSTEM_CLOCK } from "../clock/mod.ts";
  * import { autonatService } from "./mod.ts";
  * const autonat = autonatService(config.autonat)({
  *   libp2p,
  *   registry,
- *   clock: { nowMs: () => Date.now() },
+ *   clock: SYSTEM_CLOCK,
  *   maxTrackedPeers: config.limits.maxTrackedKeys,
  * });
  * await autonat.start(); // after the host started
@@ -34,7 +35,7 @@
 import type { Libp2p } from "@libp2p/interface";
 import type { Registry } from "prom-client";
 import type { ResolvedAutonatConfig } from "../config/mod.ts";
-import type { Clock } from "../ratelimit/mod.ts";
+import type { Clock } from "../clock/mod.ts";
 import { AutonatServer } from "./autonat_server.ts";
 import { AUTONAT_MAX_INBOUND_STREAMS, AUTONAT_PROTOCOL } from "./constants.ts";
 import { AutonatMetrics } from "./metrics.ts";

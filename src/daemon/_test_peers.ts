@@ -9,6 +9,7 @@ import { multiaddr } from "@multiformats/multiaddr";
 import { Counter, type Registry } from "prom-client";
 import { loadConfig, type RawConfig } from "../config/mod.ts";
 import { BanList, createLimiter, type Limiter, limiterConfigFrom } from "../ratelimit/mod.ts";
+import { ManualClock } from "../clock/mod.ts";
 
 /** A fresh peer ID. */
 export async function newPeer(): Promise<PeerId> {
@@ -18,8 +19,8 @@ export async function newPeer(): Promise<PeerId> {
 /** A limiter on hopd's defaults with `overrides` (config file form), and its ban list. */
 export async function testLimiter(
   overrides: RawConfig = {},
-): Promise<{ limiter: Limiter; bans: BanList; clock: { nowMs(): number } }> {
-  const clock = { nowMs: () => 1_000_000 };
+): Promise<{ limiter: Limiter; bans: BanList; clock: ManualClock }> {
+  const clock = new ManualClock(1_000_000);
   const bans = new BanList({ clock });
   const config = await loadConfig({ overrides });
   return { limiter: createLimiter(limiterConfigFrom(config), { clock, bans }), bans, clock };

@@ -4,6 +4,7 @@ import { UnavailableError } from "../errors.ts";
 import { type BanFs, BanList } from "../ratelimit/mod.ts";
 import type { Relay } from "../relay/mod.ts";
 import { adminControl } from "./admin_control.ts";
+import { ManualClock } from "../clock/mod.ts";
 
 /** A file system whose writes wait for `release()` and fail while `failure` is set. */
 function gatedFs() {
@@ -56,7 +57,7 @@ function control(bans: BanList) {
 // failed write answered 201 too.
 Deno.test("adminControl.ban() resolves only once the ban is on disk", async () => {
   const disk = gatedFs();
-  const bans = new BanList({ clock: { nowMs: () => 1_000 }, fs: disk.fs, dataDir: "/data" });
+  const bans = new BanList({ clock: new ManualClock(1_000), fs: disk.fs, dataDir: "/data" });
   let answered = false;
   const pending = control(bans).ban({ cidr: "203.0.113.0/24" }).then((view) => {
     answered = true;
@@ -75,7 +76,7 @@ Deno.test("adminControl.ban() and unban() throw BANS_NOT_SAVED when the write fa
   const disk = gatedFs();
   disk.release();
   disk.state.failure = "read-only file system";
-  const bans = new BanList({ clock: { nowMs: () => 1_000 }, fs: disk.fs, dataDir: "/data" });
+  const bans = new BanList({ clock: new ManualClock(1_000), fs: disk.fs, dataDir: "/data" });
   const admin = control(bans);
   await assert.rejects(
     admin.ban({ cidr: "198.51.100.0/24" }),
@@ -94,7 +95,7 @@ Deno.test("adminControl.ban() and unban() throw BANS_NOT_SAVED when the write fa
 Deno.test("adminControl.ban() refuses a CIDR wider than the limits unless forced", async () => {
   const disk = gatedFs();
   disk.release();
-  const bans = new BanList({ clock: { nowMs: () => 1_000 }, fs: disk.fs, dataDir: "/data" });
+  const bans = new BanList({ clock: new ManualClock(1_000), fs: disk.fs, dataDir: "/data" });
   const admin = control(bans);
   for (const cidr of ["127.0.0.0/8", "0.0.0.0/0", "2001::/16"]) {
     await assert.rejects(

@@ -24,6 +24,7 @@
  * @module
  */
 
+import { type Clock, SYSTEM_CLOCK } from "../clock/mod.ts";
 import { gossipsub } from "@libp2p/gossipsub";
 import type { AcmeManager } from "../acme/mod.ts";
 import { type AutonatService, autonatService } from "../autonat/mod.ts";
@@ -40,7 +41,6 @@ import { type Health, type PolicyEngine, policyEngine, snapshotLimits } from "..
 import {
   BanList,
   banWidthFrom,
-  type Clock,
   createLimiter,
   denoBanFs,
   type Limiter,
@@ -71,6 +71,8 @@ export interface BuildInit {
   readonly adminToken: string | undefined;
   /** Called when a policy asks for a graceful restart. */
   requestRestart(reason: string): void;
+  /** The one clock every component reads. @default SYSTEM_CLOCK */
+  readonly clock?: Clock;
 }
 
 /** The parts every other part builds on: none of them touches the network. */
@@ -80,7 +82,7 @@ export interface CoreComponents {
   readonly identity: Identity;
   readonly peerId: string;
   readonly startedAtMs: number;
-  /** The wall clock of the ban list, the limiter and the socket guards. */
+  /** The one clock every component reads and schedules with. */
   readonly clock: Clock;
   /** Listening, drain and shutdown: the one state every part reads. */
   readonly state: NodeState;
@@ -130,7 +132,7 @@ export async function buildComponents(init: BuildInit): Promise<Components> {
     dataDir: config.node.dataDir,
   })({
     registry: core.registry,
-    clock: { nowMs: () => Date.now() },
+    clock: core.clock,
     onCertificate: (certificate) => host.useCertificate(certificate),
   });
   const host: Host = await buildHost(core, await acme?.load());
@@ -145,7 +147,7 @@ export async function buildComponents(init: BuildInit): Promise<Components> {
   const autonat = !config.autonat.enabled ? undefined : autonatService(config.autonat)({
     libp2p: host.libp2p,
     registry: core.registry,
-    clock: { nowMs: () => Date.now() },
+    clock: core.clock,
     maxTrackedPeers: config.limits.maxTrackedKeys,
   });
   const federation: FederationMember | undefined = !config.federation.enabled
@@ -189,7 +191,7 @@ export async function buildComponents(init: BuildInit): Promise<Components> {
 
 function buildCore(init: BuildInit): CoreComponents {
   const { config } = init;
-  const clock = { nowMs: () => Date.now() };
+  const clock = init.clock ?? SYSTEM_CLOCK;
   const registry = createRegistry({ version: VERSION });
   const bans = new BanList({
     clock,

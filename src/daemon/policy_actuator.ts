@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { Clock } from "../clock/mod.ts";
 import type { Libp2p } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 import type { Actuator } from "../policy/mod.ts";
@@ -12,7 +13,6 @@ import {
   type BanList,
   banScope,
   type BanWidthLimits,
-  type Clock,
   type Limiter,
   type LimitKey,
 } from "../ratelimit/mod.ts";

@@ -9,6 +9,7 @@ import { type GuardedServerInit, socketGuards } from "../sockets/mod.ts";
 import type { InboundSocketGuard } from "./guarded_listeners.ts";
 import { createHost, type Host } from "./mod.ts";
 import { loopbackNode } from "./testing.ts";
+import { SYSTEM_CLOCK } from "../clock/mod.ts";
 
 const LISTEN = ["/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/tcp/0/ws"];
 
@@ -44,7 +45,7 @@ async function dialer(addr: string) {
 Deno.test("createHost() puts its TCP and WebSocket listeners behind the socket guard, from accept to an open connection", async () => {
   const config = await loadConfig();
   const guards = socketGuards(config, {
-    clock: { nowMs: () => Date.now() },
+    clock: SYSTEM_CLOCK,
     admitLibp2p: () => undefined,
   });
   const guard = guards.libp2p;

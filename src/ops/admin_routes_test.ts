@@ -6,6 +6,7 @@ import type { AdminAuthConfig, AdminControl, BanRequest, BanView } from "./admin
 import { createOpsApp, type HttpAdmission, type HttpCaller } from "./mod.ts";
 import { defaultConfig } from "../config/mod.ts";
 import { BanList, createLimiter, limiterConfigFrom } from "../ratelimit/mod.ts";
+import { ManualClock } from "../clock/mod.ts";
 
 const TOKEN = "s3cret-token-value";
 const LOOPBACK = { remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 5000 } };
@@ -306,7 +307,7 @@ Deno.test("/v1/* answers 429 with Retry-After when the HTTP limiter refuses; pro
 // Issue 15, item 5: after a ban on 127.0.0.0/8 the unban from loopback answered 429
 // RATE_LIMITED: the ban locked the operator out, and the error did not say why.
 Deno.test("no ban locks the operator out of /v1, and a banned caller is told it is banned", async (t) => {
-  const clock = { nowMs: () => 1_000 };
+  const clock = new ManualClock(1_000);
   const bans = new BanList({ clock });
   const limiter = createLimiter(limiterConfigFrom(defaultConfig()), { clock, bans });
   const { ops } = app(

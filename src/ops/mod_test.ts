@@ -12,6 +12,7 @@ import {
   type Readiness,
   serveOps,
 } from "./mod.ts";
+import { ManualClock } from "../clock/mod.ts";
 
 function components(overrides: Partial<OpsComponents> = {}): OpsComponents {
   return {
@@ -237,8 +238,7 @@ Deno.test("serveOps() carries request bodies over a real socket, through the adm
 });
 
 Deno.test("serveOps() with a socket guard closes a half-sent request at the header deadline and a kept-alive connection when idle, never one being served", async () => {
-  let nowMs = 0;
-  const clock = { nowMs: () => nowMs };
+  const clock = new ManualClock(0);
   const guard = new SocketGuard({
     group: "ops",
     limits: { maxPerIp: 8, maxPerSubnet: 8, maxTotal: 8 },
@@ -282,10 +282,10 @@ Deno.test("serveOps() with a socket guard closes a half-sent request at the head
     await until(() => keptAlive.received().includes("\r\n\r\n") && count("active") === 1);
     assert.equal(count("header"), 1);
     assert.equal(count("idle"), 1);
-    nowMs += 1_000;
+    clock.advance(1_000);
     guard.tick();
     await halfSent.closed;
-    nowMs += 1_000;
+    clock.advance(1_000);
     guard.tick();
     await keptAlive.closed;
     assert.ok(!served.socket.destroyed, "a request being served is not closed");

@@ -30,7 +30,7 @@ import {
 import type { BanFs } from "./ban_fs.ts";
 import { CidrSet, parseCidr } from "./cidr_set.ts";
 import { BANS_FILE_NAME } from "./constants.ts";
-import type { Clock } from "./mod.ts";
+import type { Clock } from "../clock/mod.ts";
 
 /** What a ban targets. */
 export type BanKind = "peer" | "cidr";
@@ -119,10 +119,11 @@ export class BanList {
    * @param components Clock, and optionally the file system and data directory.
    * @example
    * ```ts
+   * import { SYSTEM_CLOCK as clock } from "../clock/mod.ts";
    * import { BanList } from "./ban_list.ts";
-   * const bans = new BanList({ clock: { nowMs: () => Date.now() } });
+   * const bans = new BanList({ clock });
    * bans.ban({ kind: "cidr", value: "198.51.100.0/24", reason: "scanner" });
-   * bans.isIpBanned("198.51.100.7", Date.now()); // true
+   * bans.isIpBanned("198.51.100.7", clock.nowMs()); // true
    * ```
    */
   constructor(components: BanListComponents) {

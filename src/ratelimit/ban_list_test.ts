@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type BanFs, denoBanFs } from "./ban_fs.ts";
 import { type BanEvent, BanList } from "./ban_list.ts";
-import { fakeClock } from "./_test_util.ts";
+import { ManualClock } from "../clock/mod.ts";
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "hopd-bans-" });
@@ -19,7 +19,7 @@ async function entries(dir: string): Promise<string[]> {
 }
 
 Deno.test("BanList bans peers and CIDRs and unbans them", () => {
-  const clock = fakeClock();
+  const clock = new ManualClock();
   const bans = new BanList({ clock });
   const now = clock.nowMs();
   bans.ban({ kind: "peer", value: "12D3KooWA", reason: "spam" });
@@ -47,7 +47,7 @@ Deno.test("BanList bans peers and CIDRs and unbans them", () => {
 });
 
 Deno.test("BanList drops expired bans on access and on sweep()", () => {
-  const clock = fakeClock(1_000);
+  const clock = new ManualClock(1_000);
   const bans = new BanList({ clock });
   const events: BanEvent[] = [];
   bans.onChange((event) => events.push(event));
@@ -71,7 +71,7 @@ Deno.test("BanList drops expired bans on access and on sweep()", () => {
 });
 
 Deno.test("BanList.onBan() hears new bans; a throwing listener is reported, not thrown", () => {
-  const clock = fakeClock();
+  const clock = new ManualClock();
   const warnings: string[] = [];
   const bans = new BanList({ clock, onWarning: (m) => warnings.push(m) });
   const heard: string[] = [];
@@ -90,7 +90,7 @@ Deno.test("BanList.onBan() hears new bans; a throwing listener is reported, not 
 });
 
 Deno.test("BanList.ban() refuses bad input with a RangeError naming it", () => {
-  const bans = new BanList({ clock: fakeClock() });
+  const bans = new BanList({ clock: new ManualClock() });
   assert.throws(() => bans.ban({ kind: "cidr", value: "10.0.0.0/40" }), /10\.0\.0\.0\/40/);
   assert.throws(() => bans.ban({ kind: "peer", value: "" }), RangeError);
   assert.throws(() => bans.ban({ kind: "peer", value: "x", expiresAtMs: NaN }), /expiresAtMs/);
@@ -99,7 +99,7 @@ Deno.test("BanList.ban() refuses bad input with a RangeError naming it", () => {
 
 Deno.test("BanList saves atomically to <dataDir>/bans.json and loads it back", async () => {
   await withTempDir(async (dir) => {
-    const clock = fakeClock(5_000);
+    const clock = new ManualClock(5_000);
     const real = denoBanFs();
     const calls: string[] = [];
     const fs: BanFs = {
@@ -148,12 +148,12 @@ Deno.test("BanList saves atomically to <dataDir>/bans.json and loads it back", a
 
 Deno.test("BanList.load() drops bans that expired while the node was down and rewrites the file", async () => {
   await withTempDir(async (dir) => {
-    const clock = fakeClock(1_000);
+    const clock = new ManualClock(1_000);
     const bans = new BanList({ clock, fs: denoBanFs(), dataDir: dir });
     bans.ban({ kind: "peer", value: "short", expiresAtMs: 2_000 });
     bans.ban({ kind: "peer", value: "long", expiresAtMs: 9_000 });
     await bans.flush();
-    clock.set(5_000);
+    clock.setWallMs(5_000);
     const later = new BanList({ clock, fs: denoBanFs(), dataDir: dir });
     assert.deepEqual(await later.load(), { loaded: 1, expired: 1 });
     assert.deepEqual(later.list().map((b) => b.value), ["long"]);
@@ -165,7 +165,7 @@ Deno.test("BanList.load() drops bans that expired while the node was down and re
 Deno.test("BanList.load() moves a corrupt file aside and returns a warning", async () => {
   await withTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/bans.json`, "{ not json");
-    const clock = fakeClock(42_000);
+    const clock = new ManualClock(42_000);
     const bans = new BanList({ clock, fs: denoBanFs(), dataDir: dir });
     const result = await bans.load();
     assert.equal(result.loaded, 0);
@@ -190,7 +190,7 @@ Deno.test("BanList.load() keeps valid entries of a damaged file and sets the ori
       ],
     };
     await Deno.writeTextFile(`${dir}/bans.json`, JSON.stringify(doc));
-    const bans = new BanList({ clock: fakeClock(7), fs: denoBanFs(), dataDir: dir });
+    const bans = new BanList({ clock: new ManualClock(7), fs: denoBanFs(), dataDir: dir });
     const result = await bans.load();
     assert.equal(result.loaded, 1);
     assert.match(result.warning ?? "", /2 invalid entries skipped/);
@@ -203,7 +203,7 @@ Deno.test("BanList.load() keeps valid entries of a damaged file and sets the ori
 Deno.test("BanList.load() of an unreadable path reports a warning and never throws", async () => {
   await withTempDir(async (dir) => {
     await Deno.mkdir(`${dir}/bans.json`); // reading a directory fails
-    const bans = new BanList({ clock: fakeClock(9), fs: denoBanFs(), dataDir: dir });
+    const bans = new BanList({ clock: new ManualClock(9), fs: denoBanFs(), dataDir: dir });
     const result = await bans.load();
     assert.match(result.warning ?? "", /unreadable/);
     assert.deepEqual(await entries(dir), ["bans.json.corrupt-9"]);
@@ -221,7 +221,7 @@ Deno.test("BanList.save() failure is a warning value, and automatic saves report
     readDir: () => Promise.resolve([]),
   };
   const bans = new BanList({
-    clock: fakeClock(),
+    clock: new ManualClock(),
     fs,
     dataDir: "/x",
     onWarning: (m) => warnings.push(m),
@@ -239,12 +239,14 @@ Deno.test("BanList saves are serialized and coalesced: a burst of bans writes at
   let inFlight = 0;
   let maxInFlight = 0;
   const files = new Map<string, string>();
+  // The first write stays in flight until the late bans are in (an event, not a sleep).
+  const { promise: lateBanned, resolve: onLateBanned } = Promise.withResolvers<void>();
   const fs: BanFs = {
     readTextFile: (path) => Promise.resolve(files.get(path)),
     async writeTextFileSynced(path, data) {
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await lateBanned;
       files.set(path, data);
       writes.push(data);
       inFlight--;
@@ -258,13 +260,14 @@ Deno.test("BanList saves are serialized and coalesced: a burst of bans writes at
     syncDir: () => Promise.resolve(),
     readDir: () => Promise.resolve([]),
   };
-  const bans = new BanList({ clock: fakeClock(), fs, dataDir: "/data" });
+  const bans = new BanList({ clock: new ManualClock(), fs, dataDir: "/data" });
   for (let i = 0; i < 100; i++) bans.ban({ kind: "peer", value: `p${i}` });
   await Promise.resolve();
   await Promise.resolve();
   // This ban lands while the first write is in flight: it needs (and gets) one more write.
   bans.ban({ kind: "peer", value: "late" });
   for (let i = 0; i < 10; i++) bans.ban({ kind: "peer", value: `late${i}` });
+  onLateBanned();
   await bans.flush();
   assert.equal(maxInFlight, 1);
   assert.equal(writes.length, 2);
@@ -274,8 +277,15 @@ Deno.test("BanList saves are serialized and coalesced: a burst of bans writes at
 });
 
 Deno.test("ban() with ttlMs expires exactly ttlMs after its createdAtMs", () => {
-  let now = 1_000;
-  const list = new BanList({ clock: { nowMs: () => now++ } });
+  // A clock that ticks on every reading: the expiry must come from the same reading.
+  const clock = new (class extends ManualClock {
+    override nowMs(): number {
+      const now = super.nowMs();
+      this.advance(1);
+      return now;
+    }
+  })(1_000);
+  const list = new BanList({ clock });
   const ban = list.ban({ kind: "cidr", value: "192.0.2.0/24", ttlMs: 2_000 });
   assert.equal(ban.expiresAtMs! - ban.createdAtMs, 2_000);
   assert.throws(
@@ -292,7 +302,7 @@ Deno.test("BanList.load() removes the temporary files interrupted saves left", a
     await Deno.writeTextFile(`${dir}/bans.json.tmp-9-zz`, "");
     await Deno.writeTextFile(`${dir}/identity.key`, "keep");
     await Deno.writeTextFile(`${dir}/bans.json`, '{"version":1,"bans":[]}');
-    const bans = new BanList({ clock: fakeClock(), fs: denoBanFs(), dataDir: dir });
+    const bans = new BanList({ clock: new ManualClock(), fs: denoBanFs(), dataDir: dir });
     const result = await bans.load();
     assert.equal(result.strayRemoved, 2);
     assert.deepEqual(await entries(dir), ["bans.json", "identity.key"]);
@@ -313,7 +323,7 @@ Deno.test("BanList remembers a failed save until one succeeds, warning once per 
     readDir: () => Promise.resolve([]),
   };
   const bans = new BanList({
-    clock: fakeClock(),
+    clock: new ManualClock(),
     fs,
     dataDir: "/x",
     onWarning: (m) => warnings.push(m),

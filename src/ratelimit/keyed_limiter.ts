@@ -54,9 +54,11 @@ export class KeyedLimiter {
    * @throws {RangeError} A bad rate, burst or bound.
    * @example
    * ```ts
+   * import { ManualClock } from "../clock/mod.ts";
    * import { KeyedLimiter } from "./keyed_limiter.ts";
+   * const clock = new ManualClock();
    * const perIp = new KeyedLimiter({ ratePerSecond: 10, burst: 20, maxKeys: 10_000 });
-   * perIp.take("192.0.2.1", Date.now()); // true
+   * perIp.take("192.0.2.1", clock.nowMs()); // true
    * ```
    */
   constructor(init: KeyedLimiterInit) {

@@ -14,7 +14,6 @@ import { KeyedLimiter, type LimiterKey } from "./keyed_limiter.ts";
 import { REFUSAL_REASONS, registerLimiterMetrics } from "./metrics.ts";
 import type {
   CheckResult,
-  Clock,
   Limiter,
   LimiterComponents,
   RefusalReason,
@@ -28,6 +27,7 @@ import {
   withLimit,
 } from "./limit_keys.ts";
 import { TokenBucket } from "./token_bucket.ts";
+import type { Clock } from "../clock/mod.ts";
 
 const OK: CheckResult = Object.freeze({ ok: true });
 const L_CONNECTION = 0;

@@ -2,7 +2,7 @@
  * hopd's rate limiter: admission checks for connections, peers, reservations, circuits and
  * ops HTTP requests; bans and access lists; and fair bandwidth shaping for relayed bytes.
  * A pure library below the relay: no sockets, no libp2p; time comes from an injected
- * {@linkcode Clock}, files from an injected {@linkcode BanFs}.
+ * {@linkcode Clock} (src/clock), files from an injected {@linkcode BanFs}.
  *
  * Flow: the connection gater calls `checkConnection(ip)` on accept and `checkPeer(peerId,
  * ip)` after the handshake; the relay calls `checkReservation` on RESERVE and `checkCircuit`
@@ -19,9 +19,9 @@
  *
  * @example
  * ```ts
+ * import { SYSTEM_CLOCK as clock } from "../clock/mod.ts";
  * import { defaultConfig } from "../config/mod.ts";
  * import { BanList, createLimiter, limiterConfigFrom } from "./mod.ts";
- * const clock = { nowMs: () => Date.now() };
  * const config = limiterConfigFrom(defaultConfig());
  * const limiter = createLimiter(config, { clock, bans: new BanList({ clock }) });
  * const verdict = limiter.checkConnection("192.0.2.1");
@@ -32,6 +32,7 @@
  */
 
 import type { Registry } from "prom-client";
+import type { Clock } from "../clock/mod.ts";
 import type { AccessListConfig } from "./access_list.ts";
 import type { BandwidthCaps, BandwidthShaper, Flow } from "./bandwidth_shaper.ts";
 import type { BanList } from "./ban_list.ts";
@@ -64,11 +65,6 @@ export { AccessList } from "./access_list.ts";
 export type { AccessListConfig } from "./access_list.ts";
 export { BandwidthShaper, UNLIMITED_FLOW } from "./bandwidth_shaper.ts";
 export type { BandwidthCaps, Flow } from "./bandwidth_shaper.ts";
-
-/** A time source in ms. The ban list needs wall-clock time (expiries are persisted). */
-export interface Clock {
-  nowMs(): number;
-}
 
 /** A token rate: `ratePerSecond` refill, `burst` bucket size. Rate 0 = unlimited. */
 export interface RateSpec {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { defaultConfig } from "../config/mod.ts";
 import { Registry } from "prom-client";
-import { fakeClock } from "./_test_util.ts";
+import { ManualClock } from "../clock/mod.ts";
 import {
   BanList,
   createLimiter,
@@ -34,7 +34,7 @@ function config(overrides: Partial<ResolvedLimiterConfig> = {}): ResolvedLimiter
 }
 
 function setup(overrides: Partial<ResolvedLimiterConfig> = {}, registry?: Registry) {
-  const clock = fakeClock();
+  const clock = new ManualClock();
   const bans = new BanList({ clock });
   const limiter = createLimiter(
     config(overrides),
@@ -261,7 +261,7 @@ Deno.test("reload() replaces limits and access lists and keeps bucket state", ()
 });
 
 Deno.test("createLimiter() throws a RangeError naming a bad config value", () => {
-  const clock = fakeClock();
+  const clock = new ManualClock();
   const bans = new BanList({ clock });
   assert.throws(
     () =>

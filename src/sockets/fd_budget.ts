@@ -8,7 +8,7 @@
 // sockets the guard admits and closes; it probes again when that count has used up what the
 // last probe found, and on a timer (other parts of hopd open files and dial out too).
 
-import type { Clock } from "../ratelimit/mod.ts";
+import type { Clock } from "../clock/mod.ts";
 import { FD_PROBE_STEP, FD_RECHECK_FAR_MS, FD_RECHECK_NEAR_MS } from "./constants.ts";
 
 /** Counts free file descriptors, up to a bound. */

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { denoFdProbe, FdBudget } from "./fd_budget.ts";
 import { FD_PROBE_STEP, FD_RECHECK_FAR_MS, FD_RECHECK_NEAR_MS } from "./constants.ts";
+import { ManualClock } from "../clock/mod.ts";
 
 function fakeProbe(freeNow: () => number) {
   const asked: number[] = [];
@@ -17,7 +18,7 @@ function fakeProbe(freeNow: () => number) {
 
 Deno.test("FdBudget.fits() probes once, then counts admitted sockets until the probed room is used", () => {
   let free = 10_000;
-  const clock = { nowMs: () => 0 };
+  const clock = new ManualClock(0);
   const { probe, asked } = fakeProbe(() => free);
   const budget = new FdBudget({ reserve: 100, probe, clock });
   assert.equal(budget.fits(100), true);
@@ -36,8 +37,7 @@ Deno.test("FdBudget.fits() probes once, then counts admitted sockets until the p
 });
 
 Deno.test("FdBudget.fits() refuses near the limit without probing each time, and admits again as sockets close", () => {
-  let nowMs = 0;
-  const clock = { nowMs: () => nowMs };
+  const clock = new ManualClock(0);
   const { probe } = fakeProbe(() => 102);
   const budget = new FdBudget({ reserve: 100, probe, clock });
   assert.equal(budget.fits(100), true); // 102 free: one more leaves 101
@@ -50,27 +50,27 @@ Deno.test("FdBudget.fits() refuses near the limit without probing each time, and
   assert.equal(budget.fits(25), true, "a smaller keep (the ops server) still fits");
   budget.closed();
   assert.equal(budget.fits(100), true);
-  nowMs += FD_RECHECK_NEAR_MS;
+  clock.advance(FD_RECHECK_NEAR_MS);
   budget.fits(100);
   assert.equal(budget.probes, 2, "stale near the limit: probed again");
 });
 
 Deno.test("FdBudget.fits() re-probes far from the limit only every FD_RECHECK_FAR_MS", () => {
-  let nowMs = 0;
+  const clock = new ManualClock(0);
   const { probe } = fakeProbe(() => 1_000_000);
-  const budget = new FdBudget({ reserve: 8, probe, clock: { nowMs: () => nowMs } });
+  const budget = new FdBudget({ reserve: 8, probe, clock });
   budget.fits(8);
-  nowMs += FD_RECHECK_FAR_MS - 1;
+  clock.advance(FD_RECHECK_FAR_MS - 1);
   budget.fits(8);
   assert.equal(budget.probes, 1);
-  nowMs += 1;
+  clock.advance(1);
   budget.fits(8);
   assert.equal(budget.probes, 2);
 });
 
 Deno.test("FdBudget with reserve 0 is off: it always fits and never probes", () => {
   const { probe, asked } = fakeProbe(() => 0);
-  const budget = new FdBudget({ reserve: 0, probe, clock: { nowMs: () => 0 } });
+  const budget = new FdBudget({ reserve: 0, probe, clock: new ManualClock(0) });
   assert.equal(budget.fits(0), true);
   assert.deepEqual(asked, []);
 });

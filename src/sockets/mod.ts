@@ -27,7 +27,7 @@
  * ```ts ignore
  * import net from "node:net";
  * import { denoFdProbe, FdBudget, SocketGuard } from "./mod.ts";
- * const clock = { nowMs: () => Date.now() };
+ * import { SYSTEM_CLOCK as clock } from "../clock/mod.ts";
  * const fds = new FdBudget({ reserve: 256, probe: denoFdProbe(), clock });
  * const guard = new SocketGuard({ group: "ops", fds, fdKeep: 64, clock, ...limitsAndTimeouts });
  * const server = net.createServer(handle).listen(8080);
@@ -40,7 +40,7 @@
 
 import type net from "node:net";
 import type { ResolvedConfig } from "../config/mod.ts";
-import type { Clock } from "../ratelimit/mod.ts";
+import type { Clock } from "../clock/mod.ts";
 import { denoFdProbe, FdBudget, type FdProbe } from "./fd_budget.ts";
 import { SocketGuard } from "./socket_guard.ts";
 

@@ -7,7 +7,7 @@
 import net from "node:net";
 import { getLogger } from "@logtape/logtape";
 import { subnetKey } from "../ip/mod.ts";
-import type { Clock } from "../ratelimit/mod.ts";
+import type { Clock } from "../clock/mod.ts";
 import {
   ACCEPT_PROBE_INTERVAL_MS,
   ACCEPT_PROBE_TIMEOUT_MS,

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { FdBudget, type FdProbe, SocketGuard, type SocketGuardInit } from "./mod.ts";
 import { ACCEPT_PROBE_INTERVAL_MS, ACCEPT_PROBE_TIMEOUT_MS } from "./constants.ts";
+import { ManualClock } from "../clock/mod.ts";
 
 const ROOMY: FdProbe = { free: (max) => max };
 
@@ -9,7 +10,7 @@ interface Harness {
   readonly guard: SocketGuard;
   readonly server: net.Server;
   readonly port: number;
-  readonly clock: { nowMs(): number; advance(ms: number): void };
+  readonly clock: ManualClock;
   /** Sockets the server's own handler received. */
   readonly handled: net.Socket[];
   /** Resolves with the next socket the handler received that no call returned yet. */
@@ -23,8 +24,7 @@ async function guarded(
     relisten?: () => Promise<void>;
   } = {},
 ): Promise<Harness> {
-  let nowMs = 1_000;
-  const clock = { nowMs: () => nowMs, advance: (ms: number) => void (nowMs += ms) };
+  const clock = new ManualClock(1_000);
   const fds = init.fds ?? new FdBudget({ reserve: 8, probe: ROOMY, clock });
   const guard = new SocketGuard({
     group: "test",
@@ -148,7 +148,7 @@ Deno.test("SocketGuard refuses a socket its admission check refuses, before the 
 
 Deno.test("SocketGuard at the descriptor reserve sheds the most-represented subnet's oldest, refuses when none is left, and /ready says so", async () => {
   let free = 11; // three sockets fit above a reserve of 8
-  const clock = { nowMs: () => 0 };
+  const clock = new ManualClock(0);
   const fds = new FdBudget({ reserve: 8, probe: { free: (max) => Math.min(max, free) }, clock });
   const h = await guarded({ fds, limits: { maxPerIp: 10, maxPerSubnet: 10, maxTotal: 10 } });
   try {
