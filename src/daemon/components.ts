@@ -273,6 +273,7 @@ function buildRelay(core: CoreComponents, host: Host, links: RelayLinks): Relay 
   return relay(config.relay)({
     libp2p: host.libp2p,
     registry: core.registry,
+    clock: core.clock,
     privateKey: core.identity.privateKey,
     // Without the engine there are no plugins to ask (and no await on the hot path).
     admission: links.plugins === undefined ? admission : withPluginHooks(admission, links.plugins),

@@ -17,6 +17,7 @@
 
 import type { PeerId, Stream, StreamCloseEvent, StreamMessageEvent } from "@libp2p/interface";
 import { Uint8ArrayList } from "uint8arraylist";
+import { type Clock, SYSTEM_CLOCK, type TimerId } from "../clock/mod.ts";
 import type { BandwidthFlow } from "./mod.ts";
 import {
   BATCH_CHUNK_MAX_BYTES,
@@ -69,26 +70,12 @@ export interface CircuitInit {
   readonly peers?: { readonly source: PeerId; readonly target: PeerId };
   /** Bandwidth flows for each direction; absent = unshaped. */
   readonly flows?: { readonly up: BandwidthFlow; readonly down: BandwidthFlow };
-  /** The clock and timers of the data path. @default SYSTEM_CIRCUIT_TIMERS */
-  readonly timers?: CircuitTimers;
+  /**
+   * The data path's clock: flows are charged at its `nowMs()` (the limiter's clock), limits
+   * and shaping pauses run on its timers. @default SYSTEM_CLOCK
+   */
+  readonly clock?: Clock;
 }
-
-/** The clock and timers a circuit reads; tests drive time through a manual one. */
-export interface CircuitTimers {
-  /** Current time in ms, on the clock the bandwidth flows are charged with. */
-  nowMs(): number;
-  /** Runs `callback` once after `delayMs`; returns a handle for `clearTimeout`. */
-  setTimeout(callback: () => void, delayMs: number): unknown;
-  /** Cancels a pending callback; ignores an unknown or undefined handle. */
-  clearTimeout(handle: unknown): void;
-}
-
-/** The process's wall clock and timers. */
-export const SYSTEM_CIRCUIT_TIMERS: CircuitTimers = Object.freeze({
-  nowMs: () => Date.now(),
-  setTimeout: (callback: () => void, delayMs: number) => setTimeout(callback, delayMs),
-  clearTimeout: (handle: unknown) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-});
 
 /** Bytes `begin` to `end` of a chunk, without copying. */
 function slice(
@@ -106,7 +93,7 @@ class Half {
   /** True while reading is paused by the bandwidth shaper (not by backpressure). */
   shaping = false;
   /** The shaper's pending resume, if any. */
-  shapingTimer: unknown;
+  shapingTimer: TimerId | undefined;
   /** Chunks received in the current task, sent on together when it ends (see `#forward`). */
   batch: Uint8Array | Uint8ArrayList | undefined = undefined;
   /** True once `batch` is a list of our own (chunks may be lists of the muxer's). */
@@ -149,7 +136,7 @@ export class Circuit {
   flushedDstToSrc = 0;
   /** Source peer key, for releasing its circuit slot. */
   readonly sourceKey: string;
-  /** `performance.now()` when relaying started. */
+  /** When relaying started, on the clock's monotonic reading (ms). */
   readonly startedAt: number;
   /** Initiator and target, for listings (absent in unit tests). */
   readonly peers?: { readonly source: PeerId; readonly target: PeerId };
@@ -160,8 +147,8 @@ export class Circuit {
   readonly #onEnd: CircuitEndHandler;
   #reason: CircuitEndReason | undefined;
   #endedBy: CircuitEndedBy | undefined;
-  readonly #timers: CircuitTimers;
-  #timer: unknown;
+  readonly #clock: Clock;
+  #timer: TimerId | undefined;
   #ended = false;
 
   /**
@@ -177,10 +164,10 @@ export class Circuit {
     this.#limit = limit;
     this.sourceKey = init.sourceKey;
     this.#onEnd = init.onEnd;
-    this.#timers = init.timers ?? SYSTEM_CIRCUIT_TIMERS;
-    this.startedAt = performance.now();
+    this.#clock = init.clock ?? SYSTEM_CLOCK;
+    this.startedAt = this.#clock.monotonicMs();
     if (limit.durationMs > 0) {
-      this.#timer = this.#timers.setTimeout(() => this.#cut("duration_limit"), limit.durationMs);
+      this.#timer = this.#clock.setTimeout(() => this.#cut("duration_limit"), limit.durationMs);
     }
     this.#wire(this.#up);
     this.#wire(this.#down);
@@ -365,7 +352,7 @@ export class Circuit {
       half.bytes += length;
       return true;
     }
-    const nowMs = this.#timers.nowMs();
+    const nowMs = this.#clock.nowMs();
     let offset = 0;
     let full = false;
     while (offset < length && !full) {
@@ -394,7 +381,7 @@ export class Circuit {
     // Under backpressure 'drain' resumes reading; otherwise the shaper's timer does.
     if (!full && !half.shaping) {
       half.shaping = true;
-      half.shapingTimer = this.#timers.setTimeout(() => {
+      half.shapingTimer = this.#clock.setTimeout(() => {
         half.shaping = false;
         if (half.from.readStatus === "paused" && !half.to.writableNeedsDrain) this.#resume(half);
       }, flow.retryAfterMs);
@@ -413,7 +400,7 @@ export class Circuit {
     if (this.#reason !== undefined) return;
     this.#reason = reason;
     this.#endedBy ??= "relay";
-    this.#timers.clearTimeout(this.#timer);
+    this.#clock.clearTimeout(this.#timer);
     for (const half of [this.#up, this.#down]) {
       // What came before the limit goes out before the close.
       this.#flush(half);
@@ -421,7 +408,7 @@ export class Circuit {
       if (half.from.readStatus === "paused") this.#resume(half);
       half.to.close().catch(() => this.#reset());
     }
-    this.#timer = this.#timers.setTimeout(() => this.#reset(), CIRCUIT_CLOSE_GRACE_MS);
+    this.#timer = this.#clock.setTimeout(() => this.#reset(), CIRCUIT_CLOSE_GRACE_MS);
   }
 
   /**
@@ -448,9 +435,9 @@ export class Circuit {
   #maybeEnd(): void {
     if (this.#ended || !this.#up.closed || !this.#down.closed) return;
     this.#ended = true;
-    this.#timers.clearTimeout(this.#timer);
-    this.#timers.clearTimeout(this.#up.shapingTimer);
-    this.#timers.clearTimeout(this.#down.shapingTimer);
+    this.#clock.clearTimeout(this.#timer);
+    this.#clock.clearTimeout(this.#up.shapingTimer);
+    this.#clock.clearTimeout(this.#down.shapingTimer);
     this.#up.flow?.close();
     this.#down.flow?.close();
     this.#onEnd(this, this.#reason ?? "closed", this.#endedBy ?? "relay");

@@ -7,7 +7,8 @@ import { yamux } from "@libp2p/yamux";
 import { type BandwidthCaps, BandwidthShaper } from "../ratelimit/bandwidth_shaper.ts";
 import { largestExcess, seededRandom } from "../ratelimit/testing.ts";
 import { Circuit, CircuitSlots } from "./circuit.ts";
-import type { CircuitEndedBy, CircuitEndReason, CircuitLimit, CircuitTimers } from "./circuit.ts";
+import type { CircuitEndedBy, CircuitEndReason, CircuitLimit } from "./circuit.ts";
+import { ManualClock } from "../clock/mod.ts";
 
 interface Rig {
   initiator: Stream;
@@ -17,7 +18,7 @@ interface Rig {
   endedBy: Promise<CircuitEndedBy>;
 }
 
-async function rig(limit: CircuitLimit): Promise<Rig> {
+async function rig(limit: CircuitLimit, clock = new ManualClock()): Promise<Rig> {
   const [initiator, hop] = await streamPair();
   const [stop, target] = await streamPair();
   const ended = Promise.withResolvers<CircuitEndReason>();
@@ -31,6 +32,7 @@ async function rig(limit: CircuitLimit): Promise<Rig> {
       ended.resolve(reason);
       endedBy.resolve(by);
     },
+    clock,
   });
   return { initiator, target, circuit, ended: ended.promise, endedBy: endedBy.promise };
 }
@@ -95,14 +97,18 @@ Deno.test("Circuit ends as closed by the target when the target closes first", a
   assert.equal(await endedBy, "target");
 });
 
-Deno.test("Circuit is cut when its duration runs out", async () => {
-  const { initiator, target, ended, endedBy } = await rig({ durationMs: 50, dataBytes: 0 });
+Deno.test("Circuit is cut when its duration runs out, not before", async () => {
+  const clock = new ManualClock();
+  const { initiator, target, ended, endedBy } = await rig({ durationMs: 50, dataBytes: 0 }, clock);
   target.addEventListener("remoteCloseWrite", () => void target.close());
   initiator.addEventListener("remoteCloseWrite", () => void initiator.close());
-  const started = performance.now();
+  let reason: CircuitEndReason | undefined;
+  ended.then((r) => reason = r);
+  await clock.advanceAsync(49);
+  assert.equal(reason, undefined);
+  await clock.advanceAsync(1);
   assert.equal(await ended, "duration_limit");
   assert.equal(await endedBy, "relay");
-  assert.ok(performance.now() - started >= 45);
 });
 
 /** A real yamux stream pair over an in-memory connection; `remoteConn` is the side `remote` reads from. */
@@ -121,45 +127,10 @@ async function yamuxPair(): Promise<
   return { local, remote: await incoming, remoteConn };
 }
 
-/** Timers that fire only when the test says so, in due order. */
-class ManualTimers implements CircuitTimers {
-  #now = 0;
-  #next = 1;
-  readonly #pending = new Map<number, { atMs: number; callback: () => void }>();
-  nowMs(): number {
-    return this.#now;
-  }
-  setTimeout(callback: () => void, delayMs: number): number {
-    const handle = this.#next++;
-    this.#pending.set(handle, { atMs: this.#now + delayMs, callback });
-    return handle;
-  }
-  clearTimeout(handle: unknown): void {
-    this.#pending.delete(handle as number);
-  }
-  /** Moves the clock by `ms`, running every callback that falls due on the way. */
-  advance(ms: number): void {
-    const until = this.#now + ms;
-    for (;;) {
-      let due: [number, { atMs: number; callback: () => void }] | undefined;
-      for (const entry of this.#pending) {
-        if (entry[1].atMs <= until && (due === undefined || entry[1].atMs < due[1].atMs)) {
-          due = entry;
-        }
-      }
-      if (due === undefined) break;
-      this.#pending.delete(due[0]);
-      this.#now = due[1].atMs;
-      due[1].callback();
-    }
-    this.#now = until;
-  }
-}
-
 Deno.test("Circuit resets, and throws nothing, when a shaped half resumes after its connection closed", async () => {
   const { local: initiator, remote: hop, remoteConn } = await yamuxPair();
   const [stop, target] = await streamPair();
-  const timers = new ManualTimers();
+  const clock = new ManualClock(0);
   // Grants every other piece: each resume forwards one piece, then pauses again.
   let asks = 0;
   const flow = {
@@ -175,7 +146,7 @@ Deno.test("Circuit resets, and throws nothing, when a shaped half resumes after 
     sourceKey: "src",
     onEnd: (_c, reason) => resolve(reason),
     flows: { up: flow, down: flow },
-    timers,
+    clock,
   });
   target.addEventListener("message", () => {});
   const { promise: paused, resolve: onPaused } = Promise.withResolvers<void>();
@@ -200,7 +171,7 @@ Deno.test("Circuit resets, and throws nothing, when a shaped half resumes after 
   let reason: CircuitEndReason | undefined;
   ended.then((r) => reason = r);
   for (let i = 0; i < 100 && reason === undefined; i++) {
-    timers.advance(20);
+    clock.advance(20);
     await new Promise((resolve) => setTimeout(resolve, 0));
   }
   assert.equal(reason, "reset");
@@ -221,7 +192,7 @@ Deno.test("Circuit moves only what its flows granted: per circuit and per peer, 
   ];
   for (const [name, caps] of cases) {
     await t.step(name, async () => {
-      const timers = new ManualTimers();
+      const clock = new ManualClock(0);
       const shaper = new BandwidthShaper({
         perCircuitBytesPerSecond: 0,
         perPeerBytesPerSecond: 0,
@@ -236,7 +207,7 @@ Deno.test("Circuit moves only what its flows granted: per circuit and per peer, 
         const [stop, target] = await streamPair();
         const send = stop.send.bind(stop);
         stop.send = (data) => {
-          sent.push({ atMs: timers.nowMs(), bytes: data.byteLength, circuit: i });
+          sent.push({ atMs: clock.nowMs(), bytes: data.byteLength, circuit: i });
           return send(data);
         };
         new Circuit({
@@ -246,7 +217,7 @@ Deno.test("Circuit moves only what its flows granted: per circuit and per peer, 
           sourceKey: "peer",
           onEnd: () => {},
           flows: { up: shaper.openFlow("peer"), down: shaper.openFlow("peer") },
-          timers,
+          clock,
         });
         received[i] = 0;
         target.addEventListener("message", (evt) => void (received[i]! += evt.data.byteLength));
@@ -257,7 +228,7 @@ Deno.test("Circuit moves only what its flows granted: per circuit and per peer, 
       const late = seededRandom(7);
       for (let step = 0; step < 10_000 && received.some((n) => n < BYTES); step++) {
         // Whatever is due fires, up to 200 ms after it was due.
-        timers.advance(1 + late() * 200);
+        clock.advance(1 + late() * 200);
         await new Promise((resolve) => setTimeout(resolve, 0));
       }
       assert.deepEqual(received, [BYTES, BYTES, BYTES, BYTES]);

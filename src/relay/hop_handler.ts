@@ -13,6 +13,7 @@
 
 import type { Connection, PeerId, Stream } from "@libp2p/interface";
 import { getLogger } from "@logtape/logtape";
+import type { Clock } from "../clock/mod.ts";
 import { encodeFrame, FrameReader, FrameTooLargeError, StreamEndedError } from "./_framing.ts";
 import { ipOf } from "../ip/mod.ts";
 import { addrKeys } from "./_ip.ts";
@@ -38,6 +39,8 @@ export class HopStreamError extends Error {
 export interface HopHandlerComponents {
   readonly config: ResolvedRelayConfig;
   readonly store: ReservationStore<PeerId>;
+  /** Setup timeouts and latencies, and each circuit's limits. */
+  readonly clock: Clock;
   readonly slots: CircuitSlots;
   readonly metrics: RelayMetrics;
   /** Circuits currently relaying (the handler adds and removes). */
@@ -110,7 +113,7 @@ interface HopExchange {
   readonly reader: FrameReader;
   /** The connection the stream arrived on (the initiator's). */
   readonly connection: Connection;
-  /** When the request was read, from `performance.now()`. */
+  /** When the request was read, on the clock's monotonic reading. */
   readonly receivedAt: number;
   /** Aborted at the handshake timeout or when the relay stops. */
   readonly signal: AbortSignal;
@@ -164,7 +167,8 @@ export class HopHandler {
     const setup = new AbortController();
     this.#pending.add(setup);
     const timeoutMs = this.#c.config.handshakeTimeoutMs;
-    const timer = timeoutMs > 0 ? setTimeout(() => setup.abort(), timeoutMs) : undefined;
+    const clock = this.#c.clock;
+    const timer = timeoutMs > 0 ? clock.setTimeout(() => setup.abort(), timeoutMs) : undefined;
     const onAbort = (): void => stream.abort(new HopStreamError("hop handshake timed out"));
     setup.signal.addEventListener("abort", onAbort, { once: true });
     const reader = new FrameReader(stream, this.#c.config.maxMessageBytes);
@@ -176,7 +180,7 @@ export class HopHandler {
         this.#failed(stream, error, setup.signal.aborted);
         return;
       }
-      const receivedAt = performance.now();
+      const receivedAt = clock.monotonicMs();
       if (request.type === "RESERVE") {
         await this.#reserve(stream, connection);
       } else if (request.type === "CONNECT") {
@@ -199,7 +203,7 @@ export class HopHandler {
     } catch (error) {
       this.#failed(stream, error, setup.signal.aborted);
     } finally {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       setup.signal.removeEventListener("abort", onAbort);
       this.#pending.delete(setup);
     }
@@ -229,7 +233,7 @@ export class HopHandler {
     this.#c.metrics.reservationsTotal.inc({ result: "refused" });
     this.#c.metrics.refusal(reason);
     reply(stream, { type: "STATUS", status });
-    closeGracefully(stream, this.#c.config.handshakeTimeoutMs);
+    closeGracefully(stream, this.#c.config.handshakeTimeoutMs, this.#c.clock);
   }
 
   async #reserve(stream: Stream, connection: Connection): Promise<void> {
@@ -277,14 +281,14 @@ export class HopHandler {
     }
     c.metrics.reservationsTotal.inc({ result: result.renewed ? "renewed" : "created" });
     c.metrics.totals.reservationsAccepted++;
-    closeGracefully(stream, c.config.handshakeTimeoutMs);
+    closeGracefully(stream, c.config.handshakeTimeoutMs, c.clock);
   }
 
   #refuseCircuit(stream: Stream, status: Status, reason: string): void {
     this.#c.metrics.circuitsTotal.inc({ result: "refused" });
     this.#c.metrics.refusal(reason);
     reply(stream, { type: "STATUS", status });
-    closeGracefully(stream, this.#c.config.handshakeTimeoutMs);
+    closeGracefully(stream, this.#c.config.handshakeTimeoutMs, this.#c.clock);
   }
 
   /**
@@ -369,7 +373,7 @@ export class HopHandler {
   async #bridge(hop: HopExchange, source: CircuitSource, target: CircuitTarget): Promise<boolean> {
     const c = this.#c;
     const { stream, signal } = hop;
-    const stopOpenedAt = performance.now();
+    const stopOpenedAt = c.clock.monotonicMs();
     const stop = await openStopStream(target.connection, {
       source: source.id,
       limit: this.#wireLimit,
@@ -386,7 +390,7 @@ export class HopHandler {
       c.metrics.circuitsTotal.inc({ result: "failed" });
       if (signal.aborted) throw new HopStreamError("circuit setup timed out");
       reply(stream, { type: "STATUS", status: "CONNECTION_FAILED" });
-      closeGracefully(stream, c.config.handshakeTimeoutMs);
+      closeGracefully(stream, c.config.handshakeTimeoutMs, c.clock);
       return false;
     }
     if (signal.aborted || stream.status !== "open") {
@@ -394,7 +398,7 @@ export class HopHandler {
       c.metrics.circuitsTotal.inc({ result: "failed" });
       throw new HopStreamError("initiator left during setup");
     }
-    c.metrics.circuitStopSeconds.observe((performance.now() - stopOpenedAt) / 1000);
+    c.metrics.circuitStopSeconds.observe((c.clock.monotonicMs() - stopOpenedAt) / 1000);
     c.metrics.circuitStopStreamsTotal.inc({ mode: stop.mode });
     reply(stream, { type: "STATUS", status: "OK", limit: this.#wireLimit });
     const circuit = new Circuit({
@@ -405,11 +409,12 @@ export class HopHandler {
       onEnd: this.#circuitEnded,
       peers: { source: source.peer, target: target.peer },
       flows: this.#flows(source.peer, source.ip),
+      clock: c.clock,
     });
     c.circuits.add(circuit);
     c.metrics.circuitsTotal.inc({ result: "ok" });
     c.metrics.totals.circuitsOpened++;
-    c.metrics.circuitSetupSeconds.observe((performance.now() - hop.receivedAt) / 1000);
+    c.metrics.circuitSetupSeconds.observe((c.clock.monotonicMs() - hop.receivedAt) / 1000);
     return true;
   }
 
@@ -430,7 +435,7 @@ export class HopHandler {
     c.metrics.circuitsClosedTotal.inc({ reason });
     c.metrics.circuitEnded(
       endedBy,
-      (performance.now() - circuit.startedAt) / 1000,
+      (c.clock.monotonicMs() - circuit.startedAt) / 1000,
       circuit.bytesSrcToDst + circuit.bytesDstToSrc,
     );
     if (reason === "reset") c.metrics.streamError("circuit", "reset");
@@ -462,13 +467,13 @@ function reply(stream: Stream, message: HopMessage): void {
 }
 
 /** Closes our end after a final answer; resets if the peer has not closed its end in time. */
-function closeGracefully(stream: Stream, timeoutMs: number): void {
+function closeGracefully(stream: Stream, timeoutMs: number, clock: Clock): void {
   const reset = (): void => stream.abort(new HopStreamError("peer did not close the stream"));
   stream.close().then(() => {
     if (stream.status === "closed" || stream.status === "aborted" || stream.status === "reset") {
       return;
     }
-    const timer = setTimeout(reset, timeoutMs > 0 ? timeoutMs : 10_000);
-    stream.addEventListener("close", () => clearTimeout(timer), { once: true });
+    const timer = clock.setTimeout(reset, timeoutMs > 0 ? timeoutMs : 10_000);
+    stream.addEventListener("close", () => clock.clearTimeout(timer), { once: true });
   }, reset);
 }

@@ -25,6 +25,7 @@ import {
 } from "./pb/circuit.ts";
 import type { HopMessage, Status } from "./pb/circuit.ts";
 import { ReservationStore } from "./reservation_store.ts";
+import { ManualClock } from "../clock/mod.ts";
 
 async function newPeer(): Promise<PeerId> {
   return peerIdFromPrivateKey(await generateKeyPair("Ed25519"));
@@ -44,11 +45,26 @@ function fakeConnection(
   } as unknown as Connection;
 }
 
+/** The handler's circuits, telling a waiting test when one is removed (its circuit ended). */
+class CircuitSet extends Set<Circuit> {
+  #waiters: (() => void)[] = [];
+  override delete(circuit: Circuit): boolean {
+    const deleted = super.delete(circuit);
+    for (const wake of this.#waiters.splice(0)) wake();
+    return deleted;
+  }
+  /** Resolves once every circuit has ended. */
+  async emptied(): Promise<void> {
+    while (this.size > 0) await new Promise<void>((resolve) => this.#waiters.push(resolve));
+  }
+}
+
 interface Harness {
   handler: HopHandler;
+  clock: ManualClock;
   store: ReservationStore<PeerId>;
   slots: CircuitSlots;
-  circuits: Set<Circuit>;
+  circuits: CircuitSet;
   metrics: RelayMetrics;
   registry: Registry;
   connections: Map<string, Connection[]>;
@@ -56,14 +72,16 @@ interface Harness {
 
 function harness(overrides: Partial<ResolvedRelayConfig> = {}): Harness {
   const config = { ...defaultConfig().relay, ...overrides };
+  const clock = new ManualClock();
   const store = new ReservationStore<PeerId>({
+    clock,
     ttlMs: config.reservationTtlMs,
     maxReservations: config.maxReservations,
     maxPerIp: config.maxReservationsPerIp,
     maxPerSubnet: config.maxReservationsPerSubnet,
   });
   const slots = new CircuitSlots(config.maxCircuits, config.maxCircuitsPerPeer);
-  const circuits = new Set<Circuit>();
+  const circuits = new CircuitSet();
   const registry = new Registry();
   const metrics = new RelayMetrics(registry, {
     reservations: () => store.size,
@@ -73,6 +91,7 @@ function harness(overrides: Partial<ResolvedRelayConfig> = {}): Harness {
   const connections = new Map<string, Connection[]>();
   const handler = new HopHandler({
     config,
+    clock,
     store,
     slots,
     metrics,
@@ -83,7 +102,7 @@ function harness(overrides: Partial<ResolvedRelayConfig> = {}): Harness {
     connectionsTo: (peer) => connections.get(peer.toString()) ?? [],
     isDraining: () => false,
   });
-  return { handler, store, slots, circuits, metrics, registry, connections };
+  return { handler, clock, store, slots, circuits, metrics, registry, connections };
 }
 
 /** Opens a hop stream to the handler, sends `bytes`, returns the client end and a reader. */
@@ -126,7 +145,7 @@ Deno.test("HopHandler answers RESERVE with OK, expiry, addrs, voucher and limit"
   assert.deepEqual([...(response.reservation?.voucher ?? [])], [9, 9, 9]);
   assert.equal(response.reservation?.addrs.length, 1);
   const expire = Number(response.reservation?.expire);
-  assert.ok(Math.abs(expire - (Date.now() + 3_600_000) / 1000) < 2);
+  assert.equal(expire, Math.floor((h.clock.nowMs() + 3_600_000) / 1000));
   assert.deepEqual(response.limit, { duration: 120, data: 131_072n });
   assert.ok(h.store.get(peerKey(peer.toMultihash().bytes)));
 });
@@ -182,7 +201,7 @@ Deno.test("HopHandler answers each bad request with its status", async (t) => {
       await handled;
       assert.equal(response.status, status);
       assert.equal(await errors(h, reason), 1);
-      assert.ok(await closedSoon(client));
+      await closed(client);
     });
   }
 });
@@ -194,9 +213,12 @@ Deno.test("HopHandler resets a stream that stalls past the handshake timeout", a
     fakeConnection(await newPeer()),
     new Uint8Array([5, 1]),
   );
+  h.clock.advance(49);
+  assert.equal(await errors(h, "timeout"), 0);
+  h.clock.advance(1);
   await handled;
   assert.equal(await errors(h, "timeout"), 1);
-  assert.ok(await closedSoon(client));
+  await closed(client);
 });
 
 Deno.test("HopHandler refuses RESERVE over a relayed connection with PERMISSION_DENIED", async () => {
@@ -265,8 +287,8 @@ Deno.test("HopHandler connects a CONNECT to a reserved target and relays both wa
   assert.equal(circuit?.bytesDstToSrc, 1000);
 
   client.abort(new Error("initiator resets"));
-  assert.ok(await closedSoon(targetStream));
-  assert.ok(await until(() => h.circuits.size === 0));
+  await closed(targetStream);
+  await h.circuits.emptied();
   assert.equal(h.slots.size, 0);
 
   // Its life and its 2,000 bytes are recorded under the side that ended it.
@@ -285,13 +307,19 @@ Deno.test("HopHandler times the target's STOP answer inside the circuit setup", 
   const h = harness();
   const dst = await target(h, (stream) => {
     const reader = new FrameReader(stream, 4096);
-    void reader.read().then(async () => {
-      await new Promise((resolve) => setTimeout(resolve, 50)); // a slow target
-      stream.send(encodeFrame(encodeStopMessage({ type: "STATUS", status: "OK" })));
+    void reader.read().then(() => {
+      // A slow target: it answers 50 ms after it was asked.
+      h.clock.setTimeout(() => {
+        stream.send(encodeFrame(encodeStopMessage({ type: "STATUS", status: "OK" })));
+      }, 50);
+      onAsked();
     });
   });
+  const { promise: asked, resolve: onAsked } = Promise.withResolvers<void>();
   const connect = hopFrame({ type: "CONNECT", peer: { id: dst.toMultihash().bytes, addrs: [] } });
   const { client, reader, handled } = await openHop(h, fakeConnection(await newPeer()), connect);
+  await asked;
+  h.clock.advance(50);
   assert.equal((await answer(reader)).status, "OK");
   await handled;
   const histogram = async (name: "circuitStopSeconds" | "circuitSetupSeconds") => {
@@ -305,10 +333,11 @@ Deno.test("HopHandler times the target's STOP answer inside the circuit setup", 
   const setup = await histogram("circuitSetupSeconds");
   assert.equal(stop.count, 1);
   assert.equal(setup.count, 1);
-  assert.ok(stop.sum >= 0.045, `stop ${stop.sum} s`);
-  assert.ok(setup.sum >= stop.sum, `setup ${setup.sum} s < stop ${stop.sum} s`);
+  // Nothing else advanced the clock: both are exactly the target's 50 ms.
+  assert.equal(stop.sum, 0.05);
+  assert.equal(setup.sum, 0.05);
   client.abort(new Error("done"));
-  assert.ok(await until(() => h.circuits.size === 0));
+  await h.circuits.emptied();
 });
 
 Deno.test("HopHandler answers CONNECTION_FAILED when the target refuses, and frees the slot", async () => {
@@ -348,24 +377,25 @@ Deno.test("HopHandler refuses a source over its circuit limit with RESOURCE_LIMI
 
 Deno.test("HopHandler times out a target that never answers STOP and frees the slot", async () => {
   const h = harness({ handshakeTimeoutMs: 50 });
-  const dst = await target(h, () => {});
+  const { promise: asked, resolve: onAsked } = Promise.withResolvers<void>();
+  const dst = await target(
+    h,
+    (stream) => void new FrameReader(stream, 4096).read().then(() => onAsked()),
+  );
   const connect = hopFrame({ type: "CONNECT", peer: { id: dst.toMultihash().bytes, addrs: [] } });
   const { client, handled } = await openHop(h, fakeConnection(await newPeer()), connect);
+  await asked;
+  h.clock.advance(50);
   await handled;
   assert.equal(await errors(h, "timeout", "stop"), 1);
   assert.equal(await errors(h, "timeout", "hop"), 1);
   assert.equal(h.slots.size, 0);
-  assert.ok(await closedSoon(client));
+  await closed(client);
 });
 
-async function until(check: () => boolean, timeoutMs = 2_000): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check() && performance.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  return check();
-}
-
-function closedSoon(stream: Stream | undefined): Promise<boolean> {
-  return until(() => stream !== undefined && stream.status !== "open");
+/** Resolves when `stream` is no longer open (at once if it is not). */
+async function closed(stream: Stream | undefined): Promise<void> {
+  assert.ok(stream !== undefined, "no stream was opened");
+  if (stream.status !== "open") return;
+  await new Promise((resolve) => stream.addEventListener("close", resolve, { once: true }));
 }

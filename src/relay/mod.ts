@@ -37,6 +37,7 @@
 
 import type { Libp2p, PeerId, PrivateKey } from "@libp2p/interface";
 import type { Registry } from "prom-client";
+import type { Clock } from "../clock/mod.ts";
 import type { ResolvedRelaySectionConfig } from "../config/mod.ts";
 import { RelayServer } from "./relay_server.ts";
 
@@ -104,6 +105,8 @@ export interface RelayComponents {
   readonly registry: Registry;
   /** The host's identity key, which signs reservation vouchers (`Libp2p` does not expose it). */
   readonly privateKey: PrivateKey;
+  /** Reservation expiry, circuit limits and ages, setup timeouts. @default SYSTEM_CLOCK */
+  readonly clock?: Clock;
   /** Admission hooks (rate limiter, bans); absent = admit everything within the config. */
   readonly admission?: RelayAdmission;
   /**

@@ -6,9 +6,9 @@
  * @module
  */
 
-import type { PeerId, PrivateKey } from "@libp2p/interface";
+import type { PeerId } from "@libp2p/interface";
 import type { Libp2p } from "@libp2p/interface";
-import type { Registry } from "prom-client";
+import { type Clock, SYSTEM_CLOCK, type TimerId } from "../clock/mod.ts";
 import { CircuitSlots } from "./circuit.ts";
 import type { Circuit } from "./circuit.ts";
 import {
@@ -22,7 +22,7 @@ import { RelayMetrics } from "./metrics.ts";
 import type {
   CircuitInfo,
   Relay,
-  RelayAdmission,
+  RelayComponents,
   RelayStats,
   ReservationInfo,
   ResolvedRelayConfig,
@@ -31,23 +31,6 @@ import { ReservationStore } from "./reservation_store.ts";
 import { sealVoucher } from "./voucher.ts";
 
 const CODE_P2P_CIRCUIT = 290;
-
-/** What the relay server needs from the daemon. */
-export interface RelayServerComponents {
-  readonly libp2p: Libp2p;
-  readonly registry: Registry;
-  readonly privateKey: PrivateKey;
-  /** Wall clock in ms, for reservation expiry. @default Date.now */
-  readonly now?: () => number;
-  /** Admission hooks (rate limiter); absent = admit everything within the config. */
-  readonly admission?: RelayAdmission;
-  /**
-   * Told when the reservation store refuses a RESERVE (reason "total_limit", "ip_limit",
-   * "subnet_limit" or "draining"), so the daemon can log where else the peer could go. Must
-   * not throw.
-   */
-  readonly onReservationRefused?: (peer: PeerId, reason: string) => void;
-}
 
 /** Circuit relay v2 server (hop + stop) on a libp2p host. */
 export class RelayServer implements Relay {
@@ -60,22 +43,24 @@ export class RelayServer implements Relay {
   readonly #hop: HopHandler;
   #draining = false;
   #started = false;
-  #sweeper: ReturnType<typeof setInterval> | undefined;
+  readonly #clock: Clock;
+  #sweeper: TimerId | undefined;
   #addrs: Uint8Array[] | undefined;
 
   /**
    * @param config Resolved relay config.
    * @param components Host, registry and key.
    */
-  constructor(config: ResolvedRelayConfig, components: RelayServerComponents) {
+  constructor(config: ResolvedRelayConfig, components: RelayComponents) {
     this.config = config;
     this.#libp2p = components.libp2p;
+    this.#clock = components.clock ?? SYSTEM_CLOCK;
     this.#store = new ReservationStore<PeerId>({
       ttlMs: config.reservationTtlMs,
       maxReservations: config.maxReservations,
       maxPerIp: config.maxReservationsPerIp,
       maxPerSubnet: config.maxReservationsPerSubnet,
-      now: components.now,
+      clock: this.#clock,
     });
     this.#slots = new CircuitSlots(config.maxCircuits, config.maxCircuitsPerPeer);
     this.#metrics = new RelayMetrics(components.registry, {
@@ -86,6 +71,7 @@ export class RelayServer implements Relay {
     const privateKey = components.privateKey;
     this.#hop = new HopHandler({
       config,
+      clock: this.#clock,
       store: this.#store,
       slots: this.#slots,
       metrics: this.#metrics,
@@ -112,7 +98,10 @@ export class RelayServer implements Relay {
     });
     this.#libp2p.addEventListener("peer:disconnect", this.#onDisconnect);
     this.#libp2p.addEventListener("self:peer:update", this.#onSelfUpdate);
-    this.#sweeper = setInterval(() => this.#store.sweep(), RESERVATION_SWEEP_INTERVAL_MS);
+    this.#sweeper = this.#clock.setInterval(
+      () => this.#store.sweep(),
+      RESERVATION_SWEEP_INTERVAL_MS,
+    );
     this.#started = true;
   }
 
@@ -120,7 +109,7 @@ export class RelayServer implements Relay {
   async stop(): Promise<void> {
     if (!this.#started) return;
     this.#started = false;
-    clearInterval(this.#sweeper);
+    this.#clock.clearInterval(this.#sweeper);
     this.#libp2p.removeEventListener("peer:disconnect", this.#onDisconnect);
     this.#libp2p.removeEventListener("self:peer:update", this.#onSelfUpdate);
     try {
@@ -160,7 +149,7 @@ export class RelayServer implements Relay {
 
   /** Open circuits, for the admin API. */
   circuits(): CircuitInfo[] {
-    const now = performance.now();
+    const now = this.#clock.monotonicMs();
     return Array.from(this.#circuits, (circuit) => ({
       source: circuit.peers?.source.toString() ?? "",
       target: circuit.peers?.target.toString() ?? "",

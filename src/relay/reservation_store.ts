@@ -23,6 +23,7 @@
  * @module
  */
 
+import { type Clock, SYSTEM_CLOCK } from "../clock/mod.ts";
 import type { AddrKeys } from "./_ip.ts";
 
 /** Why a reservation was refused; each is reported as `RESERVATION_REFUSED` on the wire. */
@@ -53,8 +54,8 @@ export interface ReservationStoreInit {
   readonly maxReservations: number;
   readonly maxPerIp: number;
   readonly maxPerSubnet: number;
-  /** Wall clock in ms. @default Date.now */
-  readonly now?: () => number;
+  /** Its wall clock gives the expiries. @default SYSTEM_CLOCK */
+  readonly clock?: Clock;
 }
 
 /** Options of one reserve call. */
@@ -76,7 +77,7 @@ function over(limit: number, count: number): boolean {
 /** Reservations keyed by peer, with IP and subnet accounting and expiry. */
 export class ReservationStore<P> {
   readonly #init: ReservationStoreInit;
-  readonly #now: () => number;
+  readonly #clock: Clock;
   readonly #byPeer = new Map<string, Reservation<P>>();
   readonly #perIp = new Map<string, number>();
   readonly #perSubnet = new Map<string, number>();
@@ -84,7 +85,7 @@ export class ReservationStore<P> {
   /** @param init Limits and clock. */
   constructor(init: ReservationStoreInit) {
     this.#init = init;
-    this.#now = init.now ?? Date.now;
+    this.#clock = init.clock ?? SYSTEM_CLOCK;
   }
 
   /** Reservations currently held (expired ones not yet swept included). */
@@ -102,7 +103,7 @@ export class ReservationStore<P> {
    */
   reserve(request: ReserveRequest<P>): ReserveResult {
     const { key, peer, addr } = request;
-    const now = this.#now();
+    const now = this.#clock.nowMs();
     const existing = this.#live(key, now);
     if (existing === undefined) {
       if (request.draining === true) return refuse("draining");
@@ -151,7 +152,7 @@ export class ReservationStore<P> {
    * @returns The reservation, or undefined.
    */
   get(key: string): Reservation<P> | undefined {
-    return this.#live(key, this.#now());
+    return this.#live(key, this.#clock.nowMs());
   }
 
   /**
@@ -160,7 +161,7 @@ export class ReservationStore<P> {
    * @returns The reservations.
    */
   *live(): IterableIterator<Reservation<P>> {
-    const now = this.#now();
+    const now = this.#clock.nowMs();
     for (const reservation of this.#byPeer.values()) {
       if (reservation.expiresAtMs > now) yield reservation;
     }
@@ -186,7 +187,7 @@ export class ReservationStore<P> {
    * @returns How many were removed.
    */
   sweep(): number {
-    const now = this.#now();
+    const now = this.#clock.nowMs();
     let removed = 0;
     for (const [key, reservation] of this.#byPeer) {
       if (reservation.expiresAtMs > now) break;

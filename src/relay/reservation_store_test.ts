@@ -2,13 +2,9 @@ import assert from "node:assert/strict";
 import { multiaddr } from "@multiformats/multiaddr";
 import { addrKeys } from "./_ip.ts";
 import type { AddrKeys } from "./_ip.ts";
+import { ManualClock } from "../clock/mod.ts";
 import { ReservationStore } from "./reservation_store.ts";
 import type { ReservationStoreInit } from "./reservation_store.ts";
-
-function fakeClock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {
-  let t = start;
-  return { now: () => t, advance: (ms) => void (t += ms) };
-}
 
 function at(ip: string): AddrKeys {
   return addrKeys(multiaddr(`/ip4/${ip}/tcp/4001`), 24, 48);
@@ -60,8 +56,8 @@ Deno.test("ReservationStore.reserve() refuses past the total limit", () => {
 });
 
 Deno.test("ReservationStore.reserve() renews a held reservation without taking a new slot", () => {
-  const clock = fakeClock();
-  const s = store({ maxReservations: 1, maxPerIp: 1, now: clock.now });
+  const clock = new ManualClock(1_000_000);
+  const s = store({ maxReservations: 1, maxPerIp: 1, clock });
   const first = s.reserve({ key: "a", peer: "a", addr: at("10.0.0.1") });
   clock.advance(30_000);
   const second = s.reserve({ key: "a", peer: "a", addr: at("10.0.0.1") });
@@ -104,8 +100,8 @@ Deno.test("ReservationStore.reserve() refuses new peers while draining but renew
 });
 
 Deno.test("ReservationStore expires reservations and frees their counts", () => {
-  const clock = fakeClock();
-  const s = store({ maxReservations: 1, maxPerIp: 1, now: clock.now });
+  const clock = new ManualClock(1_000_000);
+  const s = store({ maxReservations: 1, maxPerIp: 1, clock });
   s.reserve({ key: "a", peer: "a", addr: at("10.0.0.1") });
   clock.advance(59_999);
   assert.ok(s.get("a"));
@@ -120,8 +116,8 @@ Deno.test("ReservationStore expires reservations and frees their counts", () => 
 });
 
 Deno.test("ReservationStore.sweep() removes only expired reservations, renewals last", () => {
-  const clock = fakeClock();
-  const s = store({ now: clock.now });
+  const clock = new ManualClock(1_000_000);
+  const s = store({ clock });
   s.reserve({ key: "a", peer: "a", addr: at("10.0.0.1") });
   clock.advance(10_000);
   s.reserve({ key: "b", peer: "b", addr: at("10.0.0.2") });
