@@ -8,6 +8,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import type { Clock, TimerId } from "../clock/mod.ts";
 import type { PolicyEngine } from "../policy/mod.ts";
 import type { BanList, Limiter } from "../ratelimit/mod.ts";
 import type { SocketGuards } from "../sockets/mod.ts";
@@ -51,7 +52,7 @@ export function startOrder(c: Components): Startable[] {
     // After the listeners it watches, so that it stops before them: a probe of a closing
     // listener would open it again.
     socketGuardTimers(c.sockets),
-    limiterSweep(c.limiter),
+    limiterSweep(c.limiter, c.clock),
     ...(c.snapshots === undefined ? [] : [named("policy snapshots", c.snapshots)]),
     ...(c.policy === undefined ? [] : [policyStartable(c.policy)]),
   ];
@@ -77,12 +78,12 @@ function socketGuardTimers(sockets: SocketGuards): Startable {
   };
 }
 
-function limiterSweep(limiter: Limiter): Startable {
-  let timer: ReturnType<typeof setInterval> | undefined;
+function limiterSweep(limiter: Limiter, clock: Clock): Startable {
+  let timer: TimerId | undefined;
   return {
     name: "limiter sweep",
-    start: () => void (timer = setInterval(() => limiter.sweep(), LIMITER_SWEEP_INTERVAL_MS)),
-    stop: () => clearInterval(timer),
+    start: () => void (timer = clock.setInterval(() => limiter.sweep(), LIMITER_SWEEP_INTERVAL_MS)),
+    stop: () => clock.clearInterval(timer),
   };
 }
 

@@ -7,7 +7,7 @@
 import net from "node:net";
 import { getLogger } from "@logtape/logtape";
 import { subnetKey } from "../ip/mod.ts";
-import type { Clock } from "../clock/mod.ts";
+import type { Clock, TimerId } from "../clock/mod.ts";
 import {
   ACCEPT_PROBE_INTERVAL_MS,
   ACCEPT_PROBE_TIMEOUT_MS,
@@ -108,7 +108,7 @@ export class SocketGuard {
   #lastLogMs = -Infinity;
   #lastFdRefusalMs = -Infinity;
   #lastEstablishedSweepMs = -Infinity;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #timer: TimerId | undefined;
 
   constructor(init: SocketGuardInit) {
     this.#init = init;
@@ -201,12 +201,12 @@ export class SocketGuard {
 
   /** Starts the sweep timer. */
   start(): void {
-    this.#timer ??= setInterval(() => this.tick(), SWEEP_INTERVAL_MS);
+    this.#timer ??= this.#init.clock.setInterval(() => this.tick(), SWEEP_INTERVAL_MS);
   }
 
   /** Stops the sweep timer and any probe in flight. */
   stop(): void {
-    clearInterval(this.#timer);
+    this.#init.clock.clearInterval(this.#timer);
     this.#timer = undefined;
     for (const listener of this.#listeners) {
       listener.probe?.socket.destroy();
