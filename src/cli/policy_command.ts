@@ -2,6 +2,7 @@
 // load path (sandbox worker, smoke run, fixtures), so what passes here is what a running
 // relay accepts on save.
 
+import { SYSTEM_CLOCK } from "../clock/mod.ts";
 import { basename, dirname, join, resolve, sep as SEPARATOR } from "node:path";
 import type { Command } from "commander";
 import { loadConfig, type ResolvedPolicyConfig } from "../config/mod.ts";
@@ -85,7 +86,7 @@ async function checkAll(
         ...(fixtures === undefined ? {} : { fixturesSource: fixtures }),
         sandbox: target.name,
         limits: sandboxLimits(config),
-        nowMs: Date.now(),
+        clock: SYSTEM_CLOCK,
       });
       if (printCases) printCaseResults(io, prepared.cases);
       passed += prepared.cases.filter((c) => c.passed).length;
@@ -133,7 +134,7 @@ async function evalOnce(
   opts: { snapshot?: string; history?: string; state?: string; explain?: boolean; config?: string },
 ): Promise<number> {
   const config = await policyConfig(opts.config);
-  const nowMs = Date.now();
+  const nowMs = SYSTEM_CLOCK.nowMs();
   const base = exampleSnapshot(nowMs);
   const snapshot = mergeSnapshot(
     base,

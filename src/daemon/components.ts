@@ -350,6 +350,7 @@ function buildPolicy(core: CoreComponents, parts: PolicyParts): PolicyEngine {
   const { federation } = parts;
   return policyEngine(config.policy)({
     registry: core.registry,
+    clock: core.clock,
     peerId: core.peerId,
     dataDir: config.node.dataDir,
     snapshot: (tick) => parts.snapshots.build(tick),

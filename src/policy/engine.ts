@@ -2,6 +2,7 @@
 // sandbox, applies the rails and modes to the actions, folds the verdicts into the node's
 // health (/ready, hopd_health_status) and writes the decision log.
 
+import { type Clock, SYSTEM_CLOCK, type TimerId } from "../clock/mod.ts";
 import { getLogger } from "@logtape/logtape";
 import type { Registry } from "prom-client";
 import type { ResolvedPolicyConfig } from "../config/mod.ts";
@@ -19,7 +20,7 @@ import { PolicyMetrics } from "./metrics.ts";
 import { type ModuleEntry, ModuleTable, QUARANTINE_AFTER_KILLS } from "./module_table.ts";
 import { modeNamesCheck } from "./mode_names.ts";
 import { ModuleWatcher } from "./module_watcher.ts";
-import { PluginHost, type PluginTimers } from "./plugin_host.ts";
+import { PluginHost } from "./plugin_host.ts";
 import { type Evaluated, evaluatePolicy, sandboxLimits } from "./prepare.ts";
 import { actionKey, Hysteresis, RestartBudget } from "./rails.ts";
 import type { SandboxLimits } from "./sandbox.ts";
@@ -41,8 +42,17 @@ export interface PolicyEngineComponents {
   readonly dataDir?: string;
   /** For alert delivery (tests). */
   readonly fetch?: typeof fetch;
-  /** The timers of plugin call budgets (tests). @default the process's timers */
-  readonly pluginTimers?: PluginTimers;
+  /**
+   * Ticks, restart budget times, module watching, plugin call budgets and `ctx.now` of
+   * fixtures. The sandbox's runaway deadline runs in its worker on real time regardless.
+   * @default SYSTEM_CLOCK
+   */
+  readonly clock?: Clock;
+  /**
+   * Told after a change of a watched directory was applied, with the module names it
+   * touched (a test waits on it instead of polling). Must not throw.
+   */
+  readonly onModulesChanged?: (kind: "policy" | "plugin", names: ReadonlySet<string>) => void;
 }
 
 /** The node's health as the policies judge it. */
@@ -116,12 +126,14 @@ export class PolicyEngine {
   #tick = 0;
   /** The `policy.modes` names last found to match no policy, joined (logged once per change). */
   #unknownModeNames = "";
-  #timer: ReturnType<typeof setInterval> | undefined;
+  readonly #clock: Clock;
+  #timer: TimerId | undefined;
   #ticking: Promise<void> | undefined;
 
   constructor(config: ResolvedPolicyConfig, components: PolicyEngineComponents) {
     this.#config = config;
     this.#c = components;
+    this.#clock = components.clock ?? SYSTEM_CLOCK;
     this.#metrics = new PolicyMetrics(components.registry);
     this.#limits = sandboxLimits(config);
     this.#worker = new SandboxWorker({
@@ -134,6 +146,7 @@ export class PolicyEngine {
       worker: this.#worker,
       limits: this.#limits,
       metrics: this.#metrics,
+      clock: this.#clock,
     });
     this.#alerts = new AlertDispatcher({
       ...(config.alertWebhook === undefined ? {} : { webhook: config.alertWebhook }),
@@ -152,6 +165,7 @@ export class PolicyEngine {
     this.#store = new StateStore(
       components.dataDir,
       (message) => log.error("Policy state: {message}", { message }),
+      this.#clock,
     );
     this.#budget = new RestartBudget(config.restartBudget, config.restartWindowMs);
     this.#executor = new ActionExecutor({
@@ -168,7 +182,7 @@ export class PolicyEngine {
       maxBanFraction: config.maxBanFraction,
       onRestartSpent: () => this.#persist(),
     });
-    this.plugins = new PluginHost(config, this.#metrics, components.pluginTimers);
+    this.plugins = new PluginHost(config, this.#metrics, this.#clock);
   }
 
   /** Loads persisted state and every module, watches the directories, starts ticking. */
@@ -180,27 +194,29 @@ export class PolicyEngine {
     if (warning !== undefined) log.warn("Policy state: {warning}", { warning });
     for (const [name, json] of Object.entries(state.states)) this.#states.set(name, json);
     for (const t of state.restarts) this.#budget.spend(t);
-    this.#metrics.restartBudgetExhausted.set(this.#budget.exhausted(Date.now()) ? 1 : 0);
+    this.#metrics.restartBudgetExhausted.set(this.#budget.exhausted(this.#clock.nowMs()) ? 1 : 0);
     const onError = (message: string) => log.error("Policy watcher: {message}", { message });
     this.#watchers.push(
       new ModuleWatcher({
         dir: this.#config.dir,
-        onChange: (names) => this.#syncAll(names),
+        onChange: (names) => this.#applied("policy", names, this.#syncAll(names)),
         onError,
+        clock: this.#clock,
       }),
       new ModuleWatcher({
         dir: this.#config.pluginsDir,
-        onChange: (names) => this.plugins.sync(names),
+        onChange: (names) => this.#applied("plugin", names, this.plugins.sync(names)),
         onError,
+        clock: this.#clock,
       }),
     );
     await Promise.all(this.#watchers.map((w) => w.start()));
-    this.#timer = setInterval(() => void this.tick(), this.#config.tickMs);
+    this.#timer = this.#clock.setInterval(() => void this.tick(), this.#config.tickMs);
   }
 
   /** Stops ticking and watching, and flushes the log and state. */
   async stop(): Promise<void> {
-    clearInterval(this.#timer);
+    this.#clock.clearInterval(this.#timer);
     await Promise.all(this.#watchers.map((w) => w.stop()));
     await this.#ticking;
     this.#worker.close();
@@ -263,7 +279,7 @@ export class PolicyEngine {
 
   /** Restart budget state. */
   restartBudget(): { exhausted: boolean; used: number; budget: number } {
-    const now = Date.now();
+    const now = this.#clock.nowMs();
     return {
       exhausted: this.#budget.exhausted(now),
       used: this.#budget.times(now).length,
@@ -275,6 +291,15 @@ export class PolicyEngine {
   resetRestartBudget(): void {
     this.#executor.resetBudget();
     log.info("Restart budget reset by an operator");
+  }
+
+  async #applied(
+    kind: "policy" | "plugin",
+    names: ReadonlySet<string>,
+    sync: Promise<void>,
+  ): Promise<void> {
+    await sync;
+    this.#c.onModulesChanged?.(kind, names);
   }
 
   async #syncAll(names: ReadonlySet<string>): Promise<void> {
@@ -519,7 +544,7 @@ export class PolicyEngine {
   #persist(): void {
     this.#store.save(() => ({
       states: Object.fromEntries(this.#states),
-      restarts: this.#budget.times(Date.now()),
+      restarts: this.#budget.times(this.#clock.nowMs()),
     }));
   }
 

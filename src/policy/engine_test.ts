@@ -1,3 +1,4 @@
+import { ManualClock } from "../clock/mod.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { configureSync, type LogRecord, resetSync } from "@logtape/logtape";
@@ -60,6 +61,8 @@ interface Rig {
   dir: string;
   dataDir: string;
   snapshot: { value: Partial<Snapshot> };
+  /** Resolves once a watched directory's change has been applied and `check` holds. */
+  applied(check: () => boolean): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -90,7 +93,9 @@ async function rig(
   const registry = new Registry();
   const snapshot = { value: {} as Partial<Snapshot> };
   let tick = 0;
+  const waiters: (() => void)[] = [];
   const engine = new PolicyEngine(config, {
+    onModulesChanged: () => waiters.splice(0).forEach((wake) => wake()),
     registry,
     peerId: PEER,
     dataDir: data,
@@ -107,6 +112,20 @@ async function rig(
     dir,
     dataDir: data,
     snapshot,
+    async applied(check) {
+      // Each save reaches the engine through the directory watcher (real file system events
+      // and its debounce): wait for the engine to say it applied one, then check again.
+      // The deadline only turns a change that never arrives into a failure, not a hang.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const missed = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("no change was applied in 5 s")), 5_000);
+      });
+      try {
+        while (!check()) await Promise.race([new Promise<void>((r) => waiters.push(r)), missed]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
     async [Symbol.asyncDispose]() {
       await engine.stop();
       await Deno.remove(root, { recursive: true }).catch(() => {});
@@ -119,14 +138,6 @@ async function save(dir: string, name: string, text: string): Promise<void> {
   const temp = join(dir, `.${name}.swp`);
   await Deno.writeTextFile(temp, text);
   await Deno.rename(temp, join(dir, name));
-}
-
-async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 const policy = (verdict: string, actions: unknown[] = [], extra = "") =>
@@ -151,14 +162,14 @@ Deno.test("PolicyEngine hot-reloads a saved policy, keeps the last good one and 
   const first = view().revision;
 
   await save(r.dir, "p.js", policy("unhealthy"));
-  await eventually(() => view().revision !== first);
+  await r.applied(() => view().revision !== first);
   await r.engine.tick();
   assert.equal(r.engine.health().verdict, "unhealthy");
   assert.deepEqual(r.engine.health().reasons, ["p: because"]);
 
   const good = view().revision;
   await save(r.dir, "p.js", "export function evaluate( {");
-  await eventually(() => view().lastError !== undefined);
+  await r.applied(() => view().lastError !== undefined);
   assert.equal(view().revision, good);
   assert.equal(view().state, "active");
   assert.equal(view().lastErrorKind, "compile");
@@ -167,7 +178,7 @@ Deno.test("PolicyEngine hot-reloads a saved policy, keeps the last good one and 
   assert.equal(view().lastVerdict, "unhealthy"); // still the last good revision
 
   await Deno.remove(join(r.dir, "p.js"));
-  await eventually(() => view().state === "retired");
+  await r.applied(() => view().state === "retired");
   assert.equal(r.engine.health().verdict, "healthy");
 });
 
@@ -372,7 +383,7 @@ Deno.test("PolicyEngine keeps ctx.state across reloads and writes the decision l
   const view = () => r.engine.policies().policies.find((p) => p.name === "p")!;
   const before = view().revision;
   await save(r.dir, "p.js", counter(10));
-  await eventually(() => view().revision !== before);
+  await r.applied(() => view().revision !== before);
   await r.engine.tick();
   await r.engine.stop();
   const text = await Deno.readTextFile(join(r.dataDir, "decisions.ndjson"));
@@ -390,9 +401,8 @@ Deno.test("PluginHost refuses a listed peer, and fails open or closed when a plu
       // trip to the worker alone can outlast 30 ms, and the refusal below would then fail
       // open. The looping hook is still cut at 30 ms by the sandbox's own deadline in its
       // worker (an interrupt counted as a timeout), which is what fails open or closed.
-      const neverFires = { setTimeout: () => 0, clearTimeout: () => {} };
       await using r = await rig({ plugin_fail: fail, plugin_budget: "30ms" }, undefined, {
-        pluginTimers: neverFires,
+        clock: new ManualClock(),
       });
       const plugins = join(r.dir, "..", "plugins");
       await Deno.mkdir(plugins);

@@ -3,6 +3,7 @@
 // sandbox beside the active one and swapped in only when it compiled and passed its
 // fixtures; any failure keeps the last good version running.
 
+import type { Clock } from "../clock/mod.ts";
 import { basename, join } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import type { PolicyMetrics } from "./metrics.ts";
@@ -77,6 +78,8 @@ export interface ModuleTableInit {
   readonly worker: SandboxWorker;
   readonly limits: SandboxLimits;
   readonly metrics: PolicyMetrics;
+  /** The fixtures' `ctx.now` and the load time. */
+  readonly clock: Clock;
 }
 
 /** The modules of one directory. */
@@ -86,6 +89,7 @@ export class ModuleTable {
   readonly #worker: SandboxWorker;
   readonly #limits: SandboxLimits;
   readonly #metrics: PolicyMetrics;
+  readonly #clock: Clock;
   readonly #entries = new Map<string, ModuleEntry>();
   #generation = 0;
 
@@ -96,6 +100,7 @@ export class ModuleTable {
     this.#worker = init.worker;
     this.#limits = init.limits;
     this.#metrics = init.metrics;
+    this.#clock = init.clock;
   }
 
   get kind(): ModuleKind {
@@ -151,7 +156,7 @@ export class ModuleTable {
       ...(fixtures === undefined ? {} : { fixturesSource: fixtures }),
       sandbox,
       limits: this.#limits,
-      nowMs: Date.now(),
+      clock: this.#clock,
     });
     if (!prepared.ok) {
       return this.#failed({ name, file, attempted }, prepared);

@@ -4,6 +4,7 @@
 // a short debounce before one callback per burst. A directory that does not exist yet is
 // polled until it appears.
 
+import { type Clock, SYSTEM_CLOCK, type TimerId } from "../clock/mod.ts";
 import { moduleNameOf } from "./module_table.ts";
 
 /** Options of a {@linkcode ModuleWatcher}. */
@@ -16,26 +17,30 @@ export interface ModuleWatcherInit {
   /** How often a missing directory is checked for. @default 2000 */
   readonly pollMs?: number;
   readonly onError?: (message: string) => void;
+  /** The debounce and poll timers. @default SYSTEM_CLOCK */
+  readonly clock?: Clock;
 }
 
 /** Watches one module directory. */
 export class ModuleWatcher {
   readonly #init: ModuleWatcherInit;
   #watcher: Deno.FsWatcher | undefined;
-  #poll: ReturnType<typeof setTimeout> | undefined;
-  #debounce: ReturnType<typeof setTimeout> | undefined;
+  readonly #clock: Clock;
+  #poll: TimerId | undefined;
+  #debounce: TimerId | undefined;
   #pending = new Set<string>();
   #busy: Promise<void> = Promise.resolve();
   #stopped = false;
 
   constructor(init: ModuleWatcherInit) {
     this.#init = init;
+    this.#clock = init.clock ?? SYSTEM_CLOCK;
   }
 
   /** Loads everything in the directory, then watches it. */
   async start(): Promise<void> {
     if (!await this.#isDir()) {
-      this.#poll = setTimeout(() => void this.start(), this.#init.pollMs ?? 2_000);
+      this.#poll = this.#clock.setTimeout(() => void this.start(), this.#init.pollMs ?? 2_000);
       return;
     }
     if (this.#stopped) return;
@@ -53,17 +58,9 @@ export class ModuleWatcher {
   /** Stops watching; waits for a callback in progress. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    clearTimeout(this.#poll);
-    clearTimeout(this.#debounce);
+    this.#clock.clearTimeout(this.#poll);
+    this.#clock.clearTimeout(this.#debounce);
     this.#watcher?.close();
-    await this.#busy;
-  }
-
-  /** Waits until every change seen so far has been delivered (tests). */
-  async settled(): Promise<void> {
-    while (this.#debounce !== undefined || this.#pending.size > 0) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
     await this.#busy;
   }
 
@@ -83,8 +80,8 @@ export class ModuleWatcher {
           if (name !== undefined) this.#pending.add(name);
         }
         if (this.#pending.size === 0) continue;
-        clearTimeout(this.#debounce);
-        this.#debounce = setTimeout(() => {
+        this.#clock.clearTimeout(this.#debounce);
+        this.#debounce = this.#clock.setTimeout(() => {
           this.#debounce = undefined;
           const names = this.#pending;
           this.#pending = new Set();

@@ -4,6 +4,7 @@
 // scoring hook adjusts the balancer's candidate scores. Plugins are pure: each call gets the
 // event and an empty ctx.state.
 
+import { type Clock, SYSTEM_CLOCK, type TimerId } from "../clock/mod.ts";
 import { getLogger } from "@logtape/logtape";
 import type { ResolvedPolicyConfig } from "../config/mod.ts";
 import type { PolicyMetrics } from "./metrics.ts";
@@ -24,21 +25,10 @@ export interface PluginAdmission {
 
 const ACCEPT: PluginAdmission = { accept: true };
 
-/** The timers a plugin call's budget runs on; tests pass their own. */
-export interface PluginTimers {
-  setTimeout(callback: () => void, delayMs: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const SYSTEM_TIMERS: PluginTimers = {
-  setTimeout: (callback, delayMs) => setTimeout(callback, delayMs),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
-
 /** Runs plugin hooks with budgets. */
 export class PluginHost {
   readonly #config: ResolvedPolicyConfig;
-  readonly #timers: PluginTimers;
+  readonly #clock: Clock;
   readonly #metrics: PolicyMetrics;
   readonly #worker: SandboxWorker;
   readonly #table: ModuleTable;
@@ -47,16 +37,16 @@ export class PluginHost {
   /**
    * @param config The policy config (plugins dir, budget, fail mode).
    * @param metrics Where calls and errors are counted.
-   * @param timers The timer of each call's budget (the sandbox's own deadline runs in its
-   *   worker regardless). @default the process's timers
+   * @param clock Each call's budget timer, its `ctx.now` and its duration (the sandbox's own
+   *   deadline runs in its worker, on real time, regardless). @default SYSTEM_CLOCK
    */
   constructor(
     config: ResolvedPolicyConfig,
     metrics: PolicyMetrics,
-    timers: PluginTimers = SYSTEM_TIMERS,
+    clock: Clock = SYSTEM_CLOCK,
   ) {
     this.#config = config;
-    this.#timers = timers;
+    this.#clock = clock;
     this.#metrics = metrics;
     this.#limits = sandboxLimits(config, config.pluginBudgetMs);
     this.#worker = new SandboxWorker({
@@ -72,6 +62,7 @@ export class PluginHost {
       worker: this.#worker,
       limits: this.#limits,
       metrics,
+      clock,
     });
   }
 
@@ -139,7 +130,7 @@ export class PluginHost {
     const plugins = this.#with(hook);
     if (plugins.length === 0) return undefined;
     return (async () => {
-      const started = performance.now();
+      const started = this.#clock.monotonicMs();
       try {
         for (const plugin of plugins) {
           const answer = await this.#call(plugin, hook, [event]);
@@ -169,7 +160,7 @@ export class PluginHost {
         }
         return ACCEPT;
       } finally {
-        this.#metrics.pluginSeconds.observe({ hook }, (performance.now() - started) / 1000);
+        this.#metrics.pluginSeconds.observe({ hook }, (this.#clock.monotonicMs() - started) / 1000);
       }
     })();
   }
@@ -180,20 +171,20 @@ export class PluginHost {
     args: unknown[],
   ): Promise<{ ok: true; value: unknown } | { ok: false; result: "error" | "timeout" }> {
     const budgetMs = this.#config.pluginBudgetMs;
-    let timer: unknown;
+    let timer: TimerId | undefined;
     const timeout = new Promise<"timeout">((resolve) => {
-      timer = this.#timers.setTimeout(() => resolve("timeout"), budgetMs);
+      timer = this.#clock.setTimeout(() => resolve("timeout"), budgetMs);
     });
     const call = this.#worker.call({
       name: plugin.sandbox!,
       fn: hook,
       argsJson: JSON.stringify(args),
       stateJson: "{}",
-      nowMs: Date.now(),
+      nowMs: this.#clock.nowMs(),
       seed: 1,
     }, budgetMs);
     const outcome = await Promise.race([call, timeout]);
-    this.#timers.clearTimeout(timer);
+    this.#clock.clearTimeout(timer);
     plugin.evaluations++;
     if (outcome === "timeout") {
       plugin.errors++;

@@ -4,6 +4,7 @@
 // CLI is what the running relay would accept.
 
 import { z } from "zod";
+import type { Clock } from "../clock/mod.ts";
 import type { ResolvedPolicyConfig } from "../config/mod.ts";
 import { CALL_OUTPUT_ROOM_CHARS, CASES_OUTPUT_MAX_CHARS } from "./constants.ts";
 import { exampleSnapshot, mergeSnapshot } from "./example_snapshot.ts";
@@ -98,8 +99,12 @@ export interface PrepareInput {
   /** Sandbox name to load into (a fresh one per revision). */
   readonly sandbox: string;
   readonly limits: SandboxLimits;
-  readonly nowMs: number;
+  /** The fixtures' `ctx.now` and the load time. */
+  readonly clock: Clock;
 }
+
+/** One preparation: its input and the one time reading its fixtures run at. */
+type Preparation = PrepareInput & { readonly nowMs: number };
 
 /**
  * Compiles, checks and tests a module. On success it stays loaded in `input.sandbox`; on
@@ -107,9 +112,11 @@ export interface PrepareInput {
  */
 export async function prepareModule(
   worker: SandboxWorker,
-  input: PrepareInput,
+  prepareInput: PrepareInput,
 ): Promise<Prepared> {
-  const started = performance.now();
+  const started = prepareInput.clock.monotonicMs();
+  const nowMs = prepareInput.clock.nowMs();
+  const input: Preparation = { ...prepareInput, nowMs };
   const loaded = await worker.load({
     name: input.sandbox,
     fileName: input.fileName,
@@ -130,7 +137,7 @@ export async function prepareModule(
   if (input.kind === "policy") {
     // A smoke run on an idle node's snapshot: a policy that throws or returns garbage on
     // ordinary input is not worth swapping in.
-    const idle = JSON.stringify(exampleSnapshot(input.nowMs));
+    const idle = JSON.stringify(exampleSnapshot(nowMs));
     const smoke = await evaluatePolicy(worker, {
       ...input,
       snapshotJson: idle,
@@ -161,7 +168,7 @@ export async function prepareModule(
     sandbox: input.sandbox,
     exports: loaded.exports,
     cases,
-    loadMs: performance.now() - started,
+    loadMs: input.clock.monotonicMs() - started,
   };
 }
 
@@ -235,7 +242,7 @@ export async function evaluatePolicy(
 
 async function readCases(
   worker: SandboxWorker,
-  input: PrepareInput,
+  input: Preparation,
 ): Promise<{ ok: true; cases: Case[] } | { ok: false; message: string }> {
   const sandbox = `${input.sandbox}#cases`;
   const fileName = input.fileName.replace(/\.js$/, "_test.js");
@@ -266,7 +273,7 @@ async function readCases(
   return { ok: true, cases: parsed.data };
 }
 
-async function runCase(worker: SandboxWorker, input: PrepareInput, c: Case): Promise<CaseResult> {
+async function runCase(worker: SandboxWorker, input: Preparation, c: Case): Promise<CaseResult> {
   const problem = input.kind === "policy"
     ? await policyCaseProblem(worker, input, c)
     : await pluginCaseProblem(worker, input, c);
@@ -279,7 +286,7 @@ async function runCase(worker: SandboxWorker, input: PrepareInput, c: Case): Pro
 
 async function policyCaseProblem(
   worker: SandboxWorker,
-  input: PrepareInput,
+  input: Preparation,
   c: Case,
 ): Promise<string | undefined> {
   const base = exampleSnapshot(input.nowMs);
@@ -320,7 +327,7 @@ async function policyCaseProblem(
 
 async function pluginCaseProblem(
   worker: SandboxWorker,
-  input: PrepareInput,
+  input: Preparation,
   c: Case,
 ): Promise<string | undefined> {
   if (c.hook === undefined) return "a plugin case needs hook and input";

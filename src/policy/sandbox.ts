@@ -6,6 +6,9 @@
 // QuickJS checks its interrupt between bytecodes, not inside native built-ins (a huge `sort`
 // or `join` runs to the end): the caller runs sandboxes in a Worker it can terminate
 // (sandbox_worker.ts).
+//
+// Real time, not the injected Clock (src/clock): this runs inside that Worker, where no
+// clock object can be passed, and its deadline and durations bound real CPU time.
 
 import variant from "@jitl/quickjs-singlefile-mjs-release-sync";
 import {

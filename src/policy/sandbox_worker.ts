@@ -195,6 +195,8 @@ export class SandboxWorker {
     if (id === 0) return;
     const running = this.#pending.find((p) => p.request.id === id);
     if (running === undefined) return;
+    // Real time, not the injected Clock: the worker stamped `since` with its own Date.now(),
+    // and a runaway burns real CPU whatever a test's clock says.
     if (Date.now() - this.#since[0]! > running.hardMs) {
       const request = running.request;
       const what = request.op === "call" ? `${request.name}.${request.fn}()` : request.op;

@@ -2,6 +2,7 @@
 // restart times of the restart budget, in <data_dir>/policy_state.json (written atomically:
 // a temp file, then rename). A corrupt file is set aside and the engine starts empty.
 
+import { type Clock, SYSTEM_CLOCK } from "../clock/mod.ts";
 import { join } from "node:path";
 
 /** Persisted engine state. */
@@ -17,6 +18,7 @@ export const POLICY_STATE_FILE = "policy_state.json";
 
 /** Loads and saves {@linkcode PersistedState}. */
 export class StateStore {
+  readonly #clock: Clock;
   readonly #path: string | undefined;
   #saving: Promise<void> = Promise.resolve();
   #dirty = false;
@@ -29,7 +31,12 @@ export class StateStore {
    * @param dataDir Where to keep the file; undefined = memory only.
    * @param onError Told when a save fails (the engine logs it and goes on).
    */
-  constructor(dataDir: string | undefined, onError: (message: string) => void = () => {}) {
+  constructor(
+    dataDir: string | undefined,
+    onError: (message: string) => void = () => {},
+    clock: Clock = SYSTEM_CLOCK,
+  ) {
+    this.#clock = clock;
     this.#path = dataDir === undefined ? undefined : join(dataDir, POLICY_STATE_FILE);
     this.#onError = onError;
   }
@@ -53,7 +60,7 @@ export class StateStore {
       const restarts = (parsed.restarts ?? []).filter((t) => typeof t === "number");
       return { state: { states, restarts } };
     } catch (error) {
-      const aside = `${this.#path}.corrupt-${Date.now()}`;
+      const aside = `${this.#path}.corrupt-${this.#clock.nowMs()}`;
       await Deno.rename(this.#path, aside).catch(() => {});
       return {
         state: empty,
