@@ -1,3 +1,10 @@
+/**
+ * Internal constants of the ACME client (not configurable; the knobs are the config's
+ * `[acme]` section): where it keeps its files, how it backs off and rechecks, its HTTP timeout.
+ *
+ * @module
+ */
+
 /** Folder under `node.data_dir` holding the ACME account key and the certificate. */
 export const ACME_DIR_NAME = "acme";
 /** First delay after a failed order; doubled per failure in a row (with jitter). */

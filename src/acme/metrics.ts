@@ -1,3 +1,10 @@
+/**
+ * The ACME client's Prometheus metrics: issuance outcomes and the state of the managed
+ * certificate, read at scrape time.
+ *
+ * @module
+ */
+
 import { Counter, Gauge, type Registry } from "prom-client";
 
 /** The ACME counters the manager bumps. */

@@ -1,5 +1,9 @@
-// 32-bit hashing for rendezvous (highest random weight) selection: FNV-1a over a string's
-// UTF-16 code units, finished with murmur3's fmix32 so nearby inputs spread over all bits.
+/**
+ * 32-bit hashing for rendezvous (highest random weight) selection: FNV-1a over a string's
+ * UTF-16 code units, finished with murmur3's fmix32 so nearby inputs spread over all bits.
+ *
+ * @module
+ */
 
 /** 2^32 / φ, the multiplier that spreads a relay's hash before it meets the client's. */
 export const GOLDEN_RATIO_32 = 0x9e37_79b1;

@@ -1,5 +1,9 @@
-// Loading the config as `hopd run` and `hopd config check` do: the schema's checks
-// (loadConfig), then the checks that read the disk the config points to.
+/**
+ * Loading the config as `hopd run` and `hopd config check` do: the schema's checks
+ * (loadConfig), then the checks that read the disk the config points to.
+ *
+ * @module
+ */
 
 import { loadConfig, type LoadConfigOptions, type ResolvedConfig } from "../config/mod.ts";
 import { ConfigError } from "../errors.ts";

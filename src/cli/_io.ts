@@ -1,6 +1,14 @@
+/**
+ * Where the CLI writes: the process's stdout and stderr, or a test's capture.
+ *
+ * @module
+ */
+
 /** Where the CLI writes. Tests pass their own to capture output. */
 export interface CliIo {
+  /** Writes `text` as is (no newline added) to standard output. */
   stdout(text: string): void;
+  /** Writes `text` as is (no newline added) to standard error. */
   stderr(text: string): void;
   /** The environment `HOPD_*` variables are read from. */
   env(): Record<string, string>;

@@ -1,5 +1,9 @@
-// The option values `hopd health` and `hopd admin` share: the node's ops URL and a timeout,
-// each read by one rule so the two commands take the same forms.
+/**
+ * The option values `hopd health` and `hopd admin` share: the node's ops URL and a timeout,
+ * each read by one rule so the two commands take the same forms.
+ *
+ * @module
+ */
 
 import { parseDurationMs } from "../config/mod.ts";
 

@@ -1,3 +1,10 @@
+/**
+ * `hopd admin`: the admin API of a running node (bans, peers, drain, resume) from the
+ * command line, with the token read from a file.
+ *
+ * @module
+ */
+
 import type { Command } from "commander";
 import type { CliIo } from "./_io.ts";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./exit_codes.ts";

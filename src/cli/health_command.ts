@@ -1,3 +1,10 @@
+/**
+ * `hopd health`: probes a node's `/ready` once and maps the answer to exit codes 0 (ready),
+ * 1 (not ready, with the node's reasons) and 2 (unreachable or not hopd).
+ *
+ * @module
+ */
+
 import { HEALTH_NOT_READY, HEALTH_READY, HEALTH_UNREACHABLE } from "./exit_codes.ts";
 
 /** Default URL probed by `hopd health`: the default ops listener's /ready. */

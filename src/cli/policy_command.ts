@@ -1,6 +1,10 @@
-// `hopd policy check|test|eval|replay`: the policy author's tools. They use the engine's own
-// load path (sandbox worker, smoke run, fixtures), so what passes here is what a running
-// relay accepts on save.
+/**
+ * `hopd policy check|test|eval|replay`: the policy author's tools. They use the engine's own
+ * load path (sandbox worker, smoke run, fixtures), so what passes here is what a running
+ * relay accepts on save.
+ *
+ * @module
+ */
 
 import { SYSTEM_CLOCK } from "../clock/mod.ts";
 import { basename, dirname, join, resolve, sep as SEPARATOR } from "node:path";

@@ -1,3 +1,10 @@
+/**
+ * `hopd run`: loads the config (file, environment, flags), sets up logging, builds and starts
+ * the daemon, tells systemd it is ready, and stops it on SIGTERM/SIGINT or a policy restart.
+ *
+ * @module
+ */
+
 import { getLogger } from "@logtape/logtape";
 import type { RawConfig, ResolvedConfig } from "../config/mod.ts";
 import { type Daemon, startDaemon } from "../daemon/mod.ts";

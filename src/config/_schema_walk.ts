@@ -1,5 +1,9 @@
-// Small helpers to read CONFIG_SCHEMA's shape (sections, keys, defaults, docs) without
-// repeating it: the example generator and the env overlay both need it.
+/**
+ * Small helpers to read CONFIG_SCHEMA's shape (sections, keys, defaults, docs) without
+ * repeating it: the example generator and the env overlay both need it.
+ *
+ * @module
+ */
 import type { z } from "zod";
 import { CONFIG_SCHEMA } from "./schema.ts";
 

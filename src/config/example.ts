@@ -1,3 +1,10 @@
+/**
+ * `hopd config example`: a complete, commented TOML config with every key at its default,
+ * generated from the schema so it cannot drift from what the loader accepts.
+ *
+ * @module
+ */
+
 import { configKeys } from "./_schema_walk.ts";
 
 function tomlValue(value: unknown): string {

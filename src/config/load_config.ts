@@ -1,3 +1,10 @@
+/**
+ * Loading the config: embedded defaults, then a TOML file, then `HOPD_<SECTION>_<KEY>`
+ * environment variables, then CLI overrides, validated by the schema once and resolved.
+ *
+ * @module
+ */
+
 import { parse as parseToml } from "smol-toml";
 import type { z } from "zod";
 import { ConfigError } from "../errors.ts";

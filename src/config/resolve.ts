@@ -1,3 +1,10 @@
+/**
+ * The resolved config: the validated file form turned into what the code reads (camelCase,
+ * units applied: durations in milliseconds, sizes in bytes; derived paths filled in; frozen).
+ *
+ * @module
+ */
+
 import { join } from "node:path";
 import { IDENTITY_FILE_NAME } from "./constants.ts";
 import { parseHookEntry } from "./command_line.ts";

@@ -1,6 +1,10 @@
-// Test support for the daemon's glue tests: peer IDs, a limiter built from hopd's shipped
-// defaults (with overrides), fake connections, and the relay's byte counter as the load
-// sampler and the policy snapshot read it (never imported by the daemon).
+/**
+ * Test support for the daemon's glue tests: peer IDs, a limiter built from hopd's shipped
+ * defaults (with overrides), fake connections, and the relay's byte counter as the load
+ * sampler and the policy snapshot read it (never imported by the daemon).
+ *
+ * @module
+ */
 
 import { generateKeyPair } from "@libp2p/crypto/keys";
 import type { Connection, PeerId } from "@libp2p/interface";

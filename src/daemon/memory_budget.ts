@@ -1,7 +1,11 @@
-// The memory budget of the hopd process: the smallest memory limit of its cgroup and the
-// cgroups above it (systemd's MemoryMax= sets memory.max on the service's own cgroup; a
-// container runtime sets it on the container's). Policies read it as
-// `snapshot.limits.memoryMaxBytes`, 0 when no limit is set.
+/**
+ * The memory budget of the hopd process: the smallest memory limit of its cgroup and the
+ * cgroups above it (systemd's MemoryMax= sets memory.max on the service's own cgroup; a
+ * container runtime sets it on the container's). Policies read it as
+ * `snapshot.limits.memoryMaxBytes`, 0 when no limit is set.
+ *
+ * @module
+ */
 
 /** Where the cgroup files are read (tests give a directory of their own). */
 export interface CgroupPaths {

@@ -1,5 +1,9 @@
-// Test support: one idle, healthy load report that unit and end-to-end tests adjust with the
-// fields that matter to them (never imported by the daemon).
+/**
+ * Test support: one idle, healthy load report that unit and end-to-end tests adjust with the
+ * fields that matter to them (never imported by the daemon).
+ *
+ * @module
+ */
 
 import type { LoadReport } from "./pb/load_report.ts";
 

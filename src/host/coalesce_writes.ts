@@ -1,14 +1,18 @@
-// One socket write per libp2p message instead of one per fragment.
-//
-// A Noise message leaves @libp2p/noise as a list of fragments: the 2-byte length prefix, the
-// ciphertext (one piece per yamux fragment) and the 16-byte tag. @libp2p/tcp 11.0.28 writes
-// each fragment with its own `socket.write`, so every relayed 64 KiB frame costs three
-// `sendto` system calls, and with Nagle off three TCP segments, two of them 2 and 16 bytes
-// long (strace of hopd relaying: 694 two-byte and 522 sixteen-byte sends per second). Corking
-// the socket around a multi-fragment write hands the fragments to one `writev` instead,
-// without copying them. `coalescingTcp()` replaces `sendData` on every TCP connection, inbound
-// and outbound, as the transport hands it to the upgrader; anything not shaped like
-// @libp2p/tcp's connection is left alone.
+/**
+ * One socket write per libp2p message instead of one per fragment.
+ *
+ * A Noise message leaves @libp2p/noise as a list of fragments: the 2-byte length prefix, the
+ * ciphertext (one piece per yamux fragment) and the 16-byte tag. @libp2p/tcp 11.0.28 writes
+ * each fragment with its own `socket.write`, so every relayed 64 KiB frame costs three
+ * `sendto` system calls, and with Nagle off three TCP segments, two of them 2 and 16 bytes
+ * long (strace of hopd relaying: 694 two-byte and 522 sixteen-byte sends per second). Corking
+ * the socket around a multi-fragment write hands the fragments to one `writev` instead,
+ * without copying them. `coalescingTcp()` replaces `sendData` on every TCP connection, inbound
+ * and outbound, as the transport hands it to the upgrader; anything not shaped like
+ * @libp2p/tcp's connection is left alone.
+ *
+ * @module
+ */
 
 import type { MultiaddrConnection, Transport, Upgrader } from "@libp2p/interface";
 import { tcp, type TCPComponents, type TCPOptions } from "@libp2p/tcp";

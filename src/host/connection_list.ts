@@ -1,11 +1,15 @@
-// A workaround for a quadratic cost in js-libp2p 3.3.11's connection manager:
-// `getConnections()` without a peer builds its answer with `conns = conns.concat(c)` per peer,
-// copying the growing array each time, and it is called on every inbound connection (the
-// maxConnections check in `acceptIncomingConnection`) and on every connection open (the
-// pruner). With n connections held, each accept costs O(n²) element copies: at 8,000 held
-// reservations that is ~32 million per accept, and hopd's setup rate fell towards 5/s there.
-// This replaces the method on hopd's own connection manager instance with a linear one that
-// returns the same connections in the same order (bench/connection_list_bench.ts measures both).
+/**
+ * A workaround for a quadratic cost in js-libp2p 3.3.11's connection manager:
+ * `getConnections()` without a peer builds its answer with `conns = conns.concat(c)` per peer,
+ * copying the growing array each time, and it is called on every inbound connection (the
+ * maxConnections check in `acceptIncomingConnection`) and on every connection open (the
+ * pruner). With n connections held, each accept costs O(n²) element copies: at 8,000 held
+ * reservations that is ~32 million per accept, and hopd's setup rate fell towards 5/s there.
+ * This replaces the method on hopd's own connection manager instance with a linear one that
+ * returns the same connections in the same order (bench/connection_list_bench.ts measures both).
+ *
+ * @module
+ */
 
 import type { Connection, Libp2p, PeerId } from "@libp2p/interface";
 

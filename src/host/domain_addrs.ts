@@ -1,3 +1,10 @@
+/**
+ * Announcing a certificate's DNS names: `/dns4/<domain>/…/tls/ws` twins of the node's
+ * WebSockets-over-TLS addresses, so browsers can dial a name the certificate covers.
+ *
+ * @module
+ */
+
 import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
 
 /**

@@ -1,21 +1,25 @@
-// Puts libp2p's TCP and WebSocket listeners behind hopd's socket guard (src/sockets).
-//
-// @libp2p/tcp 11.0.28 and @libp2p/websockets 10.1.21 accept with a node:net server of their
-// own (`listener.server`) and hand every socket straight to the upgrader (TCP) or to an HTTP
-// server that waits for an upgrade request with no deadline (WebSockets). Nothing bounds the
-// sockets still in that phase per source, nothing keeps file descriptors free, and under
-// Deno 2.9.6 the accept loop of a node:net server stops for good after one EMFILE. The
-// transport's `createListener` is wrapped so each listener's server is guarded once it
-// listens: the guard runs before the listener's own `connection` handler. For WebSockets
-// the listener's `onUpgrade` is wrapped too, so the guard learns when the upgrade request
-// (the header phase) is complete. Re-opening a stalled TCP listener uses its own
-// pause()/resume(); a WebSocket listener's server is closed and listens again.
-//
-// Shapes are checked first; a listener of another shape is left alone with a warning (and
-// the host test fails). Upstream: libp2p could take an accept gate and per-source pending
-// bounds in its transports (js-libp2p's `maxIncomingPendingConnections` is one global bound),
-// and Deno's uv_compat `poll_tcp_handle` should keep polling a listener after an accept
-// error instead of dropping the error.
+/**
+ * Puts libp2p's TCP and WebSocket listeners behind hopd's socket guard (src/sockets).
+ *
+ * @libp2p/tcp 11.0.28 and @libp2p/websockets 10.1.21 accept with a node:net server of their
+ * own (`listener.server`) and hand every socket straight to the upgrader (TCP) or to an HTTP
+ * server that waits for an upgrade request with no deadline (WebSockets). Nothing bounds the
+ * sockets still in that phase per source, nothing keeps file descriptors free, and under
+ * Deno 2.9.6 the accept loop of a node:net server stops for good after one EMFILE. The
+ * transport's `createListener` is wrapped so each listener's server is guarded once it
+ * listens: the guard runs before the listener's own `connection` handler. For WebSockets
+ * the listener's `onUpgrade` is wrapped too, so the guard learns when the upgrade request
+ * (the header phase) is complete. Re-opening a stalled TCP listener uses its own
+ * pause()/resume(); a WebSocket listener's server is closed and listens again.
+ *
+ * Shapes are checked first; a listener of another shape is left alone with a warning (and
+ * the host test fails). Upstream: libp2p could take an accept gate and per-source pending
+ * bounds in its transports (js-libp2p's `maxIncomingPendingConnections` is one global bound),
+ * and Deno's uv_compat `poll_tcp_handle` should keep polling a listener after an accept
+ * error instead of dropping the error.
+ *
+ * @module
+ */
 
 import http from "node:http";
 import net from "node:net";

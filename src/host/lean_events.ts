@@ -1,26 +1,30 @@
-// A lighter event target for js-libp2p's objects. Every libp2p object that emits events (the
-// node, each connection, its socket wrapper, its Noise stream, its yamux muxer, each stream)
-// is a `TypedEventEmitter` from main-event 1.0.5, which keeps every listener twice: once in
-// its own list (an entry object, a wrapper closure, an abort closure and their context) and
-// once in Deno's `EventTarget` (another entry and a normalised options object). A held relay
-// connection carries ~15 listeners across its four emitters, and a heap snapshot of hopd at
-// 3,000 held reservations put ~15 % of the live heap per reservation in that bookkeeping.
-// Deno's `EventTarget.dispatchEvent` also builds an event path and retargets for every event,
-// and libp2p dispatches one event per chunk at each layer of the data path.
-//
-// `leanEventEmitters()` replaces the methods of `TypedEventEmitter.prototype` with ones that
-// keep one small entry per listener and call the listeners directly. The behaviour libp2p
-// relies on is kept: listeners run in the order added, once per dispatch, `once` and `signal`
-// options, `handleEvent` objects, de-duplication of the same listener and capture flag, a
-// listener added during a dispatch is not called by it and one removed is not called, an
-// exception in a listener is reported (`reportError`) without stopping the others, and
-// `listenerCount()` (which libp2p's streams read to decide whether to buffer). What is not
-// kept, and libp2p 3.3 does not use: `event.target` / `currentTarget` stay null, and
-// `stopPropagation()` stops the remaining listeners like `stopImmediatePropagation()`.
-//
-// Objects created before the patch keep their listeners in main-event's own list: the patched
-// methods still reach those (through the original methods), so nothing is lost whenever the
-// patch is applied.
+/**
+ * A lighter event target for js-libp2p's objects. Every libp2p object that emits events (the
+ * node, each connection, its socket wrapper, its Noise stream, its yamux muxer, each stream)
+ * is a `TypedEventEmitter` from main-event 1.0.5, which keeps every listener twice: once in
+ * its own list (an entry object, a wrapper closure, an abort closure and their context) and
+ * once in Deno's `EventTarget` (another entry and a normalised options object). A held relay
+ * connection carries ~15 listeners across its four emitters, and a heap snapshot of hopd at
+ * 3,000 held reservations put ~15 % of the live heap per reservation in that bookkeeping.
+ * Deno's `EventTarget.dispatchEvent` also builds an event path and retargets for every event,
+ * and libp2p dispatches one event per chunk at each layer of the data path.
+ *
+ * `leanEventEmitters()` replaces the methods of `TypedEventEmitter.prototype` with ones that
+ * keep one small entry per listener and call the listeners directly. The behaviour libp2p
+ * relies on is kept: listeners run in the order added, once per dispatch, `once` and `signal`
+ * options, `handleEvent` objects, de-duplication of the same listener and capture flag, a
+ * listener added during a dispatch is not called by it and one removed is not called, an
+ * exception in a listener is reported (`reportError`) without stopping the others, and
+ * `listenerCount()` (which libp2p's streams read to decide whether to buffer). What is not
+ * kept, and libp2p 3.3 does not use: `event.target` / `currentTarget` stay null, and
+ * `stopPropagation()` stops the remaining listeners like `stopImmediatePropagation()`.
+ *
+ * Objects created before the patch keep their listeners in main-event's own list: the patched
+ * methods still reach those (through the original methods), so nothing is lost whenever the
+ * patch is applied.
+ *
+ * @module
+ */
 
 import { TypedEventEmitter } from "main-event";
 

@@ -1,9 +1,13 @@
-// libp2p reports listeners that failed to open as one `UnsupportedListenAddressesError` whose
-// message holds, per address, the transport's error with its stack, and advice about
-// `transportManager.faultTolerance` (not a hopd setting). This turns it into the one line an
-// operator needs: the address, the config key, the cause. The shape is libp2p 3.3's
-// (transport-manager.ts `listen`); tests/operator_e2e_test.ts fails on a real port in use when it
-// changes, and an unrecognised message is passed on as its first line.
+/**
+ * libp2p reports listeners that failed to open as one `UnsupportedListenAddressesError` whose
+ * message holds, per address, the transport's error with its stack, and advice about
+ * `transportManager.faultTolerance` (not a hopd setting). This turns it into the one line an
+ * operator needs: the address, the config key, the cause. The shape is libp2p 3.3's
+ * (transport-manager.ts `listen`); tests/operator_e2e_test.ts fails on a real port in use when it
+ * changes, and an unrecognised message is passed on as its first line.
+ *
+ * @module
+ */
 
 import { listenCause, ListenError } from "../errors.ts";
 

@@ -1,3 +1,10 @@
+/**
+ * The libp2p host's Prometheus metrics: open and opened connections by transport and
+ * direction, and the expiry of the TLS certificate served on WebSockets over TLS.
+ *
+ * @module
+ */
+
 import type { Libp2p } from "@libp2p/interface";
 import type { LoadedCertificate } from "./tls_certificate.ts";
 import { Counter, Gauge, type Registry } from "prom-client";

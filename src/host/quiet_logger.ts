@@ -1,9 +1,13 @@
-// js-libp2p logs through `debug`-style loggers it creates per component and, for every new
-// stream and connection, per scope: each creation checks whether stderr is a TTY (a syscall) and
-// builds a formatter, even when nothing is enabled. A profile of hopd taking 1,000
-// reservations showed that at ~1–2% of its CPU. Unless the operator asks for libp2p's own debug
-// output (the DEBUG environment variable, e.g. DEBUG=libp2p:circuit-relay*), hopd hands libp2p
-// loggers that do nothing.
+/**
+ * js-libp2p logs through `debug`-style loggers it creates per component and, for every new
+ * stream and connection, per scope: each creation checks whether stderr is a TTY (a syscall) and
+ * builds a formatter, even when nothing is enabled. A profile of hopd taking 1,000
+ * reservations showed that at ~1–2% of its CPU. Unless the operator asks for libp2p's own debug
+ * output (the DEBUG environment variable, e.g. DEBUG=libp2p:circuit-relay*), hopd hands libp2p
+ * loggers that do nothing.
+ *
+ * @module
+ */
 
 import type { ComponentLogger, Logger } from "@libp2p/interface";
 

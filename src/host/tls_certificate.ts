@@ -1,3 +1,10 @@
+/**
+ * The TLS certificate served on WebSockets over TLS: read from files or handed over by ACME,
+ * parsed for its expiry, and renewed in the running listener without a restart.
+ *
+ * @module
+ */
+
 import type { Libp2pEvents, TLSCertificate, TypedEventTarget } from "@libp2p/interface";
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { ConfigError } from "../errors.ts";

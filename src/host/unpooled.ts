@@ -1,11 +1,15 @@
-// Long-lived bytes kept out of Node's `Buffer` pool. Under Deno, as in Node, a small
-// `Buffer.allocUnsafe` (protobuf encoding, among others) is a slice of a shared 8 KiB pool, and
-// one slice kept alive keeps the whole pool alive. A relay keeps two such slices per client for
-// as long as the client is connected: the remote peer ID (built during the Noise handshake)
-// and the client's peer store record (written when its first stream is negotiated). A heap
-// snapshot of hopd holding 3,000 reservations held 792 pinned 8 KiB pools for them, 2.1 KiB
-// per connection, to keep about 100 bytes each. These helpers copy such bytes into buffers of
-// their own.
+/**
+ * Long-lived bytes kept out of Node's `Buffer` pool. Under Deno, as in Node, a small
+ * `Buffer.allocUnsafe` (protobuf encoding, among others) is a slice of a shared 8 KiB pool, and
+ * one slice kept alive keeps the whole pool alive. A relay keeps two such slices per client for
+ * as long as the client is connected: the remote peer ID (built during the Noise handshake)
+ * and the client's peer store record (written when its first stream is negotiated). A heap
+ * snapshot of hopd holding 3,000 reservations held 792 pinned 8 KiB pools for them, 2.1 KiB
+ * per connection, to keep about 100 bytes each. These helpers copy such bytes into buffers of
+ * their own.
+ *
+ * @module
+ */
 
 import type { PeerId } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";

@@ -1,18 +1,22 @@
-// yamux data frames that fit one Noise message, and that rust-libp2p accepts.
-//
-// @libp2p/yamux 8.0.3 ignores its `maxMessageSize` option. Each stream starts with its
-// largest frame at the initial window less the 12-byte header (262,132 bytes), and every
-// window update from the peer resets it to the whole send window less 12. A receiver that
-// grows its window (rust-libp2p's yamux auto-tunes it up to 16 MiB, js-libp2p doubles it up
-// to 16 MiB) therefore gets frames of several MiB from a relay with bytes queued for it, and
-// rust-libp2p's yamux 0.14 refuses any frame body above 1 MiB by closing the whole
-// connection (`FrameTooLarge`): a rust target's circuit through hopd died after 75–110 MB of
-// a bulk transfer (bench/relay_vs_peers.ts). A frame that size also spans several Noise
-// messages, the last one partly filled.
-//
-// `cappedYamux()` is `yamux()` whose streams never send a frame larger than `maxMessageSize`:
-// each stream's `maxMessageSize` field keeps the value yamux sets it to, capped. Upstream fix:
-// honour `maxMessageSize` in YamuxStream (constructor and handleWindowUpdate).
+/**
+ * yamux data frames that fit one Noise message, and that rust-libp2p accepts.
+ *
+ * @libp2p/yamux 8.0.3 ignores its `maxMessageSize` option. Each stream starts with its
+ * largest frame at the initial window less the 12-byte header (262,132 bytes), and every
+ * window update from the peer resets it to the whole send window less 12. A receiver that
+ * grows its window (rust-libp2p's yamux auto-tunes it up to 16 MiB, js-libp2p doubles it up
+ * to 16 MiB) therefore gets frames of several MiB from a relay with bytes queued for it, and
+ * rust-libp2p's yamux 0.14 refuses any frame body above 1 MiB by closing the whole
+ * connection (`FrameTooLarge`): a rust target's circuit through hopd died after 75–110 MB of
+ * a bulk transfer (bench/relay_vs_peers.ts). A frame that size also spans several Noise
+ * messages, the last one partly filled.
+ *
+ * `cappedYamux()` is `yamux()` whose streams never send a frame larger than `maxMessageSize`:
+ * each stream's `maxMessageSize` field keeps the value yamux sets it to, capped. Upstream fix:
+ * honour `maxMessageSize` in YamuxStream (constructor and handleWindowUpdate).
+ *
+ * @module
+ */
 
 import type { StreamMuxerFactory } from "@libp2p/interface";
 import { yamux, type YamuxMuxerInit } from "@libp2p/yamux";

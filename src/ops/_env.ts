@@ -1,5 +1,9 @@
-// Shared bits of the ops app: its hono environment (the caller's address arrives from
-// the server as a binding), the app and route-group types, and the JSON error shape.
+/**
+ * Shared bits of the ops app: its hono environment (the caller's address arrives from
+ * the server as a binding), the app and route-group types, and the JSON error shape.
+ *
+ * @module
+ */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 

@@ -1,6 +1,10 @@
-// Shared schemas and helpers of the ops route groups: the JSON error body, response
-// helpers, paging, and the validation hook that turns a failed zod parse into a
-// BadRequestError, so `onError` answers it with the same JSON shape as every other 400.
+/**
+ * Shared schemas and helpers of the ops route groups: the JSON error body, response
+ * helpers, paging, and the validation hook that turns a failed zod parse into a
+ * BadRequestError, so `onError` answers it with the same JSON shape as every other 400.
+ *
+ * @module
+ */
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { BadRequestError } from "../errors.ts";

@@ -1,5 +1,9 @@
-// The prelude: the script that runs in every sandbox's context before the module does, and
-// the entry points it hands the host (sandbox.ts holds them by handle).
+/**
+ * The prelude: the script that runs in every sandbox's context before the module does, and
+ * the entry points it hands the host (sandbox.ts holds them by handle).
+ *
+ * @module
+ */
 
 import type { QuickJSHandle } from "quickjs-emscripten-core";
 import { ERROR_MESSAGE_MAX_CHARS, LOG_LINE_MAX_CHARS, LOG_LINES_MAX } from "./constants.ts";

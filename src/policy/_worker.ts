@@ -1,8 +1,12 @@
-// The sandbox worker: holds every loaded policy's QuickJS runtime and answers the engine's
-// requests one at a time. The engine terminates and restarts it when a call overruns (a
-// native built-in ignoring the deadline), so nothing here needs to defend against that.
-// It reads real time (Date.now, performance.now), not the injected Clock: a Worker gets no
-// clock object, and the watchdog compares its stamps with real time in the host.
+/**
+ * The sandbox worker: holds every loaded policy's QuickJS runtime and answers the engine's
+ * requests one at a time. The engine terminates and restarts it when a call overruns (a
+ * native built-in ignoring the deadline), so nothing here needs to defend against that.
+ * It reads real time (Date.now, performance.now), not the injected Clock: a Worker gets no
+ * clock object, and the watchdog compares its stamps with real time in the host.
+ *
+ * @module
+ */
 
 /// <reference lib="deno.worker" />
 

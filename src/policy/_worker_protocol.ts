@@ -1,4 +1,8 @@
-// Messages between the engine (main thread) and its sandbox worker (_worker.ts).
+/**
+ * Messages between the engine (main thread) and its sandbox worker (_worker.ts).
+ *
+ * @module
+ */
 
 import type { CallOutcome, SandboxFailure, SandboxLimits } from "./sandbox.ts";
 

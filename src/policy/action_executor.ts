@@ -1,7 +1,11 @@
-// From the actions a policy asked for to what the host did: the rails first (hysteresis,
-// cooldown, idempotence, restart budget, ban cap, declared hooks), then the policy's mode
-// (enforce runs it; warn logs it and still delivers alerts; dryrun only records it), then
-// the daemon's control API. A failing action is recorded, never thrown.
+/**
+ * From the actions a policy asked for to what the host did: the rails first (hysteresis,
+ * cooldown, idempotence, restart budget, ban cap, declared hooks), then the policy's mode
+ * (enforce runs it; warn logs it and still delivers alerts; dryrun only records it), then
+ * the daemon's control API. A failing action is recorded, never thrown.
+ *
+ * @module
+ */
 
 import { getLogger } from "@logtape/logtape";
 import type { AlertDispatcher } from "./alerts.ts";

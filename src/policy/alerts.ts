@@ -1,7 +1,11 @@
-// Alerts raised by policies: always to the log and `hopd_alerts_total`, and when configured
-// to a webhook (the alert as JSON) and to Alertmanager's /api/v2/alerts. Deliveries come
-// from a bounded queue (the oldest is dropped when full) and are retried with exponential
-// backoff and full jitter, so a sink that is down never blocks a tick.
+/**
+ * Alerts raised by policies: always to the log and `hopd_alerts_total`, and when configured
+ * to a webhook (the alert as JSON) and to Alertmanager's /api/v2/alerts. Deliveries come
+ * from a bounded queue (the oldest is dropped when full) and are retried with exponential
+ * backoff and full jitter, so a sink that is down never blocks a tick.
+ *
+ * @module
+ */
 
 import { getLogger } from "@logtape/logtape";
 import type { PolicyMetrics } from "./metrics.ts";

@@ -1,7 +1,11 @@
-// The decision log: one ndjson record per evaluation (and one per tick for the snapshot it
-// judged, so `hopd policy replay` can shadow a candidate), written to
-// <data_dir>/decisions.ndjson, rotated by size to decisions.ndjson.1 … .N. The newest
-// decisions are also kept in memory for GET /v1/decisions.
+/**
+ * The decision log: one ndjson record per evaluation (and one per tick for the snapshot it
+ * judged, so `hopd policy replay` can shadow a candidate), written to
+ * <data_dir>/decisions.ndjson, rotated by size to decisions.ndjson.1 … .N. The newest
+ * decisions are also kept in memory for GET /v1/decisions.
+ *
+ * @module
+ */
 
 import { join } from "node:path";
 import type { Action, PolicyMode, Snapshot, Verdict } from "./types.ts";

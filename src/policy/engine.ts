@@ -1,6 +1,10 @@
-// The policy engine: every tick it takes one snapshot, evaluates each active policy in its
-// sandbox, applies the rails and modes to the actions, folds the verdicts into the node's
-// health (/ready, hopd_health_status) and writes the decision log.
+/**
+ * The policy engine: every tick it takes one snapshot, evaluates each active policy in its
+ * sandbox, applies the rails and modes to the actions, folds the verdicts into the node's
+ * health (/ready, hopd_health_status) and writes the decision log.
+ *
+ * @module
+ */
 
 import { type Clock, SYSTEM_CLOCK, type TimerId } from "../clock/mod.ts";
 import { getLogger } from "@logtape/logtape";

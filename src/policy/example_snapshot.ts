@@ -1,5 +1,9 @@
-// A snapshot of a healthy, idle node: the base that fixture cases, `hopd policy eval` and the
-// benchmarks merge their own values onto, so a fixture states only what matters to it.
+/**
+ * A snapshot of a healthy, idle node: the base that fixture cases, `hopd policy eval` and the
+ * benchmarks merge their own values onto, so a fixture states only what matters to it.
+ *
+ * @module
+ */
 
 import { defaultSnapshotLimits } from "./snapshot_limits.ts";
 import type { Snapshot } from "./types.ts";

@@ -1,13 +1,17 @@
-// Runs the commands operators declared in `[policy] hooks` (runHook): argv without a shell,
-// a timeout, one run per hook at a time, output logged. A policy can only name a hook; it can
-// never choose the command or its arguments.
-//
-// Deno runs a program only with the run permission for it. The production permission set
-// (deno.json `permissions.hopd`, compiled into the binary) grants none; `scripts/compile.sh
-// --hooks-config FILE` adds exactly the configured commands (`hopd config allow-run`). A
-// hook this process may not run fails when asked, as a failure: the spawn is synchronous, so
-// the action is recorded as failed, never as executed, and `hopd_policy_hook_runs_total`
-// counts how each run ended.
+/**
+ * Runs the commands operators declared in `[policy] hooks` (runHook): argv without a shell,
+ * a timeout, one run per hook at a time, output logged. A policy can only name a hook; it can
+ * never choose the command or its arguments.
+ *
+ * Deno runs a program only with the run permission for it. The production permission set
+ * (deno.json `permissions.hopd`, compiled into the binary) grants none; `scripts/compile.sh
+ * --hooks-config FILE` adds exactly the configured commands (`hopd config allow-run`). A
+ * hook this process may not run fails when asked, as a failure: the spawn is synchronous, so
+ * the action is recorded as failed, never as executed, and `hopd_policy_hook_runs_total`
+ * counts how each run ended.
+ *
+ * @module
+ */
 
 import { getLogger } from "@logtape/logtape";
 import type { PolicyMetrics } from "./metrics.ts";

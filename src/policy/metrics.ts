@@ -1,4 +1,8 @@
-// The policy engine's Prometheus metrics (names agreed in docs/POLICIES.md and the alert rules).
+/**
+ * The policy engine's Prometheus metrics (names agreed in docs/POLICIES.md and the alert rules).
+ *
+ * @module
+ */
 
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 

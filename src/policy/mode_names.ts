@@ -1,10 +1,14 @@
-// `policy.modes` names policies by file name ("restart_on_memory=dryrun"). A name that is a
-// near miss of a policy in the directory ("restart_on_memroy") is a typo that would leave the
-// real policy in the default mode: a config error (`hopd config check`, start, reload). A name
-// far from every policy may be a policy still to come (an operator sets `new=dryrun` before
-// dropping new.js in, so it never runs in enforce): a warning, and its mode applies when the
-// file appears. The engine logs again whenever the directory changes so that a name matches
-// nothing (a policy renamed or removed).
+/**
+ * `policy.modes` names policies by file name ("restart_on_memory=dryrun"). A name that is a
+ * near miss of a policy in the directory ("restart_on_memroy") is a typo that would leave the
+ * real policy in the default mode: a config error (`hopd config check`, start, reload). A name
+ * far from every policy may be a policy still to come (an operator sets `new=dryrun` before
+ * dropping new.js in, so it never runs in enforce): a warning, and its mode applies when the
+ * file appears. The engine logs again whenever the directory changes so that a name matches
+ * nothing (a policy renamed or removed).
+ *
+ * @module
+ */
 
 import type { ResolvedPolicyConfig } from "../config/mod.ts";
 import { moduleNameOf } from "./module_table.ts";

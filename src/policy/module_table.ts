@@ -1,7 +1,11 @@
-// The loaded policies (or plugins) of one directory: each file's active revision and its
-// sandbox, and what went wrong with the last attempt. A new revision is prepared in a fresh
-// sandbox beside the active one and swapped in only when it compiled and passed its
-// fixtures; any failure keeps the last good version running.
+/**
+ * The loaded policies (or plugins) of one directory: each file's active revision and its
+ * sandbox, and what went wrong with the last attempt. A new revision is prepared in a fresh
+ * sandbox beside the active one and swapped in only when it compiled and passed its
+ * fixtures; any failure keeps the last good version running.
+ *
+ * @module
+ */
 
 import type { Clock } from "../clock/mod.ts";
 import { basename, join } from "node:path";

@@ -1,8 +1,12 @@
-// Watches a policies/ or plugins/ directory and tells which module names changed. Editors
-// save by writing a temp file and renaming it over the original, so the directory is
-// watched (not the file), names are filtered to module files, and events are collected for
-// a short debounce before one callback per burst. A directory that does not exist yet is
-// polled until it appears.
+/**
+ * Watches a policies/ or plugins/ directory and tells which module names changed. Editors
+ * save by writing a temp file and renaming it over the original, so the directory is
+ * watched (not the file), names are filtered to module files, and events are collected for
+ * a short debounce before one callback per burst. A directory that does not exist yet is
+ * polled until it appears.
+ *
+ * @module
+ */
 
 import { type Clock, SYSTEM_CLOCK, type TimerId } from "../clock/mod.ts";
 import { moduleNameOf } from "./module_table.ts";

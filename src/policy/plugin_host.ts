@@ -1,8 +1,12 @@
-// Operator plugins (plugins/*.js) in their own sandbox worker, separate from the policies so
-// a slow policy never delays an admission. Admission hooks (onReservation, onCircuit) answer
-// within policy.plugin_budget or count as failed (open = accept, closed = refuse); the
-// scoring hook adjusts the balancer's candidate scores. Plugins are pure: each call gets the
-// event and an empty ctx.state.
+/**
+ * Operator plugins (plugins/*.js) in their own sandbox worker, separate from the policies so
+ * a slow policy never delays an admission. Admission hooks (onReservation, onCircuit) answer
+ * within policy.plugin_budget or count as failed (open = accept, closed = refuse); the
+ * scoring hook adjusts the balancer's candidate scores. Plugins are pure: each call gets the
+ * event and an empty ctx.state.
+ *
+ * @module
+ */
 
 import { type Clock, SYSTEM_CLOCK, type TimerId } from "../clock/mod.ts";
 import { getLogger } from "@logtape/logtape";

@@ -1,7 +1,11 @@
-// Turning a file into a live module: compile it in a fresh sandbox, check its exports, run a
-// smoke evaluation and its own fixture cases (<name>_test.js), and only then call it good.
-// The engine's hot reload and `hopd policy check|test` share this path, so what passes the
-// CLI is what the running relay would accept.
+/**
+ * Turning a file into a live module: compile it in a fresh sandbox, check its exports, run a
+ * smoke evaluation and its own fixture cases (<name>_test.js), and only then call it good.
+ * The engine's hot reload and `hopd policy check|test` share this path, so what passes the
+ * CLI is what the running relay would accept.
+ *
+ * @module
+ */
 
 import { z } from "zod";
 import type { Clock } from "../clock/mod.ts";

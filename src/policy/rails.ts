@@ -1,6 +1,10 @@
-// The safety rails the host enforces around every action, whatever the policy says:
-// hysteresis (asked for in N of the last M ticks), a cooldown per action, the restart budget
-// and the cap on policy bans. Pure: time comes in as numbers.
+/**
+ * The safety rails the host enforces around every action, whatever the policy says:
+ * hysteresis (asked for in N of the last M ticks), a cooldown per action, the restart budget
+ * and the cap on policy bans. Pure: time comes in as numbers.
+ *
+ * @module
+ */
 
 import type { Action } from "./types.ts";
 

@@ -1,14 +1,18 @@
-// One policy or plugin inside its own QuickJS runtime (its own wasm module instance): memory
-// limit, stack limit and a deadline interrupt per call. Data crosses as JSON strings only, and
-// the sandbox has no host I/O: the clock (`Date`, `ctx.now`) and randomness (`Math.random`,
-// `ctx.random`) come from the host per call, so a recorded run can be replayed exactly.
-//
-// QuickJS checks its interrupt between bytecodes, not inside native built-ins (a huge `sort`
-// or `join` runs to the end): the caller runs sandboxes in a Worker it can terminate
-// (sandbox_worker.ts).
-//
-// Real time, not the injected Clock (src/clock): this runs inside that Worker, where no
-// clock object can be passed, and its deadline and durations bound real CPU time.
+/**
+ * One policy or plugin inside its own QuickJS runtime (its own wasm module instance): memory
+ * limit, stack limit and a deadline interrupt per call. Data crosses as JSON strings only, and
+ * the sandbox has no host I/O: the clock (`Date`, `ctx.now`) and randomness (`Math.random`,
+ * `ctx.random`) come from the host per call, so a recorded run can be replayed exactly.
+ *
+ * QuickJS checks its interrupt between bytecodes, not inside native built-ins (a huge `sort`
+ * or `join` runs to the end): the caller runs sandboxes in a Worker it can terminate
+ * (sandbox_worker.ts).
+ *
+ * Real time, not the injected Clock (src/clock): this runs inside that Worker, where no
+ * clock object can be passed, and its deadline and durations bound real CPU time.
+ *
+ * @module
+ */
 
 import variant from "@jitl/quickjs-singlefile-mjs-release-sync";
 import {

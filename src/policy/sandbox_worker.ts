@@ -1,8 +1,12 @@
-// The engine's handle on a sandbox worker: requests and replies paired by id, and a watchdog
-// that terminates the worker when the request it is running overruns its hard limit (the
-// sandbox deadline plus a grace), then starts a fresh worker and loads every module again.
-// Only the request that was running is answered "killed": the ones queued behind it are sent
-// again to the fresh worker, so a kill is never blamed on a policy that merely waited.
+/**
+ * The engine's handle on a sandbox worker: requests and replies paired by id, and a watchdog
+ * that terminates the worker when the request it is running overruns its hard limit (the
+ * sandbox deadline plus a grace), then starts a fresh worker and loads every module again.
+ * Only the request that was running is answered "killed": the ones queued behind it are sent
+ * again to the fresh worker, so a kill is never blamed on a policy that merely waited.
+ *
+ * @module
+ */
 
 import type { CallOutcome, SandboxLimits } from "./sandbox.ts";
 import {

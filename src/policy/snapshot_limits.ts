@@ -1,5 +1,9 @@
-// The snapshot's `limits` section: what the node is configured to hold and carry, read from the
-// resolved config so that no policy copies a config value into its source.
+/**
+ * The snapshot's `limits` section: what the node is configured to hold and carry, read from the
+ * resolved config so that no policy copies a config value into its source.
+ *
+ * @module
+ */
 
 import { defaultConfig, type ResolvedConfig } from "../config/mod.ts";
 import type { SnapshotLimits } from "./types.ts";

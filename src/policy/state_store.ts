@@ -1,6 +1,10 @@
-// What the policy engine keeps across reloads and restarts: each policy's ctx.state and the
-// restart times of the restart budget, in <data_dir>/policy_state.json (written atomically:
-// a temp file, then rename). A corrupt file is set aside and the engine starts empty.
+/**
+ * What the policy engine keeps across reloads and restarts: each policy's ctx.state and the
+ * restart times of the restart budget, in <data_dir>/policy_state.json (written atomically:
+ * a temp file, then rename). A corrupt file is set aside and the engine starts empty.
+ *
+ * @module
+ */
 
 import { type Clock, SYSTEM_CLOCK } from "../clock/mod.ts";
 import { join } from "node:path";

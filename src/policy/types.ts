@@ -1,6 +1,10 @@
-// The policy contract: the snapshot a policy reads, the result it returns and the actions it
-// may ask for. policies/hopd.d.ts is the authors' copy of these types; a unit test checks the
-// two agree on every action type and snapshot section.
+/**
+ * The policy contract: the snapshot a policy reads, the result it returns and the actions it
+ * may ask for. policies/hopd.d.ts is the authors' copy of these types; a unit test checks the
+ * two agree on every action type and snapshot section.
+ *
+ * @module
+ */
 
 import { z } from "zod";
 import { type Verdict, VERDICTS } from "../balancer/mod.ts";

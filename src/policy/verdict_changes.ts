@@ -1,7 +1,11 @@
-// Each policy's verdict (as /ready sees it: after hysteresis) is logged when it changes, once,
-// as it happens: a policy that takes the node out of rotation says so in the log, and so does
-// its return. The change also goes into the decision record (`verdictChange`), which is what
-// the status page's "Recent actions" lists.
+/**
+ * Each policy's verdict (as /ready sees it: after hysteresis) is logged when it changes, once,
+ * as it happens: a policy that takes the node out of rotation says so in the log, and so does
+ * its return. The change also goes into the decision record (`verdictChange`), which is what
+ * the status page's "Recent actions" lists.
+ *
+ * @module
+ */
 
 import type { Logger } from "@logtape/logtape";
 import { type PolicyMode, type Verdict, VERDICTS } from "./types.ts";

@@ -1,5 +1,9 @@
-// Internal constants of the socket guard (not configurable; the knobs are in the config
-// schema's [connections] and [http] sections).
+/**
+ * Internal constants of the socket guard (not configurable; the knobs are in the config
+ * schema's [connections] and [http] sections).
+ *
+ * @module
+ */
 
 /** Descriptors a probe looks for beyond the reserve: one probe per this many new sockets. */
 export const FD_PROBE_STEP = 256;

@@ -1,12 +1,16 @@
-// How many file descriptors are still free, so hopd refuses new sockets before EMFILE.
-//
-// Deno gives a program under hopd's permission set no way to read RLIMIT_NOFILE or count its
-// descriptors (/proc/self needs --allow-all; there is no getrlimit), so the budget asks the
-// kernel directly: it opens /dev/null until it has `reserve + step` descriptors or EMFILE,
-// closes them, and so knows how many are free (or that at least that many are). The probe
-// runs synchronously, so no accept runs beside it. Between probes the budget counts the
-// sockets the guard admits and closes; it probes again when that count has used up what the
-// last probe found, and on a timer (other parts of hopd open files and dial out too).
+/**
+ * How many file descriptors are still free, so hopd refuses new sockets before EMFILE.
+ *
+ * Deno gives a program under hopd's permission set no way to read RLIMIT_NOFILE or count its
+ * descriptors (/proc/self needs --allow-all; there is no getrlimit), so the budget asks the
+ * kernel directly: it opens /dev/null until it has `reserve + step` descriptors or EMFILE,
+ * closes them, and so knows how many are free (or that at least that many are). The probe
+ * runs synchronously, so no accept runs beside it. Between probes the budget counts the
+ * sockets the guard admits and closes; it probes again when that count has used up what the
+ * last probe found, and on a timer (other parts of hopd open files and dial out too).
+ *
+ * @module
+ */
 
 import type { Clock } from "../clock/mod.ts";
 import { FD_PROBE_STEP, FD_RECHECK_FAR_MS, FD_RECHECK_NEAR_MS } from "./constants.ts";

@@ -1,3 +1,10 @@
+/**
+ * The socket guards' Prometheus metrics: sockets by phase, refusals, timeouts, listener stalls
+ * and the file descriptor budget, read from the guards at scrape time.
+ *
+ * @module
+ */
+
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { FdBudget } from "./fd_budget.ts";
 import type { SocketGuard } from "./socket_guard.ts";

@@ -1,8 +1,12 @@
-// The socket guard of one listener group: every socket a guarded node:net server accepts
-// comes here first. It is admitted, shed or refused (limiter, per-IP / per-subnet / total
-// bounds, file descriptors), then followed through its phases until it is an established
-// connection or is closed at its phase's deadline. A loopback probe finds listeners that
-// stopped accepting, and they are re-opened.
+/**
+ * The socket guard of one listener group: every socket a guarded node:net server accepts
+ * comes here first. It is admitted, shed or refused (limiter, per-IP / per-subnet / total
+ * bounds, file descriptors), then followed through its phases until it is an established
+ * connection or is closed at its phase's deadline. A loopback probe finds listeners that
+ * stopped accepting, and they are re-opened.
+ *
+ * @module
+ */
 
 import net from "node:net";
 import { getLogger } from "@logtape/logtape";

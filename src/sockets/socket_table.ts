@@ -1,7 +1,11 @@
-// The bounded table of one listener group's sockets: how many each IP, each subnet and all
-// of them together may hold, which socket goes when a bound is reached, and which have
-// outlived their phase's deadline. Pure bookkeeping: it never touches a socket; the guard
-// closes what it is told to.
+/**
+ * The bounded table of one listener group's sockets: how many each IP, each subnet and all
+ * of them together may hold, which socket goes when a bound is reached, and which have
+ * outlived their phase's deadline. Pure bookkeeping: it never touches a socket; the guard
+ * closes what it is told to.
+ *
+ * @module
+ */
 
 /** Where a socket is in its life; each phase has its own deadline. */
 export type SocketPhase =
