@@ -34,5 +34,11 @@ export type {
   ResolvedTlsConfig,
 } from "./resolve.ts";
 export { exampleConfigToml } from "./example.ts";
-export { BALANCER_ALGORITHMS, LOG_FORMATS, LOG_LEVELS, POLICY_MODES } from "./schema.ts";
+export {
+  ACME_CHALLENGES,
+  BALANCER_ALGORITHMS,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  POLICY_MODES,
+} from "./schema.ts";
 export { formatDurationMs, parseDurationMs, parseRatePerSecond, parseSizeBytes } from "./units.ts";
