@@ -55,6 +55,23 @@ export const SYSTEM_CLOCK: Clock = Object.freeze({
   clearInterval: (id: TimerId | undefined) => clearInterval(id),
 });
 
+/**
+ * `AbortSignal.timeout(ms)` on an injected clock: the signal aborts with a `TimeoutError`
+ * once `ms` have passed on `clock`.
+ *
+ * @param clock The clock to time out on.
+ * @param ms The timeout.
+ * @returns The signal, and `clear()` to call when the guarded work is done (frees the timer).
+ */
+export function abortAfter(clock: Clock, ms: number): { signal: AbortSignal; clear(): void } {
+  const controller = new AbortController();
+  const id = clock.setTimeout(
+    () => controller.abort(new DOMException("The operation timed out.", "TimeoutError")),
+    ms,
+  );
+  return { signal: controller.signal, clear: () => clock.clearTimeout(id) };
+}
+
 interface ManualTimer {
   atMs: number;
   readonly callback: () => void;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ManualClock, SYSTEM_CLOCK } from "./mod.ts";
+import { abortAfter, ManualClock, SYSTEM_CLOCK } from "./mod.ts";
 
 Deno.test("ManualClock.advance() fires due timers in order, each reading its due time", () => {
   const clock = new ManualClock(1_000);
@@ -47,6 +47,20 @@ Deno.test("ManualClock.setWallMs() steps the wall clock only, and advance() refu
   assert.equal(clock.nowMs(), 2_000);
   assert.equal(clock.monotonicMs(), 5);
   assert.throws(() => clock.advance(-1), RangeError);
+});
+
+Deno.test("abortAfter() aborts with a TimeoutError when the clock reaches the timeout, and clear() cancels it", () => {
+  const clock = new ManualClock();
+  const timed = abortAfter(clock, 100);
+  clock.advance(99);
+  assert.equal(timed.signal.aborted, false);
+  clock.advance(1);
+  assert.equal((timed.signal.reason as DOMException).name, "TimeoutError");
+  const cleared = abortAfter(clock, 100);
+  cleared.clear();
+  clock.advance(1_000);
+  assert.equal(cleared.signal.aborted, false);
+  assert.equal(clock.pendingTimers, 0);
 });
 
 Deno.test("SYSTEM_CLOCK reads the process clocks and runs real timers", async () => {

@@ -304,6 +304,7 @@ function buildFederation(
     host,
     relay,
     registry: core.registry,
+    clock: core.clock,
     limiter: core.limiter,
     verdict: () => links.health().verdict,
     draining: () => core.state.isDraining(),
@@ -320,6 +321,7 @@ function buildSnapshots(
   const { limiter, bans, state } = core;
   return new SnapshotBuilder({
     registry: core.registry,
+    clock: core.clock,
     relay,
     peerId: core.peerId,
     startedAtMs: core.startedAtMs,

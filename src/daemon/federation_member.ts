@@ -7,6 +7,7 @@
  * @module
  */
 
+import { type Clock, SYSTEM_CLOCK } from "../clock/mod.ts";
 import { peerIdFromString } from "@libp2p/peer-id";
 import type { Registry } from "prom-client";
 import type { Verdict } from "../balancer/mod.ts";
@@ -31,6 +32,8 @@ export interface FederationMemberSources {
   draining(): boolean;
   /** The plugins' score hook, when the policy engine runs. */
   readonly scoreHook?: ScoreHook;
+  /** The daemon's clock, for the federation, its sampler and its refusal log. @default SYSTEM_CLOCK */
+  readonly clock?: Clock;
 }
 
 /** The federation with its sampler and refusal log. */
@@ -59,11 +62,13 @@ export function federationMember(
   if (host.pubsub === undefined) {
     throw new TypeError("Cannot run the federation on a host built without gossipsub");
   }
-  const sampler = new LoadSampler({ registry, relay });
+  const clock = sources.clock ?? SYSTEM_CLOCK;
+  const sampler = new LoadSampler({ registry, relay, clock });
   const service = federation(config.federation)({
     libp2p: host.libp2p,
     pubsub: host.pubsub,
     registry,
+    clock,
     relayCapacity: {
       maxReservations: config.relay.maxReservations,
       maxCircuits: config.relay.maxCircuits,
@@ -85,6 +90,7 @@ export function federationMember(
   const refusals = new RefusalLogger({
     alternatives: (peer) => service.alternatives(peer),
     intervalMs: REFUSAL_LOG_INTERVAL_MS,
+    clock,
   });
   return {
     federation: service,

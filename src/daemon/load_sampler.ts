@@ -7,6 +7,7 @@
  * @module
  */
 
+import { type Clock, SYSTEM_CLOCK, type TimerId } from "../clock/mod.ts";
 import type { Registry } from "prom-client";
 import type { Relay } from "../relay/mod.ts";
 import { CpuMeter } from "./cpu_meter.ts";
@@ -24,15 +25,15 @@ export interface SampledLoad {
 export interface LoadSamplerSources {
   readonly registry: Registry;
   readonly relay: Pick<Relay, "stats">;
-  /** @default Date.now */
-  readonly nowMs?: () => number;
+  /** The sampling timer and the rates' time base. @default SYSTEM_CLOCK */
+  readonly clock?: Clock;
 }
 
 /** Samples rates on a timer; {@linkcode LoadSampler.current} returns the latest. */
 export class LoadSampler {
   readonly #s: LoadSamplerSources;
-  readonly #nowMs: () => number;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  readonly #clock: Clock;
+  #timer: TimerId | undefined;
   #atMs: number;
   readonly #cpu = new CpuMeter();
   #bytes = { in: 0, out: 0 };
@@ -41,18 +42,18 @@ export class LoadSampler {
   /** @param sources The registry and the relay. */
   constructor(sources: LoadSamplerSources) {
     this.#s = sources;
-    this.#nowMs = sources.nowMs ?? Date.now;
-    this.#atMs = this.#nowMs();
+    this.#clock = sources.clock ?? SYSTEM_CLOCK;
+    this.#atMs = this.#clock.nowMs();
   }
 
   /** Samples every `intervalMs` (a first sample at once). */
   start(intervalMs: number): void {
     void this.sample();
-    this.#timer = setInterval(() => void this.sample(), intervalMs);
+    this.#timer = this.#clock.setInterval(() => void this.sample(), intervalMs);
   }
 
   stop(): void {
-    clearInterval(this.#timer);
+    this.#clock.clearInterval(this.#timer);
   }
 
   /** The latest sample. */
@@ -71,7 +72,7 @@ export class LoadSampler {
         if (labels.direction === "src_to_dst") bytes.in += value;
         else if (labels.direction === "dst_to_src") bytes.out += value;
       }
-      const nowMs = this.#nowMs();
+      const nowMs = this.#clock.nowMs();
       const seconds = Math.max(0.001, (nowMs - this.#atMs) / 1_000);
       const cpuSeconds = this.#cpu.takeSeconds();
       this.#current = {

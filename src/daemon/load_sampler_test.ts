@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ManualClock } from "../clock/mod.ts";
 import { Registry } from "prom-client";
 import { relayedBytesCounter } from "./_test_peers.ts";
 import { LoadSampler } from "./load_sampler.ts";
@@ -7,11 +8,11 @@ Deno.test("LoadSampler reports relayed bytes per second per direction over its i
   const registry = new Registry();
   const bytes = relayedBytesCounter(registry);
   let statsCalls = 0;
-  const clock = { ms: 0 };
+  const clock = new ManualClock(0);
   const sampler = new LoadSampler({
     registry,
     relay: { stats: () => (statsCalls++, { reservations: 0, circuits: 0 }) as never },
-    nowMs: () => clock.ms,
+    clock,
   });
   assert.deepEqual(sampler.current(), {
     bytesPerSecondIn: 0,
@@ -21,14 +22,14 @@ Deno.test("LoadSampler reports relayed bytes per second per direction over its i
   });
   bytes.inc({ direction: "src_to_dst" }, 3_000);
   bytes.inc({ direction: "dst_to_src" }, 1_000);
-  clock.ms = 2_000;
+  clock.advance(2_000);
   await sampler.sample();
   assert.equal(statsCalls, 1, "live circuits' bytes are flushed into the counter first");
   const first = sampler.current();
   assert.equal(first.bytesPerSecondIn, 1_500);
   assert.equal(first.bytesPerSecondOut, 500);
   assert.ok(first.memoryBytes > 0 && first.cpu >= 0);
-  clock.ms = 3_000;
+  clock.advance(1_000);
   await sampler.sample();
   assert.equal(sampler.current().bytesPerSecondIn, 0, "nothing relayed since");
 });

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { type Clock, SYSTEM_CLOCK } from "../clock/mod.ts";
 import type { Registry } from "prom-client";
 import type { Snapshot, SnapshotLimits } from "../policy/mod.ts";
 import type { Relay } from "../relay/mod.ts";
@@ -25,8 +26,8 @@ export interface SnapshotSources {
   /** The configured limits and the memory budget in force now. */
   limits(): Promise<SnapshotLimits>;
   federation?(): Snapshot["federation"] | undefined;
-  /** The wall clock of `snapshot.now`, uptime and rates. @default Date.now */
-  readonly clock?: { nowMs(): number };
+  /** The wall clock of `snapshot.now`, uptime and rates. @default SYSTEM_CLOCK */
+  readonly clock?: Clock;
 }
 
 const LAG_SAMPLE_MS = 100;
@@ -44,19 +45,20 @@ interface Sample {
 export class SnapshotBuilder {
   readonly #s: SnapshotSources;
   #lagSamples: number[] = [];
+  // The lag sampler runs on real time, not the injected clock: it measures how late the
+  // process's own event loop runs a real timer (and unrefs it, which a Clock cannot).
   #lagTimer: ReturnType<typeof setInterval> | undefined;
   #lastSampleAt = performance.now();
   #previous = new Map<string, number>();
   #previousAtMs: number;
-  readonly #nowMs: () => number;
+  readonly #clock: Clock;
   readonly #cpu = new CpuMeter();
 
   /** @param sources The registry and the live state it reads. */
   constructor(sources: SnapshotSources) {
     this.#s = sources;
-    const clock = sources.clock;
-    this.#nowMs = clock === undefined ? Date.now : () => clock.nowMs();
-    this.#previousAtMs = this.#nowMs();
+    this.#clock = sources.clock ?? SYSTEM_CLOCK;
+    this.#previousAtMs = this.#clock.nowMs();
   }
 
   /** Starts the event-loop lag sampler. */
@@ -78,7 +80,7 @@ export class SnapshotBuilder {
   /** The snapshot of tick `tick`. */
   async build(tick: number): Promise<Snapshot> {
     const s = this.#s;
-    const nowMs = this.#nowMs();
+    const nowMs = this.#clock.nowMs();
     const seconds = Math.max(0.001, (nowMs - this.#previousAtMs) / 1000);
     this.#previousAtMs = nowMs;
     const memory = Deno.memoryUsage();

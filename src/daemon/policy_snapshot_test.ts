@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ManualClock } from "../clock/mod.ts";
 import { Counter, Histogram, Registry } from "prom-client";
 import { SnapshotBuilder } from "./policy_snapshot.ts";
 import { relayedBytesCounter } from "./_test_peers.ts";
@@ -24,7 +25,7 @@ function rig() {
     buckets: [0.1, 0.5, 1],
     registers: [registry],
   });
-  const clock = { ms: 1_000_000 };
+  const clock = new ManualClock(1_000_000);
   const builder = new SnapshotBuilder({
     registry,
     relay: {
@@ -52,7 +53,7 @@ function rig() {
         capacityBandwidthBytesPerSecond: 0,
         memoryMaxBytes: 0,
       }),
-    clock: { nowMs: () => clock.ms },
+    clock,
   });
   return { builder, bytes, refusals, rejections, setup, clock };
 }
@@ -62,7 +63,7 @@ Deno.test("SnapshotBuilder turns the registry's counters into per-tick deltas an
   r.bytes.inc({ direction: "src_to_dst" }, 1_000);
   r.refusals.inc({ reason: "no_reservation" }, 2);
   await r.builder.build(1);
-  r.clock.ms += 2_000;
+  r.clock.advance(2_000);
   r.bytes.inc({ direction: "src_to_dst" }, 4_000);
   r.bytes.inc({ direction: "dst_to_src" }, 1_000);
   r.refusals.inc({ reason: "no_reservation" }, 3);

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { type Clock, SYSTEM_CLOCK } from "../clock/mod.ts";
 import { getLogger } from "@logtape/logtape";
 import type { RankedRelay } from "../balancer/mod.ts";
 
@@ -21,20 +22,20 @@ export interface RefusalLoggerInit {
   alternatives(peer: string): readonly RankedRelay[];
   /** Least time between two log lines. */
   readonly intervalMs: number;
-  /** @default Date.now */
-  readonly nowMs?: () => number;
+  /** @default SYSTEM_CLOCK */
+  readonly clock?: Clock;
 }
 
 /** Logs the alternatives of refused reservations, rate limited. */
 export class RefusalLogger {
   readonly #init: RefusalLoggerInit;
-  readonly #nowMs: () => number;
+  readonly #clock: Clock;
   #lastAtMs = -Infinity;
   #folded = 0;
 
   constructor(init: RefusalLoggerInit) {
     this.#init = init;
-    this.#nowMs = init.nowMs ?? Date.now;
+    this.#clock = init.clock ?? SYSTEM_CLOCK;
   }
 
   /**
@@ -46,7 +47,7 @@ export class RefusalLogger {
    */
   refused(peer: string, reason: string): boolean {
     if (!REDIRECTABLE.has(reason)) return false;
-    const nowMs = this.#nowMs();
+    const nowMs = this.#clock.nowMs();
     if (nowMs - this.#lastAtMs < this.#init.intervalMs) {
       this.#folded++;
       return false;

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { abortAfter, type Clock, SYSTEM_CLOCK, type TimerId } from "../clock/mod.ts";
 import { type GossipsubOpts, StrictSign, TopicValidatorResult } from "@libp2p/gossipsub";
 import type { Message } from "@libp2p/gossipsub";
 import type { PeerId } from "@libp2p/interface";
@@ -111,7 +112,7 @@ export function gossipsubOptions(
 export class FederationService implements Federation {
   readonly #config: ResolvedFederationConfig;
   readonly #c: FederationComponents;
-  readonly #nowMs: () => number;
+  readonly #clock: Clock;
   readonly #self: string;
   readonly #validator: ReportValidator;
   readonly #view: MemberView;
@@ -123,7 +124,7 @@ export class FederationService implements Federation {
   #seq = 0;
   #weight: number;
   #started = false;
-  #timers: ReturnType<typeof setInterval>[] = [];
+  #timers: TimerId[] = [];
   readonly #peerIds = new Map<string, PeerId>();
 
   /**
@@ -134,9 +135,9 @@ export class FederationService implements Federation {
   constructor(config: ResolvedFederationConfig, components: FederationComponents) {
     this.#config = config;
     this.#c = components;
-    this.#nowMs = components.nowMs ?? Date.now;
+    this.#clock = components.clock ?? SYSTEM_CLOCK;
     this.#self = components.libp2p.peerId.toString();
-    this.#epoch = this.#nowMs();
+    this.#epoch = this.#clock.nowMs();
     this.#weight = config.weight;
     this.#regions = new RegionMap(config.cidrRegions);
     this.#balancer = createBalancer({ algorithm: config.algorithm });
@@ -144,7 +145,7 @@ export class FederationService implements Federation {
       self: this.#self,
       members: config.members,
       maxAgeMs: config.deadAfterMs,
-      nowMs: this.#nowMs,
+      clock: this.#clock,
     });
     this.#view = new MemberView({
       suspectAfterMs: config.suspectAfterMs,
@@ -165,6 +166,7 @@ export class FederationService implements Federation {
         }
       },
       isConnected: (peerId) => this.#connectedTo(peerId),
+      clock: this.#clock,
       onDialError: (peerId, error, nextDelayMs) =>
         log.debug("Cannot reach member {peerId}: {message}; next try in {nextDelayMs} ms", {
           peerId,
@@ -175,7 +177,7 @@ export class FederationService implements Federation {
     this.#metrics = new FederationMetrics(components.registry, {
       counts: () => this.summary().members,
       connectedMembers: () => this.summary().connectedMembers,
-      oldestReportAgeMs: () => this.#view.oldestReportAgeMs(this.#nowMs()),
+      oldestReportAgeMs: () => this.#view.oldestReportAgeMs(this.#clock.nowMs()),
     });
   }
 
@@ -192,15 +194,17 @@ export class FederationService implements Federation {
         select: (request) => this.select(request),
         admit: this.#c.selectAdmission,
         onError: (reason) => this.#metrics.selectStreamErrors.inc({ reason }),
+        clock: this.#clock,
       });
     }, { maxInboundStreams: SELECT_MAX_INBOUND_STREAMS, runOnLimitedConnection: true });
     this.#dialBootstrap();
     this.#dialer.start();
     const { intervalMs } = this.#config;
+    const clock = this.#clock;
     this.#timers.push(
-      setInterval(() => this.#publish(false), intervalMs),
-      setInterval(() => this.#tick(), Math.max(10, intervalMs / VIEW_TICKS_PER_INTERVAL)),
-      setInterval(() => this.#probeRtts(), RTT_PROBE_INTERVAL_MS),
+      clock.setInterval(() => this.#publish(false), intervalMs),
+      clock.setInterval(() => this.#tick(), Math.max(10, intervalMs / VIEW_TICKS_PER_INTERVAL)),
+      clock.setInterval(() => this.#probeRtts(), RTT_PROBE_INTERVAL_MS),
     );
     this.#publish(false);
     log.info(
@@ -216,15 +220,19 @@ export class FederationService implements Federation {
   async stop(): Promise<void> {
     if (!this.#started) return;
     this.#started = false;
-    for (const timer of this.#timers) clearInterval(timer);
+    for (const timer of this.#timers) this.#clock.clearInterval(timer);
     this.#timers = [];
     this.#dialer.stop();
     const { libp2p, pubsub } = this.#c;
     // Tell the members at once rather than let them wait out the dead limit.
+    let timer: TimerId | undefined;
     await Promise.race([
       this.#publish(true),
-      new Promise((resolve) => setTimeout(resolve, LEAVING_PUBLISH_TIMEOUT_MS)),
+      new Promise<void>((resolve) => {
+        timer = this.#clock.setTimeout(resolve, LEAVING_PUBLISH_TIMEOUT_MS);
+      }),
     ]);
+    this.#clock.clearTimeout(timer);
     libp2p.removeEventListener("peer:connect", this.#onConnect);
     libp2p.removeEventListener("peer:disconnect", this.#onDisconnect);
     try {
@@ -262,7 +270,7 @@ export class FederationService implements Federation {
     const counts = this.#view.counts();
     let connected = 0;
     for (const record of this.#view.records()) if (record.connected) connected++;
-    const oldest = this.#view.oldestReportAgeMs(this.#nowMs());
+    const oldest = this.#view.oldestReportAgeMs(this.#clock.nowMs());
     return {
       enabled: true,
       members: { ...counts, alive: counts.alive + 1 },
@@ -272,7 +280,7 @@ export class FederationService implements Federation {
   }
 
   view(): FederationView {
-    const now = this.#nowMs();
+    const now = this.#clock.nowMs();
     const self = this.#balancer.get(this.#self);
     const members: FederationMemberView[] = [];
     if (self !== undefined) {
@@ -311,6 +319,7 @@ export class FederationService implements Federation {
         hints,
         n,
         timeoutMs: SCORE_HOOK_TIMEOUT_MS,
+        clock: this.#clock,
       });
       this.#metrics.scoreHook(result.outcome);
       selection = result.selection;
@@ -344,7 +353,7 @@ export class FederationService implements Federation {
     }
     const before = this.#view.apply(
       { peerId: from!, report: check.report, addrs: check.addrs },
-      this.#nowMs(),
+      this.#clock.nowMs(),
     );
     if (before === undefined && this.#connectedTo(from!)) {
       // Connected before its first report: the connect event found no record to mark.
@@ -382,7 +391,7 @@ export class FederationService implements Federation {
   };
 
   #tick(): void {
-    for (const [peerId, state] of this.#view.tick(this.#nowMs())) {
+    for (const [peerId, state] of this.#view.tick(this.#clock.nowMs())) {
       if (state === undefined) {
         log.info("Member {peerId} forgotten", { peerId });
       } else {
@@ -431,7 +440,7 @@ export class FederationService implements Federation {
     return {
       epoch: this.#epoch,
       seq: ++this.#seq,
-      sentAtMs: this.#nowMs(),
+      sentAtMs: this.#clock.nowMs(),
       intervalMs,
       addrs: this.#ownAddrs().map((addr) => addr.decapsulateCode(421).bytes),
       region: region ?? "",
@@ -494,11 +503,14 @@ export class FederationService implements Federation {
   async #probeRtt(peerId: string): Promise<void> {
     const ping = this.#c.ping;
     if (ping === undefined) return;
+    const timeout = abortAfter(this.#clock, RTT_PROBE_TIMEOUT_MS);
     try {
-      const rttMs = await ping(peerId, AbortSignal.timeout(RTT_PROBE_TIMEOUT_MS));
+      const rttMs = await ping(peerId, timeout.signal);
       this.#view.setRtt(peerId, rttMs);
     } catch {
       // An unanswered ping says nothing the reports do not: silence is aged by the view.
+    } finally {
+      timeout.clear();
     }
   }
 }

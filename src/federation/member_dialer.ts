@@ -12,6 +12,7 @@
  * @module
  */
 
+import { type Clock, SYSTEM_CLOCK, type TimerId } from "../clock/mod.ts";
 import { MEMBER_DIAL_BACKOFF_INITIAL_MS, MEMBER_DIAL_BACKOFF_MAX_MS } from "./constants.ts";
 
 /**
@@ -60,10 +61,8 @@ export interface MemberDialerComponents {
   isConnected(peerId: string): boolean;
   /** @default Math.random */
   readonly random?: () => number;
-  /** @default globalThis.setTimeout */
-  readonly setTimeout?: (fn: () => void, ms: number) => number;
-  /** @default globalThis.clearTimeout */
-  readonly clearTimeout?: (id: number) => void;
+  /** The backoff timers. @default SYSTEM_CLOCK */
+  readonly clock?: Clock;
   /** Told about each failed dial (for the log and metrics). */
   readonly onDialError?: (peerId: string, error: unknown, nextDelayMs: number) => void;
 }
@@ -71,7 +70,7 @@ export interface MemberDialerComponents {
 interface Target {
   addrs: readonly string[];
   failures: number;
-  timer?: number;
+  timer?: TimerId;
   dialing: boolean;
 }
 
@@ -80,17 +79,14 @@ export class MemberDialer {
   readonly #c: MemberDialerComponents;
   readonly #targets = new Map<string, Target>();
   readonly #random: () => number;
-  readonly #setTimeout: (fn: () => void, ms: number) => number;
-  readonly #clearTimeout: (id: number) => void;
+  readonly #clock: Clock;
   #running = false;
 
   /** @param components Dial, connection state, randomness and timers. */
   constructor(components: MemberDialerComponents) {
     this.#c = components;
     this.#random = components.random ?? Math.random;
-    this.#setTimeout = components.setTimeout ??
-      ((fn, ms) => setTimeout(fn, ms) as unknown as number);
-    this.#clearTimeout = components.clearTimeout ?? ((id) => clearTimeout(id));
+    this.#clock = components.clock ?? SYSTEM_CLOCK;
   }
 
   /** Starts dialing every known member. */
@@ -103,7 +99,7 @@ export class MemberDialer {
   stop(): void {
     this.#running = false;
     for (const target of this.#targets.values()) {
-      if (target.timer !== undefined) this.#clearTimeout(target.timer);
+      this.#clock.clearTimeout(target.timer);
       target.timer = undefined;
     }
   }
@@ -160,7 +156,7 @@ export class MemberDialer {
       const delayMs = backoffDelayMs(target.failures, this.#random);
       this.#c.onDialError?.(peerId, error, delayMs);
       if (this.#running) {
-        target.timer = this.#setTimeout(() => {
+        target.timer = this.#clock.setTimeout(() => {
           target.timer = undefined;
           this.ensure(peerId);
         }, delayMs);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ManualClock } from "../clock/mod.ts";
 import { backoffDelayMs, MemberDialer } from "./member_dialer.ts";
 
 Deno.test("backoffDelayMs() doubles from 500 ms to a 30 s ceiling, with jitter between half and all", () => {
@@ -12,8 +13,7 @@ Deno.test("backoffDelayMs() doubles from 500 ms to a 30 s ceiling, with jitter b
 });
 
 function harness(failures: number) {
-  const timers = new Map<number, { fn: () => void; ms: number }>();
-  let nextTimer = 1;
+  const clock = new ManualClock();
   const dials: string[] = [];
   let connected = false;
   let remaining = failures;
@@ -27,24 +27,16 @@ function harness(failures: number) {
     },
     isConnected: () => connected,
     random: () => 1,
-    setTimeout: (fn, ms) => {
-      timers.set(nextTimer, { fn, ms });
-      return nextTimer++;
-    },
-    clearTimeout: (id) => void timers.delete(id),
+    clock,
     onDialError: (_peer, _error, delayMs) => errors.push(delayMs),
   });
-  const fire = async () => {
-    const [id, timer] = [...timers][0]!;
-    timers.delete(id);
-    timer.fn();
-    await new Promise((resolve) => setTimeout(resolve, 0));
-  };
+  // Moves the clock to the pending redial (the last delay told), letting the dial settle.
+  const fire = () => clock.advanceAsync(errors.at(-1)!);
   return {
     dialer,
     dials,
     errors,
-    timers,
+    clock,
     fire,
     disconnect: () => (connected = false),
   };
@@ -54,7 +46,7 @@ Deno.test("MemberDialer redials a member with growing delays until it connects, 
   const h = harness(3);
   h.dialer.setAddrs("a", ["/ip4/192.0.2.1/tcp/1/p2p/a"]);
   h.dialer.start();
-  await new Promise((resolve) => setTimeout(resolve, 0));
+  await h.clock.advanceAsync(0); // the first dial fails
   assert.deepEqual(h.dials, ["a"]);
   assert.deepEqual(h.errors, [500]);
   await h.fire();
@@ -64,7 +56,7 @@ Deno.test("MemberDialer redials a member with growing delays until it connects, 
   await h.fire();
   assert.equal(h.dials.length, 4);
   assert.equal(h.dialer.failuresOf("a"), 0);
-  assert.equal(h.timers.size, 0);
+  assert.equal(h.clock.pendingTimers, 0);
   // Connected: ensure() does nothing; after a disconnect it dials at once.
   h.dialer.ensure("a");
   assert.equal(h.dials.length, 4);
@@ -78,13 +70,13 @@ Deno.test("MemberDialer dials nothing before start() and cancels its redials on 
   h.dialer.setAddrs("a", ["/ip4/192.0.2.1/tcp/1/p2p/a"]);
   assert.deepEqual(h.dials, []);
   h.dialer.start();
-  await new Promise((resolve) => setTimeout(resolve, 0));
-  assert.equal(h.timers.size, 1);
+  await h.clock.advanceAsync(0); // the first dial fails
+  assert.equal(h.clock.pendingTimers, 1);
   // No second dial while one waits out its backoff.
   h.dialer.ensure("a");
   assert.equal(h.dials.length, 1);
   h.dialer.stop();
-  assert.equal(h.timers.size, 0);
+  assert.equal(h.clock.pendingTimers, 0);
   h.dialer.ensure("a");
   assert.equal(h.dials.length, 1);
   // Unknown members and empty address lists are ignored.

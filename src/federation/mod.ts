@@ -25,6 +25,7 @@
  * @module
  */
 
+import type { Clock } from "../clock/mod.ts";
 import type { GossipSub } from "@libp2p/gossipsub";
 import type { Libp2p } from "@libp2p/interface";
 import type { Registry } from "prom-client";
@@ -118,8 +119,11 @@ export interface FederationComponents {
   readonly scoreHook?: ScoreHook;
   /** Rate limit of `/hopd/select/1.0.0` per caller IP; absent = none. */
   readonly selectAdmission?: (ip: string | undefined) => boolean;
-  /** Wall clock in ms. @default Date.now */
-  readonly nowMs?: () => number;
+  /**
+   * Report send times and ages, member states, publish and view timers, dial backoff, RTT
+   * probe, select stream and scoring hook timeouts. @default SYSTEM_CLOCK
+   */
+  readonly clock?: Clock;
 }
 
 /** A running federation member. */

@@ -9,9 +9,10 @@
  *
  * @example
  * ```ts
+ * import { ManualClock } from "../clock/mod.ts";
  * import { ReportValidator } from "./report_validator.ts";
  * const validator = new ReportValidator({
- *   self: "12D3KooWSelf", members: ["12D3KooWA"], maxAgeMs: 7_500, nowMs: () => 0,
+ *   self: "12D3KooWSelf", members: ["12D3KooWA"], maxAgeMs: 7_500, clock: new ManualClock(),
  * });
  * validator.check("12D3KooWStranger", new Uint8Array()).ok; // false: non_member
  * ```
@@ -20,6 +21,7 @@
  */
 
 import { multiaddr } from "@multiformats/multiaddr";
+import type { Clock } from "../clock/mod.ts";
 import { MAX_CLOCK_SKEW_MS } from "./constants.ts";
 import { decodeLoadReport, type LoadReport, MalformedReportError } from "./pb/load_report.ts";
 
@@ -60,8 +62,8 @@ export interface ReportValidatorInit {
   readonly members: Iterable<string>;
   /** Oldest send time accepted, as an age in ms (the dead limit: older would be dead at once). */
   readonly maxAgeMs: number;
-  /** Wall clock in ms. */
-  readonly nowMs: () => number;
+  /** Its wall clock is compared with the reports' send times. */
+  readonly clock: Clock;
   /** How far ahead of our clock a send time may be. @default 5_000 */
   readonly maxSkewMs?: number;
 }
@@ -72,7 +74,7 @@ export class ReportValidator {
   readonly #members: ReadonlySet<string>;
   readonly #maxAgeMs: number;
   readonly #maxSkewMs: number;
-  readonly #nowMs: () => number;
+  readonly #clock: Clock;
   readonly #newest = new Map<string, { epoch: number; seq: number }>();
 
   /** @param init Allowlist, clock and bounds. */
@@ -81,7 +83,7 @@ export class ReportValidator {
     this.#members = new Set(init.members);
     this.#maxAgeMs = init.maxAgeMs;
     this.#maxSkewMs = init.maxSkewMs ?? MAX_CLOCK_SKEW_MS;
-    this.#nowMs = init.nowMs;
+    this.#clock = init.clock;
   }
 
   /** Whether `peerId` is on the allowlist (we count as a member). */
@@ -123,7 +125,7 @@ export class ReportValidator {
         `(${report.epoch}, ${report.seq}) is not after (${newest.epoch}, ${newest.seq})`,
       );
     }
-    const ageMs = this.#nowMs() - report.sentAtMs;
+    const ageMs = this.#clock.nowMs() - report.sentAtMs;
     if (ageMs > this.#maxAgeMs + this.#maxSkewMs || ageMs < -this.#maxSkewMs) {
       return reject("stale", `sent ${ageMs} ms ago`);
     }

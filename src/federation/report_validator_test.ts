@@ -1,3 +1,4 @@
+import { ManualClock } from "../clock/mod.ts";
 import assert from "node:assert/strict";
 import { multiaddr } from "@multiformats/multiaddr";
 import { encodeLoadReport, type LoadReport } from "./pb/load_report.ts";
@@ -17,13 +18,13 @@ function bytes(init: Partial<LoadReport> = {}, nowMs = 10_000): Uint8Array {
   }));
 }
 
-function validator(nowMs = { value: 10_000 }) {
+function validator(clock = new ManualClock(10_000)) {
   return new ReportValidator({
     self: SELF,
     members: [SELF, A, B],
     maxAgeMs: 2_500,
     maxSkewMs: 1_000,
-    nowMs: () => nowMs.value,
+    clock,
   });
 }
 
@@ -70,8 +71,7 @@ Deno.test("ReportValidator rejects a replay: an (epoch, seq) not after the newes
 });
 
 Deno.test("ReportValidator rejects reports sent too long ago or too far ahead", () => {
-  const now = { value: 100_000 };
-  const v = validator(now);
+  const v = validator(new ManualClock(100_000));
   // maxAge 2500 + skew 1000.
   assert.equal(reason(v.check(A, bytes({ seq: 1, sentAtMs: 96_400 }))), "stale");
   assert.equal(reason(v.check(A, bytes({ seq: 2, sentAtMs: 96_600 }))), "ok");

@@ -11,6 +11,7 @@
  * @module
  */
 
+import type { Clock, TimerId } from "../clock/mod.ts";
 import type {
   Algorithm,
   RankedRelay,
@@ -51,6 +52,8 @@ export interface ScoreHookCall {
   readonly n: number;
   /** Time the hook may take. */
   readonly timeoutMs: number;
+  /** The timeout runs on it. */
+  readonly clock: Clock;
 }
 
 /**
@@ -65,7 +68,7 @@ export async function applyScoreHook(
   ranking: Selection,
   call: ScoreHookCall,
 ): Promise<{ selection: Selection; outcome: ScoreHookOutcome }> {
-  const { entryOf, hook, hints, n, timeoutMs } = call;
+  const { entryOf, hook, hints, n, timeoutMs, clock } = call;
   const unchanged = (outcome: ScoreHookOutcome) => ({
     selection: cut(ranking.algorithm, ranking.relays, n),
     outcome,
@@ -76,13 +79,13 @@ export async function applyScoreHook(
     const entry = entryOf(relay.peerId);
     if (entry !== undefined) candidates.push({ ...entry, score: relay.score });
   }
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: TimerId | undefined;
   let deltas: readonly number[];
   try {
     const pending = hook(candidates, hints);
     if (pending === undefined) return unchanged("none");
     const timeout = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), timeoutMs);
+      timer = clock.setTimeout(() => resolve("timeout"), timeoutMs);
     });
     const answer = await Promise.race([pending, timeout]);
     if (answer === "timeout") return unchanged("timeout");
@@ -90,7 +93,7 @@ export async function applyScoreHook(
   } catch {
     return unchanged("error");
   } finally {
-    clearTimeout(timer);
+    clock.clearTimeout(timer);
   }
   if (
     !Array.isArray(deltas) || deltas.length !== candidates.length ||

@@ -1,3 +1,4 @@
+import { ManualClock } from "../clock/mod.ts";
 import assert from "node:assert/strict";
 import { createBalancer, type RelayEntry } from "../balancer/mod.ts";
 import { applyScoreHook, type ScoreHook } from "./score_hook.ts";
@@ -31,9 +32,9 @@ function setup() {
   return { ranking, entryOf: (p: string) => balancer.get(p) };
 }
 
-async function run(hook: ScoreHook, n = 3, timeoutMs = 50) {
+async function run(hook: ScoreHook, n = 3, timeoutMs = 50, clock = new ManualClock()) {
   const { ranking, entryOf } = setup();
-  const result = await applyScoreHook(ranking, { entryOf, hook, hints: {}, n, timeoutMs });
+  const result = await applyScoreHook(ranking, { entryOf, hook, hints: {}, n, timeoutMs, clock });
   return { outcome: result.outcome, ids: result.selection.relays.map((r) => r.peerId), result };
 }
 
@@ -64,11 +65,6 @@ Deno.test("applyScoreHook() keeps the ranking when the hook fails, and says how"
     ["throws synchronously", () => {
       throw new Error("boom");
     }, "error"],
-    [
-      "is too slow",
-      () => new Promise((resolve) => setTimeout(() => resolve([1, 1, 1]), 200)),
-      "timeout",
-    ],
     ["answers too few numbers", () => Promise.resolve([1]), "invalid"],
     ["answers NaN", () => Promise.resolve([0, NaN, 0]), "invalid"],
     ["answers strings", () => Promise.resolve(["1", "2", "3"] as unknown as number[]), "invalid"],
@@ -81,4 +77,23 @@ Deno.test("applyScoreHook() keeps the ranking when the hook fails, and says how"
       assert.deepEqual(result.ids, ["a", "b"]);
     });
   }
+});
+
+Deno.test("applyScoreHook() keeps the ranking when the hook answers after its timeout", async () => {
+  const clock = new ManualClock();
+  const { ranking, entryOf } = setup();
+  const slow: ScoreHook = () =>
+    new Promise((resolve) => clock.setTimeout(() => resolve([1, 1, 1]), 200));
+  const call = { entryOf, hook: slow, hints: {}, n: 2, timeoutMs: 50, clock };
+  let outcome: string | undefined;
+  const pending = applyScoreHook(ranking, call).then((result) => {
+    outcome = result.outcome;
+    return result;
+  });
+  await clock.advanceAsync(49);
+  assert.equal(outcome, undefined);
+  await clock.advanceAsync(1);
+  const result = await pending;
+  assert.equal(result.outcome, "timeout");
+  assert.deepEqual(result.selection.relays.map((r) => r.peerId), ["a", "b"]);
 });

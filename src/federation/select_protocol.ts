@@ -17,6 +17,7 @@ import type { Connection, Stream } from "@libp2p/interface";
 import { lpStream } from "@libp2p/utils";
 import type { Selection } from "../balancer/mod.ts";
 import { HopdError } from "../errors.ts";
+import { abortAfter, type Clock, SYSTEM_CLOCK } from "../clock/mod.ts";
 import { SELECT_MAX_REQUEST_BYTES, SELECT_STREAM_TIMEOUT_MS } from "./constants.ts";
 import type { SelectRequest } from "./mod.ts";
 import { parseSelectHints } from "./select_hints.ts";
@@ -32,6 +33,8 @@ export interface SelectProtocolComponents {
   readonly admit?: (ip: string | undefined) => boolean;
   /** Told about each stream that failed (bad bytes, timeout, reset), for metrics. */
   readonly onError?: (reason: string) => void;
+  /** The stream's timeout runs on it. @default SYSTEM_CLOCK */
+  readonly clock?: Clock;
 }
 
 function ipOf(connection: Connection): string | undefined {
@@ -54,7 +57,8 @@ export async function handleSelectStream(
   connection: Connection,
   components: SelectProtocolComponents,
 ): Promise<void> {
-  const signal = AbortSignal.timeout(SELECT_STREAM_TIMEOUT_MS);
+  const timeout = abortAfter(components.clock ?? SYSTEM_CLOCK, SELECT_STREAM_TIMEOUT_MS);
+  const { signal } = timeout;
   const lp = lpStream(stream, { maxDataLength: SELECT_MAX_REQUEST_BYTES });
   const encoder = new TextEncoder();
   try {
@@ -89,6 +93,8 @@ export async function handleSelectStream(
   } catch (error) {
     components.onError?.((error as Error)?.name ?? "error");
     stream.abort(error instanceof Error ? error : new Error(String(error)));
+  } finally {
+    timeout.clear();
   }
 }
 
