@@ -119,7 +119,11 @@ export class Balancer {
   #topLen = 0;
   #topN = 0;
 
-  /** @param defaultAlgorithm Algorithm used when a selection names none. */
+  /**
+   * Creates a balancer with empty tables.
+   *
+   * @param defaultAlgorithm Algorithm used when a selection names none.
+   */
   constructor(defaultAlgorithm: Algorithm) {
     this.defaultAlgorithm = defaultAlgorithm;
   }

@@ -49,7 +49,9 @@ export function angleFromChord(chord: number): number {
 /**
 /** A point on the globe, in degrees. */
 export interface LatLon {
+  /** Latitude, -90 to 90. */
   readonly lat: number;
+  /** Longitude, -180 to 180. */
   readonly lon: number;
 }
 

@@ -62,7 +62,7 @@ export {
  * Ranking algorithms, by the name used in config, `?algorithm=` and metrics (the list lives
  * in the config schema, where `federation.algorithm` is validated against it).
  */
-export const ALGORITHMS = BALANCER_ALGORITHMS;
+export const ALGORITHMS: typeof BALANCER_ALGORITHMS = BALANCER_ALGORITHMS;
 /** A ranking algorithm. */
 export type Algorithm = typeof ALGORITHMS[number];
 
@@ -82,7 +82,9 @@ export type MemberState = typeof MEMBER_STATES[number];
 
 /** What a relay can take; 0 = unlimited or unknown (that dimension is then not scored). */
 export interface RelayCapacity {
+  /** Most reservations it holds at once. */
   readonly maxReservations: number;
+  /** Most circuits it carries at once. */
   readonly maxCircuits: number;
   /** Relayed bytes per second, both directions summed. */
   readonly bandwidthBytesPerSecond: number;
@@ -90,7 +92,9 @@ export interface RelayCapacity {
 
 /** What a relay carries now. */
 export interface RelayLoad {
+  /** Reservations held now. */
   readonly reservations: number;
+  /** Circuits open now. */
   readonly circuits: number;
   /** Relayed bytes per second, circuit initiator to target. */
   readonly bytesPerSecondIn: number;
@@ -98,25 +102,33 @@ export interface RelayLoad {
   readonly bytesPerSecondOut: number;
   /** CPU used by the relay process, as a fraction of one core (1 = one core busy). */
   readonly cpu: number;
+  /** Resident memory of the relay process, in bytes. */
   readonly memoryBytes: number;
 }
 
 /** One relay as the balancer sees it. */
 export interface RelayEntry {
+  /** The relay's peer ID. */
   readonly peerId: string;
   /** Multiaddrs clients dial, with /p2p/<peer id>. */
   readonly addrs: readonly string[];
+  /** Its state in the federation's view: only `alive` relays are ranked. */
   readonly state: MemberState;
+  /** Its health verdict: `unhealthy` relays are not ranked, `degraded` ones score lower. */
   readonly verdict: Verdict;
+  /** A draining relay takes no new clients and is not ranked. */
   readonly draining: boolean;
   /** Operator weight (0 = send no new clients); 1 is neutral. */
   readonly weight: number;
+  /** Its region (`federation.region`), for the geo algorithm. */
   readonly region?: string;
   /** Latitude in degrees; set together with `lon`. */
   readonly lat?: number;
   /** Longitude in degrees; set together with `lat`. */
   readonly lon?: number;
+  /** What it can take. */
   readonly capacity: RelayCapacity;
+  /** What it carries now. */
   readonly load: RelayLoad;
   /** Round-trip time from the relay answering the selection, in ms (itself: 0). */
   readonly rttMs?: number;
@@ -140,10 +152,13 @@ export interface SelectHints {
 
 /** One relay of a ranking. */
 export interface RankedRelay {
+  /** The relay's peer ID. */
   readonly peerId: string;
+  /** Multiaddrs to dial it at, with /p2p/<peer id>. */
   readonly addrs: readonly string[];
   /** The algorithm's score (higher is better; comparable only within one selection). */
   readonly score: number;
+  /** Its region, when it declared one. */
   readonly region?: string;
 }
 
@@ -151,6 +166,7 @@ export interface RankedRelay {
 export interface Selection {
   /** The algorithm that ranked (affinity without a peer ID reports `capacity`). */
   readonly algorithm: Algorithm;
+  /** The relays, best first; at most the `n` asked for. */
   readonly relays: readonly RankedRelay[];
 }
 

@@ -22,7 +22,9 @@ import { ipToBigInt } from "../ip/mod.ts";
 
 /** One configured block. */
 export interface RegionCidr {
+  /** An IPv4 or IPv6 CIDR, e.g. "203.0.113.0/24". */
   readonly cidr: string;
+  /** The region of the clients in that block. */
   readonly region: string;
 }
 
@@ -63,6 +65,8 @@ export class RegionMap {
   readonly #blocks: readonly Block[];
 
   /**
+   * Parses and sorts the blocks, longest prefix first.
+   *
    * @param entries Blocks and their regions, in any order.
    * @throws {RangeError} Naming the entry when a CIDR does not parse.
    */

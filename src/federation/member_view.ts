@@ -40,8 +40,11 @@ export interface MemberRecord {
 
 /** Member counts by state. */
 export interface MemberCounts {
+  /** Members reporting within the suspect time. */
   alive: number;
+  /** Members silent past the suspect time (or disconnected), not yet dead. */
   suspect: number;
+  /** Members silent past the dead time: no longer ranked. */
   dead: number;
 }
 

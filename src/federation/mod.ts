@@ -38,6 +38,7 @@ import type { ScoreHook } from "./score_hook.ts";
 export { gossipsubOptions } from "./federation_service.ts";
 export { SELECT_PROTOCOL } from "./constants.ts";
 export { parseSelectHints } from "./select_hints.ts";
+export type { SelectRequestInput } from "./select_hints.ts";
 export type { ScoreHook, SelectCandidate } from "./score_hook.ts";
 export type { MemberCounts } from "./member_view.ts";
 
@@ -48,33 +49,52 @@ export type { ResolvedFederationConfig };
 export interface LocalLoad extends RelayLoad {
   /** The policy engine's verdict ("healthy" when none runs). */
   readonly verdict: Verdict;
+  /** True while the relay drains: it takes no new clients. */
   readonly draining: boolean;
 }
 
 /** A selection request: the client's hints and, when known, its IP (for the CIDR map). */
 export interface SelectRequest extends SelectHints {
+  /** The client's IP, for `federation.cidr_regions` when it names no region. */
   readonly ip?: string;
 }
 
 /** One member in `GET /v1/federation`. */
 export interface FederationMemberView {
+  /** The member's peer ID. */
   readonly peerId: string;
+  /** Its state in this node's view. */
   readonly state: "alive" | "suspect" | "dead";
+  /** True for this node itself. */
   readonly self: boolean;
+  /** Time since its last report reached this node, in ms. */
   readonly lastReportAgeMs: number;
+  /** The multiaddrs it announces, with /p2p/<peer id>. */
   readonly addrs: readonly string[];
+  /** Its region, when it declared one. */
   readonly region?: string;
+  /** Its latitude in degrees, when it declared coordinates. */
   readonly lat?: number;
+  /** Its longitude in degrees, when it declared coordinates. */
   readonly lon?: number;
+  /** True while it drains. */
   readonly draining: boolean;
+  /** Its health verdict, as it reported it. */
   readonly verdict: Verdict;
+  /** Its operator weight (0 = no new clients; 1 is neutral). */
   readonly weight: number;
+  /** True while this node holds a connection to it. */
   readonly connected: boolean;
+  /** What it can take (0 = unlimited); bandwidth absent when it declared none. */
   readonly capacity: {
     readonly maxReservations: number;
     readonly maxCircuits: number;
     readonly bandwidthBytesPerSecond?: number;
   };
+  /**
+   * What it carried at its last report: bytes per second, CPU as a fraction of one core, memory in
+   * bytes.
+   */
   readonly load: {
     readonly reservations: number;
     readonly circuits: number;
@@ -83,22 +103,31 @@ export interface FederationMemberView {
     readonly cpu: number;
     readonly memoryBytes: number;
   };
+  /** Round-trip time of this node's last ping to it, in ms. */
   readonly rttMs?: number;
 }
 
 /** `GET /v1/federation`. */
 export interface FederationView {
+  /** `federation.enabled`. */
   readonly enabled: boolean;
+  /** This node's peer ID. */
   readonly self: string;
+  /** The gossipsub topic of the load reports. */
   readonly topic: string;
+  /** Every member this node knows, itself included. */
   readonly members: readonly FederationMemberView[];
 }
 
 /** The federation in the policy snapshot. */
 export interface FederationSummary {
+  /** `federation.enabled`. */
   readonly enabled: boolean;
+  /** Members by state. */
   readonly members: MemberCounts;
+  /** Members this node holds a connection to. */
   readonly connectedMembers: number;
+  /** Age of the oldest report among the other live members, in ms; absent when there is none. */
   readonly oldestReportAgeMs?: number;
 }
 
@@ -108,6 +137,7 @@ export interface FederationComponents {
   readonly libp2p: Libp2p;
   /** The host's gossipsub service (built with {@linkcode gossipsubOptions}). */
   readonly pubsub: GossipSub;
+  /** Where the federation's metrics are registered. */
   readonly registry: Registry;
   /** This relay's live load. */
   readonly local: () => LocalLoad;
@@ -128,6 +158,7 @@ export interface FederationComponents {
 
 /** A running federation member. */
 export interface Federation {
+  /** Subscribes to the topic, dials the bootstrap members and starts publishing every interval. */
   start(): Promise<void>;
   /** Tells the members we leave (a last report), then stops. */
   stop(): Promise<void>;
@@ -137,7 +168,9 @@ export interface Federation {
   setWeight(weight: number): void;
   /** This relay's current weight. */
   weight(): number;
+  /** The counts the policy snapshot carries. */
   summary(): FederationSummary;
+  /** Every member as `GET /v1/federation` shows it. */
   view(): FederationView;
   /** Ranks relays for a client, the scoring hook applied; counted by algorithm. */
   select(request: SelectRequest): Promise<Selection>;

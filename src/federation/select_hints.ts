@@ -16,11 +16,17 @@ export const REGION_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /** Raw request fields: strings (query) or JSON values. */
 export interface SelectRequestInput {
+  /** The client's peer ID (for affinity). */
   readonly peer?: unknown;
+  /** The client's region: letters, digits and `._:-`, at most 64. */
   readonly region?: unknown;
+  /** Latitude in degrees, -90 to 90; needs `lon`. */
   readonly lat?: unknown;
+  /** Longitude in degrees, -180 to 180; needs `lat`. */
   readonly lon?: unknown;
+  /** How many relays to return, 1 to 32. */
   readonly n?: unknown;
+  /** One of the balancer's algorithms. */
   readonly algorithm?: unknown;
 }
 
