@@ -41,6 +41,13 @@ function summary(values: number[]) {
   };
 }
 
+/** A figure against its goal: met when every trial was within it (the e2e test no longer
+ * asserts these bounds; this is where they are held). */
+function againstGoal(values: number[], goal: number) {
+  const figure = summary(values);
+  return { ...figure, goal, met: values.length > 0 && values.every((v) => v <= goal) };
+}
+
 async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
@@ -221,14 +228,14 @@ if (import.meta.main) {
       nodes,
       trials,
       settings: { interval: "1s", suspectAfterIntervals: 2, deadAfterIntervals: 2.5 },
-      drainPropagationMs: { ...summary(drain), goal: GOALS.drainPropagationMs },
+      drainPropagationMs: againstGoal(drain, GOALS.drainPropagationMs),
       sigkill: {
-        outOfSelectionsMs: { ...summary(killOut), goal: GOALS.deathDetectionMs },
-        deadInViewsMs: { ...summary(killDead), goal: GOALS.deathDetectionMs },
+        outOfSelectionsMs: againstGoal(killOut, GOALS.deathDetectionMs),
+        deadInViewsMs: againstGoal(killDead, GOALS.deathDetectionMs),
       },
       sigstop: {
         outOfSelectionsMs: summary(stopOut),
-        deadInViewsMs: { ...summary(stopDead), goal: GOALS.deathDetectionMs },
+        deadInViewsMs: againstGoal(stopDead, GOALS.deathDetectionMs),
       },
       trafficPerRelay: traffic,
     },
