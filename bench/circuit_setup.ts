@@ -12,6 +12,11 @@
 // processes; runs alternate hopd/stock. CPU is utime + stime from /proc/<pid>/stat.
 //
 //   deno run -A bench/circuit_setup.ts [--quick] [--dialer-nice 19]
+//   deno run -A bench/circuit_setup.ts --stop-open-both [--rates 100] [--rounds 4]
+//
+// --stop-open-both runs two hopds instead of hopd and the stock relay: "hopd" opens STOP
+// streams pipelined (src/host/pipelined_stream.ts, the default) and "hopd_negotiated" through
+// libp2p's public `newStream` (relay.stop_pipelining = false), same rigs, rounds alternating.
 //
 // Prints one JSON document (also written to bench/.out/circuit_setup.json). Full run: two
 // 5 s rounds per rate and relay, alternating (1,000 circuits at 100/s), ~90 s; --quick: one
@@ -75,10 +80,13 @@ if (!Number.isInteger(dialerNice) || dialerNice < 0 || dialerNice > 19) {
     `--dialer-nice must be an integer from 0 to 19: current value is ${dialerNice}`,
   );
 }
+const stopOpenBoth = Deno.args.includes("--stop-open-both");
+const rates = Deno.args.find((a) => a.startsWith("--rates="))?.slice("--rates=".length) ??
+  (Deno.args.includes("--rates") ? Deno.args[Deno.args.indexOf("--rates") + 1] : undefined);
 const PLAN = {
-  ratesPerSecond: [20, 100, 200],
+  ratesPerSecond: rates === undefined ? [20, 100, 200] : rates.split(",").map(Number),
   // Rounds alternate hopd/stock (then stock/hopd) so machine noise hits both relays.
-  rounds: quick ? 1 : 2,
+  rounds: numberArg("--rounds", quick ? 1 : 2),
   secondsPerRound: quick ? 2 : 5,
   warmupSeconds: quick ? 1 : 3,
   idleSeconds: quick ? 2 : 5,
@@ -344,7 +352,15 @@ const relays: RelayProcess[] = [];
 const rigs: Rig[] = [];
 const runs = [];
 try {
-  relays.push(await startHopd(hopdDenoFlags), await startStockRelay());
+  relays.push(
+    await startHopd(hopdDenoFlags),
+    stopOpenBoth
+      ? await startHopd(hopdDenoFlags, {
+        name: "hopd_negotiated",
+        env: { HOPD_RELAY_STOP_PIPELINING: "false" },
+      })
+      : await startStockRelay(),
+  );
   for (const relay of relays) rigs.push(await startRig(relay));
   for (const rig of rigs) await drive(rig, 20, PLAN.warmupSeconds); // JIT, not measured
   // Both relays at once: each one's CPU while no circuit is opened, to set the per-circuit
@@ -363,7 +379,7 @@ try {
 
 type Measured = ReturnType<typeof summarize>;
 const at100 = runs.find((r) => r.ratePerSecond === 100) as
-  | { hopd: Measured; stock: Measured }
+  | { hopd: Measured; stock?: Measured; hopd_negotiated?: Measured }
   | undefined;
 const result = {
   bench: "circuit_setup",
@@ -380,6 +396,9 @@ const result = {
       "relay; hop/stop spoken by hand, 32-byte raw echo per circuit, no upgrade",
     dialerNice,
     hopdLimits: "every limit and rate off (HOPD_LIMITS_OFF), policy engine off",
+    secondRelay: stopOpenBoth
+      ? "hopd_negotiated: hopd with relay.stop_pipelining = false (libp2p's newStream)"
+      : "stock",
     stockRelay: "circuitRelayServer({ reservations: { maxReservations: 1e6, " +
       "applyDefaultLimit: false } })",
     relaySideIncludes: "CONNECT decoded to STATUS OK queued: the STOP stream's " +
@@ -393,8 +412,9 @@ const result = {
     `<= ${GOAL_P99_MS} ms buckets); client dial p99 no worse than stock`,
   meets: at100 && {
     relaySideP99At100PerSecond: (at100.hopd.relaySideSetupMs?.atMost5MsShare ?? 0) >= 0.99,
-    clientDialP99VsStockAt100PerSecond: at100.hopd.clientDialMs.p99 <=
-      at100.stock.clientDialMs.p99,
+    clientDialP99VsStockAt100PerSecond: at100.stock === undefined
+      ? null
+      : at100.hopd.clientDialMs.p99 <= at100.stock.clientDialMs.p99,
     noErrorsAt100PerSecond: at100.hopd.errors + at100.hopd.shed === 0,
   },
 };

@@ -9,7 +9,7 @@ const HERE = new URL("./", import.meta.url).pathname;
 
 /** A relay under test, in its own process. */
 export interface RelayProcess {
-  readonly name: "hopd" | "stock" | "go";
+  readonly name: "hopd" | "hopd_negotiated" | "stock" | "go";
   readonly pid: number;
   /** TCP listen multiaddr with /p2p/<peer id>. */
   readonly tcpAddr: string;
@@ -148,8 +148,16 @@ export function hopdArgs(
  * Starts hopd with its limits off and waits for its listen addresses and ops port.
  *
  * @param denoFlags Extra Deno flags (profiling only, e.g. `--cpu-prof`).
+ * @param variant A name and environment for a second hopd configured otherwise (its env is
+ *   added to the limits-off one).
  */
-export async function startHopd(denoFlags: string[] = []): Promise<RelayProcess> {
+export async function startHopd(
+  denoFlags: string[] = [],
+  variant: { name: "hopd" | "hopd_negotiated"; env: Record<string, string> } = {
+    name: "hopd",
+    env: {},
+  },
+): Promise<RelayProcess> {
   const dataDir = await Deno.makeTempDir({ prefix: "hopd-bench-" });
   const child = lineChild(
     new Deno.Command(Deno.execPath(), {
@@ -158,7 +166,7 @@ export async function startHopd(denoFlags: string[] = []): Promise<RelayProcess>
       // The comparison is relay against relay: the policy engine (on by default, with the
       // shipped policies of the working directory) would add its worker's memory to the RSS
       // figures and could throttle mid-run.
-      env: { NO_COLOR: "1", ...HOPD_LIMITS_OFF, HOPD_POLICY_ENABLED: "false" },
+      env: { NO_COLOR: "1", ...HOPD_LIMITS_OFF, HOPD_POLICY_ENABLED: "false", ...variant.env },
       stdin: "piped",
       stdout: "null",
       stderr: "piped",
@@ -172,7 +180,7 @@ export async function startHopd(denoFlags: string[] = []): Promise<RelayProcess>
   const addrs = props(listening).addrs as string[];
   const metricsUrl = `http://127.0.0.1:${props(ops).port}/metrics`;
   return {
-    name: "hopd",
+    name: variant.name,
     pid: child.pid,
     tcpAddr: addrs.find((a) => !a.includes("/ws"))!,
     metricsUrl,
