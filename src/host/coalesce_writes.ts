@@ -9,13 +9,17 @@
  * the socket around a multi-fragment write hands the fragments to one `writev` instead,
  * without copying them. `coalescingTcp()` replaces `sendData` on every TCP connection, inbound
  * and outbound, as the transport hands it to the upgrader; anything not shaped like
- * @libp2p/tcp's connection is left alone.
+ * @libp2p/tcp's connection is left alone, and the host warns once (patch_warnings.ts).
+ *
+ * Version guard: @libp2p/tcp 11.0.28 (src/host/versions.ts). Upstream fix: @libp2p/tcp's
+ * `sendData` corking the socket around a multi-fragment write (or `socket.writev`).
  *
  * @module
  */
 
 import type { MultiaddrConnection, Transport, Upgrader } from "@libp2p/interface";
 import { tcp, type TCPComponents, type TCPOptions } from "@libp2p/tcp";
+import type { PatchWarnings } from "./patch_warnings.ts";
 
 /** The part of node:net's Socket this uses. */
 interface CorkableSocket {
@@ -84,31 +88,41 @@ export function sendCorked(
  * and outbound, before it is upgraded.
  *
  * @param init Options for `tcp()`.
+ * @param warnings Told when a connection is not shaped as @libp2p/tcp's (it is left alone).
  * @returns A transport factory for libp2p.
  */
-export function coalescingTcp(init?: TCPOptions): (components: TCPComponents) => Transport {
+export function coalescingTcp(
+  init?: TCPOptions,
+  warnings?: PatchWarnings,
+): (components: TCPComponents) => Transport {
   const factory = tcp(init);
   return (components) => {
     const transport = factory(components);
     const dial = transport.dial.bind(transport);
     const createListener = transport.createListener.bind(transport);
     transport.dial = (ma, options) =>
-      dial(ma, { ...options, upgrader: coalescingUpgrader(options.upgrader) });
+      dial(ma, { ...options, upgrader: coalescingUpgrader(options.upgrader, warnings) });
     transport.createListener = (options) =>
-      createListener({ ...options, upgrader: coalescingUpgrader(options.upgrader) });
+      createListener({ ...options, upgrader: coalescingUpgrader(options.upgrader, warnings) });
     return transport;
   };
 }
 
-/** `upgrader`, coalescing each connection's writes before it upgrades it. */
-function coalescingUpgrader(upgrader: Upgrader): Upgrader {
+/**
+ * `upgrader`, coalescing each connection's writes before it upgrades it.
+ *
+ * @param upgrader libp2p's upgrader.
+ * @param warnings Told when a connection is not shaped as @libp2p/tcp's (it is left alone).
+ * @returns An upgrader that coalesces, then upgrades.
+ */
+export function coalescingUpgrader(upgrader: Upgrader, warnings?: PatchWarnings): Upgrader {
   const coalescing: Upgrader = Object.create(upgrader);
   coalescing.upgradeInbound = (maConn, options) => {
-    coalesceWrites(maConn);
+    if (!coalesceWrites(maConn)) warnings?.notApplied("coalesce_writes");
     return upgrader.upgradeInbound(maConn, options);
   };
   coalescing.upgradeOutbound = (maConn, options) => {
-    coalesceWrites(maConn);
+    if (!coalesceWrites(maConn)) warnings?.notApplied("coalesce_writes");
     return upgrader.upgradeOutbound(maConn, options);
   };
   return coalescing;

@@ -7,11 +7,14 @@
  * reservations that is ~32 million per accept, and hopd's setup rate fell towards 5/s there.
  * This replaces the method on hopd's own connection manager instance with a linear one that
  * returns the same connections in the same order (bench/connection_list_bench.ts measures both).
+ * Version guard: js-libp2p 3.3.11 (versions.ts). Upstream fix: `getConnections()` pushing each
+ * peer's connections into one array (or `conns.push(...c)`) instead of `concat` per peer.
  *
  * @module
  */
 
 import type { Connection, Libp2p, PeerId } from "@libp2p/interface";
+import { libp2pChecked } from "./versions.ts";
 
 /** The part of js-libp2p's connection manager this touches. */
 interface ConnectionManagerLike {
@@ -39,9 +42,12 @@ export function listConnections(map: { values(): Iterable<Connection[]> }): Conn
 /**
  * Makes `libp2p`'s connection manager list its connections in linear time.
  *
- * @returns False when the libp2p internals are not what this expects (nothing is changed).
+ * @param version js-libp2p's version (the running one by default).
+ * @returns False when the libp2p internals are not what this expects, or another js-libp2p
+ *   runs (nothing is changed).
  */
-export function linearConnectionListing(libp2p: Libp2p): boolean {
+export function linearConnectionListing(libp2p: Libp2p, version?: string): boolean {
+  if (!libp2pChecked(version)) return false;
   const manager = (libp2p as unknown as { components?: { connectionManager?: unknown } })
     .components?.connectionManager as ConnectionManagerLike | undefined;
   if (

@@ -28,6 +28,14 @@ Deno.test("linearConnectionListing() patches a real libp2p node, which still lis
     assert.equal(a.getConnections(b.peerId).length, 1);
     assert.equal(a.getConnections(a.peerId).length, 0);
     assert.equal(linearConnectionListing({} as never), false);
+    // Another js-libp2p: left alone, even when shaped alike.
+    const [c] = [await loopbackNode()];
+    const before = (c as unknown as { components: { connectionManager: object } }).components
+      .connectionManager as { getConnections: unknown };
+    const original = before.getConnections;
+    assert.equal(linearConnectionListing(c, "3.4.0"), false);
+    assert.equal(before.getConnections, original);
+    await c.stop();
   } finally {
     await a.stop();
     await b.stop();

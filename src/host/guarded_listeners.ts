@@ -12,8 +12,9 @@
  * (the header phase) is complete. Re-opening a stalled TCP listener uses its own
  * pause()/resume(); a WebSocket listener's server is closed and listens again.
  *
- * Shapes are checked first; a listener of another shape is left alone with a warning (and
- * the host test fails). Upstream: libp2p could take an accept gate and per-source pending
+ * Shapes are checked first; a listener of another shape is left alone and the host warns once
+ * at start (patch_warnings.ts; the host test fails). Version guard: @libp2p/tcp 11.0.28 and
+ * @libp2p/websockets 10.1.21 (versions.ts). Upstream: libp2p could take an accept gate and per-source pending
  * bounds in its transports (js-libp2p's `maxIncomingPendingConnections` is one global bound),
  * and Deno's uv_compat `poll_tcp_handle` should keep polling a listener after an accept
  * error instead of dropping the error.
@@ -24,11 +25,9 @@
 import http from "node:http";
 import net from "node:net";
 import type { Listener, Transport } from "@libp2p/interface";
-import { getLogger } from "@logtape/logtape";
+import { PatchWarnings } from "./patch_warnings.ts";
 import { relistenWith } from "../sockets/mod.ts";
 import type { GuardedServerInit } from "../sockets/mod.ts";
-
-const log = getLogger(["hopd", "host"]);
 
 /** The part of the socket guard the host drives. */
 export interface InboundSocketGuard {
@@ -59,18 +58,20 @@ interface WebSocketListenerShape {
  *
  * @param factory A TCP or WebSocket transport factory.
  * @param guard The socket guard.
+ * @param warnings Told when a listener is of an unknown shape (it is left unguarded).
  * @returns The same factory, guarded.
  */
 export function guardedTransport<C>(
   factory: (components: C) => Transport,
   guard: InboundSocketGuard,
+  warnings: PatchWarnings = new PatchWarnings(),
 ): (components: C) => Transport {
   return (components) => {
     const transport = factory(components);
     const createListener = transport.createListener.bind(transport);
     transport.createListener = (options) => {
       const listener = createListener(options);
-      guardListener(listener, guard);
+      if (!guardListener(listener, guard)) warnings.notApplied("guarded_listeners");
       return listener;
     };
     return transport;
@@ -126,7 +127,6 @@ export function guardListener(listener: Listener, guard: InboundSocketGuard): bo
     });
     return true;
   }
-  log.warn("A libp2p listener of an unknown shape is not behind the socket guard");
   return false;
 }
 

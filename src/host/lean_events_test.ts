@@ -1,21 +1,28 @@
 import assert from "node:assert/strict";
-import { loopbackNode } from "./testing.ts";
 import { TypedEventEmitter } from "main-event";
-import { leanEventEmitters, PATCHED } from "./lean_events.ts";
+import { installLeanEvents, isLean, leanEvents, PATCHED } from "./lean_events.ts";
 
 interface Events {
   ping: CustomEvent<number>;
   other: CustomEvent<number>;
 }
 
-/** A fresh subclass per test, patched, so tests do not share state through the prototype. */
-function leanEmitter(): TypedEventEmitter<Events> {
+/** A fresh subclass per test, with the lean methods, so tests share no prototype. */
+function leanClass() {
   class Probe extends TypedEventEmitter<Events> {}
-  assert.equal(leanEventEmitters(Probe), true);
-  return new Probe();
+  assert.equal(installLeanEvents(Probe), true);
+  return Probe;
 }
 
-Deno.test("leanEventEmitters(): listeners run in order, once each, and de-duplicated", () => {
+/** A lean emitter: an instance of a fresh subclass, marked. */
+function leanEmitter(): TypedEventEmitter<Events> {
+  const Probe = leanClass();
+  const emitter = new Probe();
+  assert.equal(leanEvents(emitter, Probe), true);
+  return emitter;
+}
+
+Deno.test("leanEvents(): listeners run in order, once each, and de-duplicated", () => {
   const emitter = leanEmitter();
   const calls: string[] = [];
   const a = () => calls.push("a");
@@ -34,7 +41,7 @@ Deno.test("leanEventEmitters(): listeners run in order, once each, and de-duplic
   assert.equal(emitter.listenerCount("other"), 1);
 });
 
-Deno.test("leanEventEmitters(): once and signal options remove the listener", () => {
+Deno.test("leanEvents(): once and signal options remove the listener", () => {
   const emitter = leanEmitter();
   let once = 0;
   let signalled = 0;
@@ -53,7 +60,7 @@ Deno.test("leanEventEmitters(): once and signal options remove the listener", ()
   assert.equal(emitter.listenerCount("ping"), 0);
 });
 
-Deno.test("leanEventEmitters(): a dispatch skips listeners removed by it and not those added by it", () => {
+Deno.test("leanEvents(): a dispatch skips listeners removed by it and not those added by it", () => {
   const emitter = leanEmitter();
   const calls: string[] = [];
   const late = () => calls.push("late");
@@ -70,7 +77,7 @@ Deno.test("leanEventEmitters(): a dispatch skips listeners removed by it and not
   assert.deepEqual(calls, ["first", "first", "late"]);
 });
 
-Deno.test("leanEventEmitters(): a throwing listener is reported and the others still run", () => {
+Deno.test("leanEvents(): a throwing listener is reported and the others still run", () => {
   const emitter = leanEmitter();
   const reported: unknown[] = [];
   const onError = (evt: ErrorEvent) => {
@@ -92,64 +99,80 @@ Deno.test("leanEventEmitters(): a throwing listener is reported and the others s
   }
 });
 
-Deno.test("leanEventEmitters(): dispatchEvent() answers whether a cancelable event was cancelled", () => {
+Deno.test("leanEvents(): dispatchEvent() answers whether a cancelable event was cancelled", () => {
   const emitter = leanEmitter();
   emitter.addEventListener("ping", (evt) => evt.preventDefault());
   assert.equal(emitter.dispatchEvent(new CustomEvent("ping", { cancelable: true })), false);
   assert.equal(emitter.dispatchEvent(new CustomEvent("ping")), true);
 });
 
-Deno.test("leanEventEmitters(): listeners added before the patch are still called and counted", () => {
-  class Probe extends TypedEventEmitter<Events> {}
+Deno.test("leanEvents(): listeners added before the mark run first, in order, and are counted", () => {
+  const Probe = leanClass();
   const early = new Probe();
   const calls: string[] = [];
   const old = () => calls.push("old");
   early.addEventListener("ping", old);
-  assert.equal(leanEventEmitters(Probe), true);
-  assert.equal((Probe.prototype as unknown as Record<symbol, unknown>)[PATCHED], true);
+  assert.equal(leanEvents(early, Probe), true);
+  assert.equal(isLean(early), true);
   early.addEventListener("ping", () => calls.push("new"));
   assert.equal(early.listenerCount("ping"), 2);
   early.safeDispatchEvent("ping", { detail: 0 });
-  assert.deepEqual(calls, ["new", "old"]);
+  assert.deepEqual(calls, ["old", "new"]);
   early.removeEventListener("ping", old);
   assert.equal(early.listenerCount("ping"), 1);
   early.safeDispatchEvent("ping", { detail: 0 });
-  assert.deepEqual(calls, ["new", "old", "new"]);
+  assert.deepEqual(calls, ["old", "new", "new"]);
 });
 
-Deno.test("leanEventEmitters() refuses a class of another shape", () => {
-  class Plain extends EventTarget {}
-  assert.equal(leanEventEmitters(Plain), false);
-  assert.equal(Object.hasOwn(Plain.prototype, PATCHED), false);
-});
-
-Deno.test("leanEventEmitters(): two patched js-libp2p nodes connect, open a stream and echo 1 MiB", async () => {
-  assert.equal(leanEventEmitters(), true);
-  const [a, b] = [await loopbackNode(), await loopbackNode()];
-  try {
-    await b.handle("/echo/1.0.0", (stream) => {
-      stream.addEventListener("message", (evt) => stream.send(evt.data));
-      stream.addEventListener("remoteCloseWrite", () => void stream.close());
-    });
-    const opened = new Promise((resolve) => a.addEventListener("connection:open", resolve));
-    const stream = await a.dialProtocol(b.getMultiaddrs()[0]!, "/echo/1.0.0");
-    await opened;
-    const payload = crypto.getRandomValues(new Uint8Array(64 * 1024));
-    let received = 0;
-    const done = new Promise<void>((resolve) => {
-      stream.addEventListener("message", (evt) => {
-        received += evt.data.byteLength;
-        if (received === 16 * payload.byteLength) resolve();
+Deno.test("leanEvents(): stopPropagation() stops no listener of the one target, stopImmediatePropagation() stops the rest", async (t) => {
+  for (const earlier of [false, true]) {
+    await t.step(earlier ? "with a listener added before the mark" : "lean listeners only", () => {
+      const Probe = leanClass();
+      const emitter = new Probe();
+      const calls: string[] = [];
+      if (earlier) emitter.addEventListener("ping", () => calls.push("early"));
+      leanEvents(emitter, Probe);
+      emitter.addEventListener("ping", (evt) => {
+        calls.push("a");
+        if (evt.detail === 1) evt.stopPropagation();
+        if (evt.detail === 2) evt.stopImmediatePropagation();
       });
+      emitter.addEventListener("ping", () => calls.push("b"));
+      emitter.safeDispatchEvent("ping", { detail: 1 });
+      emitter.safeDispatchEvent("ping", { detail: 2 });
+      const early = earlier ? ["early"] : [];
+      assert.deepEqual(calls, [...early, "a", "b", ...early, "a"]);
     });
-    for (let i = 0; i < 16; i++) {
-      if (!stream.send(payload)) await stream.onDrain();
-    }
-    await done;
-    assert.equal(received, 1024 * 1024);
-    assert.equal(a.getConnections(b.peerId).length, 1);
-  } finally {
-    await a.stop();
-    await b.stop();
   }
+});
+
+Deno.test("installLeanEvents(): an emitter not marked keeps main-event's semantics (event.target, stopPropagation, order)", () => {
+  const Probe = leanClass();
+  const plain = new Probe();
+  const calls: string[] = [];
+  plain.addEventListener("ping", (evt) => {
+    calls.push(evt.target === plain && evt.currentTarget === plain ? "a:target" : "a:none");
+    if (evt.detail === 1) evt.stopPropagation();
+    if (evt.detail === 2) evt.stopImmediatePropagation();
+  });
+  plain.addEventListener("ping", () => calls.push("b"));
+  plain.safeDispatchEvent("ping", { detail: 1 });
+  plain.safeDispatchEvent("ping", { detail: 2 });
+  assert.deepEqual(calls, ["a:target", "b", "a:target"]);
+  assert.equal(isLean(plain), false);
+  assert.equal(plain.listenerCount("ping"), 2);
+});
+
+Deno.test("installLeanEvents() and leanEvents() refuse what is not of the shape expected", () => {
+  class Plain extends EventTarget {}
+  assert.equal(installLeanEvents(Plain), false);
+  assert.equal(Object.hasOwn(Plain.prototype, PATCHED), false);
+  // Not an instance of the class, or a class without the lean methods: left alone.
+  const Probe = leanClass();
+  assert.equal(leanEvents(new Plain(), Probe), false);
+  assert.equal(leanEvents({ addEventListener() {} }, Probe), false);
+  class Unpatched extends TypedEventEmitter<Events> {}
+  const other = new Unpatched();
+  assert.equal(leanEvents(other, Unpatched), false);
+  assert.equal(isLean(other), false);
 });

@@ -14,10 +14,11 @@
  * @module
  */
 
-import { getLogger } from "@logtape/logtape";
 import { coalescingTcp } from "./coalesce_writes.ts";
 import { linearConnectionListing } from "./connection_list.ts";
-import { leanEventEmitters } from "./lean_events.ts";
+import { installLeanEvents, leanEvents } from "./lean_events.ts";
+import { PatchWarnings } from "./patch_warnings.ts";
+import { unnegotiatedStreamsSupported } from "./pipelined_stream.ts";
 import { ownAddrsConfirmed } from "./own_addrs.ts";
 import { UnpooledMemoryDatastore } from "./unpooled.ts";
 import { libp2pLogger } from "./quiet_logger.ts";
@@ -40,22 +41,10 @@ import { certificateRenewer, type LoadedCertificate, readCertificate } from "./t
 import { withDomainAddrs } from "./domain_addrs.ts";
 import { guardedTransport, type InboundSocketGuard } from "./guarded_listeners.ts";
 
-const log = getLogger(["hopd", "host"]);
-
-let yamuxShapeWarned = false;
-/** Warns once per process that yamux streams keep frames as large as their send window. */
-function warnYamuxShape(): void {
-  if (yamuxShapeWarned) return;
-  yamuxShapeWarned = true;
-  log.warn(
-    "@libp2p/yamux changed shape: frames are not capped at one Noise message (rust-libp2p " +
-      "peers refuse frames above 1 MiB)",
-  );
-}
-
 export type { CertificateSource, LoadedCertificate } from "./tls_certificate.ts";
 export { parseCertificate, readCertificate } from "./tls_certificate.ts";
 export type { InboundSocketGuard } from "./guarded_listeners.ts";
+export { type HostPatch, PatchWarnings } from "./patch_warnings.ts";
 
 /** Largest yamux frame payload: Noise's 65,519-byte plaintext limit minus yamux's header. */
 const YAMUX_MAX_MESSAGE_BYTES = 65_519 - 12;
@@ -90,6 +79,11 @@ export interface HostInit {
    * connection is open; absent = libp2p's own handling only.
    */
   readonly socketGuard?: InboundSocketGuard;
+  /**
+   * Where this host says which of src/host/'s workarounds do not apply (one warning each);
+   * absent = a new one logging to `["hopd", "host"]`.
+   */
+  readonly patchWarnings?: PatchWarnings;
 }
 
 /** Transport label of a connection, as used in metrics. */
@@ -173,11 +167,11 @@ export async function createHost(init: HostInit): Promise<Host> {
   const refuseInboundPeer = init.refuseInboundPeer ?? (() => false);
   const logger = libp2pLogger(Deno.env.toObject());
   const { socketGuard } = init;
+  const warnings = init.patchWarnings ?? new PatchWarnings();
   const guarded = <C>(factory: (components: C) => Transport) =>
-    socketGuard === undefined ? factory : guardedTransport(factory, socketGuard);
-  if (!leanEventEmitters()) {
-    log.warn("main-event's TypedEventEmitter changed shape: libp2p keeps its heavier listeners");
-  }
+    socketGuard === undefined ? factory : guardedTransport(factory, socketGuard, warnings);
+  if (!installLeanEvents()) warnings.notApplied("lean_events");
+  if (!unnegotiatedStreamsSupported()) warnings.notApplied("pipelined_stream");
   const libp2p = await createLibp2p({
     start: false,
     privateKey: init.privateKey,
@@ -191,7 +185,10 @@ export async function createHost(init: HostInit): Promise<Host> {
     },
     transports: [
       guarded(
-        coalescingTcp({ inboundSocketInactivityTimeout: 0, outboundSocketInactivityTimeout: 0 }),
+        coalescingTcp(
+          { inboundSocketInactivityTimeout: 0, outboundSocketInactivityTimeout: 0 },
+          warnings,
+        ),
       ),
       guarded(webSockets(
         certificate === undefined ? {} : {
@@ -199,11 +196,11 @@ export async function createHost(init: HostInit): Promise<Host> {
         },
       )),
     ],
-    connectionEncrypters: [relayNoise()],
+    connectionEncrypters: [relayNoise({}, warnings)],
     // A yamux frame is a 12-byte header plus its payload; sized so header + payload fill one
     // Noise message (65,519 bytes of plaintext), and far below the 1 MiB rust-libp2p accepts
     // (@libp2p/yamux itself ignores maxMessageSize: see yamux_frames.ts).
-    streamMuxers: [cappedYamux({ maxMessageSize: YAMUX_MAX_MESSAGE_BYTES }, warnYamuxShape)],
+    streamMuxers: [cappedYamux({ maxMessageSize: YAMUX_MAX_MESSAGE_BYTES }, warnings)],
     connectionGater: {
       denyInboundConnection: (maConn) => refuseInbound(maConn.remoteAddr),
       denyInboundEncryptedConnection: (peer, maConn) => refuseInboundPeer(peer, maConn.remoteAddr),
@@ -251,12 +248,12 @@ export async function createHost(init: HostInit): Promise<Host> {
     },
   });
   identifyWhenNeeded(libp2p, init.identifyInbound ?? (() => false));
-  if (!libp2p.services.ownAddrs.active) {
-    log.warn(
-      "libp2p's address manager changed shape: listen addresses on public IPs stay " +
-        "unannounced until confirmed (set node.announce)",
-    );
-  }
+  // The connection's own listeners from here on are lean too (its socket wrapper, Noise
+  // stream, muxer and streams are marked as they are made: noise_crypto.ts, yamux_frames.ts).
+  libp2p.addEventListener("connection:open", ({ detail: connection }) => {
+    if (!leanEvents(connection)) warnings.notApplied("lean_events");
+  });
+  if (!libp2p.services.ownAddrs.active) warnings.notApplied("own_addrs");
   if (socketGuard !== undefined) {
     libp2p.addEventListener("connection:open", ({ detail: connection }) => {
       if (connection.direction !== "inbound") return;
@@ -264,9 +261,7 @@ export async function createHost(init: HostInit): Promise<Host> {
       socketGuard.established(ip?.value, tcp?.name === "tcp" ? Number(tcp.value) : undefined);
     });
   }
-  if (!linearConnectionListing(libp2p)) {
-    log.warn("libp2p's connection manager changed shape: connection listing stays quadratic");
-  }
+  if (!linearConnectionListing(libp2p)) warnings.notApplied("connection_list");
   return {
     libp2p,
     ...(init.pubsub === undefined ? {} : { pubsub: libp2p.services.pubsub }),

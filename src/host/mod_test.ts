@@ -4,9 +4,9 @@ import { generateKeyPair } from "@libp2p/crypto/keys";
 import { identify } from "@libp2p/identify";
 import type { Connection, Libp2p, PeerId } from "@libp2p/interface";
 import { loadConfig } from "../config/mod.ts";
-import { TypedEventEmitter } from "main-event";
-import { PATCHED } from "./lean_events.ts";
-import { createHost, type Host } from "./mod.ts";
+import { gossipsub } from "@libp2p/gossipsub";
+import { isLean } from "./lean_events.ts";
+import { createHost, type Host, type HostPatch, PatchWarnings } from "./mod.ts";
 
 /** A hopd host on 127.0.0.1 with the default config. */
 async function startHost(identifyInbound?: (peer: PeerId) => boolean): Promise<Host> {
@@ -91,14 +91,10 @@ Deno.test("createHost() identifies inbound peers identifyInbound names, and outb
   }
 });
 
-Deno.test("createHost() patches libp2p's event emitters and keeps a client's peer ID and record out of the Buffer pool", async () => {
+Deno.test("createHost() keeps a client's peer ID and record out of the Buffer pool", async () => {
   const host = await startHost();
   const client = await stockNode();
   try {
-    assert.equal(
-      (TypedEventEmitter.prototype as unknown as Record<symbol, unknown>)[PATCHED],
-      true,
-    );
     const opened = new Promise<Connection>((resolve) =>
       host.libp2p.addEventListener("connection:open", (evt) => resolve(evt.detail))
     );
@@ -115,6 +111,90 @@ Deno.test("createHost() patches libp2p's event emitters and keeps a client's pee
     for (const value of datastore.data.values()) {
       assert.equal(value.buffer.byteLength, value.byteLength);
     }
+  } finally {
+    await client.stop();
+    await host.stop();
+  }
+});
+
+/**
+ * A connection's parts that emit events: itself, its socket wrapper, its Noise stream (the
+ * muxer's connection), its muxer and a stream (js-libp2p 3.3's private fields).
+ */
+function emitters(connection: Connection): Record<string, unknown> {
+  const inner = connection as unknown as { maConn: unknown; muxer: { maConn: unknown } };
+  return {
+    connection,
+    socket: inner.maConn,
+    noise: inner.muxer.maConn,
+    muxer: inner.muxer,
+    stream: connection.streams[0],
+  };
+}
+
+Deno.test("createHost() makes its own connections' emitters lean, and only them: gossipsub and a stock node keep event.target and stopPropagation", async () => {
+  const config = await loadConfig();
+  const warned: HostPatch[] = [];
+  const host = await createHost({
+    node: { listen: ["/ip4/127.0.0.1/tcp/0"], announce: [] },
+    connections: config.connections,
+    tls: config.tls,
+    privateKey: await generateKeyPair("Ed25519"),
+    pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false }),
+    patchWarnings: new PatchWarnings((patch) => warned.push(patch)),
+  });
+  await host.start();
+  const client = await loopbackNode({
+    services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true }) },
+  });
+  try {
+    const pubsub = host.pubsub!;
+    const topic = "hopd-lean-test";
+    pubsub.subscribe(topic);
+    client.services.pubsub.subscribe(topic);
+    // hopd dials (outbound connections are identified, so gossipsub learns the protocol).
+    const clientSubscribed = new Promise<void>((resolve) =>
+      pubsub.addEventListener("subscription-change", () => {
+        if (pubsub.getSubscribers(topic).length > 0) resolve();
+      })
+    );
+    const hostSubscribed = new Promise<void>((resolve) =>
+      client.services.pubsub.addEventListener("subscription-change", () => {
+        if (client.services.pubsub.getSubscribers(topic).length > 0) resolve();
+      })
+    );
+    const connection = await host.libp2p.dial(client.getMultiaddrs()[0]!);
+    await Promise.all([clientSubscribed, hostSubscribed]);
+    // Gossipsub's own emitter keeps main-event's semantics in hopd's process: target set,
+    // stopPropagation() stops no other listener of it.
+    const seen: string[] = [];
+    const got = Promise.withResolvers<void>();
+    pubsub.addEventListener("message", (evt) => {
+      seen.push(evt.target === pubsub ? "first:target" : "first:no-target");
+      evt.stopPropagation();
+      // The dispatch is synchronous: by the next task the second listener ran, or never will.
+      setTimeout(got.resolve, 0);
+    });
+    pubsub.addEventListener("message", (evt) => {
+      seen.push(new TextDecoder().decode(evt.detail.data));
+    });
+    await client.services.pubsub.publish(topic, new TextEncoder().encode("over lean streams"));
+    await got.promise;
+    assert.deepEqual(seen, ["first:target", "over lean streams"]);
+    // hopd's connection, its muxer and its streams (gossipsub's among them) are lean; the
+    // stock client's, in the same process, are not.
+    assert.ok(connection.streams.length > 0);
+    for (const [name, emitter] of Object.entries(emitters(connection))) {
+      assert.ok(emitter !== undefined, `js-libp2p's connection changed shape: no ${name}`);
+      assert.equal(isLean(emitter), true, `hopd's ${name} is lean`);
+    }
+    const [clientSide] = client.getConnections(host.libp2p.peerId);
+    for (const [name, emitter] of Object.entries(emitters(clientSide!))) {
+      assert.equal(isLean(emitter), false, `the stock client's ${name} is not lean`);
+    }
+    assert.equal(isLean(pubsub), false);
+    assert.equal(isLean(host.libp2p), false);
+    assert.deepEqual(warned, [], "every workaround applies to js-libp2p as pinned");
   } finally {
     await client.stop();
     await host.stop();

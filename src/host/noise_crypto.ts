@@ -15,11 +15,19 @@
  * while relaying, in a CPU profile). `relayNoise()` hands such messages to the cipher as the
  * list. Everything else is the default.
  *
+ * It also marks each connection's socket wrapper and secured stream lean (lean_events.ts).
+ * A secured stream not shaped as noise 17's is left as it is and the host warns once
+ * (patch_warnings.ts). Version guard: @libp2p/noise 17.0.3 (versions.ts). Upstream fix:
+ * noise's encrypt returning the ciphertext and tag as a list, and its decrypt handing a
+ * `Uint8ArrayList` to a cipher that takes one instead of joining it.
+ *
  * @module
  */
 
 import type { ConnectionEncrypter, PeerId } from "@libp2p/interface";
 import { unpooledPeerId } from "./unpooled.ts";
+import { leanEvents } from "./lean_events.ts";
+import type { PatchWarnings } from "./patch_warnings.ts";
 import { type ICryptoInterface, noise, type NoiseInit } from "@libp2p/noise";
 import { defaultCrypto } from "@libp2p/noise/crypto";
 import crypto from "node:crypto";
@@ -98,30 +106,37 @@ const NOISE_MESSAGE_MAX_BYTES = 65_535;
  * connection.
  *
  * @param init Options for `noise()`; `crypto` is set here.
+ * @param warnings Told when a connection's objects are not of the shape expected.
  * @returns A connection encrypter factory for libp2p.
  */
 export function relayNoise(
   init: Omit<NoiseInit, "crypto"> = {},
+  warnings?: PatchWarnings,
 ): (components: Parameters<ReturnType<typeof noise>>[0]) => ConnectionEncrypter {
   const factory = noise({ ...init, crypto: relayNoiseCrypto });
   return (components) => {
     const encrypter = factory(components);
-    encrypter.secureInbound = forRelay(encrypter.secureInbound.bind(encrypter));
-    encrypter.secureOutbound = forRelay(encrypter.secureOutbound.bind(encrypter));
+    encrypter.secureInbound = forRelay(encrypter.secureInbound.bind(encrypter), warnings);
+    encrypter.secureOutbound = forRelay(encrypter.secureOutbound.bind(encrypter), warnings);
     return encrypter;
   };
 }
 
 /**
- * `secure`, with {@link decryptWithoutJoining} applied to the connection it secures and the
- * remote peer ID copied out of the `Buffer` pool (see `unpooled.ts`).
+ * `secure`, with the connection it secures (the socket wrapper) and the secured stream lean,
+ * {@link decryptWithoutJoining} applied to the secured stream and the remote peer ID copied
+ * out of the `Buffer` pool (see `unpooled.ts`).
  */
 function forRelay<A extends unknown[], R extends { connection: unknown; remotePeer: PeerId }>(
   secure: (...args: A) => Promise<R>,
+  warnings: PatchWarnings | undefined,
 ): (...args: A) => Promise<R> {
   return async (...args) => {
+    // Before the handshake: noise's listeners on the socket wrapper are then lean too.
+    if (!leanEvents(args[0])) warnings?.notApplied("lean_events");
     const secured = await secure(...args);
-    decryptWithoutJoining(secured.connection);
+    if (!leanEvents(secured.connection)) warnings?.notApplied("lean_events");
+    if (!decryptWithoutJoining(secured.connection)) warnings?.notApplied("noise_decrypt");
     secured.remotePeer = unpooledPeerId(secured.remotePeer);
     return secured;
   };

@@ -12,7 +12,8 @@
  *
  * It reaches into libp2p's internal components (the address and transport managers), so it
  * checks their shape first and, when an upgrade changes it, leaves libp2p as it is and says
- * so (`createHost` logs a warning; src/host/own_addrs_test.ts fails).
+ * so (`createHost` logs a warning at start; src/host/own_addrs_test.ts fails). Version guard:
+ * js-libp2p 3.3.11 (versions.ts).
  *
  * Upstream: libp2p could take a flag to trust its own listen addresses (as go-libp2p does for
  * addresses it listens on directly); until then, this.
@@ -22,6 +23,7 @@
 
 import type { Libp2pEvents, Startable, TypedEventTarget } from "@libp2p/interface";
 import type { Multiaddr } from "@multiformats/multiaddr";
+import { libp2pChecked } from "./versions.ts";
 
 /** The parts of libp2p's components this service uses. */
 export interface OwnAddrsComponents {
@@ -40,7 +42,10 @@ interface TransportManagerShape {
 
 /** The service: whether it could act, for the host's warning and the tests. */
 export interface OwnAddrs extends Startable {
-  /** False when libp2p's components do not have the expected shape (nothing is confirmed). */
+  /**
+   * False when libp2p's components do not have the expected shape, or another js-libp2p runs
+   * (nothing is confirmed).
+   */
   readonly active: boolean;
 }
 
@@ -57,7 +62,7 @@ function hasMethod(value: unknown, name: string): boolean {
 export function ownAddrsConfirmed(): (components: OwnAddrsComponents) => OwnAddrs {
   return (components) => {
     const { events, transportManager, addressManager } = components;
-    const active = hasMethod(addressManager, "confirmObservedAddr") &&
+    const active = libp2pChecked() && hasMethod(addressManager, "confirmObservedAddr") &&
       hasMethod(transportManager, "getAddrs");
     const confirm = (): void => {
       if (!active) return;

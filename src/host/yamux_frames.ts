@@ -12,14 +12,19 @@
  * messages, the last one partly filled.
  *
  * `cappedYamux()` is `yamux()` whose streams never send a frame larger than `maxMessageSize`:
- * each stream's `maxMessageSize` field keeps the value yamux sets it to, capped. Upstream fix:
- * honour `maxMessageSize` in YamuxStream (constructor and handleWindowUpdate).
+ * each stream's `maxMessageSize` field keeps the value yamux sets it to, capped. It also marks
+ * each muxer and stream lean (lean_events.ts). A muxer or stream of another shape is left as it
+ * is and the host warns once (patch_warnings.ts). Version guard: @libp2p/yamux 8.0.3
+ * (versions.ts). Upstream fix: honour `maxMessageSize` in YamuxStream (constructor and
+ * handleWindowUpdate).
  *
  * @module
  */
 
 import type { StreamMuxerFactory } from "@libp2p/interface";
 import { yamux, type YamuxMuxerInit } from "@libp2p/yamux";
+import { leanEvents } from "./lean_events.ts";
+import type { PatchWarnings } from "./patch_warnings.ts";
 
 /** The part of @libp2p/yamux's muxer this touches. */
 interface YamuxMuxerLike {
@@ -57,12 +62,14 @@ export function capStreamFrames(stream: unknown, maxBytes: number): boolean {
  * `maxBytes` of payload.
  *
  * @param onMisshapen Called once per stream that is not shaped as expected (left as it is).
+ * @param onStream Called with every stream the muxer creates.
  * @returns False when the muxer is not shaped as @libp2p/yamux 8's (nothing is changed).
  */
 export function capMuxerFrames(
   muxer: unknown,
   maxBytes: number,
   onMisshapen: () => void = () => {},
+  onStream: (stream: unknown) => void = () => {},
 ): boolean {
   const target = muxer as YamuxMuxerLike;
   const newStream = target._newStream;
@@ -70,30 +77,37 @@ export function capMuxerFrames(
   target._newStream = function (this: unknown, ...args: unknown[]) {
     const stream = newStream.apply(this, args);
     if (!capStreamFrames(stream, maxBytes)) onMisshapen();
+    onStream(stream);
     return stream;
   };
   return true;
 }
 
 /**
- * `yamux(init)` whose streams send frames of at most `init.maxMessageSize` bytes of payload.
+ * `yamux(init)` whose streams send frames of at most `init.maxMessageSize` bytes of payload,
+ * and whose muxers and streams are lean.
  *
  * @param init yamux options; `maxMessageSize` is the cap.
- * @param onMisshapen Called when a muxer or stream is not shaped as @libp2p/yamux 8's, which
- *   is then left as it is (frames as large as the send window).
+ * @param warnings Told when a muxer or stream is not shaped as @libp2p/yamux 8's, which is
+ *   then left as it is (frames as large as the send window), or cannot be made lean.
  * @returns A stream muxer factory for libp2p.
  */
 export function cappedYamux(
   init: YamuxMuxerInit & { maxMessageSize: number },
-  onMisshapen: () => void = () => {},
+  warnings?: PatchWarnings,
 ): () => StreamMuxerFactory {
   const factory = yamux(init);
+  const misshapen = () => warnings?.notApplied("yamux_frames");
   return () => {
     const muxers = factory();
     const create = muxers.createStreamMuxer.bind(muxers);
     muxers.createStreamMuxer = (maConn) => {
       const muxer = create(maConn);
-      if (!capMuxerFrames(muxer, init.maxMessageSize, onMisshapen)) onMisshapen();
+      if (!leanEvents(muxer)) warnings?.notApplied("lean_events");
+      const capped = capMuxerFrames(muxer, init.maxMessageSize, misshapen, (stream) => {
+        if (!leanEvents(stream)) warnings?.notApplied("lean_events");
+      });
+      if (!capped) misshapen();
       return muxer;
     };
     return muxers;

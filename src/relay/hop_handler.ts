@@ -142,6 +142,8 @@ export class HopHandler {
   readonly #enforcedLimit: CircuitLimit;
   /** Setups in progress, aborted when the relay stops. */
   readonly #pending = new Set<AbortController>();
+  /** Whether this handler has warned that STOP streams are negotiated first after all. */
+  #warnedNotPipelined = false;
 
   /** @param components Store, slots, metrics, key and host access. */
   constructor(components: HopHandlerComponents) {
@@ -380,6 +382,7 @@ export class HopHandler {
       maxMessageBytes: c.config.maxMessageBytes,
       pipeline: c.config.stopPipelining,
       signal,
+      onNotPipelined: this.#warnNotPipelined,
     });
     if (stop.status !== "OK") {
       if (stop.reason !== "refused") c.metrics.streamError("stop", stop.reason);
@@ -426,6 +429,16 @@ export class HopHandler {
     if (up === undefined) return undefined;
     return { up, down: admission.openFlow(source, ip) ?? up };
   }
+
+  /** Warns once per handler (per relay start) that a STOP could not be pipelined. */
+  #warnNotPipelined = (): void => {
+    if (this.#warnedNotPipelined) return;
+    this.#warnedNotPipelined = true;
+    log.warn(
+      "A STOP stream could not be pipelined (js-libp2p or its connection changed shape: see " +
+        "src/host/pipelined_stream.ts); STOP streams are negotiated first, one round trip more",
+    );
+  };
 
   #circuitEnded = (circuit: Circuit, reason: CircuitEndReason, endedBy: CircuitEndedBy): void => {
     const c = this.#c;

@@ -6,19 +6,20 @@
  *
  * The stream is opened with its protocol negotiation pipelined: the multistream-select
  * header, the stop protocol and the CONNECT go out together, and the target's three answers
- * are read in order. js-libp2p 3.3.11's `newStream` waits for the target to confirm the
- * protocol before anything else is sent (it has no lazy mode), which costs one more round
- * trip with the target in every circuit setup (2.7–4 ms at the median on the bench machine,
- * bench/circuit_setup.ts). Multistream-select allows the dialer to pipeline a single
- * protocol; go-, rust- and js-libp2p responders read exactly their frames and leave the rest
- * for the handler. When the connection is not shaped as expected, or `relay.stop_pipelining`
- * is off, `newStream` negotiates first. The outcome names the way taken (`mode`), which
- * hopd counts in `hopd_circuit_stop_streams_total{mode}`.
+ * are read in order. Multistream-select allows the dialer to pipeline a single protocol; go-,
+ * rust- and js-libp2p responders read exactly their frames and leave the rest for the handler.
+ * js-libp2p's public `newStream` cannot (it waits for the target to confirm the protocol, one
+ * round trip more), so the stream comes from src/host/pipelined_stream.ts, which reaches into
+ * the connection's muxer (the figures that keep it are there and in bench/RESULTS.md). When
+ * that does not apply (another js-libp2p, a connection of another shape) or
+ * `relay.stop_pipelining` is off, `newStream` negotiates first. The outcome names the way
+ * taken (`mode`), which hopd counts in `hopd_circuit_stop_streams_total{mode}`.
  *
  * @module
  */
 
 import type { Connection, Stream } from "@libp2p/interface";
+import { openUnnegotiatedStream } from "../host/pipelined_stream.ts";
 import { encodeFrame, FrameReader, FrameTooLargeError, StreamEndedError } from "./_framing.ts";
 import { STOP_MAX_OUTBOUND_STREAMS, STOP_PROTOCOL } from "./constants.ts";
 import { decodeStopMessage, encodeStopMessage, MalformedMessageError } from "./pb/circuit.ts";
@@ -58,6 +59,11 @@ export interface StopRequest {
   readonly pipeline: boolean;
   /** Aborted when the circuit setup times out or the relay stops. */
   readonly signal: AbortSignal;
+  /**
+   * Called when `pipeline` is on but the connection cannot take it (another js-libp2p, or a
+   * connection of another shape), before the stream is negotiated first instead.
+   */
+  readonly onNotPipelined?: () => void;
 }
 
 /** Error a stop stream is reset with when its setup is abandoned. */
@@ -84,16 +90,17 @@ export async function openStopStream(
   let stream: Stream;
   let pipelined = false;
   try {
-    const muxer = request.pipeline ? pipelineMuxer(connection) : undefined;
-    if (muxer !== undefined) {
-      const open = connection.streams.filter((s) =>
-        s.direction === "outbound" && s.protocol === STOP_PROTOCOL
-      ).length;
-      if (open >= STOP_MAX_OUTBOUND_STREAMS) return failed("open_failed");
-      stream = await muxer.createStream({ signal: request.signal });
-      stream.protocol = STOP_PROTOCOL;
+    const unnegotiated = request.pipeline
+      ? openUnnegotiatedStream(connection, STOP_PROTOCOL, {
+        signal: request.signal,
+        maxOutboundStreams: STOP_MAX_OUTBOUND_STREAMS,
+      })
+      : undefined;
+    if (unnegotiated !== undefined) {
+      stream = await unnegotiated;
       pipelined = true;
     } else {
+      if (request.pipeline) request.onNotPipelined?.();
       stream = await connection.newStream(STOP_PROTOCOL, {
         signal: request.signal,
         maxOutboundStreams: STOP_MAX_OUTBOUND_STREAMS,
@@ -133,28 +140,6 @@ const MSS_HEADER = encoder.encode("/multistream/1.0.0\n");
 const MSS_STOP = encoder.encode(`${STOP_PROTOCOL}\n`);
 const MSS_HEADER_FRAME = encodeFrame(MSS_HEADER);
 const MSS_STOP_FRAME = encodeFrame(MSS_STOP);
-
-/** The part of js-libp2p 3's connection muxer a pipelined open uses. */
-interface MuxerLike {
-  readonly status: string;
-  createStream(options?: { signal?: AbortSignal }): Promise<Stream>;
-}
-
-/**
- * The connection's muxer when a stop stream can be opened on it directly: an open, unlimited
- * connection whose muxer is js-libp2p 3's (the checks `newStream` makes first).
- */
-function pipelineMuxer(connection: Connection): MuxerLike | undefined {
-  const muxer = (connection as unknown as { muxer?: Partial<MuxerLike> }).muxer;
-  if (
-    muxer === undefined || muxer === null || typeof muxer.createStream !== "function" ||
-    muxer.status !== "open" || connection.status !== "open" || connection.limits != null ||
-    !Array.isArray(connection.streams)
-  ) {
-    return undefined;
-  }
-  return muxer as MuxerLike;
-}
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.byteLength === b.byteLength && a.every((byte, i) => byte === b[i]);

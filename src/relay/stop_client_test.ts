@@ -88,9 +88,11 @@ Deno.test("openStopStream() falls back to newStream on a connection of another s
         return real.newStream(...args);
       },
     } as unknown as typeof real;
-    const result = await openStopStream(other, request());
+    let told = 0;
+    const result = await openStopStream(other, { ...request(), onNotPipelined: () => told++ });
     assert.equal(result.status, "OK");
     assert.equal(opened, 1);
+    assert.equal(told, 1);
     assert.equal(result.status === "OK" && result.mode, "negotiated");
   });
 });
@@ -105,9 +107,15 @@ Deno.test("openStopStream() negotiates first with newStream when pipelining is o
       opened++;
       return newStream(...args);
     };
-    const result = await openStopStream(connection, { ...request(), pipeline: false });
+    let told = 0;
+    const result = await openStopStream(connection, {
+      ...request(),
+      pipeline: false,
+      onNotPipelined: () => told++,
+    });
     assert.equal(result.status, "OK");
     assert.equal(opened, 1);
+    assert.equal(told, 0, "pipelining off is asked for, not a missed patch");
     assert.equal(result.status === "OK" && result.mode, "negotiated");
   });
 });
