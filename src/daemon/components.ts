@@ -181,10 +181,10 @@ export async function buildComponents(init: BuildInit): Promise<Components> {
     daemonOpsApp({
       ...parts,
       readiness,
-      status: () => nodeStatus({ ...parts, health }),
+      status: () => nodeStatus({ ...parts, health }, core.clock.nowMs()),
       setDraining: (draining) => void core.state.requestDrain(draining),
     }),
-    { ...config.http, guard: core.sockets.ops },
+    { ...config.http, guard: core.sockets.ops, clock: core.clock },
   );
   return { ...parts, ops };
 }

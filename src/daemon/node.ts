@@ -85,7 +85,7 @@ export class Node implements Daemon {
   }
 
   status(): Record<string, unknown> {
-    return nodeStatus({ ...this.#c, health: () => this.#health() });
+    return nodeStatus({ ...this.#c, health: () => this.#health() }, this.#c.clock.nowMs());
   }
 
   setDraining(draining: boolean): void {
@@ -126,9 +126,10 @@ export class Node implements Daemon {
       drainTimeoutMs: config.node.drainTimeoutMs,
       circuits: relay.stats().circuits,
     });
-    const deadline = Date.now() + config.node.drainTimeoutMs;
-    while (relay.stats().circuits > 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_INTERVAL_MS));
+    const { clock } = this.#c;
+    const deadline = clock.nowMs() + config.node.drainTimeoutMs;
+    while (relay.stats().circuits > 0 && clock.nowMs() < deadline) {
+      await new Promise<void>((resolve) => clock.setTimeout(resolve, DRAIN_POLL_INTERVAL_MS));
     }
     await this.#startables.stop();
     log.info("Stopped");

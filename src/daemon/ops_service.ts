@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { Clock } from "../clock/mod.ts";
 import type { Registry } from "prom-client";
 import type { ResolvedConfig } from "../config/mod.ts";
 import { parseDurationMs } from "../config/mod.ts";
@@ -34,6 +35,7 @@ export interface DaemonOpsSources {
   readonly config: Pick<ResolvedConfig, "federation">;
   readonly settings: Settings;
   readonly registry: Registry;
+  readonly clock: Clock;
   readonly limiter: Limiter;
   readonly bans: BanList;
   readonly host: Host;
@@ -54,6 +56,7 @@ export interface DaemonOpsSources {
 export function daemonOpsApp(s: DaemonOpsSources): OpsApp {
   return createOpsApp({
     registry: s.registry,
+    clock: s.clock,
     readiness: () => s.readiness(),
     status: () => s.status(),
     httpAdmission: (ip, caller) => (ip === "" ? { ok: true } : s.limiter.checkHttp(ip, caller)),

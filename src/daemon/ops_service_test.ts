@@ -10,13 +10,14 @@ import { fakeLibp2p, testLimiter } from "./_test_peers.ts";
 
 async function app(ready = true) {
   const config = defaultConfig();
-  const { limiter, bans } = await testLimiter();
+  const { limiter, bans, clock } = await testLimiter();
   let draining = false;
   const ops = daemonOpsApp({
     peerId: "12D3KooWSelf",
     config,
     settings: new Settings(config, undefined),
     registry: new Registry(),
+    clock,
     limiter,
     bans,
     host: { libp2p: fakeLibp2p([]) as unknown as Libp2p } as Host,

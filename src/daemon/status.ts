@@ -36,10 +36,10 @@ export interface StatusSources {
  * The node's status document.
  *
  * @param s What it reads.
- * @param nowMs The current time (for the uptime).
+ * @param nowMs The current time, from the daemon's clock (for the uptime).
  * @returns The status, as JSON-ready data.
  */
-export function nodeStatus(s: StatusSources, nowMs: number = Date.now()): Record<string, unknown> {
+export function nodeStatus(s: StatusSources, nowMs: number): Record<string, unknown> {
   const byTransport: Record<string, number> = {};
   let inbound = 0;
   const connections = s.host.libp2p.getConnections();

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { type Clock, SYSTEM_CLOCK } from "../clock/mod.ts";
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Registry } from "prom-client";
 import type { OpsRouteGroup } from "./_env.ts";
@@ -22,6 +23,8 @@ export interface Readiness {
 export interface HealthRoutesComponents {
   readonly registry: Registry;
   readiness(): Readiness;
+  /** For the uptime. @default SYSTEM_CLOCK */
+  readonly clock?: Clock;
 }
 
 const HealthSchema = z.object({
@@ -80,11 +83,12 @@ const metricsRoute = createRoute({
  */
 export function healthRoutes(components: HealthRoutesComponents): OpsRouteGroup {
   return (app) => {
-    const startedAtMs = Date.now();
+    const clock = components.clock ?? SYSTEM_CLOCK;
+    const startedAtMs = clock.nowMs();
     app.openapi(
       healthRoute,
       (c) =>
-        c.json({ status: "ok" as const, uptimeSeconds: (Date.now() - startedAtMs) / 1000 }, 200),
+        c.json({ status: "ok" as const, uptimeSeconds: (clock.nowMs() - startedAtMs) / 1000 }, 200),
     );
     app.openapi(readyRoute, (c) => {
       const { ready, reasons } = components.readiness();

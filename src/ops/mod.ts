@@ -58,6 +58,7 @@
  * @module
  */
 
+import { type Clock, SYSTEM_CLOCK } from "../clock/mod.ts";
 import http from "node:http";
 import type net from "node:net";
 import { getRequestListener, type HttpBindings } from "@hono/node-server";
@@ -111,6 +112,8 @@ export interface HttpCaller {
 export interface OpsComponents {
   readonly registry: Registry;
   readiness(): Readiness;
+  /** The uptime of /health. @default SYSTEM_CLOCK */
+  readonly clock?: Clock;
   status(): Record<string, unknown>;
   /** The admin API; absent = no /v1/admin routes. */
   readonly admin?: {
@@ -255,6 +258,8 @@ export interface ServeOpsOptions {
    * idle); absent = unguarded (tests).
    */
   readonly guard?: OpsSocketGuard;
+  /** The shutdown grace timer. @default SYSTEM_CLOCK */
+  readonly clock?: Clock;
 }
 
 /**
@@ -307,7 +312,7 @@ export async function serveOps(app: OpsApp, options: ServeOpsOptions): Promise<O
   return {
     hostname: addr.address,
     port: addr.port,
-    shutdown: () => closeServer(server),
+    shutdown: () => closeServer(server, options.clock ?? SYSTEM_CLOCK),
   };
 }
 
@@ -337,11 +342,11 @@ function listenError(error: Error, at: { hostname: string; port: number }): Erro
 
 // Stops accepting, closes kept-alive connections, lets requests in flight finish for up to
 // OPS_SHUTDOWN_GRACE_MS, then closes whatever is left.
-function closeServer(server: http.Server): Promise<void> {
+function closeServer(server: http.Server, clock: Clock): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(() => server.closeAllConnections(), OPS_SHUTDOWN_GRACE_MS);
+    const timer = clock.setTimeout(() => server.closeAllConnections(), OPS_SHUTDOWN_GRACE_MS);
     server.close(() => {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       resolve();
     });
     server.closeIdleConnections();
