@@ -19,15 +19,23 @@ const log = getLogger(["hopd", "policy", "actions"]);
 
 /** The daemon's control API, as policies may drive it. */
 export interface Actuator {
+  /** Scales every rate limit and bandwidth cap by `factor` for `forMs` (throttle action). */
   throttle(factor: number, forMs: number): void;
-  /** @throws {RangeError} For an unknown key or a bad value. */
+  /**
+   * Sets one live limit (setLimit action).
+   *
+   * @throws {RangeError} For an unknown key or a bad value.
+   */
   setLimit(key: string, value: number): void;
   /** The current value of a limit key, when known. */
   limit(key: string): number | undefined;
+  /** True while the node drains. */
   draining(): boolean;
+  /** Starts (true) or ends (false) a drain (drain and resume actions). */
   setDraining(draining: boolean): void;
   /** Graceful restart: drain, then exit with EXIT_POLICY_RESTART. */
   restart(reason: string): void;
+  /** True when the peer or CIDR is banned now (a repeated ban is then a no-op). */
   isBanned(target: { readonly peer?: string; readonly cidr?: string }): boolean;
   /**
    * What a ban would cover: the addresses (1 for a peer, a CIDR's addresses, IPv6 in /64
@@ -39,12 +47,15 @@ export interface Actuator {
     readonly addresses: number;
     readonly tooWide?: string;
   };
+  /** Bans a peer or a CIDR for `ttlMs` (ban action). */
   ban(
     target: { readonly peer?: string; readonly cidr?: string },
     ttlMs: number,
     reason: string,
   ): void;
+  /** Closes every connection of a peer (disconnect action); resolves with how many were closed. */
   disconnect(peer: string): Promise<number>;
+  /** Peers connected now (the base of the ban cap, `policy.max_ban_fraction`). */
   connectedPeers(): number;
   /** Balancer weight; absent when federation is off. */
   readonly weight?: {

@@ -29,32 +29,51 @@ export type DecidedAction = Action & {
 
 /** One evaluation of one policy. */
 export interface DecisionRecord {
+  /** Tells a decision line from a snapshot line in the log. */
   readonly type: "decision";
+  /** Unique ID of the decision (`GET /v1/decisions/{id}`). */
   readonly id: string;
+  /** When it was made, ISO 8601. */
   readonly time: string;
+  /** The engine tick it belongs to (its snapshot has the same tick). */
   readonly tick: number;
+  /** The policy's name (its file name without `.js`). */
   readonly policy: string;
+  /** The revision (content hash) of the policy that decided. */
   readonly revision: string;
+  /** The mode the decision was applied in. */
   readonly mode: PolicyMode;
+  /** The seed of `ctx.random` for this evaluation, so a replay draws the same numbers. */
   readonly seed: number;
+  /** The verdict the policy returned; absent when it failed. */
   readonly verdict?: Verdict;
   /** The verdict after hysteresis (what /ready and the metric saw). */
   readonly effectiveVerdict?: Verdict;
   /** Set when the effective verdict differs from the policy's previous one. */
   readonly verdictChange?: { readonly from: Verdict; readonly to: Verdict };
+  /** The reasons the policy gave. */
   readonly reasons: readonly string[];
+  /** The actions it asked for, each with what the host did with it. */
   readonly actions: readonly DecidedAction[];
+  /** How long the evaluation ran, in ms. */
   readonly durationMs: number;
+  /** Why the evaluation failed, when it did. */
   readonly error?: string;
+  /** The kind of failure (compile, runtime, timeout, memory, invalid result…). */
   readonly errorKind?: string;
+  /** Lines the policy logged with `ctx.log` during the evaluation. */
   readonly logs?: readonly string[];
 }
 
 /** The snapshot one tick judged. */
 export interface SnapshotRecord {
+  /** Tells a snapshot line from a decision line in the log. */
   readonly type: "snapshot";
+  /** The engine tick; the decisions of that tick carry the same number. */
   readonly tick: number;
+  /** When it was taken, ISO 8601. */
   readonly time: string;
+  /** What every policy judged at that tick. */
   readonly snapshot: Snapshot;
 }
 
@@ -78,6 +97,7 @@ export const DECISION_LOG_FILE = "decisions.ndjson";
 
 /** Newest decisions first, as many as fit the asked bounds. */
 export interface RecentDecisions {
+  /** The decisions, newest first. */
   readonly decisions: DecisionRecord[];
   /** Fewer than `limit` because `maxBytes` was reached (older ones matched too). */
   readonly truncated: boolean;

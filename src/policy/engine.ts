@@ -37,10 +37,13 @@ const log = getLogger(["hopd", "policy"]);
 
 /** What the engine reads and drives. */
 export interface PolicyEngineComponents {
+  /** Where the engine's metrics are registered. */
   readonly registry: Registry;
   /** Builds the snapshot of one tick. */
   readonly snapshot: (tick: number) => Promise<Snapshot>;
+  /** The daemon's control API the actions drive. */
   readonly actuator: Actuator;
+  /** This node's peer ID (the alerts' `instance`). */
   readonly peerId: string;
   /** Where the decision log and policy state live; undefined = memory only. */
   readonly dataDir?: string;
@@ -61,26 +64,43 @@ export interface PolicyEngineComponents {
 
 /** The node's health as the policies judge it. */
 export interface Health {
+  /** The worst verdict of the policies in enforce mode (healthy when none runs). */
   readonly verdict: Verdict;
+  /** The reasons behind it, each prefixed with its policy's name. */
   readonly reasons: readonly string[];
 }
 
 /** One policy or plugin in /v1/policies. */
 export interface PolicyView {
+  /** Its file name without `.js`. */
   readonly name: string;
+  /** A health policy (policies/) or an event-hook plugin (plugins/). */
   readonly kind: "policy" | "plugin";
+  /** Its path. */
   readonly file: string;
+  /** Content hash of the loaded revision. */
   readonly revision: string;
+  /** The mode its decisions are applied in. */
   readonly mode: PolicyMode;
+  /** Active (running), failed (last load failed, nothing runs) or retired (file removed). */
   readonly state: "active" | "failed" | "retired";
+  /** Its last verdict. */
   readonly lastVerdict?: Verdict;
+  /** The reasons of its last verdict. */
   readonly lastReasons?: readonly string[];
+  /** Its last error: load, evaluation or fixture failure. */
   readonly lastError?: string;
+  /** The kind of that error (compile, runtime, timeout, memory, …). */
   readonly lastErrorKind?: string;
+  /** When it last evaluated, ISO 8601. */
   readonly lastEvaluatedAt?: string;
+  /** How long its last evaluation ran, in ms. */
   readonly lastDurationMs?: number;
+  /** Evaluations since it was loaded. */
   readonly evaluations: number;
+  /** Failed evaluations since it was loaded. */
   readonly errors: number;
+  /** Its fixture cases at load: passed and failed. */
   readonly fixtures: { readonly passed: number; readonly failed: number };
 }
 
@@ -110,6 +130,7 @@ const worst = (a: Verdict, b: Verdict): Verdict =>
 
 /** Runs policies on a tick and plugins on events. */
 export class PolicyEngine {
+  /** The operator plugins (admission hooks, scoring) with their own sandbox worker. */
   readonly plugins: PluginHost;
   readonly #config: ResolvedPolicyConfig;
   readonly #c: PolicyEngineComponents;
@@ -134,6 +155,13 @@ export class PolicyEngine {
   #timer: TimerId | undefined;
   #ticking: Promise<void> | undefined;
 
+  /**
+   * Creates the engine, its sandbox worker and its plugin host; nothing runs before
+   * `start()`.
+   *
+   * @param config `[policy]`, resolved.
+   * @param components What the engine reads and drives.
+   */
   constructor(config: ResolvedPolicyConfig, components: PolicyEngineComponents) {
     this.#config = config;
     this.#c = components;

@@ -31,22 +31,39 @@ import { PolicyEngine, type PolicyEngineComponents } from "./engine.ts";
 export { PolicyEngine } from "./engine.ts";
 export type { Health, PolicyEngineComponents, PolicyView } from "./engine.ts";
 export type { Actuator } from "./action_executor.ts";
-export type { DecidedAction, DecisionRecord } from "./decision_log.ts";
+export type {
+  ActionOutcome,
+  DecidedAction,
+  DecisionRecord,
+  RecentDecisions,
+  SnapshotRecord,
+} from "./decision_log.ts";
+export type { SuppressedBy } from "./rails.ts";
 export { DECISION_LOG_FILE, parseDecisionLog } from "./decision_log.ts";
-export type { PluginAdmission } from "./plugin_host.ts";
+export type { PluginAdmission, PluginHost } from "./plugin_host.ts";
 export { exampleSnapshot, mergeSnapshot } from "./example_snapshot.ts";
 export { snapshotLimits } from "./snapshot_limits.ts";
 export { evaluatePolicy, PLUGIN_HOOKS, prepareModule, sandboxLimits } from "./prepare.ts";
-export type { CaseResult, Evaluated, EvaluateInput, ModuleKind, Prepared } from "./prepare.ts";
+export type {
+  CaseResult,
+  Evaluated,
+  EvaluateInput,
+  ModuleKind,
+  Prepared,
+  PrepareInput,
+} from "./prepare.ts";
 export { SandboxWorker } from "./sandbox_worker.ts";
-export type { SandboxLimits } from "./sandbox.ts";
+export type { LoadOutcome, ModuleLoad, SandboxCall, SandboxWorkerInit } from "./sandbox_worker.ts";
+export type { CallOutcome, SandboxErrorKind, SandboxFailure, SandboxLimits } from "./sandbox.ts";
 export { moduleNameOf, readOptional } from "./module_table.ts";
+export type { ModuleEntry } from "./module_table.ts";
 export { mayRun, unrunnableHooks } from "./hook_runner.ts";
 export { checkModeNames, describeModeTypos, describePendingModeNames } from "./mode_names.ts";
 export type { ModeNamesCheck } from "./mode_names.ts";
 export { ACTION_TYPES, snapshotProblem, VERDICTS } from "./types.ts";
 export type {
   Action,
+  LatencyQuantiles,
   PolicyMode,
   PolicyResult,
   Snapshot,

@@ -20,25 +20,37 @@ const log = getLogger(["hopd", "policy"]);
 
 /** One policy or plugin file, as /v1/policies shows it. */
 export interface ModuleEntry {
+  /** The file name without `.js`. */
   readonly name: string;
+  /** A policy or a plugin. */
   readonly kind: ModuleKind;
+  /** The file's path. */
   readonly file: string;
   /** sha256 of the active source ("" when no revision ever loaded). */
   revision: string;
   /** Sandbox of the active revision. */
   sandbox?: string;
+  /** The functions the active revision exports. */
   exports: readonly string[];
+  /** Active (running), failed (last load failed, nothing runs) or retired (file removed). */
   state: "active" | "failed" | "retired";
   /** The last load or evaluation error (cleared by a good evaluation or load). */
   lastError?: string;
+  /** The kind of that error (compile, runtime, timeout, memory, …). */
   lastErrorKind?: string;
   /** The fixture results of the last load attempt. */
   cases: readonly CaseResult[];
+  /** The last verdict (policies only). */
   lastVerdict?: Verdict;
+  /** The reasons of the last verdict. */
   lastReasons?: readonly string[];
+  /** When it last ran, ISO 8601. */
   lastEvaluatedAt?: string;
+  /** How long its last run took, in ms. */
   lastDurationMs?: number;
+  /** Runs since the active revision loaded. */
   evaluations: number;
+  /** Failed runs since the active revision loaded. */
   errors: number;
   /** Worker kills in a row caused by this module (3 = quarantined until the file changes). */
   consecutiveKills: number;

@@ -22,6 +22,7 @@ const log = getLogger(["hopd", "policy", "plugins"]);
 
 /** A plugin's admission answer. */
 export interface PluginAdmission {
+  /** True to admit, false to refuse. */
   readonly accept: boolean;
   /** Why it refused, with the plugin's name ("plugin:<name>: <reason>"). */
   readonly reason?: string;
@@ -39,6 +40,8 @@ export class PluginHost {
   readonly #limits: SandboxLimits;
 
   /**
+   * Creates the host and its sandbox worker; plugins load on the first {@linkcode sync}.
+   *
    * @param config The policy config (plugins dir, budget, fail mode).
    * @param metrics Where calls and errors are counted.
    * @param clock Each call's budget timer, its `ctx.now` and its duration (the sandbox's own
@@ -75,10 +78,12 @@ export class PluginHost {
     for (const name of names) await this.#table.sync(name);
   }
 
+  /** Every plugin the host knows, loaded or failed. */
   list(): ModuleEntry[] {
     return this.#table.list();
   }
 
+  /** Terminates the plugins' sandbox worker. */
   close(): void {
     this.#worker.close();
   }

@@ -28,7 +28,10 @@ import {
  * unless given: plugins have `plugin_budget`), and an answer of at most `state_max_size` and
  * room for the largest valid result and logs.
  */
-export function sandboxLimits(config: ResolvedPolicyConfig, deadlineMs = config.deadlineMs) {
+export function sandboxLimits(
+  config: ResolvedPolicyConfig,
+  deadlineMs: number = config.deadlineMs,
+): SandboxLimits {
   return {
     memoryLimitBytes: config.memoryLimitBytes,
     stackLimitBytes: config.stackLimitBytes,
@@ -47,7 +50,9 @@ export type PluginHook = typeof PLUGIN_HOOKS[number];
 
 /** One fixture case's outcome. */
 export interface CaseResult {
+  /** The case's name. */
   readonly name: string;
+  /** True when the module's answer matched the case's expectation. */
   readonly passed: boolean;
   /** What differed, when it failed. */
   readonly problem?: string;
@@ -94,14 +99,19 @@ const CASES_ACCESSOR = "\nexport function __hopdCases() { return cases; }\n";
 
 /** What {@linkcode prepareModule} needs. */
 export interface PrepareInput {
+  /** A policy (evaluate) or a plugin (hooks). */
   readonly kind: ModuleKind;
+  /** The module's name: its file name without `.js`. */
   readonly name: string;
+  /** Shown in stack traces and errors. */
   readonly fileName: string;
+  /** The module's JavaScript source. */
   readonly source: string;
   /** The text of <name>_test.js, if it exists. */
   readonly fixturesSource?: string;
   /** Sandbox name to load into (a fresh one per revision). */
   readonly sandbox: string;
+  /** Memory, stack and deadline of the sandbox. */
   readonly limits: SandboxLimits;
   /** The fixtures' `ctx.now` and the load time. */
   readonly clock: Clock;
@@ -191,6 +201,7 @@ export type Evaluated =
 export interface EvaluateInput {
   /** The loaded sandbox's name. */
   readonly sandbox: string;
+  /** Memory, stack and deadline of the sandbox. */
   readonly limits: SandboxLimits;
   /** The host time the policy's `Date` reads. */
   readonly nowMs: number;

@@ -44,6 +44,7 @@ export interface SandboxLimits {
    * enforced by the wasm engine: growth past it fails and QuickJS throws "out of memory".
    */
   readonly memoryLimitBytes: number;
+  /** Stack limit of the QuickJS runtime, in bytes. */
   readonly stackLimitBytes: number;
   /** Longest run of module evaluation or of one call. */
   readonly deadlineMs: number;
@@ -66,9 +67,13 @@ export type SandboxErrorKind =
 
 /** A failed load or call. */
 export interface SandboxFailure {
+  /** Always false: tells a failure from a success. */
   readonly ok: false;
+  /** What went wrong. */
   readonly kind: SandboxErrorKind;
+  /** The error, as the log and /v1/policies show it. */
   readonly message: string;
+  /** How long the call ran before it failed, in ms. */
   readonly durationMs: number;
 }
 

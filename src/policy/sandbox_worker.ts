@@ -22,8 +22,30 @@ export interface ModuleLoad {
   readonly name: string;
   /** Shown in stack traces and errors. */
   readonly fileName: string;
+  /** The module's JavaScript source. */
   readonly source: string;
+  /** Memory, stack and deadline of its sandbox. */
   readonly limits: SandboxLimits;
+}
+
+export type { LoadOutcome };
+
+/** One call into a loaded sandbox ({@linkcode SandboxWorker.call}). */
+export interface SandboxCall {
+  /** The sandbox's name, as loaded. */
+  readonly name: string;
+  /** The exported function to call (`evaluate`, a plugin hook). */
+  readonly fn: string;
+  /** Its arguments, as a JSON array. */
+  readonly argsJson: string;
+  /** The module's `ctx.state`, as JSON. */
+  readonly stateJson: string;
+  /** `ctx.now`: the host's time for this call, ms since the epoch. */
+  readonly nowMs: number;
+  /** Seed of `ctx.random`, so a replay draws the same numbers. */
+  readonly seed: number;
+  /** JSON of snapshots newest first for ctx.history(); absent = the worker's shared ring. */
+  readonly history?: readonly string[];
 }
 
 /** Options of a {@linkcode SandboxWorker}. */
@@ -71,6 +93,11 @@ export class SandboxWorker {
   readonly #loadTimeoutMs: number;
   readonly #onRestart: ((reason: string) => void) | undefined;
 
+  /**
+   * Creates the handle; the worker itself starts on the first request.
+   *
+   * @param init The watchdog's grace, the load timeout and the restart listener.
+   */
   constructor(init: SandboxWorkerInit) {
     this.#graceMs = init.graceMs;
     this.#loadTimeoutMs = init.loadTimeoutMs ?? 10_000;
@@ -109,7 +136,7 @@ export class SandboxWorker {
    * @param deadlineMs The sandbox's deadline; the worker is killed at deadline + grace.
    */
   async call(
-    request: DistributiveOmit<WorkerRequest & { op: "call" }, "id" | "op">,
+    request: SandboxCall,
     deadlineMs: number,
   ): Promise<CallOutcome> {
     const hardMs = deadlineMs + this.#graceMs;

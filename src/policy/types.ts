@@ -17,8 +17,11 @@ export type PolicyMode = typeof POLICY_MODES[number];
 
 /** Quantiles of a latency over the last tick, in milliseconds (undefined: nothing observed). */
 export interface LatencyQuantiles {
+  /** Median. */
   readonly p50?: number;
+  /** 99th percentile. */
   readonly p99?: number;
+  /** How many were observed. */
   readonly count: number;
 }
 
@@ -28,12 +31,14 @@ export interface Snapshot {
   readonly now: number;
   /** Tick number since the engine started. */
   readonly tick: number;
+  /** The node itself. */
   readonly node: {
     readonly peerId: string;
     readonly uptimeSeconds: number;
     readonly draining: boolean;
     readonly connections: number;
   };
+  /** The hopd process: memory in bytes, CPU and event-loop lag. */
   readonly process: {
     readonly rssBytes: number;
     readonly heapUsedBytes: number;
@@ -43,6 +48,7 @@ export interface Snapshot {
     /** Event-loop lag over the last tick, ms (max and p99 of a 100 ms sampler). */
     readonly eventLoopLagMs: { readonly max: number; readonly p99: number };
   };
+  /** The relay's reservations, circuits, traffic, setup latency and refusals. */
   readonly relay: {
     readonly reservations: number;
     readonly circuits: number;
@@ -55,6 +61,7 @@ export interface Snapshot {
     readonly refusals: Readonly<Record<string, number>>;
     readonly refusalsTotal: number;
   };
+  /** The rate limiter: rejections, the live throttle, bans and the heaviest peers. */
   readonly limiter: {
     /** Rejections during the last tick by "<limiter>.<reason>". */
     readonly rejections: Readonly<Record<string, number>>;
@@ -238,8 +245,37 @@ export const ACTION_SCHEMA = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("runHook"), name: z.string().regex(/^[A-Za-z0-9_-]+$/) }),
 ]);
 
-/** An action a policy asks the host to take. */
-export type Action = z.output<typeof ACTION_SCHEMA>;
+/**
+ * An action a policy asks the host to take (docs/POLICIES.md describes each). Written out
+ * rather than inferred from {@linkcode ACTION_SCHEMA} so it reads in the docs; the compiler
+ * checks below that the two stay the same type.
+ */
+export type Action =
+  /** Scale every rate limit and bandwidth cap by `factor` (0 < factor ≤ 1) for `forMs`. */
+  | { type: "throttle"; factor: number; forMs: number }
+  /** Set one live limit (a key of `snapshot.limits`) to `value`. */
+  | { type: "setLimit"; key: string; value: number }
+  /** Refuse new connections and reservations; /ready turns 503. */
+  | { type: "drain" }
+  /** End a drain. */
+  | { type: "resume" }
+  /** Drain, then exit for systemd to restart the node (within the restart budget). */
+  | { type: "restart" }
+  /** Ban exactly one of a peer or a CIDR for `ttlMs`. */
+  | { type: "ban"; peer?: string; cidr?: string; ttlMs: number; reason?: string }
+  /** Close every connection of a peer. */
+  | { type: "disconnect"; peer: string }
+  /** Raise an alert: the log, `hopd_alerts_total`, and the configured webhook/Alertmanager. */
+  | {
+    type: "alert";
+    severity: "info" | "warning" | "critical";
+    summary: string;
+    labels?: Record<string, string>;
+  }
+  /** Set this relay's balancer weight (federation). */
+  | { type: "setWeight"; weight: number }
+  /** Run a command declared in `policy.hooks`, by name. */
+  | { type: "runHook"; name: string };
 /** The action types, in documentation order: read off the schema, so there is one list. */
 export const ACTION_TYPES: readonly Action["type"][] = ACTION_SCHEMA.options.map((option) =>
   option.shape.type.value
@@ -252,8 +288,21 @@ export const RESULT_SCHEMA = z.strictObject({
   actions: z.array(ACTION_SCHEMA).max(32).default([]),
 });
 
-/** What one evaluation of a policy returned, validated. */
-export type PolicyResult = z.output<typeof RESULT_SCHEMA>;
+/** What one evaluation of a policy returned, validated by {@linkcode RESULT_SCHEMA}. */
+export interface PolicyResult {
+  /** The policy's judgement of the node's health. */
+  verdict: Verdict;
+  /** Why, in a few words each (shown in /ready, /v1/policies and the decision log). */
+  reasons: string[];
+  /** What the policy asks the host to do; the host's rails and mode decide what runs. */
+  actions: Action[];
+}
+
+// The written-out types above are the schemas' own: each assignment fails to compile when
+// a schema and its type drift apart.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const _ACTION_IS_SCHEMA_OUTPUT: Same<Action, z.output<typeof ACTION_SCHEMA>> = true;
+const _RESULT_IS_SCHEMA_OUTPUT: Same<PolicyResult, z.output<typeof RESULT_SCHEMA>> = true;
 
 /** The answer of an admission plugin hook. */
 export const ADMISSION_SCHEMA = z.strictObject({
