@@ -27,40 +27,65 @@ const log = getLogger(["hopd", "acme"]);
 
 /** What the manager reports on `/v1/status`. */
 export interface AcmeStatus {
+  /** The CA's directory URL. */
   readonly directory: string;
+  /** The names the certificate covers. */
   readonly domains: readonly string[];
+  /** The challenge type the CA is asked for. */
   readonly challenge: string;
   /** "ordering" while an order runs, "waiting" between orders, "stopped". */
   readonly state: "ordering" | "waiting" | "stopped";
+  /** Failed orders since the last success (the retry backoff grows with it). */
   readonly consecutiveFailures: number;
   /** ISO time of the next planned order (renewal or retry). */
   readonly nextOrderAt?: string;
+  /** Why the last order failed. */
   readonly lastError?: string;
+  /** When the last order failed, ISO 8601. */
   readonly lastErrorAt?: string;
+  /** When the current certificate was issued, ISO 8601. */
   readonly lastIssuedAt?: string;
 }
 
 /** The http-01 server as the manager drives it. */
 export interface ChallengeServer extends ChallengeResponder {
+  /** Starts answering on `listen` (port 0 picks one); returns the port it listens on. */
   start(listen: { readonly hostname: string; readonly port: number }): number;
+  /** Stops answering. */
   stop(): Promise<void>;
 }
 
 /** What the manager needs. */
 export interface AcmeManagerComponents {
+  /** Where the account key and certificate are kept. */
   readonly store: CertificateStore;
   /** Builds the CA client from the account key. */
   readonly ca: (accountKey: string) => AcmeCa | Promise<AcmeCa>;
+  /** The http-01 server the CA's checks reach. */
   readonly challenges: ChallengeServer;
+  /** Where the ACME metrics are registered. */
   readonly registry: Registry;
+  /** Wall clock: renewal times and the certificate's expiry are judged by it. */
   readonly clock: { nowMs(): number };
   /** Told about every new certificate (the host serves it from then on). */
   readonly onCertificate: (certificate: LoadedCertificate) => void;
-  /** @default Math.random */
+  /**
+   * Jitter of renewal and retry times, in [0, 1).
+   *
+   * @default Math.random
+   */
   readonly random?: () => number;
-  /** @default globalThis.setTimeout */
+  /**
+   * Schedules the next order.
+   *
+   * @default globalThis.setTimeout
+   */
   readonly setTimeout?: (fn: () => void, ms: number) => number;
-  /** @default globalThis.clearTimeout */
+  /**
+   * Cancels the scheduled order.
+   *
+   * @default globalThis.clearTimeout
+   */
   readonly clearTimeout?: (id: number) => void;
 }
 
@@ -82,6 +107,8 @@ export class AcmeManager {
   #lastIssuedAtMs: number | undefined;
 
   /**
+   * Creates the manager; nothing is ordered before `start()`.
+   *
    * @param config `[acme]`, resolved.
    * @param components Store, CA, challenge server, clock, timers, metrics registry.
    */
@@ -176,6 +203,7 @@ export class AcmeManager {
     return this.#current?.certificate;
   }
 
+  /** The manager's state for `/v1/status`. */
   status(): AcmeStatus {
     const iso = (ms: number | undefined) => ms === undefined ? {} : new Date(ms).toISOString();
     return {

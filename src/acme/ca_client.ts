@@ -19,6 +19,7 @@ const log = getLogger(["hopd", "acme"]);
 
 /** One certificate order. */
 export interface OrderRequest {
+  /** The names to order a certificate for. */
   readonly domains: readonly string[];
   /** Contact for the account. */
   readonly email?: string;
@@ -28,7 +29,9 @@ export interface OrderRequest {
 
 /** A certificate chain (leaf first) and its new private key, both PEM. */
 export interface IssuedPair {
+  /** The certificate chain, leaf first, PEM. */
   readonly cert: string;
+  /** Its new private key, PEM. */
   readonly key: string;
 }
 

@@ -46,8 +46,11 @@ export function denoAcmeFs(files: BanFs = denoBanFs()): AcmeFs {
 
 /** A stored certificate: PEM chain and key, and the directory that issued it. */
 export interface StoredCertificate {
+  /** The certificate chain, leaf first, PEM. */
   readonly cert: string;
+  /** Its private key, PEM. */
   readonly key: string;
+  /** The directory that issued it (a changed `acme.directory` orders anew). */
   readonly directoryUrl: string;
 }
 
@@ -57,6 +60,8 @@ export class CertificateStore {
   readonly #dir: string;
 
   /**
+   * Creates a store for the `acme/` folder of `dataDir`.
+   *
    * @param fs The file operations.
    * @param dataDir `node.data_dir`; the files go in its `acme/` folder.
    */

@@ -12,7 +12,9 @@ import { HTTP01_PATH_PREFIX } from "./constants.ts";
 
 /** Tokens the CA may ask for, and their answers. */
 export interface ChallengeResponder {
+  /** Answers `/.well-known/acme-challenge/<token>` with `keyAuthorization` from now on. */
   set(token: string, keyAuthorization: string): void;
+  /** Stops answering `token`. */
   delete(token: string): void;
 }
 
@@ -21,10 +23,12 @@ export class Http01Responder implements ChallengeResponder {
   readonly #answers = new Map<string, string>();
   #server: Deno.HttpServer<Deno.NetAddr> | undefined;
 
+  /** Answers `token` with `keyAuthorization` from now on. */
   set(token: string, keyAuthorization: string): void {
     this.#answers.set(token, keyAuthorization);
   }
 
+  /** Stops answering `token`. */
   delete(token: string): void {
     this.#answers.delete(token);
   }
@@ -56,6 +60,7 @@ export class Http01Responder implements ChallengeResponder {
     return this.#server.addr.port;
   }
 
+  /** Stops the server, if it runs. */
   async stop(): Promise<void> {
     await this.#server?.shutdown();
     this.#server = undefined;

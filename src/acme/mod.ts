@@ -45,10 +45,12 @@ export type { AcmeCa, IssuedPair, OrderRequest } from "./ca_client.ts";
 export { CertificateStore } from "./certificate_store.ts";
 export type { AcmeFs, StoredCertificate } from "./certificate_store.ts";
 export { Http01Responder } from "./http01_responder.ts";
+export type { ChallengeResponder } from "./http01_responder.ts";
 export { renewAtMs, retryDelayMs } from "./schedule.ts";
 
 /** What {@linkcode acmeService} is built from. */
 export interface AcmeInit {
+  /** `[acme]`, resolved. */
   readonly acme: ResolvedAcmeConfig;
   /** `node.data_dir`: the account key and certificate live in its `acme/` folder. */
   readonly dataDir: string;
@@ -56,8 +58,11 @@ export interface AcmeInit {
 
 /** What the running service needs from the daemon. */
 export interface AcmeComponents {
+  /** Where the ACME metrics are registered. */
   readonly registry: Registry;
+  /** Wall clock: renewal times and the certificate's expiry are judged by it. */
   readonly clock: { nowMs(): number };
+  /** Told about every new certificate (the host serves it from then on). */
   readonly onCertificate: (certificate: LoadedCertificate) => void;
 }
 

@@ -37,8 +37,11 @@ const log = getLogger(["hopd", "autonat"]);
 
 /** What the server needs; the daemon gives the real ones, tests fakes. */
 export interface AutonatServerComponents {
+  /** `[autonat]`, resolved: the rate limits, dial timeout and address cap. */
   readonly config: ResolvedAutonatConfig;
+  /** Drives the rate limiters' refill. */
   readonly clock: Clock;
+  /** Where requests and dial-backs are counted. */
   readonly metrics: AutonatMetrics;
   /** Most peers the per-peer limiter remembers (`limits.max_tracked_keys`). */
   readonly maxTrackedPeers: number;
@@ -80,7 +83,11 @@ export class AutonatServer {
   readonly #perPeer: KeyedLimiter;
   readonly #global: TokenBucket;
 
-  /** @param components Config, clock, metrics and the dialer. */
+  /**
+   * Creates the server with its per-peer and global limiters.
+   *
+   * @param components Config, clock, metrics and the dialer.
+   */
   constructor(components: AutonatServerComponents) {
     this.#c = components;
     const { config, clock } = components;

@@ -38,7 +38,11 @@ export class AutonatMetrics {
   readonly #requests: Counter<"result">;
   readonly #dials: Histogram<"outcome">;
 
-  /** @param registry Registry to register on. */
+  /**
+   * Creates and registers the AutoNAT metrics.
+   *
+   * @param registry Registry to register on.
+   */
   constructor(registry: Registry) {
     const registers = [registry];
     this.#requests = new Counter({

@@ -48,8 +48,11 @@ export type { AutonatResult } from "./metrics.ts";
 
 /** What the running service needs from the daemon. */
 export interface AutonatComponents {
+  /** The host: the protocol handler is registered on it, and dial-backs go through it. */
   readonly libp2p: Pick<Libp2p, "handle" | "unhandle" | "dial">;
+  /** Where the AutoNAT metrics are registered. */
   readonly registry: Registry;
+  /** Drives the rate limiters' refill. */
   readonly clock: Clock;
   /** Most peers the per-peer limiter remembers (`limits.max_tracked_keys`). */
   readonly maxTrackedPeers: number;
@@ -57,7 +60,9 @@ export interface AutonatComponents {
 
 /** The AutoNAT service: the protocol handler, registered while started. */
 export interface AutonatService {
+  /** Registers the AutoNAT protocol handler. */
   start(): Promise<void>;
+  /** Unregisters the handler; requests in progress finish. */
   stop(): Promise<void>;
 }
 
