@@ -12,6 +12,7 @@
  * @module
  */
 
+import type { Clock, TimerId } from "../clock/mod.ts";
 import { getLogger } from "@logtape/logtape";
 import type { Registry } from "prom-client";
 import type { ResolvedAcmeConfig } from "../config/mod.ts";
@@ -65,8 +66,8 @@ export interface AcmeManagerComponents {
   readonly challenges: ChallengeServer;
   /** Where the ACME metrics are registered. */
   readonly registry: Registry;
-  /** Wall clock: renewal times and the certificate's expiry are judged by it. */
-  readonly clock: { nowMs(): number };
+  /** Renewal times and the certificate's expiry are judged by it; retries run on its timers. */
+  readonly clock: Clock;
   /** Told about every new certificate (the host serves it from then on). */
   readonly onCertificate: (certificate: LoadedCertificate) => void;
   /**
@@ -75,18 +76,6 @@ export interface AcmeManagerComponents {
    * @default Math.random
    */
   readonly random?: () => number;
-  /**
-   * Schedules the next order.
-   *
-   * @default globalThis.setTimeout
-   */
-  readonly setTimeout?: (fn: () => void, ms: number) => number;
-  /**
-   * Cancels the scheduled order.
-   *
-   * @default globalThis.clearTimeout
-   */
-  readonly clearTimeout?: (id: number) => void;
 }
 
 /** Orders, stores and renews the certificate. */
@@ -94,11 +83,9 @@ export class AcmeManager {
   readonly #config: ResolvedAcmeConfig;
   readonly #c: AcmeManagerComponents;
   readonly #metrics: AcmeMetrics;
-  readonly #setTimeout: (fn: () => void, ms: number) => number;
-  readonly #clearTimeout: (id: number) => void;
   #ca: AcmeCa | undefined;
   #current: { certificate: LoadedCertificate; directoryUrl: string } | undefined;
-  #timer: number | undefined;
+  #timer: TimerId | undefined;
   #nextOrderAtMs: number | undefined;
   #ordering: Promise<void> | undefined;
   #running = false;
@@ -110,14 +97,11 @@ export class AcmeManager {
    * Creates the manager; nothing is ordered before `start()`.
    *
    * @param config `[acme]`, resolved.
-   * @param components Store, CA, challenge server, clock, timers, metrics registry.
+   * @param components Store, CA, challenge server, clock, metrics registry.
    */
   constructor(config: ResolvedAcmeConfig, components: AcmeManagerComponents) {
     this.#config = config;
     this.#c = components;
-    this.#setTimeout = components.setTimeout ??
-      ((fn, ms) => setTimeout(fn, ms) as unknown as number);
-    this.#clearTimeout = components.clearTimeout ?? ((id) => clearTimeout(id));
     this.#metrics = registerAcmeMetrics(components.registry, {
       consecutiveFailures: () => this.#failures,
       nextOrderAtMs: () => this.#nextOrderAtMs,
@@ -187,7 +171,7 @@ export class AcmeManager {
    */
   async stop(): Promise<void> {
     this.#running = false;
-    if (this.#timer !== undefined) this.#clearTimeout(this.#timer);
+    this.#c.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#nextOrderAtMs = undefined;
     await this.#c.challenges.stop();
@@ -233,10 +217,10 @@ export class AcmeManager {
   /** Sets the timer for the next look: at `atMs`, at most ACME_RECHECK_MAX_MS away. */
   #plan(atMs: number): void {
     if (!this.#running) return;
-    if (this.#timer !== undefined) this.#clearTimeout(this.#timer);
+    this.#c.clock.clearTimeout(this.#timer);
     this.#nextOrderAtMs = atMs;
     const delayMs = Math.max(0, Math.min(atMs - this.#c.clock.nowMs(), ACME_RECHECK_MAX_MS));
-    this.#timer = this.#setTimeout(() => {
+    this.#timer = this.#c.clock.setTimeout(() => {
       this.#timer = undefined;
       this.#tick();
     }, delayMs);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import * as x509 from "@peculiar/x509";
 import { Registry } from "prom-client";
+import { ManualClock } from "../clock/mod.ts";
 import type { ResolvedAcmeConfig } from "../config/mod.ts";
 import type { LoadedCertificate } from "../host/mod.ts";
 import { AcmeManager, type ChallengeServer } from "./acme_manager.ts";
@@ -57,44 +58,15 @@ function memoryFs(): AcmeFs & { files: Map<string, string> } {
   };
 }
 
-/** Timers that fire only when the test advances the clock. */
-class FakeTime {
-  nowMs = T0;
-  #timers = new Map<number, { atMs: number; fn: () => void }>();
-  #next = 1;
-  /** Awaited after each timer fires (the manager's order in flight). */
-  afterFire: () => Promise<void> = () => Promise.resolve();
-  setTimeout = (fn: () => void, ms: number): number => {
-    const id = this.#next++;
-    this.#timers.set(id, { atMs: this.nowMs + ms, fn });
-    return id;
-  };
-  clearTimeout = (id: number): void => void this.#timers.delete(id);
-  /** Moves time forward, firing due timers in order, and lets their promises settle. */
-  async advance(ms: number): Promise<void> {
-    const end = this.nowMs + ms;
-    for (;;) {
-      const due = [...this.#timers.entries()].filter(([, t]) => t.atMs <= end)
-        .sort((a, b) => a[1].atMs - b[1].atMs)[0];
-      if (due === undefined) break;
-      this.#timers.delete(due[0]);
-      this.nowMs = Math.max(this.nowMs, due[1].atMs);
-      due[1].fn();
-      await this.afterFire();
-    }
-    this.nowMs = end;
-  }
-}
-
 /** A CA that issues `days`-day certificates, or fails while `down` is set. */
 class FakeCa implements AcmeCa {
   orders: OrderRequest[] = [];
   down = false;
-  constructor(readonly time: FakeTime, readonly days: number) {}
+  constructor(readonly time: ManualClock, readonly days: number) {}
   order(request: OrderRequest) {
     this.orders.push(request);
     if (this.down) return Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:14000"));
-    return selfSigned(request.domains, this.time.nowMs, this.days);
+    return selfSigned(request.domains, this.time.nowMs(), this.days);
   }
 }
 
@@ -106,7 +78,7 @@ const noChallenges: ChallengeServer = {
 };
 
 function setup(options: { days?: number; fs?: ReturnType<typeof memoryFs> } = {}) {
-  const time = new FakeTime();
+  const time = new ManualClock(T0);
   const ca = new FakeCa(time, options.days ?? 90);
   const fs = options.fs ?? memoryFs();
   const registry = new Registry();
@@ -116,27 +88,26 @@ function setup(options: { days?: number; fs?: ReturnType<typeof memoryFs> } = {}
     ca: () => ca,
     challenges: noChallenges,
     registry,
-    clock: { nowMs: () => time.nowMs },
+    clock: time,
     onCertificate: (certificate) => served.push(certificate),
     random: () => 0.5,
-    setTimeout: time.setTimeout,
-    clearTimeout: time.clearTimeout,
   });
-  time.afterFire = () => manager.settled();
+  // After each timer, the order it started runs to its end before time moves on.
+  const advance = (ms: number) => time.advanceAsync(ms, () => manager.settled());
   const metric = async (name: string, labels: Record<string, string> = {}) => {
     const found = (await registry.getSingleMetric(name)!.get()).values.find((v) =>
       Object.entries(labels).every(([k, value]) => v.labels[k] === value)
     );
     return found?.value;
   };
-  return { time, ca, fs, manager, served, metric };
+  return { time, advance, ca, fs, manager, served, metric };
 }
 
 Deno.test("AcmeManager orders at start when nothing is stored, and stores the pair", async () => {
-  const { time, ca, fs, manager, served, metric } = setup();
+  const { advance, ca, fs, manager, served, metric } = setup();
   assert.equal(await manager.load(), undefined);
   await manager.start();
-  await time.advance(0);
+  await advance(0);
   assert.equal(ca.orders.length, 1);
   assert.deepEqual(ca.orders[0]!.domains, ["relay.example.com"]);
   assert.equal(served.length, 1);
@@ -153,12 +124,12 @@ Deno.test("AcmeManager orders at start when nothing is stored, and stores the pa
 });
 
 Deno.test("AcmeManager renews at renew_before, not earlier, and hands the new certificate over", async () => {
-  const { time, ca, manager, served, metric } = setup();
+  const { advance, ca, manager, served, metric } = setup();
   await manager.start();
-  await time.advance(0);
-  await time.advance(60 * DAY_MS - 1_000);
+  await advance(0);
+  await advance(60 * DAY_MS - 1_000);
   assert.equal(ca.orders.length, 1, "renewed before renew_before");
-  await time.advance(1_000);
+  await advance(1_000);
   assert.equal(ca.orders.length, 2);
   assert.equal(served.length, 2);
   assert.notEqual(served[1]!.cert, served[0]!.cert);
@@ -170,15 +141,15 @@ Deno.test("AcmeManager renews at renew_before, not earlier, and hands the new ce
 Deno.test("AcmeManager keeps a stored certificate across restarts without ordering", async () => {
   const first = setup();
   await first.manager.start();
-  await first.time.advance(0);
+  await first.advance(0);
   await first.manager.stop();
 
   const second = setup({ fs: first.fs });
-  second.time.nowMs = T0 + 10 * DAY_MS;
+  second.time.setWallMs(T0 + 10 * DAY_MS);
   const loaded = await second.manager.load();
   assert.equal(loaded?.cert, first.served[0]!.cert);
   await second.manager.start();
-  await second.time.advance(DAY_MS);
+  await second.advance(DAY_MS);
   assert.equal(second.ca.orders.length, 0, "a restart ordered a certificate that is still valid");
   assert.equal(await second.metric("hopd_acme_orders_total", { result: "ok" }), 0);
   await second.manager.stop();
@@ -191,21 +162,21 @@ Deno.test("AcmeManager orders again when the stored certificate misses a configu
     ...stored,
     directoryUrl: CONFIG.directoryUrl,
   });
-  const { time, ca, manager, served } = setup({ fs });
+  const { advance, ca, manager, served } = setup({ fs });
   assert.equal((await manager.load())?.cert, stored.cert, "serves the old one meanwhile");
   await manager.start();
-  await time.advance(0);
+  await advance(0);
   assert.equal(ca.orders.length, 1);
   assert.deepEqual(served[0]!.domains, ["relay.example.com"]);
   await manager.stop();
 });
 
 Deno.test("AcmeManager keeps the old certificate while the CA is down, retrying with backoff", async () => {
-  const { time, ca, manager, served, metric } = setup();
+  const { time, advance, ca, manager, served, metric } = setup();
   await manager.start();
-  await time.advance(0);
+  await advance(0);
   ca.down = true;
-  await time.advance(60 * DAY_MS);
+  await advance(60 * DAY_MS);
   assert.equal(ca.orders.length, 2);
   assert.equal(served.length, 1, "a failed renewal replaced the certificate");
   assert.equal(manager.certificate()?.cert, served[0]!.cert);
@@ -215,17 +186,17 @@ Deno.test("AcmeManager keeps the old certificate while the CA is down, retrying 
   assert.match(status.lastError ?? "", /ECONNREFUSED/);
   // random() = 0.5: equal jitter gives 3/4 of the doubled delay.
   const firstRetryMs = ACME_RETRY_INITIAL_MS * 0.75;
-  assert.equal(status.nextOrderAt, new Date(time.nowMs + firstRetryMs).toISOString());
-  await time.advance(firstRetryMs - 1);
+  assert.equal(status.nextOrderAt, new Date(time.nowMs() + firstRetryMs).toISOString());
+  await advance(firstRetryMs - 1);
   assert.equal(ca.orders.length, 2, "retried before the backoff");
-  await time.advance(1);
+  await advance(1);
   assert.equal(ca.orders.length, 3);
   assert.equal(await metric("hopd_acme_consecutive_failures"), 2);
   // The second retry waits twice as long.
-  await time.advance(2 * firstRetryMs - 1);
+  await advance(2 * firstRetryMs - 1);
   assert.equal(ca.orders.length, 3);
   ca.down = false;
-  await time.advance(1);
+  await advance(1);
   assert.equal(ca.orders.length, 4);
   assert.equal(served.length, 2);
   assert.equal(await metric("hopd_acme_consecutive_failures"), 0);
@@ -234,12 +205,12 @@ Deno.test("AcmeManager keeps the old certificate while the CA is down, retrying 
 });
 
 Deno.test("AcmeManager renews a certificate shorter-lived than renew_before at half its life", async () => {
-  const { time, ca, manager } = setup({ days: 6 });
+  const { advance, ca, manager } = setup({ days: 6 });
   await manager.start();
-  await time.advance(0);
-  await time.advance(3 * DAY_MS - 1);
+  await advance(0);
+  await advance(3 * DAY_MS - 1);
   assert.equal(ca.orders.length, 1);
-  await time.advance(1);
+  await advance(1);
   assert.equal(ca.orders.length, 2);
   await manager.stop();
 });

@@ -30,6 +30,7 @@
  * @module
  */
 
+import type { Clock } from "../clock/mod.ts";
 import type { Registry } from "prom-client";
 import type { ResolvedAcmeConfig } from "../config/mod.ts";
 import { ConfigError } from "../errors.ts";
@@ -61,7 +62,7 @@ export interface AcmeComponents {
   /** Where the ACME metrics are registered. */
   readonly registry: Registry;
   /** Wall clock: renewal times and the certificate's expiry are judged by it. */
-  readonly clock: { nowMs(): number };
+  readonly clock: Clock;
   /** Told about every new certificate (the host serves it from then on). */
   readonly onCertificate: (certificate: LoadedCertificate) => void;
 }

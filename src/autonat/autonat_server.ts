@@ -26,7 +26,7 @@ import {
   multiaddr,
 } from "@multiformats/multiaddr";
 import type { ResolvedAutonatConfig } from "../config/mod.ts";
-import type { Clock } from "../clock/mod.ts";
+import { abortAfter, type Clock } from "../clock/mod.ts";
 import { KeyedLimiter, TokenBucket } from "../ratelimit/mod.ts";
 import { AUTONAT_MAX_MESSAGE_BYTES, AUTONAT_STREAM_TIMEOUT_MS } from "./constants.ts";
 import type { AutonatMetrics, AutonatResult } from "./metrics.ts";
@@ -112,7 +112,8 @@ export class AutonatServer {
   async handle(stream: Stream, connection: Connection): Promise<void> {
     const { config, metrics } = this.#c;
     // The whole exchange: reading the request, every dial-back, writing the answer.
-    const signal = AbortSignal.timeout(config.dialTimeoutMs + AUTONAT_STREAM_TIMEOUT_MS);
+    const timeout = abortAfter(this.#c.clock, config.dialTimeoutMs + AUTONAT_STREAM_TIMEOUT_MS);
+    const { signal } = timeout;
     const framed = lpStream(stream, { maxDataLength: AUTONAT_MAX_MESSAGE_BYTES });
     let answer: Answer;
     try {
@@ -131,6 +132,8 @@ export class AutonatServer {
       });
       stream.abort(error instanceof Error ? error : new Error(String(error)));
       return;
+    } finally {
+      timeout.clear();
     }
     metrics.request(answer.result);
     log.debug("autonat {result} for {peer}: {text}", {
@@ -207,21 +210,26 @@ export class AutonatServer {
     const { config, metrics, clock } = this.#c;
     let lastError = "";
     // One budget for every target, so a request costs at most dial_timeout of dialing.
-    const dialSignal = AbortSignal.any([signal, AbortSignal.timeout(config.dialTimeoutMs)]);
-    for (const target of targets) {
-      const startedMs = clock.nowMs();
-      try {
-        const reached = await this.#c.dialBack(target, dialSignal);
-        metrics.dialed("ok", (clock.nowMs() - startedMs) / 1000);
-        return {
-          result: "ok",
-          response: { status: "OK", addr: reached.decapsulateCode(CODE_P2P).bytes },
-        };
-      } catch (error) {
-        metrics.dialed("error", (clock.nowMs() - startedMs) / 1000);
-        lastError = (error as Error)?.message ?? String(error);
-        if (dialSignal.aborted) break;
+    const budget = abortAfter(clock, config.dialTimeoutMs);
+    const dialSignal = AbortSignal.any([signal, budget.signal]);
+    try {
+      for (const target of targets) {
+        const startedMs = clock.nowMs();
+        try {
+          const reached = await this.#c.dialBack(target, dialSignal);
+          metrics.dialed("ok", (clock.nowMs() - startedMs) / 1000);
+          return {
+            result: "ok",
+            response: { status: "OK", addr: reached.decapsulateCode(CODE_P2P).bytes },
+          };
+        } catch (error) {
+          metrics.dialed("error", (clock.nowMs() - startedMs) / 1000);
+          lastError = (error as Error)?.message ?? String(error);
+          if (dialSignal.aborted) break;
+        }
       }
+    } finally {
+      budget.clear();
     }
     return refuse("dial_error", "E_DIAL_ERROR", `dial failed: ${lastError}`.slice(0, 200));
   }
