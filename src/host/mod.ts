@@ -18,6 +18,7 @@ import { coalescingTcp } from "./coalesce_writes.ts";
 import { linearConnectionListing } from "./connection_list.ts";
 import { installLeanEvents, leanEvents } from "./lean_events.ts";
 import { PatchWarnings } from "./patch_warnings.ts";
+import { probeConnectionPatches } from "./patch_probe.ts";
 import { unnegotiatedStreamsSupported } from "./pipelined_stream.ts";
 import { ownAddrsConfirmed } from "./own_addrs.ts";
 import { UnpooledMemoryDatastore } from "./unpooled.ts";
@@ -172,6 +173,17 @@ export async function createHost(init: HostInit): Promise<Host> {
     socketGuard === undefined ? factory : guardedTransport(factory, socketGuard, warnings);
   if (!installLeanEvents()) warnings.notApplied("lean_events");
   if (!unnegotiatedStreamsSupported()) warnings.notApplied("pipelined_stream");
+  const encrypter = relayNoise({}, warnings);
+  // A yamux frame is a 12-byte header plus its payload; sized so header + payload fill one
+  // Noise message (65,519 bytes of plaintext), and far below the 1 MiB rust-libp2p accepts
+  // (@libp2p/yamux itself ignores maxMessageSize: see yamux_frames.ts).
+  const muxer = cappedYamux({ maxMessageSize: YAMUX_MAX_MESSAGE_BYTES }, warnings);
+  // The per-connection workarounds, tried now on a connection in memory: one that does not
+  // apply is said at start.
+  await probeConnectionPatches(
+    { encrypter, muxer, maxFrameBytes: YAMUX_MAX_MESSAGE_BYTES },
+    warnings,
+  ).catch(() => warnings.notApplied("connection_probe"));
   const libp2p = await createLibp2p({
     start: false,
     privateKey: init.privateKey,
@@ -196,11 +208,8 @@ export async function createHost(init: HostInit): Promise<Host> {
         },
       )),
     ],
-    connectionEncrypters: [relayNoise({}, warnings)],
-    // A yamux frame is a 12-byte header plus its payload; sized so header + payload fill one
-    // Noise message (65,519 bytes of plaintext), and far below the 1 MiB rust-libp2p accepts
-    // (@libp2p/yamux itself ignores maxMessageSize: see yamux_frames.ts).
-    streamMuxers: [cappedYamux({ maxMessageSize: YAMUX_MAX_MESSAGE_BYTES }, warnings)],
+    connectionEncrypters: [encrypter],
+    streamMuxers: [muxer],
     connectionGater: {
       denyInboundConnection: (maConn) => refuseInbound(maConn.remoteAddr),
       denyInboundEncryptedConnection: (peer, maConn) => refuseInboundPeer(peer, maConn.remoteAddr),

@@ -80,7 +80,7 @@ export function decryptWithoutJoining(stream: unknown): boolean {
   const original = encrypted.decrypt;
   const handshake = encrypted.handshake;
   if (typeof original !== "function" || typeof handshake?.decrypt !== "function") return false;
-  encrypted.decrypt = function (chunk) {
+  encrypted.decrypt = Object.assign(function (this: unknown, chunk: Uint8Array | Uint8ArrayList) {
     if (
       chunk instanceof Uint8Array || chunk.byteLength > NOISE_MESSAGE_MAX_BYTES ||
       chunk.byteLength < NODE_CIPHER_MIN_BYTES + TAG_BYTES
@@ -95,11 +95,24 @@ export function decryptWithoutJoining(stream: unknown): boolean {
       encrypted.metrics?.decryptErrors.increment();
       throw error;
     }
-  };
+  }, { [UNJOINED]: true });
   return true;
 }
 
 const NOISE_MESSAGE_MAX_BYTES = 65_535;
+/** Set on a `decrypt` that {@linkcode decryptWithoutJoining} put in place. */
+const UNJOINED = Symbol("hopd.decryptWithoutJoining");
+
+/**
+ * Whether a secured stream decrypts with {@linkcode decryptWithoutJoining}.
+ *
+ * @param stream A secured connection from `secureInbound` / `secureOutbound`.
+ * @returns True when its `decrypt` is the one put in place here.
+ */
+export function isDecryptUnjoined(stream: unknown): boolean {
+  const decrypt = (stream as { decrypt?: unknown } | null)?.decrypt;
+  return typeof decrypt === "function" && (decrypt as { [UNJOINED]?: boolean })[UNJOINED] === true;
+}
 
 /**
  * `noise()` with {@link relayNoiseCrypto} and {@link decryptWithoutJoining} on every secured

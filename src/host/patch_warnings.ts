@@ -2,10 +2,12 @@
  * One warning per workaround that does not apply, per host: each start of hopd says, once,
  * which of src/host/'s workarounds found libp2p of another shape or version and what that
  * costs. A workaround whose shape is known when the host is built (the event emitters, the
- * connection listing, the address manager, the js-libp2p version) warns while it is built; one
- * that checks each listener (the socket guard) warns as the listeners open, during the start;
- * one that checks each connection's objects (TCP writes, Noise decryption, yamux frames, lean
- * emitters on a connection) warns on the first connection it misses after the start. A new
+ * connection listing, the address manager, the js-libp2p version) warns while it is built, and
+ * so do the ones that act on each connection's Noise and yamux objects (patch_probe.ts tries
+ * them on a connection in memory); one that checks each listener (the socket guard) warns as the
+ * listeners open, during the start; TCP write coalescing, which needs a socket, warns on the
+ * first TCP connection it misses. Each connection's objects are still checked, and a miss warns
+ * if nothing has for that workaround yet. A new
  * host (a restart in the same process, a test) warns again.
  *
  * @module
@@ -22,7 +24,8 @@ export type HostPatch =
   | "connection_list"
   | "own_addrs"
   | "guarded_listeners"
-  | "pipelined_stream";
+  | "pipelined_stream"
+  | "connection_probe";
 
 /** What hopd runs without each workaround (the warning's text). */
 export const PATCH_FALLBACKS: Readonly<Record<HostPatch, string>> = {
@@ -40,6 +43,8 @@ export const PATCH_FALLBACKS: Readonly<Record<HostPatch, string>> = {
     "unannounced until confirmed (set node.announce; src/host/own_addrs.ts)",
   guarded_listeners: "a libp2p listener of an unknown shape is not behind the socket guard " +
     "(src/host/guarded_listeners.ts)",
+  connection_probe: "the start-time check of the per-connection workarounds failed: each " +
+    "connection's objects are still checked (src/host/patch_probe.ts)",
   pipelined_stream: "js-libp2p is not the version STOP pipelining was checked against: STOP " +
     "streams are negotiated first, one round trip more per circuit " +
     "(src/host/pipelined_stream.ts)",

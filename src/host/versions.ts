@@ -24,7 +24,10 @@ export const PATCHED_PACKAGES: Readonly<
     version: "11.0.28",
     workarounds: ["coalesce_writes.ts", "guarded_listeners.ts"],
   },
-  "@libp2p/websockets": { version: "10.1.21", workarounds: ["guarded_listeners.ts"] },
+  "@libp2p/websockets": {
+    version: "10.1.21",
+    workarounds: ["guarded_listeners.ts", "tls_certificate.ts"],
+  },
   "@libp2p/noise": { version: "17.0.3", workarounds: ["noise_crypto.ts"] },
   "@libp2p/yamux": { version: "8.0.3", workarounds: ["yamux_frames.ts"] },
 };
