@@ -90,7 +90,11 @@ export class ManualClock implements Clock {
   #nextId = 1;
   readonly #timers = new Map<TimerId, ManualTimer>();
 
-  /** @param startMs The wall-clock reading to start at. @default 1_700_000_000_000 */
+  /**
+   * Creates a clock at `startMs` on the wall clock and 0 on the monotonic one, with no timers.
+   *
+   * @param startMs The wall-clock reading to start at. @default 1_700_000_000_000
+   */
   constructor(startMs = 1_700_000_000_000) {
     this.#wallMs = startMs;
   }

@@ -53,12 +53,15 @@ export interface DaemonOptions {
 
 /** A running hopd node. */
 export interface Daemon {
+  /** The node's peer ID. */
   readonly peerId: string;
   /** Where the ops server listens. */
   readonly opsAddress: { readonly hostname: string; readonly port: number };
   /** Full listen multiaddrs, with /p2p/<peer id>. */
   listenAddrs(): string[];
+  /** Whether the node should receive traffic, and if not, why (/ready). */
   readiness(): Readiness;
+  /** The body of /v1/status: identity, addresses, connections, relay and limiter counts. */
   status(): Record<string, unknown>;
   /**
    * Starts or ends a drain: while draining, /ready answers 503 and new inbound connections

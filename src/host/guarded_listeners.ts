@@ -31,8 +31,11 @@ import type { GuardedServerInit } from "../sockets/mod.ts";
 
 /** The part of the socket guard the host drives. */
 export interface InboundSocketGuard {
+  /** Puts a listener's server behind the guard: accepted sockets are admitted, shed or refused. */
   attach(server: net.Server, init: GuardedServerInit): void;
+  /** The WebSocket upgrade of the socket from `ip`:`port` arrived (its header deadline ends). */
   headerDone(ip: string | undefined, port: number | undefined): void;
+  /** The socket from `ip`:`port` became an open libp2p connection. */
   established(ip: string | undefined, port: number | undefined): void;
 }
 

@@ -52,8 +52,11 @@ const YAMUX_MAX_MESSAGE_BYTES = 65_519 - 12;
 
 /** What the host needs: the node and connection config, and the key. */
 export interface HostInit {
+  /** `node.listen` and `node.announce`. */
   readonly node: Pick<ResolvedNodeConfig, "listen" | "announce">;
+  /** `[connections]`: limits and timeouts of the connection manager and the listeners. */
   readonly connections: ResolvedConnectionsConfig;
+  /** `[tls]`: the certificate files for WebSockets over TLS, if any. */
   readonly tls: ResolvedTlsConfig;
   /**
    * The certificate to serve on WebSockets over TLS when it does not come from `[tls]` files
@@ -63,6 +66,7 @@ export interface HostInit {
   readonly certificate?: LoadedCertificate;
   /** DNS names the WebSockets-over-TLS addresses are also announced under (`/dns4/…/tls/ws`). */
   readonly announceDomains?: readonly string[];
+  /** The node's identity key. */
   readonly privateKey: PrivateKey;
   /** Asked for every inbound connection before its handshake; true refuses it. */
   readonly refuseInbound?: (remoteAddr: Multiaddr) => boolean;
@@ -92,6 +96,7 @@ export type TransportLabel = "tcp" | "ws" | "wss" | "relay" | "other";
 
 /** The running libp2p host. */
 export interface Host {
+  /** The libp2p node. */
   readonly libp2p: Libp2p;
   /** The gossipsub service, when {@linkcode HostInit.pubsub} was given. */
   readonly pubsub?: GossipSub;
@@ -109,7 +114,9 @@ export interface Host {
    * {@linkcode readCertificate} before it applies anything).
    */
   useCertificate(certificate: LoadedCertificate): void;
+  /** Starts libp2p: opens the listeners. */
   start(): Promise<void>;
+  /** Stops libp2p: closes the listeners and every connection. */
   stop(): Promise<void>;
 }
 

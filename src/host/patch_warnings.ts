@@ -58,6 +58,8 @@ export class PatchWarnings {
   readonly #warn: (patch: HostPatch, fallback: string) => void;
 
   /**
+   * Creates the tracker; each patch warns at most once.
+   *
    * @param warn Where a warning goes (the host's log by default).
    */
   constructor(

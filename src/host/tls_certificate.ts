@@ -14,6 +14,7 @@ export type CertificateSource = "files" | "acme";
 
 /** A certificate chain and key, with what the leaf certificate says. */
 export interface LoadedCertificate extends TLSCertificate {
+  /** `[tls]` files or hopd's ACME client. */
   readonly source: CertificateSource;
   /** The leaf certificate's notBefore, in unix milliseconds. */
   readonly notBeforeMs: number;

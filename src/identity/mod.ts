@@ -26,7 +26,9 @@ export const IDENTITY_FILE_MODE = 0o600;
 
 /** A loaded identity. */
 export interface Identity {
+  /** The key itself: it signs the node's handshakes and records. */
   readonly privateKey: PrivateKey;
+  /** The peer ID derived from the key, as clients dial it. */
   readonly peerId: PeerId;
   /** Path the key was read from or written to. */
   readonly path: string;

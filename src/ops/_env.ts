@@ -9,6 +9,9 @@ import type { Context } from "hono";
 
 /** Hono environment of the ops app: the caller's address as a binding. */
 export interface OpsEnv {
+  /**
+   * What the server binds per request: the TCP peer's address (absent in `app.request()` tests).
+   */
   Bindings: { remoteAddr?: Deno.Addr };
 }
 

@@ -42,19 +42,27 @@ export interface AdminAuthConfig {
 
 /** A ban as the admin API shows it. */
 export interface BanView {
+  /** A peer ban or a CIDR ban. */
   readonly kind: "peer" | "cidr";
+  /** The banned peer ID or canonical CIDR. */
   readonly target: string;
+  /** Why, as given at the ban. */
   readonly reason?: string;
+  /** When the ban was made, ISO 8601. */
   readonly createdAt: string;
+  /** When it expires, ISO 8601; absent = until unbanned. */
   readonly expiresAt?: string;
 }
 
 /** What `POST /v1/admin/bans` asks for: exactly one of peer or cidr. */
 export interface BanRequest {
+  /** The peer ID to ban. */
   readonly peer?: string;
+  /** The IP or CIDR to ban. */
   readonly cidr?: string;
   /** Lifetime in ms; absent = until unbanned. */
   readonly ttlMs?: number;
+  /** Why (shown in listings and logs). */
   readonly reason?: string;
   /** Ban a CIDR wider than `limits.ban_prefix_min_v4`/`_v6` all the same. */
   readonly force?: boolean;
@@ -62,6 +70,7 @@ export interface BanRequest {
 
 /** The control surface the admin API drives; the daemon implements it. */
 export interface AdminControl {
+  /** Every ban in force. */
   bans(): readonly BanView[];
   /**
    * Resolves once the ban is in force and on disk.
@@ -78,12 +87,22 @@ export interface AdminControl {
    * @throws {import("../errors.ts").UnavailableError} When it could not be saved (it is lifted).
    */
   unban(target: string): Promise<boolean>;
+  /** Held reservations (`GET /v1/admin/reservations`). */
   reservations(): readonly Record<string, unknown>[];
+  /** Open circuits (`GET /v1/admin/circuits`). */
   circuits(): readonly Record<string, unknown>[];
+  /** Connected peers (`GET /v1/admin/peers`). */
   peers(): readonly Record<string, unknown>[];
+  /** Starts a drain: no new connections or reservations; /ready turns 503. */
   drain(): void;
+  /** Ends a drain. */
   resume(): void;
-  /** @returns How many connections were closed. @throws {RangeError} On a bad peer ID. */
+  /**
+   * Closes every connection of a peer.
+   *
+   * @returns How many connections were closed.
+   * @throws {RangeError} On a bad peer ID.
+   */
   disconnect(peer: string): Promise<number>;
 }
 

@@ -15,7 +15,9 @@ import { jsonResponse } from "./_schemas.ts";
 
 /** Whether the node should receive traffic, and if not, why. */
 export interface Readiness {
+  /** True when the node should receive traffic (/ready answers 200). */
   readonly ready: boolean;
+  /** Why not, when it should not. */
   readonly reasons: readonly string[];
 }
 

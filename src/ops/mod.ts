@@ -92,7 +92,6 @@ import { statusRoutes } from "./status_routes.ts";
 export type { AdminAuthConfig, AdminControl, BanRequest, BanView } from "./admin_routes.ts";
 export type { OpsApp, OpsEnv, OpsRouteGroup } from "./_env.ts";
 export type { Readiness } from "./health_routes.ts";
-export type { Status } from "./status_routes.ts";
 
 /** The answer of the HTTP rate limiter for one request. */
 export type HttpAdmission = { readonly ok: true } | {
@@ -110,10 +109,13 @@ export interface HttpCaller {
 
 /** The live state the ops server reads, and the controls it may drive. */
 export interface OpsComponents {
+  /** Where /metrics reads from. */
   readonly registry: Registry;
+  /** The node's readiness, for /ready. */
   readiness(): Readiness;
   /** The uptime of /health. @default SYSTEM_CLOCK */
   readonly clock?: Clock;
+  /** The body of /v1/status, as the daemon builds it. */
   status(): Record<string, unknown>;
   /** The admin API; absent = no /v1/admin routes. */
   readonly admin?: {
@@ -135,7 +137,9 @@ export interface OpsComponents {
 export interface OpsServer {
   /** The bound address (the real port when port 0 was asked for). */
   readonly hostname: string;
+  /** The bound port. */
   readonly port: number;
+  /** Closes the listener and waits for open requests to finish. */
   shutdown(): Promise<void>;
 }
 
@@ -244,14 +248,19 @@ export function createOpsApp(components: OpsComponents): OpsApp {
 
 /** The part of the socket guard the ops server drives (src/sockets). */
 export interface OpsSocketGuard {
+  /** Puts the server's sockets behind the guard. */
   attach(server: net.Server, init: GuardedServerInit): void;
+  /** A request head was read on `socket`: it is served until the request deadline. */
   requestStarted(socket: net.Socket): void;
+  /** The response on `socket` was sent: it may wait for the next request until idle. */
   requestFinished(socket: net.Socket): void;
 }
 
 /** Where and how the ops server listens. */
 export interface ServeOpsOptions {
+  /** The interface to listen on. */
   readonly hostname: string;
+  /** The port; 0 picks a free one. */
   readonly port: number;
   /**
    * Bounds its sockets and gives each phase a deadline (request head, request, kept-alive

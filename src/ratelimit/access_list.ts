@@ -28,6 +28,8 @@ export class AccessList {
   #allowCidrs: CidrSet;
 
   /**
+   * Parses the allow and deny lists.
+   *
    * @param config The lists.
    * @throws {RangeError} Naming the list and the value that is not a CIDR.
    * @example

@@ -37,10 +37,13 @@ export type BanKind = "peer" | "cidr";
 
 /** One ban. */
 export interface Ban {
+  /** A peer or a CIDR ban. */
   readonly kind: BanKind;
   /** Peer ID text, or canonical CIDR text (`"10.0.0.0/8"`; a bare IP becomes a /32 or /128). */
   readonly value: string;
+  /** Why, as the operator or policy gave it. */
   readonly reason?: string;
+  /** When the ban was made, ms since the epoch. */
   readonly createdAtMs: number;
   /** Wall-clock expiry; absent = permanent. */
   readonly expiresAtMs?: number;
@@ -48,9 +51,11 @@ export interface Ban {
 
 /** What `ban()` takes. */
 export interface BanInit {
+  /** A peer or a CIDR ban. */
   readonly kind: BanKind;
   /** Peer ID, CIDR or bare IP. */
   readonly value: string;
+  /** Why (shown in listings and logs). */
   readonly reason?: string;
   /** Wall-clock expiry in ms since the epoch; absent = permanent. */
   readonly expiresAtMs?: number;
@@ -63,7 +68,9 @@ export interface BanInit {
 
 /** A change to the list. */
 export interface BanEvent {
+  /** A ban was added, removed by a caller, or expired. */
   readonly type: "ban" | "unban" | "expire";
+  /** The ban concerned. */
   readonly ban: Ban;
 }
 
@@ -71,6 +78,7 @@ export interface BanEvent {
 export interface BanListComponents {
   /** Wall clock (ms since the epoch): expiries are persisted, so they must survive restarts. */
   readonly clock: Clock;
+  /** File operations for `bans.json`. */
   readonly fs?: BanFs;
   /** Directory holding `bans.json` (must exist). */
   readonly dataDir?: string;
@@ -92,7 +100,9 @@ export interface BanLoadResult {
 
 /** Outcome of `save()`. */
 export interface BanSaveResult {
+  /** True when the file was written. */
   readonly ok: boolean;
+  /** Why it was not, when it was not. */
   readonly warning?: string;
 }
 
@@ -116,6 +126,8 @@ export class BanList {
   #saveFailures = 0;
 
   /**
+   * Creates an empty list; `load()` reads the saved bans.
+   *
    * @param components Clock, and optionally the file system and data directory.
    * @example
    * ```ts

@@ -18,7 +18,9 @@ import { parseCidr } from "./cidr_set.ts";
 
 /** The widest CIDR bans allowed without force: the shortest prefix per family. */
 export interface BanWidthLimits {
+  /** Shortest IPv4 prefix a ban may have without force (`limits.ban_prefix_min_v4`). */
   readonly prefixMinV4: number;
+  /** Shortest IPv6 prefix a ban may have without force (`limits.ban_prefix_min_v6`). */
   readonly prefixMinV6: number;
 }
 

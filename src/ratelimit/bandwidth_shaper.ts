@@ -127,6 +127,8 @@ export class BandwidthShaper {
   #throttledMs = 0;
 
   /**
+   * Creates a shaper with the given caps and no flows.
+   *
    * @param caps Byte rates (0 = unlimited) and the burst.
    * @throws {RangeError} A negative or non-finite cap or burst.
    * @example

@@ -12,7 +12,9 @@ import { formatMasked, type IpFamily, networkKey, parseIp } from "../ip/mod.ts";
 
 /** A parsed CIDR block. */
 export interface Cidr {
+  /** IPv4 or IPv6. */
   readonly family: 4 | 6;
+  /** Prefix length in bits. */
   readonly prefix: number;
   /** Canonical text: network address (host bits cleared) and prefix, e.g. `"10.0.0.0/8"`. */
   readonly text: string;
@@ -68,6 +70,8 @@ export class CidrSet {
   #texts = new Set<string>();
 
   /**
+   * Creates a set holding `cidrs`.
+   *
    * @param cidrs Initial blocks.
    * @throws {RangeError} Naming the first value that is not a CIDR.
    */

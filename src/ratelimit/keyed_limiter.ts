@@ -35,7 +35,9 @@ export interface KeyedLimiterInit {
 export class KeyedLimiter {
   #slots = new Map<LimiterKey, number>();
   #keys: (LimiterKey | undefined)[] = [];
-  /** Per slot, side by side (one cache line per check): tokens at 2·slot, last refill at 2·slot+1. */
+  /**
+   * Per slot, side by side (one cache line per check): tokens at 2·slot, last refill at 2·slot+1.
+   */
   #state: Float64Array;
   #used: Uint8Array;
   #free: number[] = [];
@@ -50,6 +52,8 @@ export class KeyedLimiter {
   #evictions = 0;
 
   /**
+   * Creates an empty table of buckets, one per key as keys appear.
+   *
    * @param init Rate, burst and bound.
    * @throws {RangeError} A bad rate, burst or bound.
    * @example

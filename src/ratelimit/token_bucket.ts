@@ -17,6 +17,8 @@ export class TokenBucket {
   #lastMs: number;
 
   /**
+   * Creates a full bucket.
+   *
    * @param ratePerSecond Tokens per second; 0 = unlimited.
    * @param burst Bucket size; 0 = one second's worth of rate (at least 1).
    * @param nowMs Current time.

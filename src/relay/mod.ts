@@ -64,6 +64,7 @@ export interface BandwidthFlow {
   take(nowMs: number, bytes: number): number;
   /** After `take` granted nothing: whole milliseconds until it can (≥ 1). */
   readonly retryAfterMs: number;
+  /** Ends the flow: its share of the caps goes back to the others. */
   close(): void;
 }
 
@@ -81,7 +82,10 @@ export interface RelayAdmission {
    * or undefined for the configured one (operators give their own nodes more).
    */
   maxCircuitsPerPeer(source: PeerId, ip: string | undefined): number | undefined;
-  /** A bandwidth flow for one direction of a circuit whose initiator is `source`; undefined = unshaped. */
+  /**
+   * A bandwidth flow for one direction of a circuit whose initiator is `source`; undefined =
+   * unshaped.
+   */
   openFlow(source: PeerId, ip: string | undefined): BandwidthFlow | undefined;
   /**
    * Asked after {@linkcode RelayAdmission.reservation} admits (operator plugins). Returns
@@ -139,7 +143,9 @@ export interface RelayStats {
 
 /** One held reservation, for listings. */
 export interface ReservationInfo {
+  /** The reserving peer's ID. */
   readonly peer: string;
+  /** The IP it reserved from. */
   readonly ip: string;
   /** ISO 8601 expiry. */
   readonly expiresAt: string;
@@ -147,10 +153,15 @@ export interface ReservationInfo {
 
 /** One open circuit, for listings. */
 export interface CircuitInfo {
+  /** The initiating peer's ID. */
   readonly source: string;
+  /** The target peer's ID. */
   readonly target: string;
+  /** Bytes relayed from source to target. */
   readonly bytesSrcToDst: number;
+  /** Bytes relayed from target back to source. */
   readonly bytesDstToSrc: number;
+  /** Seconds since the circuit opened. */
   readonly ageSeconds: number;
 }
 
@@ -162,8 +173,11 @@ export interface Relay {
   reservations(): ReservationInfo[];
   /** Open circuits (a snapshot). */
   circuits(): CircuitInfo[];
+  /** Registers the hop protocol handler and starts the reservation sweep. */
   start(): Promise<void>;
+  /** Unregisters the handler, stops the sweep and closes every open circuit (drain first). */
   stop(): Promise<void>;
+  /** Counts for /v1/status, metrics and the policy snapshot. */
   stats(): RelayStats;
   /** Refuse new reservations (true) or accept them again (false). */
   setDraining(draining: boolean): void;

@@ -47,7 +47,9 @@ export function denoFdProbe(): FdProbe {
 export interface FdBudgetInit {
   /** Descriptors kept free for hopd itself; 0 turns the budget off. */
   readonly reserve: number;
+  /** Counts the process's open descriptors (a real probe reads /proc/self/fd). */
   readonly probe: FdProbe;
+  /** Spaces the probes out. */
   readonly clock: Clock;
 }
 
@@ -61,6 +63,7 @@ export class FdBudget {
   #probedAtMs = -Infinity;
   #probes = 0;
 
+  /** Creates a budget over `init.probe`; nothing is probed yet. */
   constructor(init: FdBudgetInit) {
     this.#init = init;
   }

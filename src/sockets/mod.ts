@@ -81,6 +81,7 @@ export function relistenWith(
 
 /** The guards of a node: one per listener group, sharing one descriptor budget. */
 export interface SocketGuards {
+  /** The descriptor budget the guards share. */
   readonly fds: FdBudget;
   /** libp2p's TCP, WS and WSS listeners. */
   readonly libp2p: SocketGuard;
@@ -90,10 +91,15 @@ export interface SocketGuards {
 
 /** What {@linkcode socketGuards} needs besides the config. */
 export interface SocketGuardsComponents {
+  /** Timeouts, sweeps and probe spacing run on it. */
   readonly clock: Clock;
   /** Asked first for each libp2p socket; a reason refuses it (draining, rate limits, bans). */
   readonly admitLibp2p: (ip: string) => string | undefined;
-  /** @default denoFdProbe() */
+  /**
+   * Counts the process's open descriptors.
+   *
+   * @default denoFdProbe()
+   */
   readonly fdProbe?: FdProbe;
 }
 

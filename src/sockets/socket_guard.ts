@@ -44,14 +44,19 @@ export interface SocketGuardTimeouts {
 export interface SocketGuardInit {
   /** The group's name in logs and /ready ("libp2p", "ops"). */
   readonly group: string;
+  /** How many sockets each IP, subnet and the group may hold. */
   readonly limits: SocketTableLimits;
+  /** How long a socket may stay in each phase. */
   readonly timeouts: SocketGuardTimeouts;
+  /** The descriptor budget shared with the other groups. */
   readonly fds: FdBudget;
   /** Descriptors that must stay free after admitting one of this group's sockets. */
   readonly fdKeep: number;
+  /** Timeouts and sweeps run on it. */
   readonly clock: Clock;
   /** Prefix lengths of the accounting subnets (e.g. 24 and 48). */
   readonly subnetPrefixV4: number;
+  /** Prefix length of the IPv6 accounting subnets. */
   readonly subnetPrefixV6: number;
   /** Asked first for each new socket; a reason refuses it (the rate limiter, bans). */
   readonly admitIp?: (ip: string) => string | undefined;
@@ -114,6 +119,7 @@ export class SocketGuard {
   #lastEstablishedSweepMs = -Infinity;
   #timer: TimerId | undefined;
 
+  /** Creates a guard with an empty socket table; `attach` puts a server behind it. */
   constructor(init: SocketGuardInit) {
     this.#init = init;
     this.#table = new SocketTable(init.limits);

@@ -30,6 +30,7 @@ export interface SystemdNotifier {
   stopping(status: string): Promise<void>;
   /** STATUS=… only. */
   status(status: string): Promise<void>;
+  /** Closes the notify socket and stops the watchdog pings. */
   close(): void;
 }
 
