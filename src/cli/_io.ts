@@ -4,6 +4,8 @@
  * @module
  */
 
+import { type Clock, SYSTEM_CLOCK } from "../clock/mod.ts";
+
 /** Where the CLI writes. Tests pass their own to capture output. */
 export interface CliIo {
   /** Writes `text` as is (no newline added) to standard output. */
@@ -12,6 +14,8 @@ export interface CliIo {
   stderr(text: string): void;
   /** The environment `HOPD_*` variables are read from. */
   env(): Record<string, string>;
+  /** Request timeouts and measured round trips. @default SYSTEM_CLOCK */
+  readonly clock?: Clock;
 }
 
 const encoder = new TextEncoder();
@@ -27,4 +31,5 @@ export const PROCESS_IO: CliIo = {
   stdout: (text) => writeAll(Deno.stdout, text),
   stderr: (text) => writeAll(Deno.stderr, text),
   env: () => Deno.env.toObject(),
+  clock: SYSTEM_CLOCK,
 };

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { abortAfter, SYSTEM_CLOCK } from "../clock/mod.ts";
 import type { Command } from "commander";
 import type { CliIo } from "./_io.ts";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./exit_codes.ts";
@@ -53,6 +54,7 @@ async function callAdmin(io: CliIo, flags: AdminFlags, call: AdminCall): Promise
   }
   const token = await readToken(io, flags);
   const url = new URL(`/v1/admin${call.path}`, base);
+  const timeout = abortAfter(io.clock ?? SYSTEM_CLOCK, timeoutMs);
   let response: Response;
   try {
     response = await fetch(url, {
@@ -62,9 +64,10 @@ async function callAdmin(io: CliIo, flags: AdminFlags, call: AdminCall): Promise
         ...(call.body === undefined ? {} : { "content-type": "application/json" }),
       },
       body: call.body === undefined ? undefined : JSON.stringify(call.body),
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: timeout.signal,
     });
   } catch (error) {
+    timeout.clear();
     const cause = (error as Error).cause;
     io.stderr(
       `error: cannot reach ${url.origin}: ${
@@ -73,7 +76,12 @@ async function callAdmin(io: CliIo, flags: AdminFlags, call: AdminCall): Promise
     );
     return EXIT_FAILURE;
   }
-  const text = await response.text();
+  let text: string;
+  try {
+    text = await response.text();
+  } finally {
+    timeout.clear();
+  }
   let body: unknown = text;
   try {
     body = JSON.parse(text);

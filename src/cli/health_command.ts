@@ -5,6 +5,7 @@
  * @module
  */
 
+import { abortAfter, type Clock, SYSTEM_CLOCK } from "../clock/mod.ts";
 import { HEALTH_NOT_READY, HEALTH_READY, HEALTH_UNREACHABLE } from "./exit_codes.ts";
 
 /** Default URL probed by `hopd health`: the default ops listener's /ready. */
@@ -28,27 +29,36 @@ export interface HealthResult {
  *
  * @param url The node's ops URL.
  * @param timeoutMs How long to wait for an answer.
+ * @param clock The timeout's timer, and the round trip shown. @default SYSTEM_CLOCK
  * @returns 0 ready, 1 not ready (with the node's reasons), 2 unreachable or not hopd.
  */
-export async function probeReady(url: URL, timeoutMs: number): Promise<HealthResult> {
+export async function probeReady(
+  url: URL,
+  timeoutMs: number,
+  clock: Clock = SYSTEM_CLOCK,
+): Promise<HealthResult> {
   const target = new URL(url);
   if (target.pathname === "/" || target.pathname === "") target.pathname = "/ready";
-  const startedAtMs = performance.now();
+  const startedAtMs = clock.monotonicMs();
+  const timeout = abortAfter(clock, timeoutMs);
   let response: Response;
   try {
-    response = await fetch(target, { signal: AbortSignal.timeout(timeoutMs) });
+    response = await fetch(target, { signal: timeout.signal });
   } catch (error) {
+    timeout.clear();
     const reason = error instanceof DOMException && error.name === "TimeoutError"
       ? `no answer within ${timeoutMs} ms`
       : describeFetchError(error);
     return { code: HEALTH_UNREACHABLE, line: `unreachable: ${target.href}: ${reason}` };
   }
-  const elapsedMs = Math.round(performance.now() - startedAtMs);
+  const elapsedMs = Math.round(clock.monotonicMs() - startedAtMs);
   let body: { ready?: unknown; reasons?: unknown } = {};
   try {
     body = await response.json();
   } catch {
     // Not JSON: not hopd's /ready; judged by status below.
+  } finally {
+    timeout.clear();
   }
   if (response.status === 200 && body.ready === true) {
     return { code: HEALTH_READY, line: `ready: ${target.href} (${elapsedMs} ms)` };

@@ -89,7 +89,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
         io.stderr(`error: --url must be ${URL_FORMS}: got '${flags.url}'\n`);
         return setCode(EXIT_USAGE);
       }
-      const result = await probeReady(url, timeoutMs);
+      const result = await probeReady(url, timeoutMs, io.clock);
       io.stdout(`${result.line}\n`);
       setCode(result.code);
     });

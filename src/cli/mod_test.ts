@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { VERSION } from "../version.ts";
+import { ManualClock } from "../clock/mod.ts";
 import {
   type CliIo,
   EXIT_CONFIG,
@@ -414,18 +415,36 @@ Deno.test("health and admin take HOST:PORT without a scheme and the same --timeo
   });
 });
 
-Deno.test("admin --timeout 1m waits a minute for an answer, not one second", async () => {
-  // A node slow to answer (1.5 s): "1m" read as "1" second would give up first.
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async () => {
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
-    return Response.json({ bans: [], total: 0 });
-  });
-  try {
-    const io = capture();
-    const url = `http://127.0.0.1:${server.addr.port}`;
-    const code = await run(["admin", "--url", url, "--timeout", "1m", "bans"], io);
-    assert.equal(code, EXIT_OK, io.stderrText());
-  } finally {
-    await server.shutdown();
+Deno.test("admin --timeout 1m waits a minute for an answer, and --timeout 1 one second", async (t) => {
+  // A node that answers when the test says, after the CLI's clock has moved: "1m" read as
+  // "1" second would give up at 1 s.
+  const cases: [string, number, number][] = [["1m", 59_999, EXIT_OK], ["1", 1_000, EXIT_FAILURE]];
+  for (const [timeout, waitedMs, expected] of cases) {
+    await t.step(`--timeout ${timeout}, the node answering after ${waitedMs} ms`, async () => {
+      const clock = new ManualClock();
+      const asked = Promise.withResolvers<void>();
+      const answer = Promise.withResolvers<void>();
+      const server = Deno.serve(
+        { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+        async () => {
+          asked.resolve();
+          await answer.promise;
+          return Response.json({ bans: [], total: 0 });
+        },
+      );
+      try {
+        const io = { ...capture(), clock };
+        const url = `http://127.0.0.1:${server.addr.port}`;
+        const code = run(["admin", "--url", url, "--timeout", timeout, "bans"], io);
+        await asked.promise;
+        clock.advance(waitedMs);
+        answer.resolve();
+        assert.equal(await code, expected, io.stderrText());
+        assert.equal(clock.pendingTimers, 0, "the timeout's timer is cleared");
+      } finally {
+        answer.resolve();
+        await server.shutdown();
+      }
+    });
   }
 });

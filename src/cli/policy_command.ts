@@ -90,7 +90,7 @@ async function checkAll(
         ...(fixtures === undefined ? {} : { fixturesSource: fixtures }),
         sandbox: target.name,
         limits: sandboxLimits(config),
-        clock: SYSTEM_CLOCK,
+        clock: io.clock ?? SYSTEM_CLOCK,
       });
       if (printCases) printCaseResults(io, prepared.cases);
       passed += prepared.cases.filter((c) => c.passed).length;
@@ -138,7 +138,7 @@ async function evalOnce(
   opts: { snapshot?: string; history?: string; state?: string; explain?: boolean; config?: string },
 ): Promise<number> {
   const config = await policyConfig(opts.config);
-  const nowMs = SYSTEM_CLOCK.nowMs();
+  const nowMs = (io.clock ?? SYSTEM_CLOCK).nowMs();
   const base = exampleSnapshot(nowMs);
   const snapshot = mergeSnapshot(
     base,
