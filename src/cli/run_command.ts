@@ -138,7 +138,7 @@ export async function runNode(flags: RunFlags, io: CliIo): Promise<number> {
  */
 async function serveUntilStopped(daemon: Daemon, io: CliIo): Promise<number> {
   const log = getLogger(["hopd", "cli"]);
-  const notifier = systemdNotifier(io.env());
+  const notifier = systemdNotifier(io.env(), io.clock);
   const { promise: exitCode, resolve } = Promise.withResolvers<number>();
   let signals = 0;
   const stop = (reason: string, code: number) => {

@@ -16,6 +16,7 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import { type Clock, SYSTEM_CLOCK, type TimerId } from "../clock/mod.ts";
 
 const log = getLogger(["hopd", "systemd"]);
 const encoder = new TextEncoder();
@@ -38,10 +39,12 @@ export interface SystemdNotifier {
  * Creates the notifier from the environment.
  *
  * @param env The process environment (`NOTIFY_SOCKET`, `WATCHDOG_USEC`, `WATCHDOG_PID`).
+ * @param clock The watchdog pings' timer. @default SYSTEM_CLOCK
  * @returns The notifier; a no-op one when not under systemd.
  */
 export function systemdNotifier(
   env: Readonly<Record<string, string | undefined>>,
+  clock: Clock = SYSTEM_CLOCK,
 ): SystemdNotifier {
   const path = env.NOTIFY_SOCKET ?? "";
   // Abstract sockets ("@name") need Linux's leading NUL; Deno takes paths only.
@@ -54,7 +57,7 @@ export function systemdNotifier(
   const watchdogUsec = Number(env.WATCHDOG_USEC ?? 0);
   const watchdogForUs = env.WATCHDOG_PID === undefined || Number(env.WATCHDOG_PID) === Deno.pid;
   let socket: Deno.DatagramConn | undefined;
-  let timer: ReturnType<typeof setInterval> | undefined;
+  let timer: TimerId | undefined;
 
   async function send(message: string): Promise<void> {
     try {
@@ -77,17 +80,20 @@ export function systemdNotifier(
       await send(`READY=1\nSTATUS=${status}\nMAINPID=${Deno.pid}`);
       if (watchdogUsec > 0 && watchdogForUs && timer === undefined) {
         // systemd's advice: ping at half the interval. A stalled event loop stops the pings.
-        timer = setInterval(() => void send("WATCHDOG=1"), Math.max(1, watchdogUsec / 2_000));
+        timer = clock.setInterval(
+          () => void send("WATCHDOG=1"),
+          Math.max(1, watchdogUsec / 2_000),
+        );
       }
     },
     async stopping(status) {
-      clearInterval(timer);
+      clock.clearInterval(timer);
       timer = undefined;
       await send(`STOPPING=1\nSTATUS=${status}`);
     },
     status: (status) => send(`STATUS=${status}`),
     close() {
-      clearInterval(timer);
+      clock.clearInterval(timer);
       const addr = socket?.addr as Deno.UnixAddr | undefined;
       socket?.close();
       if (addr?.path) {
