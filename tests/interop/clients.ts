@@ -25,6 +25,8 @@ export interface ClientFlags {
   readonly holepunch?: boolean;
   readonly waitClose?: boolean;
   readonly timeoutS?: number;
+  /** Dial side, with `holepunch`: seconds to wait for a direct connection before the echo. */
+  readonly holepunchWaitS?: number;
   /** Listen multiaddrs of the client itself (for hole punching). */
   readonly bind?: readonly string[];
 }
@@ -66,6 +68,7 @@ export function clientArgs(flags: ClientFlags): string[] {
   else args.push("--dial", flags.mode.dial);
   if (flags.echoBytes !== undefined) args.push("--echo", String(flags.echoBytes));
   if (flags.holepunch) args.push("--holepunch");
+  if (flags.holepunchWaitS !== undefined) args.push("--holepunch-wait", `${flags.holepunchWaitS}s`);
   if (flags.waitClose) args.push("--wait-close");
   if (flags.timeoutS !== undefined) args.push("--timeout", `${flags.timeoutS}s`);
   if (flags.bind !== undefined && flags.bind.length > 0) args.push("--bind", flags.bind.join(","));

@@ -76,10 +76,23 @@ const FULL_RUN_ATTEMPTS = 20;
 const ECHO_BYTES = 64 * 1024;
 /** hopd's circuit duration limit in the lab: past the clients' 10 s wait for a direct one. */
 const CIRCUIT_DURATION_S = 15;
+/**
+ * Where a direct connection is expected, how long the dialer waits for it, and the duration
+ * limit that keeps the relayed connection up meanwhile. rust-libp2p's dcutr tries 3 times,
+ * the next after a failed direct dial times out (10 s): with one peer public, its
+ * simultaneous TCP open is lost when that peer's SYN leaves later than the other's reaches
+ * it (a race of well under a millisecond on the lab's links; 3 of 20 attempts measured), and
+ * rust-libp2p does not try the unilateral upgrade the spec asks for first (go-libp2p does).
+ * An application keeps its relayed connection that long too: the wait counts what it gets.
+ */
+const DIRECT_WAIT_S = 32;
+const DIRECT_CIRCUIT_DURATION_S = 35;
+/** A direct connection later than this came from a hole-punch attempt after the first. */
+const RETRIED_AFTER_MS = 9_000;
 /** How late after the duration limit a client may see the relayed connection closed. */
 const CLOSE_SLACK_MS = 6_000;
 /** How long a client may take in all (the symmetric cells wait for the duration limit). */
-const CLIENT_TIMEOUT_S = 40;
+const CLIENT_TIMEOUT_S = 50;
 /** A circuit that a hole punch replaced ends within this, with at most SMALL_CIRCUIT_BYTES. */
 const SHORT_CIRCUIT_S = 1;
 const SMALL_CIRCUIT_BYTES = 16 * 1024;
@@ -108,6 +121,31 @@ export function expectDirect(dialer: ClientName, listener: ClientName, nat: NatS
   return nat.name === "public" && isJs(listener) && !isJs(dialer);
 }
 
+/**
+ * How many of `attempts` must reach a direct connection. All, for every pair expected to,
+ * but one: two rust-libp2p peers with one of them public. rust-libp2p's dcutr (0.57) offers
+ * only the TCP addresses identify observed, and skips the unilateral upgrade the DCUtR spec
+ * asks for when the other peer is public (go-libp2p dials such a peer directly first). Its
+ * simultaneous TCP open then races the public peer's own SYN against the other's reaching its
+ * listening socket: lost, both ends wait as listeners in multistream-select until the dial
+ * times out (10 s; `RUST_LOG=libp2p_dcutr=debug,libp2p_swarm=debug` shows "Incoming
+ * connection failed … Select(Failed)"), and the next attempt races again. The DCUtR
+ * exchange through hopd itself completed in every such attempt. Two thirds must make it.
+ */
+export function directNeeded(options: {
+  dialer: ClientName;
+  listener: ClientName;
+  nat: NatSetting;
+  attempts: number;
+}): number {
+  const { dialer, listener, nat, attempts } = options;
+  if (!expectDirect(dialer, listener, nat)) return 0;
+  if (dialer === "rust" && listener === "rust" && nat.name === "public") {
+    return Math.ceil(attempts * 2 / 3);
+  }
+  return attempts;
+}
+
 /** What one attempt showed. */
 export interface AttemptResult {
   readonly direct: boolean;
@@ -115,6 +153,10 @@ export interface AttemptResult {
   readonly directAfterMs?: number;
   /** The dialer's echo went over the direct connection. */
   readonly trafficDirect: boolean;
+  /** The dialer's first echo lost its connection to the peer's dial race and ran again. */
+  readonly echoRetried: boolean;
+  /** Expected a direct connection, and none came (a problem unless the case tolerates it). */
+  readonly missedDirect: boolean;
   /** Observed addresses checked against the NAT's mapping, and how many were right. */
   readonly observedChecked: number;
   readonly observedRight: number;
@@ -177,6 +219,10 @@ async function attempt(options: {
   nat: NatSetting;
   /** Wait for the relayed connection to close: at hopd's duration limit (`limitS`), or any time. */
   waitClose: false | { readonly limitS: number } | "any";
+  /** Seconds the dialer waits for a direct connection (the client's default: 10). */
+  holepunchWaitS?: number;
+  /** A missing direct connection is counted by the case (see {@linkcode directNeeded}). */
+  tolerateMissedDirect?: boolean;
 }): Promise<AttemptResult> {
   const { lab, nat } = options;
   await lab.flushMappings();
@@ -188,6 +234,7 @@ async function attempt(options: {
     holepunch: true,
     waitClose: options.waitClose !== false,
     timeoutS: CLIENT_TIMEOUT_S,
+    holepunchWaitS: options.holepunchWaitS,
     listenerPrefix: ["ip", "netns", "exec", lab.a.ns],
     dialerPrefix: ["ip", "netns", "exec", lab.b.ns],
   });
@@ -205,9 +252,9 @@ async function attempt(options: {
   const direct = d?.holepunch?.direct === true;
   const trafficDirect = direct && d?.echo?.via === "direct";
   const expected = expectDirect(options.dialer.name, options.listener.name, nat);
-  if (direct !== expected) {
-    problems.push(expected ? "no direct connection" : "a direct connection, where none can be");
-  }
+  const missedDirect = expected && !direct;
+  if (missedDirect && !options.tolerateMissedDirect) problems.push("no direct connection");
+  if (!expected && direct) problems.push("a direct connection, where none can be");
   if (direct && !trafficDirect) problems.push(`the echo went ${d?.echo?.via}, not direct`);
   if (!direct && d?.echo !== null && d?.echo?.via !== "relayed") {
     problems.push(`no direct connection, yet the echo went ${d?.echo?.via}`);
@@ -244,6 +291,8 @@ async function attempt(options: {
     direct,
     ...(directAfterMs === undefined || directAfterMs === null ? {} : { directAfterMs }),
     trafficDirect,
+    echoRetried: d?.echo?.firstError !== undefined,
+    missedDirect,
     observedChecked,
     observedRight,
     problems,
@@ -324,10 +373,15 @@ function holepunchCase(options: {
 }): Case {
   const { dialer, listener, nat, attempts } = options;
   const name = `${dialer.name}->${listener.name} nat=${nat.name}`;
+  const expected = expectDirect(dialer.name, listener.name, nat);
+  const needed = directNeeded({ dialer: dialer.name, listener: listener.name, nat, attempts });
+  const tolerateMissedDirect = needed < attempts;
+  const durationS = expected ? DIRECT_CIRCUIT_DURATION_S : CIRCUIT_DURATION_S;
+  const holepunchWaitS = expected ? DIRECT_WAIT_S : undefined;
   return {
     name: `holepunch ${name}`,
     run: () =>
-      inLab(nat, CIRCUIT_DURATION_S, async ({ lab, relay, relayPort, metrics }) => {
+      inLab(nat, durationS, async ({ lab, relay, relayPort, metrics }) => {
         const results: AttemptResult[] = [];
         for (let i = 0; i < attempts; i++) {
           // Waiting for the duration limit is slow: the symmetric cells do it on the first
@@ -335,9 +389,21 @@ function holepunchCase(options: {
           const waitClose = nat.name === "symmetric" && (i === 0 || attempts >= FULL_RUN_ATTEMPTS)
             ? { limitS: CIRCUIT_DURATION_S }
             : false;
-          results.push(await attempt({ lab, relay, relayPort, dialer, listener, nat, waitClose }));
+          results.push(
+            await attempt({
+              lab,
+              relay,
+              relayPort,
+              dialer,
+              listener,
+              nat,
+              waitClose,
+              holepunchWaitS,
+              tolerateMissedDirect,
+            }),
+          );
         }
-        return report({ name, nat, results, view: relayView(await metrics()) });
+        return report({ name, nat, results, needed, view: relayView(await metrics()) });
       }),
   };
 }
@@ -416,6 +482,8 @@ function report(options: {
   name: string;
   nat: NatSetting;
   results: readonly AttemptResult[];
+  /** Attempts that must reach a direct connection (missed ones not already problems). */
+  needed?: number;
   view: RelayView;
 }): CaseOutcome {
   const { name, results, view } = options;
@@ -431,7 +499,13 @@ function report(options: {
     parts.push(`p50 ${Math.round(p50)} ms, p90 ${Math.round(percentile(times, 90)!)} ms`);
   }
   if (direct > 0) parts.push(`traffic direct ${moved}/${direct}`);
-  else parts.push(options.nat.name === "symmetric" ? "relayed to the limit" : "stayed relayed");
+  const late = times.filter((t) => t >= RETRIED_AFTER_MS).length;
+  if (late > 0) parts.push(`${late} direct only on a later hole-punch attempt`);
+  const retried = results.filter((r) => r.echoRetried).length;
+  if (retried > 0) parts.push(`${retried} echo(es) rerun after a dial race closed the first`);
+  if (direct === 0) {
+    parts.push(options.nat.name === "symmetric" ? "relayed to the limit" : "stayed relayed");
+  }
   parts.push(`observed addr ${right}/${checked} right`);
   parts.push(
     `hopd: ${view.circuits} circuits, ${view.endedByPeerShort} ended by a peer <= ${SHORT_CIRCUIT_S} s` +
@@ -439,6 +513,14 @@ function report(options: {
   );
   const problems: string[] = [];
   if (view.circuits < n) problems.push(`hopd ended ${view.circuits} circuits for ${n} attempts`);
+  const needed = options.needed ?? 0;
+  if (direct < needed) {
+    const missed = results.findIndex((r) => r.missedDirect);
+    problems.push(
+      `${direct}/${n} direct, at least ${needed} needed; attempt ${missed + 1}:\n` +
+        pairDetail(results[missed]!.outcome),
+    );
+  }
   const failed = results.map((r, i) => ({ r, i })).filter(({ r }) => r.problems.length > 0);
   for (const { r, i } of failed.slice(0, 3)) {
     problems.push(`attempt ${i + 1}: ${r.problems.join("; ")}\n${pairDetail(r.outcome)}`);

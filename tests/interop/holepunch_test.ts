@@ -1,7 +1,7 @@
 // The hole-punch suite's arithmetic: percentiles of the hole punch times and hopd's view of a
 // cell's circuits read from its histograms. The suite itself runs in `deno task interop`.
 import assert from "node:assert/strict";
-import { percentile, relayView } from "./holepunch.ts";
+import { directNeeded, NAT_SETTINGS, percentile, relayView } from "./holepunch.ts";
 
 Deno.test("percentile() takes the nearest rank", () => {
   assert.equal(percentile([], 50), undefined);
@@ -34,4 +34,20 @@ Deno.test("relayView() counts short, small circuits ended by a peer and the rela
     durationLimit: 2,
     meanBytes: 101_000,
   });
+});
+
+Deno.test("directNeeded() asks every attempt to hole punch but where rust-libp2p races itself", () => {
+  const nat = (name: string) => NAT_SETTINGS.find((n) => n.name === name)!;
+  const needed = (dialer: "go" | "rust" | "node", listener: "go" | "rust" | "node", n: string) =>
+    directNeeded({ dialer, listener, nat: nat(n), attempts: 20 });
+  assert.equal(needed("go", "go", "public"), 20);
+  assert.equal(needed("go", "rust", "public"), 20);
+  assert.equal(needed("rust", "rust", "eim"), 20);
+  assert.equal(needed("rust", "rust", "public"), 14);
+  assert.equal(
+    directNeeded({ dialer: "rust", listener: "rust", nat: nat("public"), attempts: 3 }),
+    2,
+  );
+  assert.equal(needed("rust", "rust", "symmetric"), 0);
+  assert.equal(needed("node", "go", "eim"), 0);
 });

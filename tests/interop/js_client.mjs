@@ -30,7 +30,7 @@ const { version: libp2pVersion } = await import("libp2p/version");
 const ECHO = "/hopd-test/echo/1.0.0";
 const CHUNK_BYTES = 16 * 1024;
 const USAGE = "usage: js_client.mjs --relay MULTIADDR (--listen | --dial PEERID) [--echo BYTES] " +
-  "[--holepunch] [--wait-close] [--timeout 60s] [--bind ADDRS]";
+  "[--holepunch [--holepunch-wait 10s]] [--wait-close] [--timeout 60s] [--bind ADDRS]";
 
 const { values: flags } = parseArgs({
   args: isNode ? process.argv.slice(2) : Deno.args,
@@ -40,6 +40,7 @@ const { values: flags } = parseArgs({
     dial: { type: "string" },
     echo: { type: "string", default: "0" },
     holepunch: { type: "boolean", default: false },
+    "holepunch-wait": { type: "string", default: "10s" },
     "wait-close": { type: "boolean", default: false },
     timeout: { type: "string", default: "60s" },
     bind: { type: "string" },
@@ -286,7 +287,10 @@ async function dial() {
     remoteAddr: conn.remoteAddr.toString(),
     limit: conns.get(conn.id)?.limit ?? limitOf(conn.limits),
   };
-  if (flags.holepunch) await waitFor(() => firstDirect() !== undefined, performance.now() + 10_000);
+  if (flags.holepunch) {
+    const waitMs = Number.parseFloat(flags["holepunch-wait"]) * 1000;
+    await waitFor(() => firstDirect() !== undefined, performance.now() + waitMs);
+  }
   const echoBytes = Number(flags.echo);
   if (echoBytes > 0) {
     // The best open connection to the target: the direct one when DCUtR opened one.

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { Command } from "commander";
+import { Command, CommanderError } from "commander";
 import { type Client, type ClientName, prepareClients } from "./clients.ts";
 import { SUITES } from "./all_suites.ts";
 import type { Case, CaseOutcome } from "./suites.ts";
@@ -84,7 +84,14 @@ function indent(text: string): string {
  * @returns The exit code: 0 when every case passed (and, under CI, every client was there).
  */
 export async function main(args: string[]): Promise<number> {
-  const options = parseArgs(args);
+  let options: Options;
+  try {
+    options = parseArgs(args);
+  } catch (error) {
+    // commander has printed the help or the usage error already.
+    if (error instanceof CommanderError) return error.exitCode;
+    throw error;
+  }
   const only = options.only === undefined ? undefined : new RegExp(options.only);
   const started = performance.now();
   const { clients, unavailable } = await prepareClients(options.clients);

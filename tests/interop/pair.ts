@@ -22,6 +22,8 @@ export interface PairOptions {
   readonly holepunch?: boolean;
   readonly waitClose?: boolean;
   readonly timeoutS?: number;
+  /** Dial side, with `holepunch`: seconds to wait for a direct connection before the echo. */
+  readonly holepunchWaitS?: number;
   readonly listenerBind?: readonly string[];
   readonly dialerBind?: readonly string[];
   /** Prefix of the command (e.g. `ip netns exec NS`) for each side. */
@@ -152,6 +154,7 @@ export async function runPair(options: PairOptions): Promise<PairOutcome> {
     relay: options.dialerRelay ?? options.relay,
     mode: { dial: peerId },
     echoBytes: options.echoBytes,
+    holepunchWaitS: options.holepunchWaitS,
     bind: options.dialerBind,
   }, options.dialerPrefix ?? []);
   // Each client gives up by itself after timeoutS; the grace covers a client that hangs anyway.

@@ -26,6 +26,12 @@ const echo = z.object({
   /** Which connection carried the echo stream. */
   via: z.enum(["relayed", "direct", "unknown"]),
   error: z.string().optional(),
+  /**
+   * The first attempt's error, when its connection was closed under it before any byte came
+   * back (the other peer dropping a connection that lost its own dial race) and the echo ran
+   * again on a connection still open.
+   */
+  firstError: z.string().optional(),
 });
 
 /** The schema of a client's result line. */

@@ -59,6 +59,11 @@ type echoResult struct {
 	Ms       float64 `json:"ms"`
 	Via      string  `json:"via"`
 	Error    string  `json:"error,omitempty"`
+	// FirstError is set when a first attempt failed because its connection was closed under it
+	// before any byte came back, and the echo ran again on another open connection.
+	FirstError string `json:"firstError,omitempty"`
+	// connClosed: the stream's connection was closed when the attempt ended.
+	connClosed bool
 }
 
 type holepunchResult struct {

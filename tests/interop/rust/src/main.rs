@@ -51,6 +51,10 @@ struct Args {
     /// Enable DCUtR and wait for a direct connection.
     #[arg(long)]
     holepunch: bool,
+    /// Dial side, with --holepunch: how long to wait for a direct connection before the echo
+    /// ("10s" or "10").
+    #[arg(long, default_value = "10s")]
+    holepunch_wait: String,
     /// After the echo, wait until the relayed connection closes.
     #[arg(long)]
     wait_close: bool,
@@ -144,8 +148,17 @@ fn is_relayed(addr: &Multiaddr) -> bool {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    // RUST_LOG (e.g. "libp2p_dcutr=debug,libp2p_swarm=debug") turns on rust-libp2p's own
+    // logs on stderr, which the interop report shows for a failed attempt. Off by default.
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(io::stderr)
+            .with_ansi(false)
+            .init();
+    }
     if args.listen == args.dial.is_some() {
-        eprintln!("usage: interop-rust --relay MULTIADDR (--listen | --dial PEERID) [--echo BYTES] [--holepunch] [--wait-close] [--timeout 60s] [--bind ADDRS]");
+        eprintln!("usage: interop-rust --relay MULTIADDR (--listen | --dial PEERID) [--echo BYTES] [--holepunch [--holepunch-wait 10s]] [--wait-close] [--timeout 60s] [--bind ADDRS]");
         std::process::exit(2);
     }
     let started = Instant::now();
@@ -658,7 +671,7 @@ async fn dial(
     )
     .await;
     if args.holepunch {
-        let wait = (Instant::now() + Duration::from_secs(10)).min(deadline);
+        let wait = (Instant::now() + parse_timeout(&args.holepunch_wait)).min(deadline);
         if wait_until(state, changes, wait, |s| s.first_direct().is_some()).await {
             // libp2p-stream opens a stream on any connection to the peer: close the relayed
             // ones so the echo moves to the direct connection, as an application would.
