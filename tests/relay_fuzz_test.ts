@@ -15,6 +15,7 @@ import { HOP_PROTOCOL, STOP_PROTOCOL } from "../src/relay/constants.ts";
 import { encodeHopMessage, encodeStopMessage } from "../src/relay/pb/circuit.ts";
 import { eventually, hopExchange, startPlainClient, startRelay } from "./relay_helpers.ts";
 import { seededRandom } from "../src/ratelimit/testing.ts";
+import { ManualClock } from "../src/clock/mod.ts";
 
 const ITERATIONS = 400;
 const CONCURRENCY = 16;
@@ -113,7 +114,10 @@ Deno.test({
   async fn() {
     const seed = Number(Deno.env.get("HOPD_FUZZ_SEED") ?? Date.now() % 1_000_000);
     const rand = seededRandom(seed);
-    const fixture = await startRelay({ handshakeTimeoutMs: 200, maxReservationsPerIp: 0 });
+    // The relay's timeouts run on a clock the test moves: the fuzzing peers run in real time,
+    // the setups they stall time out when the test says.
+    const clock = new ManualClock();
+    const fixture = await startRelay({ handshakeTimeoutMs: 200, maxReservationsPerIp: 0 }, clock);
     const source = await startPlainClient();
     const targetNode = await startPlainClient();
     const nodes: Libp2p[] = [source, targetNode];
@@ -141,10 +145,12 @@ Deno.test({
           Array.from({ length: CONCURRENCY }, () => fuzzHopStream(rand, conn, templates)),
         );
       }
-      // Let stalled setups hit their timeout.
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      const during = fixture.relay.stats();
-      assert.ok(during.streamErrors > 0, "fuzz never reached the error paths");
+      // Stalled setups hit their timeout.
+      clock.advance(200);
+      assert.ok(
+        await eventually(() => fixture.relay.stats().streamErrors > 0),
+        "fuzz never reached the error paths",
+      );
 
       await source.stop();
       await targetNode.stop();

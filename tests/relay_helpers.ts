@@ -6,6 +6,7 @@
  * @module
  */
 
+import { type Clock, SYSTEM_CLOCK } from "../src/clock/mod.ts";
 import { circuitRelayTransport } from "@libp2p/circuit-relay-v2";
 import { generateKeyPair } from "@libp2p/crypto/keys";
 import { identify } from "@libp2p/identify";
@@ -39,9 +40,11 @@ export interface RelayFixture {
  * Starts a relay node on 127.0.0.1 port 0 with TCP and WS.
  *
  * @param overrides Relay config overrides.
+ * @param clock The relay's clock (a test may drive its timeouts). @default SYSTEM_CLOCK
  */
 export async function startRelay(
   overrides: Partial<ResolvedRelayConfig> = {},
+  clock: Clock = SYSTEM_CLOCK,
 ): Promise<RelayFixture> {
   const privateKey = await generateKeyPair("Ed25519");
   const node = await createLibp2p({
@@ -59,6 +62,7 @@ export async function startRelay(
     libp2p: node,
     registry,
     privateKey,
+    clock,
   });
   await service.start();
   const addrs = node.getMultiaddrs();

@@ -119,6 +119,17 @@ Deno.test("checks refuse banned and denied parties first, bans before deny", () 
   assert.equal(reason(limiter.checkConnection("198.51.100.5")), "ok");
 });
 
+Deno.test("a ban with ttlMs refuses its peer until the limiter's clock reaches its expiry", () => {
+  const { limiter, bans, clock } = setup();
+  bans.ban({ kind: "peer", value: "P", ttlMs: 2_000 });
+  assert.equal(limiter.checkReservation("P", "192.0.2.1").ok, false);
+  clock.advance(1_999);
+  assert.equal(limiter.checkPeer("P", "192.0.2.1").ok, false);
+  clock.advance(1);
+  assert.equal(limiter.checkReservation("P", "192.0.2.1").ok, true);
+  assert.equal(bans.size(), 0);
+});
+
 Deno.test("allowlisted peers and IPs skip rate limits but not bans", () => {
   const { limiter, bans } = setup({
     connectionsPerIp: { ratePerSecond: 1, burst: 1 },
