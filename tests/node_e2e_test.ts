@@ -165,16 +165,27 @@ Deno.test("under systemd, hopd sends READY=1, WATCHDOG=1 pings and STOPPING=1 to
   const path = `${dir}/notify`;
   const socket = Deno.listenDatagram({ transport: "unixpacket", path });
   const messages: string[] = [];
+  const waiters: (() => void)[] = [];
   const pump = (async () => {
     try {
-      for await (const [data] of socket) messages.push(new TextDecoder().decode(data));
+      for await (const [data] of socket) {
+        messages.push(new TextDecoder().decode(data));
+        waiters.splice(0).forEach((wake) => wake());
+      }
     } catch {
       // closed
     }
   })();
+  // Checks again on each datagram hopd sends; the bound only turns silence into a failure.
   const until = async (check: () => boolean) => {
-    const deadline = Date.now() + 10_000;
-    while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const silent = new Promise<void>((resolve) => timer = setTimeout(resolve, 10_000));
+    let timedOut = false;
+    void silent.then(() => timedOut = true);
+    while (!check() && !timedOut) {
+      await Promise.race([new Promise<void>((resolve) => waiters.push(resolve)), silent]);
+    }
+    clearTimeout(timer);
     assert.ok(check(), `messages so far: ${JSON.stringify(messages)}`);
   };
   const hopd = await spawnHopd({ env: { NOTIFY_SOCKET: path, WATCHDOG_USEC: "200000" } });
