@@ -15,16 +15,22 @@
  * refuses to load; `tls_alpn_test.ts` pins that down.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Registry } from "prom-client";
  * import { SYSTEM_CLOCK } from "../clock/mod.ts";
+ * import { defaultConfig } from "../config/mod.ts";
  * import { acmeService } from "./mod.ts";
- * const acme = acmeService({ acme: config.acme, dataDir: config.node.dataDir })({
- *   registry,
+ * const dataDir = await Deno.makeTempDir();
+ * const acme = acmeService({ acme: defaultConfig().acme, dataDir })({
+ *   registry: new Registry(),
  *   clock: SYSTEM_CLOCK,
- *   onCertificate: (certificate) => host.useCertificate(certificate),
+ *   onCertificate: (certificate) => console.log(certificate.notAfterMs), // host.useCertificate
  * });
- * const stored = await acme.load(); // before createHost
- * await acme.start(); // after host.start()
+ * // Before createHost: the stored certificate, if any (none in a fresh data directory).
+ * assert.equal(await acme.load(), undefined);
+ * // After host.start(), `await acme.start()` orders or renews as needed (it reaches the CA).
+ * await Deno.remove(dataDir, { recursive: true });
  * ```
  *
  * @module

@@ -17,16 +17,29 @@
  * answers. hopd never dials an address but the requester's own IP.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { generateKeyPair } from "@libp2p/crypto/keys";
+ * import { Registry } from "prom-client";
  * import { SYSTEM_CLOCK } from "../clock/mod.ts";
+ * import { defaultConfig } from "../config/mod.ts";
+ * import { createHost } from "../host/mod.ts";
  * import { autonatService } from "./mod.ts";
+ * const config = defaultConfig();
+ * const host = await createHost({
+ *   ...config,
+ *   node: { listen: ["/ip4/127.0.0.1/tcp/0"], announce: [] },
+ *   privateKey: await generateKeyPair("Ed25519"),
+ * });
+ * await host.start();
  * const autonat = autonatService(config.autonat)({
- *   libp2p,
- *   registry,
+ *   libp2p: host.libp2p,
+ *   registry: new Registry(),
  *   clock: SYSTEM_CLOCK,
  *   maxTrackedPeers: config.limits.maxTrackedKeys,
  * });
  * await autonat.start(); // after the host started
+ * await autonat.stop();
+ * await host.stop();
  * ```
  *
  * @module

@@ -20,12 +20,22 @@
  *   `admin_token.ts`. `defaults_test.ts` checks what each component runs with out of the box.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { loadConfig } from "../config/mod.ts";
  * import { startDaemon } from "./mod.ts";
- * const daemon = await startDaemon(await loadConfig({ env: {} }));
- * daemon.readiness(); // { ready: true, reasons: [] }
+ * const dataDir = await Deno.makeTempDir();
+ * const config = await loadConfig({
+ *   overrides: {
+ *     node: { data_dir: dataDir, listen: ["/ip4/127.0.0.1/tcp/0"] },
+ *     http: { listen: "127.0.0.1:0" },
+ *     policy: { enabled: false },
+ *   },
+ * });
+ * const daemon = await startDaemon(config);
+ * assert.deepEqual(daemon.readiness(), { ready: true, reasons: [] });
  * await daemon.shutdown();
+ * await Deno.remove(dataDir, { recursive: true });
  * ```
  *
  * @module

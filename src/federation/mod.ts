@@ -13,13 +13,46 @@
  * own: each member ranks from its own view, and the views converge within an interval).
  *
  * @example
- * ```ts ignore
- * import { federation } from "./mod.ts";
- * const service = federation(config.federation)({
- *   libp2p, pubsub, registry, local: () => load, relayCapacity: { maxReservations, maxCircuits },
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { generateKeyPair } from "@libp2p/crypto/keys";
+ * import { gossipsub } from "@libp2p/gossipsub";
+ * import { peerIdFromPrivateKey } from "@libp2p/peer-id";
+ * import { Registry } from "prom-client";
+ * import { defaultConfig } from "../config/mod.ts";
+ * import { createHost } from "../host/mod.ts";
+ * import { federation, gossipsubOptions } from "./mod.ts";
+ * const config = defaultConfig();
+ * const privateKey = await generateKeyPair("Ed25519");
+ * const self = peerIdFromPrivateKey(privateKey).toString();
+ * const host = await createHost({
+ *   ...config,
+ *   node: { listen: ["/ip4/127.0.0.1/tcp/0"], announce: [] },
+ *   privateKey,
+ *   pubsub: gossipsub(gossipsubOptions(config.federation, self)),
+ * });
+ * await host.start();
+ * const service = federation({ ...config.federation, enabled: true, members: [self] })({
+ *   libp2p: host.libp2p,
+ *   pubsub: host.pubsub!,
+ *   registry: new Registry(),
+ *   local: () => ({
+ *     reservations: 0,
+ *     circuits: 0,
+ *     bytesPerSecondIn: 0,
+ *     bytesPerSecondOut: 0,
+ *     cpu: 0.05,
+ *     memoryBytes: 100_000_000,
+ *     verdict: "healthy",
+ *     draining: false,
+ *   }),
+ *   relayCapacity: { maxReservations: 1000, maxCircuits: 1000 },
  * });
  * await service.start();
- * const { relays } = await service.select({ peer: "12D3KooW…", n: 3 });
+ * const { relays } = await service.select({ n: 3 }); // this relay, the only member
+ * assert.deepEqual(relays.map((relay) => relay.peerId), [self]);
+ * await service.stop();
+ * await host.stop();
  * ```
  *
  * @module

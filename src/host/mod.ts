@@ -4,11 +4,22 @@
  * here; the relay mounts its protocols on {@linkcode Host.libp2p}.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { generateKeyPair } from "@libp2p/crypto/keys";
+ * import { defaultConfig } from "../config/mod.ts";
  * import { createHost } from "./mod.ts";
- * const host = await createHost({ config, privateKey });
+ * const { connections, tls } = defaultConfig();
+ * const host = await createHost({
+ *   node: { listen: ["/ip4/127.0.0.1/tcp/0"], announce: [] },
+ *   connections,
+ *   tls,
+ *   privateKey: await generateKeyPair("Ed25519"),
+ * });
  * await host.start();
- * host.libp2p.getMultiaddrs();
+ * const [addr] = host.libp2p.getMultiaddrs().map(String);
+ * assert.match(addr!, /^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/12D3KooW/);
+ * await host.stop();
  * ```
  *
  * @module

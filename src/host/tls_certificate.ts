@@ -13,7 +13,11 @@ import { ConfigError } from "../errors.ts";
 export type CertificateSource = "files" | "acme";
 
 /** A certificate chain and key, with what the leaf certificate says. */
-export interface LoadedCertificate extends TLSCertificate {
+export interface LoadedCertificate {
+  /** The private key, PEM (libp2p's `TLSCertificate.key`). */
+  readonly key: string;
+  /** The certificate chain, leaf first, PEM (libp2p's `TLSCertificate.cert`). */
+  readonly cert: string;
   /** `[tls]` files or hopd's ACME client. */
   readonly source: CertificateSource;
   /** The leaf certificate's notBefore, in unix milliseconds. */
@@ -100,6 +104,7 @@ export async function readCertificate(
 
 /** A libp2p service that hands a new certificate to the WebSockets listener. */
 export interface CertificateRenewer {
+  /** Serves `certificate` on the WebSockets-over-TLS listeners from now on. */
   renew(certificate: TLSCertificate): void;
 }
 

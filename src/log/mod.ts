@@ -20,13 +20,13 @@
  */
 
 import { format } from "node:util";
+import type { LOG_LEVELS } from "../config/mod.ts";
 import {
   configureSync,
   getAnsiColorFormatter,
   getLogger,
   getTextFormatter,
   jsonLinesFormatter,
-  type LogLevel,
   type LogRecord,
   resetSync,
   type TextFormatter,
@@ -34,8 +34,8 @@ import {
 
 /** Where and how to log. */
 export interface LoggingOptions {
-  /** Lowest level written. */
-  readonly level: LogLevel;
+  /** Lowest level written (`log.level`: logtape's levels, which the config schema lists). */
+  readonly level: (typeof LOG_LEVELS)[number];
   /** "json" for JSON lines, "pretty" for text. */
   readonly format: "json" | "pretty";
   /** Writes one formatted record. @default synchronous write to stderr */

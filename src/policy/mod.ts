@@ -16,10 +16,41 @@
  * Any failure keeps the last good revision and shows in /v1/policies, the metrics and the log.
  *
  * @example
- * ```ts ignore
- * const engine = policyEngine(config.policy)({ registry, snapshot, actuator, peerId });
- * await engine.start();
- * engine.health(); // { verdict: "healthy", reasons: [] }
+ * One policy, prepared and evaluated as the engine does it each tick (the engine adds the
+ * rails, the modes, the decision log and the actions; `policyEngine(config.policy)` builds
+ * it from the daemon's snapshot and actuator):
+ *
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SYSTEM_CLOCK as clock } from "../clock/mod.ts";
+ * import { defaultConfig } from "../config/mod.ts";
+ * import {
+ *   evaluatePolicy,
+ *   exampleSnapshot,
+ *   prepareModule,
+ *   SandboxWorker,
+ *   sandboxLimits,
+ * } from "./mod.ts";
+ * const config = defaultConfig().policy;
+ * const limits = sandboxLimits(config);
+ * const worker = new SandboxWorker({ graceMs: config.killGraceMs });
+ * const source = `export function evaluate(snapshot) {
+ *   return snapshot.relay.circuits > 1000
+ *     ? { verdict: "degraded", reasons: ["busy"], actions: [{ type: "drain" }] }
+ *     : { verdict: "healthy" };
+ * }`;
+ * const prepared = await prepareModule(worker, {
+ *   kind: "policy", name: "busy", fileName: "busy.js", source, sandbox: "busy@1", limits, clock,
+ * });
+ * assert.equal(prepared.ok, true);
+ * const snapshot = exampleSnapshot();
+ * const evaluated = await evaluatePolicy(worker, {
+ *   sandbox: "busy@1", limits, nowMs: snapshot.now, snapshotJson: JSON.stringify(snapshot),
+ *   stateJson: "{}", seed: 1,
+ * });
+ * assert.ok(evaluated.ok);
+ * assert.deepEqual(evaluated.result, { verdict: "healthy", reasons: [], actions: [] });
+ * worker.close();
  * ```
  *
  * @module

@@ -22,14 +22,27 @@
  * Limits in {@linkcode ResolvedRelayConfig} of 0 mean unlimited (counts included).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { generateKeyPair } from "@libp2p/crypto/keys";
  * import { Registry } from "prom-client";
  * import { defaultConfig } from "../config/mod.ts";
+ * import { createHost } from "../host/mod.ts";
  * import { relay } from "./mod.ts";
- * const service = relay(defaultConfig().relay)({ libp2p, registry: new Registry(), privateKey });
+ * const config = defaultConfig();
+ * const privateKey = await generateKeyPair("Ed25519");
+ * const host = await createHost({
+ *   ...config,
+ *   node: { listen: ["/ip4/127.0.0.1/tcp/0"], announce: [] },
+ *   privateKey,
+ * });
+ * await host.start();
+ * const registry = new Registry();
+ * const service = relay(config.relay)({ libp2p: host.libp2p, registry, privateKey });
  * await service.start();
- * service.stats().reservations; // 0
+ * assert.equal(service.stats().reservations, 0);
  * await service.stop();
+ * await host.stop();
  * ```
  *
  * @module

@@ -24,15 +24,25 @@
  * and summarized in at most one log line per group every 10 s.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import net from "node:net";
- * import { denoFdProbe, FdBudget, SocketGuard } from "./mod.ts";
+ * import { once } from "node:events";
  * import { SYSTEM_CLOCK as clock } from "../clock/mod.ts";
- * const fds = new FdBudget({ reserve: 256, probe: denoFdProbe(), clock });
- * const guard = new SocketGuard({ group: "ops", fds, fdKeep: 64, clock, ...limitsAndTimeouts });
- * const server = net.createServer(handle).listen(8080);
- * guard.attach(server, { label: "ops", firstPhase: "header", relisten: relistenWith(server, opts) });
- * guard.start();
+ * import { defaultConfig } from "../config/mod.ts";
+ * import { relistenWith, socketGuards } from "./mod.ts";
+ * const guards = socketGuards(defaultConfig(), { clock, admitLibp2p: () => undefined });
+ * const options = { host: "127.0.0.1", port: 0 };
+ * const server = net.createServer((socket) => socket.end("hello\n")).listen(options);
+ * await once(server, "listening");
+ * const relisten = relistenWith(server, options);
+ * guards.ops.attach(server, { label: "ops", firstPhase: "header", relisten });
+ * guards.ops.start();
+ * assert.deepEqual(guards.ops.readinessReasons(), []);
+ * assert.equal(guards.ops.stats().accepting.get("ops"), true);
+ * guards.ops.stop();
+ * server.close();
+ * await once(server, "close");
  * ```
  *
  * @module
