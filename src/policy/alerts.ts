@@ -7,6 +7,7 @@
  * @module
  */
 
+import { abortAfter, type Clock, SYSTEM_CLOCK, type TimerId } from "../clock/mod.ts";
 import { getLogger } from "@logtape/logtape";
 import type { PolicyMetrics } from "./metrics.ts";
 
@@ -34,6 +35,8 @@ export interface AlertSinksConfig {
   readonly baseDelayMs?: number;
   /** For tests. */
   readonly fetch?: typeof fetch;
+  /** Retry delays and request timeouts. @default SYSTEM_CLOCK */
+  readonly clock?: Clock;
 }
 
 interface Delivery {
@@ -54,13 +57,15 @@ export class AlertDispatcher {
   readonly #queue: Delivery[] = [];
   #running = false;
   #closed = false;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #clock: Clock;
+  #timer: TimerId | undefined;
   #wake: (() => void) | undefined;
   #idle: PromiseWithResolvers<void> | undefined;
 
   constructor(config: AlertSinksConfig, metrics: PolicyMetrics) {
     this.#config = config;
     this.#metrics = metrics;
+    this.#clock = config.clock ?? SYSTEM_CLOCK;
   }
 
   /** Deliveries waiting. */
@@ -96,7 +101,7 @@ export class AlertDispatcher {
 
   close(): void {
     this.#closed = true;
-    clearTimeout(this.#timer);
+    this.#clock.clearTimeout(this.#timer);
     this.#wake?.();
     for (const delivery of this.#queue.splice(0)) {
       this.#metrics.alertDeliveries.inc({ sink: delivery.sink, result: "dropped" });
@@ -157,7 +162,7 @@ export class AlertDispatcher {
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       this.#wake = resolve;
-      this.#timer = setTimeout(resolve, ms);
+      this.#timer = this.#clock.setTimeout(resolve, ms);
     });
   }
 
@@ -179,17 +184,20 @@ export class AlertDispatcher {
       startsAt: alert.time,
       endsAt: new Date(Date.parse(alert.time) + ALERT_TTL_MS).toISOString(),
     }];
+    const timeout = abortAfter(this.#clock, REQUEST_TIMEOUT_MS);
     try {
       const response = await doFetch(url, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify(body),
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        signal: timeout.signal,
       });
       await response.body?.cancel();
       return response.ok ? undefined : `HTTP ${response.status}`;
     } catch (error) {
       return (error as Error).message;
+    } finally {
+      timeout.clear();
     }
   }
 }

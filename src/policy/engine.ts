@@ -187,6 +187,7 @@ export class PolicyEngine {
       retries: config.alertRetries,
       instance: components.peerId,
       ...(components.fetch === undefined ? {} : { fetch: components.fetch }),
+      clock: this.#clock,
     }, this.#metrics);
     this.#decisions = new DecisionLog({
       ...(components.dataDir === undefined ? {} : { dir: components.dataDir }),
@@ -207,6 +208,7 @@ export class PolicyEngine {
         hooks: config.hooks,
         timeoutMs: config.hookTimeoutMs,
         metrics: this.#metrics,
+        clock: this.#clock,
       }),
       metrics: this.#metrics,
       budget: this.#budget,

@@ -13,6 +13,7 @@
  * @module
  */
 
+import { abortAfter, type Clock, SYSTEM_CLOCK } from "../clock/mod.ts";
 import { getLogger } from "@logtape/logtape";
 import type { PolicyMetrics } from "./metrics.ts";
 
@@ -29,6 +30,8 @@ export interface HookRunnerInit {
   readonly metrics?: PolicyMetrics;
   /** Whether this process may run `command`. @default Deno's run permission, queried */
   readonly permitted?: (command: string) => boolean;
+  /** The hooks' timeout runs on it. @default SYSTEM_CLOCK */
+  readonly clock?: Clock;
 }
 
 /**
@@ -95,6 +98,7 @@ export class HookRunner {
       this.#count(name, "not_permitted");
       throw new Error(notPermitted(name, command));
     }
+    const timeout = abortAfter(this.#init.clock ?? SYSTEM_CLOCK, this.#init.timeoutMs);
     let child: Deno.ChildProcess;
     try {
       child = new Deno.Command(command, {
@@ -103,16 +107,20 @@ export class HookRunner {
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
-        signal: AbortSignal.timeout(this.#init.timeoutMs),
+        signal: timeout.signal,
       }).spawn();
     } catch (error) {
+      timeout.clear();
       this.#count(name, "spawn_error");
       const message = `hook '${name}' could not start ${command}: ${(error as Error).message}`;
       log.error("{message}", { name, message });
       throw new Error(message, { cause: error });
     }
     this.#running.add(name);
-    return this.#wait(name, child).finally(() => this.#running.delete(name));
+    return this.#wait(name, child).finally(() => {
+      timeout.clear();
+      this.#running.delete(name);
+    });
   }
 
   async #wait(name: string, child: Deno.ChildProcess): Promise<number> {
