@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type CallInput, Sandbox, type SandboxLimits } from "./sandbox.ts";
+import { type CallInput, quickJSCompiles, Sandbox, type SandboxLimits } from "./sandbox.ts";
 
 const LIMITS: SandboxLimits = {
   memoryLimitBytes: 24 * 1024 * 1024,
@@ -108,6 +108,33 @@ Deno.test("Sandbox stops an infinite loop at its deadline", async () => {
     assert.equal(again.kind, "timeout");
   } finally {
     sb.dispose();
+  }
+});
+
+Deno.test("Sandboxes share one compiled QuickJS and nothing else: globals, memory, a bomb", async () => {
+  const source = `export function evaluate(s) {
+    if (s.bomb) { const a = []; for (;;) a.push("x".repeat(1e6) + a.length); }
+    globalThis.mine ??= s.id;
+    return { mine: globalThis.mine };
+  }`;
+  const slow = { ...LIMITS, deadlineMs: 10_000 };
+  const [a, b, c] = await Promise.all([sandbox(source, slow), sandbox(source), sandbox(source)]);
+  try {
+    // One compile for the thread (the first test of the file may have made it already).
+    assert.equal(quickJSCompiles(), 1);
+    for (const [sb, id] of [[a, "a"], [b, "b"], [c, "c"]] as const) {
+      const outcome = sb!.call(input("evaluate", [{ id }]));
+      assert.ok(outcome.ok);
+      assert.deepEqual(outcome.result, { mine: id });
+    }
+    const bomb = a!.call(input("evaluate", [{ bomb: true }]));
+    assert.ok(!bomb.ok);
+    assert.equal(bomb.kind, "memory");
+    const after = b!.call(input("evaluate", [{ id: "again" }]));
+    assert.ok(after.ok);
+    assert.deepEqual(after.result, { mine: "b" });
+  } finally {
+    for (const sb of [a, b, c]) sb!.dispose();
   }
 });
 
