@@ -21,7 +21,10 @@
 // does what hopd does with it at start), after a full GC, against an empty one.
 //
 //   deno run -A bench/idle_memory.ts [--runs 3] [--idle-seconds 15] [--libraries]
-//     [--checkout DIR]...
+//     [--setups off,shipped] [--checkout DIR]...
+//
+// Each hopd runs with DENO_USR2_MEMORY_TRIM=1, as `deno task hopd` and scripts/hopd.service
+// launch it (hopd trims its memory once its policies are loaded: src/memory/mod.ts).
 //
 // --checkout runs the same setups from other checkouts of hopd too (e.g. an export of main,
 // `git archive main | tar -x -C DIR` plus its node_modules), side by side in the same run, so
@@ -41,8 +44,12 @@ const checkouts = [
   REPO_ROOT,
   ...Deno.args.flatMap((a, i) => a === "--checkout" ? [Deno.args[i + 1]!] : []),
 ];
-const SETUPS = ["off", "engine", "one", "shipped", "plugin"] as const;
-type Setup = typeof SETUPS[number];
+const ALL_SETUPS = ["off", "engine", "one", "shipped", "plugin"] as const;
+type Setup = typeof ALL_SETUPS[number];
+const setupsArg = Deno.args.indexOf("--setups");
+const SETUPS = setupsArg < 0
+  ? ALL_SETUPS
+  : ALL_SETUPS.filter((s) => Deno.args[setupsArg + 1]!.split(",").includes(s));
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const round = (value: number) => Number(value.toFixed(1));
@@ -125,7 +132,9 @@ async function measure(checkout: string, setup: Setup) {
   const child = new Deno.Command(Deno.execPath(), {
     args: hopdArgs(join(tmp, "data"), [], `127.0.0.1:${port}`),
     cwd: checkout,
-    env: { NO_COLOR: "1", ...await setupEnv(setup, checkout, tmp) },
+    // As `deno task hopd` and scripts/hopd.service launch it (a checkout that does not send
+    // itself the trim signal ignores the variable).
+    env: { NO_COLOR: "1", DENO_USR2_MEMORY_TRIM: "1", ...await setupEnv(setup, checkout, tmp) },
     stdin: "null",
     stdout: "null",
     stderr: "null",

@@ -44,7 +44,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { ResolvedConfig } from "../config/mod.ts";
 import { loadOrCreateIdentity } from "../identity/mod.ts";
-import { compactHeap } from "../memory/mod.ts";
+import { compactHeap, trimMemory } from "../memory/mod.ts";
 import type { Readiness } from "../ops/mod.ts";
 import type { PolicyEngine } from "../policy/mod.ts";
 import { readAdminTokenFor } from "./admin_token.ts";
@@ -148,6 +148,8 @@ export async function startDaemon(
   // The start's garbage (module evaluation, the config schema, the policies' fixture
   // sandboxes) is garbage now: collect it and give the young generation back (src/memory/).
   if (!compactHeap()) log.debug("This Deno gives no way to compact the heap after the start");
+  // And the native memory the start freed, which malloc keeps (src/memory/).
+  if (!trimMemory()) log.debug("DENO_USR2_MEMORY_TRIM is not set: no memory trim after the start");
   return node;
 }
 

@@ -13,6 +13,14 @@
  * the moment the context is made. When either step is missing (a Deno upgrade), nothing is
  * compacted and {@linkcode compactHeap} answers false; `src/memory/mod_test.ts` fails then.
  *
+ * What the collections free is not all given back: the start's freed native memory (module
+ * loading, compiling the policies' QuickJS to machine code on the worker's threads) stays in
+ * glibc's malloc arenas (bench/RESULTS.md, "memory at rest", says how much). {@linkcode trimMemory} asks Deno to give it back, once,
+ * after the start: Deno's own `DENO_USR2_MEMORY_TRIM` (set in the environment at launch, as
+ * `scripts/hopd.service` and the `deno task hopd|start` tasks do) makes a SIGUSR2 run
+ * `malloc_trim(0)` and V8's low-memory notification in every isolate. Without the variable
+ * nothing is sent (a SIGUSR2 that Deno does not handle would end the process).
+ *
  * @example
  * ```ts
  * import { compactHeap } from "./mod.ts";
@@ -58,5 +66,22 @@ export function compactHeap(): boolean {
   const collect = exposedGc();
   if (collect === null) return false;
   collect();
+  return true;
+}
+
+/** Deno's switch for its SIGUSR2 memory trim, read at launch. */
+export const MEMORY_TRIM_ENV = "DENO_USR2_MEMORY_TRIM";
+
+/**
+ * Gives the process's freed native memory back to the OS and has every isolate (the main
+ * one and the policy workers) collect for low memory: Deno's SIGUSR2 trim, when the process
+ * was launched with {@linkcode MEMORY_TRIM_ENV} set. A full collection of each heap: call it
+ * at rest (after the start), not under load.
+ *
+ * @returns Whether the trim was asked for (false: the variable is not set).
+ */
+export function trimMemory(): boolean {
+  if (!Deno.env.get(MEMORY_TRIM_ENV)) return false;
+  Deno.kill(Deno.pid, "SIGUSR2");
   return true;
 }

@@ -10,7 +10,7 @@
 
 /// <reference lib="deno.worker" />
 
-import { compactHeap } from "../memory/mod.ts";
+import { compactHeap, trimMemory } from "../memory/mod.ts";
 import { Sandbox } from "./sandbox.ts";
 import type { WorkerReply, WorkerRequest } from "./_worker_protocol.ts";
 
@@ -98,12 +98,21 @@ let queue = Promise.resolve();
 // A load makes garbage (the module's compile, a revision's fixture sandboxes, the one it
 // replaced): once loads and unloads stop coming, collect it and give the young generation
 // back (src/memory/). Queued like a request, so it never runs inside one.
+// The first time (once per worker), the native memory that compiling QuickJS freed is given
+// back too, for the whole process (src/memory/): a trim collects every isolate, the main one
+// included, so it is not repeated on a later reload, when the main thread may be busy.
 const COMPACT_AFTER_MS = 500;
 let compactTimer: ReturnType<typeof setTimeout> | undefined;
+let trimmed = false;
 function compactSoon(): void {
   clearTimeout(compactTimer);
   compactTimer = setTimeout(() => {
-    queue = queue.then(() => void compactHeap());
+    queue = queue.then(() => {
+      compactHeap();
+      if (trimmed) return;
+      trimmed = true;
+      trimMemory();
+    });
   }, COMPACT_AFTER_MS);
 }
 self.onmessage = (event: MessageEvent<WorkerRequest>) => {
