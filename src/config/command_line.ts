@@ -13,11 +13,14 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { splitCommandLine } from "./command_line.ts";
- * splitCommandLine(`"/opt/hop hooks/scale-up" --region 'eu west'`);
- * // { argv: ["/opt/hop hooks/scale-up", "--region", "eu west"] }
- * splitCommandLine("/bin/backup | tee log").problem;
- * // "has an unquoted '|', which only a shell understands, and hooks run without one"
+ * assert.deepEqual(splitCommandLine(`"/opt/hop hooks/scale-up" --region 'eu west'`), {
+ *   argv: ["/opt/hop hooks/scale-up", "--region", "eu west"],
+ * });
+ * assert.deepEqual(splitCommandLine("/bin/backup | tee log"), {
+ *   problem: "has an unquoted '|', which only a shell understands, and hooks run without one",
+ * });
  * ```
  *
  * @module
