@@ -5,7 +5,7 @@ import { tcp } from "@libp2p/tcp";
 import { webSockets } from "@libp2p/websockets";
 import { multiaddr } from "@multiformats/multiaddr";
 import { loadConfig } from "../config/mod.ts";
-import { type GuardedServerInit, socketGuards } from "../sockets/mod.ts";
+import { type GuardedServerInit, type SocketGuard, socketGuards } from "../sockets/mod.ts";
 import type { InboundSocketGuard } from "./guarded_listeners.ts";
 import { createHost, type Host } from "./mod.ts";
 import { loopbackNode } from "./testing.ts";
@@ -26,13 +26,14 @@ async function startHost(socketGuard: InboundSocketGuard): Promise<Host> {
   return host;
 }
 
+/** Waits, on the guard's change events, until `check` holds. */
+async function until(guard: SocketGuard, check: () => boolean): Promise<void> {
+  while (!check()) await guard.changed();
+}
+
 function portOf(host: Host, ws: boolean): number {
   const addr = host.libp2p.getMultiaddrs().map(String).find((a) => a.includes("/ws") === ws)!;
   return Number(/\/tcp\/(\d+)/.exec(addr)![1]);
-}
-
-async function until(check: () => boolean): Promise<void> {
-  while (!check()) await new Promise((resolve) => setTimeout(resolve, 10));
 }
 
 /** A stock client (TCP and WebSockets) that dials `addr` and keeps the connection. */
@@ -58,12 +59,12 @@ Deno.test("createHost() puts its TCP and WebSocket listeners behind the socket g
   for (const socket of [silent, halfOpen]) socket.on("error", () => {});
   const clients = [];
   try {
-    await until(() => count("tcp", "handshake") === 1 && count("ws", "header") === 1);
+    await until(guard, () => count("tcp", "handshake") === 1 && count("ws", "header") === 1);
     const [tcpAddr, wsAddr] = host.libp2p.getMultiaddrs().map(String).sort((a, b) =>
       a.includes("/ws") ? 1 : b.includes("/ws") ? -1 : 0
     );
     clients.push(await dialer(tcpAddr!), await dialer(wsAddr!));
-    await until(() => count("tcp", "established") === 1 && count("ws", "established") === 1);
+    await until(guard, () => count("tcp", "established") === 1 && count("ws", "established") === 1);
     assert.equal(count("tcp", "handshake"), 1, "the silent socket is still pending");
     assert.equal(count("ws", "header"), 1, "the half-open upgrade request is still pending");
   } finally {

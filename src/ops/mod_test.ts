@@ -260,6 +260,7 @@ Deno.test("serveOps() with a socket guard closes a half-sent request at the head
     return c.text("done");
   });
   const server = await serveOps(app, { hostname: "127.0.0.1", port: 0, guard });
+  const arrived: (() => void)[] = [];
   const open = (payload: string) => {
     const socket = net.connect(
       { host: "127.0.0.1", port: server.port },
@@ -267,12 +268,18 @@ Deno.test("serveOps() with a socket guard closes a half-sent request at the head
     );
     socket.on("error", () => {});
     let received = "";
-    socket.on("data", (chunk) => (received += chunk));
+    socket.on("data", (chunk) => {
+      received += chunk;
+      arrived.splice(0).forEach((wake) => wake());
+    });
     const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
     return { socket, closed, received: () => received };
   };
+  // Checks again on each change the guard counts or bytes a client receives.
   const until = async (check: () => boolean) => {
-    while (!check()) await new Promise((resolve) => setTimeout(resolve, 5));
+    while (!check()) {
+      await Promise.race([guard.changed(), new Promise<void>((wake) => arrived.push(wake))]);
+    }
   };
   const count = (state: string) => guard.stats().sockets.get("ops")?.get(state) ?? 0;
   try {

@@ -118,6 +118,7 @@ export class SocketGuard {
   #lastFdRefusalMs = -Infinity;
   #lastEstablishedSweepMs = -Infinity;
   #timer: TimerId | undefined;
+  #changed: PromiseWithResolvers<void> | undefined;
 
   /** Creates a guard with an empty socket table; `attach` puts a server behind it. */
   constructor(init: SocketGuardInit) {
@@ -161,6 +162,7 @@ export class SocketGuard {
     // The handshake deadline still counts from accept.
     const acceptedAtMs = entry.deadlineMs - this.#init.timeouts.headerMs;
     this.#table.setPhase(socket, "handshake", acceptedAtMs + this.#init.timeouts.handshakeMs);
+    this.#notify();
   }
 
   /** The libp2p connection from `ip`:`port` is open: it leaves the pending bounds. */
@@ -177,6 +179,7 @@ export class SocketGuard {
         changedAtMs: this.#init.clock.nowMs(),
       });
     }
+    this.#notify();
   }
 
   /** An ops request's head was read on `socket`: it is served until its deadline. */
@@ -186,11 +189,28 @@ export class SocketGuard {
       "active",
       this.#init.clock.nowMs() + this.#init.timeouts.requestMs,
     );
+    this.#notify();
   }
 
   /** The response on `socket` was sent: it may wait for the next request until idle. */
   requestFinished(socket: net.Socket): void {
     this.#table.setPhase(socket, "idle", this.#init.clock.nowMs() + this.#init.timeouts.idleMs);
+    this.#notify();
+  }
+
+  /**
+   * Resolves at the next change of what {@linkcode SocketGuard.stats} counts: a socket
+   * admitted, refused, moved to another phase, established, timed out or closed. A test
+   * waits on it instead of polling the stats.
+   */
+  changed(): Promise<void> {
+    return (this.#changed ??= Promise.withResolvers<void>()).promise;
+  }
+
+  #notify(): void {
+    const changed = this.#changed;
+    this.#changed = undefined;
+    changed?.resolve();
   }
 
   /**
@@ -325,13 +345,16 @@ export class SocketGuard {
       this.#table.remove(socket);
       this.#established.delete(socket);
       if (this.#byAddress.get(key) === socket) this.#byAddress.delete(key);
+      this.#notify();
     });
+    this.#notify();
   }
 
   #refuse(socket: net.Socket, label: string, reason: string): void {
     count(this.#refusals, `${label} ${reason}`);
     count(this.#unlogged, `${label} ${reason}`);
     destroyNow(socket);
+    this.#notify();
   }
 
   #closeOnTimeout(socket: net.Socket, phase: SocketPhase | "request"): void {
@@ -341,6 +364,7 @@ export class SocketGuard {
     // peer): counted, not logged.
     if (phase !== "idle") count(this.#unlogged, `${label} ${phase}_timeout`);
     destroyNow(socket);
+    this.#notify();
   }
 
   #sweepEstablished(nowMs: number): void {
