@@ -36,13 +36,17 @@ Deno.test("relayView() counts short, small circuits ended by a peer and the rela
   });
 });
 
-Deno.test("directNeeded() asks every attempt to hole punch but where rust-libp2p races itself", () => {
+Deno.test("directNeeded() asks every attempt to hole punch but with a rust listener", () => {
   const nat = (name: string) => NAT_SETTINGS.find((n) => n.name === name)!;
   const needed = (dialer: "go" | "rust" | "node", listener: "go" | "rust" | "node", n: string) =>
     directNeeded({ dialer, listener, nat: nat(n), attempts: 20 });
   assert.equal(needed("go", "go", "public"), 20);
-  assert.equal(needed("go", "rust", "public"), 20);
-  assert.equal(needed("rust", "rust", "eim"), 20);
+  assert.equal(needed("rust", "go", "public"), 20);
+  assert.equal(needed("rust", "go", "eim"), 20);
+  assert.equal(needed("go", "go", "eim"), 20);
+  assert.equal(needed("go", "rust", "public"), 14);
+  assert.equal(needed("go", "rust", "eim"), 14);
+  assert.equal(needed("rust", "rust", "eim"), 14);
   assert.equal(needed("rust", "rust", "public"), 14);
   assert.equal(
     directNeeded({ dialer: "rust", listener: "rust", nat: nat("public"), attempts: 3 }),
