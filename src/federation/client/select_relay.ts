@@ -28,6 +28,7 @@
  * @module
  */
 
+import { abortAfter, type Clock, SYSTEM_CLOCK, type TimerId } from "../../clock/mod.ts";
 import type { Libp2p, PeerId } from "@libp2p/interface";
 import { lpStream } from "@libp2p/utils";
 import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
@@ -65,6 +66,8 @@ export interface SelectRelayOptions extends RelayHints {
   readonly fetch?: typeof fetch;
   /** Per-request timeout. @default 5_000 */
   readonly timeoutMs?: number;
+  /** The timeouts and retry delays run on it. @default SYSTEM_CLOCK */
+  readonly clock?: Clock;
 }
 
 /** A failure of the helper: no member answered, or no relay took the reservation. */
@@ -93,15 +96,18 @@ export async function selectRelays(options: SelectRelayOptions): Promise<Selecte
   const doFetch = options.fetch ?? globalThis.fetch;
   const errors: string[] = [];
   for (const url of options.urls) {
+    const timeout = abortAfter(options.clock ?? SYSTEM_CLOCK, options.timeoutMs ?? 5_000);
     try {
       const response = await doFetch(`${url.replace(/\/$/, "")}/v1/select?${query(options)}`, {
-        signal: AbortSignal.timeout(options.timeoutMs ?? 5_000),
+        signal: timeout.signal,
       });
       const body = await response.json();
       if (!response.ok) throw new Error(body?.error?.message ?? `HTTP ${response.status}`);
       return body.relays as SelectedRelay[];
     } catch (error) {
       errors.push(`${url}: ${(error as Error).message}`);
+    } finally {
+      timeout.clear();
     }
   }
   throw new SelectRelayError(`No federation member answered: ${errors.join("; ")}`);
@@ -112,23 +118,29 @@ export async function selectRelays(options: SelectRelayOptions): Promise<Selecte
  *
  * @param node The app's node.
  * @param relay The relay's peer ID or multiaddr.
- * @param options The client's hints (peer defaults to the node's ID on the relay side) and
- * the request's timeout (5 s unless given).
+ * @param options The client's hints (peer defaults to the node's ID on the relay side), the
+ * request's timeout (5 s unless given) and the clock it runs on (SYSTEM_CLOCK unless given).
  * @returns The relays, best first.
  * @throws {SelectRelayError} When the relay answers with an error.
  */
 export async function selectRelaysOverLibp2p(
   node: Libp2p,
   relay: PeerId | Multiaddr,
-  options: RelayHints & { readonly timeoutMs?: number } = {},
+  options: RelayHints & { readonly timeoutMs?: number; readonly clock?: Clock } = {},
 ): Promise<SelectedRelay[]> {
-  const { timeoutMs = 5_000, ...hints } = options;
-  const signal = AbortSignal.timeout(timeoutMs);
-  const stream = await node.dialProtocol(relay, SELECT_PROTOCOL, { signal });
-  const lp = lpStream(stream, { maxDataLength: 256 * 1_024 });
-  await lp.write(new TextEncoder().encode(JSON.stringify(hints)), { signal });
-  const answer = JSON.parse(new TextDecoder().decode((await lp.read({ signal })).subarray()));
-  await stream.close({ signal }).catch(() => {});
+  const { timeoutMs = 5_000, clock = SYSTEM_CLOCK, ...hints } = options;
+  const timeout = abortAfter(clock, timeoutMs);
+  const { signal } = timeout;
+  let answer;
+  try {
+    const stream = await node.dialProtocol(relay, SELECT_PROTOCOL, { signal });
+    const lp = lpStream(stream, { maxDataLength: 256 * 1_024 });
+    await lp.write(new TextEncoder().encode(JSON.stringify(hints)), { signal });
+    answer = JSON.parse(new TextDecoder().decode((await lp.read({ signal })).subarray()));
+    await stream.close({ signal }).catch(() => {});
+  } finally {
+    timeout.clear();
+  }
   if (answer.error !== undefined) {
     throw new SelectRelayError(`${answer.error.code}: ${answer.error.message}`);
   }
@@ -146,18 +158,19 @@ async function waitForReservation(
   node: Libp2p,
   relayPeerId: string,
   timeoutMs: number,
+  clock: Clock,
 ): Promise<boolean> {
   if (hasReservationOn(node, relayPeerId)) return true;
   const done = Promise.withResolvers<boolean>();
   const check = () => {
     if (hasReservationOn(node, relayPeerId)) done.resolve(true);
   };
-  const timer = setTimeout(() => done.resolve(false), timeoutMs);
+  const timer = clock.setTimeout(() => done.resolve(false), timeoutMs);
   node.addEventListener("self:peer:update", check);
   try {
     return await done.promise;
   } finally {
-    clearTimeout(timer);
+    clock.clearTimeout(timer);
     node.removeEventListener("self:peer:update", check);
   }
 }
@@ -186,18 +199,22 @@ export async function reserveViaSelect(
   const relays = (await selectRelays({ peer: node.peerId.toString(), ...options }))
     .filter((relay) => !(options.exclude ?? []).includes(relay.peerId));
   const errors: string[] = [];
+  const clock = options.clock ?? SYSTEM_CLOCK;
   for (const relay of relays) {
+    const timeout = abortAfter(clock, options.timeoutMs ?? 5_000);
     try {
       const connection = await node.dial(relay.addrs.map((addr) => multiaddr(addr)), {
-        signal: AbortSignal.timeout(options.timeoutMs ?? 5_000),
+        signal: timeout.signal,
       });
-      if (await waitForReservation(node, relay.peerId, options.reserveTimeoutMs ?? 10_000)) {
-        return relay;
-      }
+      timeout.clear();
+      const reserveTimeoutMs = options.reserveTimeoutMs ?? 10_000;
+      if (await waitForReservation(node, relay.peerId, reserveTimeoutMs, clock)) return relay;
       errors.push(`${relay.peerId}: no reservation`);
       await node.hangUp(connection.remotePeer).catch(() => {});
     } catch (error) {
       errors.push(`${relay.peerId}: ${(error as Error).message}`);
+    } finally {
+      timeout.clear();
     }
   }
   throw new SelectRelayError(
@@ -239,7 +256,8 @@ export function keepRelayReservation(node: Libp2p, options: KeepOptions): RelayR
   let current: SelectedRelay | undefined;
   let stopped = false;
   let moving = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  const clock = options.clock ?? SYSTEM_CLOCK;
+  let timer: TimerId | undefined;
   const lost = new Set<string>();
 
   const move = async (delayMs: number): Promise<void> => {
@@ -252,7 +270,7 @@ export function keepRelayReservation(node: Libp2p, options: KeepOptions): RelayR
       moving = false;
     } catch {
       // Try again later, longer each time.
-      timer = setTimeout(() => void move(Math.min(30_000, delayMs * 2)), delayMs);
+      timer = clock.setTimeout(() => void move(Math.min(30_000, delayMs * 2)), delayMs);
     }
   };
   const check = () => {
@@ -279,7 +297,7 @@ export function keepRelayReservation(node: Libp2p, options: KeepOptions): RelayR
     current: () => current,
     stop() {
       stopped = true;
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       node.removeEventListener("self:peer:update", check);
       node.removeEventListener("peer:disconnect", onDisconnect);
     },
