@@ -86,6 +86,7 @@ export class SandboxWorker {
   readonly #history: string[] = [];
   #historyMax = 0;
   #nextId = 1;
+  // Real timers, not the injected Clock: the watchdog bounds a real thread's CPU (see #check).
   #watchdog: ReturnType<typeof setInterval> | undefined;
   #restarts = 0;
   #closed = false;
