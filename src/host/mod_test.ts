@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { loopbackNode } from "./testing.ts";
 import { generateKeyPair } from "@libp2p/crypto/keys";
-import { identify } from "@libp2p/identify";
+import { type Identify, identify } from "@libp2p/identify";
 import type { Connection, Libp2p, PeerId } from "@libp2p/interface";
 import { loadConfig } from "../config/mod.ts";
 import { gossipsub } from "@libp2p/gossipsub";
@@ -56,13 +56,25 @@ Deno.test("createHost() answers a client's identify but does not identify the cl
   const client = await stockNode();
   try {
     const hostId = host.libp2p.peerId;
+    // The host decides in its own 'connection:open' listener, registered before this test's:
+    // once ours runs, any identify the host meant to run has been asked for (the real
+    // identify, recorded on the way through).
+    const service = (host.libp2p as Libp2p<{ identify: Identify }>).services.identify;
+    const identifyReal = service.identify.bind(service);
+    const asked: string[] = [];
+    service.identify = (connection, options) => {
+      asked.push(connection.remotePeer.toString());
+      return identifyReal(connection, options);
+    };
+    const opened = new Promise<void>((resolve) =>
+      host.libp2p.addEventListener("connection:open", () => resolve(), { once: true })
+    );
     const clientIdentifiedHost = identified(client, hostId);
     await client.dial(host.libp2p.getMultiaddrs()[0]!);
+    await opened;
+    assert.deepEqual(asked, [], "the host asked to identify its client");
     await clientIdentifiedHost;
     assert.match((await agentVersion(client, hostId))!, /libp2p/);
-    // Time for an identify the host might have started alongside the client's (milliseconds
-    // on loopback) to land in its peer store.
-    await new Promise((resolve) => setTimeout(resolve, 500));
     assert.equal(await agentVersion(host.libp2p, client.peerId), undefined);
   } finally {
     await client.stop();
