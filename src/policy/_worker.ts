@@ -98,12 +98,13 @@ let queue = Promise.resolve();
 // A load makes garbage (the module's compile, a revision's fixture sandboxes, the one it
 // replaced): once loads and unloads stop coming, collect it and give the young generation
 // back (src/memory/). Queued like a request, so it never runs inside one.
-// The first time (once per worker), the native memory that compiling QuickJS freed is given
-// back too, for the whole process (src/memory/): a trim collects every isolate, the main one
-// included, so it is not repeated on a later reload, when the main thread may be busy.
+// The first time, in the first worker only (init's trimWhenLoaded), the native memory that
+// compiling QuickJS freed is given back too, for the whole process (src/memory/): a trim
+// collects every isolate, the main one included, so it is not repeated on a later reload or
+// in a worker restarted after a kill, when the relay may be busy.
 const COMPACT_AFTER_MS = 500;
 let compactTimer: ReturnType<typeof setTimeout> | undefined;
-let trimmed = false;
+let trimmed = true;
 function compactSoon(): void {
   clearTimeout(compactTimer);
   compactTimer = setTimeout(() => {
@@ -120,6 +121,7 @@ self.onmessage = (event: MessageEvent<WorkerRequest>) => {
   if (request.op === "init") {
     running = new Int32Array(request.shared, 0, 1);
     since = new Float64Array(request.shared, 8, 1);
+    trimmed = !request.trimWhenLoaded;
     return;
   }
   queue = queue.then(async () => {

@@ -16,7 +16,16 @@ export const SHARED_BYTES = 16;
 
 /** A request to the worker; `id` pairs it with its reply. */
 export type WorkerRequest =
-  | { readonly id: 0; readonly op: "init"; readonly shared: SharedArrayBuffer }
+  | {
+    readonly id: 0;
+    readonly op: "init";
+    readonly shared: SharedArrayBuffer;
+    /**
+     * Trim the process's memory once the first loads settled (src/memory/): true for the
+     * first worker only, not for one restarted after a kill, when the relay may be busy.
+     */
+    readonly trimWhenLoaded: boolean;
+  }
   | {
     readonly id: number;
     readonly op: "load";

@@ -188,7 +188,9 @@ export class SandboxWorker {
     const shared = new SharedArrayBuffer(SHARED_BYTES);
     this.#running = new Int32Array(shared, 0, 1);
     this.#since = new Float64Array(shared, 8, 1);
-    worker.postMessage({ id: 0, op: "init", shared } satisfies WorkerRequest);
+    worker.postMessage(
+      { id: 0, op: "init", shared, trimWhenLoaded: this.#restarts === 0 } satisfies WorkerRequest,
+    );
     // A fresh worker gets every module and the history again, before any queued request.
     for (const snapshotJson of this.#history) {
       const request = { op: "history", snapshotJson, max: this.#historyMax, id: this.#nextId++ };
