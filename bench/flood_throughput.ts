@@ -1,28 +1,44 @@
-// Issue 4 figure: a well-behaved client's relayed throughput during a flood, as a share of
-// its throughput without the flood (goal ≥ 80%). hopd runs with its DEFAULT limits on
-// 127.0.0.1 and ::1; the well-behaved pair (stock js-libp2p clients, 127.0.0.1) reserves
-// and echoes --mib MiB through hopd; the attacker (bench/flood/attacker.ts, its own process,
-// from ::1) floods raw TCP connections and reservation attempts for the whole measurement.
+// Issue 4 and issue 15 item 9 figure: what a well-behaved client keeps of its service during
+// a flood, as a share of what it gets without the flood (goal ≥ 80%). hopd runs with its
+// DEFAULT limits (circuit data and duration limits off) on 127.0.0.1 and ::1; the
+// well-behaved pair (stock js-libp2p clients) uses 127.0.0.1, the attacker
+// (bench/flood/attacker.ts, its own process) ::1. Quiet and flooded measurements alternate,
+// --runs of each; the share is the ratio of the medians.
 //
-//   deno run -A bench/flood_throughput.ts [--mib 32] [--runs 3]
+// --mode bulk (issue 4): the pair reserves and echoes --mib MiB through a new circuit each
+//   time (MiB/s); the attacker runs 2 raw-connect loops and 4 reserving loops.
+// --mode echo (issue 15 item 9's probe): the pair holds ONE circuit and sends 1 KiB round
+//   trips through it for --seconds (round trips/s); the attacker runs 50 loops of fresh
+//   identities that connect and reserve, and no raw connects.
+// --peers N and --raw N override the attacker's loops.
+// --profile FILE: hopd runs with the V8 inspector and a CPU profile is taken over each
+// flooded measurement; FILE gets their summary (self time by package and function) as JSON.
+// The CPU seconds hopd and the attacker used in each measurement are printed in any case.
+// --decoy: the control. A second hopd is started, and each run adds a measurement while the
+// attacker floods the decoy instead (decoyShare): what the flood costs the pair through the
+// machine alone (the attacker's CPU, the decoy's), with the pair's relay spared.
+//
+//   deno run -A bench/flood_throughput.ts [--mode bulk] [--mib 32] [--runs 3]
+//   deno run -A bench/flood_throughput.ts --mode echo [--seconds 8] [--runs 3]
 //
 // Prints one JSON document.
 // @ts-types="../tests/interop/relay_echo_client.d.ts"
 import { relayEcho } from "../tests/interop/relay_echo_client.mjs";
+import { numberArg } from "./_args.ts";
+import { openEchoPair } from "./flood/echo_pair.ts";
+import { Profiler, summarize } from "./flood/_profile.ts";
+import { freePort } from "./relay_vs_stock/_inspector.ts";
+import { cpuSeconds } from "./relay_vs_stock/_proc.ts";
 
 const REPO_ROOT = new URL("../", import.meta.url).pathname;
 const GOAL_SHARE = 0.8;
 
-function arg(name: string, fallback: number): number {
-  const at = Deno.args.indexOf(`--${name}`);
-  return at >= 0 ? Number(Deno.args[at + 1]) : fallback;
-}
-
-async function startHopd() {
+async function startHopd(inspectPort: number | undefined) {
   const dataDir = await Deno.makeTempDir({ prefix: "hopd-flood-" });
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
+      ...(inspectPort === undefined ? [] : [`--inspect=127.0.0.1:${inspectPort}`]),
       "-P=hopd",
       "--quiet",
       "main.ts",
@@ -83,60 +99,172 @@ async function echoMibPerSecond(relayAddr: string, bytes: number): Promise<numbe
   return (bytes / 1_048_576) / (result.elapsedMs / 1000);
 }
 
-const mib = arg("mib", 32);
-const runs = arg("runs", 3);
+const mode = Deno.args.includes("--mode") ? Deno.args[Deno.args.indexOf("--mode") + 1] : "bulk";
+if (mode !== "bulk" && mode !== "echo") {
+  throw new RangeError(`--mode must be bulk or echo: current value is ${mode}`);
+}
+const mib = numberArg("--mib", 32);
+const seconds = numberArg("--seconds", 8);
+const runs = numberArg("--runs", 3);
+const peers = numberArg("--peers", mode === "echo" ? 50 : 4);
+const raws = numberArg("--raw", mode === "echo" ? 0 : 2);
+const profileAt = Deno.args.includes("--profile")
+  ? Deno.args[Deno.args.indexOf("--profile") + 1]
+  : undefined;
+const decoy = Deno.args.includes("--decoy");
 const bytes = mib * 1_048_576;
-const hopd = await startHopd();
+const inspectPort = profileAt === undefined ? undefined : freePort();
+const hopd = await startHopd(inspectPort);
+// The control: a second hopd, which the attacker floods instead while the pair still uses the
+// first. The machine carries the same flood; only the relay the pair uses is spared it.
+const decoyInspectPort = decoy && profileAt !== undefined ? freePort() : undefined;
+const decoyHopd = decoy ? await startHopd(decoyInspectPort) : undefined;
+const profiler = inspectPort === undefined ? undefined : await Profiler.open(inspectPort);
+const decoyProfiler = decoyInspectPort === undefined
+  ? undefined
+  : await Profiler.open(decoyInspectPort);
+const profiles: Record<"quiet" | "flooded" | "decoy", unknown[]> = {
+  quiet: [],
+  flooded: [],
+  decoy: [],
+};
+// CPU seconds per second of measurement: hopd quiet and flooded, the attacker, the decoy
+// while flooded (the flood's whole cost to a relay that does nothing else).
+const cpu = {
+  hopdQuiet: [] as number[],
+  hopdFlooded: [] as number[],
+  attacker: [] as number[],
+  decoyFlooded: [] as number[],
+};
 const v4 = hopd.addrs.find((a) => a.startsWith("/ip4/"))!;
-const v6 = hopd.addrs.find((a) => a.startsWith("/ip6/"))!;
-const v6Port = /\/tcp\/(\d+)/.exec(v6)![1];
 const quiet: number[] = [];
 const flooded: number[] = [];
-let attack: Record<string, number> = {};
-try {
-  await echoMibPerSecond(v4, 4 * 1_048_576); // warm-up
-  for (let run = 0; run < runs; run++) {
-    quiet.push(await echoMibPerSecond(v4, bytes));
-    const attacker = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        "bench/flood/attacker.ts",
-        "--tcp",
-        `[::1]:${v6Port}`,
-        "--relay",
-        v6,
-        "--seconds",
-        "8",
-      ],
-      cwd: REPO_ROOT,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
+const decoyFlooded: number[] = [];
+const attacks: Record<string, number>[] = [];
+const pair = mode === "echo" ? await openEchoPair(v4) : undefined;
+// One measurement: echo round trips/s over `seconds`, or MiB/s of a bulk echo.
+const measure = pair === undefined
+  ? () => echoMibPerSecond(v4, bytes)
+  : () => pair.roundTripsPerSecond(seconds);
+
+/** Measures once with hopd's CPU use, profiled when asked. */
+async function measured(kind: "quiet" | "flooded"): Promise<number> {
+  await profiler?.start();
+  const cpuAt = await cpuSeconds(hopd.child.pid);
+  const at = performance.now();
+  const value = await measure();
+  const perSecond = (await cpuSeconds(hopd.child.pid) - cpuAt) / ((performance.now() - at) / 1000);
+  (kind === "quiet" ? cpu.hopdQuiet : cpu.hopdFlooded).push(perSecond);
+  if (profiler !== undefined) profiles[kind].push(summarize(await profiler.stop()));
+  return value;
+}
+
+/** Measures once while the attacker floods `target`'s ::1 listener. */
+async function duringFlood(target: { addrs: string[] }, run: () => Promise<number>) {
+  const v6 = target.addrs.find((a) => a.startsWith("/ip6/"))!;
+  const v6Port = /\/tcp\/(\d+)/.exec(v6)![1];
+  const attacker = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "bench/flood/attacker.ts",
+      "--tcp",
+      `[::1]:${v6Port}`,
+      "--relay",
+      v6,
+      "--peers",
+      String(peers),
+      "--raw",
+      String(raws),
+      "--seconds",
+      String(mode === "echo" ? seconds + 2 : 8),
+    ],
+    cwd: REPO_ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  try {
     await new Promise((resolve) => setTimeout(resolve, 1_500)); // let the flood build up
-    flooded.push(await echoMibPerSecond(v4, bytes));
-    attack = JSON.parse(new TextDecoder().decode((await attacker.output()).stdout).trim());
+    const attackerCpuAt = await cpuSeconds(attacker.pid).catch(() => NaN);
+    const at = performance.now();
+    const value = await run();
+    const elapsed = (performance.now() - at) / 1000;
+    cpu.attacker.push((await cpuSeconds(attacker.pid).catch(() => NaN) - attackerCpuAt) / elapsed);
+    const output = await attacker.output();
+    attacks.push(JSON.parse(new TextDecoder().decode(output.stdout).trim()));
+    return value;
+  } catch (error) {
+    attacker.kill("SIGKILL");
+    await attacker.status;
+    throw error;
+  }
+}
+
+try {
+  if (pair === undefined) await echoMibPerSecond(v4, 4 * 1_048_576); // warm-up
+  else await pair.roundTripsPerSecond(2);
+  for (let run = 0; run < runs; run++) {
+    quiet.push(await measured("quiet"));
+    flooded.push(await duringFlood(hopd, () => measured("flooded")));
+    if (decoyHopd !== undefined) {
+      decoyFlooded.push(
+        await duringFlood(decoyHopd, async () => {
+          await decoyProfiler?.start();
+          const cpuAt = await cpuSeconds(decoyHopd.child.pid);
+          const at = performance.now();
+          const value = await measure();
+          cpu.decoyFlooded.push(
+            (await cpuSeconds(decoyHopd.child.pid) - cpuAt) / ((performance.now() - at) / 1000),
+          );
+          if (decoyProfiler !== undefined) {
+            profiles.decoy.push(summarize(await decoyProfiler.stop()));
+          }
+          return value;
+        }),
+      );
+    }
   }
 } finally {
+  await pair?.close();
+  profiler?.close();
+  decoyProfiler?.close();
+  if (profileAt !== undefined) {
+    await Deno.writeTextFile(profileAt, JSON.stringify(profiles, null, 1));
+  }
   const refusals = await metric(hopd.opsUrl, "hopd_rate_limited_total");
-  hopd.child.kill("SIGTERM");
-  await hopd.child.status;
-  await Deno.remove(hopd.dataDir, { recursive: true });
+  for (const relay of [hopd, decoyHopd]) {
+    if (relay === undefined) continue;
+    relay.child.kill("SIGTERM");
+    await relay.child.status;
+    await Deno.remove(relay.dataDir, { recursive: true });
+  }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
   const share = median(flooded) / median(quiet);
   console.log(JSON.stringify(
     {
       bench: "flood_throughput",
       date: new Date().toISOString(),
-      mibPerEcho: mib,
+      mode,
+      unit: mode === "echo" ? "1 KiB round trips/s" : "MiB/s",
+      ...(mode === "echo" ? { secondsPerMeasure: seconds } : { mibPerEcho: mib }),
       runs,
-      quietMiBps: quiet.map((x) => Number(x.toFixed(1))),
-      floodedMiBps: flooded.map((x) => Number(x.toFixed(1))),
+      attackerLoops: { peers, raw: raws },
+      quiet: quiet.map((x) => Number(x.toFixed(1))),
+      flooded: flooded.map((x) => Number(x.toFixed(1))),
       share: Number(share.toFixed(3)),
+      ...(decoy
+        ? {
+          decoyFlooded: decoyFlooded.map((x) => Number(x.toFixed(1))),
+          decoyShare: Number((median(decoyFlooded) / median(quiet)).toFixed(3)),
+        }
+        : {}),
       goal: GOAL_SHARE,
       meets: share >= GOAL_SHARE,
-      lastAttack: attack,
+      cpuSecondsPerSecond: Object.fromEntries(
+        Object.entries(cpu).map(([k, v]) => [k, v.map((x) => Number(x.toFixed(2)))]),
+      ),
+      attacks,
       hopdRateLimitedTotal: refusals,
     },
     null,

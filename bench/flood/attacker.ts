@@ -1,8 +1,9 @@
 // The flood side of bench/flood_throughput.ts: for --seconds, from its own process, it
-// (a) opens and drops raw TCP connections to --tcp as fast as it can (no handshake: the
-// cheapest attack, hitting the connection gate), and (b) keeps --peers stock libp2p nodes
-// with fresh peer IDs dialing --relay and trying to reserve (hitting the handshake and the
-// reservation limits). Prints one JSON line of counts.
+// (a) runs --raw loops (default 2) opening and dropping raw TCP connections to --tcp as fast
+// as they can (no handshake: the cheapest attack, hitting the connection gate), and (b) runs
+// --peers loops (default 4) of stock libp2p nodes with fresh peer IDs dialing --relay and
+// trying to reserve (hitting the handshake and the reservation limits). Issue 15 item 9's
+// probe is `--raw 0 --peers 50`. Prints one JSON line of counts.
 // @ts-types="../../tests/interop/relay_echo_client.d.ts"
 import { createClient } from "../../tests/interop/relay_echo_client.mjs";
 
@@ -16,7 +17,8 @@ function arg(name: string, fallback?: string): string {
 const seconds = Number(arg("seconds", "10"));
 const [host, port] = [arg("tcp").replace(/:(\d+)$/, ""), Number(/:(\d+)$/.exec(arg("tcp"))![1])];
 const relay = arg("relay");
-const peers = Number(arg("peers", "20"));
+const raws = Number(arg("raw", "2"));
+const peers = Number(arg("peers", "4"));
 const deadline = Date.now() + seconds * 1000;
 let rawOpened = 0;
 let rawFailed = 0;
@@ -53,9 +55,8 @@ async function reserveFlood(): Promise<void> {
 }
 
 await Promise.all([
-  rawFlood(),
-  rawFlood(),
-  ...Array.from({ length: Math.min(peers, 4) }, reserveFlood),
+  ...Array.from({ length: raws }, rawFlood),
+  ...Array.from({ length: peers }, reserveFlood),
 ]);
 console.log(JSON.stringify({ rawOpened, rawFailed, reserveAttempts, reserveGranted }));
 Deno.exit(0);
