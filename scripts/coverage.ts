@@ -9,15 +9,15 @@
  * floor or holds a file that no test loaded (a file never loaded has no lines in the report, so
  * it would otherwise raise its folder's figure), and 2 when the tests themselves fail.
  *
- * `deno task coverage --report DIR` only reports, from profiles another run wrote to DIR:
- * scripts/test.sh's parallel phase does so when `TEST_COVERAGE_DIR` is set (as .ci/run sets it),
- * then the profiles include the end-to-end tests' hopd children (`DENO_COVERAGE_DIR`, which
- * `deno run` honours and every child inherits), and no test runs twice.
+ * `deno task coverage --report DIR` only reports, from profiles another run wrote to DIR, such
+ * as end-to-end tests run with `DENO_COVERAGE_DIR=DIR`: their hopd children inherit it and
+ * `deno run` writes its profile there too. .ci/run runs `deno task coverage` after the tests.
  *
  * @example
  * ```sh
  * deno task coverage                      # unit suites, then the table
- * deno task coverage --report /tmp/cov    # the table from profiles already written
+ * DENO_COVERAGE_DIR=/tmp/cov deno test -A tests/relay_e2e_test.ts
+ * deno task coverage --report /tmp/cov    # the table from those profiles
  * ```
  *
  * @module
