@@ -25,7 +25,6 @@
  */
 
 import { type Clock, SYSTEM_CLOCK } from "../clock/mod.ts";
-import { gossipsub } from "@libp2p/gossipsub";
 import type { AcmeManager } from "../acme/mod.ts";
 import { type AutonatService, autonatService } from "../autonat/mod.ts";
 import { getLogger } from "@logtape/logtape";
@@ -235,11 +234,15 @@ function buildCore(init: BuildInit): CoreComponents {
   };
 }
 
-function buildHost(
+async function buildHost(
   { config, identity, peerId, state, limiter, sockets }: CoreComponents,
   acmeCertificate: LoadedCertificate | undefined,
 ): Promise<Host> {
-  return createHost({
+  // Imported only for a federation: a node without one never holds gossipsub's code.
+  const gossipsub = config.federation.enabled
+    ? (await import("@libp2p/gossipsub")).gossipsub
+    : undefined;
+  return await createHost({
     node: config.node,
     connections: config.connections,
     tls: config.tls,
@@ -253,9 +256,9 @@ function buildHost(
     // Gossipsub learns a member's protocols from identify; clients are not identified.
     identifyInbound: (peer) =>
       config.federation.enabled && config.federation.members.includes(peer.toString()),
-    ...(config.federation.enabled
-      ? { pubsub: gossipsub(gossipsubOptions(config.federation, peerId)) }
-      : {}),
+    ...(gossipsub === undefined
+      ? {}
+      : { pubsub: gossipsub(gossipsubOptions(config.federation, peerId)) }),
   });
 }
 

@@ -6,8 +6,7 @@
  */
 
 import { abortAfter, type Clock, SYSTEM_CLOCK, type TimerId } from "../clock/mod.ts";
-import { type GossipsubOpts, StrictSign, TopicValidatorResult } from "@libp2p/gossipsub";
-import type { Message } from "@libp2p/gossipsub";
+import type { GossipsubOpts, Message, TopicValidatorResult } from "@libp2p/gossipsub";
 import type { PeerId } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { getLogger } from "@logtape/logtape";
@@ -60,6 +59,18 @@ const CODE_P2P_CIRCUIT = 290;
 const LEAVING_PUBLISH_TIMEOUT_MS = 500;
 
 /**
+ * gossipsub's values, written out: importing them loads all of gossipsub, which a node without
+ * `[federation]` never needs (src/daemon/components.ts imports it only for a federation; 0.65
+ * MB of heap otherwise). `federation_service_test.ts` checks them against gossipsub's own.
+ */
+export const GOSSIPSUB_VALUES = {
+  strictSign: "StrictSign" satisfies GossipsubOpts["globalSignaturePolicy"],
+  accept: "accept" as TopicValidatorResult.Accept,
+  ignore: "ignore" as TopicValidatorResult.Ignore,
+  reject: "reject" as TopicValidatorResult.Reject,
+} as const;
+
+/**
  * Gossipsub settings for a federation: StrictSign, only the federation topic, flood publish
  * over a tiny mesh and no gossip (see below), publish even with no peer yet, reports capped in size, non-members scored below the publish
  * threshold (kept out of the mesh, sent nothing) but above the graylist (what they publish
@@ -75,7 +86,7 @@ export function gossipsubOptions(
 ): Partial<GossipsubOpts> {
   const members = new Set([...config.members, self]);
   return {
-    globalSignaturePolicy: StrictSign,
+    globalSignaturePolicy: GOSSIPSUB_VALUES.strictSign,
     allowedTopics: [config.topic],
     allowPublishToZeroTopicPeers: true,
     floodPublish: true,
@@ -348,8 +359,8 @@ export class FederationService implements Federation {
       // Replays and stale reports may come from honest members forwarding late: not
       // forwarded, but their senders are not penalised. The rest is never honest.
       return check.reason === "replayed" || check.reason === "stale" || check.reason === "self"
-        ? TopicValidatorResult.Ignore
-        : TopicValidatorResult.Reject;
+        ? GOSSIPSUB_VALUES.ignore
+        : GOSSIPSUB_VALUES.reject;
     }
     const before = this.#view.apply(
       { peerId: from!, report: check.report, addrs: check.addrs },
@@ -368,7 +379,7 @@ export class FederationService implements Federation {
     if (!sameAddrs(this.#dialer.addrsOf(from!), check.addrs)) {
       this.#dialer.setAddrs(from!, check.addrs);
     }
-    return TopicValidatorResult.Accept;
+    return GOSSIPSUB_VALUES.accept;
   };
 
   #onConnect = (evt: CustomEvent<PeerId>): void => {
