@@ -9,15 +9,19 @@
  * that bookkeeping. Deno's `EventTarget.dispatchEvent` also builds an event path and retargets
  * for every event, and libp2p dispatches one event per chunk at each layer of the data path.
  *
- * Scope: only the objects passed to `leanEvents()` are lean: hopd marks each connection's
- * socket wrapper and Noise stream (relayNoise), its yamux muxer and streams (cappedYamux) and
- * the connection itself (createHost). Every other emitter in the process (gossipsub, libp2p's
- * queues and services, the node, a stock client node in a test) runs main-event's own methods,
- * unchanged: `installLeanEvents()` puts on `TypedEventEmitter.prototype` methods that call
- * main-event's (and `EventTarget`'s `dispatchEvent`) for any object not marked. The methods
- * have to sit there, not on the marked objects: @libp2p/utils' streams and muxers override
- * `addEventListener` and call `super.addEventListener`, which only a method on main-event's
- * prototype can answer.
+ * Scope: the objects passed to `leanEvents()`, and the later instances of their classes. hopd
+ * marks each connection's socket wrapper and Noise stream (relayNoise), its yamux muxer and
+ * streams (cappedYamux) and the connection itself (createHost), so the classes a libp2p
+ * connection is made of (@libp2p/tcp's socket wrapper, noise's stream, yamux's muxer and stream,
+ * libp2p's `Connection`) are lean from their constructors' listeners on: marking each object
+ * only after it was built left ~6 listeners per held connection in main-event's heavier form
+ * (bench/RESULTS.md, "Lean emitters scoped"). Every other emitter in the process (gossipsub, the
+ * node, libp2p's services and queues) runs main-event's own methods, unchanged:
+ * `installLeanEvents()` puts on `TypedEventEmitter.prototype` methods that call main-event's (and
+ * `EventTarget`'s `dispatchEvent`) for any object not lean. The methods have to sit there, not
+ * on the objects: @libp2p/utils' streams and muxers override `addEventListener` and call
+ * `super.addEventListener`, which only a method on main-event's prototype can answer. A second
+ * libp2p node in the same process (a stock client in a test) has lean connections too.
  *
  * A marked object keeps one small entry per listener and calls its listeners directly. Kept:
  * listeners run in the order added, once per dispatch, `once` and `signal` options,
@@ -57,10 +61,12 @@ const REMOVED = 4;
 // One flat list per emitter (an emitter has a handful of listeners over a few types): smaller
 // than a Map of lists, and a dispatch to one listener, the common case, allocates nothing.
 const LISTENERS = Symbol("hopd.leanListeners");
+/** Set on the prototype of a class whose instances are lean from their first listener. */
+const LEAN_CLASS = Symbol("hopd.leanClass");
 /** Set on a prototype once the lean methods are installed on it. */
 export const PATCHED: unique symbol = Symbol.for("hopd.leanEventEmitters");
 
-type Target = EventTarget & { [LISTENERS]?: Entry[] };
+type Target = EventTarget & { [LISTENERS]?: Entry[]; readonly [LEAN_CLASS]?: true };
 
 function captureOf(options: boolean | EventListenerOptions | undefined): number {
   return (typeof options === "boolean" ? options : options?.capture === true) ? CAPTURE : 0;
@@ -133,8 +139,12 @@ export function installLeanEvents(
     callback: EventListenerOrEventListenerObject | null,
     options?: boolean | AddEventListenerOptions,
   ): void {
-    const list = this[LISTENERS];
-    if (list === undefined) return add.call(this, type, callback, options);
+    let list = this[LISTENERS];
+    if (list === undefined) {
+      // A class hopd's connections are made of: lean from the constructor's listeners on.
+      if (this[LEAN_CLASS] !== true) return add.call(this, type, callback, options);
+      list = this[LISTENERS] = [];
+    }
     if (callback == null) return;
     const flags = typeof options === "object" ? options : undefined;
     const signal = flags?.signal ?? undefined;
@@ -217,8 +227,9 @@ export function installLeanEvents(
 }
 
 /**
- * Makes `target` keep and call its listeners with the lean methods (see the module doc).
- * Listeners it already has stay where they are, and still run.
+ * Makes `target`, and every later instance of its class, keep and call its listeners with the
+ * lean methods (see the module doc). Listeners it already has stay where they are, and still
+ * run.
  *
  * @param target An object hopd's node created: a connection, its socket wrapper or Noise
  *   stream, its muxer, a stream.
@@ -233,6 +244,11 @@ export function leanEvents(
   if (!(target instanceof emitter) || !Object.hasOwn(emitter.prototype, PATCHED)) return false;
   const marked = target as Target;
   marked[LISTENERS] ??= [];
+  // Later instances of its class are lean from their constructor's first listener (the
+  // listeners added before this mark stay heavy): a held connection's socket wrapper and
+  // connection keep several added while they are built.
+  const proto = Object.getPrototypeOf(target) as Record<PropertyKey, unknown>;
+  if (!Object.hasOwn(proto, LEAN_CLASS)) proto[LEAN_CLASS] = true;
   return true;
 }
 

@@ -176,3 +176,23 @@ Deno.test("installLeanEvents() and leanEvents() refuse what is not of the shape 
   assert.equal(leanEvents(other, Unpatched), false);
   assert.equal(isLean(other), false);
 });
+
+Deno.test("leanEvents(): later instances of a marked object's class are lean from their constructor's listeners on", () => {
+  const Probe = leanClass();
+  class Built extends Probe {
+    constructor() {
+      super();
+      this.addEventListener("ping", () => {}); // as libp2p's constructors do
+    }
+  }
+  const first = new Built();
+  assert.equal(leanEvents(first, Probe), true);
+  const later = new Built();
+  assert.equal(isLean(later), true);
+  assert.equal(later.listenerCount("ping"), 1);
+  // Another subclass of the same base is not.
+  class Other extends Probe {}
+  const other = new Other();
+  other.addEventListener("ping", () => {});
+  assert.equal(isLean(other), false);
+});
