@@ -16,7 +16,11 @@
 //
 //   deno run -A bench/relay_vs_peers.ts [--only cpu|setup|reservations] [--clients deno,node,go,rust]
 //       [--relays hopd,stock,go] [--bytes 268435456] [--rounds 3] [--go-buffer BYTES]
-//       [--steps 1000,10000] [--hold 60]
+//       [--steps 1000,10000] [--hold 60] [--baseline DIR]
+//
+// --baseline DIR adds hopd run from another checkout (e.g. `git archive main` plus its
+// node_modules) to the cpu figure as "hopd-base", rotating with the others: a change to the
+// data path is measured against what it replaces in the same run.
 //
 // Prints one JSON document (also written to bench/.out/relay_vs_peers.json).
 
@@ -72,6 +76,9 @@ const STEPS = Deno.args.includes("--steps")
   : [1_000, 10_000];
 const HOLD_MS = numberArg("--hold", 60) * 1000;
 // `--hopd-deno-flag=--cpu-prof` (repeatable): extra Deno flags for hopd, for profiling.
+const baseline = Deno.args.includes("--baseline")
+  ? Deno.args[Deno.args.indexOf("--baseline") + 1]
+  : undefined;
 const hopdDenoFlags = Deno.args.filter((a) => a.startsWith("--hopd-deno-flag="))
   .map((a) => a.slice("--hopd-deno-flag=".length));
 
@@ -83,7 +90,7 @@ function log(message: string): void {
   console.error(`[relay_vs_peers ${new Date().toISOString().slice(11, 19)}] ${message}`);
 }
 
-/** Starts the relays asked for, in `relayNames` order. */
+/** Starts the relays asked for, in `relayNames` order, then the baseline hopd if asked. */
 async function startRelays(programs: Programs): Promise<RelayProcess[]> {
   const relays: RelayProcess[] = [];
   try {
@@ -94,6 +101,11 @@ async function startRelays(programs: Programs): Promise<RelayProcess[]> {
           : name === "stock"
           ? await startStockRelay()
           : await startGoRelay(programs, goBuffer),
+      );
+    }
+    if (baseline !== undefined) {
+      relays.push(
+        await startHopd(hopdDenoFlags, { name: "hopd-base", env: {}, checkout: baseline }),
       );
     }
   } catch (error) {
@@ -200,6 +212,7 @@ const result = {
     relays: {
       hopd: "deno run -P=hopd main.ts run, every limit off (HOPD_LIMITS_*, HOPD_RELAY_* 0), " +
         "policy engine off",
+      ...(baseline === undefined ? {} : { "hopd-base": `the same, run from ${baseline}` }),
       stock: "js-libp2p circuitRelayServer under Deno, limits off (bench/relay_vs_stock)",
       go: `go-libp2p relay.New, WithInfiniteLimits, counts unlimited, null resource and ` +
         `connection managers, copy buffer ${goBuffer ?? "2048 (default)"} bytes`,

@@ -9,7 +9,7 @@ const HERE = new URL("./", import.meta.url).pathname;
 
 /** A relay under test, in its own process. */
 export interface RelayProcess {
-  readonly name: "hopd" | "hopd_negotiated" | "stock" | "go";
+  readonly name: "hopd" | "hopd_negotiated" | "hopd-base" | "stock" | "go";
   readonly pid: number;
   /** TCP listen multiaddr with /p2p/<peer id>. */
   readonly tcpAddr: string;
@@ -149,11 +149,16 @@ export function hopdArgs(
  *
  * @param denoFlags Extra Deno flags (profiling only, e.g. `--cpu-prof`).
  * @param variant A name and environment for a second hopd configured otherwise (its env is
- *   added to the limits-off one).
+ *   added to the limits-off one), and optionally another checkout of hopd to run instead of
+ *   this one (with its own node_modules): a baseline measured beside this one in one run.
  */
 export async function startHopd(
   denoFlags: string[] = [],
-  variant: { name: "hopd" | "hopd_negotiated"; env: Record<string, string> } = {
+  variant: {
+    name: "hopd" | "hopd_negotiated" | "hopd-base";
+    env: Record<string, string>;
+    checkout?: string;
+  } = {
     name: "hopd",
     env: {},
   },
@@ -162,7 +167,7 @@ export async function startHopd(
   const child = lineChild(
     new Deno.Command(Deno.execPath(), {
       args: hopdArgs(dataDir, denoFlags),
-      cwd: REPO_ROOT,
+      cwd: variant.checkout ?? REPO_ROOT,
       // The comparison is relay against relay: the policy engine (on by default, with the
       // shipped policies of the working directory) would add its worker's memory to the RSS
       // figures and could throttle mid-run.
