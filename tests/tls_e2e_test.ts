@@ -57,14 +57,6 @@ async function pingOverTls(addr: string, caFile: string) {
   return JSON.parse(new TextDecoder().decode(output.stdout).trim().split("\n").at(-1)!);
 }
 
-async function until(check: () => Promise<boolean>, timeoutMs = 5_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 Deno.test("hopd serves WebSockets over TLS and swaps the certificate on SIGHUP", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "hopd-tls-" });
   await makeCertificates(dir);
@@ -100,9 +92,9 @@ Deno.test("hopd serves WebSockets over TLS and swaps the certificate on SIGHUP",
       await Deno.copyFile(join(dir, "two.pem"), certFile);
       await Deno.copyFile(join(dir, "two.key"), keyFile);
       hopd.kill("SIGHUP");
-      await until(async () =>
-        (await metric(hopd.opsUrl, "hopd_reloads_total", { result: "ok" })) === 1
-      );
+      // hopd logs the reload once it is applied and counted: wait on that, not a poll.
+      await hopd.waitForLog((r) => String(r.message).startsWith("Reloaded"));
+      assert.equal(await metric(hopd.opsUrl, "hopd_reloads_total", { result: "ok" }), 1);
       assert.equal(await servedSerial(port), await fileSerial(join(dir, "two.pem")));
       const result = await pingOverTls(wssAddr, join(dir, "ca.pem"));
       assert.equal(result.error, undefined, result.error);
@@ -111,9 +103,8 @@ Deno.test("hopd serves WebSockets over TLS and swaps the certificate on SIGHUP",
     await t.step("a broken certificate on SIGHUP is refused and the old one kept", async () => {
       await Deno.writeTextFile(certFile, "not a certificate\n");
       hopd.kill("SIGHUP");
-      await until(async () =>
-        (await metric(hopd.opsUrl, "hopd_reloads_total", { result: "error" })) === 1
-      );
+      await hopd.waitForLog((r) => String(r.message).startsWith("Reload failed"));
+      assert.equal(await metric(hopd.opsUrl, "hopd_reloads_total", { result: "error" }), 1);
       assert.equal(await servedSerial(port), await fileSerial(join(dir, "two.pem")));
       assert.equal((await fetch(`${hopd.opsUrl}/ready`)).status, 200);
     });
