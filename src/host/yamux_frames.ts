@@ -57,20 +57,26 @@ export function capStreamFrames(stream: unknown, maxBytes: number): boolean {
   return true;
 }
 
+/** What {@linkcode capMuxerFrames} does beside the cap. */
+export interface CapMuxerFramesOptions {
+  /** Called once per stream that is not shaped as expected (left as it is). */
+  readonly onMisshapen?: () => void;
+  /** Called with every stream the muxer creates. */
+  readonly onStream?: (stream: unknown) => void;
+}
+
 /**
  * Makes every stream `muxer` creates, inbound and outbound, send frames of at most
  * `maxBytes` of payload.
  *
- * @param onMisshapen Called once per stream that is not shaped as expected (left as it is).
- * @param onStream Called with every stream the muxer creates.
  * @returns False when the muxer is not shaped as @libp2p/yamux 8's (nothing is changed).
  */
 export function capMuxerFrames(
   muxer: unknown,
   maxBytes: number,
-  onMisshapen: () => void = () => {},
-  onStream: (stream: unknown) => void = () => {},
+  options: CapMuxerFramesOptions = {},
 ): boolean {
+  const { onMisshapen = () => {}, onStream = () => {} } = options;
   const target = muxer as YamuxMuxerLike;
   const newStream = target._newStream;
   if (typeof newStream !== "function") return false;
@@ -104,8 +110,11 @@ export function cappedYamux(
     muxers.createStreamMuxer = (maConn) => {
       const muxer = create(maConn);
       if (!leanEvents(muxer)) warnings?.notApplied("lean_events");
-      const capped = capMuxerFrames(muxer, init.maxMessageSize, misshapen, (stream) => {
-        if (!leanEvents(stream)) warnings?.notApplied("lean_events");
+      const capped = capMuxerFrames(muxer, init.maxMessageSize, {
+        onMisshapen: misshapen,
+        onStream: (stream) => {
+          if (!leanEvents(stream)) warnings?.notApplied("lean_events");
+        },
       });
       if (!capped) misshapen();
       return muxer;

@@ -26,7 +26,7 @@ Deno.test("capStreamFrames() and capMuxerFrames() leave other shapes alone", () 
   assert.equal(capMuxerFrames({ newStream: () => ({}) }, CAP), false);
   let misshapen = 0;
   const muxer = { _newStream: () => ({ other: true }) };
-  assert.equal(capMuxerFrames(muxer, CAP, () => misshapen++), true);
+  assert.equal(capMuxerFrames(muxer, CAP, { onMisshapen: () => misshapen++ }), true);
   muxer._newStream();
   assert.equal(misshapen, 1);
 });
