@@ -13,7 +13,9 @@ import { multiaddr } from "@multiformats/multiaddr";
 import { Counter, type Registry } from "prom-client";
 import { loadConfig, type RawConfig } from "../config/mod.ts";
 import { BanList, createLimiter, type Limiter, limiterConfigFrom } from "../ratelimit/mod.ts";
-import { ManualClock } from "../clock/mod.ts";
+import { type Clock, ManualClock } from "../clock/mod.ts";
+import type { ResolvedConfig } from "../config/mod.ts";
+import { buildComponents, type Components } from "./components.ts";
 
 /** A fresh peer ID. */
 export async function newPeer(): Promise<PeerId> {
@@ -72,5 +74,33 @@ export function relayedBytesCounter(registry: Registry): Counter<"direction"> {
     help: "test",
     labelNames: ["direction"] as const,
     registers: [registry],
+  });
+}
+
+/**
+ * Builds every component from `config` with a fresh Ed25519 identity, no admin token and a
+ * restart request that does nothing (nothing is started).
+ *
+ * @param options.identityDir Where the identity would live (only its path is recorded).
+ */
+export async function buildTestComponents(
+  config: ResolvedConfig,
+  options: { identityDir?: string; clock?: Clock } = {},
+): Promise<Components> {
+  const privateKey = await generateKeyPair("Ed25519");
+  return await buildComponents({
+    config,
+    identity: {
+      privateKey,
+      peerId: peerIdFromPrivateKey(privateKey),
+      path: options.identityDir === undefined
+        ? "identity.key"
+        : `${options.identityDir}/identity.key`,
+      created: options.identityDir !== undefined,
+      looseMode: false,
+    },
+    adminToken: undefined,
+    requestRestart: () => {},
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
   });
 }

@@ -4,16 +4,15 @@
 // the relay), not the parts themselves, which have their own tests.
 
 import assert from "node:assert/strict";
-import { generateKeyPair } from "@libp2p/crypto/keys";
 import type { Connection, Libp2p } from "@libp2p/interface";
-import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { loadConfig, type RawConfig } from "../config/mod.ts";
 import { loopbackNode } from "../host/testing.ts";
 import { encodeFrame, FrameReader } from "../relay/_framing.ts";
 import { HOP_PROTOCOL } from "../relay/constants.ts";
 import { decodeHopMessage, encodeHopMessage } from "../relay/pb/circuit.ts";
 import type { Status } from "../relay/pb/circuit.ts";
-import { buildComponents, type Components } from "./components.ts";
+import type { Components } from "./components.ts";
+import { buildTestComponents } from "./_test_peers.ts";
 import { startOrder } from "./start_order.ts";
 import { Startables } from "./startables.ts";
 
@@ -23,7 +22,6 @@ async function withNode(
   run: (c: Components, client: Libp2p) => Promise<void>,
 ): Promise<void> {
   const dataDir = await Deno.makeTempDir({ prefix: "hopd-components-test-" });
-  const privateKey = await generateKeyPair("Ed25519");
   const config = await loadConfig({
     overrides: {
       ...overrides,
@@ -33,18 +31,7 @@ async function withNode(
       autonat: { enabled: false },
     },
   });
-  const c = await buildComponents({
-    config,
-    identity: {
-      privateKey,
-      peerId: peerIdFromPrivateKey(privateKey),
-      path: `${dataDir}/identity.key`,
-      created: true,
-      looseMode: false,
-    },
-    adminToken: undefined,
-    requestRestart: () => {},
-  });
+  const c = await buildTestComponents(config, { identityDir: dataDir });
   const startables = new Startables(startOrder(c));
   await startables.start();
   const client = await loopbackNode({ addresses: { listen: [] } });

@@ -4,26 +4,13 @@
 // schema (`defaultConfig()`), so none can pass against numbers hopd does not ship.
 
 import assert from "node:assert/strict";
-import { generateKeyPair } from "@libp2p/crypto/keys";
-import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { defaultConfig } from "../config/mod.ts";
-import { buildComponents, type Components } from "./components.ts";
+import type { Components } from "./components.ts";
+import { buildTestComponents } from "./_test_peers.ts";
 import { startOrder } from "./start_order.ts";
 
-async function buildDefaults(): Promise<Components> {
-  const privateKey = await generateKeyPair("Ed25519");
-  return await buildComponents({
-    config: defaultConfig(),
-    identity: {
-      privateKey,
-      peerId: peerIdFromPrivateKey(privateKey),
-      path: "identity.key",
-      created: false,
-      looseMode: false,
-    },
-    adminToken: undefined,
-    requestRestart: () => {},
-  });
+function buildDefaults(): Promise<Components> {
+  return buildTestComponents(defaultConfig());
 }
 
 Deno.test("the embedded defaults are what each component runs with", async (t) => {

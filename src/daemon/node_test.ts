@@ -4,16 +4,14 @@
 
 import assert from "node:assert/strict";
 import { circuitRelayTransport } from "@libp2p/circuit-relay-v2";
-import { generateKeyPair } from "@libp2p/crypto/keys";
 import { identify } from "@libp2p/identify";
 import type { Libp2p, Stream } from "@libp2p/interface";
-import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { tcp } from "@libp2p/tcp";
 import { multiaddr } from "@multiformats/multiaddr";
 import { ManualClock } from "../clock/mod.ts";
 import { loadConfig } from "../config/mod.ts";
 import { loopbackNode } from "../host/testing.ts";
-import { buildComponents } from "./components.ts";
+import { buildTestComponents } from "./_test_peers.ts";
 import { Node } from "./node.ts";
 import { startOrder } from "./start_order.ts";
 import { Startables } from "./startables.ts";
@@ -32,7 +30,6 @@ interface Rig {
 /** A started node (drain_timeout 30 s) with one open circuit; `run` gets it. */
 async function withCircuit(run: (rig: Rig) => Promise<void>): Promise<void> {
   const dataDir = await Deno.makeTempDir({ prefix: "hopd-node-test-" });
-  const privateKey = await generateKeyPair("Ed25519");
   const clock = new ManualClock(Date.now());
   const config = await loadConfig({
     overrides: {
@@ -42,19 +39,7 @@ async function withCircuit(run: (rig: Rig) => Promise<void>): Promise<void> {
       autonat: { enabled: false },
     },
   });
-  const c = await buildComponents({
-    config,
-    identity: {
-      privateKey,
-      peerId: peerIdFromPrivateKey(privateKey),
-      path: `${dataDir}/identity.key`,
-      created: true,
-      looseMode: false,
-    },
-    adminToken: undefined,
-    requestRestart: () => {},
-    clock,
-  });
+  const c = await buildTestComponents(config, { identityDir: dataDir, clock });
   const node = new Node({
     components: c,
     startables: new Startables(startOrder(c)),
