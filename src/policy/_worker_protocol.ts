@@ -14,6 +14,24 @@ import type { CallOutcome, SandboxFailure, SandboxLimits } from "./sandbox.ts";
  */
 export const SHARED_BYTES = 16;
 
+/** One call into a loaded sandbox (`SandboxWorker.call`). */
+export interface SandboxCall {
+  /** The sandbox's name, as loaded. */
+  readonly name: string;
+  /** The exported function to call (`evaluate`, a plugin hook). */
+  readonly fn: string;
+  /** Its arguments, as a JSON array. */
+  readonly argsJson: string;
+  /** The module's `ctx.state`, as JSON. */
+  readonly stateJson: string;
+  /** `ctx.now`: the host's time for this call, ms since the epoch. */
+  readonly nowMs: number;
+  /** Seed of `ctx.random`, so a replay draws the same numbers. */
+  readonly seed: number;
+  /** JSON of snapshots newest first for ctx.history(); absent = the worker's shared ring. */
+  readonly history?: readonly string[];
+}
+
 /** A request to the worker; `id` pairs it with its reply. */
 export type WorkerRequest =
   | {
@@ -35,18 +53,7 @@ export type WorkerRequest =
     readonly limits: SandboxLimits;
   }
   | { readonly id: number; readonly op: "unload"; readonly name: string }
-  | {
-    readonly id: number;
-    readonly op: "call";
-    readonly name: string;
-    readonly fn: string;
-    readonly argsJson: string;
-    readonly stateJson: string;
-    readonly nowMs: number;
-    readonly seed: number;
-    /** JSON of snapshots newest first for ctx.history(); absent = the worker's shared ring. */
-    readonly history?: readonly string[];
-  }
+  | ({ readonly id: number; readonly op: "call" } & SandboxCall)
   | {
     readonly id: number;
     readonly op: "history";

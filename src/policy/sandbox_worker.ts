@@ -11,6 +11,7 @@
 import type { CallOutcome, SandboxLimits } from "./sandbox.ts";
 import {
   type LoadOutcome,
+  type SandboxCall,
   SHARED_BYTES,
   type WorkerReply,
   type WorkerRequest,
@@ -28,25 +29,7 @@ export interface ModuleLoad {
   readonly limits: SandboxLimits;
 }
 
-export type { LoadOutcome };
-
-/** One call into a loaded sandbox ({@linkcode SandboxWorker.call}). */
-export interface SandboxCall {
-  /** The sandbox's name, as loaded. */
-  readonly name: string;
-  /** The exported function to call (`evaluate`, a plugin hook). */
-  readonly fn: string;
-  /** Its arguments, as a JSON array. */
-  readonly argsJson: string;
-  /** The module's `ctx.state`, as JSON. */
-  readonly stateJson: string;
-  /** `ctx.now`: the host's time for this call, ms since the epoch. */
-  readonly nowMs: number;
-  /** Seed of `ctx.random`, so a replay draws the same numbers. */
-  readonly seed: number;
-  /** JSON of snapshots newest first for ctx.history(); absent = the worker's shared ring. */
-  readonly history?: readonly string[];
-}
+export type { LoadOutcome, SandboxCall };
 
 /** Options of a {@linkcode SandboxWorker}. */
 export interface SandboxWorkerInit {
