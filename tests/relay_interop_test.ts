@@ -14,6 +14,7 @@ import { RecordEnvelope } from "@libp2p/peer-record";
 import { echo } from "@libp2p/utils";
 import { multiaddr } from "@multiformats/multiaddr";
 import type { Multiaddr } from "@multiformats/multiaddr";
+import { CIRCUIT_READ_BUFFER_BYTES } from "../src/relay/constants.ts";
 import { decodeReservationVoucher } from "../src/relay/pb/circuit.ts";
 import {
   eventually,
@@ -33,6 +34,13 @@ const sanitizers = { sanitizeOps: false, sanitizeResources: false };
 async function startListener(relayAddr: Multiaddr): Promise<{ node: Libp2p; circuit: Multiaddr }> {
   const node = await startStockClient([`${relayAddr.toString()}/p2p-circuit`]);
   await node.handle(ECHO, (stream) => {
+    // libp2p's echo() pauses the stream while its writes drain, and a paused yamux stream
+    // stops granting window; but the window it already granted may have grown to 16 MiB
+    // (yamux's maxStreamWindowSize), so the peer can still send that much, past the stream's
+    // stock 4 MiB read buffer, which resets the stream. That once failed CI on the 8 MiB echo
+    // over WS. hopd raises the limit on its relayed streams for the same reason
+    // (CIRCUIT_READ_BUFFER_BYTES); this client does the same.
+    stream.maxReadBufferLength = CIRCUIT_READ_BUFFER_BYTES;
     void echo(stream).catch(() => {});
   }, { runOnLimitedConnection: true });
   const ready = await eventually(
