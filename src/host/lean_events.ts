@@ -72,12 +72,16 @@ function captureOf(options: boolean | EventListenerOptions | undefined): number 
   return (typeof options === "boolean" ? options : options?.capture === true) ? CAPTURE : 0;
 }
 
-function find(
-  list: Entry[] | undefined,
-  type: string,
-  callback: EventListenerOrEventListenerObject,
-  capture: number,
-): number {
+/** What identifies a listener (the DOM's rule): its type, its callback and its capture flag. */
+interface ListenerKey {
+  readonly type: string;
+  readonly callback: EventListenerOrEventListenerObject;
+  /** {@linkcode CAPTURE} or 0. */
+  readonly capture: number;
+}
+
+/** The index in `list` of the listener `key` names, -1 when none. */
+function find(list: Entry[] | undefined, { type, callback, capture }: ListenerKey): number {
   if (list === undefined) return -1;
   for (let i = 0; i < list.length; i++) {
     const entry = list[i]!;
@@ -150,7 +154,7 @@ export function installLeanEvents(
     const signal = flags?.signal ?? undefined;
     if (signal?.aborted === true) return;
     const capture = captureOf(options);
-    if (find(list, type, callback, capture) >= 0) return;
+    if (find(list, { type, callback, capture }) >= 0) return;
     let abort: Entry["abort"];
     if (signal !== undefined) {
       const onAbort = () => removeEntry(this, entry);
@@ -170,7 +174,7 @@ export function installLeanEvents(
     const list = this[LISTENERS];
     if (list === undefined) return remove.call(this, type, callback, options);
     if (callback == null) return;
-    const at = find(list, type, callback, captureOf(options));
+    const at = find(list, { type, callback, capture: captureOf(options) });
     if (at >= 0) removeEntry(this, list[at]!);
     else if (count.call(this, type) > 0) remove.call(this, type, callback, options);
   };

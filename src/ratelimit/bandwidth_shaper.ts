@@ -99,17 +99,19 @@ function fullBucket(): Bucket {
   return { tokens: Infinity, lastMs: -Infinity };
 }
 
-/** Refills `bucket` at `perMs` up to `size` as of `nowMs`; returns its tokens. */
-function refill(bucket: Bucket, perMs: number, size: number, nowMs: number): number {
+/** Adds to `bucket` what it earned at `perMs` since it was last refilled, as of `nowMs`. */
+function refill(bucket: Bucket, perMs: number, nowMs: number): void {
   const elapsedMs = nowMs - bucket.lastMs;
-  let tokens = bucket.tokens;
   if (elapsedMs > 0) {
-    tokens += elapsedMs * perMs;
+    bucket.tokens += elapsedMs * perMs;
     bucket.lastMs = nowMs;
   }
-  if (tokens > size) tokens = size;
-  bucket.tokens = tokens;
-  return tokens;
+}
+
+/** Caps `bucket` at `size` tokens (its burst); returns its tokens. */
+function capAt(bucket: Bucket, size: number): number {
+  if (bucket.tokens > size) bucket.tokens = size;
+  return bucket.tokens;
 }
 
 /** Fair bandwidth caps per circuit, per peer and global. */
@@ -258,17 +260,20 @@ export class BandwidthShaper {
     if (circuitPerMs > 0) {
       const size = bucketSize(circuitPerMs, burstMs);
       if (want > size) want = size;
-      circuitTokens = refill(flow, circuitPerMs, size, nowMs);
+      refill(flow, circuitPerMs, nowMs);
+      circuitTokens = capAt(flow, size);
     }
     if (peerPerMs > 0) {
       const size = bucketSize(peerPerMs, burstMs);
       if (want > size) want = size;
-      peerTokens = refill(peer, peerPerMs, size, nowMs);
+      refill(peer, peerPerMs, nowMs);
+      peerTokens = capAt(peer, size);
     }
     if (globalPerMs > 0) {
       const size = bucketSize(globalPerMs, burstMs);
       if (want > size) want = size;
-      globalTokens = refill(this.#global, globalPerMs, size, nowMs);
+      refill(this.#global, globalPerMs, nowMs);
+      globalTokens = capAt(this.#global, size);
     }
     if (circuitTokens >= want && peerTokens >= want && globalTokens >= want) {
       if (circuitPerMs > 0) flow.tokens -= want;

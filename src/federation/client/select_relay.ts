@@ -154,11 +154,16 @@ export function hasReservationOn(node: Libp2p, relayPeerId: string): boolean {
   );
 }
 
+/** What {@linkcode waitForReservation} waits for, and how long. */
+interface ReservationWait {
+  readonly relayPeerId: string;
+  readonly timeoutMs: number;
+  readonly clock: Clock;
+}
+
 async function waitForReservation(
   node: Libp2p,
-  relayPeerId: string,
-  timeoutMs: number,
-  clock: Clock,
+  { relayPeerId, timeoutMs, clock }: ReservationWait,
 ): Promise<boolean> {
   if (hasReservationOn(node, relayPeerId)) return true;
   const done = Promise.withResolvers<boolean>();
@@ -208,7 +213,8 @@ export async function reserveViaSelect(
       });
       timeout.clear();
       const reserveTimeoutMs = options.reserveTimeoutMs ?? 10_000;
-      if (await waitForReservation(node, relay.peerId, reserveTimeoutMs, clock)) return relay;
+      const wait = { relayPeerId: relay.peerId, timeoutMs: reserveTimeoutMs, clock };
+      if (await waitForReservation(node, wait)) return relay;
       errors.push(`${relay.peerId}: no reservation`);
       await node.hangUp(connection.remotePeer).catch(() => {});
     } catch (error) {
