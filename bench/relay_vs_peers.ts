@@ -16,11 +16,12 @@
 //
 //   deno run -A bench/relay_vs_peers.ts [--only cpu|setup|reservations] [--clients deno,node,go,rust]
 //       [--relays hopd,stock,go] [--bytes 268435456] [--rounds 3] [--go-buffer BYTES]
-//       [--steps 1000,10000] [--hold 60] [--baseline DIR]
+//       [--steps 1000,10000] [--hold 60] [--baseline DIR] [--setup-rounds 2]
 //
 // --baseline DIR adds hopd run from another checkout (e.g. `git archive main` plus its
-// node_modules) to the cpu figure as "hopd-base", rotating with the others: a change to the
-// data path is measured against what it replaces in the same run.
+// node_modules) to the cpu and setup figures as "hopd-base", rotating with the others: a
+// change to the data path or the setup path is measured against what it replaces in the same
+// run (in the setup figure it gets its own clients, pinned like the others').
 //
 // Prints one JSON document (also written to bench/.out/relay_vs_peers.json).
 
@@ -69,6 +70,7 @@ const clientKinds = listArg<ClientKind>("--clients", CLIENT_KINDS);
 const relayNames = listArg<RelayName>("--relays", RELAY_NAMES);
 const ROUND_BYTES = numberArg("--bytes", 256 * MIB);
 const ROUNDS = numberArg("--rounds", 3);
+const SETUP_ROUNDS = numberArg("--setup-rounds", 2);
 const WARMUP_BYTES = 32 * MIB;
 const goBuffer = Deno.args.includes("--go-buffer") ? numberArg("--go-buffer", 0) : undefined;
 const STEPS = Deno.args.includes("--steps")
@@ -185,7 +187,15 @@ const programs = await buildPrograms(clientKinds.includes("rust"));
 log(`built: ${JSON.stringify(programs.versions)}`);
 const cpu = runs("cpu") ? await measureCpu(programs) : undefined;
 const setup = runs("setup")
-  ? await measureSetup({ programs, relayNames, hopdDenoFlags, goBuffer, log })
+  ? await measureSetup({
+    programs,
+    relayNames,
+    hopdDenoFlags,
+    goBuffer,
+    ...(baseline === undefined ? {} : { baseline }),
+    rounds: SETUP_ROUNDS,
+    log,
+  })
   : undefined;
 const reservations = runs("reservations")
   ? await measureReservations({

@@ -31,7 +31,6 @@ import { type GoRelay, pin, type Programs, startGoRelay } from "./_peers.ts";
 const TARGETS = 25;
 const DIALER_PROCESSES = 4;
 const RATE_PER_SECOND = 100;
-const ROUNDS = 2;
 const SECONDS_PER_ROUND = 5;
 const WARMUP_SECONDS = 3;
 const RELAY_CPU = "0";
@@ -44,6 +43,10 @@ export interface SetupInit {
   readonly relayNames: readonly RelayProcess["name"][];
   readonly hopdDenoFlags: string[];
   readonly goBuffer: number | undefined;
+  /** Another hopd checkout to run beside this one as "hopd-base" (see --baseline). */
+  readonly baseline?: string;
+  /** Rounds of SECONDS_PER_ROUND per relay, rotating the relays (--setup-rounds). */
+  readonly rounds: number;
   readonly log: (message: string) => void;
 }
 
@@ -65,6 +68,8 @@ interface Samples {
   inside: number[];
   buckets: Map<number, number>;
   relayCpuS: number;
+  /** Relay CPU ms per circuit of each round, for the spread. */
+  cpuMsPerRound: number[];
   wallS: number;
 }
 
@@ -120,7 +125,10 @@ async function measureRound(rig: Rig, into: Samples): Promise<void> {
   const before = relay.metricsUrl ? await scrape(relay.metricsUrl) : "";
   const cpu0 = await cpuSeconds(relay.pid);
   const reports = await drive(rig, RATE_PER_SECOND, SECONDS_PER_ROUND);
-  into.relayCpuS += (await cpuSeconds(relay.pid)) - cpu0;
+  const cpuS = (await cpuSeconds(relay.pid)) - cpu0;
+  into.relayCpuS += cpuS;
+  const okInRound = reports.reduce((sum, r) => sum + Number(r.ok), 0);
+  into.cpuMsPerRound.push(round((cpuS * 1000) / Math.max(1, okInRound)));
   for (const r of reports) {
     into.offered += Number(r.circuits);
     into.ok += Number(r.ok);
@@ -143,7 +151,7 @@ async function measureRound(rig: Rig, into: Samples): Promise<void> {
 
 function summarize(name: string, s: Samples) {
   let inside: Record<string, unknown> | null = null;
-  if (name === "hopd" && s.buckets.size > 0) {
+  if (name.startsWith("hopd") && s.buckets.size > 0) {
     const q = (p: number) => round(histogramQuantile(new Map(), s.buckets, p).value * 1000);
     inside = {
       how: "hopd_circuit_setup_seconds: CONNECT decoded → STATUS OK queued (interpolated)",
@@ -168,6 +176,7 @@ function summarize(name: string, s: Samples) {
     outsideOpenMs: quantiles(s.open),
     insideSetupMs: inside,
     relayCpuMsPerCircuit: round((s.relayCpuS * 1000) / Math.max(1, s.ok)),
+    relayCpuMsPerCircuitByRound: s.cpuMsPerRound,
     relayCpuShareOfOneCore: round(s.relayCpuS / s.wallS),
   };
 }
@@ -186,6 +195,15 @@ export async function measureSetup(init: SetupInit) {
       relays.push(relay);
       rigs.push(await startRig(relay));
     }
+    if (init.baseline !== undefined) {
+      const base = await startHopd(init.hopdDenoFlags, {
+        name: "hopd-base",
+        env: {},
+        checkout: init.baseline,
+      });
+      relays.push(base);
+      rigs.push(await startRig(base));
+    }
     for (const rig of rigs) await drive(rig, 20, WARMUP_SECONDS); // JIT, not measured
     const samples = new Map<Rig, Samples>(rigs.map((r) => [r, {
       offered: 0,
@@ -198,9 +216,10 @@ export async function measureSetup(init: SetupInit) {
       inside: [],
       buckets: new Map(),
       relayCpuS: 0,
+      cpuMsPerRound: [],
       wallS: 0,
     }]));
-    for (let r = 0; r < ROUNDS; r++) {
+    for (let r = 0; r < init.rounds; r++) {
       for (let k = 0; k < rigs.length; k++) {
         const rig = rigs[(r + k) % rigs.length]!;
         await measureRound(rig, samples.get(rig)!);
@@ -211,7 +230,7 @@ export async function measureSetup(init: SetupInit) {
     for (const rig of rigs) figures[rig.relay.name] = summarize(rig.relay.name, samples.get(rig)!);
     return {
       ratePerSecond: RATE_PER_SECOND,
-      rounds: ROUNDS,
+      rounds: init.rounds,
       secondsPerRound: SECONDS_PER_ROUND,
       pinning: `relay on CPU ${RELAY_CPU}; targets, dialers on CPU ${CLIENT_CPU} (taskset -a)`,
       clients: `${TARGETS} targets in one process, ${DIALER_PROCESSES} dialer processes; ` +
