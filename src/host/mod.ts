@@ -32,6 +32,7 @@ import { PatchWarnings } from "./patch_warnings.ts";
 import { probeConnectionPatches } from "./patch_probe.ts";
 import { unnegotiatedStreamsSupported } from "./pipelined_stream.ts";
 import { ownAddrsConfirmed } from "./own_addrs.ts";
+import { skipRedundantMerges } from "./peer_store_merges.ts";
 import { UnpooledMemoryDatastore } from "./unpooled.ts";
 import { libp2pLogger } from "./quiet_logger.ts";
 import type { GossipSub, GossipSubComponents } from "@libp2p/gossipsub";
@@ -289,6 +290,9 @@ export async function createHost(init: HostInit): Promise<Host> {
     });
   }
   if (!linearConnectionListing(libp2p)) warnings.notApplied("connection_list");
+  if (!skipRedundantMerges(libp2p.peerStore, { maxPeerAgeMs: connections.peerTtlMs })) {
+    warnings.notApplied("peer_store_merges");
+  }
   return {
     libp2p,
     ...(init.pubsub === undefined ? {} : { pubsub: libp2p.services.pubsub }),

@@ -22,6 +22,7 @@ export type HostPatch =
   | "yamux_frames"
   | "lean_events"
   | "connection_list"
+  | "peer_store_merges"
   | "own_addrs"
   | "guarded_listeners"
   | "pipelined_stream"
@@ -39,6 +40,8 @@ export const PATCH_FALLBACKS: Readonly<Record<HostPatch, string>> = {
     "listeners (src/host/lean_events.ts)",
   connection_list: "libp2p's connection manager changed shape: connection listing stays " +
     "quadratic (src/host/connection_list.ts)",
+  peer_store_merges: "js-libp2p is not the version the peer store workaround was checked " +
+    "against: every inbound stream rewrites its peer's record (src/host/peer_store_merges.ts)",
   own_addrs: "libp2p's address manager changed shape: listen addresses on public IPs stay " +
     "unannounced until confirmed (set node.announce; src/host/own_addrs.ts)",
   guarded_listeners: "a libp2p listener of an unknown shape is not behind the socket guard " +

@@ -16,7 +16,12 @@ export const PATCHED_PACKAGES: Readonly<
 > = {
   "libp2p": {
     version: "3.3.11",
-    workarounds: ["connection_list.ts", "own_addrs.ts", "pipelined_stream.ts"],
+    workarounds: [
+      "connection_list.ts",
+      "own_addrs.ts",
+      "peer_store_merges.ts",
+      "pipelined_stream.ts",
+    ],
   },
   "main-event": { version: "1.0.5", workarounds: ["lean_events.ts"] },
   "@libp2p/utils": { version: "7.4.1", workarounds: ["lean_events.ts"] },
