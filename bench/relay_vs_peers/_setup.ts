@@ -68,6 +68,10 @@ interface Samples {
   inside: number[];
   buckets: Map<number, number>;
   relayCpuS: number;
+  /** CPU seconds of the client processes (targets and dialers, CPU 1). */
+  clientCpuS: number;
+  /** The relay's read and write system calls (/proc/<pid>/io syscr, syscw). */
+  syscalls: { reads: number; writes: number };
   /** Relay CPU ms per circuit of each round, for the spread. */
   cpuMsPerRound: number[];
   wallS: number;
@@ -83,6 +87,13 @@ function quantiles(values: number[]) {
     p50: round(percentile(values, 50)),
     p99: round(percentile(values, 99)),
   };
+}
+
+/** A process's read and write system calls so far (all threads), from /proc/<pid>/io. */
+async function syscalls(pid: number): Promise<{ reads: number; writes: number }> {
+  const text = await Deno.readTextFile(`/proc/${pid}/io`);
+  const field = (name: string) => Number(text.match(new RegExp(`^${name}: (\\d+)`, "m"))?.[1]);
+  return { reads: field("syscr"), writes: field("syscw") };
 }
 
 async function startRig(relay: RelayProcess): Promise<Rig> {
@@ -123,9 +134,18 @@ async function measureRound(rig: Rig, into: Samples): Promise<void> {
   const go = relay.name === "go" ? relay as GoRelay : undefined;
   await go?.resetSetup();
   const before = relay.metricsUrl ? await scrape(relay.metricsUrl) : "";
+  const clients = [rig.targets, ...rig.dialers].map((c) => c.pid);
+  const clientCpu = async () =>
+    (await Promise.all(clients.map(cpuSeconds))).reduce((a, b) => a + b);
+  const clientCpu0 = await clientCpu();
+  const io0 = await syscalls(relay.pid);
   const cpu0 = await cpuSeconds(relay.pid);
   const reports = await drive(rig, RATE_PER_SECOND, SECONDS_PER_ROUND);
   const cpuS = (await cpuSeconds(relay.pid)) - cpu0;
+  into.clientCpuS += (await clientCpu()) - clientCpu0;
+  const io1 = await syscalls(relay.pid);
+  into.syscalls.reads += io1.reads - io0.reads;
+  into.syscalls.writes += io1.writes - io0.writes;
   into.relayCpuS += cpuS;
   const okInRound = reports.reduce((sum, r) => sum + Number(r.ok), 0);
   into.cpuMsPerRound.push(round((cpuS * 1000) / Math.max(1, okInRound)));
@@ -177,6 +197,13 @@ function summarize(name: string, s: Samples) {
     insideSetupMs: inside,
     relayCpuMsPerCircuit: round((s.relayCpuS * 1000) / Math.max(1, s.ok)),
     relayCpuMsPerCircuitByRound: s.cpuMsPerRound,
+    // What the same clients spent per circuit through this relay: a relay that sends more
+    // messages (window updates, separate frames) costs its clients more, on the core they share.
+    relaySyscallsPerCircuit: {
+      reads: round(s.syscalls.reads / Math.max(1, s.ok), 1),
+      writes: round(s.syscalls.writes / Math.max(1, s.ok), 1),
+    },
+    clientCpuMsPerCircuit: round((s.clientCpuS * 1000) / Math.max(1, s.ok)),
     relayCpuShareOfOneCore: round(s.relayCpuS / s.wallS),
   };
 }
@@ -216,6 +243,8 @@ export async function measureSetup(init: SetupInit) {
       inside: [],
       buckets: new Map(),
       relayCpuS: 0,
+      clientCpuS: 0,
+      syscalls: { reads: 0, writes: 0 },
       cpuMsPerRound: [],
       wallS: 0,
     }]));
