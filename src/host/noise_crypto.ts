@@ -15,11 +15,21 @@
  * while relaying, in a CPU profile). `relayNoise()` hands such messages to the cipher as the
  * list. Everything else is the default.
  *
+ * Reading: noise's length-prefixed decoder asks its length reader for the next message's
+ * 2-byte length until the buffer runs out, and the reader says "not enough bytes" by throwing
+ * a `RangeError` that the decoder catches: every socket read ends in an error object with its
+ * stack trace (3 µs each in a micro-benchmark at the depth of a socket read; 11% of hopd's
+ * JavaScript time in a CPU profile at 100 circuits/s, where reads are small and many).
+ * {@linkcode readLengthsWithoutThrowing} gives the decoder a reader that answers 0 instead:
+ * a 0-byte message needs 2 bytes, so the decoder waits for more exactly as it did.
+ *
  * It also marks each connection's socket wrapper and secured stream lean (lean_events.ts).
  * A secured stream not shaped as noise 17's is left as it is and the host warns once
  * (patch_warnings.ts). Version guard: @libp2p/noise 17.0.3 (versions.ts). Upstream fix:
  * noise's encrypt returning the ciphertext and tag as a list, and its decrypt handing a
- * `Uint8ArrayList` to a cipher that takes one instead of joining it.
+ * `Uint8ArrayList` to a cipher that takes one instead of joining it, and @libp2p/utils'
+ * `LengthPrefixedDecoder` asking its length reader how many bytes it needs instead of
+ * catching a `RangeError`.
  *
  * @module
  */
@@ -114,9 +124,35 @@ export function isDecryptUnjoined(stream: unknown): boolean {
   return typeof decrypt === "function" && (decrypt as { [UNJOINED]?: boolean })[UNJOINED] === true;
 }
 
+/** The part of @libp2p/utils 7's `LengthPrefixedDecoder` (noise's `decoder`) this touches. */
+interface LengthDecoderLike {
+  lengthDecoder?: (data: Uint8Array | Uint8ArrayList) => number;
+}
+
+/** The Noise length prefix: a 16-bit big-endian integer. */
+const LENGTH_PREFIX_BYTES = 2;
+
 /**
- * `noise()` with {@link relayNoiseCrypto} and {@link decryptWithoutJoining} on every secured
- * connection.
+ * Makes a secured noise stream's decoder read message lengths without throwing when fewer
+ * than two bytes are buffered (see the module doc).
+ *
+ * @param stream A secured connection from `secureInbound` / `secureOutbound`.
+ * @returns False when the stream has no decoder shaped as @libp2p/utils 7's (nothing is
+ *   changed).
+ */
+export function readLengthsWithoutThrowing(stream: unknown): boolean {
+  const decoder = (stream as { decoder?: LengthDecoderLike } | null)?.decoder;
+  const original = decoder?.lengthDecoder;
+  if (typeof original !== "function") return false;
+  decoder!.lengthDecoder = (data) =>
+    // 0 is "wait": the decoder needs 2 + 0 bytes, more than it holds, and stops.
+    data.byteLength < LENGTH_PREFIX_BYTES ? 0 : original(data);
+  return true;
+}
+
+/**
+ * `noise()` with {@link relayNoiseCrypto}, {@link decryptWithoutJoining} and
+ * {@link readLengthsWithoutThrowing} on every secured connection.
  *
  * @param init Options for `noise()`; `crypto` is set here.
  * @param warnings Told when a connection's objects are not of the shape expected.
@@ -149,7 +185,11 @@ function forRelay<A extends unknown[], R extends { connection: unknown; remotePe
     if (!leanEvents(args[0])) warnings?.notApplied("lean_events");
     const secured = await secure(...args);
     if (!leanEvents(secured.connection)) warnings?.notApplied("lean_events");
-    if (!decryptWithoutJoining(secured.connection)) warnings?.notApplied("noise_decrypt");
+    if (
+      !decryptWithoutJoining(secured.connection) || !readLengthsWithoutThrowing(secured.connection)
+    ) {
+      warnings?.notApplied("noise_decrypt");
+    }
     secured.remotePeer = unpooledPeerId(secured.remotePeer);
     return secured;
   };

@@ -33,7 +33,8 @@ export const PATCH_FALLBACKS: Readonly<Record<HostPatch, string>> = {
   coalesce_writes: "@libp2p/tcp's connection changed shape: each Noise message is written " +
     "with one system call per fragment (src/host/coalesce_writes.ts)",
   noise_decrypt: "@libp2p/noise's secured stream changed shape: a Noise message spanning two " +
-    "reads is joined before it is decrypted (src/host/noise_crypto.ts)",
+    "reads is joined before it is decrypted, and every read ends in a thrown RangeError " +
+    "(src/host/noise_crypto.ts)",
   yamux_frames: "@libp2p/yamux changed shape: frames are not capped at one Noise message " +
     "(rust-libp2p peers refuse frames above 1 MiB; src/host/yamux_frames.ts)",
   lean_events: "main-event's TypedEventEmitter changed shape: libp2p keeps its heavier " +

@@ -24,7 +24,7 @@ export const PATCHED_PACKAGES: Readonly<
     ],
   },
   "main-event": { version: "1.0.5", workarounds: ["lean_events.ts"] },
-  "@libp2p/utils": { version: "7.4.1", workarounds: ["lean_events.ts"] },
+  "@libp2p/utils": { version: "7.4.1", workarounds: ["lean_events.ts", "noise_crypto.ts"] },
   "@libp2p/tcp": {
     version: "11.0.28",
     workarounds: ["coalesce_writes.ts", "guarded_listeners.ts"],
