@@ -14,12 +14,19 @@
 // --profile FILE: hopd runs with the V8 inspector and a CPU profile is taken over each
 // flooded measurement; FILE gets their summary (self time by package and function) as JSON.
 // The CPU seconds hopd and the attacker used in each measurement are printed in any case.
+// --pin: the relay the pair uses gets CPU 0 to itself; this process (the pair), the attacker
+// and the decoy share CPU 1 (taskset), so what the flood costs the pair through the relay is
+// apart from what the attacker's own CPU costs it. Without --pin every process shares both
+// cores, as in the issue's probe. --attacker-nice N runs the attacker (and the decoy) at nice N
+// (default 0); --attacker-idle runs them in the SCHED_IDLE class (chrt --idle 0): the pair has
+// CPU 1 first and they get what it leaves (nice 19 is not enough for a latency-bound pair: a
+// waking pair still waits out the attacker's slice).
 // --decoy: the control. A second hopd is started, and each run adds a measurement while the
 // attacker floods the decoy instead (decoyShare): what the flood costs the pair through the
 // machine alone (the attacker's CPU, the decoy's), with the pair's relay spared.
 //
 //   deno run -A bench/flood_throughput.ts [--mode bulk] [--mib 32] [--runs 3]
-//   deno run -A bench/flood_throughput.ts --mode echo [--seconds 8] [--runs 3]
+//   deno run -A bench/flood_throughput.ts --mode echo [--seconds 8] [--runs 3] [--decoy] [--pin]
 //
 // Prints one JSON document.
 // @ts-types="../tests/interop/relay_echo_client.d.ts"
@@ -33,10 +40,37 @@ import { cpuSeconds } from "./relay_vs_stock/_proc.ts";
 const REPO_ROOT = new URL("../", import.meta.url).pathname;
 const GOAL_SHARE = 0.8;
 
-async function startHopd(inspectPort: number | undefined) {
+/**
+ * `deno args` as a command, under `taskset -c cpu` and at `niceness` when given; niceness
+ * "idle" is the SCHED_IDLE class (`chrt --idle 0`): it runs only when nothing else on its CPU
+ * wants to, and any other task that wakes preempts it at once.
+ */
+function placed(
+  args: string[],
+  cpu: string | undefined,
+  niceness: number | "idle" = 0,
+): { program: string; args: string[] } {
+  const command = [
+    ...(niceness === "idle"
+      ? ["chrt", "--idle", "0"]
+      : niceness === 0
+      ? []
+      : ["nice", "-n", String(niceness)]),
+    ...(cpu === undefined ? [] : ["taskset", "-c", cpu]),
+    Deno.execPath(),
+    ...args,
+  ];
+  return { program: command[0]!, args: command.slice(1) };
+}
+
+async function startHopd(
+  inspectPort: number | undefined,
+  cpu: string | undefined,
+  niceness: number | "idle" = 0,
+) {
   const dataDir = await Deno.makeTempDir({ prefix: "hopd-flood-" });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
+  const command = placed(
+    [
       "run",
       ...(inspectPort === undefined ? [] : [`--inspect=127.0.0.1:${inspectPort}`]),
       "-P=hopd",
@@ -56,6 +90,11 @@ async function startHopd(inspectPort: number | undefined) {
       "--listen",
       "/ip6/::1/tcp/0",
     ],
+    cpu,
+    niceness,
+  );
+  const child = new Deno.Command(command.program, {
+    args: command.args,
     cwd: REPO_ROOT,
     // Unlimited circuits so the echo measures throughput, not the circuit data limit.
     env: { HOPD_RELAY_CIRCUIT_DATA: "0", HOPD_RELAY_CIRCUIT_DURATION: "0" },
@@ -112,13 +151,29 @@ const profileAt = Deno.args.includes("--profile")
   ? Deno.args[Deno.args.indexOf("--profile") + 1]
   : undefined;
 const decoy = Deno.args.includes("--decoy");
+const pinned = Deno.args.includes("--pin");
+const attackerNice: number | "idle" = Deno.args.includes("--attacker-idle")
+  ? "idle"
+  : numberArg("--attacker-nice", 0);
+// With --pin: the pair's relay alone on CPU 0; everything else on CPU 1.
+const RELAY_CPU = pinned ? "0" : undefined;
+const OTHERS_CPU = pinned ? "1" : undefined;
+if (OTHERS_CPU !== undefined) {
+  // This process holds the pair; its threads and the ones it starts later stay on CPU 1.
+  const taskset = await new Deno.Command("taskset", {
+    args: ["-a", "-p", "-c", OTHERS_CPU, String(Deno.pid)],
+    stdout: "null",
+  }).output();
+  if (!taskset.success) throw new Error("taskset could not pin this process");
+}
 const bytes = mib * 1_048_576;
 const inspectPort = profileAt === undefined ? undefined : freePort();
-const hopd = await startHopd(inspectPort);
+const hopd = await startHopd(inspectPort, RELAY_CPU);
 // The control: a second hopd, which the attacker floods instead while the pair still uses the
 // first. The machine carries the same flood; only the relay the pair uses is spared it.
 const decoyInspectPort = decoy && profileAt !== undefined ? freePort() : undefined;
-const decoyHopd = decoy ? await startHopd(decoyInspectPort) : undefined;
+// The decoy is part of the flood's load on the machine: it sits with the attacker.
+const decoyHopd = decoy ? await startHopd(decoyInspectPort, OTHERS_CPU, attackerNice) : undefined;
 const profiler = inspectPort === undefined ? undefined : await Profiler.open(inspectPort);
 const decoyProfiler = decoyInspectPort === undefined
   ? undefined
@@ -163,8 +218,8 @@ async function measured(kind: "quiet" | "flooded"): Promise<number> {
 async function duringFlood(target: { addrs: string[] }, run: () => Promise<number>) {
   const v6 = target.addrs.find((a) => a.startsWith("/ip6/"))!;
   const v6Port = /\/tcp\/(\d+)/.exec(v6)![1];
-  const attacker = new Deno.Command(Deno.execPath(), {
-    args: [
+  const command = placed(
+    [
       "run",
       "-A",
       "bench/flood/attacker.ts",
@@ -179,6 +234,11 @@ async function duringFlood(target: { addrs: string[] }, run: () => Promise<numbe
       "--seconds",
       String(mode === "echo" ? seconds + 2 : 8),
     ],
+    OTHERS_CPU,
+    attackerNice,
+  );
+  const attacker = new Deno.Command(command.program, {
+    args: command.args,
     cwd: REPO_ROOT,
     stdin: "null",
     stdout: "piped",
@@ -253,6 +313,9 @@ try {
       ...(mode === "echo" ? { secondsPerMeasure: seconds } : { mibPerEcho: mib }),
       runs,
       attackerLoops: { peers, raw: raws },
+      placement: pinned
+        ? `relay on CPU ${RELAY_CPU}; pair, attacker and decoy (nice ${attackerNice}) on CPU ${OTHERS_CPU}`
+        : `unpinned: every process on both cores, attacker at nice ${attackerNice}`,
       quiet: quiet.map((x) => Number(x.toFixed(1))),
       flooded: flooded.map((x) => Number(x.toFixed(1))),
       share: Number(share.toFixed(3)),
