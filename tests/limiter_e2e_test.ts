@@ -113,6 +113,57 @@ Deno.test("a flood of clients from one IP is refused beyond its connection and r
   }
 });
 
+Deno.test("an IP past its reservation rate with fresh identities is refused at accept, before any handshake, while another IP reserves", async () => {
+  const hopd = await spawnHopd({
+    loopbackListeners: false,
+    args: DUAL_STACK_LISTEN,
+    env: {
+      // Two reservations per IP, then one per 10 s: nothing refills during the test.
+      HOPD_LIMITS_RESERVATIONS_PER_IP: "1/10s",
+      HOPD_LIMITS_RESERVATIONS_PER_IP_BURST: "2",
+      HOPD_LIMITS_RESERVATION_FLOOD_REFUSALS: "2",
+    },
+  });
+  try {
+    const attacker = tcpAddr(hopd.listenAddrs, "ip6");
+    const client = tcpAddr(hopd.listenAddrs, "ip4");
+    // One fresh identity after another from ::1: the burst is granted, then two RESERVEs are
+    // refused for the per-IP rate, which makes ::1 flooding.
+    const outcomes: boolean[] = [];
+    for (let i = 0; i < 4; i++) outcomes.push(await canReserve(attacker));
+    assert.deepEqual(outcomes, [true, true, false, false]);
+    const before = await scrapeMetrics(hopd.opsUrl);
+    assert.equal(
+      sampleSum(before, "hopd_rate_limited_total", { limiter: "reservation", reason: "rate_ip" }),
+      2,
+    );
+
+    // The next fresh identity from ::1 is reset when its socket is accepted: no Noise
+    // handshake, no RESERVE reaches the relay.
+    assert.equal(await canReserve(attacker), false);
+    const after = await scrapeMetrics(hopd.opsUrl);
+    assert.ok(
+      sampleSum(after, "hopd_socket_refusals_total", { reason: "reservation_quota" }) >= 1,
+      "the socket guard did not refuse the flooding IP's connection",
+    );
+    assert.ok(
+      sampleSum(after, "hopd_rate_limited_total", {
+        limiter: "connection",
+        reason: "reservation_quota",
+      }) >= 1,
+    );
+    assert.equal(
+      sampleSum(after, "hopd_rate_limited_total", { limiter: "reservation", reason: "rate_ip" }),
+      2,
+      "a RESERVE of the flooding IP reached the relay",
+    );
+    // A client from another address still reserves.
+    assert.equal(await canReserve(client), true);
+  } finally {
+    assert.equal((await hopd.stop()).code, 0);
+  }
+});
+
 Deno.test("the ops server answers 429 with Retry-After past http_requests_per_ip, but never throttles /ready and /metrics", async () => {
   const hopd = await spawnHopd({
     env: { HOPD_LIMITS_HTTP_REQUESTS_PER_IP: "1/s", HOPD_LIMITS_HTTP_REQUESTS_PER_IP_BURST: "3" },

@@ -208,6 +208,11 @@ export interface ResolvedLimitsConfig {
    * bound).
    */
   readonly maxTrackedKeys: number;
+  /**
+   * `limits.reservation_flood_refusals`: RESERVE refusals for the per-IP rate within 10 s that
+   * make an IP pay a reservation token per new connection at accept (0 = off).
+   */
+  readonly reservationFloodRefusals: number;
   /** Widest CIDR bans (shortest prefixes) allowed without force, per family. */
   readonly banPrefixMinV4: number;
   /**
@@ -614,6 +619,7 @@ export function resolveConfig(file: ConfigFile): ResolvedConfig {
       bandwidthGlobalBytesPerSecond: bytes(limits.bandwidth_global),
       bandwidthBurstMs: ms(limits.bandwidth_burst),
       maxTrackedKeys: limits.max_tracked_keys,
+      reservationFloodRefusals: limits.reservation_flood_refusals,
       banPrefixMinV4: limits.ban_prefix_min_v4,
       banPrefixMinV6: limits.ban_prefix_min_v6,
     },

@@ -255,6 +255,10 @@ const limitsSection = z.strictObject({
   reservations_per_peer_burst: burst(10, "reservations_per_peer"),
   reservations_per_ip: rate("5/s", "RESERVE requests per remote IP."),
   reservations_per_ip_burst: burst(40, "reservations_per_ip"),
+  reservation_flood_refusals: count(
+    8,
+    "An IP whose RESERVE requests were refused for reservations_per_ip this many times in 10 s is flooding: for the next 10 s each new connection from it takes one of its reservation tokens when accepted, before any handshake, and is reset when none is left (its RESERVE then uses the token it paid). Peers behind one NAT that stay within reservations_per_ip are never affected. 0 = off.",
+  ),
   reservations_global: rate("200/s", "RESERVE requests in total."),
   reservations_global_burst: burst(1_000, "reservations_global"),
   circuits_per_peer: rate("5/s", "CONNECT requests per initiating peer."),

@@ -19,6 +19,12 @@ export const BANDWIDTH_SCAN_INTERVAL_MS = 250;
  * slow cap or a small fair share still grants whole pieces instead of many tiny ones.
  */
 export const BANDWIDTH_MIN_BURST_BYTES = 16_384;
+/**
+ * The window of the reservation flood gate: `limits.reservation_flood_refusals` RESERVE
+ * refusals (per-IP rate) within it make an IP flooding, and it stays so until a whole window
+ * passes without one.
+ */
+export const RESERVATION_FLOOD_WINDOW_MS = 10_000;
 /** File name of the persisted ban list inside the data directory. */
 export const BANS_FILE_NAME = "bans.json";
 /** Version written into the ban list file. */

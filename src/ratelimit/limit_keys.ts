@@ -89,6 +89,12 @@ export function validateLimiterConfig(config: ResolvedLimiterConfig): AccessList
   checkPrefix("subnetPrefixV4", config.subnetPrefixV4, 32);
   checkPrefix("subnetPrefixV6", config.subnetPrefixV6, 128);
   checkMaxKeys("maxTrackedKeys", config.maxTrackedKeys);
+  const floodRefusals = config.reservationFloodRefusals;
+  if (!Number.isInteger(floodRefusals) || floodRefusals < 0) {
+    throw new RangeError(
+      `'reservationFloodRefusals' must be an integer ≥ 0: current value is ${floodRefusals}`,
+    );
+  }
   return new AccessList(config.access);
 }
 

@@ -28,6 +28,7 @@ import {
 } from "./limit_keys.ts";
 import { TokenBucket } from "./token_bucket.ts";
 import type { Clock } from "../clock/mod.ts";
+import { RESERVATION_FLOOD_WINDOW_MS } from "./constants.ts";
 
 const OK: CheckResult = Object.freeze({ ok: true });
 const L_CONNECTION = 0;
@@ -42,6 +43,7 @@ const REASON_INDEX: Record<RefusalReason, number> = {
   rate_subnet: 3,
   rate_peer: 4,
   rate_global: 5,
+  reservation_quota: 6,
 };
 
 /** IPv4-mapped IPv6 text counts as its IPv4 address. */
@@ -68,6 +70,12 @@ export class RateLimiter implements Limiter {
   #circPeer: KeyedLimiter;
   #circGlobal: TokenBucket;
   #httpIp: KeyedLimiter;
+  // The reservation flood gate (see ResolvedLimiterConfig.reservationFloodRefusals): per IP,
+  // the RESERVE refusals it may still have before it is flooding; until when each flooding
+  // IP is so; and the reservation tokens its accepted connections paid and have not used.
+  #resFloodStrikes: KeyedLimiter;
+  #floodingUntilMs = new Map<string, number>();
+  #prepaid = new Map<string, number>();
 
   /**
    * @param config Resolved settings.
@@ -87,6 +95,7 @@ export class RateLimiter implements Limiter {
     this.#resIp = keyed();
     this.#circPeer = keyed();
     this.#httpIp = keyed();
+    this.#resFloodStrikes = keyed();
     this.#connGlobal = new TokenBucket(0, 0, now);
     this.#resGlobal = new TokenBucket(0, 0, now);
     this.#circGlobal = new TokenBucket(0, 0, now);
@@ -128,6 +137,21 @@ export class RateLimiter implements Limiter {
       perSubnet.refund(subnet);
       return this.#refuse(L_CONNECTION, "rate_global", this.#connGlobal.retryAfterMs(now));
     }
+    if (this.#floodingUntilMs.size > 0 && this.#flooding(key, now)) {
+      // Refused here, before the handshake, the connection costs the relay an accept only;
+      // its connection tokens stay taken (the attempt was made).
+      const reservations = this.#resIp;
+      if (!reservations.take(key, now)) {
+        return this.#refuse(
+          L_CONNECTION,
+          "reservation_quota",
+          reservations.retryAfterMs(key, now),
+        );
+      }
+      // Connections that never reserve bank no more than one burst.
+      const paid = this.#prepaid.get(key) ?? 0;
+      this.#prepaid.set(key, Math.min(paid + 1, Math.max(1, reservations.burst)));
+    }
     return OK;
   }
 
@@ -147,16 +171,45 @@ export class RateLimiter implements Limiter {
     }
     const perIp = this.#resIp;
     const key = ip === undefined ? "" : ipKey(ip);
-    if (ip !== undefined && !perIp.take(key, now)) {
+    // A connection of a flooding IP paid its reservation token when it was accepted.
+    const paid = ip === undefined ? 0 : this.#prepaid.get(key) ?? 0;
+    if (paid > 0) {
+      if (paid === 1) this.#prepaid.delete(key);
+      else this.#prepaid.set(key, paid - 1);
+    } else if (ip !== undefined && !perIp.take(key, now)) {
       perPeer.refund(peerId);
+      this.#strike(key, now);
       return this.#refuse(L_RESERVATION, "rate_ip", perIp.retryAfterMs(key, now));
     }
     if (!this.#resGlobal.take(now)) {
       perPeer.refund(peerId);
-      if (ip !== undefined) perIp.refund(key);
+      if (paid > 0) this.#prepaid.set(key, paid);
+      else if (ip !== undefined) perIp.refund(key);
       return this.#refuse(L_RESERVATION, "rate_global", this.#resGlobal.retryAfterMs(now));
     }
     return OK;
+  }
+
+  /** A RESERVE of the IP keyed `key` was refused for the per-IP rate. */
+  #strike(key: string, now: number): void {
+    if (this.#config.reservationFloodRefusals === 0) return;
+    const flooding = this.#floodingUntilMs.has(key);
+    // The bucket holds the refusals left before flooding: the Nth in a window empties it.
+    const strikes = this.#resFloodStrikes;
+    if (!flooding && strikes.take(key, now) && strikes.tokens(key, now) >= 1) return;
+    // Bounded as every table is: past the bound a new IP is not marked (it keeps the rates).
+    if (!flooding && this.#floodingUntilMs.size >= this.#config.maxTrackedKeys) return;
+    this.#floodingUntilMs.set(key, now + RESERVATION_FLOOD_WINDOW_MS);
+  }
+
+  /** Whether the IP keyed `key` is flooding RESERVE requests now; forgets it once it is not. */
+  #flooding(key: string, now: number): boolean {
+    const until = this.#floodingUntilMs.get(key);
+    if (until === undefined) return false;
+    if (now < until) return true;
+    this.#floodingUntilMs.delete(key);
+    this.#prepaid.delete(key);
+    return false;
   }
 
   checkCircuit(srcPeerId: string, ip: string | undefined, dstPeerId: string): CheckResult {
@@ -239,6 +292,7 @@ export class RateLimiter implements Limiter {
     const now = this.#now();
     let dropped = 0;
     for (const table of this.#tables().values()) dropped += table.sweep(now);
+    for (const key of [...this.#floodingUntilMs.keys()]) this.#flooding(key, now);
     this.bans.sweep(now);
     // A failed save (a read-only or full disk) is tried again until the bans are on disk.
     if (this.bans.saveError !== undefined) void this.bans.save();
@@ -248,6 +302,7 @@ export class RateLimiter implements Limiter {
   trackedKeys(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const [name, table] of this.#tables()) out[name] = table.size;
+    out.reservation_flooding_ips = this.#floodingUntilMs.size;
     return out;
   }
 
@@ -259,6 +314,7 @@ export class RateLimiter implements Limiter {
       ["reservations_per_ip", this.#resIp],
       ["circuits_per_peer", this.#circPeer],
       ["http_requests_per_ip", this.#httpIp],
+      ["reservation_flood_strikes", this.#resFloodStrikes],
     ]);
   }
 
@@ -296,6 +352,16 @@ export class RateLimiter implements Limiter {
     set(this.#circPeer, "circuitsPerPeer");
     set(this.#circGlobal, "circuitsGlobal");
     set(this.#httpIp, "httpRequestsPerIp");
+    // N refusals per window, N at once: the bucket is empty after N refusals in a window.
+    const floodRefusals = config.reservationFloodRefusals;
+    this.#resFloodStrikes.setRate(
+      floodRefusals / (RESERVATION_FLOOD_WINDOW_MS / 1000),
+      floodRefusals,
+    );
+    if (floodRefusals === 0) {
+      this.#floodingUntilMs.clear();
+      this.#prepaid.clear();
+    }
     this.shaper.setCaps(config.bandwidth);
     this.shaper.setFactor(factor, this.#throttleUntilMs);
   }

@@ -47,6 +47,7 @@ export function limiterConfigFrom(
     subnetPrefixV4: relay.subnetPrefixV4,
     subnetPrefixV6: relay.subnetPrefixV6,
     maxTrackedKeys: limits.maxTrackedKeys,
+    reservationFloodRefusals: limits.reservationFloodRefusals,
     access: {
       denyPeers: access.denyPeers,
       denyCidrs: access.denyCidrs,

@@ -26,6 +26,7 @@ export const REFUSAL_REASONS: readonly RefusalReason[] = [
   "rate_subnet",
   "rate_peer",
   "rate_global",
+  "reservation_quota",
 ];
 
 /** What the metrics read at scrape time. */

@@ -106,6 +106,13 @@ export interface ResolvedLimiterConfig {
   readonly subnetPrefixV6: number;
   /** Most keys each per-IP, per-subnet or per-peer table tracks. */
   readonly maxTrackedKeys: number;
+  /**
+   * RESERVE refusals for the per-IP rate within RESERVATION_FLOOD_WINDOW_MS after which an IP
+   * is flooding: until the window passes without such a refusal, `checkConnection` takes one
+   * of the IP's reservation tokens for each new connection (refusing with
+   * `"reservation_quota"` when none is left) and the connection's RESERVE uses it. 0 = off.
+   */
+  readonly reservationFloodRefusals: number;
   /** Deny and allow lists (allowlisted peers and IPs skip rates and bandwidth caps). */
   readonly access: AccessListConfig;
 }
@@ -127,7 +134,8 @@ export type RefusalReason =
   | "rate_ip"
   | "rate_subnet"
   | "rate_peer"
-  | "rate_global";
+  | "rate_global"
+  | "reservation_quota";
 
 /** The answer of a check. `retryAfterMs` is set for rate refusals. */
 export type CheckResult =
@@ -146,7 +154,8 @@ export interface Limiter {
   /**
    * Admission of a new inbound connection, before the handshake (the gater's
    * `denyInboundConnection`): ban and deny on the IP, then per-IP, per-subnet and global
-   * connection rates (allowlisted IPs skip the rates).
+   * connection rates (allowlisted IPs skip the rates); then, from an IP that is flooding
+   * RESERVE requests (see `reservationFloodRefusals`), one of its reservation tokens.
    *
    * @param ip Remote IP (IPv4, IPv6 or IPv4-mapped IPv6 text).
    * @returns `{ ok: true }` or the refusal.
