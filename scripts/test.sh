@@ -10,7 +10,12 @@
 # tests beside the code, nothing installed, no end-to-end run.
 #
 # The phases (see main below):
-#   parallel  every test file at once, except the timing-sensitive ones;
+#   unit      the unit tests beside the code (src/), in parallel; with TEST_COVERAGE_DIR set
+#             (an absolute path, as .ci/run sets it) they write their coverage profiles there,
+#             which `deno task coverage --report DIR` reads: CI runs them once, not twice;
+#   parallel  every other test file at once, except the timing-sensitive ones (kept out of the
+#             unit phase so its coverage does not reach the end-to-end tests' hopd children,
+#             which inherit DENO_COVERAGE_DIR and would write, and slow down, under coverage);
 #   serial    the bandwidth caps (with their own CPU hogs) and the load-test smoke, alone:
 #             they measure rates over seconds, which the other tests would skew;
 #   interop   go-, rust- and js-libp2p clients through hopd (`deno task interop`).
@@ -84,7 +89,12 @@ summarize() {
 
 main() {
   local serial=(tests/bandwidth_e2e_test.ts tests/load_test_smoke_test.ts)
-  phase parallel deno test -A --parallel "${serial[@]/#/--ignore=}"
+  local coverage=()
+  if [[ -n "${TEST_COVERAGE_DIR:-}" ]]; then
+    coverage=("--coverage=${TEST_COVERAGE_DIR}" --coverage-raw-data-only)
+  fi
+  phase unit deno test -A --parallel "${coverage[@]}" src/
+  phase parallel deno test -A --parallel --ignore=src/ "${serial[@]/#/--ignore=}"
   phase serial deno test -A "${serial[@]}"
   phase interop deno task interop
   summarize

@@ -60,3 +60,44 @@ Deno.test("scripts/test.sh ends with one summary of every phase, the total last"
     },
   );
 });
+
+/** The phases scripts/test.sh's main would run (its `phase` replaced by one that prints them). */
+async function mainPhases(env: Record<string, string>): Promise<string[]> {
+  const script = [
+    `source '${REPO_ROOT}scripts/test.sh'`,
+    `phase() { printf 'PHASE %s\\n' "$*"; }`,
+    "main",
+  ].join("\n");
+  const output = await new Deno.Command("bash", {
+    args: ["-c", script],
+    clearEnv: true,
+    env: childEnv({ NO_COLOR: "1", ...env }),
+    stdin: "null",
+  }).output();
+  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  return new TextDecoder().decode(output.stdout).split("\n").filter((l) => l.startsWith("PHASE "))
+    .map((l) => l.slice("PHASE ".length));
+}
+
+Deno.test("scripts/test.sh runs the unit tests once, with coverage into TEST_COVERAGE_DIR when set", async () => {
+  const plain = await mainPhases({});
+  assert.deepEqual(plain.map((p) => p.split(" ")[0]), ["unit", "parallel", "serial", "interop"]);
+  assert.equal(plain[0], "unit deno test -A --parallel src/");
+  // Every file outside src/ once: the parallel phase leaves src/ and the serial files out.
+  assert.equal(
+    plain[1],
+    "parallel deno test -A --parallel --ignore=src/ --ignore=tests/bandwidth_e2e_test.ts " +
+      "--ignore=tests/load_test_smoke_test.ts",
+  );
+  assert.equal(
+    plain[2],
+    "serial deno test -A tests/bandwidth_e2e_test.ts tests/load_test_smoke_test.ts",
+  );
+  const withCoverage = await mainPhases({ TEST_COVERAGE_DIR: "/tmp/hopd-unit-cov" });
+  assert.equal(
+    withCoverage[0],
+    "unit deno test -A --parallel --coverage=/tmp/hopd-unit-cov --coverage-raw-data-only src/",
+  );
+  // Only the unit phase writes profiles: the end-to-end tests' hopd children would inherit them.
+  assert.deepEqual(withCoverage.slice(1), plain.slice(1));
+});
