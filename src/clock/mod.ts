@@ -41,6 +41,11 @@ export interface Clock {
   setInterval(callback: () => void, intervalMs: number): TimerId;
   /** Cancels an interval; ignores an unknown or undefined id. */
   clearInterval(id: TimerId | undefined): void;
+  /**
+   * Lets the process exit while the timer `id` is pending (`Deno.unrefTimer`), for a
+   * background sampler no one waits on; a clock with no process to hold open ignores it.
+   */
+  unrefTimer(id: TimerId): void;
 }
 
 /** The process's clock and timers: what the daemon passes to every component. */
@@ -53,6 +58,7 @@ export const SYSTEM_CLOCK: Clock = Object.freeze({
   setInterval: (callback: () => void, intervalMs: number) =>
     setInterval(callback, intervalMs) as unknown as TimerId,
   clearInterval: (id: TimerId | undefined) => clearInterval(id),
+  unrefTimer: (id: TimerId) => Deno.unrefTimer(id),
 });
 
 /**
@@ -127,6 +133,9 @@ export class ManualClock implements Clock {
   clearInterval(id: TimerId | undefined): void {
     this.clearTimeout(id);
   }
+
+  /** Nothing to do: a ManualClock holds no process open. */
+  unrefTimer(_id: TimerId): void {}
 
   /** How many timeouts and intervals are pending. */
   get pendingTimers(): number {

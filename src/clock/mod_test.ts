@@ -70,6 +70,7 @@ Deno.test("SYSTEM_CLOCK reads the process clocks and runs real timers", async ()
   SYSTEM_CLOCK.setTimeout(resolve, 0);
   await promise;
   const id = SYSTEM_CLOCK.setInterval(() => {}, 1_000);
+  SYSTEM_CLOCK.unrefTimer(id);
   SYSTEM_CLOCK.clearInterval(id);
   assert.ok(SYSTEM_CLOCK.monotonicMs() >= 0);
 });

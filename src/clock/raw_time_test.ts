@@ -17,7 +17,6 @@ const REAL_TIME: Readonly<Record<string, string>> = {
   "policy/sandbox.ts": "runs inside the sandbox Worker, where no Clock can be passed",
   "policy/_worker.ts": "the sandbox Worker's entry: stamps real time for the watchdog",
   "policy/sandbox_worker.ts": "the watchdog bounds a real thread's CPU against the worker's stamps",
-  "daemon/policy_snapshot.ts": "the event-loop lag sampler measures the real loop (unref'd timer)",
 };
 
 // A global timer call (not a method such as clock.setTimeout), or a raw reading.

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { type Clock, SYSTEM_CLOCK } from "../clock/mod.ts";
+import { type Clock, SYSTEM_CLOCK, type TimerId } from "../clock/mod.ts";
 import type { Registry } from "prom-client";
 import type { Snapshot, SnapshotLimits } from "../policy/mod.ts";
 import type { Relay } from "../relay/mod.ts";
@@ -26,7 +26,10 @@ export interface SnapshotSources {
   /** The configured limits and the memory budget in force now. */
   limits(): Promise<SnapshotLimits>;
   federation?(): Snapshot["federation"] | undefined;
-  /** The wall clock of `snapshot.now`, uptime and rates. @default SYSTEM_CLOCK */
+  /**
+   * The wall clock of `snapshot.now`, uptime and rates, and the timer whose lateness is the
+   * event-loop lag. @default SYSTEM_CLOCK
+   */
   readonly clock?: Clock;
 }
 
@@ -45,10 +48,10 @@ interface Sample {
 export class SnapshotBuilder {
   readonly #s: SnapshotSources;
   #lagSamples: number[] = [];
-  // The lag sampler runs on real time, not the injected clock: it measures how late the
-  // process's own event loop runs a real timer (and unrefs it, which a Clock cannot).
-  #lagTimer: ReturnType<typeof setInterval> | undefined;
-  #lastSampleAt = performance.now();
+  // The lag sampler: how late the clock runs an interval timer. On the SYSTEM_CLOCK that is
+  // the process's own event loop; a ManualClock runs it on time, unless a test says otherwise.
+  #lagTimer: TimerId | undefined;
+  #lastSampleAt = 0;
   #previous = new Map<string, number>();
   #previousAtMs: number;
   readonly #clock: Clock;
@@ -63,18 +66,20 @@ export class SnapshotBuilder {
 
   /** Starts the event-loop lag sampler. */
   start(): void {
-    this.#lastSampleAt = performance.now();
-    this.#lagTimer = setInterval(() => {
-      const now = performance.now();
+    const clock = this.#clock;
+    this.#lastSampleAt = clock.monotonicMs();
+    this.#lagTimer = clock.setInterval(() => {
+      const now = clock.monotonicMs();
       this.#lagSamples.push(Math.max(0, now - this.#lastSampleAt - LAG_SAMPLE_MS));
       if (this.#lagSamples.length > 10_000) this.#lagSamples.shift();
       this.#lastSampleAt = now;
     }, LAG_SAMPLE_MS);
-    Deno.unrefTimer(this.#lagTimer);
+    clock.unrefTimer(this.#lagTimer);
   }
 
   stop(): void {
-    clearInterval(this.#lagTimer);
+    this.#clock.clearInterval(this.#lagTimer);
+    this.#lagTimer = undefined;
   }
 
   /** The snapshot of tick `tick`. */

@@ -4,6 +4,14 @@ import { Counter, Histogram, Registry } from "prom-client";
 import { SnapshotBuilder } from "./policy_snapshot.ts";
 import { relayedBytesCounter } from "./_test_peers.ts";
 
+/** A ManualClock whose monotonic reading runs `lateMs` ahead: its timers fire that late. */
+class LateClock extends ManualClock {
+  lateMs = 0;
+  override monotonicMs(): number {
+    return super.monotonicMs() + this.lateMs;
+  }
+}
+
 function rig() {
   const registry = new Registry();
   const bytes = relayedBytesCounter(registry);
@@ -25,7 +33,7 @@ function rig() {
     buckets: [0.1, 0.5, 1],
     registers: [registry],
   });
-  const clock = new ManualClock(1_000_000);
+  const clock = new LateClock(1_000_000);
   const builder = new SnapshotBuilder({
     registry,
     relay: {
@@ -109,4 +117,20 @@ Deno.test("SnapshotBuilder interpolates setup p50/p99 inside buckets like histog
     { p50: 1_000, p99: 1_000, count: 1 },
     "+Inf: the top bound",
   );
+});
+
+Deno.test("SnapshotBuilder reports how late its clock ran the lag sampler's timer, and stop() ends it", async () => {
+  const r = rig();
+  r.builder.start();
+  r.clock.advance(100);
+  // The next sampler tick runs 30 ms past its due time, the one after it on time again.
+  r.clock.lateMs = 30;
+  r.clock.advance(200);
+  const snapshot = await r.builder.build(1);
+  assert.deepEqual(snapshot.process.eventLoopLagMs, { max: 30, p99: 30 });
+  r.clock.advance(300);
+  const quiet = await r.builder.build(2);
+  assert.deepEqual(quiet.process.eventLoopLagMs, { max: 0, p99: 0 }, "samples are per tick");
+  r.builder.stop();
+  assert.equal(r.clock.pendingTimers, 0);
 });
