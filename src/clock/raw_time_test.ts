@@ -15,8 +15,7 @@ const SRC = new URL("../", import.meta.url).pathname;
 const REAL_TIME: Readonly<Record<string, string>> = {
   "clock/mod.ts": "SYSTEM_CLOCK is the real clock",
   "policy/sandbox.ts": "runs inside the sandbox Worker, where no Clock can be passed",
-  "policy/_worker.ts": "the sandbox Worker's entry: stamps real time for the watchdog",
-  "policy/sandbox_worker.ts": "the watchdog bounds a real thread's CPU against the worker's stamps",
+  "policy/_worker.ts": "the sandbox Worker's entry (durations, a compaction timer): no Clock there",
 };
 
 // A global timer call (not a method such as clock.setTimeout), or a raw reading.

@@ -2,8 +2,8 @@
  * The sandbox worker: holds every loaded policy's QuickJS runtime and answers the engine's
  * requests one at a time. The engine terminates and restarts it when a call overruns (a
  * native built-in ignoring the deadline), so nothing here needs to defend against that.
- * It reads real time (Date.now, performance.now), not the injected Clock: a Worker gets no
- * clock object, and the watchdog compares its stamps with real time in the host.
+ * It reads real time (performance.now for durations, a timer for compaction), not the
+ * injected Clock: a Worker gets no clock object. The watchdog's time is the engine's.
  *
  * @module
  */
@@ -92,7 +92,12 @@ async function handle(request: Exclude<WorkerRequest, { op: "init" }>): Promise<
 // One request at a time, in order, each marked in the shared slots while it runs: the
 // engine's watchdog relies on both.
 let running: Int32Array | undefined;
-let since: Float64Array | undefined;
+
+/** Notes request `id` (0: none) as running, and wakes the engine's watchdog. */
+function mark(id: number): void {
+  Atomics.store(running!, 0, id);
+  Atomics.notify(running!, 0);
+}
 let queue = Promise.resolve();
 
 // A load makes garbage (the module's compile, a revision's fixture sandboxes, the one it
@@ -120,20 +125,18 @@ self.onmessage = (event: MessageEvent<WorkerRequest>) => {
   const request = event.data;
   if (request.op === "init") {
     running = new Int32Array(request.shared, 0, 1);
-    since = new Float64Array(request.shared, 8, 1);
     trimmed = !request.trimWhenLoaded;
     return;
   }
   queue = queue.then(async () => {
     try {
-      since![0] = Date.now();
-      Atomics.store(running!, 0, request.id);
+      mark(request.id);
       const reply = await handle(request);
-      Atomics.store(running!, 0, 0);
+      mark(0);
       self.postMessage(reply);
       if (request.op === "load" || request.op === "unload") compactSoon();
     } catch (error) {
-      Atomics.store(running!, 0, 0);
+      mark(0);
       const message = error instanceof Error ? error.message : String(error);
       const outcome = { ok: false as const, kind: "runtime" as const, message, durationMs: 0 };
       self.postMessage(

@@ -8,11 +8,11 @@ import type { CallOutcome, SandboxFailure, SandboxLimits } from "./sandbox.ts";
 
 /**
  * Shared with the worker at start: the id of the request it is running (Int32 slot 0; 0 =
- * idle) and when it started, in ms since the epoch (Float64 slot 1). The engine's watchdog
- * reads the worker's own account, so a busy main thread that is slow to take a reply never
- * passes for a hung worker.
+ * idle), which the worker sets and `Atomics.notify`s as each request starts and ends. The
+ * engine's watchdog follows the worker's own account, so a busy main thread that is slow to
+ * take a reply never passes for a hung worker.
  */
-export const SHARED_BYTES = 16;
+export const SHARED_BYTES = 4;
 
 /** One call into a loaded sandbox (`SandboxWorker.call`). */
 export interface SandboxCall {

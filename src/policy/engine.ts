@@ -171,6 +171,7 @@ export class PolicyEngine {
     this.#worker = new SandboxWorker({
       graceMs: config.killGraceMs,
       onRestart: (reason) => this.#workerRestarted(reason),
+      clock: this.#clock,
     });
     this.#table = new ModuleTable({
       kind: "policy",

@@ -62,6 +62,7 @@ export class PluginHost {
         metrics.workerRestarts.inc();
         log.error("Plugin sandbox worker killed and restarted: {reason}", { reason });
       },
+      clock,
     });
     this.#table = new ModuleTable({
       kind: "plugin",

@@ -2,12 +2,16 @@
  * The engine's handle on a sandbox worker: requests and replies paired by id, and a watchdog
  * that terminates the worker when the request it is running overruns its hard limit (the
  * sandbox deadline plus a grace), then starts a fresh worker and loads every module again.
+ * The watchdog waits on the worker's own account of what it runs (a shared slot the worker
+ * sets and notifies, `Atomics.waitAsync` here): when a request starts, one timer of its hard
+ * limit starts on the injected clock; when the slot moves on, the timer goes.
  * Only the request that was running is answered "killed": the ones queued behind it are sent
  * again to the fresh worker, so a kill is never blamed on a policy that merely waited.
  *
  * @module
  */
 
+import { type Clock, SYSTEM_CLOCK, type TimerId } from "../clock/mod.ts";
 import type { CallOutcome, SandboxLimits } from "./sandbox.ts";
 import {
   type LoadOutcome,
@@ -42,6 +46,8 @@ export interface SandboxWorkerInit {
   readonly loadTimeoutMs?: number;
   /** Told after the worker was killed and restarted. */
   readonly onRestart?: (reason: string) => void;
+  /** The watchdog's timers. @default SYSTEM_CLOCK */
+  readonly clock?: Clock;
 }
 
 interface Pending {
@@ -56,34 +62,34 @@ type Load = WorkerRequest & { op: "load" };
 type Request = Exclude<WorkerRequest, { op: "init" }>;
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
-const WATCHDOG_INTERVAL_MS = 10;
 const HISTORY_OP_TIMEOUT_MS = 5_000;
 
 /** A worker running sandboxes, restarted when it hangs. */
 export class SandboxWorker {
   #worker: Worker | undefined;
   #running = new Int32Array(new SharedArrayBuffer(SHARED_BYTES), 0, 1);
-  #since = new Float64Array(this.#running.buffer, 8, 1);
   readonly #pending: Pending[] = [];
   readonly #loads = new Map<string, Load>();
   readonly #history: string[] = [];
   #historyMax = 0;
   #nextId = 1;
-  // Real timers, not the injected Clock: the watchdog bounds a real thread's CPU (see #check).
-  #watchdog: ReturnType<typeof setInterval> | undefined;
+  /** The hard-limit timer of the request the worker runs now. */
+  #watchdog: TimerId | undefined;
   #restarts = 0;
   #closed = false;
   readonly #graceMs: number;
   readonly #loadTimeoutMs: number;
   readonly #onRestart: ((reason: string) => void) | undefined;
+  readonly #clock: Clock;
 
   /**
    * Creates the handle; the worker itself starts on the first request.
    *
-   * @param init The watchdog's grace, the load timeout and the restart listener.
+   * @param init The watchdog's grace and clock, the load timeout and the restart listener.
    */
   constructor(init: SandboxWorkerInit) {
     this.#graceMs = init.graceMs;
+    this.#clock = init.clock ?? SYSTEM_CLOCK;
     this.#loadTimeoutMs = init.loadTimeoutMs ?? 10_000;
     this.#onRestart = init.onRestart;
   }
@@ -155,7 +161,6 @@ export class SandboxWorker {
     const full = { ...request, id: this.#nextId++ } as Request;
     this.#pending.push({ request: full, hardMs, resolve });
     worker.postMessage(full);
-    this.#watchdog ??= setInterval(() => this.#check(), WATCHDOG_INTERVAL_MS);
     return promise;
   }
 
@@ -170,7 +175,7 @@ export class SandboxWorker {
     this.#worker = worker;
     const shared = new SharedArrayBuffer(SHARED_BYTES);
     this.#running = new Int32Array(shared, 0, 1);
-    this.#since = new Float64Array(shared, 8, 1);
+    this.#watch(this.#running, 0);
     worker.postMessage(
       { id: 0, op: "init", shared, trimWhenLoaded: this.#restarts === 0 } satisfies WorkerRequest,
     );
@@ -200,25 +205,43 @@ export class SandboxWorker {
     const index = this.#pending.findIndex((p) => p.request.id === reply.id);
     if (index < 0) return;
     const [done] = this.#pending.splice(index, 1);
-    if (this.#pending.length === 0) this.#stopWatchdog();
     done!.resolve(reply);
   }
 
-  #check(): void {
-    if (this.#pending.length === 0) return this.#stopWatchdog();
-    // The worker's own account of what it runs and since when: a main thread too busy to
-    // take a reply must not kill a worker that already answered.
-    const id = Atomics.load(this.#running, 0);
+  /**
+   * Follows the worker's slot from `seen` on: each time the worker notes another request as
+   * running, times it against its hard limit. A slot of a worker since terminated is dropped.
+   */
+  #watch(slot: Int32Array, seen: number): void {
+    while (slot === this.#running) {
+      const wait = Atomics.waitAsync(slot, 0, seen);
+      if (wait.async) {
+        wait.value.then(() => this.#watch(slot, seen));
+        return;
+      }
+      // Already moved on ("not-equal"): time what runs now, then wait on that.
+      seen = Atomics.load(slot, 0);
+      this.#time(seen);
+    }
+  }
+
+  /** Arms the watchdog for request `id` now running (0: the worker is idle). */
+  #time(id: number): void {
+    this.#stopWatchdog();
     if (id === 0) return;
+    // Resolved or resent since: ids are never reused, so `id` is not this request any more.
     const running = this.#pending.find((p) => p.request.id === id);
     if (running === undefined) return;
-    // Real time, not the injected Clock: the worker stamped `since` with its own Date.now(),
-    // and a runaway burns real CPU whatever a test's clock says.
-    if (Date.now() - this.#since[0]! > running.hardMs) {
+    // Timed from when this thread saw the request start: a main thread too busy to look
+    // only ever kills later, and one that sees the slot move on never kills a worker that
+    // already answered.
+    this.#watchdog = this.#clock.setTimeout(() => {
+      this.#watchdog = undefined;
+      if (Atomics.load(this.#running, 0) !== id) return;
       const request = running.request;
       const what = request.op === "call" ? `${request.name}.${request.fn}()` : request.op;
       this.#restart(`${what} ran past ${running.hardMs} ms`, id);
-    }
+    }, running.hardMs);
   }
 
   /** Kills the worker; the request `culprit` (0: none known) is answered "killed". */
@@ -235,7 +258,6 @@ export class SandboxWorker {
       this.#pending.push(pending);
       worker.postMessage(pending.request);
     }
-    this.#watchdog ??= setInterval(() => this.#check(), WATCHDOG_INTERVAL_MS);
   }
 
   /**
@@ -259,7 +281,7 @@ export class SandboxWorker {
   }
 
   #stopWatchdog(): void {
-    clearInterval(this.#watchdog);
+    this.#clock.clearTimeout(this.#watchdog);
     this.#watchdog = undefined;
   }
 }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ManualClock, type TimerId } from "../clock/mod.ts";
 import { defaultConfig } from "../config/mod.ts";
 import { SandboxWorker } from "./sandbox_worker.ts";
 
@@ -16,6 +17,38 @@ const OK_POLICY = `export function evaluate(s) { return { verdict: "healthy", ti
 const NATIVE_HANG =
   `export function evaluate() { return "x".repeat(1 << 22).split("").sort().join("").length; }`;
 
+/** `deadlineMs` + the grace these tests give: when the watchdog kills. */
+const HARD_MS = LIMITS.deadlineMs + 150;
+
+/** A ManualClock that tells when a timer is set: the watchdog started timing a request. */
+class WatchedClock extends ManualClock {
+  readonly #waiters: { delayMs: number; resolve: () => void }[] = [];
+
+  /** Resolves when the next timer of `delayMs` is set. */
+  armed(delayMs: number): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#waiters.push({ delayMs, resolve });
+    return promise;
+  }
+
+  override setTimeout(callback: () => void, delayMs: number): TimerId {
+    const id = super.setTimeout(callback, delayMs);
+    const at = this.#waiters.findIndex((w) => w.delayMs === delayMs);
+    if (at >= 0) this.#waiters.splice(at, 1)[0]!.resolve();
+    return id;
+  }
+}
+
+/** Waits until the watchdog times `call`; fails if the call is answered first. */
+async function timed(armed: Promise<void>, call: Promise<unknown>): Promise<void> {
+  await Promise.race([
+    armed,
+    call.then(() => {
+      throw new Error("answered before the watchdog timed it on the injected clock");
+    }),
+  ]);
+}
+
 function call(worker: SandboxWorker, name: string, tick = 1) {
   return worker.call({
     name,
@@ -27,9 +60,14 @@ function call(worker: SandboxWorker, name: string, tick = 1) {
   }, LIMITS.deadlineMs);
 }
 
-Deno.test("SandboxWorker kills a worker hung in a native built-in and restores the others", async () => {
+Deno.test("SandboxWorker kills a worker hung in a native built-in at its hard limit on the clock, and restores the others", async () => {
   const restarts: string[] = [];
-  const worker = new SandboxWorker({ graceMs: 150, onRestart: (reason) => restarts.push(reason) });
+  const clock = new WatchedClock();
+  const worker = new SandboxWorker({
+    graceMs: 150,
+    onRestart: (reason) => restarts.push(reason),
+    clock,
+  });
   try {
     assert.ok(
       (await worker.load({ name: "ok", fileName: "ok.js", source: OK_POLICY, limits: LIMITS })).ok,
@@ -42,13 +80,16 @@ Deno.test("SandboxWorker kills a worker hung in a native built-in and restores t
         limits: LIMITS,
       })).ok,
     );
-    const started = performance.now();
-    const hung = await call(worker, "hang");
-    const elapsed = performance.now() - started;
+    const armed = clock.armed(HARD_MS);
+    const hanging = call(worker, "hang");
+    await timed(armed, hanging);
+    clock.advance(HARD_MS - 1);
+    assert.equal(worker.restarts, 0, "killed before its hard limit");
+    clock.advance(1);
+    assert.equal(worker.restarts, 1);
+    const hung = await hanging;
     assert.ok(!hung.ok);
     assert.equal(hung.kind, "killed");
-    assert.ok(elapsed < 2_000, `killed after ${elapsed} ms`);
-    assert.equal(worker.restarts, 1);
     assert.match(restarts[0]!, /hang\.evaluate\(\) ran past 200 ms/);
     // A fresh worker got every module back.
     const after = await call(worker, "ok", 7);
@@ -112,7 +153,12 @@ Deno.test("SandboxWorker seeds a sandbox loaded later with the history, once per
 // waited behind it (that policy then counted a kill and was quarantined after three).
 Deno.test("SandboxWorker blames a kill on the hung request only and runs the queued ones", async () => {
   const restarts: string[] = [];
-  const worker = new SandboxWorker({ graceMs: 150, onRestart: (reason) => restarts.push(reason) });
+  const clock = new WatchedClock();
+  const worker = new SandboxWorker({
+    graceMs: 150,
+    onRestart: (reason) => restarts.push(reason),
+    clock,
+  });
   try {
     assert.ok(
       (await worker.load({ name: "ok", fileName: "ok.js", source: OK_POLICY, limits: LIMITS })).ok,
@@ -125,11 +171,15 @@ Deno.test("SandboxWorker blames a kill on the hung request only and runs the que
         limits: LIMITS,
       })).ok,
     );
-    const [hung, queuedCall, queuedLoad] = await Promise.all([
+    const armed = clock.armed(HARD_MS);
+    const all = Promise.all([
       call(worker, "hang"),
       call(worker, "ok", 5),
       worker.load({ name: "late", fileName: "late.js", source: OK_POLICY, limits: LIMITS }),
     ]);
+    await timed(armed, all);
+    clock.advance(HARD_MS);
+    const [hung, queuedCall, queuedLoad] = await all;
     assert.ok(!hung.ok);
     assert.equal(hung.kind, "killed");
     assert.ok(queuedCall.ok, queuedCall.ok ? "" : queuedCall.message);
