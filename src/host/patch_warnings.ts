@@ -36,7 +36,8 @@ export const PATCH_FALLBACKS: Readonly<Record<HostPatch, string>> = {
     "reads is joined before it is decrypted, and every read ends in a thrown RangeError " +
     "(src/host/noise_crypto.ts)",
   yamux_frames: "@libp2p/yamux changed shape: frames are not capped at one Noise message " +
-    "(rust-libp2p peers refuse frames above 1 MiB; src/host/yamux_frames.ts)",
+    "(rust-libp2p peers refuse frames above 1 MiB; src/host/yamux_frames.ts), and a new " +
+    "stream's SYN is a frame of its own (src/host/yamux_syn.ts)",
   lean_events: "main-event's TypedEventEmitter changed shape: libp2p keeps its heavier " +
     "listeners (src/host/lean_events.ts)",
   connection_list: "libp2p's connection manager changed shape: connection listing stays " +

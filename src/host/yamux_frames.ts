@@ -13,7 +13,8 @@
  *
  * `cappedYamux()` is `yamux()` whose streams never send a frame larger than `maxMessageSize`:
  * each stream's `maxMessageSize` field keeps the value yamux sets it to, capped. It also marks
- * each muxer and stream lean (lean_events.ts). A muxer or stream of another shape is left as it
+ * each muxer and stream lean (lean_events.ts) and has each new outbound stream send its SYN
+ * with its first frame (yamux_syn.ts). A muxer or stream of another shape is left as it
  * is and the host warns once (patch_warnings.ts). Version guard: @libp2p/yamux 8.0.3
  * (versions.ts). Upstream fix: honour `maxMessageSize` in YamuxStream (constructor and
  * handleWindowUpdate).
@@ -24,6 +25,7 @@
 import type { StreamMuxerFactory } from "@libp2p/interface";
 import { yamux, type YamuxMuxerInit } from "@libp2p/yamux";
 import { leanEvents } from "./lean_events.ts";
+import { synWithFirstFrame } from "./yamux_syn.ts";
 import type { PatchWarnings } from "./patch_warnings.ts";
 
 /** The part of @libp2p/yamux's muxer this touches. */
@@ -114,6 +116,7 @@ export function cappedYamux(
         onMisshapen: misshapen,
         onStream: (stream) => {
           if (!leanEvents(stream)) warnings?.notApplied("lean_events");
+          if (!synWithFirstFrame(stream)) misshapen();
         },
       });
       if (!capped) misshapen();
