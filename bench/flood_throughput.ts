@@ -124,6 +124,18 @@ async function startHopd(
   return { child, addrs, opsUrl, dataDir };
 }
 
+/** The series of `names` with a value above 0, label sets as keys (`name{labels}`). */
+async function series(opsUrl: string, names: string[]): Promise<Record<string, number>> {
+  const text = await (await fetch(`${opsUrl}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const line of text.split("\n")) {
+    if (!names.some((name) => line.startsWith(`${name}{`))) continue;
+    const value = Number(line.slice(line.lastIndexOf(" ") + 1));
+    if (value > 0) out[line.slice(0, line.lastIndexOf(" "))] = value;
+  }
+  return out;
+}
+
 async function metric(opsUrl: string, prefix: string): Promise<number> {
   const text = await (await fetch(`${opsUrl}/metrics`)).text();
   return text.split("\n").filter((l) => l.startsWith(prefix)).reduce(
@@ -296,6 +308,11 @@ try {
     await Deno.writeTextFile(profileAt, JSON.stringify(profiles, null, 1));
   }
   const refusals = await metric(hopd.opsUrl, "hopd_rate_limited_total");
+  // Over the whole run (quiet windows included): where the pair's relay refused the flood.
+  const refusalsBySeries = await series(hopd.opsUrl, [
+    "hopd_rate_limited_total",
+    "hopd_socket_refusals_total",
+  ]);
   for (const relay of [hopd, decoyHopd]) {
     if (relay === undefined) continue;
     relay.child.kill("SIGTERM");
@@ -332,6 +349,7 @@ try {
       ),
       attacks,
       hopdRateLimitedTotal: refusals,
+      hopdRefusals: refusalsBySeries,
     },
     null,
     2,
