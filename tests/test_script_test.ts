@@ -68,10 +68,12 @@ async function mainPhases(env: Record<string, string>): Promise<string[]> {
     `phase() { printf 'PHASE %s\\n' "$*"; }`,
     "main",
   ].join("\n");
+  // Without the caller's TEST_COVERAGE_DIR: .ci/run sets it for the whole test command.
+  const { TEST_COVERAGE_DIR: _, ...inherited } = childEnv({ NO_COLOR: "1" });
   const output = await new Deno.Command("bash", {
     args: ["-c", script],
     clearEnv: true,
-    env: childEnv({ NO_COLOR: "1", ...env }),
+    env: { ...inherited, ...env },
     stdin: "null",
   }).output();
   assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
