@@ -20,8 +20,14 @@
 // and, with --libraries, the libraries alone: a Deno process that imports one of them (and
 // does what hopd does with it at start), after a full GC, against an empty one.
 //
+// Forms (--forms, default both): "bundle" runs hopd bundled by the checkout's
+// scripts/bundle.sh, the program the compiled binary embeds (scripts/compile.sh; the binary
+// itself cannot be built here, no denort download), with `deno run -P=hopd --config
+// CHECKOUT/deno.json hopd.js`; "source" runs main.ts as `deno task hopd` does. A checkout
+// without scripts/bundle.sh has the source form only.
+//
 //   deno run -A bench/idle_memory.ts [--runs 3] [--idle-seconds 15] [--libraries]
-//     [--setups off,shipped] [--checkout DIR]...
+//     [--setups off,shipped] [--forms bundle,source] [--checkout DIR]...
 //
 // Each hopd runs with DENO_USR2_MEMORY_TRIM=1, as `deno task hopd` and scripts/hopd.service
 // launch it (hopd trims its memory once its policies are loaded: src/memory/mod.ts).
@@ -50,6 +56,12 @@ const setupsArg = Deno.args.indexOf("--setups");
 const SETUPS = setupsArg < 0
   ? ALL_SETUPS
   : ALL_SETUPS.filter((s) => Deno.args[setupsArg + 1]!.split(",").includes(s));
+const ALL_FORMS = ["bundle", "source"] as const;
+type Form = typeof ALL_FORMS[number];
+const formsArg = Deno.args.indexOf("--forms");
+const FORMS = formsArg < 0
+  ? ALL_FORMS
+  : ALL_FORMS.filter((f) => Deno.args[formsArg + 1]!.split(",").includes(f));
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const round = (value: number) => Number(value.toFixed(1));
@@ -126,11 +138,28 @@ function metricMb(text: string, name: string): number {
   return round(Number(line?.split(" ")[1] ?? NaN) / MB);
 }
 
-async function measure(checkout: string, setup: Setup) {
+/** The checkout bundled by its scripts/bundle.sh into `dir`: hopd.js, or null without it. */
+async function bundle(checkout: string, dir: string): Promise<string | null> {
+  const script = join(checkout, "scripts/bundle.sh");
+  if (!await Deno.stat(script).then(() => true, () => false)) return null;
+  const output = await new Deno.Command("bash", {
+    args: [script, "--outdir", dir],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!output.success) throw new Error(new TextDecoder().decode(output.stderr));
+  return join(dir, "hopd.js");
+}
+
+async function measure(checkout: string, setup: Setup, bundled: string | null) {
   const tmp = await Deno.makeTempDir({ prefix: "hopd-idle-" });
   const port = freePort();
+  const http = `127.0.0.1:${port}`;
   const child = new Deno.Command(Deno.execPath(), {
-    args: hopdArgs(join(tmp, "data"), [], `127.0.0.1:${port}`),
+    args: bundled === null
+      ? hopdArgs(join(tmp, "data"), [], http)
+      : hopdArgs(join(tmp, "data"), ["--config", join(checkout, "deno.json")], http, bundled),
     cwd: checkout,
     // As `deno task hopd` and scripts/hopd.service launch it (a checkout that does not send
     // itself the trim signal ignores the variable).
@@ -211,16 +240,29 @@ async function measureLibrary(library: string) {
 
 const loadAtStart = Deno.loadavg();
 const startedAt = new Date();
+const bundleDir = await Deno.makeTempDir({ prefix: "hopd-idle-bundles-" });
+// Each checkout in each of its forms: [checkout, form, bundled hopd.js or null for main.ts].
+const programs: [string, Form, string | null][] = [];
+for (const [i, checkout] of checkouts.entries()) {
+  for (const form of FORMS) {
+    const bundled = form === "bundle" ? await bundle(checkout, join(bundleDir, String(i))) : null;
+    if (form === "source" || bundled !== null) programs.push([checkout, form, bundled]);
+  }
+}
 const samples = new Map<string, unknown[]>();
-for (let run = 0; run < runs; run++) {
-  for (const checkout of checkouts) {
-    for (const setup of SETUPS) {
-      const key = `${checkout === REPO_ROOT ? "this" : checkout}:${setup}`;
-      const measured = await measure(checkout, setup);
-      log(`run ${run + 1} ${key}: RSS ${measured.rssMb} MB (anon ${measured.anonMb})`);
-      samples.set(key, [...samples.get(key) ?? [], measured]);
+try {
+  for (let run = 0; run < runs; run++) {
+    for (const [checkout, form, bundled] of programs) {
+      for (const setup of SETUPS) {
+        const key = `${checkout === REPO_ROOT ? "this" : checkout}:${form}:${setup}`;
+        const measured = await measure(checkout, setup, bundled);
+        log(`run ${run + 1} ${key}: RSS ${measured.rssMb} MB (anon ${measured.anonMb})`);
+        samples.set(key, [...samples.get(key) ?? [], measured]);
+      }
     }
   }
+} finally {
+  await Deno.remove(bundleDir, { recursive: true });
 }
 const libraries: Record<string, unknown> = {};
 if (Deno.args.includes("--libraries")) {
@@ -242,6 +284,7 @@ const result = {
     loadAverageAtStart: loadAtStart.map(round),
     loadAverageAtEnd: Deno.loadavg().map(round),
     checkouts,
+    forms: programs.map(([checkout, form]) => `${checkout}:${form}`),
   },
   goal: `idle RSS with the shipped policies <= ${GOAL_MB} MB`,
   setups: Object.fromEntries([...samples].map(([k, v]) => [k, medians(v)])),

@@ -28,10 +28,11 @@ while (($# > 0)); do
     ;;
   esac
 done
-excludes=()
-# prom-client pulls bintrees, whose 2 MB test/perf/100k file overflows deno compile 2.9's stack.
-for dir in node_modules/.deno/bintrees@*/node_modules/bintrees/test; do
-  [[ -d "$dir" ]] && excludes+=(--exclude "$dir")
-done
-# The policy sandbox worker is loaded by URL at run time, so it must be embedded explicitly.
-exec deno compile -P=hopd --include src/policy/_worker.ts "${excludes[@]}" "${flags[@]}" main.ts
+# The binary embeds hopd bundled (scripts/bundle.sh): two files instead of ~1,300 modules, which
+# keeps an idle node smaller (bench/RESULTS.md, "memory at rest, third session"). The policy
+# sandbox worker is loaded by URL at run time, so it must be embedded explicitly.
+# HOPD_BUNDLE_DIR: where the bundle is written (default dist/bundle).
+bundle_dir="${HOPD_BUNDLE_DIR:-dist/bundle}"
+bash scripts/bundle.sh --outdir "$bundle_dir"
+deno compile --config deno.json -P=hopd --include "$bundle_dir/hopd_sandbox_worker.js" "${flags[@]}" \
+  "$bundle_dir/hopd.js"

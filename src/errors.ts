@@ -7,6 +7,9 @@
 
 /** Base of every hopd error a caller is meant to handle. */
 export class HopdError extends Error {
+  // Each class names itself: the shipped program is minified (scripts/bundle.sh), so a name
+  // taken from the constructor would read "Xr".
+  override name = "HopdError";
   /** Stable, machine-readable error code. */
   readonly code: string;
 
@@ -17,13 +20,13 @@ export class HopdError extends Error {
    */
   constructor(code: string, message: string, options?: ErrorOptions) {
     super(message, options);
-    this.name = new.target.name;
     this.code = code;
   }
 }
 
 /** Invalid or unreadable configuration (including an unreadable identity key). The CLI exits 78. */
 export class ConfigError extends HopdError {
+  override name = "ConfigError";
   constructor(message: string, options?: ErrorOptions) {
     super("CONFIG_INVALID", message, options);
   }
@@ -34,6 +37,7 @@ export class ConfigError extends HopdError {
  * (the data dir is read-only or full). HTTP 503.
  */
 export class UnavailableError extends HopdError {
+  override name = "UnavailableError";
   /**
    * @param code Stable code such as `"BANS_NOT_SAVED"`.
    * @param message What is in effect and what is not.
@@ -45,6 +49,7 @@ export class UnavailableError extends HopdError {
 
 /** A caller's request that cannot be served as asked (bad JSON, bad field). HTTP 400. */
 export class BadRequestError extends HopdError {
+  override name = "BadRequestError";
   constructor(message: string, options?: ErrorOptions) {
     super("BAD_REQUEST", message, options);
   }
@@ -55,6 +60,7 @@ export class BadRequestError extends HopdError {
  * line naming the address, the config key and the cause; the CLI exits 1.
  */
 export class ListenError extends HopdError {
+  override name = "ListenError";
   constructor(message: string, options?: ErrorOptions) {
     super("LISTEN_FAILED", message, options);
   }

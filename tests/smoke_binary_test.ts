@@ -1,8 +1,9 @@
 // scripts/smoke_binary.sh, the release's smoke test of the native binary, and the release
 // workflow that calls it before publishing. The real binary cannot be built here (`deno
-// compile` needs denort), so the script runs against the stand-in executable (this checkout's
-// main.ts with hopd's permission set), and against stand-ins broken one step at a time, each
-// of which it must refuse at that step.
+// compile` needs denort), so the script runs against the stand-in executable (this checkout
+// bundled as compile.sh bundles it, with hopd's permission set), and against stand-ins broken
+// one step at a time, each of which it must refuse at that step. compile.sh itself runs with
+// /bin/true as its denort, which leaves the embedded program to inspect.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { childEnv } from "./_helpers/child_env.ts";
@@ -123,6 +124,27 @@ interface Workflow {
     steps: { name?: string; if?: string; run?: string; uses?: string }[];
   }>;
 }
+
+Deno.test("compile.sh embeds hopd bundled (two files), not its ~1,300-module graph", async () => {
+  await withTempDir(async (dir) => {
+    const output = await new Deno.Command("bash", {
+      args: [join(REPO_ROOT, "scripts/compile.sh"), "--output", join(dir, "hopd")],
+      env: childEnv({ DENORT_BIN: "/bin/true", HOPD_BUNDLE_DIR: join(dir, "bundle") }),
+      clearEnv: true,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(output.success, decoder.decode(output.stderr));
+    const binary = await Deno.readFile(join(dir, "hopd"));
+    const embeddedBytes = binary.length - (await Deno.stat("/bin/true")).size;
+    const text = new TextDecoder("latin1").decode(binary);
+    assert.ok(text.includes("hopd_sandbox_worker.js"), "the sandbox worker's bundle is embedded");
+    // The bundle is ~3.5 MB; main.ts's module graph with its npm packages was 54 MB, and
+    // running from it keeps every module's record and source in memory.
+    assert.ok(embeddedBytes < 8 * 1024 * 1024, `embedded ${embeddedBytes} bytes`);
+  });
+});
 
 Deno.test("release.yml is valid YAML and smokes the linux x86_64 binary before any upload", async () => {
   const parsed = await new Deno.Command("python3", {

@@ -118,18 +118,21 @@ export const HOPD_LIMITS_OFF: Record<string, string> = {
  *
  * @param denoFlags Extra Deno flags (profiling only, e.g. `--cpu-prof`).
  * @param http The ops server's HOST:PORT (port 0: a free one, reported in the log).
+ * @param entry The program: main.ts, or a bundle of it (scripts/bundle.sh; then `denoFlags`
+ *   must name the checkout's deno.json with `--config`).
  */
 export function hopdArgs(
   dataDir: string,
   denoFlags: string[] = [],
   http = "127.0.0.1:0",
+  entry = "main.ts",
 ): string[] {
   return [
     "run",
     "-P=hopd",
     "--quiet",
     ...denoFlags,
-    "main.ts",
+    entry,
     "run",
     "--http",
     http,

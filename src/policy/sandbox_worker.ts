@@ -62,6 +62,14 @@ type Load = WorkerRequest & { op: "load" };
 type Request = Exclude<WorkerRequest, { op: "init" }>;
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
+/**
+ * The worker's module: `_worker.ts` beside this file, or, when this file is part of the bundle
+ * (scripts/bundle.sh, what the compiled binary embeds), the worker's bundle beside `hopd.js`.
+ */
+const WORKER_URL = new URL(
+  import.meta.url.endsWith(".ts") ? "./_worker.ts" : "./hopd_sandbox_worker.js",
+  import.meta.url,
+).href;
 const HISTORY_OP_TIMEOUT_MS = 5_000;
 
 /** A worker running sandboxes, restarted when it hangs. */
@@ -166,7 +174,7 @@ export class SandboxWorker {
 
   #ensureWorker(): Worker {
     if (this.#worker !== undefined) return this.#worker;
-    const worker = new Worker(new URL("./_worker.ts", import.meta.url).href, { type: "module" });
+    const worker = new Worker(WORKER_URL, { type: "module" });
     worker.onmessage = (event: MessageEvent<WorkerReply>) => this.#onReply(event.data);
     worker.onerror = (event) => {
       event.preventDefault();
