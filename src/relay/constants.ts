@@ -45,3 +45,17 @@ export const SHAPING_QUANTUM_BYTES = 16_384;
  * would straddle yamux frames. 32 KiB: above rust-libp2p's 16 KiB frames, below a 64 KiB one.
  */
 export const BATCH_CHUNK_MAX_BYTES = 32 * 1024;
+
+/**
+ * What `Relay.events` dispatches (plain `Event`s, after the change, so `stats()`
+ * already reads it): for a caller that waits for the relay's state to change instead of
+ * polling `stats()`.
+ */
+export const RELAY_EVENTS = {
+  /** A reservation was added, renewed or removed (expired, freed, dropped on stop). */
+  reservation: "reservation",
+  /** A circuit opened or closed. */
+  circuit: "circuit",
+  /** A hop or stop stream failed (bad bytes, a timeout, a peer reset): `streamErrors` grew. */
+  streamError: "stream-error",
+} as const;

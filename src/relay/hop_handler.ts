@@ -45,6 +45,8 @@ export interface HopHandlerComponents {
   readonly metrics: RelayMetrics;
   /** Circuits currently relaying (the handler adds and removes). */
   readonly circuits: Set<Circuit>;
+  /** Told after a circuit is added to or removed from `circuits`. */
+  readonly onCircuitsChange?: () => void;
   /** Multihash bytes of the relay's own peer id. */
   readonly relayId: Uint8Array;
   /** Seals a reservation voucher with the relay's key. */
@@ -418,6 +420,7 @@ export class HopHandler {
     c.metrics.circuitsTotal.inc({ result: "ok" });
     c.metrics.totals.circuitsOpened++;
     c.metrics.circuitSetupSeconds.observe((c.clock.monotonicMs() - hop.receivedAt) / 1000);
+    c.onCircuitsChange?.();
     return true;
   }
 
@@ -452,6 +455,7 @@ export class HopHandler {
       circuit.bytesSrcToDst + circuit.bytesDstToSrc,
     );
     if (reason === "reset") c.metrics.streamError("circuit", "reset");
+    c.onCircuitsChange?.();
   };
 }
 

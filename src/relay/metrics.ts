@@ -22,6 +22,8 @@ export interface RelayMetricsSource {
   circuits(): number;
   /** Moves bytes counted on live circuits into the counter (called before each scrape). */
   flushBytes(): void;
+  /** Told after each stream error is counted. */
+  onStreamError?(): void;
 }
 
 // Fine around the 5 ms setup goal, so its quantiles can be read from the buckets.
@@ -91,11 +93,14 @@ export class RelayMetrics {
     bytesRelayed: 0,
   };
 
+  readonly #source: RelayMetricsSource;
+
   /**
    * @param registry Registry to register on (one relay per registry).
    * @param source Live state read at scrape time.
    */
   constructor(registry: Registry, source: RelayMetricsSource) {
+    this.#source = source;
     const registers = [registry];
     new Gauge({
       name: "hopd_reservations_active",
@@ -206,6 +211,7 @@ export class RelayMetrics {
   streamError(protocol: StreamProtocol, reason: string): void {
     this.streamErrorsTotal.inc({ protocol, reason });
     this.totals.streamErrors++;
+    this.#source.onStreamError?.();
   }
 
   /**

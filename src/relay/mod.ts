@@ -54,6 +54,8 @@ import type { Clock } from "../clock/mod.ts";
 import type { ResolvedRelaySectionConfig } from "../config/mod.ts";
 import { RelayServer } from "./relay_server.ts";
 
+export { RELAY_EVENTS } from "./constants.ts";
+
 /** The relay settings the code uses: `[relay]` as the config loader resolves it. */
 export type ResolvedRelayConfig = ResolvedRelaySectionConfig;
 
@@ -194,6 +196,8 @@ export interface Relay {
   stats(): RelayStats;
   /** Refuse new reservations (true) or accept them again (false). */
   setDraining(draining: boolean): void;
+  /** Tells of each change of reservations, circuits and stream errors: `RELAY_EVENTS`. */
+  readonly events: EventTarget;
 }
 
 /** The keys of the relay config that hold counts, sizes and durations. */

@@ -14,6 +14,7 @@ import type { Circuit } from "./circuit.ts";
 import {
   HOP_MAX_INBOUND_STREAMS,
   HOP_PROTOCOL,
+  RELAY_EVENTS,
   RESERVATION_SWEEP_INTERVAL_MS,
   STOP_MAX_OUTBOUND_STREAMS,
 } from "./constants.ts";
@@ -35,6 +36,7 @@ const CODE_P2P_CIRCUIT = 290;
 /** Circuit relay v2 server (hop + stop) on a libp2p host. */
 export class RelayServer implements Relay {
   readonly config: ResolvedRelayConfig;
+  readonly events: EventTarget = new EventTarget();
   readonly #libp2p: Libp2p;
   readonly #store: ReservationStore<PeerId>;
   readonly #slots: CircuitSlots;
@@ -61,12 +63,14 @@ export class RelayServer implements Relay {
       maxPerIp: config.maxReservationsPerIp,
       maxPerSubnet: config.maxReservationsPerSubnet,
       clock: this.#clock,
+      onChange: () => this.#tell(RELAY_EVENTS.reservation),
     });
     this.#slots = new CircuitSlots(config.maxCircuits, config.maxCircuitsPerPeer);
     this.#metrics = new RelayMetrics(components.registry, {
       reservations: () => this.#store.size,
       circuits: () => this.#circuits.size,
       flushBytes: () => this.#flushBytes(),
+      onStreamError: () => this.#tell(RELAY_EVENTS.streamError),
     });
     const privateKey = components.privateKey;
     this.#hop = new HopHandler({
@@ -76,6 +80,7 @@ export class RelayServer implements Relay {
       slots: this.#slots,
       metrics: this.#metrics,
       circuits: this.#circuits,
+      onCircuitsChange: () => this.#tell(RELAY_EVENTS.circuit),
       relayId: this.#libp2p.peerId.toMultihash().bytes,
       sealVoucher: (voucher) => sealVoucher(privateKey, voucher),
       relayAddrs: () => this.#relayAddrs(),
@@ -84,6 +89,10 @@ export class RelayServer implements Relay {
       admission: components.admission,
       onReservationRefused: components.onReservationRefused,
     });
+  }
+
+  #tell(type: string): void {
+    this.events.dispatchEvent(new Event(type));
   }
 
   /** Registers the hop protocol and starts watching disconnects. */

@@ -18,7 +18,7 @@ import { Registry } from "prom-client";
 import { defaultConfig } from "../config/mod.ts";
 import { loopbackNode } from "../host/testing.ts";
 import { encodeFrame, FrameReader } from "./_framing.ts";
-import { HOP_PROTOCOL, VOUCHER_DOMAIN } from "./constants.ts";
+import { HOP_PROTOCOL, RELAY_EVENTS, VOUCHER_DOMAIN } from "./constants.ts";
 import type { ResolvedRelayConfig } from "./mod.ts";
 import { decodeHopMessage, decodeReservationVoucher, encodeHopMessage } from "./pb/circuit.ts";
 import type { HopMessage } from "./pb/circuit.ts";
@@ -115,6 +115,11 @@ function disconnected(node: Libp2p, peer: PeerId): Promise<void> {
 
 Deno.test("RelayServer lists a stock client's reservation, and frees it when the client disconnects", async () => {
   await withRelay({ reservationTtlMs: 60_000 }, async (rig) => {
+    const told: number[] = [];
+    rig.server.events.addEventListener(
+      RELAY_EVENTS.reservation,
+      () => told.push(rig.server.stats().reservations),
+    );
     const before = Date.now();
     const client = await stockClient(rig, true);
     const after = Date.now();
@@ -140,6 +145,8 @@ Deno.test("RelayServer lists a stock client's reservation, and frees it when the
     await gone;
     assert.deepEqual(rig.server.reservations(), []);
     assert.equal(rig.server.stats().reservations, 0);
+    // Its events told of both, each after the change.
+    assert.deepEqual(told, [1, 0]);
   });
 });
 

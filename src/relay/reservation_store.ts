@@ -56,6 +56,8 @@ export interface ReservationStoreInit {
   readonly maxPerSubnet: number;
   /** Its wall clock gives the expiries. @default SYSTEM_CLOCK */
   readonly clock?: Clock;
+  /** Told after a reservation is added, renewed or removed (the relay's `reservation` event). */
+  readonly onChange?: () => void;
 }
 
 /** Options of one reserve call. */
@@ -137,11 +139,13 @@ export class ReservationStore<P> {
       // Re-insert so the Map stays ordered by expiry.
       this.#byPeer.delete(key);
       this.#byPeer.set(key, existing);
+      this.#init.onChange?.();
       return { status: "OK", expiresAtMs, renewed: true };
     }
     const reservation: Reservation<P> = { peer, expiresAtMs, ip: addr.ip, subnet: addr.subnet };
     this.#byPeer.set(key, reservation);
     this.#count(reservation);
+    this.#init.onChange?.();
     return { status: "OK", expiresAtMs, renewed: false };
   }
 
@@ -178,6 +182,7 @@ export class ReservationStore<P> {
     if (reservation === undefined) return false;
     this.#byPeer.delete(key);
     this.#uncount(reservation);
+    this.#init.onChange?.();
     return true;
   }
 
@@ -195,14 +200,17 @@ export class ReservationStore<P> {
       this.#uncount(reservation);
       removed++;
     }
+    if (removed > 0) this.#init.onChange?.();
     return removed;
   }
 
   /** Drops every reservation. */
   clear(): void {
+    const had = this.#byPeer.size;
     this.#byPeer.clear();
     this.#perIp.clear();
     this.#perSubnet.clear();
+    if (had > 0) this.#init.onChange?.();
   }
 
   /**

@@ -156,3 +156,20 @@ Deno.test("addrKeys() groups IPv4 by /24 and IPv6 by /48 and maps IPv4-mapped IP
     });
   }
 });
+
+Deno.test("ReservationStore tells onChange of each reservation added, renewed or removed, and of nothing else", () => {
+  const clock = new ManualClock();
+  const sizes: number[] = [];
+  const s: ReservationStore<string> = store({ clock, onChange: () => sizes.push(s.size) });
+  s.reserve({ key: "a", peer: "a", addr: at("10.0.0.1") });
+  s.reserve({ key: "a", peer: "a", addr: at("10.0.0.1") }); // renewed
+  s.reserve({ key: "b", peer: "b", addr: at("10.0.0.2"), draining: true }); // refused
+  s.reserve({ key: "b", peer: "b", addr: at("10.0.0.2") });
+  s.remove("b");
+  s.remove("b"); // not there
+  clock.advance(60_000);
+  assert.equal(s.sweep(), 1);
+  s.sweep(); // nothing expired
+  s.clear(); // already empty
+  assert.deepEqual(sizes, [1, 1, 2, 1, 0]);
+});
