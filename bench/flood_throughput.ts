@@ -15,7 +15,8 @@
 // flooded measurement; FILE gets their summary (self time by package and function) as JSON.
 // The CPU seconds hopd and the attacker used in each measurement are printed in any case.
 // --pin: the relay the pair uses gets CPU 0 to itself; this process (the pair), the attacker
-// and the decoy share CPU 1 (taskset), so what the flood costs the pair through the relay is
+// and the decoy share CPU 1 (taskset; --attacker-cpu 0 puts the attacker and the decoy on
+// CPU 0 instead), so what the flood costs the pair through the relay is
 // apart from what the attacker's own CPU costs it. Without --pin every process shares both
 // cores, as in the issue's probe. --attacker-nice N runs the attacker (and the decoy) at nice N
 // (default 0); --attacker-idle runs them in the SCHED_IDLE class (chrt --idle 0): the pair has
@@ -170,6 +171,12 @@ const attackerNice: number | "idle" = Deno.args.includes("--attacker-idle")
 // With --pin: the pair's relay alone on CPU 0; everything else on CPU 1.
 const RELAY_CPU = pinned ? "0" : undefined;
 const OTHERS_CPU = pinned ? "1" : undefined;
+// --attacker-cpu 0 moves the attacker and the decoy beside the relay instead (with
+// --attacker-idle: they get the relay's idle time, and the pair keeps CPU 1 to itself).
+const ATTACKER_CPU = pinned ? String(numberArg("--attacker-cpu", 1)) : undefined;
+if (ATTACKER_CPU !== undefined && ATTACKER_CPU !== "0" && ATTACKER_CPU !== "1") {
+  throw new RangeError(`--attacker-cpu must be 0 or 1: current value is ${ATTACKER_CPU}`);
+}
 if (OTHERS_CPU !== undefined) {
   // This process holds the pair; its threads and the ones it starts later stay on CPU 1.
   const taskset = await new Deno.Command("taskset", {
@@ -185,7 +192,7 @@ const hopd = await startHopd(inspectPort, RELAY_CPU);
 // first. The machine carries the same flood; only the relay the pair uses is spared it.
 const decoyInspectPort = decoy && profileAt !== undefined ? freePort() : undefined;
 // The decoy is part of the flood's load on the machine: it sits with the attacker.
-const decoyHopd = decoy ? await startHopd(decoyInspectPort, OTHERS_CPU, attackerNice) : undefined;
+const decoyHopd = decoy ? await startHopd(decoyInspectPort, ATTACKER_CPU, attackerNice) : undefined;
 const profiler = inspectPort === undefined ? undefined : await Profiler.open(inspectPort);
 const decoyProfiler = decoyInspectPort === undefined
   ? undefined
@@ -246,7 +253,7 @@ async function duringFlood(target: { addrs: string[] }, run: () => Promise<numbe
       "--seconds",
       String(mode === "echo" ? seconds + 2 : 8),
     ],
-    OTHERS_CPU,
+    ATTACKER_CPU,
     attackerNice,
   );
   const attacker = new Deno.Command(command.program, {
@@ -331,7 +338,7 @@ try {
       runs,
       attackerLoops: { peers, raw: raws },
       placement: pinned
-        ? `relay on CPU ${RELAY_CPU}; pair, attacker and decoy (nice ${attackerNice}) on CPU ${OTHERS_CPU}`
+        ? `relay on CPU ${RELAY_CPU}; pair on CPU ${OTHERS_CPU}; attacker and decoy (nice ${attackerNice}) on CPU ${ATTACKER_CPU}`
         : `unpinned: every process on both cores, attacker at nice ${attackerNice}`,
       quiet: quiet.map((x) => Number(x.toFixed(1))),
       flooded: flooded.map((x) => Number(x.toFixed(1))),
