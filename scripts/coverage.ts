@@ -10,14 +10,15 @@
  * it would otherwise raise its folder's figure), and 2 when the tests themselves fail.
  *
  * `deno task coverage --report DIR` only reports, from profiles another run wrote to DIR: the
- * test command's unit phase with `TEST_COVERAGE_DIR=DIR` (scripts/test.sh; .ci/run does so, then
- * reports, so CI runs the unit suites once), or end-to-end tests run with `DENO_COVERAGE_DIR=DIR`
- * (their hopd children inherit it and `deno run` writes its profile there too).
+ * test command's parallel phase with `TEST_COVERAGE_DIR=DIR` (scripts/test.sh; .ci/run does so,
+ * then reports, so CI runs the unit suites once; its figures add what the end-to-end tests run in
+ * their own process, not their hopd children), or end-to-end tests run with
+ * `DENO_COVERAGE_DIR=DIR` (their hopd children inherit it and write their profiles there too).
  *
  * @example
  * ```sh
  * deno task coverage                      # unit suites, then the table
- * TEST_COVERAGE_DIR=/tmp/unit deno task test && deno task coverage --report /tmp/unit
+ * TEST_COVERAGE_DIR=/tmp/all deno task test && deno task coverage --report /tmp/all
  * DENO_COVERAGE_DIR=/tmp/cov deno test -A tests/relay_e2e_test.ts
  * deno task coverage --report /tmp/cov    # the table from those profiles
  * ```

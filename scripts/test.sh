@@ -10,12 +10,12 @@
 # tests beside the code, nothing installed, no end-to-end run.
 #
 # The phases (see main below):
-#   unit      the unit tests beside the code (src/), in parallel; with TEST_COVERAGE_DIR set
-#             (an absolute path, as .ci/run sets it) they write their coverage profiles there,
-#             which `deno task coverage --report DIR` reads: CI runs them once, not twice;
-#   parallel  every other test file at once, except the timing-sensitive ones (kept out of the
-#             unit phase so its coverage does not reach the end-to-end tests' hopd children,
-#             which inherit DENO_COVERAGE_DIR and would write, and slow down, under coverage);
+#   parallel  every test file at once, except the timing-sensitive ones. With TEST_COVERAGE_DIR
+#             set (an absolute path, as .ci/run sets it) the test processes write their coverage
+#             profiles there, which `deno task coverage --report DIR` reads, so CI runs the unit
+#             suites once, not twice. The hopd children the end-to-end tests spawn (through
+#             tests/_helpers/child_env.ts) are then left out of coverage: under it they ran
+#             twice as slow (tests/policy_e2e_test.ts 14 s -> 31 s).
 #   serial    the bandwidth caps (with their own CPU hogs) and the load-test smoke, alone:
 #             they measure rates over seconds, which the other tests would skew;
 #   interop   go-, rust- and js-libp2p clients through hopd (`deno task interop`).
@@ -93,8 +93,7 @@ main() {
   if [[ -n "${TEST_COVERAGE_DIR:-}" ]]; then
     coverage=("--coverage=${TEST_COVERAGE_DIR}" --coverage-raw-data-only)
   fi
-  phase unit deno test -A --parallel "${coverage[@]}" src/
-  phase parallel deno test -A --parallel --ignore=src/ "${serial[@]/#/--ignore=}"
+  phase parallel deno test -A --parallel "${coverage[@]}" "${serial[@]/#/--ignore=}"
   phase serial deno test -A "${serial[@]}"
   phase interop deno task interop
   summarize

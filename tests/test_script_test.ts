@@ -81,25 +81,51 @@ async function mainPhases(env: Record<string, string>): Promise<string[]> {
     .map((l) => l.slice("PHASE ".length));
 }
 
-Deno.test("scripts/test.sh runs the unit tests once, with coverage into TEST_COVERAGE_DIR when set", async () => {
+Deno.test("scripts/test.sh's parallel phase writes coverage into TEST_COVERAGE_DIR when set, and no other phase", async () => {
   const plain = await mainPhases({});
-  assert.deepEqual(plain.map((p) => p.split(" ")[0]), ["unit", "parallel", "serial", "interop"]);
-  assert.equal(plain[0], "unit deno test -A --parallel src/");
-  // Every file outside src/ once: the parallel phase leaves src/ and the serial files out.
-  assert.equal(
-    plain[1],
-    "parallel deno test -A --parallel --ignore=src/ --ignore=tests/bandwidth_e2e_test.ts " +
-      "--ignore=tests/load_test_smoke_test.ts",
-  );
-  assert.equal(
-    plain[2],
+  assert.deepEqual(plain, [
+    "parallel deno test -A --parallel --ignore=tests/bandwidth_e2e_test.ts " +
+    "--ignore=tests/load_test_smoke_test.ts",
     "serial deno test -A tests/bandwidth_e2e_test.ts tests/load_test_smoke_test.ts",
-  );
+    "interop deno task interop",
+  ]);
   const withCoverage = await mainPhases({ TEST_COVERAGE_DIR: "/tmp/hopd-unit-cov" });
   assert.equal(
     withCoverage[0],
-    "unit deno test -A --parallel --coverage=/tmp/hopd-unit-cov --coverage-raw-data-only src/",
+    "parallel deno test -A --parallel --coverage=/tmp/hopd-unit-cov --coverage-raw-data-only " +
+      "--ignore=tests/bandwidth_e2e_test.ts --ignore=tests/load_test_smoke_test.ts",
   );
-  // Only the unit phase writes profiles: the end-to-end tests' hopd children would inherit them.
+  // The bandwidth and load figures are measured without coverage's overhead.
   assert.deepEqual(withCoverage.slice(1), plain.slice(1));
+});
+
+Deno.test("childEnv() keeps hopd children out of the test command's coverage run, and only of it", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "hopd-child-env-" });
+  /** DENO_COVERAGE_DIR as childEnv() passes it on, in a process with `env`. */
+  async function passedOn(env: Record<string, string>): Promise<string> {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "eval",
+        `import { childEnv } from "${new URL("_helpers/child_env.ts", import.meta.url)}";` +
+        `console.log(childEnv().DENO_COVERAGE_DIR ?? "unset");`,
+      ],
+      clearEnv: true,
+      env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...env },
+    }).output();
+    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+    return new TextDecoder().decode(output.stdout).trim();
+  }
+  try {
+    await t.step("under TEST_COVERAGE_DIR: left out", async () => {
+      assert.equal(
+        await passedOn({ TEST_COVERAGE_DIR: dir, DENO_COVERAGE_DIR: dir }),
+        "unset",
+      );
+    });
+    await t.step("set on purpose, without TEST_COVERAGE_DIR: passed on", async () => {
+      assert.equal(await passedOn({ DENO_COVERAGE_DIR: dir }), dir);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

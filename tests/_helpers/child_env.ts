@@ -6,6 +6,12 @@
  * developer's shell exported (a `HOPD_LIMITS_…` left from trying a setting) would silently
  * change, or break, what a test runs. Pass it with `clearEnv: true`.
  *
+ * Under the test command's coverage run (`TEST_COVERAGE_DIR` set, as .ci/run does) it leaves
+ * out `DENO_COVERAGE_DIR` too, which `deno test --coverage` sets and every `deno run` child
+ * would honour: a hopd child then writes its own profile and runs about twice as slow, and only
+ * the test processes are measured there. A `DENO_COVERAGE_DIR` given without
+ * `TEST_COVERAGE_DIR` (measuring hopd children on purpose, README) is passed on.
+ *
  * @param extra Variables to set (these may be `HOPD_*`).
  * @returns The environment.
  */
@@ -14,5 +20,6 @@ export function childEnv(extra: Record<string, string> = {}): Record<string, str
   for (const [name, value] of Object.entries(Deno.env.toObject())) {
     if (!name.startsWith("HOPD_")) env[name] = value;
   }
+  if (env.TEST_COVERAGE_DIR !== undefined) delete env.DENO_COVERAGE_DIR;
   return { ...env, ...extra };
 }
