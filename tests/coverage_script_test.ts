@@ -88,6 +88,8 @@ Deno.test("coverage: a floor breaks below its percentage, on a never-loaded file
   );
   assert.match(table[3]!, /^all of src\/\s+8002\s+10004\s+79\.9%/);
   assert.deepEqual(Object.keys(COVERAGE_FLOORS).sort(), [
+    "src/acme",
+    "src/cli",
     "src/policy",
     "src/ratelimit",
     "src/relay",
