@@ -9,6 +9,7 @@ const ECHO = "/hopd-test/echo/1.0.0";
 const DATA = 0;
 const WINDOW_UPDATE = 1;
 const SYN = 1;
+const ACK = 2;
 
 interface SentFrame {
   type: number;
@@ -30,9 +31,14 @@ function recordFrames(connection: Connection): SentFrame[] {
   return frames;
 }
 
-/** A dialer with the given muxer and a stock echo server, connected. */
-async function dialerAndServer(muxer: "capped" | "stock") {
-  const server = await loopbackNode();
+/** A dialer with the given muxer and an echo server (stock unless asked), connected. */
+async function dialerAndServer(
+  muxer: "capped" | "stock",
+  serverMuxer: "capped" | "stock" = "stock",
+) {
+  const server = await loopbackNode({
+    streamMuxers: [serverMuxer === "capped" ? cappedYamux({ maxMessageSize: 65_507 }) : yamux()],
+  });
   await server.handle(ECHO, (stream: Stream) => {
     stream.addEventListener("message", (event) => stream.send(event.data));
     stream.addEventListener("remoteCloseWrite", () => void stream.close().catch(() => {}));
@@ -91,6 +97,36 @@ Deno.test("synWithFirstFrame(): a new outbound stream's SYN rides on its first f
   });
 });
 
+Deno.test("synWithFirstFrame(): an inbound stream's ACK rides on its first answer", async (t) => {
+  for (const serverMuxer of ["stock", "capped"] as const) {
+    await t.step(`${serverMuxer} server`, async () => {
+      const { server, dialer, connection } = await dialerAndServer("stock", serverMuxer);
+      try {
+        while (server.getConnections(dialer.peerId).length === 0) {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        const served = recordFrames(server.getConnections(dialer.peerId)[0]!);
+        const [opened] = await echoOnce(connection, recordFrames(connection));
+        const frames = served.filter((f) => f.streamID === opened!.streamID);
+        const acks = frames.filter((f) => f.flag & ACK);
+        assert.equal(acks.length, 1, "one ACK");
+        assert.equal(
+          acks[0]!.type,
+          serverMuxer === "stock" ? WINDOW_UPDATE : DATA,
+          serverMuxer === "stock"
+            ? "stock: the ACK is a window update of its own (control)"
+            : "the ACK rides on multistream-select's answer",
+        );
+        assert.equal(frames[0], acks[0]);
+        await echoOnce(connection, []);
+      } finally {
+        await dialer.stop();
+        await server.stop();
+      }
+    });
+  }
+});
+
 Deno.test("synWithFirstFrame(): a stream that sends nothing still opens, one macrotask later", async () => {
   const { server, dialer, connection } = await dialerAndServer("capped");
   try {
@@ -114,10 +150,10 @@ Deno.test("synWithFirstFrame(): a stream that sends nothing still opens, one mac
   }
 });
 
-Deno.test("synWithFirstFrame() leaves other shapes and inbound streams alone", () => {
+Deno.test("synWithFirstFrame() leaves other shapes and established streams alone", () => {
   assert.equal(synWithFirstFrame({}), false);
   const sendWindowUpdate = () => {};
-  const inbound = { state: 2, status: "open", sendWindowUpdate };
-  assert.equal(synWithFirstFrame(inbound), true);
-  assert.equal(inbound.sendWindowUpdate, sendWindowUpdate);
+  const established = { state: 3, status: "open", sendWindowUpdate };
+  assert.equal(synWithFirstFrame(established), true);
+  assert.equal(established.sendWindowUpdate, sendWindowUpdate);
 });
