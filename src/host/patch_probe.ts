@@ -7,7 +7,8 @@
  * (a handshake between two throwaway keys) and multiplexed with its own yamux factory; one
  * stream is opened, then everything is aborted. The probe checks what it finds, not what the
  * factories say: each object lean, the secured stream's `decrypt` replaced, the stream's frames
- * capped. `coalesce_writes.ts` needs a TCP socket and is checked on the first TCP connection.
+ * capped, its window updates sent at half the window. `coalesce_writes.ts` needs a TCP socket
+ * and is checked on the first TCP connection.
  *
  * @module
  */
@@ -19,6 +20,7 @@ import { multiaddrConnectionPair } from "@libp2p/utils";
 import { isLean } from "./lean_events.ts";
 import { isDecryptUnjoined } from "./noise_crypto.ts";
 import type { PatchWarnings } from "./patch_warnings.ts";
+import { isWindowUpdateThresholded } from "./yamux_window_updates.ts";
 import { libp2pLogger } from "./quiet_logger.ts";
 
 /** The host's connection factories, as given to `createLibp2p`. */
@@ -67,6 +69,7 @@ export async function probeConnectionPatches(
     if (typeof frameBytes !== "number" || frameBytes > factories.maxFrameBytes) {
       warnings.notApplied("yamux_frames");
     }
+    if (!isWindowUpdateThresholded(stream)) warnings.notApplied("yamux_window_updates");
   } finally {
     server.abort(done);
     client.abort(done);

@@ -21,7 +21,7 @@ Deno.test("probeConnectionPatches() finds every per-connection workaround applie
   assert.deepEqual(warned, []);
 });
 
-Deno.test("probeConnectionPatches() fed stock Noise and yamux warns once for the frame cap and the Noise decryption they miss", async () => {
+Deno.test("probeConnectionPatches() fed stock Noise and yamux warns once for the frame cap, the window updates and the Noise decryption they miss", async () => {
   assert.equal(installLeanEvents(), true);
   const warned: HostPatch[] = [];
   const warnings = new PatchWarnings((patch) => warned.push(patch));
@@ -31,9 +31,10 @@ Deno.test("probeConnectionPatches() fed stock Noise and yamux warns once for the
     maxFrameBytes: MAX_FRAME_BYTES,
   }, warnings);
   // Stock noise and yamux share their classes with the host's, which the first test made lean
-  // (leanEvents marks a class): only the two patches of their own are missing.
+  // (leanEvents marks a class): only the three patches of their own are missing.
   assert.deepEqual(warned.filter((patch) => patch !== "lean_events"), [
     "noise_decrypt",
     "yamux_frames",
+    "yamux_window_updates",
   ]);
 });

@@ -20,6 +20,7 @@ export type HostPatch =
   | "coalesce_writes"
   | "noise_decrypt"
   | "yamux_frames"
+  | "yamux_window_updates"
   | "lean_events"
   | "connection_list"
   | "peer_store_merges"
@@ -38,6 +39,10 @@ export const PATCH_FALLBACKS: Readonly<Record<HostPatch, string>> = {
   yamux_frames: "@libp2p/yamux changed shape: frames are not capped at one Noise message " +
     "(rust-libp2p peers refuse frames above 1 MiB; src/host/yamux_frames.ts), and a new " +
     "stream's SYN is a frame of its own (src/host/yamux_syn.ts)",
+  yamux_window_updates: "@libp2p/yamux's stream changed shape: every data frame received is " +
+    "answered with its own window update, a Noise message and a socket write, instead of one " +
+    "update per half window " +
+    "(src/host/yamux_window_updates.ts)",
   lean_events: "main-event's TypedEventEmitter changed shape: libp2p keeps its heavier " +
     "listeners (src/host/lean_events.ts)",
   connection_list: "libp2p's connection manager changed shape: connection listing stays " +

@@ -34,7 +34,10 @@ export const PATCHED_PACKAGES: Readonly<
     workarounds: ["guarded_listeners.ts", "tls_certificate.ts"],
   },
   "@libp2p/noise": { version: "17.0.3", workarounds: ["noise_crypto.ts"] },
-  "@libp2p/yamux": { version: "8.0.3", workarounds: ["yamux_frames.ts", "yamux_syn.ts"] },
+  "@libp2p/yamux": {
+    version: "8.0.3",
+    workarounds: ["yamux_frames.ts", "yamux_syn.ts", "yamux_window_updates.ts"],
+  },
 };
 
 /**

@@ -13,9 +13,11 @@
  *
  * `cappedYamux()` is `yamux()` whose streams never send a frame larger than `maxMessageSize`:
  * each stream's `maxMessageSize` field keeps the value yamux sets it to, capped. It also marks
- * each muxer and stream lean (lean_events.ts) and has each new outbound stream send its SYN
- * with its first frame (yamux_syn.ts). A muxer or stream of another shape is left as it
- * is and the host warns once (patch_warnings.ts). Version guard: @libp2p/yamux 8.0.3
+ * each muxer and stream lean (lean_events.ts), has each new outbound stream send its SYN
+ * with its first frame (yamux_syn.ts) and makes each stream send a window update once half its
+ * receive window is used, not per frame (yamux_window_updates.ts). A muxer or stream of
+ * another shape is left as it is and the host warns once (patch_warnings.ts). Version guard:
+ * @libp2p/yamux 8.0.3
  * (versions.ts). Upstream fix: honour `maxMessageSize` in YamuxStream (constructor and
  * handleWindowUpdate).
  *
@@ -27,6 +29,7 @@ import { yamux, type YamuxMuxerInit } from "@libp2p/yamux";
 import { leanEvents } from "./lean_events.ts";
 import { synWithFirstFrame } from "./yamux_syn.ts";
 import type { PatchWarnings } from "./patch_warnings.ts";
+import { thresholdWindowUpdates } from "./yamux_window_updates.ts";
 
 /** The part of @libp2p/yamux's muxer this touches. */
 interface YamuxMuxerLike {
@@ -92,8 +95,8 @@ export function capMuxerFrames(
 }
 
 /**
- * `yamux(init)` whose streams send frames of at most `init.maxMessageSize` bytes of payload,
- * and whose muxers and streams are lean.
+ * `yamux(init)` whose streams send frames of at most `init.maxMessageSize` bytes of payload
+ * and window updates once half the receive window is used, and whose muxers and streams are lean.
  *
  * @param init yamux options; `maxMessageSize` is the cap.
  * @param warnings Told when a muxer or stream is not shaped as @libp2p/yamux 8's, which is
@@ -117,6 +120,7 @@ export function cappedYamux(
         onStream: (stream) => {
           if (!leanEvents(stream)) warnings?.notApplied("lean_events");
           if (!synWithFirstFrame(stream)) misshapen();
+          if (!thresholdWindowUpdates(stream)) warnings?.notApplied("yamux_window_updates");
         },
       });
       if (!capped) misshapen();
