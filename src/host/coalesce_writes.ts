@@ -6,10 +6,18 @@
  * each fragment with its own `socket.write`, so every relayed 64 KiB frame costs three
  * `sendto` system calls, and with Nagle off three TCP segments, two of them 2 and 16 bytes
  * long (strace of hopd relaying: 694 two-byte and 522 sixteen-byte sends per second). Corking
- * the socket around a multi-fragment write hands the fragments to one `writev` instead,
- * without copying them. `coalescingTcp()` replaces `sendData` on every TCP connection, inbound
- * and outbound, as the transport hands it to the upgrader; anything not shaped like
- * @libp2p/tcp's connection is left alone, and the host warns once (patch_warnings.ts).
+ * the socket hands the fragments to one `writev` instead, without copying them.
+ *
+ * The cork lasts to the end of the task (a microtask uncorks it), not just one message: the
+ * Noise messages written in one task share one `writev`. A relay writes several per task: a
+ * 64 KiB chunk from a go-libp2p or js-libp2p source goes on as a full yamux frame and a 29-byte
+ * tail frame (65,536 bytes and two 12-byte headers do not fit one 65,535-byte Noise message),
+ * each its own Noise message and, corked per message, its own `writev`. Nothing waits longer
+ * than the task that wrote it.
+ *
+ * `coalescingTcp()` replaces `sendData` on every TCP connection, inbound and outbound, as the
+ * transport hands it to the upgrader; anything not shaped like @libp2p/tcp's connection is
+ * left alone, and the host warns once (patch_warnings.ts).
  *
  * Version guard: @libp2p/tcp 11.0.28 (src/host/versions.ts). Upstream fix: @libp2p/tcp's
  * `sendData` corking the socket around a multi-fragment write (or `socket.writev`).
@@ -35,9 +43,9 @@ interface TcpConnectionLike {
 }
 
 /**
- * Makes a TCP connection from @libp2p/tcp write each message's fragments with one system
- * call. Same semantics as the original: fragments are written in order until the socket
- * asks the writer to wait; what was written is reported as sent.
+ * Makes a TCP connection from @libp2p/tcp write the fragments of every message of one task
+ * with one system call. Same semantics as the original: fragments are written in order until
+ * the socket asks the writer to wait; what was written is reported as sent.
  *
  * @param maConn A connection, before it is upgraded.
  * @returns False when `maConn` is not a @libp2p/tcp connection (nothing is changed).
@@ -53,32 +61,39 @@ export function coalesceWrites(maConn: MultiaddrConnection): boolean {
     return false;
   }
   const corkable = socket as CorkableSocket;
-  connection.sendData = (data: Iterable<Uint8Array>) => sendCorked(corkable, data);
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    corkable.uncork();
+  };
+  connection.sendData = (data: Iterable<Uint8Array>) => {
+    if (!corked) {
+      // Uncorked at the end of the task, also when a write throws: every message written in
+      // this task goes out in one `writev` then.
+      corked = true;
+      corkable.cork();
+      queueMicrotask(uncork);
+    }
+    return sendFragments(corkable, data);
+  };
   return true;
 }
 
 /**
- * Writes `data`'s fragments to `socket`, corked when there is more than one.
+ * Writes `data`'s fragments to `socket` in order until it asks the writer to wait.
  *
  * @returns Bytes handed to the socket and whether it takes more now.
  */
-export function sendCorked(
+function sendFragments(
   socket: CorkableSocket,
   data: Iterable<Uint8Array>,
 ): { sentBytes: number; canSendMore: boolean } {
-  const fragments = data instanceof Uint8Array ? [data] : [...data];
-  const corked = fragments.length > 1;
-  if (corked) socket.cork();
   let sentBytes = 0;
   let canSendMore = true;
-  try {
-    for (const buf of fragments) {
-      sentBytes += buf.byteLength;
-      canSendMore = socket.write(buf);
-      if (!canSendMore) break;
-    }
-  } finally {
-    if (corked) socket.uncork();
+  for (const buf of data instanceof Uint8Array ? [data] : data) {
+    sentBytes += buf.byteLength;
+    canSendMore = socket.write(buf);
+    if (!canSendMore) break;
   }
   return { sentBytes, canSendMore };
 }

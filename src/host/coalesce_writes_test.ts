@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { loopbackNode } from "./testing.ts";
 import type { Libp2p, MultiaddrConnection } from "@libp2p/interface";
 import { Uint8ArrayList } from "uint8arraylist";
-import { coalesceWrites, coalescingTcp, sendCorked } from "./coalesce_writes.ts";
+import { coalesceWrites, coalescingTcp } from "./coalesce_writes.ts";
 import { relayNoise } from "./noise_crypto.ts";
 
 function recordingSocket(acceptWrites = Infinity) {
@@ -19,36 +19,61 @@ function recordingSocket(acceptWrites = Infinity) {
   };
 }
 
-Deno.test("sendCorked() corks around several fragments and not around one", () => {
-  const socket = recordingSocket();
-  const many = new Uint8ArrayList(new Uint8Array(2), new Uint8Array(100), new Uint8Array(16));
-  assert.deepEqual(sendCorked(socket, many), { sentBytes: 118, canSendMore: true });
-  assert.deepEqual(socket.calls, ["cork", "write 2", "write 100", "write 16", "uncork"]);
+/** A @libp2p/tcp connection's shape over a recording socket, its writes coalesced. */
+function coalescedConnection(socket: ReturnType<typeof recordingSocket>) {
+  const connection = { socket, sendData: () => ({ sentBytes: 0, canSendMore: true }) };
+  assert.equal(coalesceWrites(connection as unknown as MultiaddrConnection), true);
+  return connection as unknown as {
+    sendData(data: Iterable<Uint8Array>): { sentBytes: number; canSendMore: boolean };
+  };
+}
 
-  const one = recordingSocket();
-  assert.deepEqual(sendCorked(one, new Uint8ArrayList(new Uint8Array(7))), {
-    sentBytes: 7,
-    canSendMore: true,
-  });
-  assert.deepEqual(one.calls, ["write 7"]);
+Deno.test("coalesceWrites() corks once per task: the messages of one task share one writev", async () => {
+  const socket = recordingSocket();
+  const connection = coalescedConnection(socket);
+  // A full Noise message and a tail one, as a relayed 64 KiB chunk makes, in one task.
+  const message = new Uint8ArrayList(new Uint8Array(2), new Uint8Array(100), new Uint8Array(16));
+  assert.deepEqual(connection.sendData(message), { sentBytes: 118, canSendMore: true });
+  const tail = new Uint8ArrayList(new Uint8Array(2), new Uint8Array(41));
+  assert.deepEqual(connection.sendData(tail), { sentBytes: 43, canSendMore: true });
+  assert.deepEqual(socket.calls, [
+    "cork",
+    "write 2",
+    "write 100",
+    "write 16",
+    "write 2",
+    "write 41",
+  ]);
+  await Promise.resolve();
+  assert.deepEqual(socket.calls.slice(6), ["uncork"]);
+  // The next task corks again.
+  connection.sendData(new Uint8ArrayList(new Uint8Array(7)));
+  await Promise.resolve();
+  assert.deepEqual(socket.calls.slice(7), ["cork", "write 7", "uncork"]);
 });
 
-Deno.test("sendCorked() stops where the socket asks to wait and reports what it took", () => {
+Deno.test("coalesceWrites() stops where the socket asks to wait and reports what it took", async () => {
   const socket = recordingSocket(2);
+  const connection = coalescedConnection(socket);
   const data = new Uint8ArrayList(new Uint8Array(2), new Uint8Array(100), new Uint8Array(16));
-  assert.deepEqual(sendCorked(socket, data), { sentBytes: 102, canSendMore: false });
+  assert.deepEqual(connection.sendData(data), { sentBytes: 102, canSendMore: false });
+  await Promise.resolve();
   assert.deepEqual(socket.calls, ["cork", "write 2", "write 100", "uncork"]);
 });
 
-Deno.test("sendCorked() uncorks even when a write throws", () => {
+Deno.test("coalesceWrites() uncorks at the end of the task even when a write throws", async () => {
   const socket = {
     ...recordingSocket(),
     write: () => {
       throw new Error("socket destroyed");
     },
   };
-  const data = new Uint8ArrayList(new Uint8Array(2), new Uint8Array(3));
-  assert.throws(() => sendCorked(socket, data), /socket destroyed/);
+  const connection = coalescedConnection(socket);
+  assert.throws(
+    () => connection.sendData(new Uint8ArrayList(new Uint8Array(2), new Uint8Array(3))),
+    /socket destroyed/,
+  );
+  await Promise.resolve();
   assert.deepEqual(socket.calls, ["cork", "uncork"]);
 });
 
