@@ -13,7 +13,7 @@ import type { Connection, Libp2p, Stream } from "@libp2p/interface";
 import { encodeFrame } from "../src/relay/_framing.ts";
 import { HOP_PROTOCOL, STOP_PROTOCOL } from "../src/relay/constants.ts";
 import { encodeHopMessage, encodeStopMessage } from "../src/relay/pb/circuit.ts";
-import { eventually, hopExchange, startPlainClient, startRelay } from "./relay_helpers.ts";
+import { hopExchange, startPlainClient, startRelay, untilRelay } from "./relay_helpers.ts";
 import { seededRandom } from "../src/ratelimit/testing.ts";
 import { ManualClock } from "../src/clock/mod.ts";
 
@@ -148,17 +148,17 @@ Deno.test({
       // Stalled setups hit their timeout.
       clock.advance(200);
       assert.ok(
-        await eventually(() => fixture.relay.stats().streamErrors > 0),
+        await untilRelay(fixture.relay, () => fixture.relay.stats().streamErrors > 0),
         "fuzz never reached the error paths",
       );
 
       await source.stop();
       await targetNode.stop();
       nodes.length = 0;
-      const clean = await eventually(() => {
+      const clean = await untilRelay(fixture.relay, () => {
         const { reservations, circuits } = fixture.relay.stats();
         return reservations === 0 && circuits === 0;
-      }, 8_000);
+      });
       assert.ok(clean, `seed ${seed}: relay still holds ${JSON.stringify(fixture.relay.stats())}`);
 
       const fresh = await startPlainClient();

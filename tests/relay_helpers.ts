@@ -21,7 +21,7 @@ import { Registry } from "prom-client";
 import { encodeFrame, FrameReader } from "../src/relay/_framing.ts";
 import { HOP_PROTOCOL } from "../src/relay/constants.ts";
 import { defaultConfig } from "../src/config/mod.ts";
-import { relay } from "../src/relay/mod.ts";
+import { relay, RELAY_EVENTS } from "../src/relay/mod.ts";
 import type { Relay, ResolvedRelayConfig } from "../src/relay/mod.ts";
 import { decodeHopMessage, encodeHopMessage } from "../src/relay/pb/circuit.ts";
 import type { HopMessage } from "../src/relay/pb/circuit.ts";
@@ -119,17 +119,59 @@ export async function hopExchange(
 }
 
 /**
- * Polls until `check` holds or `timeoutMs` passes.
+ * Waits until `check` holds of the relay's state: checked now and after each of its events
+ * (`RELAY_EVENTS`: a reservation, a circuit, a stream error changed), never on a timer.
  *
- * @returns Whether it held.
+ * @param relay The relay whose events to follow.
+ * @param check Reads `relay.stats()` (or anything the events change).
+ * @param timeoutMs Real time after which it gives up: a bound that turns a change that never
+ * comes into a failure, not a wait. @default 10_000
+ * @returns Whether it held, as told by an event (false at the bound, even if it holds by then).
  */
-export async function eventually(check: () => boolean, timeoutMs = 3_000): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    if (check()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return check();
+export function untilRelay(
+  relay: Relay,
+  check: () => boolean,
+  timeoutMs = 10_000,
+): Promise<boolean> {
+  if (check()) return Promise.resolve(true);
+  const { promise, resolve } = Promise.withResolvers<boolean>();
+  const types = Object.values(RELAY_EVENTS);
+  const finish = (held: boolean) => {
+    clearTimeout(timer);
+    for (const type of types) relay.events.removeEventListener(type, onEvent);
+    resolve(held);
+  };
+  const onEvent = () => {
+    if (check()) finish(true);
+  };
+  // No last look at the bound: a change the relay did not tell of is a failure too.
+  const timer = setTimeout(() => finish(false), timeoutMs);
+  for (const type of types) relay.events.addEventListener(type, onEvent);
+  return promise;
+}
+
+/**
+ * Resolves when `node` closes `connection` (its `connection:close` event), or with false when
+ * `timeoutMs` pass first (a bound on a failure, not a wait).
+ */
+export function connectionClosed(
+  node: Libp2p,
+  connection: Connection,
+  timeoutMs = 10_000,
+): Promise<boolean> {
+  if (connection.status !== "open") return Promise.resolve(true);
+  const { promise, resolve } = Promise.withResolvers<boolean>();
+  const onClose = (event: CustomEvent<Connection>) => {
+    if (event.detail.id === connection.id) finish(true);
+  };
+  const finish = (closed: boolean) => {
+    clearTimeout(timer);
+    node.removeEventListener("connection:close", onClose);
+    resolve(closed);
+  };
+  const timer = setTimeout(() => finish(false), timeoutMs);
+  node.addEventListener("connection:close", onClose);
+  return promise;
 }
 
 /** Reads the value of a metric sample from the registry, 0 when absent. */

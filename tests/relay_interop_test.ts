@@ -16,15 +16,19 @@ import { multiaddr } from "@multiformats/multiaddr";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import { CIRCUIT_READ_BUFFER_BYTES } from "../src/relay/constants.ts";
 import { decodeReservationVoucher } from "../src/relay/pb/circuit.ts";
+import { ManualClock } from "../src/clock/mod.ts";
 import {
-  eventually,
+  connectionClosed,
   hopExchange,
   metricValue,
   type RelayFixture,
   startPlainClient,
   startRelay,
   startStockClient,
+  untilRelay,
 } from "./relay_helpers.ts";
+// @ts-types="./interop/relay_echo_client.d.ts"
+import { waitForCircuitAddr } from "./interop/relay_echo_client.mjs";
 
 const ECHO = "/hopd-test/echo/1.0.0";
 const MIB = 1024 * 1024;
@@ -43,11 +47,7 @@ async function startListener(relayAddr: Multiaddr): Promise<{ node: Libp2p; circ
     stream.maxReadBufferLength = CIRCUIT_READ_BUFFER_BYTES;
     void echo(stream).catch(() => {});
   }, { runOnLimitedConnection: true });
-  const ready = await eventually(
-    () => node.getMultiaddrs().some((a) => a.toString().includes("/p2p-circuit")),
-    10_000,
-  );
-  assert.ok(ready, "stock client did not get a reservation");
+  await waitForCircuitAddr(node, 10_000);
   const circuit = multiaddr(`${relayAddr.toString()}/p2p-circuit/p2p/${node.peerId.toString()}`);
   return { node, circuit };
 }
@@ -87,7 +87,7 @@ async function stopAll(fixture: RelayFixture, ...nodes: Libp2p[]): Promise<void>
   await Promise.all(nodes.map((n) => n.stop()));
   try {
     assert.ok(
-      await eventually(() => {
+      await untilRelay(fixture.relay, () => {
         const { reservations, circuits } = fixture.relay.stats();
         return reservations === 0 && circuits === 0;
       }),
@@ -119,7 +119,7 @@ for (const transport of ["tcp", "ws"] as const) {
         assert.equal(fixture.relay.stats().circuits, 1);
         await stream.close();
         await b.hangUp(a.node.peerId);
-        assert.ok(await eventually(() => fixture.relay.stats().circuits === 0));
+        assert.ok(await untilRelay(fixture.relay, () => fixture.relay.stats().circuits === 0));
         const stats = fixture.relay.stats();
         assert.ok(stats.bytesRelayed >= 16 * MIB, `relayed ${stats.bytesRelayed}`);
         assert.ok(
@@ -150,7 +150,7 @@ Deno.test({
       assert.equal(conn.limits.seconds, undefined, "duration 0 must not be advertised");
       const stream = await conn.newStream(ECHO, { runOnLimitedConnection: true });
       await assert.rejects(echoThrough(stream, new Uint8Array(MIB)));
-      assert.ok(await eventually(() => fixture.relay.stats().circuits === 0, 8_000));
+      assert.ok(await untilRelay(fixture.relay, () => fixture.relay.stats().circuits === 0));
       assert.equal(
         await metricValue(fixture.registry, "hopd_circuits_closed_total", { reason: "data_limit" }),
         1,
@@ -182,21 +182,22 @@ Deno.test({
   name: "stock client sees the advertised duration in seconds and the circuit is cut after it",
   ...sanitizers,
   async fn() {
-    const fixture = await startRelay({ circuitDataBytes: 0, circuitDurationMs: 2_000 });
+    // The relay's clock: the test moves it to the limit instead of waiting 2 s. It starts at
+    // the wall clock: the client checks the reservation's expiry against its own.
+    const clock = new ManualClock(Date.now());
+    const fixture = await startRelay({ circuitDataBytes: 0, circuitDurationMs: 2_000 }, clock);
     const a = await startListener(fixture.tcpAddr);
     const b = await startStockClient();
     try {
-      const started = performance.now();
       const conn: Connection = await b.dial(a.circuit);
       assert.equal(conn.limits?.seconds, 2);
       assert.equal(conn.limits?.bytes, undefined, "data 0 must not be advertised");
-      assert.ok(
-        await eventually(() => conn.status !== "open", 6_000),
-        "circuit outlived its limit",
-      );
-      const elapsed = performance.now() - started;
-      assert.ok(elapsed >= 1_900, `cut after ${elapsed} ms`);
-      assert.ok(await eventually(() => fixture.relay.stats().circuits === 0, 8_000));
+      assert.ok(await untilRelay(fixture.relay, () => fixture.relay.stats().circuits === 1));
+      clock.advance(1_999);
+      assert.equal(fixture.relay.stats().circuits, 1, "cut before its limit");
+      clock.advance(1);
+      assert.ok(await untilRelay(fixture.relay, () => fixture.relay.stats().circuits === 0));
+      assert.ok(await connectionClosed(b, conn), "the client's relayed connection outlived it");
       assert.equal(
         await metricValue(fixture.registry, "hopd_circuits_closed_total", {
           reason: "duration_limit",
@@ -265,7 +266,9 @@ Deno.test({
           assert.equal(await metricValue(fixture.registry, "hopd_refusals_total", { reason }), 1);
           // The first peer leaves: its slot is free at once (no waiting for expiry).
           await first.hangUp(fixture.node.peerId);
-          assert.ok(await eventually(() => fixture.relay.stats().reservations === 0, 500));
+          assert.ok(
+            await untilRelay(fixture.relay, () => fixture.relay.stats().reservations === 0),
+          );
           assert.equal((await hopExchange(c2, { type: "RESERVE" })).response.status, "OK");
         } finally {
           await stopAll(fixture, first, second);

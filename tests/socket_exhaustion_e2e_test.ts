@@ -33,13 +33,17 @@ async function readyStatus(hopd: HopdProcess): Promise<number> {
   return response.status;
 }
 
-/** Whether hopd is still running (its exit status has not arrived). */
+/**
+ * Whether hopd is still running: its ops server answers a request now (an answer, not a
+ * 100 ms wait for an exit that might come).
+ */
 async function running(hopd: HopdProcess): Promise<boolean> {
-  const exited = await Promise.race([
-    hopd.status.then(() => true),
-    new Promise<false>((resolve) => setTimeout(() => resolve(false), 100)),
-  ]);
-  return !exited;
+  try {
+    await readyStatus(hopd);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

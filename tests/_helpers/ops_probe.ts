@@ -66,7 +66,17 @@ export async function metric(
 }
 
 /**
- * Polls `check` every 50 ms until it returns true or `timeoutMs` passes.
+ * Polls `check` every 50 ms until it returns true or `timeoutMs` passes: the one polling
+ * helper of the tests, for state that another process shows only when asked. Wait on an event
+ * wherever there is one: a hopd log line (`HopdProcess.waitForLog`), the relay's events
+ * (`untilRelay` in tests/relay_helpers.ts), a libp2p node's events (`disconnectedFrom` in
+ * reserving_client.ts, `waitForCircuitAddr`), a child's exit status or ready line.
+ *
+ * What is left to poll, and why: a child hopd's /metrics samples and /v1 JSON (policy state,
+ * decisions, federation members, select answers, TLS/ACME status, /ready): Prometheus and
+ * the ops API are pulled, hopd pushes none of it and logs only some; a fake NOTIFY_SOCKET's
+ * datagrams in systemd_unit_test (gathered by a reader task); pebble's orders (acme_e2e); the
+ * chaos and autonat runs' external nodes; a socket flood's own counters while it runs.
  *
  * @returns Whether it held in time.
  */

@@ -68,3 +68,27 @@ export async function canReserve(relayAddr: string, privateKey?: PrivateKey): Pr
 export function isConnectedTo(node: Libp2p, peerId: string): boolean {
   return node.getConnections().some((c) => c.remotePeer.toString() === peerId);
 }
+
+/**
+ * Resolves true when `node` has no connection left to `peerId` (its `peer:disconnect` event),
+ * false when `timeoutMs` pass first: a bound on a failure, not a wait.
+ */
+export function disconnectedFrom(
+  node: Libp2p,
+  peerId: string,
+  timeoutMs = 10_000,
+): Promise<boolean> {
+  if (!isConnectedTo(node, peerId)) return Promise.resolve(true);
+  const { promise, resolve } = Promise.withResolvers<boolean>();
+  const onDisconnect = (event: CustomEvent<{ toString(): string }>) => {
+    if (event.detail.toString() === peerId) finish(true);
+  };
+  const finish = (gone: boolean) => {
+    clearTimeout(timer);
+    node.removeEventListener("peer:disconnect", onDisconnect);
+    resolve(gone);
+  };
+  const timer = setTimeout(() => finish(false), timeoutMs);
+  node.addEventListener("peer:disconnect", onDisconnect);
+  return promise;
+}

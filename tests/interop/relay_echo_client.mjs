@@ -25,15 +25,33 @@ export function createClient(listen = []) {
   });
 }
 
-/** Waits until `node` announces a /p2p-circuit address, i.e. its reservation is granted. */
-export async function waitForCircuitAddr(node, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const addr = node.getMultiaddrs().find((ma) => ma.toString().includes("/p2p-circuit"));
-    if (addr !== undefined) return addr;
-    if (Date.now() > deadline) throw new Error("no reservation: no /p2p-circuit address");
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+/**
+ * Waits until `node` announces a /p2p-circuit address, i.e. its reservation is granted: on
+ * its `self:peer:update` event (libp2p's, when its own addresses change), not by polling;
+ * rejects when `timeoutMs` pass first (a bound on a failure, not a wait).
+ */
+export function waitForCircuitAddr(node, timeoutMs = 10_000) {
+  const circuitAddr = () =>
+    node.getMultiaddrs().find((ma) => ma.toString().includes("/p2p-circuit"));
+  const now = circuitAddr();
+  if (now !== undefined) return Promise.resolve(now);
+  return new Promise((resolve, reject) => {
+    const onUpdate = () => {
+      const addr = circuitAddr();
+      if (addr === undefined) return;
+      finish();
+      resolve(addr);
+    };
+    const timer = setTimeout(() => {
+      finish();
+      reject(new Error("no reservation: no /p2p-circuit address"));
+    }, timeoutMs);
+    const finish = () => {
+      clearTimeout(timer);
+      node.removeEventListener("self:peer:update", onUpdate);
+    };
+    node.addEventListener("self:peer:update", onUpdate);
+  });
 }
 
 /** Serves the echo protocol on `node`: every byte read is written back. */
