@@ -16,6 +16,10 @@ const REAL_TIME: Readonly<Record<string, string>> = {
   "clock/mod.ts": "SYSTEM_CLOCK is the real clock",
   "policy/sandbox.ts": "runs inside the sandbox Worker, where no Clock can be passed",
   "policy/_worker.ts": "the sandbox Worker's entry (durations, a compaction timer): no Clock there",
+  "host/yamux_window_updates.ts":
+    "compares with @libp2p/yamux's own epochStart, which yamux sets from Date.now()",
+  "host/yamux_syn.ts":
+    "setTimeout(0) defers to the next task (yamux's own frame timing), not a wait",
 };
 
 // A global timer call (not a method such as clock.setTimeout), or a raw reading.
