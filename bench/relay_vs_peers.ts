@@ -16,12 +16,14 @@
 //
 //   deno run -A bench/relay_vs_peers.ts [--only cpu|setup|reservations] [--clients deno,node,go,rust]
 //       [--relays hopd,stock,go] [--bytes 268435456] [--rounds 3] [--go-buffer BYTES]
-//       [--steps 1000,10000] [--hold 60] [--baseline DIR] [--setup-rounds 2]
+//       [--steps 1000,10000] [--hold 60] [--baseline DIR] [--hopd-bundled] [--setup-rounds 2]
 //
 // --baseline DIR adds hopd run from another checkout (e.g. `git archive main` plus its
 // node_modules) to the cpu and setup figures as "hopd-base", rotating with the others: a
 // change to the data path or the setup path is measured against what it replaces in the same
 // run (in the setup figure it gets its own clients, pinned like the others').
+// --hopd-bundled adds this checkout bundled by scripts/bundle.sh (what the compiled binary
+// embeds) to the cpu figure as "hopd-bundled", rotating with the others.
 //
 // Prints one JSON document (also written to bench/.out/relay_vs_peers.json).
 
@@ -83,6 +85,19 @@ const baseline = Deno.args.includes("--baseline")
   : undefined;
 const hopdDenoFlags = Deno.args.filter((a) => a.startsWith("--hopd-deno-flag="))
   .map((a) => a.slice("--hopd-deno-flag=".length));
+const bundledDir = Deno.args.includes("--hopd-bundled")
+  ? await Deno.makeTempDir({ prefix: "hopd-bundled-" })
+  : undefined;
+if (bundledDir !== undefined) {
+  const output = await new Deno.Command("bash", {
+    args: [new URL("../scripts/bundle.sh", import.meta.url).pathname, "--outdir", bundledDir],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!output.success) throw new Error(new TextDecoder().decode(output.stderr));
+  globalThis.addEventListener("unload", () => Deno.removeSync(bundledDir, { recursive: true }));
+}
 
 function round(value: number, digits = 2): number {
   return Number(value.toFixed(digits));
@@ -108,6 +123,15 @@ async function startRelays(programs: Programs): Promise<RelayProcess[]> {
     if (baseline !== undefined) {
       relays.push(
         await startHopd(hopdDenoFlags, { name: "hopd-base", env: {}, checkout: baseline }),
+      );
+    }
+    if (bundledDir !== undefined) {
+      relays.push(
+        await startHopd(hopdDenoFlags, {
+          name: "hopd-bundled",
+          env: {},
+          entry: `${bundledDir}/hopd.js`,
+        }),
       );
     }
   } catch (error) {
@@ -223,6 +247,9 @@ const result = {
       hopd: "deno run -P=hopd main.ts run, every limit off (HOPD_LIMITS_*, HOPD_RELAY_* 0), " +
         "policy engine off",
       ...(baseline === undefined ? {} : { "hopd-base": `the same, run from ${baseline}` }),
+      ...(bundledDir === undefined ? {} : {
+        "hopd-bundled": "the same, run from scripts/bundle.sh's hopd.js (--config deno.json)",
+      }),
       stock: "js-libp2p circuitRelayServer under Deno, limits off (bench/relay_vs_stock)",
       go: `go-libp2p relay.New, WithInfiniteLimits, counts unlimited, null resource and ` +
         `connection managers, copy buffer ${goBuffer ?? "2048 (default)"} bytes`,

@@ -28,11 +28,11 @@ while (($# > 0)); do
     ;;
   esac
 done
-# The binary embeds hopd bundled (scripts/bundle.sh): two files instead of ~1,300 modules, which
+# The binary embeds hopd bundled (scripts/bundle.sh): a few files instead of ~1,300 modules, which
 # keeps an idle node smaller (bench/RESULTS.md, "memory at rest, third session"). The policy
-# sandbox worker is loaded by URL at run time, so it must be embedded explicitly.
+# sandbox worker and the chunks of features imported when enabled (ACME, federation) are loaded
+# by URL at run time, so the whole bundle directory is embedded explicitly.
 # HOPD_BUNDLE_DIR: where the bundle is written (default dist/bundle).
 bundle_dir="${HOPD_BUNDLE_DIR:-dist/bundle}"
 bash scripts/bundle.sh --outdir "$bundle_dir"
-deno compile --config deno.json -P=hopd --include "$bundle_dir/hopd_sandbox_worker.js" "${flags[@]}" \
-  "$bundle_dir/hopd.js"
+deno compile --config deno.json -P=hopd --include "$bundle_dir" "${flags[@]}" "$bundle_dir/hopd.js"

@@ -2,9 +2,12 @@
 // with a feature enabled are imported dynamically where that feature starts, so main.ts's
 // static module graph, which every node evaluates at start, leaves them out. The graph comes
 // from `deno info --json main.ts`: local modules with their dependencies (type-only and
-// dynamic imports marked), and the npm packages with theirs.
+// dynamic imports marked), and the npm packages with theirs. The bundle the binary embeds
+// (scripts/bundle.sh) keeps them out of the files read at start too.
 import assert from "node:assert/strict";
+import { dirname, join } from "node:path";
 import { REPO_ROOT } from "./_helpers/hopd_process.ts";
+import { bundledHopd } from "./_helpers/stand_in_binary.ts";
 
 interface InfoDependency {
   readonly code?: { readonly specifier: string };
@@ -85,5 +88,50 @@ Deno.test("main.ts loads ACME, gossipsub and QuickJS only when a node needs them
     ]
   ) {
     assert.ok(!loaded.has(name!), `${name} is loaded at start; it belongs to ${where}`);
+  }
+});
+
+/** The bundle's files that `entry` imports statically, itself included, transitively. */
+async function staticFiles(entry: string): Promise<Set<string>> {
+  const files = new Set<string>();
+  const stack = [entry];
+  while (stack.length > 0) {
+    const file = stack.pop()!;
+    if (files.has(file)) continue;
+    files.add(file);
+    const text = await Deno.readTextFile(file);
+    // Minified static imports: `import{a as b}from"./chunk-X.js"`, `import"./chunk-X.js"`;
+    // a dynamic `import("./x.js")` does not match, nor an import in a string that names no
+    // file of the bundle (the status page's script).
+    for (const m of text.matchAll(/(?:from|import)\s*"(\.\/[^"]+\.js)"/g)) {
+      const imported = join(dirname(file), m[1]!);
+      if (await Deno.stat(imported).then(() => true, () => false)) stack.push(imported);
+    }
+  }
+  return files;
+}
+
+Deno.test("the bundle reads the ACME client and gossipsub from chunks of their own, not at start", async () => {
+  const entry = await bundledHopd();
+  const dir = dirname(entry);
+  const holding = async (marker: string) => {
+    const found = [];
+    for await (const f of Deno.readDir(dir)) {
+      if (f.name.endsWith(".js") && (await Deno.readTextFile(join(dir, f.name))).includes(marker)) {
+        found.push(join(dir, f.name));
+      }
+    }
+    return found;
+  };
+  const atStart = await staticFiles(entry);
+  // The relay's own code is read at start (the walk found the files).
+  const hop = await holding("/libp2p/circuit/relay/0.2.0/hop");
+  assert.ok(hop.some((f) => atStart.has(f)), `hop protocol not in ${[...atStart]}`);
+  for (
+    const [marker, what] of [["node-acme-client", "acme-client"], ["/meshsub/1.1.0", "gossipsub"]]
+  ) {
+    const files = await holding(marker!);
+    assert.ok(files.length > 0, `${what} is not in the bundle at all`);
+    for (const f of files) assert.ok(!atStart.has(f), `${what} (${f}) is read at start`);
   }
 });

@@ -9,7 +9,7 @@ const HERE = new URL("./", import.meta.url).pathname;
 
 /** A relay under test, in its own process. */
 export interface RelayProcess {
-  readonly name: "hopd" | "hopd_negotiated" | "hopd-base" | "stock" | "go";
+  readonly name: "hopd" | "hopd_negotiated" | "hopd-base" | "hopd-bundled" | "stock" | "go";
   readonly pid: number;
   /** TCP listen multiaddr with /p2p/<peer id>. */
   readonly tcpAddr: string;
@@ -153,14 +153,16 @@ export function hopdArgs(
  * @param denoFlags Extra Deno flags (profiling only, e.g. `--cpu-prof`).
  * @param variant A name and environment for a second hopd configured otherwise (its env is
  *   added to the limits-off one), and optionally another checkout of hopd to run instead of
- *   this one (with its own node_modules): a baseline measured beside this one in one run.
+ *   this one (with its own node_modules): a baseline measured beside this one in one run;
+ *   `entry` runs a bundle of the checkout (scripts/bundle.sh's hopd.js) instead of main.ts.
  */
 export async function startHopd(
   denoFlags: string[] = [],
   variant: {
-    name: "hopd" | "hopd_negotiated" | "hopd-base";
+    name: "hopd" | "hopd_negotiated" | "hopd-base" | "hopd-bundled";
     env: Record<string, string>;
     checkout?: string;
+    entry?: string;
   } = {
     name: "hopd",
     env: {},
@@ -169,7 +171,12 @@ export async function startHopd(
   const dataDir = await Deno.makeTempDir({ prefix: "hopd-bench-" });
   const child = lineChild(
     new Deno.Command(Deno.execPath(), {
-      args: hopdArgs(dataDir, denoFlags),
+      args: variant.entry === undefined ? hopdArgs(dataDir, denoFlags) : hopdArgs(
+        dataDir,
+        [...denoFlags, "--config", `${variant.checkout ?? REPO_ROOT}/deno.json`],
+        "127.0.0.1:0",
+        variant.entry,
+      ),
       cwd: variant.checkout ?? REPO_ROOT,
       // The comparison is relay against relay: the policy engine (on by default, with the
       // shipped policies of the working directory) would add its worker's memory to the RSS
