@@ -125,7 +125,7 @@ interface Workflow {
   }>;
 }
 
-Deno.test("compile.sh embeds hopd bundled (two files), not its ~1,300-module graph", async () => {
+Deno.test("compile.sh embeds hopd bundled (a few files), not its ~1,300-module graph", async () => {
   await withTempDir(async (dir) => {
     const output = await new Deno.Command("bash", {
       args: [join(REPO_ROOT, "scripts/compile.sh"), "--output", join(dir, "hopd")],
