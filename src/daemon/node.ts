@@ -12,9 +12,11 @@
  */
 
 import { getLogger } from "@logtape/logtape";
+import type { Clock } from "../clock/mod.ts";
 import type { ResolvedConfig } from "../config/mod.ts";
 import type { Readiness } from "../ops/mod.ts";
 import type { Health, PolicyEngine } from "../policy/mod.ts";
+import { type Relay, RELAY_EVENTS } from "../relay/mod.ts";
 import type { Components } from "./components.ts";
 import { applyReload, prepareReload } from "./reload.ts";
 import type { Startables } from "./startables.ts";
@@ -24,9 +26,6 @@ import { HEALTHY } from "./node_state.ts";
 import { VERSION } from "../version.ts";
 
 const log = getLogger(["hopd", "daemon"]);
-
-/** How often a drain checks whether open circuits have finished, in milliseconds. */
-const DRAIN_POLL_INTERVAL_MS = 100;
 
 /** What a node needs besides its components. */
 export interface NodeInit {
@@ -126,11 +125,7 @@ export class Node implements Daemon {
       drainTimeoutMs: config.node.drainTimeoutMs,
       circuits: relay.stats().circuits,
     });
-    const { clock } = this.#c;
-    const deadline = clock.nowMs() + config.node.drainTimeoutMs;
-    while (relay.stats().circuits > 0 && clock.nowMs() < deadline) {
-      await new Promise<void>((resolve) => clock.setTimeout(resolve, DRAIN_POLL_INTERVAL_MS));
-    }
+    await drained(relay, this.#c.clock, config.node.drainTimeoutMs);
     await this.#startables.stop();
     log.info("Stopped");
   }
@@ -153,4 +148,24 @@ export class Node implements Daemon {
       port: ops.port,
     });
   }
+}
+
+/**
+ * Resolves once `relay` has no open circuit (checked on each of its `circuit` events, not on a
+ * timer), or when `timeoutMs` have passed on `clock`.
+ */
+function drained(relay: Relay, clock: Clock, timeoutMs: number): Promise<void> {
+  if (relay.stats().circuits === 0 || timeoutMs <= 0) return Promise.resolve();
+  const { promise, resolve } = Promise.withResolvers<void>();
+  const done = () => {
+    clock.clearTimeout(timer);
+    relay.events.removeEventListener(RELAY_EVENTS.circuit, onCircuit);
+    resolve();
+  };
+  const onCircuit = () => {
+    if (relay.stats().circuits === 0) done();
+  };
+  const timer = clock.setTimeout(done, timeoutMs);
+  relay.events.addEventListener(RELAY_EVENTS.circuit, onCircuit);
+  return promise;
 }
