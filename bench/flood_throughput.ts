@@ -12,8 +12,12 @@
 //   identities that connect and reserve, and no raw connects.
 // --peers N and --raw N override the attacker's loops.
 // --profile FILE: hopd runs with the V8 inspector and a CPU profile is taken over each
-// flooded measurement; FILE gets their summary (self time by package and function) as JSON.
-// The CPU seconds hopd and the attacker used in each measurement are printed in any case.
+// measurement; FILE gets their summary (self time by package and function) as JSON, and
+// FILE.<window>-<n>.cpuprofile each whole profile.
+// The CPU seconds hopd, the pair (this process) and the attacker used in each measurement are
+// printed in any case; so are `stages` (per flood, what the flooded relay did with it: sockets
+// refused at accept by reason, handshakes shed or timed out, connections opened, RESERVE
+// answers, limiter refusals) and `eventLoopLagMs` (hopd's event-loop delay per measurement).
 // --pin: the relay the pair uses gets CPU 0 to itself; this process (the pair), the attacker
 // and the decoy share CPU 1 (taskset; --attacker-cpu 0 puts the attacker and the decoy on
 // CPU 0 instead), so what the flood costs the pair through the relay is
@@ -137,6 +141,55 @@ async function series(opsUrl: string, names: string[]): Promise<Record<string, n
   return out;
 }
 
+/** Every series of `names` (zeros included), label sets as keys. */
+async function counters(opsUrl: string, names: string[]): Promise<Record<string, number>> {
+  const text = await (await fetch(`${opsUrl}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const line of text.split("\n")) {
+    if (!names.some((name) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))) continue;
+    out[line.slice(0, line.lastIndexOf(" "))] = Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return out;
+}
+
+// What a relay did with the flood, stage by stage: sockets refused at accept (by reason),
+// handshakes shed or timed out, libp2p connections opened (Noise and yamux done; identify
+// runs on each), RESERVE answers by result, limiter refusals.
+const STAGE_SERIES = [
+  "hopd_socket_refusals_total",
+  "hopd_socket_timeouts_total",
+  "hopd_connections_opened_total",
+  "hopd_reservations_total",
+  "hopd_rate_limited_total",
+];
+
+/** `after` minus `before`, series that did not move left out. */
+function delta(before: Record<string, number>, after: Record<string, number>) {
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries(after)) {
+    const moved = value - (before[key] ?? 0);
+    if (moved > 0) out[key] = moved;
+  }
+  return out;
+}
+
+// hopd's event-loop delay (prom-client's monitorEventLoopDelay, reset at every scrape): read
+// once before a measurement to reset it, once after to read the measurement's.
+const LAG_SERIES = [
+  "nodejs_eventloop_lag_p50_seconds",
+  "nodejs_eventloop_lag_p99_seconds",
+  "nodejs_eventloop_lag_max_seconds",
+];
+
+async function lagMs(opsUrl: string): Promise<Record<string, number>> {
+  const values = await counters(opsUrl, LAG_SERIES);
+  return Object.fromEntries(
+    Object.entries(values).map((
+      [key, value],
+    ) => [key.replace(/^nodejs_eventloop_lag_|_seconds$/g, ""), Number((value * 1000).toFixed(2))]),
+  );
+}
+
 async function metric(opsUrl: string, prefix: string): Promise<number> {
   const text = await (await fetch(`${opsUrl}/metrics`)).text();
   return text.split("\n").filter((l) => l.startsWith(prefix)).reduce(
@@ -205,6 +258,8 @@ const profiles: Record<"quiet" | "flooded" | "decoy", unknown[]> = {
 // CPU seconds per second of measurement: hopd quiet and flooded, the attacker, the decoy
 // while flooded (the flood's whole cost to a relay that does nothing else).
 const cpu = {
+  pairQuiet: [] as number[],
+  pairFlooded: [] as number[],
   hopdQuiet: [] as number[],
   hopdFlooded: [] as number[],
   attacker: [] as number[],
@@ -215,26 +270,85 @@ const quiet: number[] = [];
 const flooded: number[] = [];
 const decoyFlooded: number[] = [];
 const attacks: Record<string, number>[] = [];
+// Per flooded window of the pair's relay (and of the decoy): the stage counts over the whole
+// attack, and the event-loop delay over the measurement (quiet windows too, for comparison).
+const stages: { relay: Record<string, number>[]; decoy: Record<string, number>[] } = {
+  relay: [],
+  decoy: [],
+};
+// The pair's relay's, in the decoy windows too (the machine's flood, not its own).
+const eventLoopLagMs: Record<"quiet" | "flooded" | "decoy", Record<string, number>[]> = {
+  quiet: [],
+  flooded: [],
+  decoy: [],
+};
 const pair = mode === "echo" ? await openEchoPair(v4) : undefined;
 // One measurement: echo round trips/s over `seconds`, or MiB/s of a bulk echo.
 const measure = pair === undefined
   ? () => echoMibPerSecond(v4, bytes)
   : () => pair.roundTripsPerSecond(seconds);
 
-/** Measures once with hopd's CPU use, profiled when asked. */
-async function measured(kind: "quiet" | "flooded"): Promise<number> {
-  await profiler?.start();
-  const cpuAt = await cpuSeconds(hopd.child.pid);
+/** Milliseconds the main thread of `pid` has waited on a run queue (runnable, not running). */
+async function runqueueWaitMs(pid: number): Promise<number> {
+  const schedstat = await Deno.readTextFile(`/proc/${pid}/task/${pid}/schedstat`);
+  return Number(schedstat.split(" ")[1]) / 1e6;
+}
+
+type Window = "quiet" | "flooded" | "decoy";
+// Per window, per second: how long the main threads of the pair's relay and of the pair
+// waited for a CPU (the machine's share of the loss, apart from work done).
+const runqueueWaitMsPerSecond: Record<Window, { hopd: number[]; pair: number[] }> = {
+  quiet: { hopd: [], pair: [] },
+  flooded: { hopd: [], pair: [] },
+  decoy: { hopd: [], pair: [] },
+};
+
+/**
+ * Measures once with the CPU use of the pair's relay and of the pair, the relay's event-loop
+ * delay and both main threads' run-queue waits; profiled when asked ("decoy": the decoy is
+ * flooded and profiled).
+ */
+async function measured(kind: Window): Promise<number> {
+  const profiled = kind === "decoy" ? decoyProfiler : profiler;
+  await profiled?.start();
+  await lagMs(hopd.opsUrl);
+  const pids = [hopd.child.pid, Deno.pid, decoyHopd?.child.pid ?? hopd.child.pid];
+  const cpuAt = await Promise.all(pids.map(cpuSeconds));
+  const waitAt = await Promise.all(pids.slice(0, 2).map(runqueueWaitMs));
   const at = performance.now();
   const value = await measure();
-  const perSecond = (await cpuSeconds(hopd.child.pid) - cpuAt) / ((performance.now() - at) / 1000);
-  (kind === "quiet" ? cpu.hopdQuiet : cpu.hopdFlooded).push(perSecond);
-  if (profiler !== undefined) profiles[kind].push(summarize(await profiler.stop()));
+  const elapsed = (performance.now() - at) / 1000;
+  const used = (await Promise.all(pids.map(cpuSeconds))).map((s, i) => (s - cpuAt[i]!) / elapsed);
+  const waited = (await Promise.all(pids.slice(0, 2).map(runqueueWaitMs))).map((ms, i) =>
+    (ms - waitAt[i]!) / elapsed
+  );
+  if (kind === "decoy") {
+    cpu.decoyFlooded.push(used[2]!);
+  } else {
+    (kind === "quiet" ? cpu.hopdQuiet : cpu.hopdFlooded).push(used[0]!);
+    (kind === "quiet" ? cpu.pairQuiet : cpu.pairFlooded).push(used[1]!);
+  }
+  runqueueWaitMsPerSecond[kind].hopd.push(waited[0]!);
+  runqueueWaitMsPerSecond[kind].pair.push(waited[1]!);
+  eventLoopLagMs[kind].push(await lagMs(hopd.opsUrl));
+  if (profiled !== undefined) {
+    const profile = await profiled.stop();
+    profiles[kind].push(summarize(profile));
+    // The whole profile beside the summary, for a look at call stacks (e.g. in Chrome DevTools).
+    await Deno.writeTextFile(
+      `${profileAt}.${kind}-${profiles[kind].length}.cpuprofile`,
+      JSON.stringify(profile),
+    );
+  }
   return value;
 }
 
 /** Measures once while the attacker floods `target`'s ::1 listener. */
-async function duringFlood(target: { addrs: string[] }, run: () => Promise<number>) {
+async function duringFlood(
+  target: { addrs: string[]; opsUrl: string },
+  run: () => Promise<number>,
+) {
+  const countsAt = await counters(target.opsUrl, STAGE_SERIES);
   const v6 = target.addrs.find((a) => a.startsWith("/ip6/"))!;
   const v6Port = /\/tcp\/(\d+)/.exec(v6)![1];
   const command = placed(
@@ -272,6 +386,9 @@ async function duringFlood(target: { addrs: string[] }, run: () => Promise<numbe
     cpu.attacker.push((await cpuSeconds(attacker.pid).catch(() => NaN) - attackerCpuAt) / elapsed);
     const output = await attacker.output();
     attacks.push(JSON.parse(new TextDecoder().decode(output.stdout).trim()));
+    stages[target === hopd ? "relay" : "decoy"].push(
+      delta(countsAt, await counters(target.opsUrl, STAGE_SERIES)),
+    );
     return value;
   } catch (error) {
     attacker.kill("SIGKILL");
@@ -289,19 +406,7 @@ try {
     flooded.push(await duringFlood(hopd, () => measured("flooded")));
     if (decoyHopd !== undefined) {
       decoyFlooded.push(
-        await duringFlood(decoyHopd, async () => {
-          await decoyProfiler?.start();
-          const cpuAt = await cpuSeconds(decoyHopd.child.pid);
-          const at = performance.now();
-          const value = await measure();
-          cpu.decoyFlooded.push(
-            (await cpuSeconds(decoyHopd.child.pid) - cpuAt) / ((performance.now() - at) / 1000),
-          );
-          if (decoyProfiler !== undefined) {
-            profiles.decoy.push(summarize(await decoyProfiler.stop()));
-          }
-          return value;
-        }),
+        await duringFlood(decoyHopd, () => measured("decoy")),
       );
     }
   }
@@ -355,6 +460,16 @@ try {
         Object.entries(cpu).map(([k, v]) => [k, v.map((x) => Number(x.toFixed(2)))]),
       ),
       attacks,
+      stages,
+      eventLoopLagMs,
+      runqueueWaitMsPerSecond: Object.fromEntries(
+        Object.entries(runqueueWaitMsPerSecond).map((
+          [k, v],
+        ) => [k, {
+          hopd: v.hopd.map((x) => Math.round(x)),
+          pair: v.pair.map((x) => Math.round(x)),
+        }]),
+      ),
       hopdRateLimitedTotal: refusals,
       hopdRefusals: refusalsBySeries,
     },
