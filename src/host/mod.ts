@@ -52,6 +52,7 @@ import { relayNoise } from "./noise_crypto.ts";
 import { cappedYamux } from "./yamux_frames.ts";
 import { certificateRenewer, type LoadedCertificate, readCertificate } from "./tls_certificate.ts";
 import { withDomainAddrs } from "./domain_addrs.ts";
+import { keepSelfPeerRecord } from "./self_peer_record.ts";
 import { guardedTransport, type InboundSocketGuard } from "./guarded_listeners.ts";
 
 export type { CertificateSource, LoadedCertificate } from "./tls_certificate.ts";
@@ -276,6 +277,8 @@ export async function createHost(init: HostInit): Promise<Host> {
     },
   });
   identifyWhenNeeded(libp2p, init.identifyInbound ?? (() => false));
+  // Identify answers with this record instead of sealing one per request.
+  keepSelfPeerRecord(libp2p, init.privateKey);
   // The connection's own listeners from here on are lean too (its socket wrapper, Noise
   // stream, muxer and streams are marked as they are made: noise_crypto.ts, yamux_frames.ts).
   libp2p.addEventListener("connection:open", ({ detail: connection }) => {

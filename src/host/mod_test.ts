@@ -5,6 +5,7 @@ import { type Identify, identify } from "@libp2p/identify";
 import type { Connection, Libp2p, PeerId } from "@libp2p/interface";
 import { loadConfig } from "../config/mod.ts";
 import { gossipsub } from "@libp2p/gossipsub";
+import { PeerRecord, RecordEnvelope } from "@libp2p/peer-record";
 import { isLean } from "./lean_events.ts";
 import { createHost, type Host, type HostPatch, PatchWarnings } from "./mod.ts";
 
@@ -78,6 +79,37 @@ Deno.test("createHost() answers a client's identify but does not identify the cl
     assert.equal(await agentVersion(host.libp2p, client.peerId), undefined);
   } finally {
     await client.stop();
+    await host.stop();
+  }
+});
+
+Deno.test("createHost() answers every client's identify with the same signed peer record of its addresses", async () => {
+  const host = await startHost();
+  const clients = [await stockNode(), await stockNode()];
+  try {
+    const hostId = host.libp2p.peerId;
+    const records: Uint8Array[] = [];
+    for (const client of clients) {
+      const clientIdentifiedHost = identified(client, hostId);
+      await client.dial(host.libp2p.getMultiaddrs()[0]!);
+      await clientIdentifiedHost;
+      const envelope = (await client.peerStore.get(hostId)).peerRecordEnvelope;
+      assert.ok(envelope !== undefined, "the client got no signed peer record");
+      records.push(envelope);
+    }
+    // Sealed per request, the records differ: each has the time it was sealed as its sequence
+    // number.
+    assert.deepEqual(records[1], records[0], "the host sealed a record per identify");
+    const record = PeerRecord.createFromProtobuf(
+      (await RecordEnvelope.openAndCertify(records[0]!, PeerRecord.DOMAIN)).payload,
+    );
+    assert.ok(record.peerId.equals(hostId));
+    assert.deepEqual(
+      record.multiaddrs.map(String),
+      host.libp2p.getMultiaddrs().map((ma) => ma.decapsulateCode(421).toString()),
+    );
+  } finally {
+    for (const client of clients) await client.stop();
     await host.stop();
   }
 });

@@ -21,8 +21,10 @@ export const PATCHED_PACKAGES: Readonly<
       "own_addrs.ts",
       "peer_store_merges.ts",
       "pipelined_stream.ts",
+      "self_peer_record.ts",
     ],
   },
+  "@libp2p/identify": { version: "4.1.14", workarounds: ["self_peer_record.ts"] },
   "main-event": { version: "1.0.5", workarounds: ["lean_events.ts"] },
   "@libp2p/utils": { version: "7.4.1", workarounds: ["lean_events.ts", "noise_crypto.ts"] },
   "@libp2p/tcp": {
