@@ -116,7 +116,7 @@ if (import.meta.main) {
         verdict: "healthy",
         draining: false,
       }),
-      ping: (peerId, signal) => host.ping(peerIdFromPrivateKey(keys[ids.indexOf(peerId)]!), signal),
+      ping: (peerId, signal) => host.ping(peerId, signal),
     });
     await member.start();
     members.push({ host, federation: member, registry });

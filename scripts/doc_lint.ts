@@ -20,34 +20,45 @@ import { join, relative } from "node:path";
 /**
  * The dependency types public signatures may name, and the package each comes from.
  *
- * Each stays because re-exporting it from the `mod.ts` that names it makes deno doc lint the
- * library's own declarations, which name more of the library's types. Measured per package with
- * `deno doc --lint src/*\/mod.ts` on 2026-12-05 (35 problems before, all on this list):
- * - `Registry` (10 references: every component's metrics): re-exported from src/metrics/mod.ts,
- *   35 → 31 problems, 6 new names (Metric, MetricValue, RegistryContentType…); re-exporting
- *   those as well, 38, with 10 more names (Counter, Gauge, Histogram, Charset…).
- * - `PeerId`, `PrivateKey` (9): re-exported from src/identity/mod.ts, still 35: each is a union
- *   and its 8 members take its place (Ed25519PeerId, RSAPrivateKey…), plus a missing JSDoc.
- * - `Connection`, `Stream`, `Libp2p` (7): re-exported from src/host/mod.ts, 77 problems, 45
+ * Where a public signature only reads a little of a library type, it names a narrow hopd type
+ * instead (src/ip's `MultiaddrLike`: the components of an address; a peer ID's text, as the
+ * limiter, bans and plugins key peers), or the library type stays inside the component (the
+ * AutoNAT server's stream handler is not re-exported). That took `Multiaddr`, `Connection`,
+ * `Stream` and `PeerId` off this list (35 references of 11 names → 24 of 7, 2026-12-05).
+ *
+ * Each left stays because a narrow type would have to restate the library's own (libp2p's
+ * stream handlers, services and keys) and re-exporting it from the `mod.ts` that names it makes
+ * deno doc lint the library's declarations, which name more of the library's types. Measured
+ * per package with `deno doc --lint src/*\/mod.ts` on 2026-12-05 (35 problems before, all on
+ * this list):
+ * - `Registry` (10 references: every component's metrics): prom-client's metric constructors
+ *   take the `Registry` class itself (`registers: Registry[]`), so a narrow interface cannot be
+ *   handed to them. Re-exported from src/metrics/mod.ts, 35 → 31 problems, 6 new names (Metric,
+ *   MetricValue, RegistryContentType…); re-exporting those as well, 38, with 10 more names
+ *   (Counter, Gauge, Histogram, Charset…).
+ * - `PrivateKey` (4): libp2p takes the key itself (`createLibp2p`, the voucher envelope's
+ *   signature). Re-exported from src/identity/mod.ts, still as many: it is a union and its
+ *   members take its place (Ed25519PrivateKey, RSAPrivateKey…), plus a missing JSDoc.
+ * - `Libp2p` (4): the relay, the federation and AutoNAT register stream handlers and dial
+ *   through the node; a narrow interface would restate `handle`'s handler, `Connection` and
+ *   `Stream`. Re-exported from src/host/mod.ts (with `Connection`, `Stream`), 77 problems, 45
  *   names (AbortOptions, PeerStore, MessageStream, StreamHandler, TypedEventTarget…).
- * - `Multiaddr` (3): re-exported from src/ip/mod.ts, 36, with Component and MultiaddrInput.
- * - `OpenAPIHono` (1): re-exported from src/ops/mod.ts, 75, with hono's routing types and 14
+ * - `OpenAPIHono` (1: the `OpsApp` every route group registers its routes on, with
+ *   `app.openapi()`): re-exported from src/ops/mod.ts, 75, with hono's routing types and 14
  *   members without JSDoc.
- * - `GossipSub`, `GossipSubComponents`, `GossipsubOpts` (5): re-exported from
- *   src/federation/mod.ts, 75 problems, 19 of them gossipsub members without JSDoc.
+ * - `GossipSub`, `GossipSubComponents`, `GossipsubOpts` (5): the host hands libp2p the
+ *   federation's gossipsub service factory, whose parameter is libp2p's components, and the
+ *   federation builds its options. Re-exported from src/federation/mod.ts, 75 problems, 19 of
+ *   them gossipsub members without JSDoc.
  */
 export const DEPENDENCY_TYPES: Readonly<Record<string, string>> = {
-  Connection: "@libp2p/interface",
   GossipSub: "@libp2p/gossipsub",
   GossipSubComponents: "@libp2p/gossipsub",
   GossipsubOpts: "@libp2p/gossipsub",
   Libp2p: "@libp2p/interface",
-  Multiaddr: "@multiformats/multiaddr",
   OpenAPIHono: "@hono/zod-openapi",
-  PeerId: "@libp2p/interface",
   PrivateKey: "@libp2p/interface",
   Registry: "prom-client",
-  Stream: "@libp2p/interface",
 };
 
 /** One problem `deno doc --lint` reported. */

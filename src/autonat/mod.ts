@@ -11,7 +11,7 @@
  * identify until AutoNAT v1 or v2 confirms it.
  *
  * Flow: {@linkcode AutonatService.start} registers the protocol on the libp2p node →
- * {@linkcode AutonatServer.handle} reads one DIAL, checks it (the sender's own peer ID, a
+ * `AutonatServer.handle` (autonat_server.ts) reads one DIAL, checks it (the sender's own peer ID, a
  * direct connection from a public IP, the per-peer and global rate limits), dials the sender
  * back on a new connection at the addresses it gave, moved onto the IP it came from, and
  * answers. hopd never dials an address but the requester's own IP.
@@ -53,10 +53,7 @@ import { AutonatServer } from "./autonat_server.ts";
 import { AUTONAT_MAX_INBOUND_STREAMS, AUTONAT_PROTOCOL } from "./constants.ts";
 import { AutonatMetrics } from "./metrics.ts";
 
-export { AutonatServer } from "./autonat_server.ts";
-export type { AutonatServerComponents } from "./autonat_server.ts";
 export { AUTONAT_PROTOCOL } from "./constants.ts";
-export { AutonatMetrics } from "./metrics.ts";
 export type { AutonatResult } from "./metrics.ts";
 
 /** What the running service needs from the daemon. */

@@ -100,7 +100,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .action(async (flags: { output: string }) => {
       try {
         const identity = await createIdentity(flags.output);
-        io.stdout(`${identity.peerId.toString()}\n`);
+        io.stdout(`${identity.peerId}\n`);
         setCode(EXIT_OK);
       } catch (error) {
         if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
@@ -113,7 +113,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .description("print the peer ID of an identity key file")
     .argument("<file>", "identity key file")
     .action(async (file: string) => {
-      io.stdout(`${(await readIdentity(file)).peerId.toString()}\n`);
+      io.stdout(`${(await readIdentity(file)).peerId}\n`);
       setCode(EXIT_OK);
     });
 

@@ -92,7 +92,7 @@ export async function buildTestComponents(
     config,
     identity: {
       privateKey,
-      peerId: peerIdFromPrivateKey(privateKey),
+      peerId: peerIdFromPrivateKey(privateKey).toString(),
       path: options.identityDir === undefined
         ? "identity.key"
         : `${options.identityDir}/identity.key`,

@@ -43,13 +43,12 @@ export function relayAdmission(
   allowlistMaxCircuitsPerPeer: () => number,
 ): RelayAdmission {
   return {
-    reservation: (peer, ip) => refusal(limiter.checkReservation(peer.toString(), ip)),
-    circuit: (source, ip, target) =>
-      refusal(limiter.checkCircuit(source.toString(), ip, target.toString())),
+    reservation: (peer, ip) => refusal(limiter.checkReservation(peer, ip)),
+    circuit: (source, ip, target) => refusal(limiter.checkCircuit(source, ip, target)),
     maxCircuitsPerPeer: (source, ip) =>
-      limiter.isAllowlisted(source.toString(), ip) ? allowlistMaxCircuitsPerPeer() : undefined,
+      limiter.isAllowlisted(source, ip) ? allowlistMaxCircuitsPerPeer() : undefined,
     openFlow: (source, ip) => {
-      const flow = limiter.openFlow(source.toString(), ip);
+      const flow = limiter.openFlow(source, ip);
       // The unlimited flow costs nothing, but skipping it keeps the data path branch-free.
       return flow === UNLIMITED_FLOW ? undefined : flow;
     },
@@ -85,16 +84,12 @@ export function withPluginHooks(
     ...admission,
     reservationHook: (peer, ip) =>
       answer(
-        plugins()?.reservation({ peer: peer.toString(), ...(ip === undefined ? {} : { ip }) }),
+        plugins()?.reservation({ peer, ...(ip === undefined ? {} : { ip }) }),
         "RESERVATION_REFUSED",
       ),
     circuitHook: (source, ip, target) =>
       answer(
-        plugins()?.circuit({
-          source: source.toString(),
-          ...(ip === undefined ? {} : { ip }),
-          target: target.toString(),
-        }),
+        plugins()?.circuit({ source, ...(ip === undefined ? {} : { ip }), target }),
         "PERMISSION_DENIED",
       ),
   };

@@ -222,7 +222,7 @@ function buildCore(init: BuildInit): CoreComponents {
   return {
     config,
     identity: init.identity,
-    peerId: init.identity.peerId.toString(),
+    peerId: init.identity.peerId,
     startedAtMs: clock.nowMs(),
     clock,
     state,
@@ -252,10 +252,10 @@ async function buildHost(
     // The socket guard asked the limiter at accept; this catches a drain begun since.
     refuseInbound: () => state.isDraining(),
     socketGuard: sockets.libp2p,
-    refuseInboundPeer: (peer, addr) => !limiter.checkPeer(peer.toString(), ipOf(addr)).ok,
+    refuseInboundPeer: (peer, addr) => !limiter.checkPeer(peer, ipOf(addr)).ok,
     // Gossipsub learns a member's protocols from identify; clients are not identified.
     identifyInbound: (peer) =>
-      config.federation.enabled && config.federation.members.includes(peer.toString()),
+      config.federation.enabled && config.federation.members.includes(peer),
     ...(gossipsub === undefined
       ? {}
       : { pubsub: gossipsub(gossipsubOptions(config.federation, peerId)) }),
@@ -280,7 +280,7 @@ function buildRelay(core: CoreComponents, host: Host, links: RelayLinks): Relay 
     privateKey: core.identity.privateKey,
     // Without the engine there are no plugins to ask (and no await on the hot path).
     admission: links.plugins === undefined ? admission : withPluginHooks(admission, links.plugins),
-    onReservationRefused: (peer, reason) => links.refused(peer.toString(), reason),
+    onReservationRefused: (peer, reason) => links.refused(peer, reason),
   });
 }
 

@@ -8,7 +8,6 @@
  */
 
 import { type Clock, SYSTEM_CLOCK } from "../clock/mod.ts";
-import { peerIdFromString } from "@libp2p/peer-id";
 import type { Registry } from "prom-client";
 import type { Verdict } from "../balancer/mod.ts";
 import type { ResolvedConfig } from "../config/mod.ts";
@@ -83,7 +82,7 @@ export function federationMember(
         draining: sources.draining(),
       };
     },
-    ping: (peerId, signal) => host.ping(peerIdFromString(peerId), signal),
+    ping: (peerId, signal) => host.ping(peerId, signal),
     selectAdmission: (ip) => ip === undefined || limiter.checkHttp(ip).ok,
     ...(sources.scoreHook === undefined ? {} : { scoreHook: sources.scoreHook }),
   });

@@ -118,7 +118,7 @@ export async function startDaemon(
   if (identity.created) {
     log.info("Created identity {path} for peer {peerId}", {
       path: identity.path,
-      peerId: identity.peerId.toString(),
+      peerId: identity.peerId,
     });
   }
   if (identity.looseMode) {

@@ -17,7 +17,7 @@ async function build(
   clock = new ManualClock(),
 ): Promise<Components> {
   const privateKey = await generateKeyPair("Ed25519");
-  const peerId = peerIdFromPrivateKey(privateKey);
+  const peerId = peerIdFromPrivateKey(privateKey).toString();
   const config = await loadConfig({
     overrides: {
       policy: { enabled: false },
@@ -27,7 +27,7 @@ async function build(
       http: { listen: "127.0.0.1:0" },
       ...(overrides.federation === undefined
         ? {}
-        : { federation: { ...overrides.federation, members: [peerId.toString()] } }),
+        : { federation: { ...overrides.federation, members: [peerId] } }),
     },
   });
   return await buildComponents({

@@ -37,8 +37,9 @@ import { UnpooledMemoryDatastore } from "./unpooled.ts";
 import { libp2pLogger } from "./quiet_logger.ts";
 import type { GossipSub, GossipSubComponents } from "@libp2p/gossipsub";
 import { type Identify, identify } from "@libp2p/identify";
-import type { Connection, Libp2p, PeerId, PrivateKey, Transport } from "@libp2p/interface";
-import type { Multiaddr } from "@multiformats/multiaddr";
+import type { Libp2p, PrivateKey, Transport } from "@libp2p/interface";
+import { peerIdFromString } from "@libp2p/peer-id";
+import type { MultiaddrLike } from "../ip/mod.ts";
 import { ping } from "@libp2p/ping";
 import { webSockets } from "@libp2p/websockets";
 import { listenFailure } from "./listen_failure.ts";
@@ -82,14 +83,18 @@ export interface HostInit {
   /** The node's identity key. */
   readonly privateKey: PrivateKey;
   /** Asked for every inbound connection before its handshake; true refuses it. */
-  readonly refuseInbound?: (remoteAddr: Multiaddr) => boolean;
-  /** Asked for every inbound connection once the handshake names the peer; true refuses it. */
-  readonly refuseInboundPeer?: (peer: PeerId, remoteAddr: Multiaddr) => boolean;
+  readonly refuseInbound?: (remoteAddr: MultiaddrLike) => boolean;
   /**
-   * Asked for every inbound connection once it is open; true runs identify on it. Outbound
-   * connections are always identified. Absent = no inbound connection is identified.
+   * Asked for every inbound connection once the handshake names the peer (its peer ID's text);
+   * true refuses it.
    */
-  readonly identifyInbound?: (peer: PeerId) => boolean;
+  readonly refuseInboundPeer?: (peer: string, remoteAddr: MultiaddrLike) => boolean;
+  /**
+   * Asked for every inbound connection once it is open, with the peer ID's text; true runs
+   * identify on it. Outbound connections are always identified. Absent = no inbound connection
+   * is identified.
+   */
+  readonly identifyInbound?: (peer: string) => boolean;
   /** A gossipsub service to run (the federation's); absent = no pubsub at all. */
   readonly pubsub?: (components: GossipSubComponents) => GossipSub;
   /**
@@ -116,9 +121,12 @@ export interface Host {
   /**
    * Pings a connected peer (or dials it) with libp2p ping.
    *
+   * @param peer The peer ID's text (`12D3KooW…`).
+   * @param signal Aborts the ping.
    * @returns The round-trip time in ms.
+   * @throws {Error} When `peer` is not a peer ID, or the ping fails.
    */
-  ping(peer: PeerId, signal?: AbortSignal): Promise<number>;
+  ping(peer: string, signal?: AbortSignal): Promise<number>;
   /** The TLS certificate in use for WebSockets over TLS, if configured. */
   certificate(): LoadedCertificate | undefined;
   /**
@@ -139,7 +147,7 @@ export interface Host {
  * @param connection The connection.
  * @returns Its transport label.
  */
-export function transportOf(connection: Pick<Connection, "remoteAddr">): TransportLabel {
+export function transportOf(connection: { readonly remoteAddr: MultiaddrLike }): TransportLabel {
   const names = connection.remoteAddr.getComponents().map((component) => component.name);
   if (names.includes("p2p-circuit")) return "relay";
   if (names.includes("wss") || (names.includes("tls") && names.includes("ws"))) return "wss";
@@ -162,10 +170,11 @@ export function transportOf(connection: Pick<Connection, "remoteAddr">): Transpo
  */
 function identifyWhenNeeded(
   libp2p: Libp2p<{ identify: Identify }>,
-  identifyInbound: (peer: PeerId) => boolean,
+  identifyInbound: (peer: string) => boolean,
 ): void {
   libp2p.addEventListener("connection:open", ({ detail: connection }) => {
-    if (connection.direction === "inbound" && !identifyInbound(connection.remotePeer)) return;
+    const inbound = connection.direction === "inbound";
+    if (inbound && !identifyInbound(connection.remotePeer.toString())) return;
     // A failure is libp2p's to log; the peer stays unidentified, as with libp2p's own run.
     libp2p.services.identify.identify(connection).catch(() => {});
   });
@@ -232,7 +241,8 @@ export async function createHost(init: HostInit): Promise<Host> {
     streamMuxers: [muxer],
     connectionGater: {
       denyInboundConnection: (maConn) => refuseInbound(maConn.remoteAddr),
-      denyInboundEncryptedConnection: (peer, maConn) => refuseInboundPeer(peer, maConn.remoteAddr),
+      denyInboundEncryptedConnection: (peer, maConn) =>
+        refuseInboundPeer(peer.toString(), maConn.remoteAddr),
     },
     // libp2p's connection monitor opens a ping stream on every connection at once every 10 s
     // and aborts the connection if it is not answered within 5 s. On a relay holding thousands
@@ -299,7 +309,8 @@ export async function createHost(init: HostInit): Promise<Host> {
   return {
     libp2p,
     ...(init.pubsub === undefined ? {} : { pubsub: libp2p.services.pubsub }),
-    ping: (peer, signal) => libp2p.services.ping.ping(peer, signal === undefined ? {} : { signal }),
+    ping: (peer, signal) =>
+      libp2p.services.ping.ping(peerIdFromString(peer), signal === undefined ? {} : { signal }),
     certificate: () => certificate,
     useCertificate(next) {
       libp2p.services.certificates.renew(next);

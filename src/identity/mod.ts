@@ -9,14 +9,14 @@
  * import { loadOrCreateIdentity } from "./mod.ts";
  * const dir = await Deno.makeTempDir();
  * const identity = await loadOrCreateIdentity(`${dir}/identity.key`);
- * identity.peerId.toString(); // "12D3KooW…"
+ * identity.peerId; // "12D3KooW…"
  * ```
  *
  * @module
  */
 
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from "@libp2p/crypto/keys";
-import type { PeerId, PrivateKey } from "@libp2p/interface";
+import type { PrivateKey } from "@libp2p/interface";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { dirname } from "node:path";
 import { ConfigError } from "../errors.ts";
@@ -28,8 +28,8 @@ export const IDENTITY_FILE_MODE = 0o600;
 export interface Identity {
   /** The key itself: it signs the node's handshakes and records. */
   readonly privateKey: PrivateKey;
-  /** The peer ID derived from the key, as clients dial it. */
-  readonly peerId: PeerId;
+  /** The peer ID derived from the key, as text (`12D3KooW…`), as clients dial it. */
+  readonly peerId: string;
   /** Path the key was read from or written to. */
   readonly path: string;
   /** True when this call created the key file. */
@@ -80,7 +80,7 @@ export async function createIdentity(path: string): Promise<Identity> {
   }
   return {
     privateKey,
-    peerId: peerIdFromPrivateKey(privateKey),
+    peerId: peerIdFromPrivateKey(privateKey).toString(),
     path,
     created: true,
     looseMode: false,
@@ -108,7 +108,7 @@ export async function readIdentity(path: string): Promise<Identity> {
   const privateKey = decodeIdentity(bytes, path);
   return {
     privateKey,
-    peerId: peerIdFromPrivateKey(privateKey),
+    peerId: peerIdFromPrivateKey(privateKey).toString(),
     path,
     created: false,
     looseMode: mode !== null && (mode & 0o077) !== 0,

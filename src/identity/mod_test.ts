@@ -45,7 +45,7 @@ Deno.test("createIdentity() writes a 68-byte Ed25519 key with mode 0600", async 
     assert.equal(bytes.byteLength, 68);
     assert.deepEqual(bytes, privateKeyToProtobuf(identity.privateKey));
     assert.equal(identity.privateKey.type, "Ed25519");
-    assert.match(identity.peerId.toString(), /^12D3KooW[1-9A-HJ-NP-Za-km-z]+$/);
+    assert.match(identity.peerId, /^12D3KooW[1-9A-HJ-NP-Za-km-z]+$/);
     assert.equal(identity.path, path);
     assert.equal(identity.created, true);
     assert.equal(identity.looseMode, false);
@@ -57,7 +57,7 @@ Deno.test("createIdentity() creates missing parent directories", async () => {
   await withTempDir(async (dir) => {
     const path = join(dir, "a", "b", "identity.key");
     const identity = await createIdentity(path);
-    assert.equal((await readIdentity(path)).peerId.toString(), identity.peerId.toString());
+    assert.equal((await readIdentity(path)).peerId, identity.peerId);
   });
 });
 
@@ -65,7 +65,7 @@ Deno.test("createIdentity() makes a different key each time", async () => {
   await withTempDir(async (dir) => {
     const first = await createIdentity(join(dir, "one.key"));
     const second = await createIdentity(join(dir, "two.key"));
-    assert.notEqual(first.peerId.toString(), second.peerId.toString());
+    assert.notEqual(first.peerId, second.peerId);
   });
 });
 
@@ -94,7 +94,7 @@ Deno.test("readIdentity() of a key made by @libp2p/crypto gives that key's peer 
     await Deno.writeFile(path, privateKeyToProtobuf(privateKey), { mode: 0o600 });
 
     const identity = await readIdentity(path);
-    assert.equal(identity.peerId.toString(), peerIdFromPrivateKey(privateKey).toString());
+    assert.equal(identity.peerId, peerIdFromPrivateKey(privateKey).toString());
     assert.ok(identity.privateKey.equals(privateKey));
     assert.equal(identity.created, false);
     assert.equal(identity.path, path);
@@ -172,7 +172,7 @@ Deno.test("loadOrCreateIdentity() creates the key once, then returns the same id
 
     const second = await loadOrCreateIdentity(path);
     assert.equal(second.created, false);
-    assert.equal(second.peerId.toString(), first.peerId.toString());
+    assert.equal(second.peerId, first.peerId);
     assert.ok(second.privateKey.equals(first.privateKey));
     assert.deepEqual(await Deno.readFile(path), bytes);
   });

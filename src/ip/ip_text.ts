@@ -7,8 +7,18 @@
  * @module
  */
 
-import type { Multiaddr } from "@multiformats/multiaddr";
 import { formatMasked, IP_WORDS, parseIp } from "./parse_ip.ts";
+
+/**
+ * What hopd reads of a multiaddr: its components, first to last (`/ip4/192.0.2.1/tcp/4001` is
+ * `ip4` "192.0.2.1", then `tcp` "4001"). A `Multiaddr` of `@multiformats/multiaddr` is one;
+ * hopd's public signatures that only read an address name this instead, so they say what they
+ * read and keep that library's types out of hopd's documented surface.
+ */
+export interface MultiaddrLike {
+  /** The address's protocol components in order; `value` is absent for bare ones (`/ws`). */
+  getComponents(): readonly { readonly name: string; readonly value?: string }[];
+}
 
 /** `::ffff:0:0/96`, where IPv4 addresses sit among IPv6 ones. */
 const V4_MAPPED_PREFIX = 0xffffn << 32n;
@@ -25,7 +35,7 @@ const V4_MAPPED_PREFIX = 0xffffn << 32n;
  * ipOf(multiaddr("/ip4/192.0.2.1/tcp/4001")); // "192.0.2.1"
  * ```
  */
-export function ipOf(addr: Multiaddr): string | undefined {
+export function ipOf(addr: MultiaddrLike): string | undefined {
   const first = addr.getComponents()[0];
   return first !== undefined && (first.name === "ip4" || first.name === "ip6")
     ? first.value

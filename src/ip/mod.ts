@@ -7,8 +7,9 @@
  * - {@linkcode parseIp}: allocation-free parsing into {@linkcode IP_WORDS} (IPv4-mapped IPv6
  *   parses as IPv4); {@linkcode formatMasked} and {@linkcode networkKey} read it back.
  * - {@linkcode subnetKey}: the CIDR text of the subnet an address belongs to.
- * - {@linkcode ipOf}, {@linkcode canonicalIp}, {@linkcode ipToBigInt}: the IP of a multiaddr,
- *   the canonical text of an address, and an address as one 128-bit number.
+ * - {@linkcode ipOf}, {@linkcode canonicalIp}, {@linkcode ipToBigInt}: the IP of a multiaddr
+ *   (read as a {@linkcode MultiaddrLike}), the canonical text of an address, and an address as
+ *   one 128-bit number.
  *
  * @example
  * ```ts
@@ -22,4 +23,4 @@
 
 export { formatMasked, IP_WORDS, type IpFamily, networkKey, parseIp } from "./parse_ip.ts";
 export { checkPrefix, subnetKey } from "./subnet_key.ts";
-export { canonicalIp, ipOf, ipToBigInt } from "./ip_text.ts";
+export { canonicalIp, ipOf, ipToBigInt, type MultiaddrLike } from "./ip_text.ts";

@@ -63,7 +63,7 @@ export interface HopHandlerComponents {
    * "subnet_limit" or "draining"), so the daemon can log where else the peer could go. Must
    * not throw.
    */
-  readonly onReservationRefused?: (peer: PeerId, reason: string) => void;
+  readonly onReservationRefused?: (peer: string, reason: string) => void;
 }
 
 /**
@@ -250,11 +250,12 @@ export class HopHandler {
     const key = peerKey(peerId);
     const addr = addrKeys(connection.remoteAddr, c.config.subnetPrefixV4, c.config.subnetPrefixV6);
     const ip = ipOf(connection.remoteAddr);
-    const admitted = c.admission?.reservation(peer, ip);
+    // The admission names peers by their text (libp2p's PeerId caches it).
+    const admitted = c.admission?.reservation(peer.toString(), ip);
     if (admitted !== undefined && !admitted.ok) {
       return this.#refuseReservation(stream, admitted.status, admitted.reason);
     }
-    const hooked = c.admission?.reservationHook?.(peer, ip);
+    const hooked = c.admission?.reservationHook?.(peer.toString(), ip);
     if (hooked !== undefined) {
       const answer = await hooked;
       if (!answer.ok) return this.#refuseReservation(stream, answer.status, answer.reason);
@@ -262,7 +263,7 @@ export class HopHandler {
     const result = c.store.reserve({ key, peer, addr, draining: c.isDraining() });
     if (result.status !== "OK") {
       this.#refuseReservation(stream, result.status, result.reason);
-      c.onReservationRefused?.(peer, result.reason);
+      c.onReservationRefused?.(peer.toString(), result.reason);
       return;
     }
     const expire = BigInt(Math.floor(result.expiresAtMs / 1000));
@@ -311,7 +312,8 @@ export class HopHandler {
     const sourceKey = peerKey(sourceId);
     const slot = c.slots.acquire(
       sourceKey,
-      c.admission?.maxCircuitsPerPeer(source.peer, source.ip) ?? c.config.maxCircuitsPerPeer,
+      c.admission?.maxCircuitsPerPeer(source.peer.toString(), source.ip) ??
+        c.config.maxCircuitsPerPeer,
     );
     if (slot !== "OK") {
       return this.#refuseCircuit(hop.stream, "RESOURCE_LIMIT_EXCEEDED", slot);
@@ -356,12 +358,15 @@ export class HopHandler {
     target: PeerId,
   ): Promise<boolean> {
     const admission = this.#c.admission;
-    const admitted = admission?.circuit(source.peer, source.ip, target);
-    if (admitted !== undefined && !admitted.ok) {
+    if (admission === undefined) return true;
+    const from = source.peer.toString();
+    const to = target.toString();
+    const admitted = admission.circuit(from, source.ip, to);
+    if (!admitted.ok) {
       this.#refuseCircuit(stream, admitted.status, admitted.reason);
       return false;
     }
-    const hooked = admission?.circuitHook?.(source.peer, source.ip, target);
+    const hooked = admission.circuitHook?.(from, source.ip, to);
     if (hooked === undefined) return true;
     const answer = await hooked;
     if (!answer.ok) this.#refuseCircuit(stream, answer.status, answer.reason);
@@ -428,9 +433,10 @@ export class HopHandler {
   #flows(source: PeerId, ip: string | undefined) {
     const admission = this.#c.admission;
     if (admission === undefined) return undefined;
-    const up = admission.openFlow(source, ip);
+    const peer = source.toString();
+    const up = admission.openFlow(peer, ip);
     if (up === undefined) return undefined;
-    return { up, down: admission.openFlow(source, ip) ?? up };
+    return { up, down: admission.openFlow(peer, ip) ?? up };
   }
 
   /** Warns once per handler (per relay start) that a STOP could not be pipelined. */

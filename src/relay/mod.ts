@@ -48,7 +48,7 @@
  * @module
  */
 
-import type { Libp2p, PeerId, PrivateKey } from "@libp2p/interface";
+import type { Libp2p, PrivateKey } from "@libp2p/interface";
 import type { Registry } from "prom-client";
 import type { Clock } from "../clock/mod.ts";
 import type { ResolvedRelaySectionConfig } from "../config/mod.ts";
@@ -86,33 +86,35 @@ export interface BandwidthFlow {
 /**
  * Policy hooks the relay asks before it serves (the daemon wires the rate limiter and, later,
  * plugins here; the relay knows neither). Each must answer synchronously and never throw.
+ * Peers are named by their peer ID's text (`12D3KooW…`), the key the limiter, bans and plugins
+ * use.
  */
 export interface RelayAdmission {
   /** Before a RESERVE is served. `ip` is absent for non-IP transports. */
-  reservation(peer: PeerId, ip: string | undefined): Admission;
+  reservation(peer: string, ip: string | undefined): Admission;
   /** Before a CONNECT takes a circuit slot. */
-  circuit(source: PeerId, ip: string | undefined, target: PeerId): Admission;
+  circuit(source: string, ip: string | undefined, target: string): Admission;
   /**
    * Per-source circuit limit for this peer instead of `maxCircuitsPerPeer` (0 = unlimited),
    * or undefined for the configured one (operators give their own nodes more).
    */
-  maxCircuitsPerPeer(source: PeerId, ip: string | undefined): number | undefined;
+  maxCircuitsPerPeer(source: string, ip: string | undefined): number | undefined;
   /**
    * A bandwidth flow for one direction of a circuit whose initiator is `source`; undefined =
    * unshaped.
    */
-  openFlow(source: PeerId, ip: string | undefined): BandwidthFlow | undefined;
+  openFlow(source: string, ip: string | undefined): BandwidthFlow | undefined;
   /**
    * Asked after {@linkcode RelayAdmission.reservation} admits (operator plugins). Returns
    * undefined when nothing needs asking, so the common path stays synchronous; the promise
    * must settle within a bounded time and never reject.
    */
-  reservationHook?(peer: PeerId, ip: string | undefined): Promise<Admission> | undefined;
+  reservationHook?(peer: string, ip: string | undefined): Promise<Admission> | undefined;
   /** Asked after {@linkcode RelayAdmission.circuit} admits, like `reservationHook`. */
   circuitHook?(
-    source: PeerId,
+    source: string,
     ip: string | undefined,
-    target: PeerId,
+    target: string,
   ): Promise<Admission> | undefined;
 }
 
@@ -133,7 +135,7 @@ export interface RelayComponents {
    * "subnet_limit" or "draining"), so the daemon can log where else the peer could go. Must
    * not throw.
    */
-  readonly onReservationRefused?: (peer: PeerId, reason: string) => void;
+  readonly onReservationRefused?: (peer: string, reason: string) => void;
 }
 
 /** Live counts and totals since start. */

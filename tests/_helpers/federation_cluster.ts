@@ -77,7 +77,7 @@ export async function startFederationCluster(
   const identities = await Promise.all(
     init.nodes.map((_, i) => createIdentity(`${root}/node${i}/identity.key`)),
   );
-  const peerIds = identities.map((identity) => identity.peerId.toString());
+  const peerIds = identities.map((identity) => identity.peerId);
   const members = [...peerIds, ...(init.extraMembers ?? [])];
   const nodes: FederationNode[] = [];
   const configFile = async (i: number, bootstrap: string[]) => {
