@@ -1,20 +1,25 @@
-// The README test command's wall time (issue 17's "done when": unchanged or faster), this
-// checkout against a baseline checkout in the same invocation, the baseline first:
+// The README test command's wall time (issue 17's "done when": unchanged or faster), a checkout
+// against a baseline checkout in the same invocation, the baseline first:
 //
-//   deno run -A bench/test_command_time.ts --baseline DIR [--ci]
+//   deno run -A bench/test_command_time.ts --baseline DIR [--this DIR] [--label NAME] [--ci]
 //
-// DIR is another checkout with its node_modules (`git archive <commit> | tar -x -C DIR`, then
-// `deno install` there). Each side runs `deno task test` in its checkout, timed from spawn to
-// exit; its phases' counts and seconds come from the command's closing summary. With --ci each
-// side also does what its .ci/run does for the coverage floors after the tests: a checkout whose
-// scripts/test.sh knows TEST_COVERAGE_DIR runs the test command with it and then
-// `deno task coverage --report DIR`; an older one runs `deno task coverage`, the unit suites
-// again. The machine is shared: run it under `flock -x /tmp/hopd-quiet.lock`. The load average
-// and every process outside this run seen using 20% of a core or more (sampled every 5 s) are
-// reported with the figures.
+// DIR is another checkout with its node_modules (`git worktree add --detach DIR <commit>`, then
+// `deno install` there); `--this` defaults to the checkout this script is in. Each side runs
+// `deno task test` in its checkout, timed from spawn to exit. Its phases' counts and seconds come
+// from the command's closing summary; a checkout from before that summary (1c23018) gets them
+// from each `deno test`'s own summary line, named in the order its scripts/test.sh runs them
+// (parallel, serial). Per test file, the seconds its top-level tests took (their sum: a file's
+// tests run one after another) and its failures, so a difference between the sides can be traced
+// to the files that cost it (`fileDiff`). With --ci each side also does what its .ci/run does for
+// the coverage floors after the tests: a checkout whose scripts/test.sh knows TEST_COVERAGE_DIR
+// runs the test command with it and then `deno task coverage --report DIR`; an older one runs
+// `deno task coverage`, the unit suites again. The machine is shared: run it under
+// `flock -x /tmp/hopd-quiet.lock`. The load average and every process outside this run seen using
+// 20% of a core or more (sampled every 5 s) are reported with the figures, and so is each time
+// the dev machine's deno wrapper made a `deno test` wait for a slot.
 //
-// Prints one JSON document (also written to bench/.out/test_command_time.json); each side's
-// output goes to bench/.out/test_command_<side>.log.
+// Prints one JSON document (also written to bench/.out/test_command_time[_NAME].json); each
+// side's output goes to bench/.out/test_command[_NAME]_<side>.log.
 
 interface Phase {
   readonly name: string;
@@ -23,25 +28,70 @@ interface Phase {
   readonly seconds: number;
 }
 
+/** One test file's share of a run. */
+interface FileTime {
+  /** Sum of its top-level tests' durations, in seconds (its tests run one after another). */
+  readonly seconds: number;
+  readonly tests: number;
+  readonly failed: number;
+}
+
 interface Side {
   readonly side: "baseline" | "this";
   readonly dir: string;
+  /** `git rev-parse --short HEAD` of the checkout. */
+  readonly commit: string;
   readonly testCommandSeconds: number;
   readonly exitCode: number;
   readonly phases: Phase[];
   readonly total: string | undefined;
+  /** Failed tests, as `file => name`. */
+  readonly failures: string[];
+  /**
+   * Each `deno test`'s type check (first "Check" line to first test output), in seconds; none
+   * when deno's type-check cache was warm (it prints no "Check" lines then).
+   */
+  readonly checkSeconds: number[];
+  /** Times the dev machine's deno wrapper held a `deno test` back for a slot. */
+  readonly slotWaits: number;
+  readonly files: Record<string, FileTime>;
   /** The coverage floor step after the tests (--ci): how, its seconds and exit code. */
   readonly coverage?: { readonly command: string; readonly seconds: number; readonly code: number };
 }
 
 const OUT = new URL("./.out/", import.meta.url).pathname;
 const THIS_DIR = new URL("../", import.meta.url).pathname;
+/** The phases of a test command from before its closing summary, in the order it ran them. */
+const PRE_SUMMARY_PHASES = ["parallel", "serial"];
+const UNIT_SECONDS: Readonly<Record<string, number>> = { "µs": 1e-6, ms: 1e-3, s: 1, m: 60 };
 
-/** The phases of a test command's closing summary ("  unit   482 passed,   0 failed   91s"). */
+/** Seconds of a deno duration: "149µs", "12ms", "4s", "2m31s". */
+export function durationSeconds(text: string): number {
+  let seconds = 0;
+  for (const [, value, unit] of text.matchAll(/(\d+(?:\.\d+)?)(µs|ms|m|s)/g)) {
+    seconds += Number(value) * UNIT_SECONDS[unit!]!;
+  }
+  return seconds;
+}
+
+/**
+ * The phases of a test command's closing summary ("  unit   482 passed,   0 failed   91s"), or,
+ * for a command from before it, one per `deno test` summary line ("ok | 361 passed (380 steps)
+ * | 0 failed (58s)"), named by {@linkcode PRE_SUMMARY_PHASES}.
+ */
 export function parseSummary(output: string): { phases: Phase[]; total: string | undefined } {
   const text = output; // run with NO_COLOR=1: no escapes to strip
   const at = text.lastIndexOf("==> summary\n");
-  if (at < 0) return { phases: [], total: undefined };
+  if (at < 0) {
+    const lines = text.matchAll(/^(?:ok|FAILED) \| (\d+) passed.*?\| (\d+) failed.*\(([^)]+)\)$/gm);
+    const phases = [...lines].map((m, i) => ({
+      name: PRE_SUMMARY_PHASES[i] ?? `deno test ${i + 1}`,
+      passed: +m[1]!,
+      failed: +m[2]!,
+      seconds: Math.round(durationSeconds(m[3]!)),
+    }));
+    return { phases, total: undefined };
+  }
   const phases: Phase[] = [];
   let total: string | undefined;
   for (const line of text.slice(at).split("\n")) {
@@ -53,12 +103,85 @@ export function parseSummary(output: string): { phases: Phase[]; total: string |
   return { phases, total };
 }
 
+/**
+ * Each test file's top-level tests, from `deno test` output: with --parallel every result line
+ * names its file ("./a_test.ts => name ... ok (4ms)"; a step's is "name ... step ... ok");
+ * without it, "running N tests from ./a_test.ts" opens a file's results and steps are indented.
+ */
+export function parseFileTimes(
+  output: string,
+): { files: Record<string, FileTime>; failures: string[] } {
+  const files: Record<string, { seconds: number; tests: number; failed: number }> = {};
+  const failures: string[] = [];
+  let current = "";
+  for (const line of output.split("\n")) {
+    const running = line.match(/^running \d+ tests? from (\S+)$/);
+    if (running !== null) {
+      current = running[1]!;
+      continue;
+    }
+    const m = line.match(/^(?:(\.\/\S+) => )?(\S.*?) \.\.\. (ok|FAILED|ignored)(?: \(([^)]*)\))?$/);
+    if (m === null || m[2]!.includes(" ... ")) continue; // not a result, or a step's
+    const file = m[1] ?? current;
+    const entry = files[file] ??= { seconds: 0, tests: 0, failed: 0 };
+    entry.tests += 1;
+    entry.seconds += durationSeconds(m[4] ?? "");
+    if (m[3] === "FAILED") {
+      entry.failed += 1;
+      failures.push(`${file} => ${m[2]}`);
+    }
+  }
+  for (const entry of Object.values(files)) entry.seconds = Math.round(entry.seconds * 10) / 10;
+  return { files, failures };
+}
+
+/**
+ * Where two sides' test files differ in time: the files both ran, by how much slower this side
+ * ran each, and the files only one side has.
+ */
+export function fileDiff(
+  base: Readonly<Record<string, FileTime>>,
+  self: Readonly<Record<string, FileTime>>,
+  top = 15,
+): Record<string, unknown> {
+  const round = (n: number) => Math.round(n * 10) / 10;
+  const sum = (names: string[], of: Readonly<Record<string, FileTime>>) =>
+    round(names.reduce((total, name) => total + of[name]!.seconds, 0));
+  const common = Object.keys(self).filter((name) => name in base);
+  const added = Object.keys(self).filter((name) => !(name in base));
+  const removed = Object.keys(base).filter((name) => !(name in self));
+  const deltas = common.map((file) => ({
+    file,
+    baseline: base[file]!.seconds,
+    this: self[file]!.seconds,
+    delta: round(self[file]!.seconds - base[file]!.seconds),
+  })).sort((a, b) => b.delta - a.delta);
+  return {
+    fileSecondsBaseline: sum(Object.keys(base), base),
+    fileSecondsThis: sum(Object.keys(self), self),
+    commonFiles: { count: common.length, baseline: sum(common, base), this: sum(common, self) },
+    slowerCommon: deltas.slice(0, top),
+    fasterCommon: deltas.slice(-5).reverse(),
+    addedFiles: {
+      count: added.length,
+      seconds: sum(added, self),
+      slowest: added.map((file) => ({ file, seconds: self[file]!.seconds }))
+        .sort((a, b) => b.seconds - a.seconds).slice(0, top),
+    },
+    removedFiles: { count: removed.length, seconds: sum(removed, base), files: removed },
+  };
+}
+
+/**
+ * Runs deno with `args` in `dir`, its output logged and kept. Also times each `deno test`'s type
+ * check: from its first "Check file" line to its first test output, in seconds.
+ */
 async function timed(
   args: string[],
   dir: string,
   env: Record<string, string>,
   log: Deno.FsFile,
-): Promise<{ seconds: number; code: number; output: string }> {
+): Promise<{ seconds: number; code: number; output: string; checkSeconds: number[] }> {
   const started = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
     args,
@@ -69,11 +192,20 @@ async function timed(
     stderr: "piped",
   }).spawn();
   const chunks: string[] = [];
-  const decoder = new TextDecoder();
+  const checkSeconds: number[] = [];
+  let checkStarted: number | undefined;
   const pump = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
     for await (const chunk of stream) {
-      chunks.push(decoder.decode(chunk, { stream: true }));
+      const text = decoder.decode(chunk, { stream: true });
+      chunks.push(text);
       await log.write(chunk);
+      // Check lines go to stderr, results to stdout: each stream's own chunks are in order.
+      if (checkStarted === undefined && /^Check /m.test(text)) checkStarted = performance.now();
+      if (checkStarted !== undefined && /^(running \d+ tests? from |\.\/\S+ => )/m.test(text)) {
+        checkSeconds.push(Math.round((performance.now() - checkStarted) / 100) / 10);
+        checkStarted = undefined;
+      }
     }
   };
   const [status] = await Promise.all([child.status, pump(child.stdout), pump(child.stderr)]);
@@ -81,11 +213,23 @@ async function timed(
     seconds: Math.round((performance.now() - started) / 100) / 10,
     code: status.code,
     output: chunks.join(""),
+    checkSeconds,
   };
 }
 
-async function runSide(side: Side["side"], dir: string, ci: boolean): Promise<Side> {
-  const log = await Deno.open(`${OUT}test_command_${side}.log`, {
+async function gitCommit(dir: string): Promise<string> {
+  const git = await new Deno.Command("git", { args: ["-C", dir, "rev-parse", "--short", "HEAD"] })
+    .output();
+  return new TextDecoder().decode(git.stdout).trim();
+}
+
+async function runSide(
+  side: Side["side"],
+  dir: string,
+  options: { readonly ci: boolean; readonly prefix: string },
+): Promise<Side> {
+  const { ci } = options;
+  const log = await Deno.open(`${OUT}${options.prefix}_${side}.log`, {
     write: true,
     create: true,
     truncate: true,
@@ -103,12 +247,18 @@ async function runSide(side: Side["side"], dir: string, ci: boolean): Promise<Si
       coverage = { command: `deno ${args.join(" ")}`, seconds: run.seconds, code: run.code };
       if (oneRun) await Deno.remove(coverageDir, { recursive: true });
     }
+    const { files, failures } = parseFileTimes(test.output);
     return {
       side,
       dir,
+      commit: await gitCommit(dir),
       testCommandSeconds: test.seconds,
       exitCode: test.code,
       ...parseSummary(test.output),
+      failures,
+      checkSeconds: test.checkSeconds,
+      slotWaits: test.output.split("waiting for a deno test slot").length - 1,
+      files,
       ...(coverage === undefined ? {} : { coverage }),
     };
   } finally {
@@ -159,17 +309,30 @@ function watchMachine(): { stop: () => { load: number[]; others: string[] } } {
   };
 }
 
+function argValue(name: string): string | undefined {
+  const at = Deno.args.indexOf(name);
+  return at < 0 ? undefined : Deno.args[at + 1];
+}
+
 async function main(): Promise<void> {
-  const at = Deno.args.indexOf("--baseline");
-  const baseline = at < 0 ? undefined : Deno.args[at + 1];
+  const baseline = argValue("--baseline");
   if (baseline === undefined) {
-    throw new TypeError("usage: deno run -A bench/test_command_time.ts --baseline DIR [--ci]");
+    throw new TypeError(
+      "usage: deno run -A bench/test_command_time.ts --baseline DIR [--this DIR] [--label NAME] " +
+        "[--ci]",
+    );
   }
+  const thisDir = argValue("--this") ?? THIS_DIR;
+  const label = argValue("--label");
+  const prefix = label === undefined ? "test_command" : `test_command_${label}`;
   const ci = Deno.args.includes("--ci");
   await Deno.mkdir(OUT, { recursive: true });
   const machine = watchMachine();
   const startedAt = new Date().toISOString();
-  const sides = [await runSide("baseline", baseline, ci), await runSide("this", THIS_DIR, ci)];
+  const sides = [
+    await runSide("baseline", baseline, { ci, prefix }),
+    await runSide("this", thisDir, { ci, prefix }),
+  ];
   const { load, others } = machine.stop();
   const sorted = [...load].sort((a, b) => a - b);
   const [base, self] = sides as [Side, Side];
@@ -188,11 +351,13 @@ async function main(): Promise<void> {
           Math.round((withCoverage(self) - withCoverage(base)) * 10) / 10,
       }
       : {}),
+    fileDiff: fileDiff(base.files, self.files),
     loadAverage1m: { min: sorted[0], median: sorted[sorted.length >> 1], max: sorted.at(-1) },
     otherBusyProcesses: others,
   };
   const json = JSON.stringify(result, null, 2);
-  await Deno.writeTextFile(`${OUT}test_command_time.json`, json + "\n");
+  const jsonName = label === undefined ? "test_command_time" : `test_command_time_${label}`;
+  await Deno.writeTextFile(`${OUT}${jsonName}.json`, json + "\n");
   console.log(json);
 }
 
