@@ -18,33 +18,56 @@ class CountingDatastore extends MemoryDatastore {
 }
 
 /** A server node counting its peer store writes, and a client connected to it. */
-async function pair(): Promise<{ server: Libp2p; client: Libp2p; datastore: CountingDatastore }> {
+async function pair(): Promise<
+  { server: Libp2p; client: Libp2p; datastore: CountingDatastore; handled: EventTarget }
+> {
   const datastore = new CountingDatastore();
   const server = await loopbackNode({ datastore });
   const client = await loopbackNode();
+  // libp2p merges an inbound stream's protocol into the peer store (and awaits its write)
+  // before it calls the handler: a handled stream is one whose write, if any, is done.
+  const handled = new EventTarget();
   for (const protocol of [ECHO, OTHER]) {
-    await server.handle(protocol, (stream) => void stream.close().catch(() => {}));
+    await server.handle(protocol, (stream) => {
+      handled.dispatchEvent(new Event("stream"));
+      void stream.close().catch(() => {});
+    });
   }
-  return { server, client, datastore };
+  return { server, client, datastore, handled };
 }
 
-/** Opens `n` streams from `client` to `server` for `protocol`, each negotiated and closed. */
-async function openStreams(client: Libp2p, server: Libp2p, protocol: string, n: number) {
+/**
+ * Opens `n` streams from `client` to `server` for `protocol`, each negotiated and closed, and
+ * waits until the server's handler was called for each of them.
+ */
+async function openStreams(
+  { client, server, handled }: { client: Libp2p; server: Libp2p; handled: EventTarget },
+  protocol: string,
+  n: number,
+) {
+  let left = n;
+  const allHandled = new Promise<void>((resolve) => {
+    handled.addEventListener("stream", function onStream() {
+      if (--left > 0) return;
+      handled.removeEventListener("stream", onStream);
+      resolve();
+    });
+  });
   for (let i = 0; i < n; i++) {
     const stream = await client.dialProtocol(server.getMultiaddrs()[0]!, protocol);
     await stream.close();
   }
-  // The server merges after it negotiated; give its last handler a turn to run.
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await allHandled;
 }
 
 Deno.test("skipRedundantMerges(): libp2p's per-stream peer store write happens once per peer and protocol", async (t) => {
   await t.step("stock: every inbound stream writes the peer's record (control)", async () => {
-    const { server, client, datastore } = await pair();
+    const nodes = await pair();
+    const { server, client, datastore } = nodes;
     try {
-      await openStreams(client, server, ECHO, 10);
+      await openStreams(nodes, ECHO, 10);
       const afterTen = datastore.puts;
-      await openStreams(client, server, ECHO, 10);
+      await openStreams(nodes, ECHO, 10);
       assert.ok(datastore.puts >= afterTen + 10, `${datastore.puts - afterTen} for 10 streams`);
     } finally {
       await client.stop();
@@ -53,15 +76,16 @@ Deno.test("skipRedundantMerges(): libp2p's per-stream peer store write happens o
   });
 
   await t.step("patched: a protocol already recorded is not written again", async () => {
-    const { server, client, datastore } = await pair();
+    const nodes = await pair();
+    const { server, client, datastore } = nodes;
     try {
       assert.equal(skipRedundantMerges(server.peerStore, { maxPeerAgeMs: 3_600_000 }), true);
-      await openStreams(client, server, ECHO, 10);
+      await openStreams(nodes, ECHO, 10);
       const afterEcho = datastore.puts;
-      await openStreams(client, server, ECHO, 10);
+      await openStreams(nodes, ECHO, 10);
       assert.equal(datastore.puts, afterEcho, "10 more streams of a recorded protocol");
       // A new protocol is written, then known too.
-      await openStreams(client, server, OTHER, 5);
+      await openStreams(nodes, OTHER, 5);
       assert.equal(datastore.puts, afterEcho + 1);
       const peer = await server.peerStore.get(client.peerId);
       assert.deepEqual([...peer.protocols].sort(), [OTHER, ECHO].sort());
