@@ -14,7 +14,9 @@
 //   off        [policy] enabled = false
 //   engine     the engine with an empty policy directory (no sandbox worker)
 //   one        restart_on_memory.js and its fixtures: the worker and one QuickJS instance
-//   shipped    the shipped policies (policies/, five QuickJS instances): the default
+//   shipped    the shipped policies (policies/, five QuickJS instances): the default, with
+//              the sandboxes on the main thread (policy.sandbox_thread = "main")
+//   worker     the shipped policies in the sandbox worker (policy.sandbox_thread = "worker")
 //   plugin     the shipped policies and one plugin (plugins/examples/refuse_peers.js): the
 //              plugin worker
 // and, with --libraries, the libraries alone: a Deno process that imports one of them (and
@@ -50,7 +52,7 @@ const checkouts = [
   REPO_ROOT,
   ...Deno.args.flatMap((a, i) => a === "--checkout" ? [Deno.args[i + 1]!] : []),
 ];
-const ALL_SETUPS = ["off", "engine", "one", "shipped", "plugin"] as const;
+const ALL_SETUPS = ["off", "engine", "one", "shipped", "worker", "plugin"] as const;
 type Setup = typeof ALL_SETUPS[number];
 const setupsArg = Deno.args.indexOf("--setups");
 const SETUPS = setupsArg < 0
@@ -93,8 +95,14 @@ async function setupEnv(
       join(plugins, "refuse_peers.js"),
     );
   }
-  const dir = setup === "shipped" || setup === "plugin" ? join(checkout, "policies") : policies;
-  return { HOPD_POLICY_DIR: dir, HOPD_POLICY_PLUGINS_DIR: plugins };
+  const shipped = setup === "shipped" || setup === "worker" || setup === "plugin";
+  const dir = shipped ? join(checkout, "policies") : policies;
+  return {
+    HOPD_POLICY_DIR: dir,
+    HOPD_POLICY_PLUGINS_DIR: plugins,
+    // A checkout without the key ignores the variable (main before it always used the worker).
+    ...(setup === "worker" ? { HOPD_POLICY_SANDBOX_THREAD: "worker" } : {}),
+  };
 }
 
 /** Resident memory of `pid` by kind, in MB, from /proc/<pid>/smaps. */

@@ -276,7 +276,7 @@ async function inHopd(source: string, observeMs: number) {
   });
   try {
     const message = (r: Record<string, unknown>) => String(r.message);
-    await hopd.waitForLog((r) => message(r).startsWith("Policy sandbox worker killed"), 30_000);
+    await hopd.waitForLog((r) => message(r).startsWith("Policy sandbox killed"), 30_000);
     const cpuBefore = await cpuSeconds(hopd.pid);
     const startedAt = performance.now();
     const samples = [];

@@ -463,9 +463,14 @@ export interface ResolvedPolicyConfig {
   readonly deadlineMs: number;
   /**
    * `policy.kill_grace` (in milliseconds): Time past the deadline after which a sandbox stuck in a
-   * native built-in (where the interrupt cannot fire) has its worker killed and restarted.
+   * native built-in (where the interrupt cannot fire) is killed and loaded again.
    */
   readonly killGraceMs: number;
+  /**
+   * `policy.sandbox_thread`: where the sandboxes run, the main thread or a worker thread
+   * (src/policy/sandbox_host.ts).
+   */
+  readonly sandboxThread: "main" | "worker";
   /**
    * `policy.memory_limit` (in bytes): Memory cap of each policy's and plugin's sandbox (its
    * WebAssembly memory, QuickJS's initial 16 MiB included; at least 20MiB).
@@ -730,6 +735,7 @@ function resolvePolicy(policy: ConfigFile["policy"]): ResolvedPolicyConfig {
     failClosed: policy.fail === "closed",
     deadlineMs: ms(policy.deadline),
     killGraceMs: ms(policy.kill_grace),
+    sandboxThread: policy.sandbox_thread,
     memoryLimitBytes: bytes(policy.memory_limit),
     stackLimitBytes: bytes(policy.stack_limit),
     historySize: policy.history,

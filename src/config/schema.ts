@@ -478,7 +478,10 @@ const policySection = z.strictObject({
   deadline: positiveDuration("50ms", "Longest run of one evaluation before it is interrupted."),
   kill_grace: positiveDuration(
     "1s",
-    "Time past the deadline after which a sandbox stuck in a native built-in (where the interrupt cannot fire) has its worker killed and restarted.",
+    'Time past the deadline after which a sandbox stuck in a native built-in (where the interrupt cannot fire) is killed and loaded again (with sandbox_thread = "worker", its worker is restarted).',
+  ),
+  sandbox_thread: z.enum(["main", "worker"]).default("main").describe(
+    'Where the sandboxes run: "main" on the main thread (no worker: about 20 MB less at rest; a call stuck in a native built-in holds the thread until deadline + kill_grace); "worker" in a worker thread the engine kills (the event loop never waits on a sandbox).',
   ),
   memory_limit: size(
     "32MiB",

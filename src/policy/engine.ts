@@ -28,7 +28,7 @@ import { PluginHost } from "./plugin_host.ts";
 import { type Evaluated, evaluatePolicy, sandboxLimits } from "./prepare.ts";
 import { actionKey, Hysteresis, RestartBudget } from "./rails.ts";
 import type { SandboxLimits } from "./sandbox.ts";
-import { SandboxWorker } from "./sandbox_worker.ts";
+import { type SandboxRunner, sandboxRunner } from "./sandbox_host.ts";
 import { StateStore } from "./state_store.ts";
 import { logVerdictChange, type VerdictChange, VerdictTracker } from "./verdict_changes.ts";
 import { type PolicyMode, type Snapshot, type Verdict, VERDICTS } from "./types.ts";
@@ -135,7 +135,7 @@ export class PolicyEngine {
   readonly #config: ResolvedPolicyConfig;
   readonly #c: PolicyEngineComponents;
   readonly #metrics: PolicyMetrics;
-  readonly #worker: SandboxWorker;
+  readonly #worker: SandboxRunner;
   readonly #table: ModuleTable;
   readonly #watchers: ModuleWatcher[] = [];
   readonly #executor: ActionExecutor;
@@ -168,7 +168,7 @@ export class PolicyEngine {
     this.#clock = components.clock ?? SYSTEM_CLOCK;
     this.#metrics = new PolicyMetrics(components.registry);
     this.#limits = sandboxLimits(config);
-    this.#worker = new SandboxWorker({
+    this.#worker = sandboxRunner(config.sandboxThread, {
       graceMs: config.killGraceMs,
       onRestart: (reason) => this.#workerRestarted(reason),
       clock: this.#clock,
@@ -585,6 +585,6 @@ export class PolicyEngine {
 
   #workerRestarted(reason: string): void {
     this.#metrics.workerRestarts.inc();
-    log.error("Policy sandbox worker killed and restarted: {reason}", { reason });
+    log.error("Policy sandbox killed and restarted: {reason}", { reason });
   }
 }

@@ -1,8 +1,9 @@
 /**
  * The policy engine: operators' health and remediation policies (policies/*.js) and event
  * hooks (plugins/*.js), each an ES module in its own QuickJS sandbox (own wasm instance,
- * memory and stack limits, a deadline interrupt), inside a Worker the engine kills and
- * restarts when a native built-in ignores the deadline.
+ * memory and stack limits, a deadline interrupt), on the main thread where V8 terminates a call
+ * a native built-in holds past the deadline (sandbox_host.ts), or, with
+ * `policy.sandbox_thread = "worker"`, inside a Worker the engine kills and restarts.
  *
  * Flow of one tick (every `policy.tick`): the daemon builds a {@linkcode Snapshot}; each
  * active policy's `evaluate(snapshot, ctx)` returns a verdict, reasons and actions; the

@@ -13,7 +13,7 @@ import { getLogger } from "@logtape/logtape";
 import type { PolicyMetrics } from "./metrics.ts";
 import { type CaseResult, type ModuleKind, type Prepared, prepareModule } from "./prepare.ts";
 import type { SandboxLimits } from "./sandbox.ts";
-import type { SandboxWorker } from "./sandbox_worker.ts";
+import type { SandboxRunner } from "./sandbox_host.ts";
 import type { Verdict } from "./types.ts";
 
 const log = getLogger(["hopd", "policy"]);
@@ -91,7 +91,7 @@ export interface ModuleTableInit {
   /** The directory it watches. */
   readonly dir: string;
   /** The worker the sandboxes live in. */
-  readonly worker: SandboxWorker;
+  readonly worker: SandboxRunner;
   readonly limits: SandboxLimits;
   readonly metrics: PolicyMetrics;
   /** The fixtures' `ctx.now` and the load time. */
@@ -102,7 +102,7 @@ export interface ModuleTableInit {
 export class ModuleTable {
   readonly #kind: ModuleKind;
   readonly #dir: string;
-  readonly #worker: SandboxWorker;
+  readonly #worker: SandboxRunner;
   readonly #limits: SandboxLimits;
   readonly #metrics: PolicyMetrics;
   readonly #clock: Clock;

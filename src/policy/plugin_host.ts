@@ -15,7 +15,7 @@ import type { PolicyMetrics } from "./metrics.ts";
 import { type ModuleEntry, ModuleTable } from "./module_table.ts";
 import { type PluginHook, sandboxLimits } from "./prepare.ts";
 import type { SandboxLimits } from "./sandbox.ts";
-import { SandboxWorker } from "./sandbox_worker.ts";
+import { type SandboxRunner, sandboxRunner } from "./sandbox_host.ts";
 import { ADMISSION_SCHEMA, describeIssue } from "./types.ts";
 
 const log = getLogger(["hopd", "policy", "plugins"]);
@@ -35,7 +35,7 @@ export class PluginHost {
   readonly #config: ResolvedPolicyConfig;
   readonly #clock: Clock;
   readonly #metrics: PolicyMetrics;
-  readonly #worker: SandboxWorker;
+  readonly #worker: SandboxRunner;
   readonly #table: ModuleTable;
   readonly #limits: SandboxLimits;
 
@@ -56,11 +56,11 @@ export class PluginHost {
     this.#clock = clock;
     this.#metrics = metrics;
     this.#limits = sandboxLimits(config, config.pluginBudgetMs);
-    this.#worker = new SandboxWorker({
+    this.#worker = sandboxRunner(config.sandboxThread, {
       graceMs: config.killGraceMs,
       onRestart: (reason) => {
         metrics.workerRestarts.inc();
-        log.error("Plugin sandbox worker killed and restarted: {reason}", { reason });
+        log.error("Plugin sandbox killed and restarted: {reason}", { reason });
       },
       clock,
     });

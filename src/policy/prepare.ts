@@ -13,7 +13,7 @@ import type { ResolvedPolicyConfig } from "../config/mod.ts";
 import { CALL_OUTPUT_ROOM_CHARS, CASES_OUTPUT_MAX_CHARS } from "./constants.ts";
 import { exampleSnapshot, mergeSnapshot } from "./example_snapshot.ts";
 import type { SandboxErrorKind, SandboxFailure, SandboxLimits } from "./sandbox.ts";
-import type { SandboxWorker } from "./sandbox_worker.ts";
+import type { SandboxRunner } from "./sandbox_host.ts";
 import {
   ADMISSION_SCHEMA,
   describeIssue,
@@ -125,7 +125,7 @@ type Preparation = PrepareInput & { readonly nowMs: number };
  * failure nothing is left loaded.
  */
 export async function prepareModule(
-  worker: SandboxWorker,
+  worker: SandboxRunner,
   prepareInput: PrepareInput,
 ): Promise<Prepared> {
   const started = prepareInput.clock.monotonicMs();
@@ -223,7 +223,7 @@ export interface EvaluateInput {
  * @returns The validated result, or why there is none.
  */
 export async function evaluatePolicy(
-  worker: SandboxWorker,
+  worker: SandboxRunner,
   input: EvaluateInput,
 ): Promise<Evaluated> {
   const outcome = await worker.call({
@@ -256,7 +256,7 @@ export async function evaluatePolicy(
 }
 
 async function readCases(
-  worker: SandboxWorker,
+  worker: SandboxRunner,
   input: Preparation,
 ): Promise<{ ok: true; cases: Case[] } | { ok: false; message: string }> {
   const sandbox = `${input.sandbox}#cases`;
@@ -288,7 +288,7 @@ async function readCases(
   return { ok: true, cases: parsed.data };
 }
 
-async function runCase(worker: SandboxWorker, input: Preparation, c: Case): Promise<CaseResult> {
+async function runCase(worker: SandboxRunner, input: Preparation, c: Case): Promise<CaseResult> {
   const problem = input.kind === "policy"
     ? await policyCaseProblem(worker, input, c)
     : await pluginCaseProblem(worker, input, c);
@@ -300,7 +300,7 @@ async function runCase(worker: SandboxWorker, input: Preparation, c: Case): Prom
 }
 
 async function policyCaseProblem(
-  worker: SandboxWorker,
+  worker: SandboxRunner,
   input: Preparation,
   c: Case,
 ): Promise<string | undefined> {
@@ -341,7 +341,7 @@ async function policyCaseProblem(
 }
 
 async function pluginCaseProblem(
-  worker: SandboxWorker,
+  worker: SandboxRunner,
   input: Preparation,
   c: Case,
 ): Promise<string | undefined> {

@@ -21,6 +21,7 @@ import {
   type QuickJSContext,
   type QuickJSHandle,
   type QuickJSRuntime,
+  type QuickJSWASMModule,
 } from "quickjs-emscripten-core";
 import {
   ERROR_DESCRIBE_BUDGET_MS,
@@ -113,6 +114,13 @@ interface Watch {
   readonly growFailuresBefore: number;
 }
 
+/** A QuickJS instance in its own capped memory, not yet running a module. */
+export interface SandboxInstance {
+  readonly wasm: QuickJSWASMModule;
+  /** Failed growths of the instance's memory so far. */
+  readonly growFailures: () => number;
+}
+
 /** The live parts of a sandbox. */
 interface Parts {
   readonly runtime: QuickJSRuntime;
@@ -151,13 +159,17 @@ export class Sandbox {
     source: string,
     limits: SandboxLimits,
   ): Promise<Sandbox | SandboxFailure> {
-    const started = performance.now();
-    const fail = (kind: SandboxErrorKind, message: string): SandboxFailure => ({
-      ok: false,
-      kind: kind === "runtime" ? "compile" : kind,
-      message,
-      durationMs: performance.now() - started,
-    });
+    return Sandbox.load(await Sandbox.instantiate(limits), fileName, source, limits);
+  }
+
+  /**
+   * A fresh QuickJS instance with its own capped memory, for {@linkcode Sandbox.load}: the
+   * asynchronous half of {@linkcode Sandbox.create}, which runs none of the module's code.
+   *
+   * @param limits The memory cap of the instance.
+   * @returns The instance, used by one load only.
+   */
+  static async instantiate(limits: SandboxLimits): Promise<SandboxInstance> {
     // A module instance per sandbox, with its own capped memory: a corrupted or exhausted
     // heap stays in its own memory. QuickJS's own malloc limit cannot be relied on for this
     // build (under emscripten it does not count allocation sizes, so a growing array or
@@ -175,6 +187,34 @@ export class Sandbox {
     const wasm = await newQuickJSWASMModuleFromVariant(
       newVariant(variant, wasmModule ? { wasmMemory: memory, wasmModule } : { wasmMemory: memory }),
     );
+    return { wasm, growFailures };
+  }
+
+  /**
+   * Compiles an ES module in the fresh `instance` and evaluates its top level, synchronously:
+   * the half of {@linkcode Sandbox.create} that runs the module's code, which a caller can
+   * bound as a whole (src/policy/run_guarded.ts).
+   *
+   * @param instance From {@linkcode Sandbox.instantiate}, not used before.
+   * @param fileName Name shown in stack traces.
+   * @param source The module's text.
+   * @param limits Memory, stack, deadline and output bounds.
+   * @returns The sandbox, or why the module could not load.
+   */
+  static load(
+    instance: SandboxInstance,
+    fileName: string,
+    source: string,
+    limits: SandboxLimits,
+  ): Sandbox | SandboxFailure {
+    const started = performance.now();
+    const fail = (kind: SandboxErrorKind, message: string): SandboxFailure => ({
+      ok: false,
+      kind: kind === "runtime" ? "compile" : kind,
+      message,
+      durationMs: performance.now() - started,
+    });
+    const { wasm, growFailures } = instance;
     const runtime = wasm.newRuntime();
     runtime.setMaxStackSize(limits.stackLimitBytes);
     const context = runtime.newContext();
