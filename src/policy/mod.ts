@@ -85,6 +85,8 @@ export type {
   PrepareInput,
 } from "./prepare.ts";
 export { SandboxWorker } from "./sandbox_worker.ts";
+export { SandboxHost, sandboxRunner } from "./sandbox_host.ts";
+export type { SandboxHostInit, SandboxRunner } from "./sandbox_host.ts";
 export type { LoadOutcome, ModuleLoad, SandboxCall, SandboxWorkerInit } from "./sandbox_worker.ts";
 export type { CallOutcome, SandboxErrorKind, SandboxFailure, SandboxLimits } from "./sandbox.ts";
 export { moduleNameOf, readOptional } from "./module_table.ts";
