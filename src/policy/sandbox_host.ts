@@ -44,7 +44,11 @@ export class SandboxHost {
   readonly #graceMs: number;
   readonly #onRestart: ((reason: string) => void) | undefined;
 
-  /** @param init The grace past a deadline before a call is terminated, the restart listener. */
+  /**
+   * Creates the host; QuickJS is read on the first load.
+   *
+   * @param init The grace past a deadline before a call is terminated, the restart listener.
+   */
   constructor(init: SandboxHostInit) {
     this.#graceMs = init.graceMs;
     this.#onRestart = init.onRestart;
