@@ -16,6 +16,8 @@ const REAL_TIME: Readonly<Record<string, string>> = {
   "clock/mod.ts": "SYSTEM_CLOCK is the real clock",
   "policy/sandbox.ts": "runs inside the sandbox Worker, where no Clock can be passed",
   "policy/_worker.ts": "the sandbox Worker's entry (durations, a compaction timer): no Clock there",
+  "policy/sandbox_host.ts":
+    "a load's duration, as the sandbox measures its calls: the same real time V8's termination runs on",
   "host/yamux_window_updates.ts":
     "compares with @libp2p/yamux's own epochStart, which yamux sets from Date.now()",
   "host/yamux_syn.ts":
