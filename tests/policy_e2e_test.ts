@@ -13,7 +13,13 @@ import { createClient } from "./interop/relay_echo_client.mjs";
 import { type HopdProcess, spawnHopd } from "./_helpers/hopd_process.ts";
 import { eventually, metric, transportAddr } from "./_helpers/ops_probe.ts";
 import { SINK_PROTOCOL, type SinkTarget, startSinkTarget } from "./_helpers/relay_traffic.ts";
-import { canReserve, isConnectedTo, newIdentity, reserveOn } from "./_helpers/reserving_client.ts";
+import {
+  canReserve,
+  disconnectedFrom,
+  isConnectedTo,
+  newIdentity,
+  reserveOn,
+} from "./_helpers/reserving_client.ts";
 
 const HEALTHY =
   `export function evaluate() { return { verdict: "healthy", reasons: [], actions: [] }; }`;
@@ -84,6 +90,19 @@ function nextLog(
   return hopd.waitForLog((record) => matches(record) && skip-- <= 0, timeoutMs);
 }
 
+/**
+ * Waits for hopd's next "Policy <policy> ran <action>" line for an action of `type`: the
+ * executor logs it once the action took effect (src/policy/action_executor.ts).
+ */
+function nextRan(hopd: HopdProcess, policy: string, type: string): Promise<unknown> {
+  const matches = (record: Record<string, unknown>) => {
+    const message = String(record.message);
+    return message.startsWith(`Policy "${policy}" ran `) && message.includes(`"${type}`);
+  };
+  let skip = hopd.logs.filter(matches).length;
+  return hopd.waitForLog((record) => matches(record) && skip-- <= 0);
+}
+
 async function policyNamed(hopd: HopdProcess, name: string): Promise<PolicyView | undefined> {
   return (await policies(hopd)).find((p) => p.name === name);
 }
@@ -125,6 +144,7 @@ Deno.test("policies reload live, keep the last good revision, and runaways never
     target = await startSinkTarget(transportAddr(hopd.listenAddrs, "tcp"));
     initiator = await createClient();
     push = await pacedPush(initiator, target);
+    // Polls: the sink counts bytes as they come and announces no threshold.
     const flowing = async () => {
       const before = target!.received();
       return await eventually(() => target!.received() > before + 64 * 1024, 5_000);
@@ -142,6 +162,7 @@ Deno.test("policies reload live, keep the last good revision, and runaways never
       // How soon is bench/policy_reload.ts's figure; here, that it happens.
       await loaded;
       assert.notEqual((await policyNamed(hopd, "p"))!.revision, before);
+      // Polls /v1/policies: hopd logs no line per verdict, and the next tick's is the first.
       assert.ok(
         await eventually(async () => (await policyNamed(hopd, "p"))!.lastVerdict === "degraded"),
       );
@@ -160,20 +181,23 @@ Deno.test("policies reload live, keep the last good revision, and runaways never
     });
 
     await the("an infinite loop is stopped at its deadline and counted", async () => {
+      const refused = nextLog(hopd, 'Cannot load "policy" "loop"');
       await save(
         dirs.policies,
         "loop.js",
         `export function evaluate(s) {
         if (s.tick > 0 && s.relay) for (;;) {} return { verdict: "healthy" }; }`,
       );
-      // The smoke run on load already loops: the file never becomes active, counted as timeout.
+      // The smoke run on load already loops: the file never becomes active, counted as
+      // timeout before hopd logs that it cannot load it.
+      await refused;
+      assert.equal((await policyNamed(hopd, "loop"))?.lastErrorKind, "timeout");
       assert.ok(
-        await eventually(async () =>
-          await metric(hopd.opsUrl, "hopd_policy_errors_total", {
-            policy: "loop",
-            kind: "timeout",
-          }) >= 1
-        ),
+        await metric(hopd.opsUrl, "hopd_policy_errors_total", {
+          policy: "loop",
+          kind: "timeout",
+        }) >=
+          1,
       );
     });
 
@@ -190,7 +214,13 @@ Deno.test("policies reload live, keep the last good revision, and runaways never
       const stopped = async () =>
         await metric(hopd.opsUrl, "hopd_policy_errors_total", { policy: "bomb", kind: "memory" }) +
         await metric(hopd.opsUrl, "hopd_policy_errors_total", { policy: "bomb", kind: "killed" });
-      assert.ok(await eventually(async () => await stopped() >= 1, 15_000));
+      // The engine counts the failed evaluation, then logs it (the first of its kind).
+      await hopd.waitForLog((r) => {
+        const { policy, kind } = (r.properties ?? {}) as Record<string, unknown>;
+        return String(r.message).startsWith('Policy "bomb" failed') && policy === "bomb" &&
+          (kind === "memory" || kind === "killed");
+      }, 15_000);
+      assert.ok(await stopped() >= 1);
       await Deno.remove(join(dirs.policies, "bomb.js"));
     });
 
@@ -212,6 +242,7 @@ Deno.test("policies reload live, keep the last good revision, and runaways never
         await hopd.waitForLog((r) => String(r.message).startsWith('Quarantined "policy" "hang"'));
         assert.equal((await policyNamed(hopd, "hang"))?.state, "failed");
         const p = (await policyNamed(hopd, "p"))!;
+        // Polls /v1/policies: an evaluation logs nothing.
         assert.ok(
           await eventually(async () => (await policyNamed(hopd, "p"))!.evaluations > p.evaluations),
         );
@@ -239,6 +270,7 @@ Deno.test("policy actions take effect: throttle, drain and resume, ban, and dryr
   const hopd = await spawnHopd({ env: policyEnv(dirs, { HOPD_POLICY_MODES: "dry=dryrun" }) });
   try {
     await the("throttle lowers the limiter's rates", async () => {
+      const ran = nextRan(hopd, "act", "throttle");
       await save(
         dirs.policies,
         "act.js",
@@ -248,12 +280,9 @@ Deno.test("policy actions take effect: throttle, drain and resume, ban, and dryr
           actions: [{ type: "throttle", factor: 0.5, forMs: 60_000 }],
         }),
       );
-      assert.ok(
-        await eventually(async () => {
-          const status = await (await fetch(`${hopd.opsUrl}/v1/status`)).json();
-          return status.limiter.throttleFactor === 0.5;
-        }),
-      );
+      await ran;
+      const status = await (await fetch(`${hopd.opsUrl}/v1/status`)).json();
+      assert.equal(status.limiter.throttleFactor, 0.5);
     });
 
     await the("dryrun records a drain and runs nothing", async () => {
@@ -266,6 +295,7 @@ Deno.test("policy actions take effect: throttle, drain and resume, ban, and dryr
           actions: [{ type: "drain" }],
         }),
       );
+      // Polls the decision log: a dryrun action logs no line (only warn mode does).
       assert.ok(await eventually(async () => (await decisions(hopd, "dry")).length >= 2));
       const [latest] = await decisions(hopd, "dry");
       assert.equal(latest!.actions[0]!.outcome, "dryrun");
@@ -276,6 +306,7 @@ Deno.test("policy actions take effect: throttle, drain and resume, ban, and dryr
     await the(
       "an unhealthy verdict and drain turn /ready 503 with reasons, resume clears it",
       async () => {
+        const drained = nextRan(hopd, "act", "drain");
         await save(
           dirs.policies,
           "act.js",
@@ -285,14 +316,13 @@ Deno.test("policy actions take effect: throttle, drain and resume, ban, and dryr
             actions: [{ type: "drain" }],
           }),
         );
-        assert.ok(await eventually(async () => (await readyStatus(hopd)).status === 503));
-        assert.ok(
-          await eventually(async () => {
-            const { reasons } = await readyStatus(hopd);
-            return reasons.includes("node is draining") &&
-              reasons.includes("unhealthy: act: disk on fire");
-          }),
-        );
+        // The tick records the verdict, then runs the drain and logs it.
+        await drained;
+        const draining = await readyStatus(hopd);
+        assert.equal(draining.status, 503);
+        assert.ok(draining.reasons.includes("node is draining"), String(draining.reasons));
+        assert.ok(draining.reasons.includes("unhealthy: act: disk on fire"));
+        const resumed = nextRan(hopd, "act", "resume");
         await save(
           dirs.policies,
           "act.js",
@@ -302,7 +332,8 @@ Deno.test("policy actions take effect: throttle, drain and resume, ban, and dryr
             actions: [{ type: "resume" }],
           }),
         );
-        assert.ok(await eventually(async () => (await readyStatus(hopd)).status === 200));
+        await resumed;
+        assert.equal((await readyStatus(hopd)).status, 200);
       },
     );
 
@@ -322,7 +353,7 @@ Deno.test("policy actions take effect: throttle, drain and resume, ban, and dryr
             actions: [{ type: "ban", peer: peerId, ttlMs: 600_000, reason: "test" }],
           }),
         );
-        assert.ok(await eventually(() => !isConnectedTo(client, hopd.peerId), 5_000));
+        assert.ok(await disconnectedFrom(client, hopd.peerId, 5_000));
         assert.equal(await canReserve(relayAddr, privateKey), false);
       } finally {
         await client.stop();
@@ -353,6 +384,7 @@ Deno.test("policies read the limits the node runs with, and a reload's new bandw
     return reasons === undefined ? undefined : JSON.parse(reasons[0]!);
   };
   try {
+    // Polls /v1/policies: the snapshot reaches the policy on a tick, which logs nothing.
     assert.ok(await eventually(async () => (await limits()) !== undefined));
     const first = await limits();
     assert.equal(first.maxReservations, 1234);
@@ -364,6 +396,7 @@ Deno.test("policies read the limits the node runs with, and a reload's new bandw
 
     await Deno.writeTextFile(configFile, config("2MiB"));
     hopd.kill("SIGHUP");
+    // Polls /v1/policies: the reload is logged, but the policy sees it only on a later tick.
     assert.ok(
       await eventually(async () =>
         (await limits())?.bandwidthGlobalBytesPerSecond === 2 * 1024 * 1024
@@ -390,9 +423,8 @@ Deno.test("a plugin refuses reservations from its listed peers only", async () =
   // itself is unit-tested in src/policy/engine_test.ts).
   const hopd = await spawnHopd({ env: policyEnv(dirs, { HOPD_POLICY_PLUGIN_BUDGET: "5s" }) });
   try {
-    assert.ok(
-      await eventually(async () => (await policyNamed(hopd, "refuse_peers"))?.state === "active"),
-    );
+    await hopd.waitForLog((r) => String(r.message).startsWith('Loaded "plugin" "refuse_peers"'));
+    assert.equal((await policyNamed(hopd, "refuse_peers"))?.state, "active");
     const relayAddr = transportAddr(hopd.listenAddrs, "tcp");
     assert.equal(await canReserve(relayAddr, listed.privateKey), false);
     assert.equal(await canReserve(relayAddr), true);
@@ -427,6 +459,7 @@ Deno.test("a restart policy drains and exits 75, then its budget holds across th
 
   const second = await spawnHopd({ env, dataDir: dirs.data });
   try {
+    // Polls the decision log: a suppressed action logs no line.
     assert.ok(
       await eventually(async () => {
         const [latest] = await decisions(second, "restart");
@@ -471,6 +504,7 @@ Deno.test("an alert reaches a real Alertmanager", async () => {
   const amUrl = `http://127.0.0.1:${port}`;
   let hopd: HopdProcess | undefined;
   try {
+    // Polls: Alertmanager is an external program that announces its readiness only on /-/ready.
     assert.ok(
       await eventually(
         async () => (await fetch(`${amUrl}/-/ready`).catch(() => undefined))?.ok === true,
@@ -494,6 +528,7 @@ Deno.test("an alert reaches a real Alertmanager", async () => {
     );
     hopd = await spawnHopd({ env: policyEnv(dirs, { HOPD_POLICY_ALERTMANAGER_URL: amUrl }) });
     const peerId = hopd.peerId;
+    // Polls Alertmanager's API: what it received is pulled, never pushed to the test.
     assert.ok(
       await eventually(async () => {
         const alerts = await (await fetch(`${amUrl}/api/v2/alerts`)).json() as {
