@@ -60,6 +60,12 @@ export interface PolicyEngineComponents {
    * touched (a test waits on it instead of polling). Must not throw.
    */
   readonly onModulesChanged?: (kind: "policy" | "plugin", names: ReadonlySet<string>) => void;
+  /**
+   * Told once, when the first tick is done: the start's last garbage (the first evaluations'
+   * compiles and allocations on the main thread) is garbage by then, so the daemon gives the
+   * memory back here (src/memory/), not only at the start. Must not throw.
+   */
+  readonly onFirstTick?: () => void;
 }
 
 /** The node's health as the policies judge it. */
@@ -149,6 +155,7 @@ export class PolicyEngine {
   readonly #verdicts = new VerdictTracker();
   readonly #limits: SandboxLimits;
   #tick = 0;
+  #firstTickTold = false;
   /** The `policy.modes` names last found to match no policy, joined (logged once per change). */
   #unknownModeNames = "";
   readonly #clock: Clock;
@@ -267,7 +274,12 @@ export class PolicyEngine {
     if (this.#ticking !== undefined) return this.#ticking;
     this.#ticking = this.#runTick().catch((error) => {
       log.error("Policy tick failed: {message}", { message: (error as Error).message });
-    }).finally(() => this.#ticking = undefined);
+    }).finally(() => {
+      this.#ticking = undefined;
+      if (this.#firstTickTold) return;
+      this.#firstTickTold = true;
+      this.#c.onFirstTick?.();
+    });
     return this.#ticking;
   }
 

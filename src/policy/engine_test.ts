@@ -580,3 +580,22 @@ Deno.test("PolicyEngine.decisions() answers at most DECISIONS_RESPONSE_MAX_BYTES
   assert.equal(one.logs!.length, 20);
   assert.equal(one.logs![0]!.length, 1_000);
 });
+
+Deno.test("PolicyEngine tells onFirstTick once, when its first tick is done (the daemon trims memory there)", async () => {
+  let told = 0;
+  let evaluationsWhenTold = -1;
+  await using r = await rig({}, undefined, {
+    onFirstTick: () => {
+      told++;
+      evaluationsWhenTold = r.engine.policies().policies[0]!.evaluations;
+    },
+  });
+  await save(r.dir, "p.js", policy("healthy"));
+  await r.engine.start();
+  assert.equal(told, 0, "told before any tick");
+  await r.engine.tick();
+  assert.equal(told, 1);
+  assert.equal(evaluationsWhenTold, 1, "told before the tick's evaluation was done");
+  await r.engine.tick();
+  assert.equal(told, 1, "told again");
+});
