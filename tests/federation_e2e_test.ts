@@ -10,7 +10,12 @@
 
 import assert from "node:assert/strict";
 import { createBalancer, type RelayEntry } from "../src/balancer/mod.ts";
-import { getJson, selectedPeers, startFederationCluster } from "./_helpers/federation_cluster.ts";
+import {
+  type FederationNode,
+  getJson,
+  selectedPeers,
+  startFederationCluster,
+} from "./_helpers/federation_cluster.ts";
 import { eventually, metric } from "./_helpers/ops_probe.ts";
 import {
   connectInjector,
@@ -36,6 +41,28 @@ const FAKES = [
     report: { region: "ap", ...SINGAPORE, verdict: "degraded" as const, load: loadOf(20) },
   },
 ];
+
+/** The member a federation log line is about (`properties.peerId`). */
+function memberOf(record: Record<string, unknown>): unknown {
+  return (record.properties as { peerId?: unknown } | undefined)?.peerId;
+}
+
+/**
+ * Waits for `node`'s log line that its view of member `peerId` changed as `change` says: the
+ * federation service logs every change ("is suspect: connection lost", "is dead: no report
+ * for a while", "left the federation"). `timeoutMs` only bounds a change that never comes.
+ */
+function memberChange(
+  node: FederationNode,
+  peerId: string,
+  change: RegExp,
+  timeoutMs: number,
+): Promise<unknown> {
+  return node.waitForLog(
+    (r) => memberOf(r) === peerId && change.test(String(r.message)),
+    timeoutMs,
+  );
+}
 
 function loadOf(reservations: number) {
   return {
@@ -73,6 +100,7 @@ Deno.test("federation of four hopd processes: views, rankings, rejections, drain
     await t.step("every member sees every member alive and connected", async () => {
       assert.equal(await cluster.converged(15_000), true, "the federation did not converge");
       assert.equal(
+        // Polls /v1/federation: a connection (as against a state change) is not logged.
         await eventually(async () => {
           const view = await getJson(b, "/v1/federation");
           return view.members.filter((m: { connected: boolean }) => m.connected).length === 4;
@@ -108,6 +136,7 @@ Deno.test("federation of four hopd processes: views, rankings, rejections, drain
       "each algorithm ranks the injected loads as specified, on every member",
       async () => {
         assert.equal(
+          // Polls /select: a report that changes a load, not a state, is not logged.
           await eventually(async () => {
             for (const node of cluster.nodes) {
               if (fakeOrder(await selectedPeers(node)).length !== 4) return false;
@@ -226,6 +255,7 @@ Deno.test("federation of four hopd processes: views, rankings, rejections, drain
         // message captured earlier and delivered now would be), a stale one (sent a minute
         // ago) and undecodable bytes are not.
         await injector.send(await signedReport(probe, { epoch: 7, seq: 10, load: loadOf(10) }));
+        // Polls: an accepted report that changes only a load is not logged.
         assert.equal(await eventually(async () => await probeReservations() === 10), true);
         await injector.send(await signedReport(probe, { epoch: 7, seq: 5, load: loadOf(5) }));
         await injector.send(
@@ -238,6 +268,7 @@ Deno.test("federation of four hopd processes: views, rankings, rejections, drain
         );
         await injector.send(await signedMessage(probe, new Uint8Array([0xff, 0xff, 0xff])));
         assert.equal(
+          // Polls /metrics: rejections are logged at debug, below the default level (info).
           await eventually(async () =>
             await before("non_member") > counts.non_member &&
             await before("replayed") > counts.replayed &&
@@ -279,6 +310,7 @@ Deno.test("federation of four hopd processes: views, rankings, rejections, drain
       const response = await fetch(`${d.opsUrl}/v1/admin/drain`, { method: "POST" });
       assert.equal(response.status, 200);
       await response.body?.cancel();
+      // Polls /select: a draining report is not a state change, so it is not logged.
       const gone = await eventually(async () => {
         for (const node of [a, b, c]) {
           if ((await selectedPeers(node)).includes(d.peerId)) return false;
@@ -293,6 +325,7 @@ Deno.test("federation of four hopd processes: views, rankings, rejections, drain
       );
       await fetch(`${d.opsUrl}/v1/admin/resume`, { method: "POST" }).then((r) => r.body?.cancel());
       assert.equal(
+        // Polls /select: a resumed report is not a state change either.
         await eventually(async () => (await selectedPeers(a)).includes(d.peerId)),
         true,
         "a resumed relay comes back",
@@ -302,40 +335,37 @@ Deno.test("federation of four hopd processes: views, rankings, rejections, drain
     await t.step("a SIGKILLed relay leaves every member's selections", async () => {
       c.killHard();
       await c.status;
-      const gone = await eventually(async () => {
-        for (const node of [a, b, d]) {
-          if ((await selectedPeers(node)).includes(c.peerId)) return false;
-        }
-        return true;
-      });
-      assert.equal(gone, true, "the killed relay is still selected");
+      // Each member logs c suspect (its connection lost, or its reports stopped) or dead; the
+      // balancer ranks only alive members.
+      await Promise.all(
+        [a, b, d].map((node) => memberChange(node, c.peerId, / is "?(suspect|dead)/, 5_000)),
+      );
+      for (const node of [a, b, d]) {
+        assert.ok(!(await selectedPeers(node)).includes(c.peerId), "the killed relay is selected");
+      }
+      await memberChange(a, c.peerId, / is "?dead/, 3_000);
+      const view = await getJson(a, "/v1/federation");
       assert.equal(
-        await eventually(async () => {
-          const view = await getJson(a, "/v1/federation");
-          return view.members.find((m: { peerId: string }) => m.peerId === c.peerId).state ===
-            "dead";
-        }, 3_000),
-        true,
+        view.members.find((m: { peerId: string }) => m.peerId === c.peerId).state,
+        "dead",
         "the killed relay is dead in the view",
       );
       // c, the four fake relays and the probe, silent since their reports stopped.
-      assert.equal(
-        await eventually(async () =>
-          await metric(a.opsUrl, "hopd_federation_members", { state: "dead" }) === 6
-        ),
-        true,
-        `dead: ${await metric(a.opsUrl, "hopd_federation_members", { state: "dead" })}`,
-      );
+      const deadOnA = () =>
+        new Set(a.logs.filter((r) => / is "?dead/.test(String(r.message))).map(memberOf)).size;
+      await a.waitForLog(() => deadOnA() >= 6, 5_000);
+      assert.equal(await metric(a.opsUrl, "hopd_federation_members", { state: "dead" }), 6);
     });
 
     await t.step("a relay that stops cleanly is dead in the views at once", async () => {
       const stopping = d.stop();
-      const gone = await eventually(async () => {
-        const view = await getJson(a, "/v1/federation");
-        return view.members.find((m: { peerId: string }) => m.peerId === d.peerId).state ===
-          "dead";
-      }, 2_000);
-      assert.equal(gone, true);
+      // d's last report says it is leaving: a logs it as it applies it.
+      await memberChange(a, d.peerId, /left the federation/, 2_000);
+      const view = await getJson(a, "/v1/federation");
+      assert.equal(
+        view.members.find((m: { peerId: string }) => m.peerId === d.peerId).state,
+        "dead",
+      );
       assert.equal((await stopping).code, 0);
     });
   } finally {
