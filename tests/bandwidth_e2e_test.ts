@@ -150,6 +150,7 @@ async function measurePushes(
       for (const push of pushes) push.start();
       const until = performance.now() + MEASURE_MS;
       while (performance.now() < until) {
+        // Pacing, not waiting: the readings sample the shaped rates every READ_GAP_MS.
         await new Promise((resolve) => setTimeout(resolve, READ_GAP_MS));
         readings.push(await readCircuits(hopd.opsUrl, scope, initiatorOf));
       }

@@ -44,7 +44,8 @@ async function finish(rand: () => number, stream: Stream): Promise<void> {
   if (r < 0.25) stream.abort(new Error("fuzz reset"));
   else if (r < 0.5) await stream.close().catch(() => {});
   else {
-    // Read whatever comes back for a moment, then leave.
+    // Pacing, not waiting: read whatever comes back for a random 0-50 ms, then leave, so the
+    // fuzz varies where in the relay's piping a peer goes away.
     await new Promise((resolve) => setTimeout(resolve, Math.floor(rand() * 50)));
     if (rand() < 0.5) stream.abort(new Error("fuzz reset late"));
     else await stream.close().catch(() => {});
@@ -103,6 +104,7 @@ function stopHandler(seed: number): (stream: Stream) => void {
     } catch {
       // the relay may already have reset the stream
     }
+    // Pacing, not waiting: an accepting target hangs up 30 ms in, with the circuit piping.
     if (r < 0.3) setTimeout(() => stream.abort(new Error("target done")), 30);
   };
 }
