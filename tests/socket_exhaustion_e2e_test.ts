@@ -118,6 +118,7 @@ Deno.test("at RLIMIT_NOFILE 512, 600 silent TCP sockets and 600 half-open WebSoc
     await stopAll(floods);
     const start = performance.now();
     assert.ok(
+      // Polls /ready: hopd announces no line when the attack's load lets it be ready again.
       await eventually(async () => (await readyStatus(hopd)) === 200, RECOVERY_MS),
       "not ready after the attack",
     );
@@ -162,6 +163,7 @@ Deno.test("at RLIMIT_NOFILE 512, 1,200 half-open and silent requests on the ops 
     }
     // Every attacking socket is closed by hopd: shed at a bound or at the header deadline.
     assert.ok(
+      // Polls the floods' own counters: a socket hopd closes is seen only by the flood.
       await eventually(() => floods.every((flood) => flood.open === 0), RECOVERY_MS),
       `still open: ${floods.map((flood) => flood.open).join(", ")}`,
     );
@@ -193,6 +195,7 @@ Deno.test("silent TCP sockets at 90/s from 10 addresses in two /24s (RLIMIT_NOFI
   try {
     // Past 512 silent sockets in the last 10 s (the handshake deadline): libp2p's own bound on
     // pending connections would refuse everyone now.
+    // Polls the flood's own counter (pacing of the attack, not of hopd).
     assert.ok(await eventually(() => flood.opened >= 600, 30_000), "the flood did not get going");
     const samples = await scrapeMetrics(hopd.opsUrl);
     // Five addresses of a /24 reach max_pending_per_subnet (64) before max_pending_per_ip.
@@ -264,6 +267,7 @@ Deno.test("with fd_reserve off, silent sockets run the TCP listener into EMFILE 
     await flood.started;
     // Every descriptor in use: accept(2) failed with EMFILE.
     assert.ok(
+      // Polls /proc: descriptors in use are announced by no one.
       await eventually(async () => (await openFds(hopd)) >= 250, RECOVERY_MS),
       `hopd holds ${await openFds(hopd)} descriptors of 256`,
     );
@@ -272,25 +276,19 @@ Deno.test("with fd_reserve off, silent sockets run the TCP listener into EMFILE 
   }
   try {
     const start = performance.now();
-    // The probe finds the listener that no longer accepts, and opens it again.
+    // The probe finds the listener that no longer accepts, counts the stall, logs it and
+    // opens the listener again; once it accepts, hopd logs that too.
+    const tcpListener = (r: Record<string, unknown>, says: string) =>
+      logsOf([r], "hopd.sockets").length === 1 && String(r.message).includes(says) &&
+      (r.properties as { label?: unknown } | undefined)?.label === "tcp";
+    await hopd.waitForLog((r) => tcpListener(r, "stopped accepting"), 3 * RECOVERY_MS);
     assert.ok(
-      await eventually(
-        async () =>
-          (await metric(hopd.opsUrl, "hopd_listener_stalls_total", { listener: "tcp" })) >= 1,
-        3 * RECOVERY_MS,
-      ),
-      "no stall of the TCP listener was found",
+      (await metric(hopd.opsUrl, "hopd_listener_stalls_total", { listener: "tcp" })) >= 1,
+      "the stall was not counted",
     );
-    assert.ok(
-      logsOf(hopd.logs, "hopd.sockets").some((r) =>
-        String(r.message).includes("stopped accepting")
-      ),
-      "the stall was not logged",
-    );
-    assert.ok(
-      await eventually(async () => (await readyStatus(hopd)) === 200 && await canReserve(tcp)),
-      "not serving TCP clients after the listener was re-opened",
-    );
+    await hopd.waitForLog((r) => tcpListener(r, "accepts connections again"), 3 * RECOVERY_MS);
+    assert.equal(await readyStatus(hopd), 200);
+    assert.equal(await canReserve(tcp), true, "not serving TCP clients after the re-open");
     const recoveredMs = performance.now() - start;
     assert.ok(recoveredMs < 3 * RECOVERY_MS, `${Math.round(recoveredMs)} ms to recover`);
     assert.ok(await running(hopd));
