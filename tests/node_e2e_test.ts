@@ -10,6 +10,7 @@ import { yamux } from "@libp2p/yamux";
 import { multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p } from "libp2p";
 import { runHopdCli, spawnHopd } from "./_helpers/hopd_process.ts";
+import { Arrivals } from "./_helpers/ops_probe.ts";
 
 async function promtoolCheckMetrics(text: string): Promise<{ code: number; output: string }> {
   const child = new Deno.Command("promtool", {
@@ -165,29 +166,20 @@ Deno.test("under systemd, hopd sends READY=1, WATCHDOG=1 pings and STOPPING=1 to
   const path = `${dir}/notify`;
   const socket = Deno.listenDatagram({ transport: "unixpacket", path });
   const messages: string[] = [];
-  const waiters: (() => void)[] = [];
+  const arrivals = new Arrivals();
   const pump = (async () => {
     try {
       for await (const [data] of socket) {
         messages.push(new TextDecoder().decode(data));
-        waiters.splice(0).forEach((wake) => wake());
+        arrivals.arrived();
       }
     } catch {
       // closed
     }
   })();
   // Checks again on each datagram hopd sends; the bound only turns silence into a failure.
-  const until = async (check: () => boolean) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const silent = new Promise<void>((resolve) => timer = setTimeout(resolve, 10_000));
-    let timedOut = false;
-    void silent.then(() => timedOut = true);
-    while (!check() && !timedOut) {
-      await Promise.race([new Promise<void>((resolve) => waiters.push(resolve)), silent]);
-    }
-    clearTimeout(timer);
-    assert.ok(check(), `messages so far: ${JSON.stringify(messages)}`);
-  };
+  const until = async (check: () => boolean) =>
+    assert.ok(await arrivals.until(check, 10_000), `messages so far: ${JSON.stringify(messages)}`);
   const hopd = await spawnHopd({ env: { NOTIFY_SOCKET: path, WATCHDOG_USEC: "200000" } });
   try {
     await until(() => messages.some((m) => m.startsWith("READY=1\n")));

@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { childEnv } from "./_helpers/child_env.ts";
 import { REPO_ROOT } from "./_helpers/hopd_process.ts";
 import { standInBinary } from "./_helpers/stand_in_binary.ts";
-import { eventually, metric, transportAddr } from "./_helpers/ops_probe.ts";
+import { Arrivals, eventually, metric, transportAddr } from "./_helpers/ops_probe.ts";
 import { reserveOn } from "./_helpers/reserving_client.ts";
 
 const UNIT = `${REPO_ROOT}scripts/hopd.service`;
@@ -302,11 +302,14 @@ Deno.test({
   await Deno.copyFile(`${REPO_ROOT}scripts/hopd.toml`, `${state}/hopd.toml`);
   const notify = Deno.listenDatagram({ transport: "unixpacket", path: `${state}/notify.sock` });
   const messages: string[] = [];
+  // Each datagram and each stderr chunk wakes the checks below.
+  const arrivals = new Arrivals();
   const receiving = (async () => {
     try {
       for (;;) {
         const [data] = await notify.receive();
         messages.push(decoder.decode(data));
+        arrivals.arrived();
       }
     } catch { /* closed */ }
   })();
@@ -352,6 +355,7 @@ Deno.test({
   const reading = (async () => {
     for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
       logs.push(chunk);
+      arrivals.arrived();
     }
   })();
   let hopdPid: number | undefined;
@@ -359,7 +363,7 @@ Deno.test({
     let port = 0;
     let addrs: string[] = [];
     assert.ok(
-      await eventually(() => {
+      await arrivals.until(() => {
         for (const line of logs.join("").split("\n")) {
           try {
             const props = JSON.parse(line).properties ?? {};
@@ -372,14 +376,15 @@ Deno.test({
       `hopd did not start in the sandbox:\n${logs.join("")}`,
     );
     const opsUrl = `http://127.0.0.1:${port}`;
-    assert.ok(await eventually(() => messages.some((m) => m.startsWith("READY=1")), 10_000));
-    assert.ok(await eventually(() => messages.includes("WATCHDOG=1"), 5_000), "no WATCHDOG=1");
+    assert.ok(await arrivals.until(() => messages.some((m) => m.startsWith("READY=1")), 10_000));
+    assert.ok(await arrivals.until(() => messages.includes("WATCHDOG=1"), 5_000), "no WATCHDOG=1");
     assert.equal((await fetch(`${opsUrl}/ready`)).status, 200);
     assert.ok(await metric(opsUrl, "process_resident_memory_bytes") > 10_000_000);
 
     const client = await reserveOn(transportAddr(addrs, "tcp"));
     assert.ok(client, "the reservation was refused");
     try {
+      // Polls /metrics: hopd logs no line for a granted reservation.
       assert.ok(
         await eventually(async () => await metric(opsUrl, "hopd_reservations_active") === 1),
       );

@@ -72,11 +72,12 @@ export async function metric(
  * (`untilRelay` in tests/relay_helpers.ts), a libp2p node's events (`disconnectedFrom` in
  * reserving_client.ts, `waitForCircuitAddr`), a child's exit status or ready line.
  *
- * What is left to poll, and why: a child hopd's /metrics samples and /v1 JSON (policy state,
- * decisions, federation members, select answers, TLS/ACME status, /ready): Prometheus and
- * the ops API are pulled, hopd pushes none of it and logs only some; a fake NOTIFY_SOCKET's
- * datagrams in systemd_unit_test (gathered by a reader task); pebble's orders (acme_e2e); the
- * chaos and autonat runs' external nodes; a socket flood's own counters while it runs.
+ * What is left to poll, and why: a child hopd's /metrics samples and /v1 JSON (verdicts,
+ * evaluations, decisions, loads in select answers, TLS/ACME status, /ready): Prometheus and
+ * the ops API are pulled, hopd pushes none of it and logs only some (each call site says
+ * why); pebble's orders (acme_e2e); the chaos and autonat runs' external nodes; a socket
+ * flood's own counters while it runs. What a reader task gathers from a child (a fake
+ * NOTIFY_SOCKET's datagrams, raw stderr) is waited on with {@linkcode Arrivals}.
  *
  * @returns Whether it held in time.
  */
@@ -89,6 +90,50 @@ export async function eventually(
     if (await check()) return true;
     if (performance.now() > deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * The event counterpart of {@linkcode eventually} for what a reader task gathers from a
+ * child (sd_notify datagrams, stderr chunks): the reader calls {@linkcode Arrivals.arrived}
+ * after each arrival, and {@linkcode Arrivals.until} checks again on each one.
+ */
+export class Arrivals {
+  #waiters = new Set<() => void>();
+
+  /** Wakes every {@linkcode Arrivals.until} to check again. */
+  arrived(): void {
+    for (const wake of [...this.#waiters]) wake();
+  }
+
+  /**
+   * Resolves once `check` holds, checking now and after each arrival.
+   *
+   * @param check The condition, over what was gathered.
+   * @param timeoutMs Only bounds a silence: nothing is waited for when it holds.
+   * @returns Whether it held before the bound.
+   */
+  async until(check: () => boolean, timeoutMs: number): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let silent = false;
+    const bound = new Promise<void>((resolve) =>
+      timer = setTimeout(() => {
+        silent = true;
+        resolve();
+      }, timeoutMs)
+    );
+    try {
+      while (!check() && !silent) {
+        let wake = () => {};
+        const next = new Promise<void>((resolve) => wake = resolve);
+        this.#waiters.add(wake);
+        await Promise.race([next, bound]);
+        this.#waiters.delete(wake);
+      }
+      return check();
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 
