@@ -59,6 +59,7 @@ Deno.test("hopd admin ban --peer closes the peer's connection and refuses it unt
 
     await t.step("its connection is closed promptly and its reservation goes", async () => {
       assert.ok(await disconnectedFrom(node, hopd.peerId), "still connected after the ban");
+      // Polls /metrics: a reservation ended by its connection's close logs no line.
       assert.ok(
         await eventually(async () => (await metric(hopd.opsUrl, "hopd_reservations_active")) === 0),
       );

@@ -4,7 +4,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { REPO_ROOT, spawnHopd } from "./_helpers/hopd_process.ts";
-import { eventually } from "./_helpers/ops_probe.ts";
 
 const HEALTHY_POLICY = `export function evaluate() { return { verdict: "healthy" }; }\n`;
 
@@ -184,7 +183,8 @@ Deno.test("policy.modes names that match no policy while hopd runs are logged on
         const { policies: list } = await (await fetch(`${hopd.opsUrl}/v1/policies`)).json();
         return list.find((p: { name: string }) => p.name === "canary")?.mode;
       };
-      assert.ok(await eventually(async () => await canaryMode() === "dryrun"), "canary loads");
+      await hopd.waitForLog((r) => String(r.message).startsWith('Loaded "policy" "canary"'));
+      assert.equal(await canaryMode(), "dryrun", "canary runs in the mode set before it came");
 
       await Deno.remove(join(policies, "first.js"));
       await hopd.waitForLog((r) =>
