@@ -105,6 +105,12 @@ async function setupEnv(
   };
 }
 
+/** Whether the checkout's config has `policy.sandbox_thread`. */
+async function knowsSandboxThread(checkout: string): Promise<boolean> {
+  const schema = await Deno.readTextFile(join(checkout, "src/config/schema.ts"));
+  return schema.includes("sandbox_thread:");
+}
+
 /** Resident memory of `pid` by kind, in MB, from /proc/<pid>/smaps. */
 async function smapsKinds(pid: number): Promise<Record<string, number>> {
   const kinds: Record<string, number> = {};
@@ -262,6 +268,9 @@ try {
   for (let run = 0; run < runs; run++) {
     for (const [checkout, form, bundled] of programs) {
       for (const setup of SETUPS) {
+        // A checkout from before policy.sandbox_thread refuses the variable: its only thread is
+        // the worker, which its "shipped" setup measures.
+        if (setup === "worker" && !await knowsSandboxThread(checkout)) continue;
         const key = `${checkout === REPO_ROOT ? "this" : checkout}:${form}:${setup}`;
         const measured = await measure(checkout, setup, bundled);
         log(`run ${run + 1} ${key}: RSS ${measured.rssMb} MB (anon ${measured.anonMb})`);
