@@ -493,3 +493,15 @@ Deno.test("node.listen takes the addresses hopd's TCP and WebSocket transports c
     });
   }
 });
+
+Deno.test("loadConfig() runs the sandboxes on the main thread unless policy.sandbox_thread says worker", async () => {
+  assert.equal((await loadConfig({})).policy.sandboxThread, "main");
+  assert.equal(
+    (await loadToml('[policy]\nsandbox_thread = "worker"\n')).policy.sandboxThread,
+    "worker",
+  );
+  const env = { HOPD_POLICY_SANDBOX_THREAD: "worker" };
+  assert.equal((await loadConfig({ env })).policy.sandboxThread, "worker");
+  const error = await configError(loadToml('[policy]\nsandbox_thread = "process"\n'));
+  assertMentions(error.message, ["policy.sandbox_thread", "process"]);
+});
