@@ -136,27 +136,18 @@ Deno.test("a CIDR ban on ::1/128 closes and refuses IPv6 clients while 127.0.0.1
   }
 });
 
-Deno.test("a ban with --ttl 2s expires and the peer reserves again after it", async () => {
+Deno.test("hopd admin ban --ttl sets the expiry from the ban's own time and refuses the peer meanwhile", async () => {
   const hopd = await spawnHopd();
   const relay = tcpAddr(hopd.listenAddrs, "ip4");
   const peer = await newIdentity();
   try {
-    const result = await admin(hopd, ["ban", "--peer", peer.peerId, "--ttl", "2s"]);
+    const result = await admin(hopd, ["ban", "--peer", peer.peerId, "--ttl", "1h"]);
     assert.equal(result.code, 0, result.stderr);
     const { createdAt, expiresAt } = result.json as { createdAt: string; expiresAt: string };
-    assert.equal(Date.parse(expiresAt) - Date.parse(createdAt), 2_000);
-
+    assert.equal(Date.parse(expiresAt) - Date.parse(createdAt), 3_600_000);
+    // The expiry itself is covered on the node's ManualClock (src/daemon/node_test.ts), through
+    // the same ops route: no test waits for a real TTL to pass.
     assert.equal(await canReserve(relay, peer.privateKey), false, "reserved while banned");
-    // The process's own clock has to pass the expiry: wait until its ban list says so (the
-    // expiry itself is checked on a ManualClock in src/ratelimit/mod_test.ts).
-    assert.ok(
-      await eventually(async () => {
-        const response = await fetch(`${hopd.opsUrl}/v1/admin/bans`);
-        return (await response.json()).total === 0;
-      }),
-      "the expired ban is still listed",
-    );
-    assert.equal(await canReserve(relay, peer.privateKey), true, "still refused after the TTL");
   } finally {
     assert.equal((await hopd.stop()).code, 0);
   }

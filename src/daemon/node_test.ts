@@ -1,6 +1,7 @@
 // Node.shutdown(): the drain an open circuit gets before the parts stop. A node built from a
 // config on a ManualClock, started on 127.0.0.1, with a real circuit between two stock
-// js-libp2p clients through its relay; the drain's polls and deadline run on that clock.
+// js-libp2p clients through its relay; the drain's polls and deadline run on that clock. And a
+// ban's TTL, made over the real ops server, expiring on that clock instead of in real time.
 
 import assert from "node:assert/strict";
 import { circuitRelayTransport } from "@libp2p/circuit-relay-v2";
@@ -15,6 +16,7 @@ import { buildTestComponents } from "./_test_peers.ts";
 import { Node } from "./node.ts";
 import { startOrder } from "./start_order.ts";
 import { Startables } from "./startables.ts";
+import { canReserve, newIdentity } from "../../tests/_helpers/reserving_client.ts";
 
 const ECHO_PROTOCOL = "/hopd-test/echo/1.0.0";
 
@@ -161,4 +163,52 @@ Deno.test("Node.shutdown() stops at node.drain_timeout with a circuit still open
     await within(stopping, "stop at the drain deadline");
     assert.deepEqual(node.listenAddrs(), []);
   });
+});
+
+Deno.test("a ban made over the ops API with a TTL refuses the peer until the node's clock passes it", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "hopd-node-test-" });
+  const clock = new ManualClock(Date.now());
+  const config = await loadConfig({
+    overrides: {
+      node: { data_dir: dataDir, listen: ["/ip4/127.0.0.1/tcp/0"] },
+      http: { listen: "127.0.0.1:0" },
+      policy: { enabled: false },
+      autonat: { enabled: false },
+    },
+  });
+  const c = await buildTestComponents(config, { identityDir: dataDir, clock });
+  const node = new Node({
+    components: c,
+    startables: new Startables(startOrder(c)),
+    restartRequested: new Promise(() => {}),
+  });
+  await node.start();
+  const relayAddr = node.listenAddrs()[0]!;
+  const { hostname, port } = node.opsAddress;
+  const bansUrl = `http://${hostname}:${port}/v1/admin/bans`;
+  const listed = async () => (await (await fetch(bansUrl)).json()).total as number;
+  const peer = await newIdentity();
+  try {
+    // No admin token: a loopback caller needs none.
+    const response = await fetch(bansUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ peer: peer.peerId, ttl: "2s" }),
+    });
+    assert.equal(response.status, 201, await response.text());
+    assert.equal(await canReserve(relayAddr, peer.privateKey), false, "reserved while banned");
+
+    await clock.advanceAsync(1_999);
+    assert.equal(await listed(), 1, "expired a millisecond early");
+    assert.equal(await canReserve(relayAddr, peer.privateKey), false, "reserved before the TTL");
+
+    await clock.advanceAsync(1);
+    assert.equal(await listed(), 0, "the expired ban is still listed");
+    assert.equal(await canReserve(relayAddr, peer.privateKey), true, "still refused after the TTL");
+  } finally {
+    const stopped = node.shutdown();
+    await clock.advanceAsync(60_000);
+    await stopped;
+    await Deno.remove(dataDir, { recursive: true });
+  }
 });
