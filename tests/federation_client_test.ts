@@ -13,7 +13,7 @@ import {
 } from "../src/federation/client/select_relay.ts";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { startFederationCluster } from "./_helpers/federation_cluster.ts";
-import { eventually, logsOf } from "./_helpers/ops_probe.ts";
+import { Arrivals, logsOf } from "./_helpers/ops_probe.ts";
 import { reserveOn } from "./_helpers/reserving_client.ts";
 import { reservedPeers, startSelectClient } from "./_helpers/select_client.ts";
 
@@ -36,10 +36,15 @@ Deno.test("a stock client reserves through select, and moves to a survivor when 
     assert.equal(await cluster.converged(15_000), true, "the federation did not converge");
     client = await startSelectClient();
     const reserved: SelectedRelay[] = [];
+    // Each reservation the keeper makes (the first and every move) is an event to check on.
+    const reservations = new Arrivals();
     keeper = keepRelayReservation(client, {
       urls,
       algorithm: "affinity",
-      onReserved: (relay) => reserved.push(relay),
+      onReserved: (relay) => {
+        reserved.push(relay);
+        reservations.arrived();
+      },
     });
     const node = client;
     const keep = keeper;
@@ -77,7 +82,7 @@ Deno.test("a stock client reserves through select, and moves to a survivor when 
         dead.killHard();
         await dead.status;
         assert.equal(
-          await eventually(
+          await reservations.until(
             () => keep.current() !== undefined && keep.current() !== first,
             15_000,
           ),

@@ -16,7 +16,7 @@ import {
   type SelectedRelay,
 } from "../../src/federation/client/select_relay.ts";
 import { type FederationNode, startFederationCluster } from "../_helpers/federation_cluster.ts";
-import { eventually } from "../_helpers/ops_probe.ts";
+import { Arrivals } from "../_helpers/ops_probe.ts";
 import { reservedPeers, startSelectClient } from "../_helpers/select_client.ts";
 
 /** How a chaos run is shaped. */
@@ -50,6 +50,8 @@ interface Tracked {
   readonly node: Libp2p;
   readonly keeper: RelayReservationKeeper;
   readonly reserved: SelectedRelay[];
+  /** Told of each reservation the keeper makes. */
+  readonly reservations: Arrivals;
   /** Closed connections to the relay it first reserved on. */
   closes: number;
   first?: SelectedRelay;
@@ -91,7 +93,8 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosSummary
     for (let i = 0; i < clientCount; i++) {
       const node = await startSelectClient();
       const reserved: SelectedRelay[] = [];
-      const t: Tracked = { node, keeper: undefined!, reserved, closes: 0 };
+      const reservations = new Arrivals();
+      const t: Tracked = { node, keeper: undefined!, reserved, reservations, closes: 0 };
       Object.assign(t, {
         keeper: keepRelayReservation(node, {
           urls,
@@ -99,6 +102,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosSummary
           onReserved: (relay) => {
             reserved.push(relay);
             if (reserved.length === 2) t.movedAt = performance.now();
+            reservations.arrived();
           },
         }),
       });
@@ -128,7 +132,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosSummary
     await Promise.all(victims.map((v) => v.status));
     const moveMs: number[] = [];
     await Promise.all(affected.map(async (t) => {
-      const moved = await eventually(
+      const moved = await t.reservations.until(
         () => t.reserved.length >= 2 && t.keeper.current() !== undefined,
         options.moveTimeoutMs ?? 20_000,
       );
