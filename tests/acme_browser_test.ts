@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { REPO_ROOT, spawnHopd } from "./_helpers/hopd_process.ts";
-import { eventually, metric } from "./_helpers/ops_probe.ts";
+import { metric } from "./_helpers/ops_probe.ts";
 import { startPebble, withTestHosts } from "./_helpers/pebble.ts";
 import { type Chromium, chromiumPath, launchChromium } from "./browser/chromium.ts";
 import { bundleClient, type PageServer, servePage } from "./browser/page_server.ts";
@@ -42,13 +42,16 @@ Deno.test("headless chromium trusting pebble's root reserves on hopd over /dns4/
   let page: PageServer | undefined;
   let browser: Chromium | undefined;
   try {
-    assert.ok(
-      await eventually(
-        async () => (await metric(hopd.opsUrl, "hopd_acme_orders_total", { result: "ok" })) === 1,
-        ORDER_TIMEOUT_MS,
-      ),
-      `hopd got no certificate from pebble:\n${pebble.log().slice(-3000)}`,
-    );
+    // hopd's line for the issued certificate, logged once the order is counted.
+    await hopd.waitForLog(
+      (record) => String(record.message).startsWith("ACME: new certificate for"),
+      ORDER_TIMEOUT_MS,
+    ).catch((error) => {
+      throw new Error(`hopd got no certificate from pebble:\n${pebble.log().slice(-3000)}`, {
+        cause: error,
+      });
+    });
+    assert.equal(await metric(hopd.opsUrl, "hopd_acme_orders_total", { result: "ok" }), 1);
     const root = await pebble.root();
     const rootFile = join(pebble.dir, "root.pem");
     await Deno.writeTextFile(rootFile, root);

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type HopdProcess, REPO_ROOT, runHopdCli, spawnHopd } from "./_helpers/hopd_process.ts";
-import { eventually, metric } from "./_helpers/ops_probe.ts";
+import { metric } from "./_helpers/ops_probe.ts";
 import { type Pebble, startPebble, withTestHosts } from "./_helpers/pebble.ts";
 
 const DOMAIN = "hopd.test";
@@ -79,18 +79,40 @@ async function status(hopd: HopdProcess) {
   return await (await fetch(`${hopd.opsUrl}/v1/status`)).json();
 }
 
+/** Whether `record` is hopd's line for an issued certificate. */
+function isIssued(record: Record<string, unknown>): boolean {
+  return String(record.message).startsWith("ACME: new certificate for");
+}
+
+/**
+ * Waits for hopd's line for a failed order (logged once it is counted); `renewal` picks
+ * failures with a certificate already served (they say they keep serving it).
+ */
+async function orderFailed(hopd: HopdProcess, renewal: boolean): Promise<Record<string, unknown>> {
+  return await hopd.waitForLog((record) => {
+    const message = String(record.message);
+    return /^ACME order \d+ in a row failed/.test(message) &&
+      message.includes("serving the old certificate") === renewal;
+  }, ORDER_TIMEOUT_MS);
+}
+
+/** Waits for hopd's `count`-th "new certificate" line (logged once the order is counted). */
 async function waitForOrders(hopd: HopdProcess, pebble: Pebble, count: number): Promise<void> {
-  const ok = await eventually(
-    async () => (await metric(hopd.opsUrl, "hopd_acme_orders_total", { result: "ok" })) >= count,
-    ORDER_TIMEOUT_MS,
-  );
-  if (!ok) {
+  let seen = 0;
+  try {
+    await hopd.waitForLog((record) => isIssued(record) && ++seen === count, ORDER_TIMEOUT_MS);
+  } catch (error) {
     const tls = (await status(hopd)).tls;
     throw new Error(
       `hopd had no ${count} certificate(s) from pebble in time: ${JSON.stringify(tls)}\n` +
         `--- pebble ---\n${pebble.log().slice(-3000)}`,
+      { cause: error },
     );
   }
+  assert.ok(
+    await metric(hopd.opsUrl, "hopd_acme_orders_total", { result: "ok" }) >= count,
+    "the issued certificate was not counted",
+  );
 }
 
 Deno.test("hopd obtains its WSS certificate from pebble over http-01, and a restart reuses it", async (t) => {
@@ -249,12 +271,11 @@ Deno.test("a short renew_before renews the certificate while a /tls/ws connectio
       "with pebble stopped, renewals fail, are counted, and the old certificate stays",
       async () => {
         await pebble.stopCa();
-        const failed = await eventually(
-          async () =>
-            (await metric(hopd.opsUrl, "hopd_acme_renewals_total", { result: "error" })) >= 1,
-          ORDER_TIMEOUT_MS,
+        await orderFailed(hopd, true);
+        assert.ok(
+          await metric(hopd.opsUrl, "hopd_acme_renewals_total", { result: "error" }) >= 1,
+          "no failed renewal counted after pebble stopped",
         );
-        assert.ok(failed, "no failed renewal counted after pebble stopped");
         const body = await status(hopd);
         assert.ok(body.tls.acme.consecutiveFailures >= 1);
         assert.match(body.tls.acme.lastError, /ECONNREFUSED|connect|refused/i);
@@ -292,12 +313,11 @@ Deno.test("a CA that requires external account binding refuses hopd without it a
     await t.step("without a binding the order fails with the CA's error, counted", async () => {
       const hopd = await spawnAcmeHopd(pebble, {});
       try {
-        const failed = await eventually(
-          async () =>
-            (await metric(hopd.opsUrl, "hopd_acme_orders_total", { result: "error" })) >= 1,
-          ORDER_TIMEOUT_MS,
+        await orderFailed(hopd, false);
+        assert.ok(
+          await metric(hopd.opsUrl, "hopd_acme_orders_total", { result: "error" }) >= 1,
+          "no failed order counted",
         );
-        assert.ok(failed, "no failed order counted");
         const body = await status(hopd);
         assert.match(body.tls.acme.lastError, /externalAccountBinding/);
         assert.equal(body.tls.certificate, undefined);
