@@ -20,7 +20,6 @@ import { createLibp2p } from "libp2p";
 
 /** Same protocol id as `tests/interop/relay_echo_client.mjs`. */
 const ECHO_PROTOCOL = "/hopd-test/echo/1.0.0";
-const POLL_INTERVAL_MS = 50;
 
 /** What the page publishes; the test reads the POSTed copy. */
 export interface BrowserReport {
@@ -96,15 +95,18 @@ async function main(): Promise<void> {
     connectionGater: { denyDialMultiaddr: () => false },
   });
   await node.handle(ECHO_PROTOCOL, echo, { runOnLimitedConnection: true });
-  // A /p2p-circuit address appears only once the relay has granted the reservation.
-  for (;;) {
-    const circuit = node.getMultiaddrs().find((ma) => ma.toString().includes("/p2p-circuit"));
-    if (circuit !== undefined) {
-      report.circuitAddr = circuit.toString();
-      break;
-    }
-    await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
-  }
+  // A /p2p-circuit address appears only once the relay has granted the reservation; libp2p
+  // tells of each change of the node's own addresses (the test bounds the wait).
+  report.circuitAddr = await new Promise<string>((resolve) => {
+    const check = () => {
+      const circuit = node.getMultiaddrs().find((ma) => ma.toString().includes("/p2p-circuit"));
+      if (circuit === undefined) return;
+      node.removeEventListener("self:peer:update", check);
+      resolve(circuit.toString());
+    };
+    node.addEventListener("self:peer:update", check);
+    check();
+  });
   await publish();
 }
 
