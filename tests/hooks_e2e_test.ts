@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { childEnv } from "./_helpers/child_env.ts";
 import { type HopdProcess, REPO_ROOT, runHopdCli, spawnHopd } from "./_helpers/hopd_process.ts";
-import { eventually, metric } from "./_helpers/ops_probe.ts";
+import { metric } from "./_helpers/ops_probe.ts";
 
 interface Rig {
   readonly root: string;
@@ -78,10 +78,16 @@ Deno.test("runHook under the production permission set fails as a failure, and r
     await t.step("no run permission: recorded as failed, counted, not run", async () => {
       const hopd = await spawnHopd({ args: ["--config", r.config] });
       try {
-        assert.ok(
-          await eventually(async () => (await runHookDecisions(hopd)).length >= 2, 10_000),
-          "no runHook decision",
-        );
+        // hopd logs each failed action during its tick and records the tick's decisions at
+        // its end; ticks run one at a time, so the third failure means two ticks are recorded.
+        let failures = 0;
+        await hopd.waitForLog((record) => {
+          const { policy } = (record.properties ?? {}) as Record<string, unknown>;
+          return policy === "hook" &&
+            /^Policy "hook" action .* failed/.test(String(record.message)) &&
+            ++failures === 3;
+        }, 10_000);
+        assert.ok((await runHookDecisions(hopd)).length >= 2, "no runHook decision");
         for (const action of await runHookDecisions(hopd)) {
           assert.equal(action.outcome, "suppressed");
           assert.equal(action.suppressedBy, "error");
