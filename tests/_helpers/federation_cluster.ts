@@ -4,7 +4,6 @@
 
 import { createIdentity } from "../../src/identity/mod.ts";
 import { type HopdProcess, spawnHopd } from "./hopd_process.ts";
-import { eventually } from "./ops_probe.ts";
 
 /** Per-node settings of a cluster. */
 export interface FederationNodeInit {
@@ -49,6 +48,18 @@ export interface FederationCluster {
   converged(timeoutMs?: number): Promise<boolean>;
   /** Stops every node still running. */
   stop(): Promise<void>;
+}
+
+/** What `node` last logged of member `peerId`'s state: "alive", or "gone" for any other. */
+function lastState(node: HopdProcess, peerId: string): "alive" | "gone" | undefined {
+  for (let i = node.logs.length - 1; i >= 0; i--) {
+    const record = node.logs[i]!;
+    const message = String(record.message);
+    if (!message.startsWith("Member ")) continue;
+    if ((record.properties as Record<string, unknown> | undefined)?.peerId !== peerId) continue;
+    return message.endsWith(" is alive") ? "alive" : "gone";
+  }
+  return undefined;
 }
 
 /** GET a JSON route of a node. */
@@ -138,30 +149,25 @@ export async function startFederationCluster(
     await Promise.all(nodes.map((node) => node.stop()));
     throw error;
   }
+  // Registered before any caller's own wait on a node's exit, so a node a caller saw exit is
+  // already out of the running ones.
+  const exited = new Set<FederationNode>();
+  for (const node of nodes) void node.status.then(() => exited.add(node));
   const cluster: FederationCluster = {
     nodes,
     peerIds,
     async converged(timeoutMs = 10_000) {
-      return await eventually(async () => {
-        const running = await Promise.all(nodes.map(async (node) => {
-          try {
-            await fetch(`${node.opsUrl}/health`).then((r) => r.body?.cancel());
-            return node;
-          } catch {
-            return undefined;
-          }
-        }));
-        const live = running.filter((n) => n !== undefined);
-        for (const node of live) {
-          const view = await getJson(node, "/v1/federation");
-          const alive = new Set(
-            (view.members as { peerId: string; state: string }[])
-              .filter((m) => m.state === "alive").map((m) => m.peerId),
-          );
-          if (!live.every((other) => alive.has(other.peerId))) return false;
-        }
-        return true;
-      }, timeoutMs);
+      // Every node logs each change of another member's state (alive, suspect, left, dead,
+      // forgotten): checked again on each line a running node logs.
+      const running = nodes.filter((node) => !exited.has(node));
+      const seen = await Promise.all(running.map((node) =>
+        node.waitForLog(
+          () =>
+            running.every((other) => other === node || lastState(node, other.peerId) === "alive"),
+          timeoutMs,
+        ).then(() => true, () => false)
+      ));
+      return seen.every(Boolean);
     },
     async stop() {
       await Promise.all(nodes.map(async (node) => {
