@@ -102,10 +102,13 @@ Deno.test("synWithFirstFrame(): an inbound stream's ACK rides on its first answe
     await t.step(`${serverMuxer} server`, async () => {
       const { server, dialer, connection } = await dialerAndServer("stock", serverMuxer);
       try {
-        while (server.getConnections(dialer.peerId).length === 0) {
-          await new Promise((resolve) => setTimeout(resolve, 10));
-        }
-        const served = recordFrames(server.getConnections(dialer.peerId)[0]!);
+        const inbound = server.getConnections(dialer.peerId)[0] ??
+          await new Promise<Connection>((resolve) =>
+            server.addEventListener("connection:open", (event) => resolve(event.detail), {
+              once: true,
+            })
+          );
+        const served = recordFrames(inbound);
         const [opened] = await echoOnce(connection, recordFrames(connection));
         const frames = served.filter((f) => f.streamID === opened!.streamID);
         const acks = frames.filter((f) => f.flag & ACK);
@@ -134,14 +137,15 @@ Deno.test("synWithFirstFrame(): a stream that sends nothing still opens, one mac
     const muxer = (connection as unknown as { muxer: { createStream(): Promise<Stream> } }).muxer;
     const stream = await muxer.createStream();
     const id = Number(stream.id);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // One macrotask: the deferred window update's timer was set first, so it has run by then.
+    await new Promise((resolve) => setTimeout(resolve, 0));
     assert.deepEqual(frames.filter((f) => f.streamID === id), [
       { type: WINDOW_UPDATE, flag: SYN, streamID: id },
     ]);
     // Aborted before its turn: nothing at all, not even the SYN.
     const quiet = await muxer.createStream();
     quiet.abort(new Error("test"));
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, 0));
     assert.equal(frames.filter((f) => f.streamID === Number(quiet.id) && f.flag & SYN).length, 0);
     stream.abort(new Error("test"));
   } finally {
