@@ -118,6 +118,8 @@ Deno.test("upgrade.sh drains, lets open circuits finish, restarts and resumes", 
     const start = await new Deno.Command("bash", { args: [`${dir}/bin/systemctl`, "start"], env })
       .output();
     assert.ok(start.success);
+    // Polls /ready: the stand-in systemctl starts hopd detached, its output in a file, and has no
+    // readiness protocol of its own; /ready is what an operator (and upgrade.sh) asks.
     assert.ok(await eventually(async () => await readyCode(opsUrl) === 200, 30_000), "no start");
     const before = await status(opsUrl);
     const relayAddr = (before.listen as string[])[0]!;

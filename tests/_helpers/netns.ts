@@ -212,6 +212,7 @@ export function pidAlive(pid: number): boolean {
 
 /** Resolves once none of `pids` is alive (SIGKILL is delivered asynchronously). */
 async function waitGone(pids: number[]): Promise<void> {
+  // Polls /proc: the lab's processes are not all our children, so not all have an exit to await.
   for (let i = 0; i < KILL_WAIT_POLLS && pids.some(pidAlive); i++) {
     await new Promise((resolve) => setTimeout(resolve, KILL_WAIT_POLL_MS));
   }

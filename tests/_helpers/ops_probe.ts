@@ -73,11 +73,12 @@ export async function metric(
  * reserving_client.ts, `waitForCircuitAddr`), a child's exit status or ready line.
  *
  * What is left to poll, and why: a child hopd's /metrics samples and /v1 JSON (verdicts,
- * evaluations, decisions, loads in select answers, TLS/ACME status, /ready): Prometheus and
- * the ops API are pulled, hopd pushes none of it and logs only some (each call site says
- * why); pebble's orders (acme_e2e); the chaos and autonat runs' external nodes; a socket
- * flood's own counters while it runs. What a reader task gathers from a child (a fake
- * NOTIFY_SOCKET's datagrams, raw stderr) is waited on with {@linkcode Arrivals}.
+ * evaluations, decisions, loads in select answers, /ready): Prometheus and the ops API are
+ * pulled, hopd pushes none of it and logs only some (each call site says why); external
+ * programs with no event (Alertmanager, the autonat run's go client); a socket flood's own
+ * counters while it runs. What a reader task gathers from a child (a fake NOTIFY_SOCKET's
+ * datagrams, raw stderr) or a callback reports (a reservation keeper's `onReserved`) is
+ * waited on with {@linkcode Arrivals}.
  *
  * @returns Whether it held in time.
  */

@@ -155,6 +155,7 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
     await Promise.all([kill(ca), kill(dns)]);
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
+  // Polls: pebble, an external program, tells of its readiness only by serving its directory.
   const deadline = performance.now() + 15_000;
   for (;;) {
     const ok = await fetch(directoryUrl, { client }).then(async (r) => {

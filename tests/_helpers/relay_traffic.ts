@@ -121,6 +121,7 @@ export async function measureRates(
   fromMs: number,
   toMs: number,
 ): Promise<number[]> {
+  // A rate is bytes over real time: the window is what is measured, not a wait for an event.
   await new Promise((resolve) => setTimeout(resolve, fromMs));
   const startedAt = performance.now();
   const before = targets.map((t) => t.received());

@@ -133,6 +133,7 @@ export function keepReporting(
         members.map((m) => signedReport(m.signer, { ...m.report, seq, sentAtMs: Date.now() })),
       );
       await injector.send(...messages).catch(() => {});
+      // Pacing: a member reports every interval, as hopd's federation does; not a wait.
       await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }
   })();

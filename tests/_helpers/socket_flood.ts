@@ -98,6 +98,7 @@ export function socketFlood(init: SocketFloodInit): SocketFlood {
     for (let i = 0; i < init.count && !stopping; i++) {
       if (intervalMs > 0) {
         const dueMs = startedAt + i * intervalMs - performance.now();
+        // Pacing of the attack (its rate is part of what it is), not a wait.
         if (dueMs > 0) await new Promise((resolve) => setTimeout(resolve, dueMs));
       }
       const attempt = connectOne(i).finally(() => inFlight.delete(attempt));

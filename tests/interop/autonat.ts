@@ -89,7 +89,8 @@ function autonatCase(go: Client, setting: Setting): Case {
         };
         let seen = await results();
         if (setting.kind === "public") {
-          // The node asks soon after identify; the dial-back answers within a second.
+          // The node asks soon after identify; the dial-back answers within a second. Polls
+          // /metrics: hopd logs each answer only at debug, and the go client, not the test, asks.
           await eventually(async () => (seen = await results()).ok > 0, 10_000);
         }
         return judge(name, setting, { reserved, reservedMs, waitS, ...seen });
