@@ -73,6 +73,11 @@ export interface BuildInit {
   requestRestart(reason: string): void;
   /** The one clock every component reads. @default SYSTEM_CLOCK */
   readonly clock?: Clock;
+  /**
+   * Collects the start's garbage and gives freed native memory back (src/memory/), once the
+   * node is at rest. @default compactHeap() then trimMemory()
+   */
+  readonly compactMemory?: () => void;
 }
 
 /** The parts every other part builds on: none of them touches the network. */
@@ -93,6 +98,11 @@ export interface CoreComponents {
   readonly limiter: Limiter;
   /** The socket guards in front of the libp2p listeners and the ops server. */
   readonly sockets: SocketGuards;
+  /**
+   * A full collection and a memory trim: once at rest, never on the path to the first
+   * `/ready` (it holds the event loop for 50-400 ms). See `start_order.ts`.
+   */
+  compactMemory(): void;
 }
 
 /** Every component of a running node. */
@@ -232,7 +242,13 @@ function buildCore(init: BuildInit): CoreComponents {
     bans,
     limiter,
     sockets,
+    compactMemory: init.compactMemory ?? compactAndTrim,
   };
+}
+
+function compactAndTrim(): void {
+  if (!compactHeap()) log.debug("This Deno gives no way to compact the heap");
+  if (!trimMemory()) log.debug("DENO_USR2_MEMORY_TRIM is not set: no memory trim");
 }
 
 async function buildHost(
@@ -360,12 +376,11 @@ function buildPolicy(core: CoreComponents, parts: PolicyParts): PolicyEngine {
     peerId: core.peerId,
     dataDir: config.node.dataDir,
     snapshot: (tick) => parts.snapshots.build(tick),
-    // The first evaluations leave garbage and freed native memory the start's trim did not see
-    // (bench/RESULTS.md, "memory at rest, fourth session"): collect and trim once more.
-    onFirstTick: () => {
-      compactHeap();
-      trimMemory();
-    },
+    // With the engine on, the node is at rest after its first tick, not before: the policies
+    // compile after /ready and the first evaluations leave garbage and freed native memory
+    // (bench/RESULTS.md, "memory at rest, fourth session"). The one compaction of a node with
+    // policies (start_order.ts schedules it for a node without).
+    onFirstTick: () => core.compactMemory(),
     actuator: policyActuator({
       clock: core.clock,
       limiter: core.limiter,

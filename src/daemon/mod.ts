@@ -44,7 +44,6 @@
 import { getLogger } from "@logtape/logtape";
 import type { ResolvedConfig } from "../config/mod.ts";
 import { loadOrCreateIdentity } from "../identity/mod.ts";
-import { compactHeap, trimMemory } from "../memory/mod.ts";
 import type { Readiness } from "../ops/mod.ts";
 import type { PolicyEngine } from "../policy/mod.ts";
 import { readAdminTokenFor } from "./admin_token.ts";
@@ -144,12 +143,9 @@ export async function startDaemon(
     ...(options.loadConfig === undefined ? {} : { loadConfig: options.loadConfig }),
     restartRequested: restart.promise,
   });
+  // The start's garbage is collected once the node is at rest, not here: a full collection
+  // holds the event loop, and with it the first /ready (start_order.ts, "memory at rest").
   await node.start();
-  // The start's garbage (module evaluation, the config schema, the policies' fixture
-  // sandboxes) is garbage now: collect it and give the young generation back (src/memory/).
-  if (!compactHeap()) log.debug("This Deno gives no way to compact the heap after the start");
-  // And the native memory the start freed, which malloc keeps (src/memory/).
-  if (!trimMemory()) log.debug("DENO_USR2_MEMORY_TRIM is not set: no memory trim after the start");
   return node;
 }
 

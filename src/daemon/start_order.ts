@@ -21,6 +21,13 @@ const log = getLogger(["hopd", "daemon"]);
 const LIMITER_SWEEP_INTERVAL_MS = 10_000;
 
 /**
+ * How long after the start a node without the policy engine compacts its memory, in
+ * milliseconds: the default `policy.tick`, when a node with the engine compacts after its
+ * first tick.
+ */
+export const MEMORY_AT_REST_DELAY_MS = 5_000;
+
+/**
  * The components that start and stop, in start order (they stop in reverse).
  *
  * @param c The built components.
@@ -55,6 +62,8 @@ export function startOrder(c: Components): Startable[] {
     limiterSweep(c.limiter, c.clock),
     ...(c.snapshots === undefined ? [] : [named("policy snapshots", c.snapshots)]),
     ...(c.policy === undefined ? [] : [policyStartable(c.policy)]),
+    // The engine compacts after its first tick (components.ts); without it, this timer does.
+    ...(c.policy === undefined ? [memoryAtRest(c.compactMemory, c.clock)] : []),
   ];
 }
 
@@ -84,6 +93,28 @@ function limiterSweep(limiter: Limiter, clock: Clock): Startable {
     name: "limiter sweep",
     start: () => void (timer = clock.setInterval(() => limiter.sweep(), LIMITER_SWEEP_INTERVAL_MS)),
     stop: () => clock.clearInterval(timer),
+  };
+}
+
+/**
+ * The start's garbage (module evaluation, the config schema) collected and the freed native
+ * memory trimmed once the node has been up a moment: not in the start itself, where the full
+ * collection held the first `/ready` back by about 150 ms (bench/RESULTS.md, "README test
+ * command wall time"), and where allocations made just after the start escaped the trim.
+ */
+function memoryAtRest(compactMemory: () => void, clock: Clock): Startable {
+  let timer: TimerId | undefined;
+  return {
+    name: "memory at rest",
+    start: () => {
+      timer = clock.setTimeout(() => {
+        timer = undefined;
+        compactMemory();
+      }, MEMORY_AT_REST_DELAY_MS);
+      // A node stopped sooner has nothing to wait for.
+      clock.unrefTimer(timer);
+    },
+    stop: () => clock.clearTimeout(timer),
   };
 }
 
