@@ -15,6 +15,7 @@ async function build(
   dataDir: string,
   overrides: RawConfig = {},
   clock = new ManualClock(),
+  compactMemory = () => {},
 ): Promise<Components> {
   const privateKey = await generateKeyPair("Ed25519");
   const peerId = peerIdFromPrivateKey(privateKey).toString();
@@ -36,6 +37,7 @@ async function build(
     adminToken: undefined,
     requestRestart: () => {},
     clock,
+    compactMemory,
   });
 }
 
@@ -91,6 +93,7 @@ Deno.test("startOrder() starts each optional part after what it needs, and leave
         "ops server",
         "socket guards",
         "limiter sweep",
+        "memory at rest",
       ]);
     });
   });
@@ -114,6 +117,53 @@ Deno.test("startOrder()'s limiter sweep drops idle buckets every 10 s of the nod
     assert.equal(tracked(), 0);
     await sweep.stop();
     assert.equal(clock.pendingTimers, timersBefore);
+  });
+});
+
+Deno.test("startOrder() compacts the memory of a node without the policy engine once, 5 s after its start, not in it", async (t) => {
+  await withDataDir(async (dataDir) => {
+    for (const stopFirst of [false, true]) {
+      await t.step(
+        stopFirst ? "a node stopped sooner never compacts" : "once, at 5 s",
+        async () => {
+          const clock = new ManualClock();
+          let compactions = 0;
+          const c = await build(dataDir, {}, clock, () => compactions++);
+          const rest = part(c, "memory at rest");
+          await rest.start();
+          // The start returns before any collection: the first /ready does not wait for one.
+          assert.equal(compactions, 0);
+          clock.advance(4_999);
+          assert.equal(compactions, 0);
+          if (stopFirst) await rest.stop();
+          clock.advance(1);
+          assert.equal(compactions, stopFirst ? 0 : 1);
+          clock.advance(60_000);
+          assert.equal(compactions, stopFirst ? 0 : 1);
+          await rest.stop();
+          assert.equal(clock.pendingTimers, 0);
+        },
+      );
+    }
+  });
+});
+
+Deno.test("startOrder() leaves a node with the policy engine to compact after its first tick, once", async () => {
+  await withDataDir(async (dataDir) => {
+    const policies = await Deno.makeTempDir({ dir: dataDir });
+    let compactions = 0;
+    const c = await build(
+      dataDir,
+      { policy: { enabled: true, dir: policies } },
+      new ManualClock(),
+      () => compactions++,
+    );
+    assert.ok(!startOrder(c).some((s) => s.name === "memory at rest"));
+    assert.equal(compactions, 0);
+    await c.policy!.tick();
+    assert.equal(compactions, 1);
+    await c.policy!.tick();
+    assert.equal(compactions, 1);
   });
 });
 
