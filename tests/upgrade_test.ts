@@ -40,6 +40,7 @@ stop() {
   [[ -f "$dir/pid" ]] || return 0
   local pid; pid="$(cat "$dir/pid")"
   kill -TERM "$pid" 2>/dev/null || return 0
+  # Polls: hopd is not this call's child (an earlier call started it), so there is no exit to wait on.
   for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
   kill -KILL "$pid"
 }
