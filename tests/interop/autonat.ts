@@ -129,6 +129,8 @@ function judge(
 /** The AutoNAT suite: the go client's autorelay against hopd's AutoNAT server. */
 export const autonatSuite: Suite = {
   name: "autonat",
+  // Three labs of their own, each waiting on a go node (a reservation or a bounded wait).
+  jobs: 3,
   async prepare({ clients }) {
     const go = clients.get("go");
     const unavailable = await labUnavailable();

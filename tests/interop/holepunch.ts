@@ -70,6 +70,8 @@ export const PAIRS: readonly (readonly [ClientName, ClientName])[] = [
  * connection). The figures in docs/INTEROP.md come from `--attempts 20`, which every cell runs.
  */
 export const DEFAULT_ATTEMPTS = { direct: 3, relayed: 1 } as const;
+/** Cases run at once (the suite's `jobs`): each in a lab of its own, mostly waiting. */
+const HOLEPUNCH_JOBS = 4;
 /** From this many attempts on, every attempt of a symmetric cell waits for the limit. */
 const FULL_RUN_ATTEMPTS = 20;
 
@@ -550,6 +552,9 @@ function report(options: {
  */
 export const holepunchSuite: Suite = {
   name: "holepunch",
+  // Most of a case's time is a wait (a relayed cell waits out the clients' 10 s for a direct
+  // connection or hopd's 15 s duration limit; bench/RESULTS.md, test command section).
+  jobs: HOLEPUNCH_JOBS,
   async prepare({ clients, attempts }) {
     const unavailable = await labUnavailable();
     if (unavailable !== undefined) {
@@ -557,18 +562,23 @@ export const holepunchSuite: Suite = {
       console.log(`interop holepunch: left out, the NAT lab cannot run: ${unavailable}`);
       return { cases: [], close: () => Promise.resolve() };
     }
-    const cases: Case[] = [];
+    // The cells that wait longest (no direct connection expected: they wait out a timer) start
+    // first, so the short ones fill the slots beside them instead of trailing at the end.
+    const relayed: Case[] = [];
+    const direct: Case[] = [];
     for (const nat of NAT_SETTINGS) {
       for (const [dialerName, listenerName] of PAIRS) {
         const dialer = clients.get(dialerName);
         const listener = clients.get(listenerName);
         if (dialer === undefined || listener === undefined) continue;
-        const byDefault = expectDirect(dialerName, listenerName, nat)
-          ? DEFAULT_ATTEMPTS.direct
-          : DEFAULT_ATTEMPTS.relayed;
-        cases.push(holepunchCase({ dialer, listener, nat, attempts: attempts ?? byDefault }));
+        const expected = expectDirect(dialerName, listenerName, nat);
+        const byDefault = expected ? DEFAULT_ATTEMPTS.direct : DEFAULT_ATTEMPTS.relayed;
+        (expected ? direct : relayed).push(
+          holepunchCase({ dialer, listener, nat, attempts: attempts ?? byDefault }),
+        );
       }
     }
+    const cases: Case[] = [...relayed, ...direct];
     for (const end of CIRCUIT_ENDS) {
       const dialer = clients.get(end.dialer);
       const listener = clients.get(end.listener);

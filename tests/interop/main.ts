@@ -5,7 +5,8 @@
  *
  * A machine without Go or Rust: the clients it lacks are named in one line and left out;
  * under CI=true that is a failure. Options: `--only REGEX` runs the cases whose line name
- * matches, `--jobs N` runs N cases at once (default 2), `--clients go,rust,node,deno`,
+ * matches, `--jobs N` runs N cases at once (default: the suite's own, else 2;
+ * the NAT-lab suites, whose cases mostly wait, run more), `--clients go,rust,node,deno`,
  * `--suites matrix,limits,stop,bulk,holepunch,autonat`.
  *
  * @module
@@ -17,10 +18,12 @@ import { SUITES } from "./all_suites.ts";
 import type { Case, CaseOutcome } from "./suites.ts";
 
 const ALL_CLIENTS: readonly ClientName[] = ["go", "rust", "node", "deno"];
+/** Cases run at once in a suite that names no `jobs` of its own. */
+const DEFAULT_JOBS = 2;
 
 interface Options {
   only?: string;
-  jobs: number;
+  jobs?: number;
   clients: ClientName[];
   suites?: string[];
   attempts?: number;
@@ -29,7 +32,11 @@ interface Options {
 function parseArgs(args: string[]): Options {
   const program = new Command("interop")
     .option("--only <regex>", "run only the cases whose name matches")
-    .option("--jobs <n>", "cases run at once", (v) => Number.parseInt(v, 10), 2)
+    .option(
+      "--jobs <n>",
+      "cases run at once (default: the suite's own, else 2)",
+      (v) => Number.parseInt(v, 10),
+    )
     .option(
       "--clients <list>",
       "clients to use",
@@ -54,6 +61,7 @@ async function runCases(cases: readonly Case[], jobs: number): Promise<CaseOutco
   const worker = async () => {
     while (next < cases.length) {
       const item = cases[next++]!;
+      const started = performance.now();
       let outcome: CaseOutcome;
       try {
         outcome = await item.run();
@@ -65,12 +73,19 @@ async function runCases(cases: readonly Case[], jobs: number): Promise<CaseOutco
         };
       }
       outcomes.push(outcome);
-      console.log(outcome.ok ? outcome.line : `${outcome.line} [FAILED]`);
+      // The case's wall time, so a slow run can be traced to its cases.
+      const took = `[${seconds(started)} s]`;
+      console.log(outcome.ok ? `${outcome.line} ${took}` : `${outcome.line} [FAILED] ${took}`);
       if (!outcome.ok && outcome.detail !== undefined) console.log(indent(outcome.detail));
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, jobs) }, worker));
   return outcomes;
+}
+
+/** Seconds since `started` (a `performance.now()`), one decimal. */
+function seconds(started: number): string {
+  return ((performance.now() - started) / 1000).toFixed(1);
 }
 
 function indent(text: string): string {
@@ -113,12 +128,16 @@ export async function main(args: string[]): Promise<number> {
     }
   }
   if (clients.length > 0) {
-    console.log(`interop: clients ${clients.map((c) => `${c.name} (${c.toolchain})`).join(", ")}`);
+    console.log(
+      `interop: clients ${clients.map((c) => `${c.name} (${c.toolchain})`).join(", ")}, ` +
+        `built or found in ${seconds(started)} s`,
+    );
   }
   const byName = new Map<ClientName, Client>(clients.map((c) => [c.name, c]));
   for (const suite of SUITES) {
     if (options.suites !== undefined && !options.suites.includes(suite.name)) continue;
     let prepared: Awaited<ReturnType<typeof suite.prepare>>;
+    const suiteStarted = performance.now();
     try {
       prepared = await suite.prepare({
         clients: byName,
@@ -131,15 +150,15 @@ export async function main(args: string[]): Promise<number> {
     }
     try {
       const cases = prepared.cases.filter((c) => only === undefined || only.test(c.name));
-      const outcomes = await runCases(cases, options.jobs);
+      const outcomes = await runCases(cases, options.jobs ?? suite.jobs ?? DEFAULT_JOBS);
       passed += outcomes.filter((o) => o.ok).length;
       failed += outcomes.filter((o) => !o.ok).length;
     } finally {
       await prepared.close();
     }
+    console.log(`interop ${suite.name}: suite took ${seconds(suiteStarted)} s`);
   }
-  const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  console.log(`interop: ${passed} passed, ${failed} failed (${seconds} s)`);
+  console.log(`interop: ${passed} passed, ${failed} failed (${seconds(started)} s)`);
   return failed === 0 && passed > 0 ? 0 : 1;
 }
 

@@ -45,6 +45,12 @@ export interface SuiteContext {
 /** A group of cases around the hopd it starts; `close` stops that hopd. */
 export interface Suite {
   readonly name: string;
+  /**
+   * Cases run at once when `--jobs` is not given (default 2). A suite whose cases mostly wait
+   * (the NAT lab's: a 10 s wait for a direct connection, a 15 s duration limit), each in a lab
+   * of its own, runs more.
+   */
+  readonly jobs?: number;
   /** Starts what the cases need; returns the cases and how to clean up. */
   prepare(context: SuiteContext): Promise<{ cases: Case[]; close(): Promise<void> }>;
 }
