@@ -9,18 +9,22 @@
 # `deno test -A --parallel <arguments>`. `deno task test:unit` is the fast loop: the unit
 # tests beside the code, nothing installed, no end-to-end run.
 #
-# The phases (see main below):
+# The phases (see main below; the summary lists them in the order they ended):
 #   parallel  every test file at once, except the timing-sensitive ones. With TEST_COVERAGE_DIR
 #             set (an absolute path, as .ci/run sets it) the test processes write their coverage
 #             profiles there, which `deno task coverage --report DIR` reads, so CI runs the unit
 #             suites once, not twice. The hopd children the end-to-end tests spawn (through
 #             tests/_helpers/child_env.ts) are then left out of coverage: under it they ran
 #             twice as slow (tests/policy_e2e_test.ts 14 s -> 31 s).
-#   serial    the bandwidth caps (with their own CPU hogs) and the load-test smoke, alone:
-#             they measure rates over seconds, which the other tests would skew;
-#   interop   go-, rust- and js-libp2p clients through hopd (`deno task interop`).
+#   serial    the bandwidth caps (with their own CPU hogs) and the load-test smoke, without
+#             the other deno tests: they measure rates over seconds, which those would skew
+#             (the interop phase's cases, mostly waiting, run beside them);
+#   interop   go-, rust- and js-libp2p clients through hopd (`deno task interop`), started
+#             first and run beside the two phases above (it mostly waits on timers); its output
+#             is shown whole when it ends, after theirs.
 #
-# To add a phase, add one `phase NAME COMMAND…` line to main. Its output must contain a
+# To add a phase, add one `phase NAME COMMAND…` line to main (`beside NAME COMMAND…` runs it
+# in the background beside the later ones, collected by `wait_beside`). Its output must contain a
 # deno test summary ("ok | N passed | N failed …") or a line "NAME: N passed, N failed"; the
 # last such line counts. A phase that prints none counts as one failure, and so does one
 # that exits non-zero with no failure counted: nothing passes unseen.
@@ -47,12 +51,60 @@ summary_counts() {
 phase() {
   local name="$1"
   shift
-  local output started status counts passed failed note=""
+  local output started status
   output="$(mktemp)"
   started=$SECONDS
   printf '\n==> phase %s: %s\n' "$name" "$*"
   "$@" 2>&1 | tee "$output"
   status=${PIPESTATUS[0]}
+  record "$name" "$output" "$status" "$started" "$SECONDS"
+}
+
+BESIDE_PIDS=()
+BESIDE_NAMES=()
+BESIDE_OUTPUTS=()
+BESIDE_STARTED=()
+
+# beside NAME COMMAND…: starts a phase in the background, beside the phases that follow; its
+# output is kept and shown whole by wait_beside, so it does not interleave with theirs.
+beside() {
+  local name="$1"
+  shift
+  local output
+  output="$(mktemp)"
+  printf '\n==> phase %s (beside the next phases, its output when it ends): %s\n' "$name" "$*"
+  # The subshell notes its exit status and when it ended (SECONDS runs on in a subshell), so
+  # the summary gives the phase's own time, not the time until it was collected.
+  (
+    "$@" >"$output" 2>&1
+    echo "$? $SECONDS" >"${output}.end"
+  ) &
+  BESIDE_PIDS+=("$!")
+  BESIDE_NAMES+=("$name")
+  BESIDE_OUTPUTS+=("$output")
+  BESIDE_STARTED+=("$SECONDS")
+}
+
+# wait_beside: waits for every phase `beside` started, shows its output and records its counts.
+wait_beside() {
+  local i output status ended
+  for i in "${!BESIDE_PIDS[@]}"; do
+    output="${BESIDE_OUTPUTS[$i]}"
+    wait "${BESIDE_PIDS[$i]}"
+    read -r status ended <"${output}.end" || status=1 ended=$SECONDS
+    rm -f "${output}.end"
+    printf '\n==> phase %s (ran beside the others)\n' "${BESIDE_NAMES[$i]}"
+    cat "$output"
+    record "${BESIDE_NAMES[$i]}" "$output" "$status" "${BESIDE_STARTED[$i]}" "$ended"
+  done
+  BESIDE_PIDS=()
+}
+
+# record NAME OUTPUT STATUS STARTED ENDED: a finished phase's counts from its output file
+# (removed), and its seconds.
+record() {
+  local name="$1" output="$2" status="$3" started="$4" ended="$5"
+  local counts passed failed note=""
   counts="$(summary_counts "$name" "$output")"
   rm -f "$output"
   if [[ -z "$counts" ]]; then
@@ -69,7 +121,7 @@ phase() {
   PHASE_NAMES+=("$name")
   PHASE_PASSED+=("$passed")
   PHASE_FAILED+=("$failed")
-  PHASE_SECONDS+=("$((SECONDS - started))")
+  PHASE_SECONDS+=("$((ended - started))")
   PHASE_NOTES+=("$note")
 }
 
@@ -93,9 +145,13 @@ main() {
   if [[ -n "${TEST_COVERAGE_DIR:-}" ]]; then
     coverage=("--coverage=${TEST_COVERAGE_DIR}" --coverage-raw-data-only)
   fi
+  # The interop phase mostly waits (its cases wait out timers: a client's 10 s for a direct
+  # connection, hopd's duration limits), at about a third of a core: it runs beside the
+  # others instead of after them (bench/RESULTS.md, test command section).
+  beside interop deno task interop
   phase parallel deno test -A --parallel "${coverage[@]}" "${serial[@]/#/--ignore=}"
   phase serial deno test -A "${serial[@]}"
-  phase interop deno task interop
+  wait_beside
   summarize
 }
 

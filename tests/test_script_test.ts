@@ -4,12 +4,20 @@ import assert from "node:assert/strict";
 import { childEnv } from "./_helpers/child_env.ts";
 import { REPO_ROOT } from "./_helpers/hopd_process.ts";
 
-/** Sources scripts/test.sh, runs `phase` for each [name, shell snippet], then `summarize`. */
-async function summary(phases: [string, string][]): Promise<{ code: number; lines: string[] }> {
+/**
+ * Sources scripts/test.sh, starts `beside` for each of `besides`, runs `phase` for each [name,
+ * shell snippet], collects the besides (`wait_beside`), then `summarize`.
+ */
+async function summary(
+  phases: [string, string][],
+  besides: [string, string][] = [],
+): Promise<{ code: number; lines: string[] }> {
   const quote = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
   const script = [
     `source ${quote(`${REPO_ROOT}scripts/test.sh`)}`,
+    ...besides.map(([name, snippet]) => `beside ${name} bash -c ${quote(snippet)}`),
     ...phases.map(([name, snippet]) => `phase ${name} bash -c ${quote(snippet)}`),
+    ...(besides.length > 0 ? ["wait_beside"] : []),
     "summarize",
   ].join("\n");
   const output = await new Deno.Command("bash", {
@@ -36,6 +44,17 @@ Deno.test("scripts/test.sh ends with one summary of every phase, the total last"
     assert.match(lines[1]!, /^serial\s+4 passed,\s+2 failed/);
     assert.match(lines[2]!, /^interop\s+48 passed,\s+0 failed/);
     assert.equal(lines[3], "tests: 402 passed, 2 failed (3 phases)");
+  });
+  await t.step("a phase run beside the others is counted once it ends", async () => {
+    const { code, lines } = await summary([
+      ["parallel", `sleep 3; echo "ok | 350 passed (370 steps) | 0 failed | 2 ignored (2m2s)"`],
+    ], [["interop", `sleep 1; echo "interop: 47 passed, 1 failed (116 s)"; exit 1`]]);
+    assert.equal(code, 1);
+    assert.equal(lines.length, 3);
+    assert.match(lines[0]!, /^parallel\s+350 passed,\s+0 failed/);
+    // Its own time (1 s, 2 across a second boundary), not the time until it was collected.
+    assert.match(lines[1]!, /^interop\s+47 passed,\s+1 failed\s+[12]s$/);
+    assert.equal(lines[2], "tests: 397 passed, 1 failed (2 phases)");
   });
   await t.step("the last summary line of a phase counts", async () => {
     const { code, lines } = await summary([
@@ -66,6 +85,8 @@ async function mainPhases(env: Record<string, string>): Promise<string[]> {
   const script = [
     `source '${REPO_ROOT}scripts/test.sh'`,
     `phase() { printf 'PHASE %s\\n' "$*"; }`,
+    `beside() { printf 'PHASE %s (beside)\\n' "$*"; }`,
+    `wait_beside() { printf 'PHASE wait\\n'; }`,
     "main",
   ].join("\n");
   // Without the caller's TEST_COVERAGE_DIR: .ci/run sets it for the whole test command.
@@ -83,20 +104,22 @@ async function mainPhases(env: Record<string, string>): Promise<string[]> {
 
 Deno.test("scripts/test.sh's parallel phase writes coverage into TEST_COVERAGE_DIR when set, and no other phase", async () => {
   const plain = await mainPhases({});
+  // The interop phase starts first and runs beside the others; it is collected after them.
   assert.deepEqual(plain, [
+    "interop deno task interop (beside)",
     "parallel deno test -A --parallel --ignore=tests/bandwidth_e2e_test.ts " +
     "--ignore=tests/load_test_smoke_test.ts",
     "serial deno test -A tests/bandwidth_e2e_test.ts tests/load_test_smoke_test.ts",
-    "interop deno task interop",
+    "wait",
   ]);
   const withCoverage = await mainPhases({ TEST_COVERAGE_DIR: "/tmp/hopd-unit-cov" });
   assert.equal(
-    withCoverage[0],
+    withCoverage[1],
     "parallel deno test -A --parallel --coverage=/tmp/hopd-unit-cov --coverage-raw-data-only " +
       "--ignore=tests/bandwidth_e2e_test.ts --ignore=tests/load_test_smoke_test.ts",
   );
   // The bandwidth and load figures are measured without coverage's overhead.
-  assert.deepEqual(withCoverage.slice(1), plain.slice(1));
+  assert.deepEqual(withCoverage.slice(2), plain.slice(2));
 });
 
 Deno.test("childEnv() keeps hopd children out of the test command's coverage run, and only of it", async (t) => {
