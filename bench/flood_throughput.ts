@@ -26,6 +26,13 @@
 // (default 0); --attacker-idle runs them in the SCHED_IDLE class (chrt --idle 0): the pair has
 // CPU 1 first and they get what it leaves (nice 19 is not enough for a latency-bound pair: a
 // waking pair still waits out the attacker's slice).
+// --client node (echo mode): the pair is stock js-libp2p 3.3 under Node 20 in its own process
+// (bench/flood/node_echo_pair.mjs), as the issue's probes ran their clients; with
+// --stream-per-trip it opens a new echo stream for every round trip (write 1 KiB, close, read
+// the echo to its end): the latency-bound regime of the issue's probe (RESULTS.md, "Identity
+// flood in the issue's regime"). Default: --client deno, one stream, in this process.
+// --stock: a stock js-libp2p relay (bench/relay_vs_stock/stock_relay.ts, limits off, also on
+// ::1) with its own pair is measured in the same run, quiet and flooded, after hopd's windows.
 // --decoy: the control. A second hopd is started, and each run adds a measurement while the
 // attacker floods the decoy instead (decoyShare): what the flood costs the pair through the
 // machine alone (the attacker's CPU, the decoy's), with the pair's relay spared.
@@ -37,7 +44,9 @@
 // @ts-types="../tests/interop/relay_echo_client.d.ts"
 import { relayEcho } from "../tests/interop/relay_echo_client.mjs";
 import { numberArg } from "./_args.ts";
-import { openEchoPair } from "./flood/echo_pair.ts";
+import { type EchoPair, openEchoPair } from "./flood/echo_pair.ts";
+import { openNodeEchoPair } from "./flood/node_pair.ts";
+import { jsonLines } from "./relay_vs_stock/_lines.ts";
 import { Profiler, summarize } from "./flood/_profile.ts";
 import { freePort } from "./relay_vs_stock/_inspector.ts";
 import { cpuSeconds } from "./relay_vs_stock/_proc.ts";
@@ -129,6 +138,32 @@ async function startHopd(
   return { child, addrs, opsUrl, dataDir };
 }
 
+/** The stock js-libp2p relay (limits off) on 127.0.0.1 and ::1, at `cpu` when pinned. */
+async function startStockRelay(cpu: string | undefined) {
+  const command = placed(
+    ["run", "-A", "--quiet", "bench/relay_vs_stock/stock_relay.ts", "--ip6"],
+    cpu,
+  );
+  const child = new Deno.Command(command.program, {
+    args: command.args,
+    cwd: REPO_ROOT,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const lines = jsonLines(child.stdout);
+  const ready = (await lines.next()).value;
+  if (ready?.ready !== true) throw new Error("the stock relay did not start");
+  const peerId = String(ready.peerId);
+  const addrs = (ready.addrs as string[]).filter((a) => !a.includes("/ws")).map((a) =>
+    a.includes("/p2p/") ? a : `${a}/p2p/${peerId}`
+  );
+  (async () => {
+    while (!(await lines.next()).done) { /* discard */ }
+  })();
+  return { child, addrs };
+}
+
 /** The series of `names` with a value above 0, label sets as keys (`name{labels}`). */
 async function series(opsUrl: string, names: string[]): Promise<Record<string, number>> {
   const text = await (await fetch(`${opsUrl}/metrics`)).text();
@@ -217,6 +252,20 @@ const profileAt = Deno.args.includes("--profile")
   ? Deno.args[Deno.args.indexOf("--profile") + 1]
   : undefined;
 const decoy = Deno.args.includes("--decoy");
+const client = Deno.args.includes("--client")
+  ? Deno.args[Deno.args.indexOf("--client") + 1]
+  : "deno";
+if (client !== "deno" && client !== "node") {
+  throw new RangeError(`--client must be deno or node: current value is ${client}`);
+}
+const streamPerTrip = Deno.args.includes("--stream-per-trip");
+if (streamPerTrip && client !== "node") {
+  throw new RangeError("--stream-per-trip needs --client node");
+}
+const withStock = Deno.args.includes("--stock");
+if ((withStock || client === "node") && mode !== "echo") {
+  throw new RangeError("--stock and --client node need --mode echo");
+}
 const pinned = Deno.args.includes("--pin");
 const attackerNice: number | "idle" = Deno.args.includes("--attacker-idle")
   ? "idle"
@@ -264,6 +313,8 @@ const cpu = {
   hopdFlooded: [] as number[],
   attacker: [] as number[],
   decoyFlooded: [] as number[],
+  stockQuiet: [] as number[],
+  stockFlooded: [] as number[],
 };
 const v4 = hopd.addrs.find((a) => a.startsWith("/ip4/"))!;
 const quiet: number[] = [];
@@ -282,7 +333,21 @@ const eventLoopLagMs: Record<"quiet" | "flooded" | "decoy", Record<string, numbe
   flooded: [],
   decoy: [],
 };
-const pair = mode === "echo" ? await openEchoPair(v4) : undefined;
+/** An echo pair of the kind asked for on `relayAddr`, and the process it runs in. */
+async function openPair(relayAddr: string): Promise<{ pair: EchoPair; pid: number }> {
+  if (client === "deno") return { pair: await openEchoPair(relayAddr), pid: Deno.pid };
+  const pair = await openNodeEchoPair(relayAddr, streamPerTrip, OTHERS_CPU);
+  return { pair, pid: pair.pid };
+}
+const opened = mode === "echo" ? await openPair(v4) : undefined;
+const pair = opened?.pair;
+const pairPid = opened?.pid ?? Deno.pid;
+const stock = withStock ? await startStockRelay(RELAY_CPU) : undefined;
+const stockOpened = stock === undefined
+  ? undefined
+  : await openPair(stock.addrs.find((a) => a.startsWith("/ip4/"))!);
+const stockQuiet: number[] = [];
+const stockFlooded: number[] = [];
 // One measurement: echo round trips/s over `seconds`, or MiB/s of a bulk echo.
 const measure = pair === undefined
   ? () => echoMibPerSecond(v4, bytes)
@@ -312,7 +377,7 @@ async function measured(kind: Window): Promise<number> {
   const profiled = kind === "decoy" ? decoyProfiler : profiler;
   await profiled?.start();
   await lagMs(hopd.opsUrl);
-  const pids = [hopd.child.pid, Deno.pid, decoyHopd?.child.pid ?? hopd.child.pid];
+  const pids = [hopd.child.pid, pairPid, decoyHopd?.child.pid ?? hopd.child.pid];
   const cpuAt = await Promise.all(pids.map(cpuSeconds));
   const waitAt = await Promise.all(pids.slice(0, 2).map(runqueueWaitMs));
   const at = performance.now();
@@ -343,12 +408,22 @@ async function measured(kind: Window): Promise<number> {
   return value;
 }
 
-/** Measures once while the attacker floods `target`'s ::1 listener. */
+/** One measurement on the stock relay's pair, with the stock relay's CPU. */
+async function measuredStock(kind: "quiet" | "flooded"): Promise<number> {
+  const at = performance.now();
+  const cpuAt = await cpuSeconds(stock!.child.pid);
+  const value = await stockOpened!.pair.roundTripsPerSecond(seconds);
+  const used = (await cpuSeconds(stock!.child.pid) - cpuAt) / ((performance.now() - at) / 1000);
+  (kind === "quiet" ? cpu.stockQuiet : cpu.stockFlooded).push(used);
+  return value;
+}
+
+/** Measures once while the attacker floods `target`'s ::1 listener (stages: hopd's only). */
 async function duringFlood(
-  target: { addrs: string[]; opsUrl: string },
+  target: { addrs: string[]; opsUrl?: string },
   run: () => Promise<number>,
 ) {
-  const countsAt = await counters(target.opsUrl, STAGE_SERIES);
+  const countsAt = target.opsUrl === undefined ? {} : await counters(target.opsUrl, STAGE_SERIES);
   const v6 = target.addrs.find((a) => a.startsWith("/ip6/"))!;
   const v6Port = /\/tcp\/(\d+)/.exec(v6)![1];
   const command = placed(
@@ -386,9 +461,11 @@ async function duringFlood(
     cpu.attacker.push((await cpuSeconds(attacker.pid).catch(() => NaN) - attackerCpuAt) / elapsed);
     const output = await attacker.output();
     attacks.push(JSON.parse(new TextDecoder().decode(output.stdout).trim()));
-    stages[target === hopd ? "relay" : "decoy"].push(
-      delta(countsAt, await counters(target.opsUrl, STAGE_SERIES)),
-    );
+    if (target.opsUrl !== undefined) {
+      stages[target === hopd ? "relay" : "decoy"].push(
+        delta(countsAt, await counters(target.opsUrl, STAGE_SERIES)),
+      );
+    }
     return value;
   } catch (error) {
     attacker.kill("SIGKILL");
@@ -401,6 +478,7 @@ let failure: unknown;
 try {
   if (pair === undefined) await echoMibPerSecond(v4, 4 * 1_048_576); // warm-up
   else await pair.roundTripsPerSecond(2);
+  await stockOpened?.pair.roundTripsPerSecond(2);
   for (let run = 0; run < runs; run++) {
     quiet.push(await measured("quiet"));
     flooded.push(await duringFlood(hopd, () => measured("flooded")));
@@ -409,11 +487,20 @@ try {
         await duringFlood(decoyHopd, () => measured("decoy")),
       );
     }
+    if (stock !== undefined) {
+      stockQuiet.push(await measuredStock("quiet"));
+      stockFlooded.push(await duringFlood(stock, () => measuredStock("flooded")));
+    }
   }
 } catch (error) {
   failure = error;
 } finally {
   await pair?.close();
+  await stockOpened?.pair.close();
+  if (stock !== undefined) {
+    stock.child.kill("SIGTERM");
+    await stock.child.status;
+  }
   profiler?.close();
   decoyProfiler?.close();
   if (profileAt !== undefined) {
@@ -439,6 +526,13 @@ try {
       date: new Date().toISOString(),
       mode,
       unit: mode === "echo" ? "1 KiB round trips/s" : "MiB/s",
+      ...(mode === "echo"
+        ? {
+          client: client === "node"
+            ? `node${streamPerTrip ? ", a stream per round trip" : ""}`
+            : "deno",
+        }
+        : {}),
       ...(mode === "echo" ? { secondsPerMeasure: seconds } : { mibPerEcho: mib }),
       runs,
       attackerLoops: { peers, raw: raws },
@@ -452,6 +546,13 @@ try {
         ? {
           decoyFlooded: decoyFlooded.map((x) => Number(x.toFixed(1))),
           decoyShare: Number((median(decoyFlooded) / median(quiet)).toFixed(3)),
+        }
+        : {}),
+      ...(stock !== undefined
+        ? {
+          stockQuiet: stockQuiet.map((x) => Number(x.toFixed(1))),
+          stockFlooded: stockFlooded.map((x) => Number(x.toFixed(1))),
+          stockShare: Number((median(stockFlooded) / median(stockQuiet)).toFixed(3)),
         }
         : {}),
       goal: GOAL_SHARE,

@@ -3,7 +3,9 @@
 // no default circuit limit, a reservation cap far above any count the bench reaches, and a
 // connection manager that neither prunes nor rate-limits loopback peers.
 //
-//   deno run -A bench/relay_vs_stock/stock_relay.ts
+//   deno run -A bench/relay_vs_stock/stock_relay.ts [--ip6]
+//
+// --ip6 adds a listener on ::1 (bench/flood_throughput.ts's attacker floods it from there).
 //
 // Prints one JSON line {"ready":true,"peerId":...,"addrs":[...]} on stdout once listening,
 // answers {"heap":true} on stdin with {"heapUsedBytes":N} (hopd shows the same figure as
@@ -21,7 +23,13 @@ import { emit, jsonLines } from "./_lines.ts";
 const LARGE = 1_000_000;
 
 const node = await createLibp2p({
-  addresses: { listen: ["/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/tcp/0/ws"] },
+  addresses: {
+    listen: [
+      "/ip4/127.0.0.1/tcp/0",
+      "/ip4/127.0.0.1/tcp/0/ws",
+      ...(Deno.args.includes("--ip6") ? ["/ip6/::1/tcp/0"] : []),
+    ],
+  },
   transports: [tcp(), webSockets()],
   connectionEncrypters: [noise()],
   streamMuxers: [yamux()],
