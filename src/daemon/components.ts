@@ -376,10 +376,9 @@ function buildPolicy(core: CoreComponents, parts: PolicyParts): PolicyEngine {
     peerId: core.peerId,
     dataDir: config.node.dataDir,
     snapshot: (tick) => parts.snapshots.build(tick),
-    // With the engine on, the node is at rest after its first tick, not before: the policies
-    // compile after /ready and the first evaluations leave garbage and freed native memory
-    // (bench/RESULTS.md, "memory at rest, fourth session"). The one compaction of a node with
-    // policies (start_order.ts schedules it for a node without).
+    // The first evaluations leave garbage and freed native memory that the compaction 1 s
+    // after the start (start_order.ts) did not see (bench/RESULTS.md, "memory at rest, fourth
+    // session"): collect and trim once more.
     onFirstTick: () => core.compactMemory(),
     actuator: policyActuator({
       clock: core.clock,

@@ -93,6 +93,7 @@ Deno.test("the embedded defaults are what each component runs with", async (t) =
       "limiter sweep",
       "policy snapshots",
       "policy engine",
+      "memory at rest",
     ]);
   });
 });

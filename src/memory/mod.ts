@@ -4,9 +4,8 @@
  * generation to match: on a new node 20 MB of new space stayed committed, mostly empty, until
  * the next garbage collection that reduces memory, which an idle relay never triggers.
  * {@linkcode compactHeap} runs that collection once the start-up garbage is garbage and the node
- * at rest: after the policy engine's first tick, or a moment after the start without the engine
- * (src/daemon/start_order.ts; never before the first `/ready`, which a full collection would
- * hold back), and after the policy worker loaded its sandboxes (src/policy/_worker.ts). Under load V8 grows the young generation again as it needs, so
+ * at rest: 1 s after the start (src/daemon/start_order.ts; never before the first `/ready`,
+ * which a full collection would hold back) and after the policy engine's first tick, and after the policy worker loaded its sandboxes (src/policy/_worker.ts). Under load V8 grows the young generation again as it needs, so
  * nothing is traded against throughput.
  *
  * Deno has no API for it; the way in is Node's (`node:v8` `setFlagsFromString("--expose-gc")`,
