@@ -29,25 +29,33 @@ interface Rig {
   stream: Stream;
 }
 
-/** A started node (drain_timeout 30 s) with one open circuit; `run` gets it. */
-async function withCircuit(run: (rig: Rig) => Promise<void>): Promise<void> {
+/** A node on a ManualClock, started on 127.0.0.1 (libp2p and ops), policies and AutoNAT off. */
+async function startNode(
+  node: { drain_timeout?: string } = {},
+): Promise<{ node: Node; clock: ManualClock; dataDir: string }> {
   const dataDir = await Deno.makeTempDir({ prefix: "hopd-node-test-" });
   const clock = new ManualClock(Date.now());
   const config = await loadConfig({
     overrides: {
-      node: { data_dir: dataDir, listen: ["/ip4/127.0.0.1/tcp/0"], drain_timeout: "30s" },
+      node: { data_dir: dataDir, listen: ["/ip4/127.0.0.1/tcp/0"], ...node },
       http: { listen: "127.0.0.1:0" },
       policy: { enabled: false },
       autonat: { enabled: false },
     },
   });
   const c = await buildTestComponents(config, { identityDir: dataDir, clock });
-  const node = new Node({
+  const started = new Node({
     components: c,
     startables: new Startables(startOrder(c)),
     restartRequested: new Promise(() => {}),
   });
-  await node.start();
+  await started.start();
+  return { node: started, clock, dataDir };
+}
+
+/** A started node (drain_timeout 30 s) with one open circuit; `run` gets it. */
+async function withCircuit(run: (rig: Rig) => Promise<void>): Promise<void> {
+  const { node, clock, dataDir } = await startNode({ drain_timeout: "30s" });
   const relayAddr = node.listenAddrs()[0]!;
   const clients: Libp2p[] = [];
   const client = async (listen: string[]) => {
@@ -166,23 +174,7 @@ Deno.test("Node.shutdown() stops at node.drain_timeout with a circuit still open
 });
 
 Deno.test("a ban made over the ops API with a TTL refuses the peer until the node's clock passes it", async () => {
-  const dataDir = await Deno.makeTempDir({ prefix: "hopd-node-test-" });
-  const clock = new ManualClock(Date.now());
-  const config = await loadConfig({
-    overrides: {
-      node: { data_dir: dataDir, listen: ["/ip4/127.0.0.1/tcp/0"] },
-      http: { listen: "127.0.0.1:0" },
-      policy: { enabled: false },
-      autonat: { enabled: false },
-    },
-  });
-  const c = await buildTestComponents(config, { identityDir: dataDir, clock });
-  const node = new Node({
-    components: c,
-    startables: new Startables(startOrder(c)),
-    restartRequested: new Promise(() => {}),
-  });
-  await node.start();
+  const { node, clock, dataDir } = await startNode();
   const relayAddr = node.listenAddrs()[0]!;
   const { hostname, port } = node.opsAddress;
   const bansUrl = `http://${hostname}:${port}/v1/admin/bans`;
