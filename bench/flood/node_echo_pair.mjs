@@ -29,6 +29,7 @@ const received = new Uint8Array(bytes);
 const held = perTrip ? undefined : await open();
 const chunks = held?.[Symbol.asyncIterator]();
 
+// The round trip as echo_pair.ts's, restated: Node 20 runs this file and cannot import the .ts one.
 async function roundTrip() {
   crypto.getRandomValues(payload);
   const stream = held ?? await open();
