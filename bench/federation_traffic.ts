@@ -14,7 +14,7 @@
 // up with N members (if it could not, the time scale is stretched: see --interval-ms, and
 // the figure is given per report interval as well).
 
-import { generateKeyPair } from "@libp2p/crypto/keys";
+import { generateKeyPair, privateKeyToProtobuf } from "@libp2p/crypto/keys";
 import { gossipsub } from "@libp2p/gossipsub";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { Registry } from "prom-client";
@@ -96,7 +96,7 @@ if (import.meta.main) {
       node: { listen: ["/ip4/127.0.0.1/tcp/0"], announce: [] },
       connections: base.connections,
       tls: {},
-      privateKey: keys[i]!,
+      privateKeyProtobuf: privateKeyToProtobuf(keys[i]!),
       pubsub: gossipsub(gossipsubOptions(config, ids[i]!)),
     });
     await host.start();

@@ -22,23 +22,22 @@ import { join, relative } from "node:path";
  *
  * Where a public signature only reads a little of a library type, it names a narrow hopd type
  * instead (src/ip's `MultiaddrLike`: the components of an address; a peer ID's text, as the
- * limiter, bans and plugins key peers), or the library type stays inside the component (the
- * AutoNAT server's stream handler is not re-exported). That took `Multiaddr`, `Connection`,
- * `Stream` and `PeerId` off this list (35 references of 11 names → 24 of 7, 2026-12-05).
+ * limiter, bans and plugins key peers; the node's key as its libp2p protobuf bytes, the
+ * identity file's contents, which the host and the relay each decode once), or the library type
+ * stays inside the component (the AutoNAT server's stream handler is not re-exported). That
+ * took `Multiaddr`, `Connection`, `Stream` and `PeerId` off this list (35 references of 11
+ * names → 24 of 7, 2026-12-05), then `PrivateKey` (24 of 7 → 20 of 6, 2026-12-05).
  *
  * Each left stays because a narrow type would have to restate the library's own (libp2p's
- * stream handlers, services and keys) and re-exporting it from the `mod.ts` that names it makes
- * deno doc lint the library's declarations, which name more of the library's types. Measured
- * per package with `deno doc --lint src/*\/mod.ts` on 2026-12-05 (35 problems before, all on
- * this list):
+ * stream handlers and services, prom-client's metrics) and re-exporting it from the `mod.ts`
+ * that names it makes deno doc lint the library's declarations, which name more of the
+ * library's types. Measured per package with `deno doc --lint src/*\/mod.ts` on 2026-12-05 (35
+ * problems before, all on this list):
  * - `Registry` (10 references: every component's metrics): prom-client's metric constructors
  *   take the `Registry` class itself (`registers: Registry[]`), so a narrow interface cannot be
  *   handed to them. Re-exported from src/metrics/mod.ts, 35 → 31 problems, 6 new names (Metric,
  *   MetricValue, RegistryContentType…); re-exporting those as well, 38, with 10 more names
  *   (Counter, Gauge, Histogram, Charset…).
- * - `PrivateKey` (4): libp2p takes the key itself (`createLibp2p`, the voucher envelope's
- *   signature). Re-exported from src/identity/mod.ts, still as many: it is a union and its
- *   members take its place (Ed25519PrivateKey, RSAPrivateKey…), plus a missing JSDoc.
  * - `Libp2p` (4): the relay, the federation and AutoNAT register stream handlers and dial
  *   through the node; a narrow interface would restate `handle`'s handler, `Connection` and
  *   `Stream`. Re-exported from src/host/mod.ts (with `Connection`, `Stream`), 77 problems, 45
@@ -57,7 +56,6 @@ export const DEPENDENCY_TYPES: Readonly<Record<string, string>> = {
   GossipsubOpts: "@libp2p/gossipsub",
   Libp2p: "@libp2p/interface",
   OpenAPIHono: "@hono/zod-openapi",
-  PrivateKey: "@libp2p/interface",
   Registry: "prom-client",
 };
 

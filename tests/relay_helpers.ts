@@ -8,7 +8,7 @@
 
 import { type Clock, SYSTEM_CLOCK } from "../src/clock/mod.ts";
 import { circuitRelayTransport } from "@libp2p/circuit-relay-v2";
-import { generateKeyPair } from "@libp2p/crypto/keys";
+import { generateKeyPair, privateKeyToProtobuf } from "@libp2p/crypto/keys";
 import { identify } from "@libp2p/identify";
 import type { Connection, Libp2p, Stream } from "@libp2p/interface";
 import { noise } from "@libp2p/noise";
@@ -61,7 +61,7 @@ export async function startRelay(
   const service = relay({ ...defaultConfig().relay, ...overrides })({
     libp2p: node,
     registry,
-    privateKey,
+    privateKeyProtobuf: privateKeyToProtobuf(privateKey),
     clock,
   });
   await service.start();

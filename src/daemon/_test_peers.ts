@@ -6,7 +6,7 @@
  * @module
  */
 
-import { generateKeyPair } from "@libp2p/crypto/keys";
+import { generateKeyPair, privateKeyToProtobuf } from "@libp2p/crypto/keys";
 import type { Connection, PeerId } from "@libp2p/interface";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
@@ -91,7 +91,7 @@ export async function buildTestComponents(
   return await buildComponents({
     config,
     identity: {
-      privateKey,
+      privateKeyProtobuf: privateKeyToProtobuf(privateKey),
       peerId: peerIdFromPrivateKey(privateKey).toString(),
       path: options.identityDir === undefined
         ? "identity.key"

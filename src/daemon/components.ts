@@ -265,7 +265,7 @@ async function buildHost(
     tls: config.tls,
     ...(acmeCertificate === undefined ? {} : { certificate: acmeCertificate }),
     ...(config.acme.enabled ? { announceDomains: config.acme.domains } : {}),
-    privateKey: identity.privateKey,
+    privateKeyProtobuf: identity.privateKeyProtobuf,
     // The socket guard asked the limiter at accept; this catches a drain begun since.
     refuseInbound: () => state.isDraining(),
     socketGuard: sockets.libp2p,
@@ -294,7 +294,7 @@ function buildRelay(core: CoreComponents, host: Host, links: RelayLinks): Relay 
     libp2p: host.libp2p,
     registry: core.registry,
     clock: core.clock,
-    privateKey: core.identity.privateKey,
+    privateKeyProtobuf: core.identity.privateKeyProtobuf,
     // Without the engine there are no plugins to ask (and no await on the hot path).
     admission: links.plugins === undefined ? admission : withPluginHooks(admission, links.plugins),
     onReservationRefused: (peer, reason) => links.refused(peer, reason),

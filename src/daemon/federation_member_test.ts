@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { gossipsub } from "@libp2p/gossipsub";
-import { generateKeyPair } from "@libp2p/crypto/keys";
+import { generateKeyPair, privateKeyToProtobuf } from "@libp2p/crypto/keys";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { Registry } from "prom-client";
 import { loadConfig } from "../config/mod.ts";
@@ -24,7 +24,7 @@ Deno.test("federationMember() reports this relay's live load, verdict and drain 
     node: config.node,
     connections: config.connections,
     tls: config.tls,
-    privateKey,
+    privateKeyProtobuf: privateKeyToProtobuf(privateKey),
     pubsub: gossipsub(gossipsubOptions(config.federation, self)),
   });
   const { limiter } = await testLimiter();

@@ -3,7 +3,7 @@
 // starts the libp2p host; mod_test.ts starts and stops a whole node.
 
 import assert from "node:assert/strict";
-import { generateKeyPair } from "@libp2p/crypto/keys";
+import { generateKeyPair, privateKeyToProtobuf } from "@libp2p/crypto/keys";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { ManualClock } from "../clock/mod.ts";
 import { loadConfig, type RawConfig } from "../config/mod.ts";
@@ -33,7 +33,13 @@ async function build(
   });
   return await buildComponents({
     config,
-    identity: { privateKey, peerId, path: "identity.key", created: false, looseMode: false },
+    identity: {
+      privateKeyProtobuf: privateKeyToProtobuf(privateKey),
+      peerId,
+      path: "identity.key",
+      created: false,
+      looseMode: false,
+    },
     adminToken: undefined,
     requestRestart: () => {},
     clock,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import net from "node:net";
-import { generateKeyPair } from "@libp2p/crypto/keys";
+import { generateKeyPair, privateKeyToProtobuf } from "@libp2p/crypto/keys";
 import { tcp } from "@libp2p/tcp";
 import { webSockets } from "@libp2p/websockets";
 import { multiaddr } from "@multiformats/multiaddr";
@@ -19,7 +19,7 @@ async function startHost(socketGuard: InboundSocketGuard): Promise<Host> {
     node: { listen: LISTEN, announce: [] },
     connections: config.connections,
     tls: config.tls,
-    privateKey: await generateKeyPair("Ed25519"),
+    privateKeyProtobuf: privateKeyToProtobuf(await generateKeyPair("Ed25519")),
     socketGuard,
   });
   await host.start();

@@ -6,7 +6,7 @@
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { generateKeyPair } from "@libp2p/crypto/keys";
+ * import { generateKeyPair, privateKeyToProtobuf } from "@libp2p/crypto/keys";
  * import { defaultConfig } from "../config/mod.ts";
  * import { createHost } from "./mod.ts";
  * const { connections, tls } = defaultConfig();
@@ -14,7 +14,7 @@
  *   node: { listen: ["/ip4/127.0.0.1/tcp/0"], announce: [] },
  *   connections,
  *   tls,
- *   privateKey: await generateKeyPair("Ed25519"),
+ *   privateKeyProtobuf: privateKeyToProtobuf(await generateKeyPair("Ed25519")),
  * });
  * await host.start();
  * const [addr] = host.libp2p.getMultiaddrs().map(String);
@@ -37,7 +37,8 @@ import { UnpooledMemoryDatastore } from "./unpooled.ts";
 import { libp2pLogger } from "./quiet_logger.ts";
 import type { GossipSub, GossipSubComponents } from "@libp2p/gossipsub";
 import { type Identify, identify } from "@libp2p/identify";
-import type { Libp2p, PrivateKey, Transport } from "@libp2p/interface";
+import { privateKeyFromProtobuf } from "@libp2p/crypto/keys";
+import type { Libp2p, Transport } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 import type { MultiaddrLike } from "../ip/mod.ts";
 import { ping } from "@libp2p/ping";
@@ -80,8 +81,8 @@ export interface HostInit {
   readonly certificate?: LoadedCertificate;
   /** DNS names the WebSockets-over-TLS addresses are also announced under (`/dns4/…/tls/ws`). */
   readonly announceDomains?: readonly string[];
-  /** The node's identity key. */
-  readonly privateKey: PrivateKey;
+  /** The node's identity key, as libp2p protobuf bytes (src/identity's `privateKeyProtobuf`). */
+  readonly privateKeyProtobuf: Uint8Array;
   /** Asked for every inbound connection before its handshake; true refuses it. */
   readonly refuseInbound?: (remoteAddr: MultiaddrLike) => boolean;
   /**
@@ -186,9 +187,11 @@ function identifyWhenNeeded(
  * @param init Config, key and the inbound gate.
  * @returns The host.
  * @throws {import("../errors.ts").ConfigError} When the TLS files cannot be loaded.
+ * @throws {Error} When `privateKeyProtobuf` is not a libp2p private key.
  */
 export async function createHost(init: HostInit): Promise<Host> {
   const { connections, tls } = init;
+  const privateKey = privateKeyFromProtobuf(init.privateKeyProtobuf);
   let certificate = tls.certFile === undefined
     ? init.certificate
     : await readCertificate(tls.certFile, tls.keyFile!);
@@ -215,7 +218,7 @@ export async function createHost(init: HostInit): Promise<Host> {
   ).catch(() => warnings.notApplied("connection_probe"));
   const libp2p = await createLibp2p({
     start: false,
-    privateKey: init.privateKey,
+    privateKey,
     ...(logger === undefined ? {} : { logger }),
     addresses: {
       listen: [...init.node.listen],
@@ -288,7 +291,7 @@ export async function createHost(init: HostInit): Promise<Host> {
   });
   identifyWhenNeeded(libp2p, init.identifyInbound ?? (() => false));
   // Identify answers with this record instead of sealing one per request.
-  keepSelfPeerRecord(libp2p, init.privateKey);
+  keepSelfPeerRecord(libp2p, privateKey);
   // The connection's own listeners from here on are lean too (its socket wrapper, Noise
   // stream, muxer and streams are marked as they are made: noise_crypto.ts, yamux_frames.ts).
   libp2p.addEventListener("connection:open", ({ detail: connection }) => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { loopbackNode } from "./testing.ts";
-import { generateKeyPair } from "@libp2p/crypto/keys";
+import { generateKeyPair, privateKeyToProtobuf } from "@libp2p/crypto/keys";
 import { type Identify, identify } from "@libp2p/identify";
 import type { Connection, Libp2p, PeerId } from "@libp2p/interface";
 import { loadConfig } from "../config/mod.ts";
@@ -16,7 +16,7 @@ async function startHost(identifyInbound?: (peer: string) => boolean): Promise<H
     node: { listen: ["/ip4/127.0.0.1/tcp/0"], announce: [] },
     connections: config.connections,
     tls: config.tls,
-    privateKey: await generateKeyPair("Ed25519"),
+    privateKeyProtobuf: privateKeyToProtobuf(await generateKeyPair("Ed25519")),
     ...(identifyInbound === undefined ? {} : { identifyInbound }),
   });
   await host.start();
@@ -183,7 +183,7 @@ Deno.test("createHost() makes its connections' emitters lean, and only them: gos
     node: { listen: ["/ip4/127.0.0.1/tcp/0"], announce: [] },
     connections: config.connections,
     tls: config.tls,
-    privateKey: await generateKeyPair("Ed25519"),
+    privateKeyProtobuf: privateKeyToProtobuf(await generateKeyPair("Ed25519")),
     pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false }),
     patchWarnings: new PatchWarnings((patch) => warned.push(patch)),
   });

@@ -26,8 +26,12 @@ export const IDENTITY_FILE_MODE = 0o600;
 
 /** A loaded identity. */
 export interface Identity {
-  /** The key itself: it signs the node's handshakes and records. */
-  readonly privateKey: PrivateKey;
+  /**
+   * The key as libp2p protobuf bytes (the file's contents), checked to decode: it signs the
+   * node's handshakes and records. The host and the relay each decode it once
+   * (`privateKeyFromProtobuf`), so no library key type crosses a component's boundary.
+   */
+  readonly privateKeyProtobuf: Uint8Array;
   /** The peer ID derived from the key, as text (`12D3KooW…`), as clients dial it. */
   readonly peerId: string;
   /** Path the key was read from or written to. */
@@ -46,7 +50,7 @@ export interface Identity {
  * @returns The private key.
  * @throws {ConfigError} When the bytes are not a libp2p private key.
  */
-export function decodeIdentity(bytes: Uint8Array, path: string): PrivateKey {
+function decodeIdentity(bytes: Uint8Array, path: string): PrivateKey {
   try {
     return privateKeyFromProtobuf(bytes);
   } catch (error) {
@@ -69,9 +73,9 @@ export async function createIdentity(path: string): Promise<Identity> {
   const privateKey = await generateKeyPair("Ed25519");
   await Deno.mkdir(dirname(path), { recursive: true, mode: 0o700 });
   // createNew makes the existence check and the create one atomic step: no overwrite race.
+  const bytes = privateKeyToProtobuf(privateKey);
   const file = await Deno.open(path, { write: true, createNew: true, mode: IDENTITY_FILE_MODE });
   try {
-    const bytes = privateKeyToProtobuf(privateKey);
     let written = 0;
     while (written < bytes.byteLength) written += await file.write(bytes.subarray(written));
     await file.syncData();
@@ -79,7 +83,7 @@ export async function createIdentity(path: string): Promise<Identity> {
     file.close();
   }
   return {
-    privateKey,
+    privateKeyProtobuf: bytes,
     peerId: peerIdFromPrivateKey(privateKey).toString(),
     path,
     created: true,
@@ -107,7 +111,7 @@ export async function readIdentity(path: string): Promise<Identity> {
   }
   const privateKey = decodeIdentity(bytes, path);
   return {
-    privateKey,
+    privateKeyProtobuf: bytes,
     peerId: peerIdFromPrivateKey(privateKey).toString(),
     path,
     created: false,

@@ -24,21 +24,21 @@
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { generateKeyPair } from "@libp2p/crypto/keys";
+ * import { generateKeyPair, privateKeyToProtobuf } from "@libp2p/crypto/keys";
  * import { Registry } from "prom-client";
  * import { defaultConfig } from "../config/mod.ts";
  * import { createHost } from "../host/mod.ts";
  * import { relay } from "./mod.ts";
  * const config = defaultConfig();
- * const privateKey = await generateKeyPair("Ed25519");
+ * const privateKeyProtobuf = privateKeyToProtobuf(await generateKeyPair("Ed25519"));
  * const host = await createHost({
  *   ...config,
  *   node: { listen: ["/ip4/127.0.0.1/tcp/0"], announce: [] },
- *   privateKey,
+ *   privateKeyProtobuf,
  * });
  * await host.start();
  * const registry = new Registry();
- * const service = relay(config.relay)({ libp2p: host.libp2p, registry, privateKey });
+ * const service = relay(config.relay)({ libp2p: host.libp2p, registry, privateKeyProtobuf });
  * await service.start();
  * assert.equal(service.stats().reservations, 0);
  * await service.stop();
@@ -48,7 +48,7 @@
  * @module
  */
 
-import type { Libp2p, PrivateKey } from "@libp2p/interface";
+import type { Libp2p } from "@libp2p/interface";
 import type { Registry } from "prom-client";
 import type { Clock } from "../clock/mod.ts";
 import type { ResolvedRelaySectionConfig } from "../config/mod.ts";
@@ -124,8 +124,11 @@ export interface RelayComponents {
   readonly libp2p: Libp2p;
   /** Registry the relay's metrics are registered on. */
   readonly registry: Registry;
-  /** The host's identity key, which signs reservation vouchers (`Libp2p` does not expose it). */
-  readonly privateKey: PrivateKey;
+  /**
+   * The host's identity key as libp2p protobuf bytes (src/identity's `privateKeyProtobuf`),
+   * which signs reservation vouchers (`Libp2p` does not expose it); decoded once, at build.
+   */
+  readonly privateKeyProtobuf: Uint8Array;
   /** Reservation expiry, circuit limits and ages, setup timeouts. @default SYSTEM_CLOCK */
   readonly clock?: Clock;
   /** Admission hooks (rate limiter, bans); absent = admit everything within the config. */

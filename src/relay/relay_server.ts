@@ -6,8 +6,8 @@
  * @module
  */
 
-import type { PeerId } from "@libp2p/interface";
-import type { Libp2p } from "@libp2p/interface";
+import { privateKeyFromProtobuf } from "@libp2p/crypto/keys";
+import type { Libp2p, PeerId } from "@libp2p/interface";
 import { type Clock, SYSTEM_CLOCK, type TimerId } from "../clock/mod.ts";
 import { CircuitSlots } from "./circuit.ts";
 import type { Circuit } from "./circuit.ts";
@@ -72,7 +72,7 @@ export class RelayServer implements Relay {
       flushBytes: () => this.#flushBytes(),
       onStreamError: () => this.#tell(RELAY_EVENTS.streamError),
     });
-    const privateKey = components.privateKey;
+    const privateKey = privateKeyFromProtobuf(components.privateKeyProtobuf);
     this.#hop = new HopHandler({
       config,
       clock: this.#clock,

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { circuitRelayTransport } from "@libp2p/circuit-relay-v2";
-import { generateKeyPair } from "@libp2p/crypto/keys";
+import { generateKeyPair, privateKeyToProtobuf } from "@libp2p/crypto/keys";
 import { identify } from "@libp2p/identify";
 import type { Connection, Libp2p, PeerId, PrivateKey } from "@libp2p/interface";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
@@ -50,7 +50,7 @@ async function withRelay(
   const server = new RelayServer({ ...defaultConfig().relay, ...overrides }, {
     libp2p: node,
     registry: new Registry(),
-    privateKey,
+    privateKeyProtobuf: privateKeyToProtobuf(privateKey),
     onReservationRefused: (peer, reason) => refused.push([peer, reason]),
   });
   await server.start();
