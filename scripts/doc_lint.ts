@@ -23,10 +23,12 @@ import { join, relative } from "node:path";
  * Where a public signature only reads a little of a library type, it names a narrow hopd type
  * instead (src/ip's `MultiaddrLike`: the components of an address; a peer ID's text, as the
  * limiter, bans and plugins key peers; the node's key as its libp2p protobuf bytes, the
- * identity file's contents, which the host and the relay each decode once), or the library type
- * stays inside the component (the AutoNAT server's stream handler is not re-exported). That
- * took `Multiaddr`, `Connection`, `Stream` and `PeerId` off this list (35 references of 11
- * names → 24 of 7, 2026-12-05), then `PrivateKey` (24 of 7 → 20 of 6, 2026-12-05).
+ * identity file's contents, which the host and the relay each decode once; src/ops' `OpsApp`:
+ * requests in, responses out), or the library type stays inside the component (the AutoNAT
+ * server's stream handler is not re-exported; the ops route groups, which register on hono's
+ * `OpenAPIHono`, are built inside src/ops from their components in `OpsComponents`). That took
+ * `Multiaddr`, `Connection`, `Stream` and `PeerId` off this list (35 references of 11 names →
+ * 24 of 7, 2026-12-05), then `PrivateKey` (→ 20 of 6) and `OpenAPIHono` (→ 19 of 5).
  *
  * Each left stays because a narrow type would have to restate the library's own (libp2p's
  * stream handlers and services, prom-client's metrics) and re-exporting it from the `mod.ts`
@@ -42,9 +44,6 @@ import { join, relative } from "node:path";
  *   through the node; a narrow interface would restate `handle`'s handler, `Connection` and
  *   `Stream`. Re-exported from src/host/mod.ts (with `Connection`, `Stream`), 77 problems, 45
  *   names (AbortOptions, PeerStore, MessageStream, StreamHandler, TypedEventTarget…).
- * - `OpenAPIHono` (1: the `OpsApp` every route group registers its routes on, with
- *   `app.openapi()`): re-exported from src/ops/mod.ts, 75, with hono's routing types and 14
- *   members without JSDoc.
  * - `GossipSub`, `GossipSubComponents`, `GossipsubOpts` (5): the host hands libp2p the
  *   federation's gossipsub service factory, whose parameter is libp2p's components, and the
  *   federation builds its options. Re-exported from src/federation/mod.ts, 75 problems, 19 of
@@ -55,7 +54,6 @@ export const DEPENDENCY_TYPES: Readonly<Record<string, string>> = {
   GossipSubComponents: "@libp2p/gossipsub",
   GossipsubOpts: "@libp2p/gossipsub",
   Libp2p: "@libp2p/interface",
-  OpenAPIHono: "@hono/zod-openapi",
   Registry: "prom-client",
 };
 

@@ -11,16 +11,15 @@ import type { Registry } from "prom-client";
 import type { ResolvedConfig } from "../config/mod.ts";
 import { parseDurationMs } from "../config/mod.ts";
 import type { Host } from "../host/mod.ts";
-import { federationRoutes } from "../ops/federation_routes.ts";
 import {
   createOpsApp,
+  type FederationRoutesComponents,
   type OpsApp,
   type OpsServer,
   type Readiness,
   serveOps,
   type ServeOpsOptions,
 } from "../ops/mod.ts";
-import { policyRoutes } from "../ops/policy_routes.ts";
 import type { PolicyEngine } from "../policy/mod.ts";
 import { type BanList, banWidthFrom, type Limiter } from "../ratelimit/mod.ts";
 import type { Relay } from "../relay/mod.ts";
@@ -71,14 +70,12 @@ export function daemonOpsApp(s: DaemonOpsSources): OpsApp {
       auth: () => s.settings.adminAuth(),
       parseDurationMs,
     },
-    routeGroups: [
-      ...(s.policy === undefined ? [] : [policyRoutes(s.policy)]),
-      federationRoutes(federationRouteSources(s)),
-    ],
+    ...(s.policy === undefined ? {} : { policy: s.policy }),
+    federation: federationRouteSources(s),
   });
 }
 
-function federationRouteSources(s: DaemonOpsSources) {
+function federationRouteSources(s: DaemonOpsSources): FederationRoutesComponents {
   const member = s.federation?.federation;
   if (member === undefined) {
     return {

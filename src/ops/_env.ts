@@ -1,6 +1,7 @@
 /**
  * Shared bits of the ops app: its hono environment (the caller's address arrives from
- * the server as a binding), the app and route-group types, and the JSON error shape.
+ * the server as a binding), the app (as hopd hands it out, and as route groups see it) and
+ * route-group types, and the JSON error shape.
  *
  * @module
  */
@@ -15,14 +16,42 @@ export interface OpsEnv {
   Bindings: { remoteAddr?: Deno.Addr };
 }
 
-/** The ops app: a hono app whose routes carry zod schemas and make up /openapi.json. */
-export type OpsApp = OpenAPIHono<OpsEnv>;
+/**
+ * The ops app as its server and in-process callers use it: requests in, responses out. A hono
+ * app ({@linkcode OpsHonoApp}) underneath, which only src/ops' route groups see.
+ */
+export interface OpsApp {
+  /**
+   * Answers one request in-process (tests, as hono's `app.request()`).
+   *
+   * @param input A path (`"/health"`), a URL or a request.
+   * @param init The request's method, headers and body.
+   * @param env The caller's address, as the server binds it; absent = an in-process caller.
+   * @returns The response.
+   */
+  request(
+    input: string | URL | Request,
+    init?: RequestInit,
+    env?: OpsEnv["Bindings"],
+  ): Response | Promise<Response>;
+  /**
+   * Answers one request the server read.
+   *
+   * @param request The request.
+   * @param env The caller's address.
+   * @returns The response.
+   */
+  fetch(request: Request, env: OpsEnv["Bindings"]): Response | Promise<Response>;
+}
+
+/** The hono app under {@linkcode OpsApp}: routes carry zod schemas and make up /openapi.json. */
+export type OpsHonoApp = OpenAPIHono<OpsEnv>;
 
 /**
  * A group of ops routes: registers its routes (with `app.openapi(createRoute(…), handler)`)
  * and the middleware that guards them (with `app.use("<prefix>/*", …)`, before its routes).
  */
-export type OpsRouteGroup = (app: OpsApp) => void;
+export type OpsRouteGroup = (app: OpsHonoApp) => void;
 
 /** The JSON body of every error answer. */
 export function errorBody(

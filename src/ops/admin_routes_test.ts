@@ -9,8 +9,12 @@ import { BanList, createLimiter, limiterConfigFrom } from "../ratelimit/mod.ts";
 import { ManualClock } from "../clock/mod.ts";
 
 const TOKEN = "s3cret-token-value";
-const LOOPBACK = { remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 5000 } };
-const REMOTE = { remoteAddr: { transport: "tcp", hostname: "203.0.113.7", port: 5000 } };
+const LOOPBACK: { remoteAddr: Deno.NetAddr } = {
+  remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 5000 },
+};
+const REMOTE: { remoteAddr: Deno.NetAddr } = {
+  remoteAddr: { transport: "tcp", hostname: "203.0.113.7", port: 5000 },
+};
 
 class FakeControl implements AdminControl {
   banned: BanView[] = [];
@@ -316,7 +320,9 @@ Deno.test("no ban locks the operator out of /v1, and a banned caller is told it 
   );
   bans.ban({ kind: "cidr", value: "0.0.0.0/0" });
   bans.ban({ kind: "cidr", value: "::/0" });
-  const loopbackV6 = { remoteAddr: { transport: "tcp", hostname: "::1", port: 5000 } };
+  const loopbackV6: { remoteAddr: Deno.NetAddr } = {
+    remoteAddr: { transport: "tcp", hostname: "::1", port: 5000 },
+  };
   await t.step("loopback callers with the token reach the admin API", async () => {
     for (const env of [LOOPBACK, loopbackV6]) {
       const response = await ops.request("/v1/admin/bans", bearer(TOKEN), env);

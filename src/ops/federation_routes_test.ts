@@ -3,8 +3,7 @@ import { Validator } from "@seriousme/openapi-schema-validator";
 import { Registry } from "prom-client";
 import type { Selection } from "../balancer/mod.ts";
 import type { FederationView, SelectRequest } from "../federation/mod.ts";
-import { federationRoutes, type FederationRoutesComponents } from "./federation_routes.ts";
-import { createOpsApp, type HttpAdmission } from "./mod.ts";
+import { createOpsApp, type FederationRoutesComponents, type HttpAdmission } from "./mod.ts";
 
 const PEER = "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA";
 
@@ -45,7 +44,7 @@ function app(components: Partial<FederationRoutesComponents> = {}, admission?: H
     readiness: () => ({ ready: true, reasons: [] }),
     status: () => ({}),
     ...(admission === undefined ? {} : { httpAdmission: () => admission }),
-    routeGroups: [federationRoutes({
+    federation: {
       view: () => VIEW,
       select: (request) => {
         requests.push(request);
@@ -62,7 +61,7 @@ function app(components: Partial<FederationRoutesComponents> = {}, admission?: H
         );
       },
       ...components,
-    })],
+    },
   });
   return { ops, requests };
 }
@@ -137,9 +136,9 @@ Deno.test("with federation off, /v1/federation says so and /v1/select answers 50
     registry: new Registry(),
     readiness: () => ({ ready: true, reasons: [] }),
     status: () => ({}),
-    routeGroups: [federationRoutes({
+    federation: {
       view: () => ({ enabled: false, self: PEER, topic: "hopd/federation/1", members: [] }),
-    })],
+    },
   });
   const view = await ops.request("/v1/federation");
   assert.deepEqual(await view.json(), {

@@ -12,47 +12,36 @@
  * - `health_routes.ts`: /health, /ready, /metrics
  * - `status_routes.ts`: /v1/status
  * - `admin_routes.ts`: /v1/admin/* (auth, body limit, audit)
+ * - `policy_routes.ts`: /v1/policies… (when the policy engine runs)
+ * - `federation_routes.ts`: /v1/federation, /v1/select
  * - `status_page_routes.ts`: / (the HTML status page)
  * - `openapi_routes.ts`: /openapi.json
  *
- * Adding a group: write `src/ops/<name>_routes.ts` exporting `<name>Routes(deps):
- * OpsRouteGroup`, a function that gets the app and calls `app.openapi(createRoute({...}),
+ * Adding a group: write `src/ops/<name>_routes.ts` exporting `<name>Routes(components):
+ * OpsRouteGroup`, a function that gets the hono app and calls `app.openapi(createRoute({...}),
  * handler)` per route (shared schemas and the error responses are in `_schemas.ts`: a /v1
  * route declares `...V1_RESPONSES`, the 403 and 429 of the limiter, or an admin one
- * `...ADMIN_GUARD_RESPONSES`;
- * guard middleware goes first, as `app.use("/v1/<prefix>/*", …)`), with its tests beside
- * it; then pass it in `routeGroups` from `src/daemon/ops_service.ts`. Every route under /v1 is rate
- * limited per caller IP, and every route under /v1/admin needs the admin token.
+ * `...ADMIN_GUARD_RESPONSES`; guard middleware goes first, as `app.use("/v1/<prefix>/*", …)`),
+ * with its tests beside it; then register it in `_app.ts` (`buildOpsApp`), its components a
+ * field of {@linkcode OpsComponents} that `src/daemon/ops_service.ts` fills. Every route under
+ * /v1 is rate limited per caller IP, and every route under /v1/admin needs the admin token.
  * `createOpsApp` throws a TypeError naming any route that bypasses the schemas (a plain
- * `app.get()`), so the daemon's start and every test that builds the app catch it.
+ * `app.get()`), so the daemon's start and every test that builds the app catch it. The hono
+ * app stays inside src/ops: callers get an {@linkcode OpsApp}, requests in and responses out.
  *
  * @example
  * ```ts
- * import { createRoute, z } from "@hono/zod-openapi";
+ * import assert from "node:assert/strict";
  * import { Registry } from "prom-client";
- * import { createOpsApp, type OpsRouteGroup } from "./mod.ts";
- *
- * function pingRoutes(): OpsRouteGroup {
- *   const route = createRoute({
- *     method: "get",
- *     path: "/v1/ping",
- *     responses: {
- *       200: {
- *         description: "Pong",
- *         content: { "application/json": { schema: z.object({ pong: z.boolean() }) } },
- *       },
- *     },
- *   });
- *   return (app) => app.openapi(route, (c) => c.json({ pong: true }, 200));
- * }
+ * import { createOpsApp } from "./mod.ts";
  *
  * const app = createOpsApp({
  *   registry: new Registry(),
  *   readiness: () => ({ ready: true, reasons: [] }),
- *   status: () => ({}),
- *   routeGroups: [pingRoutes()],
+ *   status: () => ({ peerId: "12D3KooW…" }),
  * });
- * const response = await app.request("/v1/ping"); // 200 {"pong":true}
+ * const response = await app.request("/v1/status");
+ * assert.deepEqual(await response.json(), { peerId: "12D3KooW…" });
  * ```
  *
  * @module
@@ -62,36 +51,21 @@ import { type Clock, SYSTEM_CLOCK } from "../clock/mod.ts";
 import http from "node:http";
 import type net from "node:net";
 import { getRequestListener, type HttpBindings } from "@hono/node-server";
-import { OpenAPIHono } from "@hono/zod-openapi";
-import { HTTPException } from "hono/http-exception";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Registry } from "prom-client";
-import { HopdError, listenCause, ListenError, UnavailableError } from "../errors.ts";
+import { listenCause, ListenError } from "../errors.ts";
 import { type GuardedServerInit, relistenWith } from "../sockets/mod.ts";
-import { VERSION } from "../version.ts";
-import {
-  clientIp,
-  errorBody,
-  isLoopback,
-  type OpsApp,
-  type OpsEnv,
-  type OpsRouteGroup,
-} from "./_env.ts";
-import { validationHook } from "./_schemas.ts";
-import {
-  type AdminAuthConfig,
-  type AdminControl,
-  adminRoutes,
-  hasAdminToken,
-} from "./admin_routes.ts";
-import { healthRoutes, type Readiness } from "./health_routes.ts";
-import { allowedMethods, openApiRoutes, undocumentedRoutes } from "./openapi_routes.ts";
-import { statusPageRoutes } from "./status_page_routes.ts";
-import { statusRoutes } from "./status_routes.ts";
+import { buildOpsApp } from "./_app.ts";
+import type { OpsApp } from "./_env.ts";
+import type { AdminAuthConfig, AdminControl } from "./admin_routes.ts";
+import type { FederationRoutesComponents } from "./federation_routes.ts";
+import type { Readiness } from "./health_routes.ts";
+import type { PolicyRoutesComponents } from "./policy_routes.ts";
 
 export type { AdminAuthConfig, AdminControl, BanRequest, BanView } from "./admin_routes.ts";
-export type { OpsApp, OpsEnv, OpsRouteGroup } from "./_env.ts";
+export type { OpsApp, OpsEnv } from "./_env.ts";
+export type { FederationRoutesComponents } from "./federation_routes.ts";
 export type { Readiness } from "./health_routes.ts";
+export type { PolicyRoutesComponents } from "./policy_routes.ts";
 
 /** The answer of the HTTP rate limiter for one request. */
 export type HttpAdmission = { readonly ok: true } | {
@@ -127,10 +101,13 @@ export interface OpsComponents {
   /** Rate limit, bans and deny list of /v1/* requests per caller IP; absent = unlimited. */
   readonly httpAdmission?: (ip: string, caller: HttpCaller) => HttpAdmission;
   /**
-   * More route groups (federation, policies…), registered after the built-in ones, so
-   * /v1/* is rate limited and /v1/admin/* authenticated for them too.
+   * The policy engine, for /v1/policies…; absent = no policy routes (the engine is off).
+   * Registered after the built-in groups, as the federation's: /v1/* is rate limited and
+   * /v1/admin/* authenticated for them too.
    */
-  readonly routeGroups?: readonly OpsRouteGroup[];
+  readonly policy?: PolicyRoutesComponents;
+  /** The federation, for /v1/federation and /v1/select; absent = no federation routes. */
+  readonly federation?: FederationRoutesComponents;
 }
 
 /** A running ops server. */
@@ -146,104 +123,16 @@ export interface OpsServer {
 /** How long a stopping ops server lets requests in flight finish. */
 const OPS_SHUTDOWN_GRACE_MS = 2_000;
 
-/** Codes of the HTTP errors hono and its validators raise, by status. */
-const HTTP_ERROR_CODES: Readonly<Record<number, string>> = {
-  400: "BAD_REQUEST",
-  413: "PAYLOAD_TOO_LARGE",
-  415: "UNSUPPORTED_MEDIA_TYPE",
-};
-
 /**
- * Builds the ops app: the built-in route groups, then `components.routeGroups`.
+ * Builds the ops app: probes and /metrics, /v1/status, the admin, policy and federation routes
+ * whose components are given, the status page and /openapi.json.
  *
  * @param components What the routes read.
- * @returns The app (an `OpenAPIHono`; every route registered with `app.openapi()` appears
- *   in /openapi.json).
+ * @returns The app, for {@linkcode serveOps} or in-process requests.
+ * @throws {TypeError} When a route bypasses the route schemas (a plain `app.get()`).
  */
 export function createOpsApp(components: OpsComponents): OpsApp {
-  const app = new OpenAPIHono<OpsEnv>({ defaultHook: validationHook });
-  const { httpAdmission } = components;
-  if (httpAdmission !== undefined) {
-    // Probes (/health, /ready), scrapes (/metrics) and the static page stay unthrottled:
-    // monitors must see a node under attack.
-    const admin = components.admin;
-    app.use("/v1/*", async (c, next) => {
-      const ip = clientIp(c);
-      // The operator is never locked out by a ban, even one covering loopback.
-      const operator = isLoopback(ip) ||
-        (admin !== undefined && await hasAdminToken(c, admin.auth().token));
-      const verdict = httpAdmission(ip, { operator });
-      if (!verdict.ok && (verdict.reason === "banned" || verdict.reason === "denied")) {
-        const banned = verdict.reason === "banned";
-        return c.json(
-          errorBody(
-            banned ? "BANNED" : "DENIED",
-            `Requests from ${ip} are refused: the address is ${
-              banned ? "banned" : "on the deny list (access.deny_cidrs)"
-            }`,
-          ),
-          403,
-        );
-      }
-      if (!verdict.ok) {
-        const retryAfterS = Math.max(1, Math.ceil((verdict.retryAfterMs ?? 1_000) / 1_000));
-        c.header("Retry-After", String(retryAfterS));
-        return c.json(errorBody("RATE_LIMITED", "Too many requests from this address"), 429);
-      }
-      return await next();
-    });
-  }
-
-  const groups: OpsRouteGroup[] = [
-    healthRoutes(components),
-    statusRoutes(() => components.status()),
-  ];
-  if (components.admin !== undefined) groups.push(adminRoutes(components.admin));
-  groups.push(...(components.routeGroups ?? []), statusPageRoutes(), openApiRoutes(VERSION));
-  for (const register of groups) register(app);
-  const undocumented = undocumentedRoutes(app);
-  if (undocumented.length > 0) {
-    throw new TypeError(
-      `Cannot build the ops app as ${undocumented.join(", ")} bypass the route schemas: ` +
-        "register routes with app.openapi(createRoute(…), handler) so /openapi.json covers them",
-    );
-  }
-
-  const allowed = allowedMethods(app);
-  app.notFound((c) => {
-    const methods = allowed(c.req.path);
-    if (methods.length === 0) {
-      return c.json(errorBody("NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`), 404);
-    }
-    c.header("Allow", methods.join(", "));
-    return c.json(
-      errorBody(
-        "METHOD_NOT_ALLOWED",
-        `${c.req.path} does not answer ${c.req.method}; it answers ${methods.join(", ")}`,
-      ),
-      405,
-    );
-  });
-
-  // The one place errors become HTTP responses.
-  app.onError((error, c) => {
-    if (error instanceof HTTPException) {
-      const code = HTTP_ERROR_CODES[error.status] ?? "HTTP_ERROR";
-      const message = error.status === 415
-        ? "Send the request body as JSON with 'Content-Type: application/json'"
-        : error.message;
-      return c.json(errorBody(code, message), error.status as ContentfulStatusCode);
-    }
-    if (error instanceof HopdError) {
-      return c.json(
-        errorBody(error.code, error.message),
-        error instanceof UnavailableError ? 503 : 400,
-      );
-    }
-    return c.json(errorBody("INTERNAL", "Internal error"), 500);
-  });
-
-  return app;
+  return buildOpsApp(components);
 }
 
 /** The part of the socket guard the ops server drives (src/sockets). */

@@ -13,6 +13,7 @@ import {
   serveOps,
 } from "./mod.ts";
 import { ManualClock } from "../clock/mod.ts";
+import { buildOpsApp } from "./_app.ts";
 
 function components(overrides: Partial<OpsComponents> = {}): OpsComponents {
   return {
@@ -104,8 +105,8 @@ Deno.test("an unknown route answers 404 JSON naming the method and path", async 
 });
 
 Deno.test("a route that throws answers 500 JSON without leaking the error's message", async (t) => {
-  await t.step("a route added to the returned app", async () => {
-    const app = createOpsApp(components());
+  await t.step("a route added to the built app", async () => {
+    const app = buildOpsApp(components());
     app.get("/boom", () => {
       throw new Error("secret database password");
     });
@@ -151,7 +152,7 @@ Deno.test("onError maps HopdError to 400 with its code and HTTPException to its 
     });
   });
   await t.step("HTTPException", async () => {
-    const app = createOpsApp(components());
+    const app = buildOpsApp(components());
     app.get("/teapot", () => {
       throw new HTTPException(418, { message: "short and stout" });
     });
@@ -251,7 +252,7 @@ Deno.test("serveOps() with a socket guard closes a half-sent request at the head
   });
   let release: () => void = () => {};
   const slow = new Promise<void>((resolve) => (release = resolve));
-  const app = createOpsApp(components({
+  const app = buildOpsApp(components({
     status: () => ({}),
     readiness: () => ({ ready: true, reasons: [] }),
   }));

@@ -9,11 +9,11 @@
 
 import { createRoute, z } from "@hono/zod-openapi";
 import { TrieRouter } from "hono/router/trie-router";
-import type { OpsApp, OpsRouteGroup } from "./_env.ts";
+import type { OpsHonoApp, OpsRouteGroup } from "./_env.ts";
 import { jsonResponse } from "./_schemas.ts";
 
 /** The document, as served. */
-export type OpenApiDocument = ReturnType<OpsApp["getOpenAPI31Document"]>;
+export type OpenApiDocument = ReturnType<OpsHonoApp["getOpenAPI31Document"]>;
 
 const DESCRIPTION = [
   "The ops HTTP server of hopd, a libp2p relay: probes, Prometheus metrics, status, and the",
@@ -64,7 +64,7 @@ export function honoPathToOpenApi(path: string): string {
  * @param app The ops app.
  * @returns `"METHOD /path"` of each such route (empty when all are described).
  */
-export function undocumentedRoutes(app: OpsApp): string[] {
+export function undocumentedRoutes(app: OpsHonoApp): string[] {
   const documented = new Set<string>();
   for (const definition of app.openAPIRegistry.definitions) {
     if (definition.type !== "route") continue;
@@ -87,7 +87,7 @@ export function undocumentedRoutes(app: OpsApp): string[] {
  * @param app The ops app, with every group registered.
  * @returns The methods serving `path`, sorted; none when no route matches it.
  */
-export function allowedMethods(app: OpsApp): (path: string) => string[] {
+export function allowedMethods(app: OpsHonoApp): (path: string) => string[] {
   const router = new TrieRouter<string>();
   const methods = new Set<string>();
   for (const route of app.routes) {
@@ -112,7 +112,7 @@ export function allowedMethods(app: OpsApp): (path: string) => string[] {
  * @param version hopd's version (the document's `info.version`).
  * @returns The OpenAPI 3.1 document.
  */
-export function openApiDocument(app: OpsApp, version: string): OpenApiDocument {
+export function openApiDocument(app: OpsHonoApp, version: string): OpenApiDocument {
   const document = app.getOpenAPI31Document({
     openapi: "3.1.0",
     info: {

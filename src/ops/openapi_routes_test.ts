@@ -5,11 +5,11 @@ import { Registry } from "prom-client";
 import { UnavailableError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import type { AdminControl } from "./admin_routes.ts";
-import { createOpsApp, type OpsApp, type OpsComponents, type OpsRouteGroup } from "./mod.ts";
+import type { OpsHonoApp, OpsRouteGroup } from "./_env.ts";
+import { buildOpsApp } from "./_app.ts";
+import type { OpsComponents } from "./mod.ts";
 import { honoPathToOpenApi, openApiPath, undocumentedRoutes } from "./openapi_routes.ts";
 import { BAD_REQUEST_RESPONSE, V1_RESPONSES } from "./_schemas.ts";
-import { federationRoutes } from "./federation_routes.ts";
-import { policyRoutes } from "./policy_routes.ts";
 
 const CONTROL: AdminControl = {
   bans: () => [],
@@ -41,8 +41,11 @@ function exampleGroup(): OpsRouteGroup {
   return (app) => app.openapi(route, (c) => c.json({ name: c.req.valid("param").name }, 200));
 }
 
-function fullApp(overrides: Partial<OpsComponents> = {}): OpsApp {
-  return createOpsApp({
+function fullApp(
+  overrides: Partial<OpsComponents> = {},
+  extraGroups: readonly OpsRouteGroup[] = [exampleGroup()],
+): OpsHonoApp {
+  return buildOpsApp({
     registry: new Registry(),
     readiness: () => ({ ready: true, reasons: [] }),
     status: () => ({}),
@@ -52,24 +55,21 @@ function fullApp(overrides: Partial<OpsComponents> = {}): OpsApp {
       parseDurationMs: () => 1_000,
     },
     httpAdmission: () => ({ ok: true }),
-    // The daemon's groups, so their schemas are checked too, and an example one.
-    routeGroups: [
-      policyRoutes({
-        policies: () => ({ verdict: { verdict: "healthy", reasons: [] }, policies: [] }),
-        decisions: () => ({ decisions: [], truncated: false }),
-        restartBudget: () => ({ exhausted: false, used: 0, budget: 3 }),
-        resetRestartBudget: () => {},
-      }),
-      exampleGroup(),
-    ],
+    // The daemon's policy group, so its schemas are checked too, and an example one.
+    policy: {
+      policies: () => ({ verdict: { verdict: "healthy", reasons: [] }, policies: [] }),
+      decisions: () => ({ decisions: [], truncated: false }),
+      restartBudget: () => ({ exhausted: false, used: 0, budget: 3 }),
+      resetRestartBudget: () => {},
+    },
     ...overrides,
-  });
+  }, extraGroups);
 }
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
 
-async function documentOf(app: OpsApp): Promise<Json> {
+async function documentOf(app: OpsHonoApp): Promise<Json> {
   const response = await app.request("/openapi.json");
   assert.equal(response.status, 200);
   assert.match(response.headers.get("content-type") ?? "", /^application\/json/);
@@ -154,12 +154,12 @@ Deno.test("the validator refuses a broken document (the check above can fail)", 
   assert.equal((await new Validator().validate(document)).valid, false);
 });
 
-Deno.test("createOpsApp() refuses a group that bypasses the route schemas", () => {
+Deno.test("buildOpsApp(), under createOpsApp(), refuses a group that bypasses the route schemas", () => {
   const sneaky: OpsRouteGroup = (app) => {
     app.get("/v1/sneaky", (c) => c.json({}));
   };
   assert.throws(
-    () => fullApp({ routeGroups: [exampleGroup(), sneaky] }),
+    () => fullApp({}, [exampleGroup(), sneaky]),
     (error: Error) =>
       error instanceof TypeError && error.message.includes("GET /v1/sneaky") &&
       !error.message.includes("/v1/example"),
@@ -256,18 +256,9 @@ Deno.test("every status a route answers to generated requests is declared for it
           : calls % 11 === 0
           ? { ok: false, reason: "banned" }
           : { ok: true },
-      routeGroups: [
-        policyRoutes({
-          policies: () => ({ verdict: { verdict: "healthy", reasons: [] }, policies: [] }),
-          decisions: () => ({ decisions: [], truncated: false }),
-          restartBudget: () => ({ exhausted: false, used: 0, budget: 3 }),
-          resetRestartBudget: () => {},
-        }),
-        federationRoutes({
-          view: () => ({ enabled: false, self: "x", topic: "t", members: [] }),
-        }),
-        exampleGroup(),
-      ],
+      federation: {
+        view: () => ({ enabled: false, self: "x", topic: "t", members: [] }),
+      },
     });
     const document = await documentOf(app);
     for (const [path, item] of Object.entries(document.paths as Record<string, Json>)) {

@@ -23,6 +23,7 @@ import {
 
 /** What the policy routes read and drive (the policy engine). */
 export interface PolicyRoutesComponents {
+  /** The node's verdict and each policy's state, for GET /v1/policies. */
   policies(): { verdict: unknown; policies: readonly unknown[] };
   /** Newest first, within the engine's byte bound (`truncated` when it cut the page). */
   decisions(
@@ -30,7 +31,9 @@ export interface PolicyRoutesComponents {
     policy?: string,
     notable?: boolean,
   ): { decisions: readonly unknown[]; truncated: boolean };
+  /** The policy worker's restarts used of its budget, as the reset answers it. */
   restartBudget(): { exhausted: boolean; used: number; budget: number };
+  /** POST /v1/admin/policies/restart-budget/reset: the budget full again. */
   resetRestartBudget(): void;
 }
 

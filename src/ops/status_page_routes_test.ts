@@ -18,7 +18,9 @@ import {
 
 const script = inlineScript({ model, main });
 
-const REMOTE = { remoteAddr: { transport: "tcp", hostname: "203.0.113.7", port: 5000 } };
+const REMOTE: { remoteAddr: Deno.NetAddr } = {
+  remoteAddr: { transport: "tcp", hostname: "203.0.113.7", port: 5000 },
+};
 
 function app() {
   return createOpsApp({
