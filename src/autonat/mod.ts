@@ -18,7 +18,7 @@
  *
  * @example
  * ```ts
- * import { generateKeyPair } from "@libp2p/crypto/keys";
+ * import { generateKeyPair, privateKeyToProtobuf } from "@libp2p/crypto/keys";
  * import { Registry } from "prom-client";
  * import { SYSTEM_CLOCK } from "../clock/mod.ts";
  * import { defaultConfig } from "../config/mod.ts";
@@ -28,7 +28,7 @@
  * const host = await createHost({
  *   ...config,
  *   node: { listen: ["/ip4/127.0.0.1/tcp/0"], announce: [] },
- *   privateKey: await generateKeyPair("Ed25519"),
+ *   privateKeyProtobuf: privateKeyToProtobuf(await generateKeyPair("Ed25519")),
  * });
  * await host.start();
  * const autonat = autonatService(config.autonat)({

@@ -15,7 +15,7 @@
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { generateKeyPair } from "@libp2p/crypto/keys";
+ * import { generateKeyPair, privateKeyToProtobuf } from "@libp2p/crypto/keys";
  * import { gossipsub } from "@libp2p/gossipsub";
  * import { peerIdFromPrivateKey } from "@libp2p/peer-id";
  * import { Registry } from "prom-client";
@@ -28,7 +28,7 @@
  * const host = await createHost({
  *   ...config,
  *   node: { listen: ["/ip4/127.0.0.1/tcp/0"], announce: [] },
- *   privateKey,
+ *   privateKeyProtobuf: privateKeyToProtobuf(privateKey),
  *   pubsub: gossipsub(gossipsubOptions(config.federation, self)),
  * });
  * await host.start();
