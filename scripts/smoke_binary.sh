@@ -59,6 +59,9 @@ for file in "$policies"/*.js; do
 done
 ((expected > 0)) || fail "run: no policy in $policies"
 mkdir plugins
+# The shell opens a background command's redirection in the child, so under load the loop below
+# could read run.log before the child has created it (seen in CI: "sed: can't read run.log").
+: >run.log
 HOPD_POLICY_DIR="$policies" HOPD_POLICY_PLUGINS_DIR="$work/plugins" \
   "$binary" run -c hopd.toml --data-dir "$work/data" --listen /ip4/127.0.0.1/tcp/0 \
   --http 127.0.0.1:0 --log-format json >run.log 2>&1 &
