@@ -1,8 +1,8 @@
 // Federation report traffic per relay at 100 members, simulated in one process: N real
 // federation members (src/federation's FederationService on src/host's libp2p host: TCP,
-// Noise, yamux, identify, ping and gossipsub with hopd's gossipsubOptions) on loopback, each
-// publishing real load reports. Members bootstrap from member 0 and find the rest through
-// the reports, as hopd does (so they end fully connected).
+// Noise, yamux, identify, ping and gossipsub as hopd's federationPubSub builds it) on
+// loopback, each publishing real load reports. Members bootstrap from member 0 and find the
+// rest through the reports, as hopd does (so they end fully connected).
 //
 //   deno run -A bench/federation_traffic.ts [--members 100] [--interval-ms 1000]
 //                                           [--window-s 20] [--settle-s 20]
@@ -15,12 +15,11 @@
 // the figure is given per report interval as well).
 
 import { generateKeyPair, privateKeyToProtobuf } from "@libp2p/crypto/keys";
-import { gossipsub } from "@libp2p/gossipsub";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { Registry } from "prom-client";
 import type { ResolvedFederationConfig } from "../src/config/mod.ts";
 import { loadConfig } from "../src/config/mod.ts";
-import { type Federation, federation, gossipsubOptions } from "../src/federation/mod.ts";
+import { type Federation, federation, federationPubSub } from "../src/federation/mod.ts";
 import { createHost, type Host } from "../src/host/mod.ts";
 
 function arg(name: string, fallback: number): number {
@@ -97,7 +96,7 @@ if (import.meta.main) {
       connections: base.connections,
       tls: {},
       privateKeyProtobuf: privateKeyToProtobuf(keys[i]!),
-      pubsub: gossipsub(gossipsubOptions(config, ids[i]!)),
+      pubsub: await federationPubSub(config, ids[i]!),
     });
     await host.start();
     const registry = new Registry();

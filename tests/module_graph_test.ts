@@ -82,7 +82,7 @@ Deno.test("main.ts loads ACME, gossipsub and QuickJS only when a node needs them
     const [name, where] of [
       ["acme-client", "[acme] enabled: src/daemon/components.ts"],
       ["@peculiar/x509", "[acme] enabled"],
-      ["@libp2p/gossipsub", "[federation] enabled: src/daemon/components.ts"],
+      ["@libp2p/gossipsub", "[federation] enabled: src/federation/mod.ts (federationPubSub)"],
       ["quickjs-emscripten-core", "the policy sandbox worker (src/policy/_worker.ts)"],
       ["@jitl/quickjs-singlefile-mjs-release-sync", "the policy sandbox worker"],
     ]

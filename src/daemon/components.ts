@@ -31,7 +31,7 @@ import { type AutonatService, autonatService } from "../autonat/mod.ts";
 import { getLogger } from "@logtape/logtape";
 import type { Registry } from "prom-client";
 import type { ResolvedConfig } from "../config/mod.ts";
-import { gossipsubOptions } from "../federation/mod.ts";
+import { federationPubSub } from "../federation/mod.ts";
 import { registerHostMetrics } from "../host/metrics.ts";
 import { createHost, type Host, type LoadedCertificate } from "../host/mod.ts";
 import type { Identity } from "../identity/mod.ts";
@@ -255,9 +255,9 @@ async function buildHost(
   { config, identity, peerId, state, limiter, sockets }: CoreComponents,
   acmeCertificate: LoadedCertificate | undefined,
 ): Promise<Host> {
-  // Imported only for a federation: a node without one never holds gossipsub's code.
-  const gossipsub = config.federation.enabled
-    ? (await import("@libp2p/gossipsub")).gossipsub
+  // Only for a federation: a node without one never loads gossipsub's code.
+  const pubsub = config.federation.enabled
+    ? await federationPubSub(config.federation, peerId)
     : undefined;
   return await createHost({
     node: config.node,
@@ -273,9 +273,7 @@ async function buildHost(
     // Gossipsub learns a member's protocols from identify; clients are not identified.
     identifyInbound: (peer) =>
       config.federation.enabled && config.federation.members.includes(peer),
-    ...(gossipsub === undefined
-      ? {}
-      : { pubsub: gossipsub(gossipsubOptions(config.federation, peerId)) }),
+    ...(pubsub === undefined ? {} : { pubsub }),
   });
 }
 

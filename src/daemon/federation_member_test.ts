@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
-import { gossipsub } from "@libp2p/gossipsub";
 import { generateKeyPair, privateKeyToProtobuf } from "@libp2p/crypto/keys";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { Registry } from "prom-client";
 import { loadConfig } from "../config/mod.ts";
-import { gossipsubOptions } from "../federation/mod.ts";
+import { federationPubSub } from "../federation/mod.ts";
 import { createHost } from "../host/mod.ts";
 import type { Relay } from "../relay/mod.ts";
 import { federationMember } from "./federation_member.ts";
@@ -25,7 +24,7 @@ Deno.test("federationMember() reports this relay's live load, verdict and drain 
     connections: config.connections,
     tls: config.tls,
     privateKeyProtobuf: privateKeyToProtobuf(privateKey),
-    pubsub: gossipsub(gossipsubOptions(config.federation, self)),
+    pubsub: await federationPubSub(config.federation, self),
   });
   const { limiter } = await testLimiter();
   let draining = false;

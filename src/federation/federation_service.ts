@@ -60,7 +60,7 @@ const LEAVING_PUBLISH_TIMEOUT_MS = 500;
 
 /**
  * gossipsub's values, written out: importing them loads all of gossipsub, which a node without
- * `[federation]` never needs (src/daemon/components.ts imports it only for a federation; 0.65
+ * `[federation]` never needs (`federationPubSub` in mod.ts imports it, only for a federation; 0.65
  * MB of heap otherwise). `federation_service_test.ts` checks them against gossipsub's own.
  */
 export const GOSSIPSUB_VALUES = {

@@ -16,12 +16,11 @@
  * ```ts
  * import assert from "node:assert/strict";
  * import { generateKeyPair, privateKeyToProtobuf } from "@libp2p/crypto/keys";
- * import { gossipsub } from "@libp2p/gossipsub";
  * import { peerIdFromPrivateKey } from "@libp2p/peer-id";
  * import { Registry } from "prom-client";
  * import { defaultConfig } from "../config/mod.ts";
  * import { createHost } from "../host/mod.ts";
- * import { federation, gossipsubOptions } from "./mod.ts";
+ * import { federation, federationPubSub } from "./mod.ts";
  * const config = defaultConfig();
  * const privateKey = await generateKeyPair("Ed25519");
  * const self = peerIdFromPrivateKey(privateKey).toString();
@@ -29,7 +28,7 @@
  *   ...config,
  *   node: { listen: ["/ip4/127.0.0.1/tcp/0"], announce: [] },
  *   privateKeyProtobuf: privateKeyToProtobuf(privateKey),
- *   pubsub: gossipsub(gossipsubOptions(config.federation, self)),
+ *   pubsub: await federationPubSub(config.federation, self),
  * });
  * await host.start();
  * const service = federation({ ...config.federation, enabled: true, members: [self] })({
@@ -64,11 +63,11 @@ import type { Libp2p } from "@libp2p/interface";
 import type { Registry } from "prom-client";
 import type { RankedRelay, RelayLoad, SelectHints, Selection, Verdict } from "../balancer/mod.ts";
 import type { ResolvedFederationConfig } from "../config/mod.ts";
-import { FederationService } from "./federation_service.ts";
+import type { HostInit } from "../host/mod.ts";
+import { FederationService, gossipsubOptions } from "./federation_service.ts";
 import type { MemberCounts } from "./member_view.ts";
 import type { ScoreHook } from "./score_hook.ts";
 
-export { gossipsubOptions } from "./federation_service.ts";
 export { SELECT_PROTOCOL } from "./constants.ts";
 export { parseSelectHints } from "./select_hints.ts";
 export type { SelectRequestInput } from "./select_hints.ts";
@@ -168,7 +167,7 @@ export interface FederationSummary {
 export interface FederationComponents {
   /** The host (dials, connection events, the select protocol, pings). */
   readonly libp2p: Libp2p;
-  /** The host's gossipsub service (built with {@linkcode gossipsubOptions}). */
+  /** The host's gossipsub service, the one {@linkcode federationPubSub} built. */
   readonly pubsub: GossipSub;
   /** Where the federation's metrics are registered. */
   readonly registry: Registry;
@@ -222,4 +221,23 @@ export function federation(
   config: ResolvedFederationConfig,
 ): (components: FederationComponents) => Federation {
   return (components) => new FederationService(config, components);
+}
+
+/**
+ * Builds the gossipsub service a federation member runs, for the host to hand libp2p
+ * (`HostInit.pubsub`, src/host): gossipsub with the federation's settings (`gossipsubOptions`
+ * in federation_service.ts: StrictSign, only the federation topic, flood publish over a tiny
+ * mesh, non-members scored below the publish threshold). gossipsub's code is loaded here, on
+ * the first call, so a node without `[federation]` never holds it.
+ *
+ * @param config Resolved `[federation]` config.
+ * @param self This node's peer ID, as text.
+ * @returns The service factory, for `createHost({ pubsub })`.
+ */
+export async function federationPubSub(
+  config: ResolvedFederationConfig,
+  self: string,
+): Promise<NonNullable<HostInit["pubsub"]>> {
+  const { gossipsub } = await import("@libp2p/gossipsub");
+  return gossipsub(gossipsubOptions(config, self));
 }
