@@ -1,8 +1,9 @@
 /**
  * From the actions a policy asked for to what the host did: the rails first (hysteresis,
  * cooldown, idempotence, restart budget, ban cap, declared hooks), then the policy's mode
- * (enforce runs it; warn logs it and still delivers alerts; dryrun only records it), then
- * the daemon's control API. A failing action is recorded, never thrown.
+ * (enforce runs it; warn logs it at WARN and still delivers alerts; dryrun records it and
+ * logs it at INFO), then the daemon's control API. A failing action is recorded, never
+ * thrown; one held back by a rail is logged at debug.
  *
  * @module
  */
@@ -104,6 +105,16 @@ export class ActionExecutor {
   run(actions: readonly Action[], context: DecisionContext): DecidedAction[] {
     return actions.map((action) => {
       const decided = this.#decide(action, context);
+      // A failed action is logged at ERROR where it failed; the other rails hold actions back
+      // routinely (hysteresis and cooldown on most ticks), so at debug.
+      if (decided.outcome === "suppressed" && decided.suppressedBy !== "error") {
+        log.debug("Policy {policy} held back {action}: {suppressedBy}", {
+          policy: context.policy,
+          mode: context.mode,
+          action: JSON.stringify(action),
+          suppressedBy: decided.suppressedBy,
+        });
+      }
       this.#init.metrics.actions.inc({
         policy: context.policy,
         action: action.type,
@@ -143,11 +154,13 @@ export class ActionExecutor {
     const deliverAlertAnyway = action.type === "alert" && context.mode === "warn";
     if (context.mode === "dryrun" || (context.mode === "warn" && !deliverAlertAnyway)) {
       cooldowns.ran(key, context.nowMs);
+      // As often as it would have run (the rails apply as if it had). Dryrun at info: it is
+      // what an operator trying a policy on live traffic reads.
+      const properties = { policy: context.policy, action: JSON.stringify(action) };
       if (context.mode === "warn") {
-        log.warn("Policy {policy} (warn mode) would run {action}", {
-          policy: context.policy,
-          action: JSON.stringify(action),
-        });
+        log.warn("Policy {policy} (warn mode) would run {action}", properties);
+      } else {
+        log.info("Policy {policy} (dryrun mode) would run {action}", properties);
       }
       return { ...action, outcome: context.mode === "dryrun" ? "dryrun" : "warned" };
     }

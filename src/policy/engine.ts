@@ -20,6 +20,7 @@ import {
   type SnapshotRecord,
 } from "./decision_log.ts";
 import { HookRunner, unrunnableHooks } from "./hook_runner.ts";
+import { logEvaluation, logTickDone } from "./evaluation_lines.ts";
 import { PolicyMetrics } from "./metrics.ts";
 import { type ModuleEntry, ModuleTable, QUARANTINE_AFTER_KILLS } from "./module_table.ts";
 import { modeNamesCheck } from "./mode_names.ts";
@@ -379,6 +380,7 @@ export class PolicyEngine {
 
   async #runTick(): Promise<void> {
     const tick = ++this.#tick;
+    const startedMs = this.#clock.monotonicMs();
     const snapshot = await this.#c.snapshot(tick);
     const snapshotJson = JSON.stringify(snapshot);
     const time = new Date(snapshot.now).toISOString();
@@ -399,6 +401,14 @@ export class PolicyEngine {
       );
       this.#decisions.append(records);
       this.#persist();
+      if (active.length > 0) {
+        logTickDone(log, {
+          tick,
+          policies: active.length,
+          durationMs: this.#clock.monotonicMs() - startedMs,
+          health: this.health().verdict,
+        });
+      }
     }
   }
 
@@ -494,7 +504,7 @@ export class PolicyEngine {
       nowMs,
       sustained,
     });
-    return {
+    const record: DecisionRecord = {
       ...base,
       verdict: result.verdict,
       effectiveVerdict: effective,
@@ -504,6 +514,8 @@ export class PolicyEngine {
       durationMs: evaluated.durationMs,
       ...(evaluated.logs.length === 0 ? {} : { logs: evaluated.logs }),
     };
+    logEvaluation(log, record, entry.evaluations);
+    return record;
   }
 
   async #failedEvaluation(
@@ -518,10 +530,14 @@ export class PolicyEngine {
     entry.lastErrorKind = failure.kind;
     this.#metrics.evaluations.inc({ policy: name, result: "error" });
     this.#metrics.errors.inc({ policy: name, kind: failure.kind });
+    // The evaluation's line, as a good one has its own (evaluation_lines.ts).
     log[repeated ? "debug" : "warn"]("Policy {policy} failed ({kind}): {message}", {
       policy: name,
       kind: failure.kind,
       message: failure.message,
+      revision: base.revision,
+      tick: base.tick,
+      evaluations: entry.evaluations,
     });
     // Fail closed: a policy that cannot judge counts as unhealthy; open: it has no opinion
     // (its last verdict stays the one a change is told from).

@@ -537,6 +537,74 @@ Deno.test("PolicyEngine logs each verdict change once, as it happens, and record
   }
 });
 
+Deno.test("PolicyEngine logs each evaluation and each tick at debug, a dryrun action at info, a held-back one at debug", async () => {
+  const lines: string[] = [];
+  let engine: PolicyEngine | undefined;
+  let revisions = new Map<string, string>();
+  configureSync({
+    reset: true,
+    sinks: {
+      memory: (record) => {
+        const p = record.properties;
+        const message = String(record.rawMessage);
+        if (message.startsWith("Policy {policy} evaluation")) {
+          lines.push(
+            `${record.level} ${p.policy}#${p.evaluations} tick ${p.tick} ${p.verdict}/${p.effectiveVerdict} ` +
+              `rev ${p.revision === revisions.get(String(p.policy)) ? "current" : p.revision} ` +
+              `executed ${p.executed} dryrun ${p.dryrun} warned ${p.warned} ` +
+              `suppressed ${JSON.stringify(p.suppressed)} ${JSON.stringify(p.actions)}`,
+          );
+        } else if (message.startsWith("Policy tick")) {
+          // Logged once the tick's decisions are written: /v1/decisions has them.
+          const written = engine!.decisions(10).decisions.filter((d) => d.tick === p.tick).length;
+          lines.push(
+            `${record.level} tick ${p.tick} ${p.policies} policies ${p.health}, ${written} written`,
+          );
+        } else if (!message.includes("verdict")) {
+          lines.push(
+            `${record.level} ${message} ${p.policy} ${p.action} ${p.suppressedBy ?? ""}`.trim(),
+          );
+        }
+      },
+    },
+    loggers: [
+      { category: ["hopd", "policy"], lowestLevel: "debug", sinks: ["memory"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
+    ],
+  });
+  try {
+    await using r = await rig({ cooldown: "1h", modes: ["dry=dryrun"] });
+    engine = r.engine;
+    await save(
+      r.dir,
+      "act.js",
+      policy("degraded", [{ type: "throttle", factor: 0.5, forMs: 1000 }]),
+    );
+    await save(r.dir, "dry.js", policy("unhealthy", [{ type: "drain" }]));
+    await r.engine.start();
+    revisions = new Map(r.engine.policies().policies.map((p) => [p.name, p.revision]));
+    lines.length = 0; // the loads' lines
+    await r.engine.tick();
+    await r.engine.tick(); // the cooldown holds both actions back
+    const throttle = JSON.stringify({ type: "throttle", factor: 0.5, forMs: 1000 });
+    const drain = JSON.stringify({ type: "drain" });
+    assert.deepEqual(lines, [
+      `info Policy {policy} ran {action} act ${throttle}`,
+      'debug act#1 tick 1 degraded/degraded rev current executed throttle dryrun  warned  suppressed [] ["throttle executed"]',
+      `info Policy {policy} (dryrun mode) would run {action} dry ${drain}`,
+      'debug dry#1 tick 1 unhealthy/unhealthy rev current executed  dryrun drain warned  suppressed [] ["drain dryrun"]',
+      "debug tick 1 2 policies degraded, 2 written",
+      `debug Policy {policy} held back {action}: {suppressedBy} act ${throttle} cooldown`,
+      'debug act#2 tick 2 degraded/degraded rev current executed  dryrun  warned  suppressed [{"type":"throttle","by":"cooldown"}] ["throttle suppressed (cooldown)"]',
+      `debug Policy {policy} held back {action}: {suppressedBy} dry ${drain} cooldown`,
+      'debug dry#2 tick 2 unhealthy/unhealthy rev current executed  dryrun  warned  suppressed [{"type":"drain","by":"cooldown"}] ["drain suppressed (cooldown)"]',
+      "debug tick 2 2 policies degraded, 2 written",
+    ]);
+  } finally {
+    resetSync();
+  }
+});
+
 Deno.test("PolicyEngine's notable decisions keep actions and verdict changes, not quiet ticks", async () => {
   await using r = await rig({ cooldown: "1h" });
   await save(
