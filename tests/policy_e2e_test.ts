@@ -76,18 +76,31 @@ async function policies(hopd: HopdProcess): Promise<PolicyView[]> {
   return body.policies;
 }
 
+/** A log record's properties. */
+function propsOf(record: Record<string, unknown>): Record<string, unknown> {
+  return (record.properties ?? {}) as Record<string, unknown>;
+}
+
 /**
- * Waits for hopd's next log line (after those seen so far, counted when called) whose message
- * starts with `prefix`: hopd's stderr, an event, instead of polling /v1/policies.
+ * Waits for hopd's next log line (after those seen so far, counted when called) that `matches`
+ * accepts: hopd's stderr, an event, instead of polling /v1/policies.
  */
+function nextLine(
+  hopd: HopdProcess,
+  matches: (record: Record<string, unknown>) => boolean,
+  timeoutMs?: number,
+): Promise<Record<string, unknown>> {
+  let skip = hopd.logs.filter(matches).length;
+  return hopd.waitForLog((record) => matches(record) && skip-- <= 0, timeoutMs);
+}
+
+/** Waits for hopd's next log line whose message starts with `prefix`. */
 function nextLog(
   hopd: HopdProcess,
   prefix: string,
   timeoutMs?: number,
 ): Promise<Record<string, unknown>> {
-  const matches = (record: Record<string, unknown>) => String(record.message).startsWith(prefix);
-  let skip = hopd.logs.filter(matches).length;
-  return hopd.waitForLog((record) => matches(record) && skip-- <= 0, timeoutMs);
+  return nextLine(hopd, (record) => String(record.message).startsWith(prefix), timeoutMs);
 }
 
 /**
@@ -95,12 +108,44 @@ function nextLog(
  * executor logs it once the action took effect (src/policy/action_executor.ts).
  */
 function nextRan(hopd: HopdProcess, policy: string, type: string): Promise<unknown> {
-  const matches = (record: Record<string, unknown>) => {
+  return nextLine(hopd, (record) => {
     const message = String(record.message);
     return message.startsWith(`Policy "${policy}" ran `) && message.includes(`"${type}`);
-  };
-  let skip = hopd.logs.filter(matches).length;
-  return hopd.waitForLog((record) => matches(record) && skip-- <= 0);
+  });
+}
+
+/** Whether `record` is the debug line of an evaluation of `policy` that `check` accepts. */
+function isEvaluation(
+  record: Record<string, unknown>,
+  policy: string,
+  check: (properties: Record<string, unknown>) => boolean = () => true,
+): boolean {
+  return String(record.message).startsWith(`Policy "${policy}" evaluation `) &&
+    check(propsOf(record));
+}
+
+/**
+ * Waits for hopd's next debug line of an evaluation of `policy` that `check` accepts (its
+ * properties: verdict, reasons, evaluations, executed, dryrun, suppressed…): one per
+ * evaluation (src/policy/evaluation_lines.ts), with hopd run at HOPD_LOG_LEVEL=debug.
+ */
+function nextEvaluation(
+  hopd: HopdProcess,
+  policy: string,
+  check?: (properties: Record<string, unknown>) => boolean,
+): Promise<Record<string, unknown>> {
+  return nextLine(hopd, (record) => isEvaluation(record, policy, check));
+}
+
+/**
+ * Waits for the debug line of the end of tick `tick` (or a later one): the tick's decisions
+ * are in /v1/decisions by then.
+ */
+function tickDone(hopd: HopdProcess, tick: unknown): Promise<unknown> {
+  return hopd.waitForLog((record) =>
+    String(record.message).startsWith("Policy tick ") &&
+    Number(propsOf(record).tick) >= Number(tick)
+  );
 }
 
 async function policyNamed(hopd: HopdProcess, name: string): Promise<PolicyView | undefined> {
@@ -110,6 +155,7 @@ async function policyNamed(hopd: HopdProcess, name: string): Promise<PolicyView 
 async function decisions(hopd: HopdProcess, policy: string) {
   const url = `${hopd.opsUrl}/v1/decisions?limit=5&policy=${policy}`;
   return (await (await fetch(url)).json()).decisions as {
+    tick: number;
     verdict?: string;
     actions: { type: string; outcome: string; suppressedBy?: string }[];
     errorKind?: string;
@@ -126,6 +172,7 @@ Deno.test("policies reload live, keep the last good revision, and runaways never
   await save(dirs.policies, "p.js", HEALTHY);
   const hopd = await spawnHopd({
     env: policyEnv(dirs, {
+      HOPD_LOG_LEVEL: "debug",
       HOPD_POLICY_DEADLINE: "50ms",
       // Room for the native hang below to run (it needs ~100 MiB) instead of running out of
       // memory first; the memory bomb still hits this cap.
@@ -154,6 +201,11 @@ Deno.test("policies reload live, keep the last good revision, and runaways never
     await the("a save goes live", async () => {
       const before = (await policyNamed(hopd, "p"))!.revision;
       const loaded = nextLog(hopd, 'Loaded "policy" "p" revision');
+      // The next tick's verdict is the first of the new revision: logged as a change.
+      const degraded = nextLine(hopd, (r) => {
+        const { policy, from, to } = propsOf(r);
+        return policy === "p" && from === "healthy" && to === "degraded";
+      });
       await save(
         dirs.policies,
         "p.js",
@@ -162,10 +214,8 @@ Deno.test("policies reload live, keep the last good revision, and runaways never
       // How soon is bench/policy_reload.ts's figure; here, that it happens.
       await loaded;
       assert.notEqual((await policyNamed(hopd, "p"))!.revision, before);
-      // Polls /v1/policies: hopd logs no line per verdict, and the next tick's is the first.
-      assert.ok(
-        await eventually(async () => (await policyNamed(hopd, "p"))!.lastVerdict === "degraded"),
-      );
+      await degraded;
+      assert.equal((await policyNamed(hopd, "p"))!.lastVerdict, "degraded");
     });
 
     await the("a syntax error keeps the last good revision", async () => {
@@ -242,10 +292,8 @@ Deno.test("policies reload live, keep the last good revision, and runaways never
         await hopd.waitForLog((r) => String(r.message).startsWith('Quarantined "policy" "hang"'));
         assert.equal((await policyNamed(hopd, "hang"))?.state, "failed");
         const p = (await policyNamed(hopd, "p"))!;
-        // Polls /v1/policies: an evaluation logs nothing.
-        assert.ok(
-          await eventually(async () => (await policyNamed(hopd, "p"))!.evaluations > p.evaluations),
-        );
+        // p still evaluates, each time logged at debug with its count.
+        await nextEvaluation(hopd, "p", ({ evaluations }) => Number(evaluations) > p.evaluations);
       },
     );
 
@@ -267,7 +315,9 @@ Deno.test("policies reload live, keep the last good revision, and runaways never
 
 Deno.test("policy actions take effect: throttle, drain and resume, ban, and dryrun runs nothing", async () => {
   const dirs = await tempDirs();
-  const hopd = await spawnHopd({ env: policyEnv(dirs, { HOPD_POLICY_MODES: "dry=dryrun" }) });
+  const hopd = await spawnHopd({
+    env: policyEnv(dirs, { HOPD_LOG_LEVEL: "debug", HOPD_POLICY_MODES: "dry=dryrun" }),
+  });
   try {
     await the("throttle lowers the limiter's rates", async () => {
       const ran = nextRan(hopd, "act", "throttle");
@@ -286,6 +336,12 @@ Deno.test("policy actions take effect: throttle, drain and resume, ban, and dryr
     });
 
     await the("dryrun records a drain and runs nothing", async () => {
+      const evaluated = nextEvaluation(
+        hopd,
+        "dry",
+        ({ dryrun }) => Array.isArray(dryrun) && dryrun.includes("drain"),
+      );
+      const wouldRun = nextLog(hopd, 'Policy "dry" (dryrun mode) would run');
       await save(
         dirs.policies,
         "dry.js",
@@ -295,10 +351,13 @@ Deno.test("policy actions take effect: throttle, drain and resume, ban, and dryr
           actions: [{ type: "drain" }],
         }),
       );
-      // Polls the decision log: a dryrun action logs no line (only warn mode does).
-      assert.ok(await eventually(async () => (await decisions(hopd, "dry")).length >= 2));
-      const [latest] = await decisions(hopd, "dry");
-      assert.equal(latest!.actions[0]!.outcome, "dryrun");
+      // Logged at info as it is decided, at debug with its evaluation; in /v1/decisions once
+      // its tick is done.
+      const { tick } = propsOf(await evaluated);
+      assert.match(String(propsOf(await wouldRun).action), /"drain"/);
+      await tickDone(hopd, tick);
+      const decided = (await decisions(hopd, "dry")).find((d) => d.tick === tick);
+      assert.equal(decided?.actions[0]?.outcome, "dryrun");
       assert.equal((await readyStatus(hopd)).status, 200);
       await Deno.remove(join(dirs.policies, "dry.js"));
     });
@@ -378,15 +437,19 @@ Deno.test("policies read the limits the node runs with, and a reload's new bandw
     `[relay]\nmax_reservations = 1234\nmax_circuits = 77\n` +
     `[connections]\nmax_connections = 5000\n[limits]\nbandwidth_global = "${cap}"\n`;
   await Deno.writeTextFile(configFile, config("1MiB"));
-  const hopd = await spawnHopd({ args: ["--config", configFile], env: policyEnv(dirs) });
-  const limits = async () => {
-    const reasons = (await policyNamed(hopd, "limits"))?.lastReasons;
-    return reasons === undefined ? undefined : JSON.parse(reasons[0]!);
-  };
+  const hopd = await spawnHopd({
+    args: ["--config", configFile],
+    env: policyEnv(dirs, { HOPD_LOG_LEVEL: "debug" }),
+  });
+  // What the policy saw, as its evaluation's line carries its reasons.
+  const limitsOf = (record: Record<string, unknown>) =>
+    JSON.parse((propsOf(record).reasons as string[])[0]!);
+  // The first evaluation, seen already or still to come: the snapshot reaches the policy on a
+  // tick.
+  const evaluation = (check: (limits: Record<string, unknown>) => boolean) =>
+    hopd.waitForLog((r) => isEvaluation(r, "limits") && check(limitsOf(r)));
   try {
-    // Polls /v1/policies: the snapshot reaches the policy on a tick, which logs nothing.
-    assert.ok(await eventually(async () => (await limits()) !== undefined));
-    const first = await limits();
+    const first = limitsOf(await evaluation(() => true));
     assert.equal(first.maxReservations, 1234);
     assert.equal(first.maxCircuits, 77);
     assert.equal(first.maxConnections, 5000);
@@ -396,13 +459,8 @@ Deno.test("policies read the limits the node runs with, and a reload's new bandw
 
     await Deno.writeTextFile(configFile, config("2MiB"));
     hopd.kill("SIGHUP");
-    // Polls /v1/policies: the reload is logged, but the policy sees it only on a later tick.
-    assert.ok(
-      await eventually(async () =>
-        (await limits())?.bandwidthGlobalBytesPerSecond === 2 * 1024 * 1024
-      ),
-      "the snapshot carries the reloaded cap",
-    );
+    // The reload is logged, but the policy sees it only on a later tick: that tick's line.
+    await evaluation((limits) => limits.bandwidthGlobalBytesPerSecond === 2 * 1024 * 1024);
   } finally {
     await hopd.stop();
     await Deno.remove(dirs.root, { recursive: true });
@@ -447,7 +505,7 @@ Deno.test("a restart policy drains and exits 75, then its budget holds across th
       actions: [{ type: "restart" }],
     }),
   );
-  const env = policyEnv(dirs, { HOPD_POLICY_RESTART_BUDGET: "1" });
+  const env = policyEnv(dirs, { HOPD_LOG_LEVEL: "debug", HOPD_POLICY_RESTART_BUDGET: "1" });
   const first = await spawnHopd({ env, dataDir: dirs.data });
   const status = await Promise.race([
     first.status,
@@ -459,13 +517,19 @@ Deno.test("a restart policy drains and exits 75, then its budget holds across th
 
   const second = await spawnHopd({ env, dataDir: dirs.data });
   try {
-    // Polls the decision log: a suppressed action logs no line.
-    assert.ok(
-      await eventually(async () => {
-        const [latest] = await decisions(second, "restart");
-        return latest?.actions[0]?.suppressedBy === "budget";
-      }, 10_000),
+    // The restart held back by the spent budget: its evaluation's line, seen already or still to
+    // come, then the decision log once the tick is done.
+    const held = await second.waitForLog((r) =>
+      isEvaluation(
+        r,
+        "restart",
+        ({ suppressed }) =>
+          JSON.stringify(suppressed) === JSON.stringify([{ type: "restart", by: "budget" }]),
+      )
     );
+    await tickDone(second, propsOf(held).tick);
+    const decided = (await decisions(second, "restart")).find((d) => d.tick === propsOf(held).tick);
+    assert.equal(decided?.actions[0]?.suppressedBy, "budget");
     assert.ok(await metric(second.opsUrl, "hopd_policy_restart_budget_exhausted") === 1);
     const reset = await fetch(`${second.opsUrl}/v1/admin/policies/restart-budget/reset`, {
       method: "POST",
