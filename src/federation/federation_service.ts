@@ -49,6 +49,7 @@ import type {
   SelectRequest,
 } from "./mod.ts";
 import { encodeLoadReport, type LoadReport } from "./pb/load_report.ts";
+import { logReportChange, reportChange } from "./report_changes.ts";
 import { ReportValidator } from "./report_validator.ts";
 import { applyScoreHook } from "./score_hook.ts";
 import { handleSelectStream } from "./select_protocol.ts";
@@ -362,6 +363,7 @@ export class FederationService implements Federation {
         ? GOSSIPSUB_VALUES.ignore
         : GOSSIPSUB_VALUES.reject;
     }
+    const previous = this.#view.get(from!)?.report;
     const before = this.#view.apply(
       { peerId: from!, report: check.report, addrs: check.addrs },
       this.#clock.nowMs(),
@@ -376,6 +378,7 @@ export class FederationService implements Federation {
     } else if (check.report.leaving) {
       log.info("Member {peerId} left the federation", { peerId: from });
     }
+    logReportChange(log, from!, check.report, reportChange(previous, check.report));
     if (!sameAddrs(this.#dialer.addrsOf(from!), check.addrs)) {
       this.#dialer.setAddrs(from!, check.addrs);
     }
@@ -385,6 +388,8 @@ export class FederationService implements Federation {
   #onConnect = (evt: CustomEvent<PeerId>): void => {
     const peerId = evt.detail.toString();
     if (peerId === this.#self || !this.#validator.isMember(peerId)) return;
+    // Debug: members connect at start and after each loss, which is logged at INFO already.
+    log.debug("Member {peerId} connected", { peerId });
     this.#view.setConnected(peerId, true);
     this.#c.libp2p.peerStore.merge(evt.detail, {
       tags: { [MEMBER_TAG]: { value: MEMBER_TAG_VALUE } },

@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
-import { StrictSign, TopicValidatorResult } from "@libp2p/gossipsub";
-import { GOSSIPSUB_VALUES } from "./federation_service.ts";
+import { generateKeyPair } from "@libp2p/crypto/keys";
+import { type GossipSub, type Message, StrictSign, TopicValidatorResult } from "@libp2p/gossipsub";
+import type { Libp2p, PeerId } from "@libp2p/interface";
+import { peerIdFromPrivateKey } from "@libp2p/peer-id";
+import { configureSync, type LogRecord, resetSync } from "@logtape/logtape";
+import { Registry } from "prom-client";
+import { ManualClock } from "../clock/mod.ts";
+import { loadConfig } from "../config/mod.ts";
+import { FederationService, GOSSIPSUB_VALUES } from "./federation_service.ts";
+import { encodeLoadReport, type LoadReport } from "./pb/load_report.ts";
+import { idleLoadReport } from "./testing.ts";
 
 Deno.test("the federation's written-out gossipsub values are gossipsub's own", () => {
   assert.deepEqual(GOSSIPSUB_VALUES, {
@@ -9,4 +18,100 @@ Deno.test("the federation's written-out gossipsub values are gossipsub's own", (
     ignore: TopicValidatorResult.Ignore,
     reject: TopicValidatorResult.Reject,
   });
+});
+
+/** A member's peer ID. */
+async function newPeerId(): Promise<PeerId> {
+  return peerIdFromPrivateKey(await generateKeyPair("Ed25519"));
+}
+
+Deno.test("FederationService logs a member's connection, and what its accepted reports change", async () => {
+  const records: LogRecord[] = [];
+  configureSync({
+    reset: true,
+    sinks: { memory: (record) => records.push(record) },
+    loggers: [
+      { category: ["hopd", "federation"], lowestLevel: "debug", sinks: ["memory"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
+    ],
+  });
+  const [self, member] = [await newPeerId(), await newPeerId()];
+  const config = (await loadConfig({
+    overrides: { federation: { enabled: true, members: [self.toString(), member.toString()] } },
+  })).federation;
+  const clock = new ManualClock();
+  const events = new EventTarget();
+  // The host as far as the service touches it: no socket, no gossipsub.
+  const libp2p = {
+    peerId: self,
+    addEventListener: events.addEventListener.bind(events),
+    removeEventListener: events.removeEventListener.bind(events),
+    handle: () => Promise.resolve(),
+    unhandle: () => Promise.resolve(),
+    getMultiaddrs: () => [],
+    getConnections: () => [],
+    dial: () => Promise.reject(new Error("no network in this test")),
+    peerStore: { merge: () => Promise.resolve() },
+  } as unknown as Libp2p;
+  const topicValidators = new Map<string, (peer: PeerId, msg: Message) => unknown>();
+  const pubsub = {
+    topicValidators,
+    subscribe() {},
+    unsubscribe() {},
+    publish: () => Promise.resolve({ recipients: [] }),
+  } as unknown as GossipSub;
+  const service = new FederationService(config, {
+    libp2p,
+    pubsub,
+    registry: new Registry(),
+    local: () => ({
+      reservations: 0,
+      circuits: 0,
+      bytesPerSecondIn: 0,
+      bytesPerSecondOut: 0,
+      cpu: 0,
+      memoryBytes: 0,
+      verdict: "healthy",
+      draining: false,
+    }),
+    relayCapacity: { maxReservations: 10, maxCircuits: 10 },
+    clock,
+  });
+  let seq = 0;
+  const receive = (init: Partial<LoadReport>) =>
+    topicValidators.get(config.topic)!(member, {
+      type: "signed",
+      from: member,
+      topic: config.topic,
+      data: encodeLoadReport(idleLoadReport({ seq: ++seq, sentAtMs: clock.nowMs(), ...init })),
+    } as unknown as Message);
+  try {
+    await service.start();
+    records.length = 0;
+    events.dispatchEvent(new CustomEvent("peer:connect", { detail: member }));
+    const busy = { ...idleLoadReport().load, reservations: 4 };
+    assert.equal(receive({}), GOSSIPSUB_VALUES.accept);
+    assert.equal(receive({ load: { ...busy, cpu: 0.5 } }), GOSSIPSUB_VALUES.accept);
+    assert.equal(receive({ load: { ...busy, cpu: 0.9 } }), GOSSIPSUB_VALUES.accept); // CPU only
+    assert.equal(receive({ load: busy, draining: true }), GOSSIPSUB_VALUES.accept);
+    assert.equal(receive({ load: busy }), GOSSIPSUB_VALUES.accept);
+    const lines = records.map((r) => {
+      const { peerId, reservations, changed } = r.properties;
+      const about = peerId === member.toString() ? "member" : String(peerId);
+      const load = reservations === undefined ? "" : ` ${reservations} ${changed}`;
+      return `${r.level} ${String(r.rawMessage).replace("{peerId}", about)}${load}`;
+    });
+    assert.deepEqual(lines, [
+      "debug Member member connected",
+      "info Member member is alive",
+      "debug Member member reports {reservations} reservations, {circuits} circuits, verdict {verdict}, weight {weight} 0 reservations,circuits,verdict,weight",
+      "debug Member member reports {reservations} reservations, {circuits} circuits, verdict {verdict}, weight {weight} 4 reservations",
+      "info Member member is draining: no longer selected",
+      "info Member member ended its drain",
+    ]);
+    assert.equal(service.view().members.find((m) => !m.self)?.draining, false);
+  } finally {
+    await service.stop();
+    resetSync();
+  }
 });

@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { configureSync, getLogger, type LogRecord, resetSync } from "@logtape/logtape";
+import { logReportChange, reportChange } from "./report_changes.ts";
+import { idleLoadReport } from "./testing.ts";
+
+Deno.test("reportChange() tells a drain flipping and a change of reservations, circuits, verdict or weight, not of CPU or memory", async (t) => {
+  const idle = idleLoadReport();
+  const load = (reservations: number, cpu = 0) => ({ ...idle.load, reservations, cpu });
+  const cases: [
+    string,
+    ReturnType<typeof idleLoadReport> | undefined,
+    ReturnType<typeof idleLoadReport>,
+    unknown,
+  ][] = [
+    ["a first report changes every field", undefined, idle, {
+      changed: ["reservations", "circuits", "verdict", "weight"],
+    }],
+    ["a first report that drains", undefined, idleLoadReport({ draining: true }), {
+      draining: true,
+      changed: ["reservations", "circuits", "verdict", "weight"],
+    }],
+    ["the same report", idle, idleLoadReport({ seq: 2 }), { changed: [] }],
+    ["CPU and memory only", idle, idleLoadReport({ load: { ...load(0, 0.7), memoryBytes: 9e8 } }), {
+      changed: [],
+    }],
+    ["reservations", idle, idleLoadReport({ load: load(10) }), { changed: ["reservations"] }],
+    ["verdict and weight", idle, idleLoadReport({ verdict: "degraded", weight: 2 }), {
+      changed: ["verdict", "weight"],
+    }],
+    ["a drain", idle, idleLoadReport({ draining: true }), { draining: true, changed: [] }],
+    ["its end", idleLoadReport({ draining: true }), idle, { draining: false, changed: [] }],
+  ];
+  for (const [name, before, after, expected] of cases) {
+    await t.step(name, () => assert.deepEqual(reportChange(before, after), expected));
+  }
+});
+
+Deno.test("logReportChange() logs a drain and its end at info, a ranked change at debug, nothing for a leaving report", () => {
+  const records: LogRecord[] = [];
+  configureSync({
+    reset: true,
+    sinks: { memory: (record) => records.push(record) },
+    loggers: [
+      { category: ["hopd", "test"], lowestLevel: "debug", sinks: ["memory"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
+    ],
+  });
+  try {
+    const log = getLogger(["hopd", "test"]);
+    const idle = idleLoadReport();
+    const busy = idleLoadReport({ seq: 2, load: { ...idle.load, reservations: 7, circuits: 3 } });
+    const draining = idleLoadReport({ seq: 3, draining: true, load: busy.load });
+    logReportChange(log, "A", busy, reportChange(idle, busy));
+    logReportChange(log, "A", draining, reportChange(busy, draining));
+    logReportChange(log, "A", idle, reportChange(draining, idle));
+    const leaving = idleLoadReport({ seq: 5, leaving: true, weight: 3 });
+    logReportChange(log, "A", leaving, reportChange(idle, leaving));
+    assert.deepEqual(
+      records.map((
+        r,
+      ) => [r.level, String(r.rawMessage).split(" ").slice(2).join(" "), r.properties]),
+      [
+        [
+          "debug",
+          "reports {reservations} reservations, {circuits} circuits, verdict {verdict}, weight {weight}",
+          {
+            peerId: "A",
+            reservations: 7,
+            circuits: 3,
+            verdict: "healthy",
+            weight: 1,
+            draining: false,
+            changed: ["reservations", "circuits"],
+            seq: 2,
+          },
+        ],
+        ["info", "is draining: no longer selected", { peerId: "A", draining: true }],
+        ["info", "ended its drain", { peerId: "A", draining: false }],
+        [
+          "debug",
+          "reports {reservations} reservations, {circuits} circuits, verdict {verdict}, weight {weight}",
+          {
+            peerId: "A",
+            reservations: 0,
+            circuits: 0,
+            verdict: "healthy",
+            weight: 1,
+            draining: false,
+            changed: ["reservations", "circuits"],
+            seq: 1,
+          },
+        ],
+      ],
+    );
+  } finally {
+    resetSync();
+  }
+});
