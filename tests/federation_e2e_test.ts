@@ -3,7 +3,8 @@
 // every member must rank them as each algorithm specifies. Then: non-member, replayed,
 // stale and malformed reports are rejected and counted; a drained relay leaves every
 // member's selections; a SIGKILLed one does and is dead in every view; a stopped one says
-// goodbye. Each step waits for what it checks to show in the members' HTTP answers. How
+// goodbye. Each step waits for the members' log lines (run at debug: connections, reports
+// that change a load, rejections) of what it checks, then checks their HTTP answers. How
 // fast (a drain within 200 ms, a death within 3 s) is a product promise measured by
 // bench/federation_propagation.ts against its goals, not asserted here: on a busy machine a
 // timing assertion fails for the machine, not for hopd.
@@ -16,7 +17,7 @@ import {
   selectedPeers,
   startFederationCluster,
 } from "./_helpers/federation_cluster.ts";
-import { eventually, metric } from "./_helpers/ops_probe.ts";
+import { metric } from "./_helpers/ops_probe.ts";
 import {
   connectInjector,
   keepReporting,
@@ -42,9 +43,61 @@ const FAKES = [
   },
 ];
 
+/** A log record's properties. */
+function propsOf(record: Record<string, unknown>): Record<string, unknown> {
+  return (record.properties ?? {}) as Record<string, unknown>;
+}
+
 /** The member a federation log line is about (`properties.peerId`). */
 function memberOf(record: Record<string, unknown>): unknown {
-  return (record.properties as { peerId?: unknown } | undefined)?.peerId;
+  return propsOf(record).peerId;
+}
+
+/**
+ * Waits for `node`'s next log line (after those seen so far, counted when called) that
+ * `matches` accepts.
+ */
+function nextLine(
+  node: FederationNode,
+  matches: (record: Record<string, unknown>) => boolean,
+  timeoutMs?: number,
+): Promise<Record<string, unknown>> {
+  let skip = node.logs.filter(matches).length;
+  return node.waitForLog((record) => matches(record) && skip-- <= 0, timeoutMs);
+}
+
+/**
+ * Waits for `node`'s debug line of a report of member `peerId` with `reservations`: logged when
+ * an accepted report changes the member's reservations, circuits, verdict or weight (its first
+ * report included; src/federation/report_changes.ts). Seen already or still to come.
+ */
+function reported(
+  node: FederationNode,
+  peerId: string,
+  reservations: number,
+  timeoutMs?: number,
+): Promise<unknown> {
+  return node.waitForLog((r) =>
+    memberOf(r) === peerId && String(r.message).startsWith("Member ") &&
+    propsOf(r).reservations === reservations, timeoutMs);
+}
+
+/**
+ * Waits until `node`'s last connection line of each of `peerIds` says connected: "Member …
+ * connected" (debug) after any "connection lost".
+ */
+async function connectedTo(node: FederationNode, peerIds: readonly string[]): Promise<void> {
+  const connected = (peerId: string) => {
+    for (let i = node.logs.length - 1; i >= 0; i--) {
+      const record = node.logs[i]!;
+      if (memberOf(record) !== peerId) continue;
+      const message = String(record.message);
+      if (message.endsWith(" connected")) return true;
+      if (message.endsWith("connection lost")) return false;
+    }
+    return false;
+  };
+  await node.waitForLog(() => peerIds.every(connected));
 }
 
 /**
@@ -84,6 +137,8 @@ Deno.test("federation of four hopd processes: views, rankings, rejections, drain
     nodes: [{}, {}, {}, {}],
     interval: "250ms",
     extraMembers: [...fakes.map((f) => f.signer.peerId), probe.peerId],
+    // For the lines of connections, of reports that change a load and of rejections.
+    logLevel: "debug",
   });
   const [a, b, c, d] = cluster.nodes as [
     typeof cluster.nodes[0],
@@ -99,15 +154,9 @@ Deno.test("federation of four hopd processes: views, rankings, rejections, drain
   try {
     await t.step("every member sees every member alive and connected", async () => {
       assert.equal(await cluster.converged(15_000), true, "the federation did not converge");
-      assert.equal(
-        // Polls /v1/federation: a connection (as against a state change) is not logged.
-        await eventually(async () => {
-          const view = await getJson(b, "/v1/federation");
-          return view.members.filter((m: { connected: boolean }) => m.connected).length === 4;
-        }),
-        true,
-      );
+      await connectedTo(b, [a.peerId, c.peerId, d.peerId]);
       const view = await getJson(b, "/v1/federation");
+      assert.equal(view.members.filter((m: { connected: boolean }) => m.connected).length, 4);
       assert.equal(view.enabled, true);
       assert.equal(view.self, b.peerId);
       assert.equal(view.members[0].self, true);
@@ -135,18 +184,15 @@ Deno.test("federation of four hopd processes: views, rankings, rejections, drain
     await t.step(
       "each algorithm ranks the injected loads as specified, on every member",
       async () => {
-        assert.equal(
-          // Polls /select: a report that changes a load, not a state, is not logged.
-          await eventually(async () => {
-            for (const node of cluster.nodes) {
-              if (fakeOrder(await selectedPeers(node)).length !== 4) return false;
-            }
-            return true;
-          }, 10_000),
-          true,
-          "the fake relays did not reach every member",
+        // Each member logs each fake's first report with its load (a, where they are injected,
+        // and the others through the mesh).
+        await Promise.all(
+          cluster.nodes.flatMap((node) =>
+            fakes.map((f) => reported(node, f.signer.peerId, f.report.load.reservations, 10_000))
+          ),
         );
         for (const node of cluster.nodes) {
+          assert.equal(fakeOrder(await selectedPeers(node)).length, 4, "a fake relay is missing");
           // capacity: weight × free fraction: f3 2×0.7, f1 0.9, f2 0.5, f4 0.5×0.8.
           assert.deepEqual(fakeOrder(await selectedPeers(node, "algorithm=capacity")), [
             "f3",
@@ -250,13 +296,26 @@ Deno.test("federation of four hopd processes: views, rankings, rejections, drain
           return view.members.find((m: { peerId: string }) => m.peerId === probe.peerId)?.load
             .reservations;
         };
-        await injector.send(await signedReport(nonMember, { seq: 1 }));
-        // The probe's report seq 10 is accepted; then a validly signed older one (seq 5, as a
-        // message captured earlier and delivered now would be), a stale one (sent a minute
-        // ago) and undecodable bytes are not.
+        // The probe's report seq 10 is accepted; then a report of a non-member, a validly
+        // signed older one of the probe (seq 5, as a message captured earlier and delivered now
+        // would be), a stale one (sent a minute ago) and undecodable bytes are not.
         await injector.send(await signedReport(probe, { epoch: 7, seq: 10, load: loadOf(10) }));
-        // Polls: an accepted report that changes only a load is not logged.
-        assert.equal(await eventually(async () => await probeReservations() === 10), true);
+        await reported(a, probe.peerId, 10);
+        assert.equal(await probeReservations(), 10);
+        // Each rejection is logged at debug with its sender and reason.
+        const rejected = (from: string, reason: string) =>
+          nextLine(a, (r) => {
+            const props = propsOf(r);
+            return String(r.message).startsWith("Rejected a report") && props.from === from &&
+              props.reason === reason;
+          });
+        const rejections = Promise.all([
+          rejected(nonMember.peerId, "non_member"),
+          rejected(probe.peerId, "replayed"),
+          rejected(probe.peerId, "stale"),
+          rejected(probe.peerId, "malformed"),
+        ]);
+        await injector.send(await signedReport(nonMember, { seq: 1 }));
         await injector.send(await signedReport(probe, { epoch: 7, seq: 5, load: loadOf(5) }));
         await injector.send(
           await signedReport(probe, {
@@ -267,15 +326,13 @@ Deno.test("federation of four hopd processes: views, rankings, rejections, drain
           }),
         );
         await injector.send(await signedMessage(probe, new Uint8Array([0xff, 0xff, 0xff])));
-        assert.equal(
-          // Polls /metrics: rejections are logged at debug, below the default level (info).
-          await eventually(async () =>
-            await before("non_member") > counts.non_member &&
+        await rejections;
+        // Counted before they were logged.
+        assert.ok(
+          await before("non_member") > counts.non_member &&
             await before("replayed") > counts.replayed &&
             await before("stale") > counts.stale &&
-            await before("malformed") > counts.malformed
-          ),
-          true,
+            await before("malformed") > counts.malformed,
           JSON.stringify({
             non_member: await before("non_member"),
             replayed: await before("replayed"),
@@ -307,29 +364,28 @@ Deno.test("federation of four hopd processes: views, rankings, rejections, drain
 
     await t.step("a drained relay leaves every member's selections", async () => {
       for (const node of [a, b, c]) assert.ok((await selectedPeers(node)).includes(d.peerId));
+      // Each member logs d's drain, and its end, as it applies the report.
+      const drainLine = (node: FederationNode, draining: boolean) =>
+        nextLine(node, (r) =>
+          memberOf(r) === d.peerId && propsOf(r).draining === draining &&
+          / (is draining|ended its drain)/.test(String(r.message)));
+      const drained = [a, b, c].map((node) => drainLine(node, true));
       const response = await fetch(`${d.opsUrl}/v1/admin/drain`, { method: "POST" });
       assert.equal(response.status, 200);
       await response.body?.cancel();
-      // Polls /select: a draining report is not a state change, so it is not logged.
-      const gone = await eventually(async () => {
-        for (const node of [a, b, c]) {
-          if ((await selectedPeers(node)).includes(d.peerId)) return false;
-        }
-        return true;
-      });
-      assert.equal(gone, true, "the drained relay is still selected");
+      await Promise.all(drained);
+      for (const node of [a, b, c]) {
+        assert.ok(!(await selectedPeers(node)).includes(d.peerId), "the drained relay is selected");
+      }
       const view = await getJson(a, "/v1/federation");
       assert.equal(
         view.members.find((m: { peerId: string }) => m.peerId === d.peerId).draining,
         true,
       );
+      const resumed = drainLine(a, false);
       await fetch(`${d.opsUrl}/v1/admin/resume`, { method: "POST" }).then((r) => r.body?.cancel());
-      assert.equal(
-        // Polls /select: a resumed report is not a state change either.
-        await eventually(async () => (await selectedPeers(a)).includes(d.peerId)),
-        true,
-        "a resumed relay comes back",
-      );
+      await resumed;
+      assert.ok((await selectedPeers(a)).includes(d.peerId), "a resumed relay comes back");
     });
 
     await t.step("a SIGKILLed relay leaves every member's selections", async () => {

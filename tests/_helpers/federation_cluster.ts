@@ -26,6 +26,11 @@ export interface FederationClusterInit {
   readonly suspectAfter?: number;
   /** `federation.dead_after` (intervals). @default 6 */
   readonly deadAfter?: number;
+  /**
+   * `log.level` of every node: "debug" adds a member's connections and reports that change
+   * its load (src/federation/report_changes.ts). @default "info"
+   */
+  readonly logLevel?: "debug" | "info";
 }
 
 /** A running node of a cluster. */
@@ -50,12 +55,15 @@ export interface FederationCluster {
   stop(): Promise<void>;
 }
 
+/** A member's state line (not its drain, connection or load lines): alive, suspect, dead, left, forgotten. */
+const STATE_LINE = /^Member .* (is "?(alive|suspect|dead)\b|left the federation$|forgotten$)/;
+
 /** What `node` last logged of member `peerId`'s state: "alive", or "gone" for any other. */
 function lastState(node: HopdProcess, peerId: string): "alive" | "gone" | undefined {
   for (let i = node.logs.length - 1; i >= 0; i--) {
     const record = node.logs[i]!;
     const message = String(record.message);
-    if (!message.startsWith("Member ")) continue;
+    if (!STATE_LINE.test(message)) continue;
     if ((record.properties as Record<string, unknown> | undefined)?.peerId !== peerId) continue;
     return message.endsWith(" is alive") ? "alive" : "gone";
   }
@@ -121,7 +129,11 @@ export async function startFederationCluster(
   const start = async (i: number, bootstrap: string[]): Promise<FederationNode> => {
     const file = await configFile(i, bootstrap);
     const process = await spawnHopd({
-      args: ["--config", file],
+      args: [
+        "--config",
+        file,
+        ...(init.logLevel === undefined ? [] : ["--log-level", init.logLevel]),
+      ],
       dataDir: `${root}/node${i}`,
     });
     const tcpAddr = process.listenAddrs.find((a) => a.startsWith("/ip4/") && !a.includes("/ws"))!;
