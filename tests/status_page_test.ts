@@ -11,7 +11,7 @@ import { join } from "node:path";
 import type { Libp2p, Stream } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
 import { REPO_ROOT, spawnHopd } from "./_helpers/hopd_process.ts";
-import { eventually, transportAddr } from "./_helpers/ops_probe.ts";
+import { transportAddr } from "./_helpers/ops_probe.ts";
 import { decodePng, pixelStats } from "./_helpers/png.ts";
 import { SINK_PROTOCOL, type SinkTarget, startSinkTarget } from "./_helpers/relay_traffic.ts";
 import { Validator } from "@seriousme/openapi-schema-validator";
@@ -95,7 +95,13 @@ Deno.test("the status page renders the live node in headless chromium (DOM and s
   chromiumPath(); // fail first, and clearly, when the browser is missing
   const policies = await policiesDir();
   const hopd = await spawnHopd({
-    env: { ...UNLIMITED, HOPD_POLICY_DIR: policies, HOPD_POLICY_TICK: "500ms" },
+    // Debug: the engine logs each finished tick there.
+    env: {
+      ...UNLIMITED,
+      HOPD_LOG_LEVEL: "debug",
+      HOPD_POLICY_DIR: policies,
+      HOPD_POLICY_TICK: "500ms",
+    },
   });
   let target: SinkTarget | undefined;
   let dialer: Libp2p | undefined;
@@ -115,12 +121,14 @@ Deno.test("the status page renders the live node in headless chromium (DOM and s
       { reservations: 1, circuits: 1 },
     );
     // A few ticks of both policies: quiet ones among them that "Recent actions" must leave out.
-    // Polls the decision log: a quiet decision logs no line.
+    // The engine logs the end of each tick at debug, its decisions in /v1/decisions by then.
+    await hopd.waitForLog((r) =>
+      String(r.message).startsWith("Policy tick ") &&
+      Number((r.properties as { tick?: unknown } | undefined)?.tick) >= 2
+    );
+    const { decisions } = await (await fetch(`${hopd.opsUrl}/v1/decisions?limit=20`)).json();
     assert.ok(
-      await eventually(async () => {
-        const { decisions } = await (await fetch(`${hopd.opsUrl}/v1/decisions?limit=20`)).json();
-        return decisions.filter((d: { policy: string }) => d.policy === "quiet").length >= 2;
-      }, 20_000),
+      decisions.filter((d: { policy: string }) => d.policy === "quiet").length >= 2,
       "the policies did not tick",
     );
     flow = trickle(stream);
