@@ -68,17 +68,20 @@ export async function metric(
 /**
  * Polls `check` every 50 ms until it returns true or `timeoutMs` passes: the one polling
  * helper of the tests, for state that another process shows only when asked. Wait on an event
- * wherever there is one: a hopd log line (`HopdProcess.waitForLog`), the relay's events
- * (`untilRelay` in tests/relay_helpers.ts), a libp2p node's events (`disconnectedFrom` in
- * reserving_client.ts, `waitForCircuitAddr`), a child's exit status or ready line.
+ * wherever there is one: a hopd log line (`HopdProcess.waitForLog`; with
+ * `HOPD_LOG_LEVEL=debug` the policy engine logs each evaluation and each finished tick, and a
+ * federation member each connection and each report that changes a member's load), the
+ * relay's events (`untilRelay` in tests/relay_helpers.ts), a libp2p node's events
+ * (`disconnectedFrom` in reserving_client.ts, `waitForCircuitAddr`), a child's exit status or
+ * ready line.
  *
- * What is left to poll, and why: a child hopd's /metrics samples and /v1 JSON (verdicts,
- * evaluations, decisions, loads in select answers, /ready): Prometheus and the ops API are
- * pulled, hopd pushes none of it and logs only some (each call site says why); external
- * programs with no event (Alertmanager, the autonat run's go client); a socket flood's own
- * counters while it runs. What a reader task gathers from a child (a fake NOTIFY_SOCKET's
- * datagrams, raw stderr) or a callback reports (a reservation keeper's `onReserved`) is
- * waited on with {@linkcode Arrivals}.
+ * What is left to poll, and why: a child hopd's /ready, computed when asked and logged by no
+ * one; /metrics samples of what hopd logs no line for (each call site says why); external
+ * programs with no event (Alertmanager, the autonat run's go client, the stand-in systemctl's
+ * detached hopd); /proc's descriptor counts; a socket flood's own counters while it runs.
+ * What a reader task gathers from a child (a fake NOTIFY_SOCKET's datagrams, raw stderr) or a
+ * callback reports (a reservation keeper's `onReserved`, a sink's chunks) is waited on with
+ * {@linkcode Arrivals}.
  *
  * @returns Whether it held in time.
  */

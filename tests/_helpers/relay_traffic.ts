@@ -5,6 +5,7 @@ import type { Libp2p, Stream } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
 // @ts-types="../interop/relay_echo_client.d.ts"
 import { createClient, waitForCircuitAddr } from "../interop/relay_echo_client.mjs";
+import { Arrivals } from "./ops_probe.ts";
 
 /** Protocol of the byte sink: every byte read is counted and dropped. */
 export const SINK_PROTOCOL = "/hopd-test/sink/1.0.0";
@@ -16,6 +17,13 @@ export interface SinkTarget {
   readonly circuitAddr: string;
   /** Bytes received so far over every sink stream. */
   received(): number;
+  /**
+   * Resolves once {@linkcode SinkTarget.received} reaches `bytes`, checked on each chunk as it
+   * arrives (not polled).
+   *
+   * @returns Whether it did within `timeoutMs`.
+   */
+  receivedAtLeast(bytes: number, timeoutMs: number): Promise<boolean>;
 }
 
 /**
@@ -27,15 +35,24 @@ export interface SinkTarget {
 export async function startSinkTarget(relayAddr: string): Promise<SinkTarget> {
   const node = await createClient([`${relayAddr}/p2p-circuit`]);
   let received = 0;
+  const arrivals = new Arrivals();
   await node.handle(SINK_PROTOCOL, async (stream: Stream) => {
     try {
-      for await (const chunk of stream) received += chunk.byteLength;
+      for await (const chunk of stream) {
+        received += chunk.byteLength;
+        arrivals.arrived();
+      }
     } catch {
       // The pusher resets its stream when the test ends.
     }
   }, { runOnLimitedConnection: true });
   const circuitAddr = (await waitForCircuitAddr(node)).toString();
-  return { node, circuitAddr, received: () => received };
+  return {
+    node,
+    circuitAddr,
+    received: () => received,
+    receivedAtLeast: (bytes, timeoutMs) => arrivals.until(() => received >= bytes, timeoutMs),
+  };
 }
 
 /** A flat-out push over one open circuit. */
