@@ -14,6 +14,8 @@ import { createBalancer, type RelayEntry } from "../src/balancer/mod.ts";
 import {
   type FederationNode,
   getJson,
+  isStateLine,
+  lastState,
   selectedPeers,
   startFederationCluster,
 } from "./_helpers/federation_cluster.ts";
@@ -101,20 +103,65 @@ async function connectedTo(node: FederationNode, peerIds: readonly string[]): Pr
 }
 
 /**
- * Waits for `node`'s log line that its view of member `peerId` changed as `change` says: the
- * federation service logs every change ("is suspect: connection lost", "is dead: no report
- * for a while", "left the federation"). `timeoutMs` only bounds a change that never comes.
+ * Waits for `node`'s log line, past its first `since` lines, that its view of member `peerId`
+ * changed as `change` says: the federation service logs every change ("is suspect: connection
+ * lost", "is dead: no report for a while", "left the federation"). `since` leaves out the
+ * member's earlier changes (a flap on a starved machine). `timeoutMs` only bounds a change that
+ * never comes.
  */
 function memberChange(
   node: FederationNode,
   peerId: string,
   change: RegExp,
   timeoutMs: number,
+  since = 0,
 ): Promise<unknown> {
   return node.waitForLog(
-    (r) => memberOf(r) === peerId && change.test(String(r.message)),
+    (r) =>
+      memberOf(r) === peerId && change.test(String(r.message)) && node.logs.indexOf(r) >= since,
     timeoutMs,
   );
+}
+
+/** Waits until every one of `nodes` last logged every one of `peerIds` alive. */
+async function allAlive(
+  nodes: readonly FederationNode[],
+  peerIds: readonly string[],
+  timeoutMs?: number,
+): Promise<void> {
+  await Promise.all(
+    nodes.map((node) =>
+      node.waitForLog(
+        () => peerIds.every((peerId) => lastState(node, peerId) === "alive"),
+        timeoutMs,
+      )
+    ),
+  );
+}
+
+/**
+ * Runs `check` (reads of the nodes' answers, and assertions on them) once `ready` resolves,
+ * and again (three times at most) when it failed and one of `nodes` logged a change of a
+ * member's state meanwhile. On a starved machine a member can miss its reports for
+ * `suspect_after` and be suspect for a moment (logged, then alive again with its next report):
+ * answers read across such a flap disagree, which is not what the check is about. A check
+ * that fails with no state change logged while it ran fails the test.
+ */
+async function settled(
+  nodes: readonly FederationNode[],
+  ready: () => Promise<unknown>,
+  check: () => Promise<void>,
+): Promise<void> {
+  for (let attempt = 1;; attempt++) {
+    await ready();
+    const marks = nodes.map((node) => node.logs.length);
+    try {
+      return await check();
+    } catch (error) {
+      const flapped = nodes.some((node, i) => node.logs.slice(marks[i]).some(isStateLine));
+      if (!flapped || attempt === 3) throw error;
+    }
+  }
 }
 
 function loadOf(reservations: number) {
@@ -149,30 +196,35 @@ Deno.test("federation of four hopd processes: views, rankings, rejections, drain
   const nameOf = new Map(fakes.map((f) => [f.signer.peerId, f.name]));
   const fakeOrder = (peers: string[]) =>
     peers.filter((p) => nameOf.has(p)).map((p) => nameOf.get(p)!);
+  const fakesAlive = () => allAlive(cluster.nodes, fakes.map((f) => f.signer.peerId), 10_000);
   const injector = await connectInjector(a.tcpAddr);
   let stopReporting: (() => Promise<void>) | undefined;
   try {
     await t.step("every member sees every member alive and connected", async () => {
-      assert.equal(await cluster.converged(15_000), true, "the federation did not converge");
-      await connectedTo(b, [a.peerId, c.peerId, d.peerId]);
-      const view = await getJson(b, "/v1/federation");
-      assert.equal(view.members.filter((m: { connected: boolean }) => m.connected).length, 4);
-      assert.equal(view.enabled, true);
-      assert.equal(view.self, b.peerId);
-      assert.equal(view.members[0].self, true);
-      assert.equal(view.members[0].peerId, b.peerId);
-      assert.deepEqual(
-        view.members.map((m: { peerId: string }) => m.peerId).toSorted(),
-        cluster.peerIds.toSorted(),
-      );
-      const memberA = view.members.find((m: { peerId: string }) => m.peerId === a.peerId);
-      assert.ok(memberA.addrs.some((addr: string) => addr === a.tcpAddr), memberA.addrs);
-      assert.equal(memberA.verdict, "healthy");
-      assert.equal(memberA.capacity.maxReservations, 16_384);
-      assert.equal(await metric(b.opsUrl, "hopd_federation_members", { state: "alive" }), 4);
-      assert.ok(await metric(b.opsUrl, "hopd_federation_reports_received_total") > 0);
-      const status = await getJson(b, "/v1/status");
-      assert.deepEqual(status.federation.members, { alive: 4, suspect: 0, dead: 0 });
+      const ready = async () => {
+        assert.equal(await cluster.converged(15_000), true, "the federation did not converge");
+        await connectedTo(b, [a.peerId, c.peerId, d.peerId]);
+      };
+      await settled(cluster.nodes, ready, async () => {
+        const view = await getJson(b, "/v1/federation");
+        assert.equal(view.members.filter((m: { connected: boolean }) => m.connected).length, 4);
+        assert.equal(view.enabled, true);
+        assert.equal(view.self, b.peerId);
+        assert.equal(view.members[0].self, true);
+        assert.equal(view.members[0].peerId, b.peerId);
+        assert.deepEqual(
+          view.members.map((m: { peerId: string }) => m.peerId).toSorted(),
+          cluster.peerIds.toSorted(),
+        );
+        const memberA = view.members.find((m: { peerId: string }) => m.peerId === a.peerId);
+        assert.ok(memberA.addrs.some((addr: string) => addr === a.tcpAddr), memberA.addrs);
+        assert.equal(memberA.verdict, "healthy");
+        assert.equal(memberA.capacity.maxReservations, 16_384);
+        assert.equal(await metric(b.opsUrl, "hopd_federation_members", { state: "alive" }), 4);
+        assert.ok(await metric(b.opsUrl, "hopd_federation_reports_received_total") > 0);
+        const status = await getJson(b, "/v1/status");
+        assert.deepEqual(status.federation.members, { alive: 4, suspect: 0, dead: 0 });
+      });
     });
 
     stopReporting = keepReporting(
@@ -191,35 +243,39 @@ Deno.test("federation of four hopd processes: views, rankings, rejections, drain
             fakes.map((f) => reported(node, f.signer.peerId, f.report.load.reservations, 10_000))
           ),
         );
-        for (const node of cluster.nodes) {
-          assert.equal(fakeOrder(await selectedPeers(node)).length, 4, "a fake relay is missing");
-          // capacity: weight × free fraction: f3 2×0.7, f1 0.9, f2 0.5, f4 0.5×0.8.
-          assert.deepEqual(fakeOrder(await selectedPeers(node, "algorithm=capacity")), [
-            "f3",
-            "f1",
-            "f2",
-            "f4",
-          ]);
-          // least_connections: weight / (1 + reservations): f1 1/11, f3 2/31, f4 .5/21, f2 1/51.
-          assert.deepEqual(fakeOrder(await selectedPeers(node, "algorithm=least_connections")), [
-            "f1",
-            "f3",
-            "f4",
-            "f2",
-          ]);
-          // geo from Paris: Frankfurt (4.8 ms, weight 2) beats Paris itself; then NY, Singapore.
-          assert.deepEqual(
-            fakeOrder(await selectedPeers(node, `algorithm=geo&lat=${PARIS.lat}&lon=${PARIS.lon}`)),
-            ["f3", "f1", "f2", "f4"],
-          );
-          // geo from region "us": its relays' centre is New York.
-          assert.deepEqual(fakeOrder(await selectedPeers(node, "algorithm=geo&region=us")), [
-            "f2",
-            "f3",
-            "f1",
-            "f4",
-          ]);
-        }
+        await settled(cluster.nodes, fakesAlive, async () => {
+          for (const node of cluster.nodes) {
+            assert.equal(fakeOrder(await selectedPeers(node)).length, 4, "a fake relay is missing");
+            // capacity: weight × free fraction: f3 2×0.7, f1 0.9, f2 0.5, f4 0.5×0.8.
+            assert.deepEqual(fakeOrder(await selectedPeers(node, "algorithm=capacity")), [
+              "f3",
+              "f1",
+              "f2",
+              "f4",
+            ]);
+            // least_connections: weight / (1 + reservations): f1 1/11, f3 2/31, f4 .5/21, f2 1/51.
+            assert.deepEqual(fakeOrder(await selectedPeers(node, "algorithm=least_connections")), [
+              "f1",
+              "f3",
+              "f4",
+              "f2",
+            ]);
+            // geo from Paris: Frankfurt (4.8 ms, weight 2) beats Paris itself; then NY, Singapore.
+            assert.deepEqual(
+              fakeOrder(
+                await selectedPeers(node, `algorithm=geo&lat=${PARIS.lat}&lon=${PARIS.lon}`),
+              ),
+              ["f3", "f1", "f2", "f4"],
+            );
+            // geo from region "us": its relays' centre is New York.
+            assert.deepEqual(fakeOrder(await selectedPeers(node, "algorithm=geo&region=us")), [
+              "f2",
+              "f3",
+              "f1",
+              "f4",
+            ]);
+          }
+        });
       },
     );
 
@@ -240,43 +296,53 @@ Deno.test("federation of four hopd processes: views, rankings, rejections, drain
           } satisfies RelayEntry,
         );
       }
-      for (let k = 0; k < 5; k++) {
-        const client = (await newSigner()).peerId;
-        const expected = fakeOrder(
-          oracle.select({ peer: client, n: 4 }).relays.map((r) => r.peerId),
-        );
-        for (const node of cluster.nodes) {
-          for (let repeat = 0; repeat < 2; repeat++) {
-            const got = fakeOrder(await selectedPeers(node, `algorithm=affinity&peer=${client}`));
-            assert.deepEqual(got, expected, `client ${k} on ${node.peerId}`);
+      const clients = await Promise.all(
+        [0, 1, 2, 3, 4].map(async () => (await newSigner()).peerId),
+      );
+      await settled(cluster.nodes, fakesAlive, async () => {
+        for (const [k, client] of clients.entries()) {
+          const expected = fakeOrder(
+            oracle.select({ peer: client, n: 4 }).relays.map((r) => r.peerId),
+          );
+          for (const node of cluster.nodes) {
+            for (let repeat = 0; repeat < 2; repeat++) {
+              const got = fakeOrder(await selectedPeers(node, `algorithm=affinity&peer=${client}`));
+              assert.deepEqual(got, expected, `client ${k} on ${node.peerId}`);
+            }
           }
         }
-      }
+      });
     });
 
     await t.step(
       "weighted_round_robin gives each relay first place in proportion to weight",
       async () => {
         // Weights: 4 hopd members 1 each, f1 1, f2 1, f3 2, f4 0.5 (degraded): total 8.5.
-        const firsts = new Map<string, number>();
-        for (let i = 0; i < 170; i++) {
-          const first = (await selectedPeers(c, "algorithm=weighted_round_robin"))[0]!;
-          firsts.set(first, (firsts.get(first) ?? 0) + 1);
-        }
-        const count = (p: string) => firsts.get(p) ?? 0;
-        const f = (name: string) => fakes.find((x) => x.name === name)!.signer.peerId;
-        // 170 picks = 20 rounds of 8.5: f3 40, f1 20, f2 20, f4 10, each hopd 20 (±3 for a
-        // round-robin account reset when a member briefly fails the health filter).
-        assert.ok(Math.abs(count(f("f3")) - 40) <= 3, `f3 ${count(f("f3"))}`);
-        assert.ok(Math.abs(count(f("f4")) - 10) <= 3, `f4 ${count(f("f4"))}`);
-        for (const p of [f("f1"), f("f2"), ...cluster.peerIds]) {
-          assert.ok(Math.abs(count(p) - 20) <= 3, `${nameOf.get(p) ?? p} ${count(p)}`);
-        }
-        assert.ok(
-          await metric(c.opsUrl, "hopd_balancer_selections_total", {
-            algorithm: "weighted_round_robin",
-          }) >= 170,
-        );
+        const ready = async () => {
+          await fakesAlive();
+          assert.equal(await cluster.converged(15_000), true, "the federation did not converge");
+        };
+        await settled([c], ready, async () => {
+          const firsts = new Map<string, number>();
+          for (let i = 0; i < 170; i++) {
+            const first = (await selectedPeers(c, "algorithm=weighted_round_robin"))[0]!;
+            firsts.set(first, (firsts.get(first) ?? 0) + 1);
+          }
+          const count = (p: string) => firsts.get(p) ?? 0;
+          const f = (name: string) => fakes.find((x) => x.name === name)!.signer.peerId;
+          // 170 picks = 20 rounds of 8.5: f3 40, f1 20, f2 20, f4 10, each hopd 20 (±3 for a
+          // round-robin account reset when a member briefly fails the health filter).
+          assert.ok(Math.abs(count(f("f3")) - 40) <= 3, `f3 ${count(f("f3"))}`);
+          assert.ok(Math.abs(count(f("f4")) - 10) <= 3, `f4 ${count(f("f4"))}`);
+          for (const p of [f("f1"), f("f2"), ...cluster.peerIds]) {
+            assert.ok(Math.abs(count(p) - 20) <= 3, `${nameOf.get(p) ?? p} ${count(p)}`);
+          }
+          assert.ok(
+            await metric(c.opsUrl, "hopd_balancer_selections_total", {
+              algorithm: "weighted_round_robin",
+            }) >= 170,
+          );
+        });
       },
     );
 
@@ -363,7 +429,9 @@ Deno.test("federation of four hopd processes: views, rankings, rejections, drain
     stopReporting = undefined;
 
     await t.step("a drained relay leaves every member's selections", async () => {
-      for (const node of [a, b, c]) assert.ok((await selectedPeers(node)).includes(d.peerId));
+      await settled([a, b, c], () => allAlive([a, b, c], [d.peerId]), async () => {
+        for (const node of [a, b, c]) assert.ok((await selectedPeers(node)).includes(d.peerId));
+      });
       // Each member logs d's drain, and its end, as it applies the report.
       const drainLine = (node: FederationNode, draining: boolean) =>
         nextLine(node, (r) =>
@@ -385,21 +453,28 @@ Deno.test("federation of four hopd processes: views, rankings, rejections, drain
       const resumed = drainLine(a, false);
       await fetch(`${d.opsUrl}/v1/admin/resume`, { method: "POST" }).then((r) => r.body?.cancel());
       await resumed;
-      assert.ok((await selectedPeers(a)).includes(d.peerId), "a resumed relay comes back");
+      await settled([a], () => allAlive([a], [d.peerId]), async () => {
+        assert.ok((await selectedPeers(a)).includes(d.peerId), "a resumed relay comes back");
+      });
     });
 
     await t.step("a SIGKILLed relay leaves every member's selections", async () => {
+      await allAlive([a, b, d], [c.peerId]);
+      // Only what the members log from now on: c may have flapped before.
+      const since = new Map([a, b, d].map((node) => [node, node.logs.length]));
       c.killHard();
       await c.status;
       // Each member logs c suspect (its connection lost, or its reports stopped) or dead; the
       // balancer ranks only alive members.
       await Promise.all(
-        [a, b, d].map((node) => memberChange(node, c.peerId, / is "?(suspect|dead)/, 5_000)),
+        [a, b, d].map((node) =>
+          memberChange(node, c.peerId, / is "?(suspect|dead)/, 5_000, since.get(node))
+        ),
       );
       for (const node of [a, b, d]) {
         assert.ok(!(await selectedPeers(node)).includes(c.peerId), "the killed relay is selected");
       }
-      await memberChange(a, c.peerId, / is "?dead/, 3_000);
+      await memberChange(a, c.peerId, / is "?dead/, 3_000, since.get(a));
       const view = await getJson(a, "/v1/federation");
       assert.equal(
         view.members.find((m: { peerId: string }) => m.peerId === c.peerId).state,
@@ -407,8 +482,11 @@ Deno.test("federation of four hopd processes: views, rankings, rejections, drain
         "the killed relay is dead in the view",
       );
       // c, the four fake relays and the probe, silent since their reports stopped.
-      const deadOnA = () =>
-        new Set(a.logs.filter((r) => / is "?dead/.test(String(r.message))).map(memberOf)).size;
+      const deadOnA = () => {
+        const last = new Map<unknown, string>();
+        for (const r of a.logs) if (isStateLine(r)) last.set(memberOf(r), String(r.message));
+        return [...last.values()].filter((message) => / is "?dead/.test(message)).length;
+      };
       await a.waitForLog(() => deadOnA() >= 6, 5_000);
       assert.equal(await metric(a.opsUrl, "hopd_federation_members", { state: "dead" }), 6);
     });

@@ -55,15 +55,22 @@ export interface FederationCluster {
   stop(): Promise<void>;
 }
 
-/** A member's state line (not its drain, connection or load lines): alive, suspect, dead, left, forgotten. */
 const STATE_LINE = /^Member .* (is "?(alive|suspect|dead)\b|left the federation$|forgotten$)/;
 
+/**
+ * Whether `record` is a line of a change of a member's state (alive, suspect, dead, left,
+ * forgotten), not of its drain, connection or load.
+ */
+export function isStateLine(record: Record<string, unknown>): boolean {
+  return STATE_LINE.test(String(record.message));
+}
+
 /** What `node` last logged of member `peerId`'s state: "alive", or "gone" for any other. */
-function lastState(node: HopdProcess, peerId: string): "alive" | "gone" | undefined {
+export function lastState(node: HopdProcess, peerId: string): "alive" | "gone" | undefined {
   for (let i = node.logs.length - 1; i >= 0; i--) {
     const record = node.logs[i]!;
     const message = String(record.message);
-    if (!STATE_LINE.test(message)) continue;
+    if (!isStateLine(record)) continue;
     if ((record.properties as Record<string, unknown> | undefined)?.peerId !== peerId) continue;
     return message.endsWith(" is alive") ? "alive" : "gone";
   }
