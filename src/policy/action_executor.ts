@@ -108,12 +108,12 @@ export class ActionExecutor {
       // A failed action is logged at ERROR where it failed; the other rails hold actions back
       // routinely (hysteresis and cooldown on most ticks), so at debug.
       if (decided.outcome === "suppressed" && decided.suppressedBy !== "error") {
-        log.debug("Policy {policy} held back {action}: {suppressedBy}", {
+        log.debug("Policy {policy} held back {action}: {suppressedBy}", () => ({
           policy: context.policy,
           mode: context.mode,
           action: JSON.stringify(action),
           suppressedBy: decided.suppressedBy,
-        });
+        }));
       }
       this.#init.metrics.actions.inc({
         policy: context.policy,

@@ -41,9 +41,10 @@ export function actionOutcome(action: DecidedAction): string {
 export function logEvaluation(log: Logger, record: DecisionRecord, evaluations: number): void {
   const typesOf = (outcome: DecidedAction["outcome"]) =>
     record.actions.filter((a) => a.outcome === outcome).map((a) => a.type);
+  // Lazy: below debug the properties are never built (once per policy and tick).
   log.debug(
     "Policy {policy} evaluation {evaluations} on tick {tick}: {verdict}, actions {actions}",
-    {
+    () => ({
       policy: record.policy,
       revision: record.revision,
       mode: record.mode,
@@ -59,7 +60,7 @@ export function logEvaluation(log: Logger, record: DecisionRecord, evaluations: 
       dryrun: typesOf("dryrun"),
       suppressed: record.actions.filter((a) => a.outcome === "suppressed")
         .map((a) => ({ type: a.type, by: a.suppressedBy })),
-    },
+    }),
   );
 }
 
@@ -82,6 +83,6 @@ export function logTickDone(
 ): void {
   log.debug(
     "Policy tick {tick} done: {policies} policies in {durationMs} ms, /ready verdict {health}",
-    { ...tick, durationMs: Math.round(tick.durationMs) },
+    () => ({ ...tick, durationMs: Math.round(tick.durationMs) }),
   );
 }
