@@ -10,7 +10,10 @@
 # tests beside the code, nothing installed, no end-to-end run.
 #
 # The phases (see main below; the summary lists them in the order they ended):
-#   parallel  every test file at once, except the timing-sensitive ones. With TEST_COVERAGE_DIR
+#   parallel  every test file at once, except the timing-sensitive ones, PARALLEL_JOBS (4) files
+#             at a time, not deno's default of one per core: most end-to-end files wait on a
+#             child or a timer (bench/RESULTS.md, test command sections); DENO_JOBS set in the
+#             environment overrides it. With TEST_COVERAGE_DIR
 #             set (an absolute path, as .ci/run sets it) the test processes write their coverage
 #             profiles there, which `deno task coverage --report DIR` reads, so CI runs the unit
 #             suites once, not twice. The hopd children the end-to-end tests spawn (through
@@ -139,6 +142,9 @@ summarize() {
   ((failed == 0))
 }
 
+# Test files the parallel phase runs at once: twice the 2 cores of the machines it runs on.
+PARALLEL_JOBS=4
+
 main() {
   local serial=(tests/bandwidth_e2e_test.ts tests/load_test_smoke_test.ts)
   local coverage=()
@@ -149,7 +155,8 @@ main() {
   # connection, hopd's duration limits), at about a third of a core: it runs beside the
   # others instead of after them (bench/RESULTS.md, test command section).
   beside interop deno task interop
-  phase parallel deno test -A --parallel "${coverage[@]}" "${serial[@]/#/--ignore=}"
+  DENO_JOBS="${DENO_JOBS:-$PARALLEL_JOBS}" \
+    phase parallel deno test -A --parallel "${coverage[@]}" "${serial[@]/#/--ignore=}"
   phase serial deno test -A "${serial[@]}"
   wait_beside
   summarize

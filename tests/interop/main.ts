@@ -4,18 +4,19 @@
  * "interop: N passed, N failed", and exits non-zero when any case failed.
  *
  * A machine without Go or Rust: the clients it lacks are named in one line and left out;
- * under CI=true that is a failure. Options: `--only REGEX` runs the cases whose line name
- * matches, `--jobs N` runs N cases at once (default: the suite's own, else 2;
- * the NAT-lab suites, whose cases mostly wait, run more), `--clients go,rust,node,deno`,
- * `--suites matrix,limits,stop,bulk,holepunch,autonat`.
+ * under CI=true that is a failure. The hole-punch suite runs beside the others (its lane,
+ * ./all_suites.ts), so case lines of the two lanes interleave. Options: `--only REGEX` runs
+ * the cases whose line name matches, `--jobs N` runs N cases at once in each suite (default:
+ * the suite's own, else 2; the NAT-lab suites, whose cases mostly wait, run more),
+ * `--clients go,rust,node,deno`, `--suites matrix,limits,stop,bulk,holepunch,autonat`.
  *
  * @module
  */
 
 import { Command, CommanderError } from "commander";
 import { type Client, type ClientName, prepareClients } from "./clients.ts";
-import { SUITES } from "./all_suites.ts";
-import type { Case, CaseOutcome } from "./suites.ts";
+import { SUITE_LANES } from "./all_suites.ts";
+import type { Case, CaseOutcome, Suite, SuiteContext } from "./suites.ts";
 
 const ALL_CLIENTS: readonly ClientName[] = ["go", "rust", "node", "deno"];
 /** Cases run at once in a suite that names no `jobs` of its own. */
@@ -93,6 +94,39 @@ function indent(text: string): string {
 }
 
 /**
+ * Prepares one suite, runs its cases (those `only` matches, `jobs` at once, else the suite's
+ * own) and closes it; prints its time.
+ *
+ * @returns The cases passed and failed; a suite that cannot start counts one failure.
+ */
+async function runSuite(
+  suite: Suite,
+  context: SuiteContext,
+  options: { readonly only: RegExp | undefined; readonly jobs: number | undefined },
+): Promise<{ passed: number; failed: number }> {
+  const suiteStarted = performance.now();
+  let prepared: Awaited<ReturnType<typeof suite.prepare>>;
+  try {
+    prepared = await suite.prepare(context);
+  } catch (error) {
+    console.log(`interop ${suite.name}: cannot start [FAILED]\n${indent(String(error))}`);
+    return { passed: 0, failed: 1 };
+  }
+  try {
+    const { only } = options;
+    const cases = prepared.cases.filter((c) => only === undefined || only.test(c.name));
+    const outcomes = await runCases(cases, options.jobs ?? suite.jobs ?? DEFAULT_JOBS);
+    console.log(`interop ${suite.name}: suite took ${seconds(suiteStarted)} s`);
+    return {
+      passed: outcomes.filter((o) => o.ok).length,
+      failed: outcomes.filter((o) => !o.ok).length,
+    };
+  } finally {
+    await prepared.close();
+  }
+}
+
+/**
  * Runs the interop suites.
  *
  * @param args Command-line arguments.
@@ -134,30 +168,19 @@ export async function main(args: string[]): Promise<number> {
     );
   }
   const byName = new Map<ClientName, Client>(clients.map((c) => [c.name, c]));
-  for (const suite of SUITES) {
-    if (options.suites !== undefined && !options.suites.includes(suite.name)) continue;
-    let prepared: Awaited<ReturnType<typeof suite.prepare>>;
-    const suiteStarted = performance.now();
-    try {
-      prepared = await suite.prepare({
-        clients: byName,
-        ...(options.attempts === undefined ? {} : { attempts: options.attempts }),
-      });
-    } catch (error) {
-      console.log(`interop ${suite.name}: cannot start [FAILED]\n${indent(String(error))}`);
-      failed++;
-      continue;
+  // The lanes at once (the hole-punch suite mostly waits on timers), each lane's suites in turn.
+  const context = {
+    clients: byName,
+    ...(options.attempts === undefined ? {} : { attempts: options.attempts }),
+  };
+  await Promise.all(SUITE_LANES.map(async (lane) => {
+    for (const suite of lane) {
+      if (options.suites !== undefined && !options.suites.includes(suite.name)) continue;
+      const counts = await runSuite(suite, context, { only, jobs: options.jobs });
+      passed += counts.passed;
+      failed += counts.failed;
     }
-    try {
-      const cases = prepared.cases.filter((c) => only === undefined || only.test(c.name));
-      const outcomes = await runCases(cases, options.jobs ?? suite.jobs ?? DEFAULT_JOBS);
-      passed += outcomes.filter((o) => o.ok).length;
-      failed += outcomes.filter((o) => !o.ok).length;
-    } finally {
-      await prepared.close();
-    }
-    console.log(`interop ${suite.name}: suite took ${seconds(suiteStarted)} s`);
-  }
+  }));
   console.log(`interop: ${passed} passed, ${failed} failed (${seconds(started)} s)`);
   return failed === 0 && passed > 0 ? 0 : 1;
 }

@@ -11,7 +11,7 @@
  *   `relay.stop_pipelining = false`) negotiated first, counted by mode in /metrics.
  *
  * To add a suite (the hole-punch suite over network namespaces goes here): write a
- * {@linkcode Suite} and append it to {@linkcode SUITES}.
+ * {@linkcode Suite} and append it to a lane of `SUITE_LANES` (./all_suites.ts).
  *
  * @module
  */
