@@ -18,7 +18,7 @@
 
 import { labUnavailable, type NatKind } from "../_helpers/netns.ts";
 import { inLabWithHopd } from "../_helpers/lab_hopd.ts";
-import { eventually, parseMetrics, sampleSum } from "../_helpers/ops_probe.ts";
+import { parseMetrics, sampleSum } from "../_helpers/ops_probe.ts";
 import type { Client } from "./clients.ts";
 import { type Case, type CaseOutcome, type Suite } from "./suites.ts";
 
@@ -57,8 +57,13 @@ function autonatCase(go: Client, setting: Setting): Case {
       inLabWithHopd({
         a: setting.kind,
         b: "public",
-        env: { HOPD_POLICY_ENABLED: "false", HOPD_AUTONAT_ENABLED: String(setting.autonat) },
-      }, async ({ lab, relay, metrics }) => {
+        env: {
+          // hopd logs each AutoNAT answer at debug, once counted.
+          HOPD_LOG_LEVEL: "debug",
+          HOPD_POLICY_ENABLED: "false",
+          HOPD_AUTONAT_ENABLED: String(setting.autonat),
+        },
+      }, async ({ lab, hopd, relay, metrics }) => {
         const waitS = setting.kind === "eim" && setting.autonat ? RESERVE_WITHIN_S : CONTROL_WAIT_S;
         const [program, ...args] = go.command;
         const started = performance.now();
@@ -87,13 +92,22 @@ function autonatCase(go: Client, setting: Setting): Case {
             dialError: sampleSum(samples, "hopd_autonat_requests_total", { result: "dial_error" }),
           };
         };
-        let seen = await results();
-        if (setting.kind === "public") {
-          // The node asks soon after identify; the dial-back answers within a second. Polls
-          // /metrics: hopd logs each answer only at debug, and the go client, not the test, asks.
-          await eventually(async () => (seen = await results()).ok > 0, 10_000);
-        }
-        return judge(name, setting, { reserved, reservedMs, waitS, ...seen });
+        // The public node asks soon after identify; the dial-back answers within a second.
+        // hopd's line of its OK answer (logged once counted), seen already or still to come.
+        const okLogged = setting.kind === "public" &&
+          await hopd.waitForLog((r) =>
+            String(r.message).startsWith("autonat ") &&
+            (r.properties as { result?: unknown } | undefined)?.result === "ok", 10_000).then(
+              () => true,
+              () => false,
+            );
+        return judge(name, setting, {
+          reserved,
+          reservedMs,
+          waitS,
+          okLogged,
+          ...await results(),
+        });
       }),
   };
 }
@@ -102,7 +116,15 @@ function autonatCase(go: Client, setting: Setting): Case {
 function judge(
   name: string,
   setting: Setting,
-  seen: { reserved: boolean; reservedMs: number; waitS: number; ok: number; dialError: number },
+  seen: {
+    reserved: boolean;
+    reservedMs: number;
+    waitS: number;
+    /** hopd logged an OK answer (looked for in the public case only). */
+    okLogged: boolean;
+    ok: number;
+    dialError: number;
+  },
 ): CaseOutcome {
   const problems: string[] = [];
   let line: string;
@@ -115,7 +137,11 @@ function judge(
     if (seen.reserved) problems.push("reserved with no AutoNAT server: autorelay changed");
     line = `no reservation in ${seen.waitS} s (nothing tells the node it is private)`;
   } else {
-    if (seen.ok === 0) problems.push("hopd's dial-back to a public node never succeeded");
+    if (!seen.okLogged || seen.ok === 0) {
+      problems.push(
+        "hopd's dial-back to a public node never succeeded (no OK answer logged in 10 s)",
+      );
+    }
     if (seen.reserved) problems.push("a public node reserved");
     line = `hopd's dial-back reached it (${seen.ok} OK), no reservation (public)`;
   }
