@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type HopdProcess, runHopdCli, spawnHopd } from "./_helpers/hopd_process.ts";
-import { DUAL_STACK_LISTEN, eventually, logsOf, metric, tcpAddr } from "./_helpers/ops_probe.ts";
+import { DUAL_STACK_LISTEN, logsOf, metric, tcpAddr } from "./_helpers/ops_probe.ts";
 import {
   canReserve,
   disconnectedFrom,
@@ -37,8 +37,8 @@ async function auditLine(hopd: HopdProcess, actions: readonly string[], count: n
 }
 
 Deno.test("hopd admin ban --peer closes the peer's connection and refuses it until unbanned", async (t) => {
-  // No admin.token_file: loopback callers need no token.
-  const hopd = await spawnHopd();
+  // No admin.token_file: loopback callers need no token. Debug: hopd logs a reservation's end.
+  const hopd = await spawnHopd({ env: { HOPD_LOG_LEVEL: "debug" } });
   const relay = tcpAddr(hopd.listenAddrs, "ip4");
   const banned = await newIdentity();
   const node = await reserveOn(relay, banned.privateKey);
@@ -59,10 +59,12 @@ Deno.test("hopd admin ban --peer closes the peer's connection and refuses it unt
 
     await t.step("its connection is closed promptly and its reservation goes", async () => {
       assert.ok(await disconnectedFrom(node, hopd.peerId), "still connected after the ban");
-      // Polls /metrics: a reservation ended by its connection's close logs no line.
-      assert.ok(
-        await eventually(async () => (await metric(hopd.opsUrl, "hopd_reservations_active")) === 0),
+      // hopd logs (at debug) the end of a reservation whose connection closed, once removed.
+      await hopd.waitForLog((r) =>
+        String(r.message).startsWith("Reservation of ") &&
+        (r.properties as { peer?: unknown } | undefined)?.peer === banned.peerId
       );
+      assert.equal(await metric(hopd.opsUrl, "hopd_reservations_active"), 0);
     });
 
     await t.step("it can neither reconnect nor reserve while banned", async () => {

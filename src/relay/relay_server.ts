@@ -8,6 +8,7 @@
 
 import { privateKeyFromProtobuf } from "@libp2p/crypto/keys";
 import type { Libp2p, PeerId } from "@libp2p/interface";
+import { getLogger } from "@logtape/logtape";
 import { type Clock, SYSTEM_CLOCK, type TimerId } from "../clock/mod.ts";
 import { CircuitSlots } from "./circuit.ts";
 import type { Circuit } from "./circuit.ts";
@@ -30,6 +31,8 @@ import type {
 } from "./mod.ts";
 import { ReservationStore } from "./reservation_store.ts";
 import { sealVoucher } from "./voucher.ts";
+
+const log = getLogger(["hopd", "relay"]);
 
 const CODE_P2P_CIRCUIT = 290;
 
@@ -175,7 +178,12 @@ export class RelayServer implements Relay {
 
   #onDisconnect = (evt: CustomEvent<PeerId>): void => {
     // Spec: a reservation is valid only while the peer stays connected.
-    this.#store.remove(peerKey(evt.detail.toMultihash().bytes));
+    if (this.#store.remove(peerKey(evt.detail.toMultihash().bytes))) {
+      // Lazy: a flood's disconnects must cost nothing below debug.
+      log.debug("Reservation of {peer} ended: its connection closed", () => ({
+        peer: evt.detail.toString(),
+      }));
+    }
   };
 
   #onSelfUpdate = (): void => {

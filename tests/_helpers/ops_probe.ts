@@ -75,12 +75,12 @@ export async function metric(
  * (`disconnectedFrom` in reserving_client.ts, `waitForCircuitAddr`), a child's exit status or
  * ready line.
  *
- * What is left to poll, and why: a child hopd's /ready, computed when asked and logged by no
- * one; /metrics samples of what hopd logs no line for (each call site says why); external
- * programs with no event (Alertmanager, the stand-in systemctl's detached hopd); /proc's
- * descriptor counts; a socket flood's own counters while it runs. What a reader task gathers
- * from a child (a fake NOTIFY_SOCKET's datagrams, raw stderr) or a callback reports (a
- * reservation keeper's `onReserved`, a sink's chunks) is waited on with {@linkcode Arrivals}.
+ * What is left to poll, and why (each call site says): a child hopd's /ready, computed when
+ * asked and logged by no one; external programs with no event (Alertmanager, the stand-in
+ * systemctl's detached hopd); /proc's descriptor counts; a socket flood's own counters while
+ * it runs. What a reader task gathers from a child (a fake NOTIFY_SOCKET's datagrams, raw
+ * stderr) or a callback reports (a reservation keeper's `onReserved`, a sink's chunks) is
+ * waited on with {@linkcode Arrivals}.
  *
  * @returns Whether it held in time.
  */
