@@ -67,7 +67,8 @@ export { registerSocketMetrics } from "./metrics.ts";
 
 /**
  * How to open `server`'s listening socket again with the options it was first opened with
- * (the connections it holds stay open).
+ * (the connections it holds stay open). A server first opened on port 0 comes back on the port
+ * it got, not on a new one: its address is what clients, scripts and announced multiaddrs use.
  *
  * @param server A node:net server.
  * @param options The options of its first `listen`.
@@ -79,10 +80,14 @@ export function relistenWith(
 ): () => Promise<void> {
   return () =>
     new Promise<void>((resolve, reject) => {
+      const bound = server.address();
+      const again = !options.port && bound !== null && typeof bound !== "string"
+        ? { ...options, port: bound.port }
+        : options;
       server.close();
       const onError = (error: Error) => reject(error);
       server.once("error", onError);
-      server.listen(options, () => {
+      server.listen(again, () => {
         server.off("error", onError);
         resolve();
       });

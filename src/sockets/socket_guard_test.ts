@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import net from "node:net";
-import { FdBudget, type FdProbe, SocketGuard, type SocketGuardInit } from "./mod.ts";
-import { ACCEPT_PROBE_INTERVAL_MS, ACCEPT_PROBE_TIMEOUT_MS } from "./constants.ts";
+import { FdBudget, type FdProbe, relistenWith, SocketGuard, type SocketGuardInit } from "./mod.ts";
+import {
+  ACCEPT_PROBE_INTERVAL_MS,
+  ACCEPT_PROBE_TIMEOUT_MS,
+  SWEEP_INTERVAL_MS,
+} from "./constants.ts";
 import { ManualClock } from "../clock/mod.ts";
 
 const ROOMY: FdProbe = { free: (max) => max };
@@ -236,7 +240,11 @@ Deno.test("SocketGuard re-opens a listener whose connections are not accepted, a
     h.guard.tick(); // probes: the connection lands on the deaf server
     await probeArrived;
     h.clock.advance(ACCEPT_PROBE_TIMEOUT_MS);
-    h.guard.tick();
+    h.guard.tick(); // overdue, not yet a stall
+    assert.equal(h.guard.stats().stalls.get("tcp"), undefined);
+    assert.equal(relistens, 0);
+    h.clock.advance(SWEEP_INTERVAL_MS);
+    h.guard.tick(); // still not accepted a sweep later: stalled
     assert.equal(h.guard.stats().stalls.get("tcp"), 1);
     assert.equal(h.guard.stats().accepting.get("tcp"), false);
     assert.match(
@@ -255,6 +263,54 @@ Deno.test("SocketGuard re-opens a listener whose connections are not accepted, a
   } finally {
     await h.close();
     await new Promise((resolve) => deaf.close(resolve));
+  }
+});
+
+Deno.test("SocketGuard takes a probe overdue at one tick but accepted before the next as accepted, not as a stall", async () => {
+  // A starved host: the event loop wakes after the probe's deadline and runs the sweep before
+  // the accept that waited beside it. Here the overdue tick runs before the loop has turned.
+  let relistens = 0;
+  const h = await guarded({
+    relisten: () => {
+      relistens++;
+      return Promise.resolve();
+    },
+  });
+  try {
+    h.clock.advance(ACCEPT_PROBE_INTERVAL_MS);
+    const accepted = new Promise((resolve) => h.server.once("connection", resolve));
+    h.guard.tick(); // probes
+    h.clock.advance(ACCEPT_PROBE_TIMEOUT_MS);
+    h.guard.tick(); // overdue: the accept has not run yet
+    assert.equal(h.guard.stats().stalls.get("tcp"), undefined);
+    await accepted;
+    h.clock.advance(SWEEP_INTERVAL_MS);
+    h.guard.tick();
+    assert.equal(h.guard.stats().stalls.get("tcp"), undefined);
+    assert.equal(h.guard.stats().accepting.get("tcp"), true);
+    assert.equal(relistens, 0);
+    assert.deepEqual(h.guard.readinessReasons(), []);
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("relistenWith() opens a server first opened on port 0 again on the port it got", async () => {
+  const server = net.createServer((socket) => socket.end());
+  const options = { host: "127.0.0.1", port: 0 };
+  await new Promise<void>((resolve) => server.listen(options, resolve));
+  const { port } = server.address() as net.AddressInfo;
+  try {
+    await relistenWith(server, options)();
+    assert.equal((server.address() as net.AddressInfo).port, port);
+    const socket = net.connect({ host: "127.0.0.1", port });
+    await new Promise<void>((resolve, reject) => {
+      socket.once("connect", () => resolve());
+      socket.once("error", reject);
+    });
+    socket.destroy();
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
   }
 });
 
