@@ -71,7 +71,7 @@ export const PAIRS: readonly (readonly [ClientName, ClientName])[] = [
  */
 export const DEFAULT_ATTEMPTS = { direct: 3, relayed: 1 } as const;
 /** Cases run at once (the suite's `jobs`): each in a lab of its own, mostly waiting. */
-const HOLEPUNCH_JOBS = 6;
+const HOLEPUNCH_JOBS = 4;
 /** From this many attempts on, every attempt of a symmetric cell waits for the limit. */
 const FULL_RUN_ATTEMPTS = 20;
 
