@@ -3,7 +3,7 @@ import { generateKeyPair } from "@libp2p/crypto/keys";
 import { type GossipSub, type Message, StrictSign, TopicValidatorResult } from "@libp2p/gossipsub";
 import type { Libp2p, PeerId } from "@libp2p/interface";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
-import { configureSync, type LogRecord, resetSync } from "@logtape/logtape";
+import { captureLogs } from "../log/testing.ts";
 import { Registry } from "prom-client";
 import { ManualClock } from "../clock/mod.ts";
 import { loadConfig } from "../config/mod.ts";
@@ -26,15 +26,8 @@ async function newPeerId(): Promise<PeerId> {
 }
 
 Deno.test("FederationService logs a member's connection, and what its accepted reports change", async () => {
-  const records: LogRecord[] = [];
-  configureSync({
-    reset: true,
-    sinks: { memory: (record) => records.push(record) },
-    loggers: [
-      { category: ["hopd", "federation"], lowestLevel: "debug", sinks: ["memory"] },
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
-    ],
-  });
+  using logs = captureLogs(["hopd", "federation"], "debug");
+  const { records } = logs;
   const [self, member] = [await newPeerId(), await newPeerId()];
   const config = (await loadConfig({
     overrides: { federation: { enabled: true, members: [self.toString(), member.toString()] } },
@@ -64,16 +57,7 @@ Deno.test("FederationService logs a member's connection, and what its accepted r
     libp2p,
     pubsub,
     registry: new Registry(),
-    local: () => ({
-      reservations: 0,
-      circuits: 0,
-      bytesPerSecondIn: 0,
-      bytesPerSecondOut: 0,
-      cpu: 0,
-      memoryBytes: 0,
-      verdict: "healthy",
-      draining: false,
-    }),
+    local: () => ({ ...idleLoadReport().load, verdict: "healthy", draining: false }),
     relayCapacity: { maxReservations: 10, maxCircuits: 10 },
     clock,
   });
@@ -112,6 +96,5 @@ Deno.test("FederationService logs a member's connection, and what its accepted r
     assert.equal(service.view().members.find((m) => !m.self)?.draining, false);
   } finally {
     await service.stop();
-    resetSync();
   }
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { configureSync, getLogger, type LogRecord, resetSync } from "@logtape/logtape";
+import { getLogger } from "@logtape/logtape";
+import { captureLogs } from "../log/testing.ts";
 import { logReportChange, reportChange } from "./report_changes.ts";
 import { idleLoadReport } from "./testing.ts";
 
@@ -36,63 +37,52 @@ Deno.test("reportChange() tells a drain flipping and a change of reservations, c
 });
 
 Deno.test("logReportChange() logs a drain and its end at info, a ranked change at debug, nothing for a leaving report", () => {
-  const records: LogRecord[] = [];
-  configureSync({
-    reset: true,
-    sinks: { memory: (record) => records.push(record) },
-    loggers: [
-      { category: ["hopd", "test"], lowestLevel: "debug", sinks: ["memory"] },
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
-    ],
-  });
-  try {
-    const log = getLogger(["hopd", "test"]);
-    const idle = idleLoadReport();
-    const busy = idleLoadReport({ seq: 2, load: { ...idle.load, reservations: 7, circuits: 3 } });
-    const draining = idleLoadReport({ seq: 3, draining: true, load: busy.load });
-    logReportChange(log, "A", busy, reportChange(idle, busy));
-    logReportChange(log, "A", draining, reportChange(busy, draining));
-    logReportChange(log, "A", idle, reportChange(draining, idle));
-    const leaving = idleLoadReport({ seq: 5, leaving: true, weight: 3 });
-    logReportChange(log, "A", leaving, reportChange(idle, leaving));
-    assert.deepEqual(
-      records.map((
-        r,
-      ) => [r.level, String(r.rawMessage).split(" ").slice(2).join(" "), r.properties]),
+  using logs = captureLogs(["hopd", "test"], "debug");
+  const { records } = logs;
+  const log = getLogger(["hopd", "test"]);
+  const idle = idleLoadReport();
+  const busy = idleLoadReport({ seq: 2, load: { ...idle.load, reservations: 7, circuits: 3 } });
+  const draining = idleLoadReport({ seq: 3, draining: true, load: busy.load });
+  logReportChange(log, "A", busy, reportChange(idle, busy));
+  logReportChange(log, "A", draining, reportChange(busy, draining));
+  logReportChange(log, "A", idle, reportChange(draining, idle));
+  const leaving = idleLoadReport({ seq: 5, leaving: true, weight: 3 });
+  logReportChange(log, "A", leaving, reportChange(idle, leaving));
+  assert.deepEqual(
+    records.map((
+      r,
+    ) => [r.level, String(r.rawMessage).split(" ").slice(2).join(" "), r.properties]),
+    [
       [
-        [
-          "debug",
-          "reports {reservations} reservations, {circuits} circuits, verdict {verdict}, weight {weight}",
-          {
-            peerId: "A",
-            reservations: 7,
-            circuits: 3,
-            verdict: "healthy",
-            weight: 1,
-            draining: false,
-            changed: ["reservations", "circuits"],
-            seq: 2,
-          },
-        ],
-        ["info", "is draining: no longer selected", { peerId: "A", draining: true }],
-        ["info", "ended its drain", { peerId: "A", draining: false }],
-        [
-          "debug",
-          "reports {reservations} reservations, {circuits} circuits, verdict {verdict}, weight {weight}",
-          {
-            peerId: "A",
-            reservations: 0,
-            circuits: 0,
-            verdict: "healthy",
-            weight: 1,
-            draining: false,
-            changed: ["reservations", "circuits"],
-            seq: 1,
-          },
-        ],
+        "debug",
+        "reports {reservations} reservations, {circuits} circuits, verdict {verdict}, weight {weight}",
+        {
+          peerId: "A",
+          reservations: 7,
+          circuits: 3,
+          verdict: "healthy",
+          weight: 1,
+          draining: false,
+          changed: ["reservations", "circuits"],
+          seq: 2,
+        },
       ],
-    );
-  } finally {
-    resetSync();
-  }
+      ["info", "is draining: no longer selected", { peerId: "A", draining: true }],
+      ["info", "ended its drain", { peerId: "A", draining: false }],
+      [
+        "debug",
+        "reports {reservations} reservations, {circuits} circuits, verdict {verdict}, weight {weight}",
+        {
+          peerId: "A",
+          reservations: 0,
+          circuits: 0,
+          verdict: "healthy",
+          weight: 1,
+          draining: false,
+          changed: ["reservations", "circuits"],
+          seq: 1,
+        },
+      ],
+    ],
+  );
 });

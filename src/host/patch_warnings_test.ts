@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { configureSync, type LogRecord, resetSync } from "@logtape/logtape";
+import { captureLogs } from "../log/testing.ts";
 import type { MultiaddrConnection, Upgrader } from "@libp2p/interface";
 import { multiaddrConnectionPair } from "@libp2p/utils";
 import { coalescingUpgrader } from "./coalesce_writes.ts";
@@ -8,35 +8,24 @@ import { type HostPatch, PATCH_FALLBACKS, PatchWarnings } from "./patch_warnings
 import { cappedYamux } from "./yamux_frames.ts";
 
 Deno.test("PatchWarnings logs one warning per workaround for a host, and a new host warns again", () => {
-  const records: LogRecord[] = [];
-  configureSync({
-    reset: true,
-    sinks: { memory: (record) => records.push(record) },
-    loggers: [
-      { category: ["hopd", "host"], lowestLevel: "info", sinks: ["memory"] },
-      { category: ["logtape", "meta"], lowestLevel: "error", sinks: [] },
-    ],
-  });
-  try {
-    for (let start = 1; start <= 2; start++) {
-      const warnings = new PatchWarnings();
-      warnings.notApplied("yamux_frames");
-      warnings.notApplied("yamux_frames");
-      warnings.notApplied("coalesce_writes");
-      assert.deepEqual(warnings.notAppliedPatches, ["yamux_frames", "coalesce_writes"]);
-      assert.equal(records.length, 2 * start);
-    }
-    assert.ok(records.every((r) => r.level === "warning"));
-    assert.deepEqual(records.map((r) => r.properties.patch), [
-      "yamux_frames",
-      "coalesce_writes",
-      "yamux_frames",
-      "coalesce_writes",
-    ]);
-    assert.equal(records[0]!.properties.fallback, PATCH_FALLBACKS.yamux_frames);
-  } finally {
-    resetSync();
+  using logs = captureLogs(["hopd", "host"], "info");
+  const { records } = logs;
+  for (let start = 1; start <= 2; start++) {
+    const warnings = new PatchWarnings();
+    warnings.notApplied("yamux_frames");
+    warnings.notApplied("yamux_frames");
+    warnings.notApplied("coalesce_writes");
+    assert.deepEqual(warnings.notAppliedPatches, ["yamux_frames", "coalesce_writes"]);
+    assert.equal(records.length, 2 * start);
   }
+  assert.ok(records.every((r) => r.level === "warning"));
+  assert.deepEqual(records.map((r) => r.properties.patch), [
+    "yamux_frames",
+    "coalesce_writes",
+    "yamux_frames",
+    "coalesce_writes",
+  ]);
+  assert.equal(records[0]!.properties.fallback, PATCH_FALLBACKS.yamux_frames);
 });
 
 /** An upgrader that upgrades nothing: what the coalescing hook hands on is all this tests. */

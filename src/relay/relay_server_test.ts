@@ -13,7 +13,7 @@ import type { Connection, Libp2p, PeerId, PrivateKey } from "@libp2p/interface";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { RecordEnvelope } from "@libp2p/peer-record";
 import { tcp } from "@libp2p/tcp";
-import { configureSync, type LogRecord, resetSync } from "@logtape/logtape";
+import { captureLogs } from "../log/testing.ts";
 import { multiaddr } from "@multiformats/multiaddr";
 import { Registry } from "prom-client";
 import { defaultConfig } from "../config/mod.ts";
@@ -115,59 +115,48 @@ function disconnected(node: Libp2p, peer: PeerId): Promise<void> {
 }
 
 Deno.test("RelayServer lists a stock client's reservation, and frees it when the client disconnects", async () => {
-  const records: LogRecord[] = [];
-  configureSync({
-    reset: true,
-    sinks: { memory: (record) => records.push(record) },
-    loggers: [
-      { category: ["hopd", "relay"], lowestLevel: "debug", sinks: ["memory"] },
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
-    ],
-  });
-  try {
-    await withRelay({ reservationTtlMs: 60_000 }, async (rig) => {
-      const told: number[] = [];
-      rig.server.events.addEventListener(
-        RELAY_EVENTS.reservation,
-        () => told.push(rig.server.stats().reservations),
-      );
-      const before = Date.now();
-      const client = await stockClient(rig, true);
-      const after = Date.now();
-      const listed = rig.server.reservations();
-      assert.equal(listed.length, 1);
-      assert.equal(listed[0]!.peer, client.peerId.toString());
-      assert.equal(listed[0]!.ip, "127.0.0.1");
-      const expiresAt = Date.parse(listed[0]!.expiresAt);
-      assert.ok(expiresAt >= before + 60_000 && expiresAt <= after + 60_000, listed[0]!.expiresAt);
-      const stats = rig.server.stats();
-      assert.equal(stats.reservations, 1);
-      assert.equal(stats.reservationsAccepted, 1);
-      // The stock client builds its circuit address from the relay addrs the answer carried.
-      assert.ok(
-        client.getMultiaddrs().some((ma) =>
-          ma.toString() === `${relayAddr(rig)}/p2p-circuit/p2p/${client.peerId}`
-        ),
-      );
+  using logs = captureLogs(["hopd", "relay"], "debug");
+  const { records } = logs;
+  await withRelay({ reservationTtlMs: 60_000 }, async (rig) => {
+    const told: number[] = [];
+    rig.server.events.addEventListener(
+      RELAY_EVENTS.reservation,
+      () => told.push(rig.server.stats().reservations),
+    );
+    const before = Date.now();
+    const client = await stockClient(rig, true);
+    const after = Date.now();
+    const listed = rig.server.reservations();
+    assert.equal(listed.length, 1);
+    assert.equal(listed[0]!.peer, client.peerId.toString());
+    assert.equal(listed[0]!.ip, "127.0.0.1");
+    const expiresAt = Date.parse(listed[0]!.expiresAt);
+    assert.ok(expiresAt >= before + 60_000 && expiresAt <= after + 60_000, listed[0]!.expiresAt);
+    const stats = rig.server.stats();
+    assert.equal(stats.reservations, 1);
+    assert.equal(stats.reservationsAccepted, 1);
+    // The stock client builds its circuit address from the relay addrs the answer carried.
+    assert.ok(
+      client.getMultiaddrs().some((ma) =>
+        ma.toString() === `${relayAddr(rig)}/p2p-circuit/p2p/${client.peerId}`
+      ),
+    );
 
-      // Spec: a reservation is valid only while the peer stays connected.
-      const gone = disconnected(rig.node, client.peerId);
-      await client.stop();
-      await gone;
-      assert.deepEqual(rig.server.reservations(), []);
-      assert.equal(rig.server.stats().reservations, 0);
-      // Its events told of both, each after the change.
-      assert.deepEqual(told, [1, 0]);
-      // And the end is logged at debug (an operator's, and an end-to-end test's, event).
-      const ended = records.filter((r) => String(r.rawMessage).startsWith("Reservation of"));
-      assert.deepEqual(ended.map((r) => [r.level, r.properties.peer]), [[
-        "debug",
-        client.peerId.toString(),
-      ]]);
-    });
-  } finally {
-    resetSync();
-  }
+    // Spec: a reservation is valid only while the peer stays connected.
+    const gone = disconnected(rig.node, client.peerId);
+    await client.stop();
+    await gone;
+    assert.deepEqual(rig.server.reservations(), []);
+    assert.equal(rig.server.stats().reservations, 0);
+    // Its events told of both, each after the change.
+    assert.deepEqual(told, [1, 0]);
+    // And the end is logged at debug (an operator's, and an end-to-end test's, event).
+    const ended = records.filter((r) => String(r.rawMessage).startsWith("Reservation of"));
+    assert.deepEqual(ended.map((r) => [r.level, r.properties.peer]), [[
+      "debug",
+      client.peerId.toString(),
+    ]]);
+  });
 });
 
 Deno.test("RelayServer signs the voucher with its host's key, and answers with its addrs but no circuit addrs", async () => {
