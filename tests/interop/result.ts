@@ -32,6 +32,8 @@ const echo = z.object({
    * again on a connection still open.
    */
   firstError: z.string().optional(),
+  /** Listen side: its close failed after every byte was echoed (the dialer had hung up). */
+  closeError: z.string().optional(),
 });
 
 /** The schema of a client's result line. */
