@@ -20,6 +20,7 @@ import {
   startFederationCluster,
 } from "./_helpers/federation_cluster.ts";
 import { metric } from "./_helpers/ops_probe.ts";
+import { nextLine } from "./_helpers/hopd_process.ts";
 import {
   connectInjector,
   keepReporting,
@@ -53,19 +54,6 @@ function propsOf(record: Record<string, unknown>): Record<string, unknown> {
 /** The member a federation log line is about (`properties.peerId`). */
 function memberOf(record: Record<string, unknown>): unknown {
   return propsOf(record).peerId;
-}
-
-/**
- * Waits for `node`'s next log line (after those seen so far, counted when called) that
- * `matches` accepts.
- */
-function nextLine(
-  node: FederationNode,
-  matches: (record: Record<string, unknown>) => boolean,
-  timeoutMs?: number,
-): Promise<Record<string, unknown>> {
-  let skip = node.logs.filter(matches).length;
-  return node.waitForLog((record) => matches(record) && skip-- <= 0, timeoutMs);
 }
 
 /**

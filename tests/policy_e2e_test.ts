@@ -10,7 +10,7 @@ import type { Libp2p, Stream } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
 // @ts-types="./interop/relay_echo_client.d.ts"
 import { createClient } from "./interop/relay_echo_client.mjs";
-import { type HopdProcess, spawnHopd } from "./_helpers/hopd_process.ts";
+import { type HopdProcess, nextLine, spawnHopd } from "./_helpers/hopd_process.ts";
 import { eventually, metric, transportAddr } from "./_helpers/ops_probe.ts";
 import { SINK_PROTOCOL, type SinkTarget, startSinkTarget } from "./_helpers/relay_traffic.ts";
 import {
@@ -79,19 +79,6 @@ async function policies(hopd: HopdProcess): Promise<PolicyView[]> {
 /** A log record's properties. */
 function propsOf(record: Record<string, unknown>): Record<string, unknown> {
   return (record.properties ?? {}) as Record<string, unknown>;
-}
-
-/**
- * Waits for hopd's next log line (after those seen so far, counted when called) that `matches`
- * accepts: hopd's stderr, an event, instead of polling /v1/policies.
- */
-function nextLine(
-  hopd: HopdProcess,
-  matches: (record: Record<string, unknown>) => boolean,
-  timeoutMs?: number,
-): Promise<Record<string, unknown>> {
-  let skip = hopd.logs.filter(matches).length;
-  return hopd.waitForLog((record) => matches(record) && skip-- <= 0, timeoutMs);
 }
 
 /** Waits for hopd's next log line whose message starts with `prefix`. */

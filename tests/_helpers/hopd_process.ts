@@ -237,3 +237,16 @@ export async function runHopdCli(
     stderr: decoder.decode(output.stderr),
   };
 }
+
+/**
+ * Waits for `hopd`'s next log line (after those seen so far, counted when called) that
+ * `matches` accepts: hopd's stderr, an event, instead of polling its HTTP API.
+ */
+export function nextLine(
+  hopd: HopdProcess,
+  matches: (record: Record<string, unknown>) => boolean,
+  timeoutMs?: number,
+): Promise<Record<string, unknown>> {
+  let skip = hopd.logs.filter(matches).length;
+  return hopd.waitForLog((record) => matches(record) && skip-- <= 0, timeoutMs);
+}
