@@ -16,7 +16,7 @@
 
 import { generateKeyPair, privateKeyToProtobuf } from "@libp2p/crypto/keys";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
-import { Registry } from "prom-client";
+import { MetricsRegistry } from "../src/metrics/mod.ts";
 import type { ResolvedFederationConfig } from "../src/config/mod.ts";
 import { loadConfig } from "../src/config/mod.ts";
 import { type Federation, federation, federationPubSub } from "../src/federation/mod.ts";
@@ -54,20 +54,20 @@ async function tcpBytes(
   return sockets;
 }
 
-async function rejected(registry: Registry): Promise<Record<string, number>> {
-  const metric = await registry.getSingleMetric("hopd_federation_reports_rejected_total")!.get();
-  return Object.fromEntries(metric.values.map((v) => [String(v.labels.reason), v.value]));
+async function rejected(registry: MetricsRegistry): Promise<Record<string, number>> {
+  const values = await registry.values("hopd_federation_reports_rejected_total");
+  return Object.fromEntries(values.map((v) => [String(v.labels.reason), v.value]));
 }
 
-function received(registry: Registry): Promise<number> {
-  return registry.getSingleMetric("hopd_federation_reports_received_total")!.get()
-    .then((m) => m.values.reduce((sum, v) => sum + v.value, 0));
+function received(registry: MetricsRegistry): Promise<number> {
+  return registry.values("hopd_federation_reports_received_total")
+    .then((values) => values.reduce((sum, v) => sum + v.value, 0));
 }
 
 interface Member {
   readonly host: Host;
   readonly federation: Federation;
-  readonly registry: Registry;
+  readonly registry: MetricsRegistry;
 }
 
 if (import.meta.main) {
@@ -99,7 +99,7 @@ if (import.meta.main) {
       pubsub: await federationPubSub(config, ids[i]!),
     });
     await host.start();
-    const registry = new Registry();
+    const registry = new MetricsRegistry();
     const member = federation(config)({
       libp2p: host.libp2p,
       pubsub: host.pubsub!,

@@ -24,27 +24,22 @@ import { join, relative } from "node:path";
  * instead (src/ip's `MultiaddrLike`: the components of an address; a peer ID's text, as the
  * limiter, bans and plugins key peers; the node's key as its libp2p protobuf bytes, the
  * identity file's contents, which the host and the relay each decode once; src/ops' `OpsApp`:
- * requests in, responses out), or the library type stays inside the component (the AutoNAT
- * server's stream handler is not re-exported; the ops route groups, which register on hono's
- * `OpenAPIHono`, are built inside src/ops from their components in `OpsComponents`; the
- * federation builds its gossipsub service itself, `federationPubSub`, typed as the host's
- * `HostInit["pubsub"]`, so its options stay inside). That took `Multiaddr`, `Connection`,
- * `Stream` and `PeerId` off this list (35 references of 11 names → 24 of 7, 2026-12-05), then
- * `PrivateKey` (→ 20 of 6), `OpenAPIHono` (→ 19 of 5) and `GossipsubOpts` (→ 18 of 4).
+ * requests in, responses out; src/metrics' `MetricsRegistry`, on which components declare
+ * their metrics and get hopd's `Counter`, `Gauge` and `Histogram`, the members hopd calls, as
+ * js-libp2p's services get its `Metrics` interface, prom-client imported by src/metrics alone),
+ * or the library type stays inside the component (the AutoNAT server's stream handler is not
+ * re-exported; the ops route groups, which register on hono's `OpenAPIHono`, are built inside
+ * src/ops from their components in `OpsComponents`; the federation builds its gossipsub
+ * service itself, `federationPubSub`, typed as the host's `HostInit["pubsub"]`, so its options
+ * stay inside). That took `Multiaddr`, `Connection`, `Stream` and `PeerId` off this list (35
+ * references of 11 names → 24 of 7, 2026-12-05), then `PrivateKey` (→ 20 of 6), `OpenAPIHono`
+ * (→ 19 of 5), `GossipsubOpts` (→ 18 of 4) and `Registry` (→ 8 of 3; its 10 references were
+ * 8 components' `registry` fields, `createRegistry` and `registerSocketMetrics`).
  *
  * Each left stays because a narrow type would have to restate the library's own, and
  * re-exporting it from the `mod.ts` that names it makes deno doc lint the library's
  * declarations, which name more of the library's types. Measured per package with
  * `deno doc --lint src/*\/mod.ts` on 2026-12-05 (35 problems before, all on this list):
- * - `Registry` (10 references: 8 `registry` fields of components (ACME, AutoNAT, federation…),
- *   `createRegistry` and `registerSocketMetrics`): prom-client's metric constructors take the
- *   `Registry` class itself (`registers: Registry[]`), so a narrow interface cannot be handed
- *   to them. A hopd handle that made the metrics instead would hand back prom-client's
- *   `Counter`, `Gauge` and `Histogram` (3 more names, and their configuration types), or
- *   restate them for the 63 metrics of 10 files (policy 14, relay 13, federation 10…).
- *   Re-exported from src/metrics/mod.ts, 35 → 31 problems, 6 new names (Metric, MetricValue,
- *   RegistryContentType…); re-exporting those as well, 38, with 10 more names (Counter, Gauge,
- *   Histogram, Charset…).
  * - `Libp2p` (4: `Host.libp2p`, and the node the relay, the federation and AutoNAT run on):
  *   they register stream handlers, dial, list connections and listen to peer events. Spelled
  *   out, those members name `StreamHandler` (its `Stream` and `Connection`), `PeerId`,
@@ -54,20 +49,26 @@ import { join, relative } from "node:path";
  *   events, `Uint8ArrayList`) and `src/host/pipelined_stream.ts` (`connection.muxer`) would have
  *   to run on: @libp2p/interface's stream API, restated. Re-exported from src/host/mod.ts (with
  *   `Connection`, `Stream`), 77 problems, 45 names (AbortOptions, PeerStore, MessageStream,
- *   StreamHandler, TypedEventTarget…).
+ *   StreamHandler, TypedEventTarget…). Handing the components the hopd `Host` instead would
+ *   move the name, not remove it (`Host.libp2p`).
  * - `GossipSub`, `GossipSubComponents` (4: `HostInit.pubsub`, `Host.pubsub`,
  *   `FederationComponents.pubsub`): libp2p builds each service from its components, so the
  *   factory the host hands it takes gossipsub's `GossipSubComponents` (a hopd type for that
  *   slot would have to be `any`, or hold by method bivariance); the federation's validator
  *   gets gossipsub's `Message` and must answer its `TopicValidatorResult` enum, so a narrow
  *   pubsub interface still names both. Re-exported from src/federation/mod.ts (with
- *   `GossipsubOpts`), 75 problems, 19 of them gossipsub members without JSDoc.
+ *   `GossipsubOpts`), 75 problems, 19 of them gossipsub members without JSDoc. Weighed and
+ *   left (2026-12-05): the host building gossipsub itself behind a hopd pubsub (subscribe,
+ *   publish, a validator of sender and bytes answering "accept" | "ignore" | "reject") would
+ *   drop both names, but the federation's gossip settings (`gossipsubOptions`: 15 options of
+ *   mesh degree, gossip, scoring) would move into src/host or be restated as a hopd options
+ *   type; the federation keeping the service its factory built, so `Host` need not hand it
+ *   back, drops 2 references (`Host.pubsub`, `FederationComponents.pubsub`) and no name.
  */
 export const DEPENDENCY_TYPES: Readonly<Record<string, string>> = {
   GossipSub: "@libp2p/gossipsub",
   GossipSubComponents: "@libp2p/gossipsub",
   Libp2p: "@libp2p/interface",
-  Registry: "prom-client",
 };
 
 /** One problem `deno doc --lint` reported. */

@@ -17,7 +17,7 @@ import { webSockets } from "@libp2p/websockets";
 import { yamux } from "@libp2p/yamux";
 import type { Multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p } from "libp2p";
-import { Registry } from "prom-client";
+import { MetricsRegistry } from "../src/metrics/mod.ts";
 import { encodeFrame, FrameReader } from "../src/relay/_framing.ts";
 import { HOP_PROTOCOL } from "../src/relay/constants.ts";
 import { defaultConfig } from "../src/config/mod.ts";
@@ -30,7 +30,7 @@ import type { HopMessage } from "../src/relay/pb/circuit.ts";
 export interface RelayFixture {
   node: Libp2p;
   relay: Relay;
-  registry: Registry;
+  registry: MetricsRegistry;
   tcpAddr: Multiaddr;
   wsAddr: Multiaddr;
   stop(): Promise<void>;
@@ -57,7 +57,7 @@ export async function startRelay(
     // Every test client connects from 127.0.0.1; the default 5/s per-IP rate limit would bite.
     connectionManager: { inboundConnectionThreshold: 10_000, maxConnections: 10_000 },
   });
-  const registry = new Registry();
+  const registry = new MetricsRegistry();
   const service = relay({ ...defaultConfig().relay, ...overrides })({
     libp2p: node,
     registry,
@@ -176,16 +176,12 @@ export function connectionClosed(
 
 /** Reads the value of a metric sample from the registry, 0 when absent. */
 export async function metricValue(
-  registry: Registry,
+  registry: MetricsRegistry,
   name: string,
   labels: Record<string, string> = {},
 ): Promise<number> {
-  const metric = registry.getSingleMetric(name);
-  if (metric === undefined) return 0;
-  const data = await metric.get();
-  const sample = data.values.find((v) =>
-    Object.entries(labels).every(([k, val]) => (v.labels as Record<string, unknown>)[k] === val) &&
-    (v as { metricName?: string }).metricName === undefined
+  const sample = (await registry.values(name)).find((v) =>
+    Object.entries(labels).every(([k, val]) => v.labels[k] === val) && v.metricName === undefined
   );
   return sample?.value ?? 0;
 }

@@ -164,10 +164,10 @@ Deno.test({
       assert.ok(up <= limitBytes && down <= limitBytes, `relayed ${up}/${down}`);
       assert.ok(Math.max(up, down) === limitBytes, `no direction reached the limit: ${up}/${down}`);
       // The operator's view: one circuit ended by the relay, with every byte it relayed.
-      const sizes = (await fixture.registry.getSingleMetric("hopd_circuit_bytes")!.get()).values;
+      const sizes = await fixture.registry.values("hopd_circuit_bytes");
       const relayEnded = (suffix: string) =>
         sizes.find((v) =>
-          (v as { metricName?: string }).metricName === `hopd_circuit_bytes_${suffix}` &&
+          v.metricName === `hopd_circuit_bytes_${suffix}` &&
           v.labels.ended_by === "relay"
         )?.value;
       assert.equal(relayEnded("count"), 1);

@@ -14,7 +14,7 @@
 
 import type { Clock, TimerId } from "../clock/mod.ts";
 import { getLogger } from "@logtape/logtape";
-import type { Registry } from "prom-client";
+import type { MetricsRegistry } from "../metrics/mod.ts";
 import type { ResolvedAcmeConfig } from "../config/mod.ts";
 import { type LoadedCertificate, parseCertificate } from "../host/mod.ts";
 import type { AcmeCa } from "./ca_client.ts";
@@ -65,7 +65,7 @@ export interface AcmeManagerComponents {
   /** The http-01 server the CA's checks reach. */
   readonly challenges: ChallengeServer;
   /** Where the ACME metrics are registered. */
-  readonly registry: Registry;
+  readonly registry: MetricsRegistry;
   /** Renewal times and the certificate's expiry are judged by it; retries run on its timers. */
   readonly clock: Clock;
   /** Told about every new certificate (the host serves it from then on). */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as x509 from "@peculiar/x509";
-import { Registry } from "prom-client";
+import { MetricsRegistry } from "../metrics/mod.ts";
 import { ManualClock } from "../clock/mod.ts";
 import type { ResolvedAcmeConfig } from "../config/mod.ts";
 import type { LoadedCertificate } from "../host/mod.ts";
@@ -81,7 +81,7 @@ function setup(options: { days?: number; fs?: ReturnType<typeof memoryFs> } = {}
   const time = new ManualClock(T0);
   const ca = new FakeCa(time, options.days ?? 90);
   const fs = options.fs ?? memoryFs();
-  const registry = new Registry();
+  const registry = new MetricsRegistry();
   const served: LoadedCertificate[] = [];
   const manager = new AcmeManager(CONFIG, {
     store: new CertificateStore(fs, "/data"),
@@ -95,7 +95,7 @@ function setup(options: { days?: number; fs?: ReturnType<typeof memoryFs> } = {}
   // After each timer, the order it started runs to its end before time moves on.
   const advance = (ms: number) => time.advanceAsync(ms, () => manager.settled());
   const metric = async (name: string, labels: Record<string, string> = {}) => {
-    const found = (await registry.getSingleMetric(name)!.get()).values.find((v) =>
+    const found = (await registry.values(name)).find((v) =>
       Object.entries(labels).every(([k, value]) => v.labels[k] === value)
     );
     return found?.value;

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Counter, Gauge, type Registry } from "prom-client";
+import type { Counter, MetricsRegistry } from "../metrics/mod.ts";
 
 /** The ACME counters the manager bumps. */
 export interface AcmeMetrics {
@@ -31,35 +31,34 @@ export interface AcmeGaugeSources {
  * @param sources Read at scrape time.
  * @returns The counters.
  */
-export function registerAcmeMetrics(registry: Registry, sources: AcmeGaugeSources): AcmeMetrics {
-  const orders = new Counter({
+export function registerAcmeMetrics(
+  registry: MetricsRegistry,
+  sources: AcmeGaugeSources,
+): AcmeMetrics {
+  const orders = registry.counter({
     name: "hopd_acme_orders_total",
     help: "ACME certificate orders (first certificates and renewals) by result (ok, error).",
     labelNames: ["result"] as const,
-    registers: [registry],
   });
-  const renewals = new Counter({
+  const renewals = registry.counter({
     name: "hopd_acme_renewals_total",
     help: "ACME orders that replace the certificate in use, by result (ok, error).",
     labelNames: ["result"] as const,
-    registers: [registry],
   });
   for (const result of ["ok", "error"]) {
     orders.inc({ result }, 0);
     renewals.inc({ result }, 0);
   }
-  new Gauge({
+  registry.gauge({
     name: "hopd_acme_consecutive_failures",
     help: "ACME orders that failed in a row (0 after a success).",
-    registers: [registry],
     collect() {
       this.set(sources.consecutiveFailures());
     },
   });
-  new Gauge({
+  registry.gauge({
     name: "hopd_acme_next_order_timestamp_seconds",
     help: "When the next ACME order (renewal or retry) is planned, as a unix time.",
-    registers: [registry],
     collect() {
       this.reset();
       const at = sources.nextOrderAtMs();

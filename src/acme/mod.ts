@@ -17,13 +17,13 @@
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { Registry } from "prom-client";
+ * import { MetricsRegistry } from "../metrics/mod.ts";
  * import { SYSTEM_CLOCK } from "../clock/mod.ts";
  * import { defaultConfig } from "../config/mod.ts";
  * import { acmeService } from "./mod.ts";
  * const dataDir = await Deno.makeTempDir();
  * const acme = acmeService({ acme: defaultConfig().acme, dataDir })({
- *   registry: new Registry(),
+ *   registry: new MetricsRegistry(),
  *   clock: SYSTEM_CLOCK,
  *   onCertificate: (certificate) => console.log(certificate.notAfterMs), // host.useCertificate
  * });
@@ -37,7 +37,7 @@
  */
 
 import type { Clock } from "../clock/mod.ts";
-import type { Registry } from "prom-client";
+import type { MetricsRegistry } from "../metrics/mod.ts";
 import type { ResolvedAcmeConfig } from "../config/mod.ts";
 import { ConfigError } from "../errors.ts";
 import type { LoadedCertificate } from "../host/mod.ts";
@@ -66,7 +66,7 @@ export interface AcmeInit {
 /** What the running service needs from the daemon. */
 export interface AcmeComponents {
   /** Where the ACME metrics are registered. */
-  readonly registry: Registry;
+  readonly registry: MetricsRegistry;
   /** Wall clock: renewal times and the certificate's expiry are judged by it. */
   readonly clock: Clock;
   /** Told about every new certificate (the host serves it from then on). */

@@ -4,7 +4,7 @@
 // and awaited with settled(), so nothing waits on time.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Registry } from "prom-client";
+import { MetricsRegistry } from "../metrics/mod.ts";
 import { freePort, startPebble } from "../../tests/_helpers/pebble.ts";
 import { ManualClock } from "../clock/mod.ts";
 import { defaultConfig, type ResolvedAcmeConfig } from "../config/mod.ts";
@@ -24,7 +24,7 @@ async function service(acme: ResolvedAcmeConfig) {
   const clock = new ManualClock(Date.now());
   const issued: LoadedCertificate[] = [];
   const manager: AcmeManager = acmeService({ acme, dataDir })({
-    registry: new Registry(),
+    registry: new MetricsRegistry(),
     clock,
     onCertificate: (certificate) => issued.push(certificate),
   });

@@ -9,7 +9,7 @@ import type { Connection, PeerId, Stream } from "@libp2p/interface";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { lpStream, streamPair } from "@libp2p/utils";
 import { type Multiaddr, multiaddr } from "@multiformats/multiaddr";
-import { Registry } from "prom-client";
+import { MetricsRegistry } from "../metrics/mod.ts";
 import { AutonatServer } from "./autonat_server.ts";
 import { AutonatMetrics } from "./metrics.ts";
 import { type AutonatMessage, decodeAutonatMessage, encodeAutonatMessage } from "./pb/autonat.ts";
@@ -29,7 +29,7 @@ function fakeConnection(remotePeer: PeerId, addr: string, limited = false): Conn
 
 interface Rig {
   server: AutonatServer;
-  registry: Registry;
+  registry: MetricsRegistry;
   dialed: string[];
   clock: ManualClock;
 }
@@ -39,7 +39,7 @@ function rig(
   reachable: (addr: Multiaddr) => boolean = () => true,
   limits = { perPeer: 3, global: 30 },
 ): Rig {
-  const registry = new Registry();
+  const registry = new MetricsRegistry();
   const dialed: string[] = [];
   const clock = new ManualClock(1_000_000);
   const server = new AutonatServer({
@@ -85,9 +85,9 @@ async function ask(
 }
 
 async function results(r: Rig): Promise<Record<string, number>> {
-  const data = await r.registry.getSingleMetric("hopd_autonat_requests_total")!.get();
+  const values = await r.registry.values("hopd_autonat_requests_total");
   return Object.fromEntries(
-    data.values.filter((v) => v.value > 0).map((v) => [String(v.labels.result), v.value]),
+    values.filter((v) => v.value > 0).map((v) => [String(v.labels.result), v.value]),
   );
 }
 

@@ -4,8 +4,7 @@
  * @module
  */
 
-import { Counter, Histogram } from "prom-client";
-import type { Registry } from "prom-client";
+import type { Counter, Histogram, MetricsRegistry } from "../metrics/mod.ts";
 
 /**
  * How a request ended: `ok` (dialed back), `dial_error` (nothing answered), a refusal
@@ -43,22 +42,19 @@ export class AutonatMetrics {
    *
    * @param registry Registry to register on.
    */
-  constructor(registry: Registry) {
-    const registers = [registry];
-    this.#requests = new Counter({
+  constructor(registry: MetricsRegistry) {
+    this.#requests = registry.counter({
       name: "hopd_autonat_requests_total",
       help: "AutoNAT v1 dial-back requests, by result (ok, dial_error, refused_rate_limit, " +
         "refused_address, refused_connection, bad_request, stream_error).",
       labelNames: ["result"],
-      registers,
     });
     for (const result of RESULTS) this.#requests.inc({ result }, 0);
-    this.#dials = new Histogram({
+    this.#dials = registry.histogram({
       name: "hopd_autonat_dial_seconds",
       help: "Time of one dial-back, by outcome (ok, error).",
       labelNames: ["outcome"],
       buckets: DIAL_BUCKETS_S,
-      registers,
     });
   }
 

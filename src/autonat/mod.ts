@@ -19,7 +19,7 @@
  * @example
  * ```ts
  * import { generateKeyPair, privateKeyToProtobuf } from "@libp2p/crypto/keys";
- * import { Registry } from "prom-client";
+ * import { MetricsRegistry } from "../metrics/mod.ts";
  * import { SYSTEM_CLOCK } from "../clock/mod.ts";
  * import { defaultConfig } from "../config/mod.ts";
  * import { createHost } from "../host/mod.ts";
@@ -33,7 +33,7 @@
  * await host.start();
  * const autonat = autonatService(config.autonat)({
  *   libp2p: host.libp2p,
- *   registry: new Registry(),
+ *   registry: new MetricsRegistry(),
  *   clock: SYSTEM_CLOCK,
  *   maxTrackedPeers: config.limits.maxTrackedKeys,
  * });
@@ -46,7 +46,7 @@
  */
 
 import type { Libp2p } from "@libp2p/interface";
-import type { Registry } from "prom-client";
+import type { MetricsRegistry } from "../metrics/mod.ts";
 import type { ResolvedAutonatConfig } from "../config/mod.ts";
 import type { Clock } from "../clock/mod.ts";
 import { AutonatServer } from "./autonat_server.ts";
@@ -61,7 +61,7 @@ export interface AutonatComponents {
   /** The host: the protocol handler is registered on it, and dial-backs go through it. */
   readonly libp2p: Pick<Libp2p, "handle" | "unhandle" | "dial">;
   /** Where the AutoNAT metrics are registered. */
-  readonly registry: Registry;
+  readonly registry: MetricsRegistry;
   /** Drives the rate limiters' refill. */
   readonly clock: Clock;
   /** Most peers the per-peer limiter remembers (`limits.max_tracked_keys`). */

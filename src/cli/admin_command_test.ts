@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Libp2p } from "@libp2p/interface";
-import { Registry } from "prom-client";
+import { MetricsRegistry } from "../metrics/mod.ts";
 import { ManualClock } from "../clock/mod.ts";
 import { parseDurationMs } from "../config/mod.ts";
 import { adminControl } from "../daemon/admin_control.ts";
@@ -35,7 +35,7 @@ async function withNode(
   const clock = new ManualClock(Date.parse("2030-01-01T00:00:00Z"));
   const bans = new BanList({ clock });
   const app = createOpsApp({
-    registry: new Registry(),
+    registry: new MetricsRegistry(),
     readiness: () => ({ ready: true, reasons: [] }),
     status: () => ({}),
     clock,

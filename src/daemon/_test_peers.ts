@@ -10,7 +10,7 @@ import { generateKeyPair, privateKeyToProtobuf } from "@libp2p/crypto/keys";
 import type { Connection, PeerId } from "@libp2p/interface";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { multiaddr } from "@multiformats/multiaddr";
-import { Counter, type Registry } from "prom-client";
+import type { Counter, MetricsRegistry } from "../metrics/mod.ts";
 import { loadConfig, type RawConfig } from "../config/mod.ts";
 import { BanList, createLimiter, type Limiter, limiterConfigFrom } from "../ratelimit/mod.ts";
 import { type Clock, ManualClock } from "../clock/mod.ts";
@@ -68,12 +68,11 @@ export function fakeLibp2p(connections: (Connection & { closed: boolean })[]) {
 }
 
 /** `hopd_relayed_bytes_total{direction}` on `registry`, as the relay registers it. */
-export function relayedBytesCounter(registry: Registry): Counter<"direction"> {
-  return new Counter({
+export function relayedBytesCounter(registry: MetricsRegistry): Counter<"direction"> {
+  return registry.counter({
     name: "hopd_relayed_bytes_total",
     help: "test",
     labelNames: ["direction"] as const,
-    registers: [registry],
   });
 }
 

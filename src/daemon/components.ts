@@ -29,7 +29,7 @@ import { type Clock, SYSTEM_CLOCK } from "../clock/mod.ts";
 import type { AcmeManager } from "../acme/mod.ts";
 import { type AutonatService, autonatService } from "../autonat/mod.ts";
 import { getLogger } from "@logtape/logtape";
-import type { Registry } from "prom-client";
+import type { MetricsRegistry } from "../metrics/mod.ts";
 import type { ResolvedConfig } from "../config/mod.ts";
 import { federationPubSub } from "../federation/mod.ts";
 import { registerHostMetrics } from "../host/metrics.ts";
@@ -93,7 +93,7 @@ export interface CoreComponents {
   readonly state: NodeState;
   /** What a reload may change while running (limits go to the limiter). */
   readonly settings: Settings;
-  readonly registry: Registry;
+  readonly registry: MetricsRegistry;
   readonly bans: BanList;
   readonly limiter: Limiter;
   /** The socket guards in front of the libp2p listeners and the ops server. */

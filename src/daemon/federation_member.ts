@@ -8,7 +8,7 @@
  */
 
 import { type Clock, SYSTEM_CLOCK } from "../clock/mod.ts";
-import type { Registry } from "prom-client";
+import type { MetricsRegistry } from "../metrics/mod.ts";
 import type { Verdict } from "../balancer/mod.ts";
 import type { ResolvedConfig } from "../config/mod.ts";
 import { type Federation, federation, type ScoreHook } from "../federation/mod.ts";
@@ -23,7 +23,7 @@ import { RefusalLogger } from "./refusal_logger.ts";
 export interface FederationMemberSources {
   readonly host: Host;
   readonly relay: Relay;
-  readonly registry: Registry;
+  readonly registry: MetricsRegistry;
   readonly limiter: Limiter;
   /** The node's health verdict (the policy engine's; "healthy" without one). */
   verdict(): Verdict;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { generateKeyPair, privateKeyToProtobuf } from "@libp2p/crypto/keys";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
-import { Registry } from "prom-client";
+import { MetricsRegistry } from "../metrics/mod.ts";
 import { loadConfig } from "../config/mod.ts";
 import { federationPubSub } from "../federation/mod.ts";
 import { createHost } from "../host/mod.ts";
@@ -32,7 +32,7 @@ Deno.test("federationMember() reports this relay's live load, verdict and drain 
   const member = federationMember(config, {
     host,
     relay,
-    registry: new Registry(),
+    registry: new MetricsRegistry(),
     limiter,
     verdict: () => "degraded",
     draining: () => draining,
@@ -64,7 +64,7 @@ Deno.test("federationMember() refuses a host built without gossipsub", async () 
       federationMember(config, {
         host: {} as never,
         relay: {} as never,
-        registry: new Registry(),
+        registry: new MetricsRegistry(),
         limiter,
         verdict: () => "healthy",
         draining: () => false,

@@ -8,7 +8,7 @@
  */
 
 import { type Clock, SYSTEM_CLOCK, type TimerId } from "../clock/mod.ts";
-import type { Registry } from "prom-client";
+import type { MetricsRegistry } from "../metrics/mod.ts";
 import type { Relay } from "../relay/mod.ts";
 import { CpuMeter } from "./cpu_meter.ts";
 
@@ -23,7 +23,7 @@ export interface SampledLoad {
 
 /** What the sampler reads. */
 export interface LoadSamplerSources {
-  readonly registry: Registry;
+  readonly registry: MetricsRegistry;
   readonly relay: Pick<Relay, "stats">;
   /** The sampling timer and the rates' time base. @default SYSTEM_CLOCK */
   readonly clock?: Clock;
@@ -67,8 +67,7 @@ export class LoadSampler {
       // stats() moves the bytes of live circuits into the counter first.
       this.#s.relay.stats();
       const bytes = { in: 0, out: 0 };
-      const metric = this.#s.registry.getSingleMetric("hopd_relayed_bytes_total");
-      for (const { value, labels } of (await metric?.get())?.values ?? []) {
+      for (const { value, labels } of await this.#s.registry.values("hopd_relayed_bytes_total")) {
         if (labels.direction === "src_to_dst") bytes.in += value;
         else if (labels.direction === "dst_to_src") bytes.out += value;
       }

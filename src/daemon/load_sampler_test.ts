@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../clock/mod.ts";
-import { Registry } from "prom-client";
+import { MetricsRegistry } from "../metrics/mod.ts";
 import { relayedBytesCounter } from "./_test_peers.ts";
 import { LoadSampler } from "./load_sampler.ts";
 
 Deno.test("LoadSampler reports relayed bytes per second per direction over its interval", async () => {
-  const registry = new Registry();
+  const registry = new MetricsRegistry();
   const bytes = relayedBytesCounter(registry);
   let statsCalls = 0;
   const clock = new ManualClock(0);
@@ -36,7 +36,7 @@ Deno.test("LoadSampler reports relayed bytes per second per direction over its i
 
 Deno.test("LoadSampler keeps its last sample when reading fails", async () => {
   const sampler = new LoadSampler({
-    registry: new Registry(),
+    registry: new MetricsRegistry(),
     relay: {
       stats: () => {
         throw new Error("relay gone");

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Counter, Gauge, type Registry } from "prom-client";
+import type { Counter, MetricsRegistry } from "../metrics/mod.ts";
 import type { Readiness } from "../ops/mod.ts";
 
 /** The node-level metrics: readiness, draining and reloads. */
@@ -23,32 +23,29 @@ export interface NodeMetrics {
  * @returns The counters the node updates.
  */
 export function registerNodeMetrics(
-  registry: Registry,
+  registry: MetricsRegistry,
   readiness: () => Readiness,
   draining: () => boolean,
 ): NodeMetrics {
-  new Gauge({
+  registry.gauge({
     name: "hopd_ready",
     help: "1 when /ready answers 200, else 0.",
-    registers: [registry],
     collect() {
       this.set(readiness().ready ? 1 : 0);
     },
   });
-  new Gauge({
+  registry.gauge({
     name: "hopd_draining",
     help: "1 while the node drains (refusing new work), else 0.",
-    registers: [registry],
     collect() {
       this.set(draining() ? 1 : 0);
     },
   });
   return {
-    reloads: new Counter({
+    reloads: registry.counter({
       name: "hopd_reloads_total",
       help: "SIGHUP reloads by result (error: the previous settings stay in use).",
       labelNames: ["result"] as const,
-      registers: [registry],
     }),
   };
 }

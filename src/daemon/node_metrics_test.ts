@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { Registry } from "prom-client";
+import { MetricsRegistry } from "../metrics/mod.ts";
 import { registerNodeMetrics } from "./node_metrics.ts";
 
 Deno.test("registerNodeMetrics() reads readiness and draining at scrape time and counts reloads", async () => {
-  const registry = new Registry();
+  const registry = new MetricsRegistry();
   let ready = true;
   let draining = false;
   const metrics = registerNodeMetrics(

@@ -7,7 +7,7 @@
  */
 
 import type { Clock } from "../clock/mod.ts";
-import type { Registry } from "prom-client";
+import type { MetricsRegistry } from "../metrics/mod.ts";
 import type { ResolvedConfig } from "../config/mod.ts";
 import { parseDurationMs } from "../config/mod.ts";
 import type { Host } from "../host/mod.ts";
@@ -33,7 +33,7 @@ export interface DaemonOpsSources {
   readonly peerId: string;
   readonly config: Pick<ResolvedConfig, "federation">;
   readonly settings: Settings;
-  readonly registry: Registry;
+  readonly registry: MetricsRegistry;
   readonly clock: Clock;
   readonly limiter: Limiter;
   readonly bans: BanList;

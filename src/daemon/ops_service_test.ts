@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Libp2p } from "@libp2p/interface";
-import { Registry } from "prom-client";
+import { MetricsRegistry } from "../metrics/mod.ts";
 import { defaultConfig } from "../config/mod.ts";
 import type { Host } from "../host/mod.ts";
 import type { Relay } from "../relay/mod.ts";
@@ -16,7 +16,7 @@ async function app(ready = true) {
     peerId: "12D3KooWSelf",
     config,
     settings: new Settings(config, undefined),
-    registry: new Registry(),
+    registry: new MetricsRegistry(),
     clock,
     limiter,
     bans,

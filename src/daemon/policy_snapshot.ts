@@ -8,14 +8,14 @@
  */
 
 import { type Clock, SYSTEM_CLOCK, type TimerId } from "../clock/mod.ts";
-import type { Registry } from "prom-client";
+import type { MetricSample, MetricsRegistry } from "../metrics/mod.ts";
 import type { Snapshot, SnapshotLimits } from "../policy/mod.ts";
 import type { Relay } from "../relay/mod.ts";
 import { CpuMeter } from "./cpu_meter.ts";
 
 /** Live state the snapshot reads besides the registry. */
 export interface SnapshotSources {
-  readonly registry: Registry;
+  readonly registry: MetricsRegistry;
   readonly relay: Pick<Relay, "stats" | "circuits">;
   readonly peerId: string;
   readonly startedAtMs: number;
@@ -37,11 +37,7 @@ const LAG_SAMPLE_MS = 100;
 const TOP_TALKERS = 5;
 
 interface Sample {
-  readonly values: {
-    value: number;
-    labels: Record<string, string | number>;
-    metricName?: string;
-  }[];
+  readonly values: readonly MetricSample[];
 }
 
 /** Builds one snapshot per tick; keeps what it needs to compute rates and deltas. */
@@ -140,9 +136,7 @@ export class SnapshotBuilder {
   }
 
   async #read(name: string): Promise<Sample> {
-    const metric = this.#s.registry.getSingleMetric(name);
-    if (metric === undefined) return { values: [] };
-    return await metric.get() as unknown as Sample;
+    return { values: await this.#s.registry.values(name) };
   }
 
   // Change of a counter series since the previous snapshot (counters only grow; a reset
@@ -164,7 +158,7 @@ export class SnapshotBuilder {
   #deltasBy(
     sample: Sample,
     prefix: string,
-    keyOf: (labels: Record<string, string | number>) => string,
+    keyOf: (labels: MetricSample["labels"]) => string,
   ): Record<string, number> {
     const out: Record<string, number> = {};
     for (const v of sample.values) {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../clock/mod.ts";
-import { Counter, Histogram, Registry } from "prom-client";
+import { MetricsRegistry } from "../metrics/mod.ts";
 import { SnapshotBuilder } from "./policy_snapshot.ts";
 import { relayedBytesCounter } from "./_test_peers.ts";
 
@@ -13,25 +13,22 @@ class LateClock extends ManualClock {
 }
 
 function rig() {
-  const registry = new Registry();
+  const registry = new MetricsRegistry();
   const bytes = relayedBytesCounter(registry);
-  const refusals = new Counter({
+  const refusals = registry.counter({
     name: "hopd_refusals_total",
     help: "test",
     labelNames: ["reason"] as const,
-    registers: [registry],
   });
-  const rejections = new Counter({
+  const rejections = registry.counter({
     name: "hopd_rate_limited_total",
     help: "test",
     labelNames: ["limiter", "reason"] as const,
-    registers: [registry],
   });
-  const setup = new Histogram({
+  const setup = registry.histogram({
     name: "hopd_circuit_setup_seconds",
     help: "test",
     buckets: [0.1, 0.5, 1],
-    registers: [registry],
   });
   const clock = new LateClock(1_000_000);
   const builder = new SnapshotBuilder({

@@ -4,7 +4,7 @@ import { type GossipSub, type Message, StrictSign, TopicValidatorResult } from "
 import type { Libp2p, PeerId } from "@libp2p/interface";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { captureLogs } from "../log/testing.ts";
-import { Registry } from "prom-client";
+import { MetricsRegistry } from "../metrics/mod.ts";
 import { ManualClock } from "../clock/mod.ts";
 import { loadConfig } from "../config/mod.ts";
 import { FederationService, GOSSIPSUB_VALUES } from "./federation_service.ts";
@@ -56,7 +56,7 @@ Deno.test("FederationService logs a member's connection, and what its accepted r
   const service = new FederationService(config, {
     libp2p,
     pubsub,
-    registry: new Registry(),
+    registry: new MetricsRegistry(),
     local: () => ({ ...idleLoadReport().load, verdict: "healthy", draining: false }),
     relayCapacity: { maxReservations: 10, maxCircuits: 10 },
     clock,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Counter, Gauge, type Registry } from "prom-client";
+import type { Counter, MetricsRegistry } from "../metrics/mod.ts";
 import { ALGORITHMS, MEMBER_STATES } from "../balancer/mod.ts";
 import type { MemberCounts } from "./member_view.ts";
 import { REJECT_REASONS } from "./report_validator.ts";
@@ -35,78 +35,67 @@ export class FederationMetrics {
    * @param registry Where to register.
    * @param source Live state for the gauges.
    */
-  constructor(registry: Registry, source: FederationMetricsSource) {
-    const registers = [registry];
-    new Gauge({
+  constructor(registry: MetricsRegistry, source: FederationMetricsSource) {
+    registry.gauge({
       name: "hopd_federation_members",
       help: "Federation members by state (alive, suspect, dead), this node included.",
       labelNames: ["state"] as const,
-      registers,
       collect() {
         const counts = source.counts();
         for (const state of MEMBER_STATES) this.set({ state }, counts[state]);
       },
     });
-    new Gauge({
+    registry.gauge({
       name: "hopd_federation_connected_members",
       help: "Federation members this node holds a connection to.",
-      registers,
       collect() {
         this.set(source.connectedMembers());
       },
     });
-    new Gauge({
+    registry.gauge({
       name: "hopd_federation_view_staleness_seconds",
       help: "Age of the oldest report among alive members (0 when no other member is alive).",
-      registers,
       collect() {
         this.set((source.oldestReportAgeMs() ?? 0) / 1_000);
       },
     });
-    this.reportsReceived = new Counter({
+    this.reportsReceived = registry.counter({
       name: "hopd_federation_reports_received_total",
       help: "Load reports that reached validation (accepted = received - rejected).",
-      registers,
     });
-    this.reportsRejected = new Counter({
+    this.reportsRejected = registry.counter({
       name: "hopd_federation_reports_rejected_total",
       help: "Load reports refused, by reason (non_member, self, unsigned, malformed, stale; " +
         "replayed: not newer than one accepted, a replay or a report the mesh forwarded late).",
       labelNames: ["reason"] as const,
-      registers,
     });
     for (const reason of REJECT_REASONS) this.reportsRejected.inc({ reason }, 0);
-    this.reportsSent = new Counter({
+    this.reportsSent = registry.counter({
       name: "hopd_federation_reports_sent_total",
       help: "Load reports this node published, by result (ok, error).",
       labelNames: ["result"] as const,
-      registers,
     });
-    this.selections = new Counter({
+    this.selections = registry.counter({
       name: "hopd_balancer_selections_total",
       help: "Relay selections answered, by algorithm (HTTP and libp2p).",
       labelNames: ["algorithm"] as const,
-      registers,
     });
     for (const algorithm of ALGORITHMS) this.selections.inc({ algorithm }, 0);
-    this.scoreHookCalls = new Counter({
+    this.scoreHookCalls = registry.counter({
       name: "hopd_balancer_score_hook_calls_total",
       help:
         "Calls of the plugin scoring hook by outcome (ok, none: no scorer; error, timeout, invalid: ranking kept).",
       labelNames: ["result"] as const satisfies readonly ["result"],
-      registers,
     });
-    this.memberDials = new Counter({
+    this.memberDials = registry.counter({
       name: "hopd_federation_member_dials_total",
       help: "Dials of federation members, by result (ok, error).",
       labelNames: ["result"] as const,
-      registers,
     });
-    this.selectStreamErrors = new Counter({
+    this.selectStreamErrors = registry.counter({
       name: "hopd_federation_select_stream_errors_total",
       help: "/hopd/select/1.0.0 streams that failed (timeout, reset, oversized request), by error.",
       labelNames: ["reason"] as const,
-      registers,
     });
   }
 

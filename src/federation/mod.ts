@@ -17,7 +17,7 @@
  * import assert from "node:assert/strict";
  * import { generateKeyPair, privateKeyToProtobuf } from "@libp2p/crypto/keys";
  * import { peerIdFromPrivateKey } from "@libp2p/peer-id";
- * import { Registry } from "prom-client";
+ * import { MetricsRegistry } from "../metrics/mod.ts";
  * import { defaultConfig } from "../config/mod.ts";
  * import { createHost } from "../host/mod.ts";
  * import { federation, federationPubSub } from "./mod.ts";
@@ -34,7 +34,7 @@
  * const service = federation({ ...config.federation, enabled: true, members: [self] })({
  *   libp2p: host.libp2p,
  *   pubsub: host.pubsub!,
- *   registry: new Registry(),
+ *   registry: new MetricsRegistry(),
  *   local: () => ({
  *     reservations: 0,
  *     circuits: 0,
@@ -60,7 +60,7 @@
 import type { Clock } from "../clock/mod.ts";
 import type { GossipSub } from "@libp2p/gossipsub";
 import type { Libp2p } from "@libp2p/interface";
-import type { Registry } from "prom-client";
+import type { MetricsRegistry } from "../metrics/mod.ts";
 import type { RankedRelay, RelayLoad, SelectHints, Selection, Verdict } from "../balancer/mod.ts";
 import type { ResolvedFederationConfig } from "../config/mod.ts";
 import type { HostInit } from "../host/mod.ts";
@@ -170,7 +170,7 @@ export interface FederationComponents {
   /** The host's gossipsub service, the one {@linkcode federationPubSub} built. */
   readonly pubsub: GossipSub;
   /** Where the federation's metrics are registered. */
-  readonly registry: Registry;
+  readonly registry: MetricsRegistry;
   /** This relay's live load. */
   readonly local: () => LocalLoad;
   /** The relay's limits (0 = unlimited). */

@@ -5,9 +5,9 @@
  * @module
  */
 
+import type { MetricsRegistry } from "../metrics/mod.ts";
 import type { Libp2p } from "@libp2p/interface";
 import type { LoadedCertificate } from "./tls_certificate.ts";
-import { Counter, Gauge, type Registry } from "prom-client";
 import { transportOf } from "./mod.ts";
 
 /**
@@ -25,16 +25,15 @@ import { transportOf } from "./mod.ts";
  */
 export function registerHostMetrics(
   libp2p: Libp2p,
-  registry: Registry,
+  registry: MetricsRegistry,
   certificate?: () => LoadedCertificate | undefined,
 ): void {
   if (certificate !== undefined) registerExpiry(registry, certificate);
   const labelNames = ["transport", "direction"] as const;
-  new Gauge({
+  registry.gauge({
     name: "hopd_connections",
     help: "Open libp2p connections by transport and direction.",
     labelNames,
-    registers: [registry],
     collect() {
       this.reset();
       for (const connection of libp2p.getConnections()) {
@@ -42,24 +41,25 @@ export function registerHostMetrics(
       }
     },
   });
-  const opened = new Counter({
+  const opened = registry.counter({
     name: "hopd_connections_opened_total",
     help: "libp2p connections opened, by transport and direction.",
     labelNames,
-    registers: [registry],
   });
   libp2p.addEventListener("connection:open", (event) => {
     opened.inc({ transport: transportOf(event.detail), direction: event.detail.direction });
   });
 }
 
-function registerExpiry(registry: Registry, certificate: () => LoadedCertificate | undefined) {
-  new Gauge({
+function registerExpiry(
+  registry: MetricsRegistry,
+  certificate: () => LoadedCertificate | undefined,
+) {
+  registry.gauge({
     name: "hopd_tls_certificate_expiry_timestamp_seconds",
     help:
       "notAfter of the TLS certificate served on WebSockets over TLS, as a unix time, by source (files or acme).",
     labelNames: ["source"] as const,
-    registers: [registry],
     collect() {
       this.reset();
       const current = certificate();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { configureSync, type LogRecord, resetSync } from "@logtape/logtape";
-import { Registry } from "prom-client";
+import { MetricsRegistry } from "../metrics/mod.ts";
 import { parseDurationMs } from "../config/mod.ts";
 import type { AdminAuthConfig, AdminControl, BanRequest, BanView } from "./admin_routes.ts";
 import { createOpsApp, type HttpAdmission, type HttpCaller } from "./mod.ts";
@@ -69,7 +69,7 @@ function app(
 ) {
   const control = new FakeControl();
   const ops = createOpsApp({
-    registry: new Registry(),
+    registry: new MetricsRegistry(),
     readiness: () => ({ ready: true, reasons: [] }),
     status: () => ({}),
     admin: {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Validator } from "@seriousme/openapi-schema-validator";
-import { Registry } from "prom-client";
+import { MetricsRegistry } from "../metrics/mod.ts";
 import type { Selection } from "../balancer/mod.ts";
 import type { FederationView, SelectRequest } from "../federation/mod.ts";
 import { createOpsApp, type FederationRoutesComponents, type HttpAdmission } from "./mod.ts";
@@ -40,7 +40,7 @@ const VIEW: FederationView = {
 function app(components: Partial<FederationRoutesComponents> = {}, admission?: HttpAdmission) {
   const requests: SelectRequest[] = [];
   const ops = createOpsApp({
-    registry: new Registry(),
+    registry: new MetricsRegistry(),
     readiness: () => ({ ready: true, reasons: [] }),
     status: () => ({}),
     ...(admission === undefined ? {} : { httpAdmission: () => admission }),
@@ -133,7 +133,7 @@ Deno.test("GET /v1/select is rate limited like every /v1 route", async () => {
 
 Deno.test("with federation off, /v1/federation says so and /v1/select answers 503", async () => {
   const ops = createOpsApp({
-    registry: new Registry(),
+    registry: new MetricsRegistry(),
     readiness: () => ({ ready: true, reasons: [] }),
     status: () => ({}),
     federation: {

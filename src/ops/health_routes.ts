@@ -9,7 +9,7 @@
 
 import { type Clock, SYSTEM_CLOCK } from "../clock/mod.ts";
 import { createRoute, z } from "@hono/zod-openapi";
-import type { Registry } from "prom-client";
+import type { MetricsRegistry } from "../metrics/mod.ts";
 import type { OpsRouteGroup } from "./_env.ts";
 import { jsonResponse } from "./_schemas.ts";
 
@@ -23,7 +23,7 @@ export interface Readiness {
 
 /** What the health routes read. */
 export interface HealthRoutesComponents {
-  readonly registry: Registry;
+  readonly registry: MetricsRegistry;
   readiness(): Readiness;
   /** For the uptime. @default SYSTEM_CLOCK */
   readonly clock?: Clock;

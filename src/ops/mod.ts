@@ -32,11 +32,11 @@
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { Registry } from "prom-client";
+ * import { MetricsRegistry } from "../metrics/mod.ts";
  * import { createOpsApp } from "./mod.ts";
  *
  * const app = createOpsApp({
- *   registry: new Registry(),
+ *   registry: new MetricsRegistry(),
  *   readiness: () => ({ ready: true, reasons: [] }),
  *   status: () => ({ peerId: "12D3KooW…" }),
  * });
@@ -51,7 +51,7 @@ import { type Clock, SYSTEM_CLOCK } from "../clock/mod.ts";
 import http from "node:http";
 import type net from "node:net";
 import { getRequestListener, type HttpBindings } from "@hono/node-server";
-import type { Registry } from "prom-client";
+import type { MetricsRegistry } from "../metrics/mod.ts";
 import { listenCause, ListenError } from "../errors.ts";
 import { type GuardedServerInit, relistenWith } from "../sockets/mod.ts";
 import { buildOpsApp } from "./_app.ts";
@@ -84,7 +84,7 @@ export interface HttpCaller {
 /** The live state the ops server reads, and the controls it may drive. */
 export interface OpsComponents {
   /** Where /metrics reads from. */
-  readonly registry: Registry;
+  readonly registry: MetricsRegistry;
   /** The node's readiness, for /ready. */
   readiness(): Readiness;
   /** The uptime of /health. @default SYSTEM_CLOCK */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { HTTPException } from "hono/http-exception";
-import { Counter, Registry } from "prom-client";
+import { MetricsRegistry } from "../metrics/mod.ts";
 import { ConfigError } from "../errors.ts";
 import net from "node:net";
 import { FdBudget, SocketGuard } from "../sockets/mod.ts";
@@ -17,7 +17,7 @@ import { buildOpsApp } from "./_app.ts";
 
 function components(overrides: Partial<OpsComponents> = {}): OpsComponents {
   return {
-    registry: new Registry(),
+    registry: new MetricsRegistry(),
     readiness: () => ({ ready: true, reasons: [] }),
     status: () => ({}),
     ...overrides,
@@ -64,11 +64,10 @@ Deno.test("GET /health answers 200 with status ok and an uptime, whatever readin
 });
 
 Deno.test("GET /metrics answers the registry's text with prom-client's content type", async () => {
-  const registry = new Registry();
-  const counter = new Counter({
+  const registry = new MetricsRegistry();
+  const counter = registry.counter({
     name: "hopd_test_things_total",
     help: "Things counted by the test.",
-    registers: [registry],
   });
   counter.inc(3);
   const app = createOpsApp(components({ registry }));
@@ -129,7 +128,7 @@ Deno.test("a route that throws answers 500 JSON without leaking the error's mess
     assert.ok(!text.includes("secret"));
   });
   await t.step("a registry whose metrics() rejects", async () => {
-    const registry = new Registry();
+    const registry = new MetricsRegistry();
     registry.metrics = () => Promise.reject(new Error("secret collector"));
     const app = createOpsApp(components({ registry }));
     const response = await app.request("/metrics");

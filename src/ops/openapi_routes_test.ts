@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createRoute, z } from "@hono/zod-openapi";
 import { Validator } from "@seriousme/openapi-schema-validator";
-import { Registry } from "prom-client";
+import { MetricsRegistry } from "../metrics/mod.ts";
 import { UnavailableError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import type { AdminControl } from "./admin_routes.ts";
@@ -46,7 +46,7 @@ function fullApp(
   extraGroups: readonly OpsRouteGroup[] = [exampleGroup()],
 ): OpsHonoApp {
   return buildOpsApp({
-    registry: new Registry(),
+    registry: new MetricsRegistry(),
     readiness: () => ({ ready: true, reasons: [] }),
     status: () => ({}),
     admin: {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { Registry } from "prom-client";
+import { MetricsRegistry } from "../metrics/mod.ts";
 import { createOpsApp } from "./mod.ts";
 import { buildStatusPage, inlineScript } from "./status_page_routes.ts";
 import main from "./status_page.js" with { type: "text" };
@@ -24,7 +24,7 @@ const REMOTE: { remoteAddr: Deno.NetAddr } = {
 
 function app() {
   return createOpsApp({
-    registry: new Registry(),
+    registry: new MetricsRegistry(),
     readiness: () => ({ ready: true, reasons: [] }),
     status: () => ({}),
     admin: {

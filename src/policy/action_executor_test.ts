@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Registry } from "prom-client";
+import { MetricsRegistry } from "../metrics/mod.ts";
 import { ActionExecutor, type Actuator } from "./action_executor.ts";
 import { AlertDispatcher } from "./alerts.ts";
 import { HookRunner } from "./hook_runner.ts";
@@ -8,7 +8,7 @@ import { RestartBudget } from "./rails.ts";
 
 // Issue 15, item 6: a runHook that could not run was counted outcome="executed".
 Deno.test("ActionExecutor records a hook that cannot run as a failure, never as executed", async () => {
-  const registry = new Registry();
+  const registry = new MetricsRegistry();
   const metrics = new PolicyMetrics(registry);
   const executor = new ActionExecutor({
     actuator: {} as Actuator, // runHook touches nothing of the node
@@ -36,9 +36,9 @@ Deno.test("ActionExecutor records a hook that cannot run as a failure, never as 
   assert.equal(decided!.outcome, "suppressed");
   assert.equal(decided!.suppressedBy, "error");
   assert.match(decided!.error!, /no run permission for \/usr\/local\/bin\/scale-up/);
-  const actions = await registry.getSingleMetric("hopd_policy_actions_total")!.get();
+  const actions = await registry.values("hopd_policy_actions_total");
   assert.deepEqual(
-    actions.values.map((v) => [v.labels.action, v.labels.outcome, v.value]),
+    actions.map((v) => [v.labels.action, v.labels.outcome, v.value]),
     [["runHook", "suppressed", 1]],
   );
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Registry } from "prom-client";
+import { MetricsRegistry } from "../metrics/mod.ts";
 import { AlertDispatcher } from "./alerts.ts";
 import { PolicyMetrics } from "./metrics.ts";
 
@@ -11,10 +11,10 @@ const ALERT = {
   time: "2026-11-24T00:00:00.000Z",
 };
 
-async function deliveries(registry: Registry) {
-  const metric = await registry.getSingleMetric("hopd_alert_deliveries_total")!.get();
+async function deliveries(registry: MetricsRegistry) {
+  const values = await registry.values("hopd_alert_deliveries_total");
   return Object.fromEntries(
-    metric.values.map((v) => [`${v.labels.sink}:${v.labels.result}`, v.value]),
+    values.map((v) => [`${v.labels.sink}:${v.labels.result}`, v.value]),
   );
 }
 
@@ -29,7 +29,7 @@ Deno.test("AlertDispatcher retries a failing sink with backoff until it accepts"
       return new Response(null, { status: calls <= 2 ? 503 : 200 });
     },
   );
-  const registry = new Registry();
+  const registry = new MetricsRegistry();
   const dispatcher = new AlertDispatcher({
     alertmanagerUrl: `http://127.0.0.1:${server.addr.port}`,
     queueSize: 10,
@@ -57,7 +57,7 @@ Deno.test("AlertDispatcher retries a failing sink with backoff until it accepts"
 });
 
 Deno.test("AlertDispatcher drops the oldest alert when its queue is full and gives up after its retries", async () => {
-  const registry = new Registry();
+  const registry = new MetricsRegistry();
   let attempts = 0;
   const dispatcher = new AlertDispatcher({
     webhook: "http://127.0.0.1:1/hook",

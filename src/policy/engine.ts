@@ -8,7 +8,7 @@
 
 import { type Clock, SYSTEM_CLOCK, type TimerId } from "../clock/mod.ts";
 import { getLogger } from "@logtape/logtape";
-import type { Registry } from "prom-client";
+import type { MetricsRegistry } from "../metrics/mod.ts";
 import type { ResolvedPolicyConfig } from "../config/mod.ts";
 import { ActionExecutor, type Actuator } from "./action_executor.ts";
 import { AlertDispatcher } from "./alerts.ts";
@@ -39,7 +39,7 @@ const log = getLogger(["hopd", "policy"]);
 /** What the engine reads and drives. */
 export interface PolicyEngineComponents {
   /** Where the engine's metrics are registered. */
-  readonly registry: Registry;
+  readonly registry: MetricsRegistry;
   /** Builds the snapshot of one tick. */
   readonly snapshot: (tick: number) => Promise<Snapshot>;
   /** The daemon's control API the actions drive. */

@@ -2,7 +2,7 @@ import { ManualClock } from "../clock/mod.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { configureSync, type LogRecord, resetSync } from "@logtape/logtape";
-import { Registry } from "prom-client";
+import { MetricsRegistry } from "../metrics/mod.ts";
 import { loadConfig, type ResolvedPolicyConfig } from "../config/mod.ts";
 import { banScope } from "../ratelimit/mod.ts";
 import type { Actuator } from "./action_executor.ts";
@@ -57,7 +57,7 @@ class FakeActuator implements Actuator {
 interface Rig {
   engine: PolicyEngine;
   actuator: FakeActuator;
-  registry: Registry;
+  registry: MetricsRegistry;
   dir: string;
   dataDir: string;
   snapshot: { value: Partial<Snapshot> };
@@ -90,7 +90,7 @@ async function rig(
     },
   })).policy;
   const actuator = new FakeActuator();
-  const registry = new Registry();
+  const registry = new MetricsRegistry();
   const snapshot = { value: {} as Partial<Snapshot> };
   let tick = 0;
   const waiters: (() => void)[] = [];
@@ -145,9 +145,13 @@ const policy = (verdict: string, actions: unknown[] = [], extra = "") =>
     JSON.stringify(actions)
   } }; }`;
 
-async function metricValue(registry: Registry, name: string, labels: Record<string, string>) {
-  const metric = await registry.getSingleMetric(name)?.get();
-  const match = metric?.values.find((v) =>
+async function metricValue(
+  registry: MetricsRegistry,
+  name: string,
+  labels: Record<string, string>,
+) {
+  const values = await registry.values(name);
+  const match = values.find((v) =>
     Object.entries(labels).every(([k, value]) => v.labels[k] === value)
   );
   return match?.value ?? 0;

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Registry } from "prom-client";
+import { MetricsRegistry } from "../metrics/mod.ts";
 import { HookRunner, unrunnableHooks } from "./hook_runner.ts";
 import { PolicyMetrics } from "./metrics.ts";
 
-async function runs(registry: Registry): Promise<Record<string, number>> {
-  const metric = await registry.getSingleMetric("hopd_policy_hook_runs_total")!.get();
+async function runs(registry: MetricsRegistry): Promise<Record<string, number>> {
+  const values = await registry.values("hopd_policy_hook_runs_total");
   return Object.fromEntries(
-    metric.values.map((v) => [`${v.labels.hook}:${v.labels.result}`, v.value]),
+    values.map((v) => [`${v.labels.hook}:${v.labels.result}`, v.value]),
   );
 }
 
@@ -19,7 +19,7 @@ Deno.test("HookRunner runs a permitted hook, and fails at once (counted) when it
     const script = join(dir, "hook script.sh");
     await Deno.writeTextFile(script, `#!/bin/sh\necho "$HOPD_POLICY $1" > "${dir}/ran"\nexit $2\n`);
     await Deno.chmod(script, 0o755);
-    const registry = new Registry();
+    const registry = new MetricsRegistry();
     const allowed = new Set([script]);
     const runner = new HookRunner({
       hooks: {

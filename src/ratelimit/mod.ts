@@ -31,7 +31,7 @@
  * @module
  */
 
-import type { Registry } from "prom-client";
+import type { MetricsRegistry } from "../metrics/mod.ts";
 import type { Clock } from "../clock/mod.ts";
 import type { AccessListConfig } from "./access_list.ts";
 import type { BandwidthCaps, BandwidthShaper, Flow } from "./bandwidth_shaper.ts";
@@ -122,7 +122,7 @@ export interface LimiterComponents {
   /** Wall clock in ms (the same one the ban list uses). */
   readonly clock: Clock;
   /** Registry for the limiter's metrics; none = no metrics. One limiter per registry. */
-  readonly registry?: Registry;
+  readonly registry?: MetricsRegistry;
   /** Bans, consulted first by every check. */
   readonly bans: BanList;
 }

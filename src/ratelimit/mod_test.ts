@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { defaultConfig } from "../config/mod.ts";
-import { Registry } from "prom-client";
+import { MetricsRegistry } from "../metrics/mod.ts";
 import { ManualClock } from "../clock/mod.ts";
 import {
   BanList,
@@ -33,7 +33,7 @@ function config(overrides: Partial<ResolvedLimiterConfig> = {}): ResolvedLimiter
   };
 }
 
-function setup(overrides: Partial<ResolvedLimiterConfig> = {}, registry?: Registry) {
+function setup(overrides: Partial<ResolvedLimiterConfig> = {}, registry?: MetricsRegistry) {
   const clock = new ManualClock();
   const bans = new BanList({ clock });
   const limiter = createLimiter(
@@ -328,7 +328,7 @@ Deno.test("1,000,000 distinct IPs keep every table within maxTrackedKeys", () =>
 });
 
 Deno.test("metrics are published at scrape time", async () => {
-  const registry = new Registry();
+  const registry = new MetricsRegistry();
   const { limiter, bans, clock } = setup({
     connectionsPerIp: { ratePerSecond: 1, burst: 1 },
     bandwidth: {

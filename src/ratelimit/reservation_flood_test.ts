@@ -2,7 +2,7 @@
 // requests keep being refused for its per-IP rate pays a reservation token per new connection
 // at accept, before any handshake; peers behind one NAT within the rate never notice it.
 import assert from "node:assert/strict";
-import { Registry } from "prom-client";
+import { MetricsRegistry } from "../metrics/mod.ts";
 import { ManualClock } from "../clock/mod.ts";
 import { defaultConfig } from "../config/mod.ts";
 import { RESERVATION_FLOOD_WINDOW_MS } from "./constants.ts";
@@ -14,7 +14,7 @@ const NEIGHBOUR = "2001:db8::77";
 /** Defaults, except reservations per IP: 1 per second, 4 at once; flooding at 3 refusals. */
 function setup(overrides: Partial<ResolvedLimiterConfig> = {}) {
   const clock = new ManualClock();
-  const registry = new Registry();
+  const registry = new MetricsRegistry();
   const limiter = createLimiter({
     ...limiterConfigFrom(defaultConfig()),
     reservationsPerIp: { ratePerSecond: 1, burst: 4 },

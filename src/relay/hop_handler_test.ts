@@ -10,7 +10,7 @@ import type { Connection, PeerId, Stream } from "@libp2p/interface";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { streamPair } from "@libp2p/utils";
 import { multiaddr } from "@multiformats/multiaddr";
-import { Registry } from "prom-client";
+import { MetricsRegistry } from "../metrics/mod.ts";
 import { encodeFrame, FrameReader } from "./_framing.ts";
 import { defaultConfig } from "../config/mod.ts";
 import { type Circuit, CircuitSlots } from "./circuit.ts";
@@ -66,7 +66,7 @@ interface Harness {
   slots: CircuitSlots;
   circuits: CircuitSet;
   metrics: RelayMetrics;
-  registry: Registry;
+  registry: MetricsRegistry;
   connections: Map<string, Connection[]>;
 }
 
@@ -82,7 +82,7 @@ function harness(overrides: Partial<ResolvedRelayConfig> = {}): Harness {
   });
   const slots = new CircuitSlots(config.maxCircuits, config.maxCircuitsPerPeer);
   const circuits = new CircuitSet();
-  const registry = new Registry();
+  const registry = new MetricsRegistry();
   const metrics = new RelayMetrics(registry, {
     reservations: () => store.size,
     circuits: () => circuits.size,
@@ -127,8 +127,8 @@ async function answer(reader: FrameReader): Promise<HopMessage> {
 }
 
 async function errors(h: Harness, reason: string, protocol = "hop"): Promise<number> {
-  const data = await h.metrics.streamErrorsTotal.get();
-  return data.values.find((v) => v.labels.reason === reason && v.labels.protocol === protocol)
+  const values = await h.registry.values("hopd_relay_stream_errors_total");
+  return values.find((v) => v.labels.reason === reason && v.labels.protocol === protocol)
     ?.value ?? 0;
 }
 
@@ -322,15 +322,15 @@ Deno.test("HopHandler times the target's STOP answer inside the circuit setup", 
   h.clock.advance(50);
   assert.equal((await answer(reader)).status, "OK");
   await handled;
-  const histogram = async (name: "circuitStopSeconds" | "circuitSetupSeconds") => {
-    const values = (await h.metrics[name].get()).values;
+  const histogram = async (name: "hopd_circuit_stop_seconds" | "hopd_circuit_setup_seconds") => {
+    const values = await h.registry.values(name);
     return {
       count: values.find((v) => v.metricName?.endsWith("_count"))!.value,
       sum: values.find((v) => v.metricName?.endsWith("_sum"))!.value,
     };
   };
-  const stop = await histogram("circuitStopSeconds");
-  const setup = await histogram("circuitSetupSeconds");
+  const stop = await histogram("hopd_circuit_stop_seconds");
+  const setup = await histogram("hopd_circuit_setup_seconds");
   assert.equal(stop.count, 1);
   assert.equal(setup.count, 1);
   // Nothing else advanced the clock: both are exactly the target's 50 ms.

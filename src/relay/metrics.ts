@@ -2,13 +2,12 @@
  * Prometheus metrics of the relay, registered on the registry the daemon passes in. Gauges
  * read live state at scrape time; relayed bytes are kept as plain numbers on each circuit and
  * flushed into the counter when the circuit ends and at every scrape, so the data path never
- * touches prom-client per chunk.
+ * touches a counter per chunk.
  *
  * @module
  */
 
-import { Counter, Gauge, Histogram } from "prom-client";
-import type { Registry } from "prom-client";
+import type { Counter, CounterSeries, Histogram, MetricsRegistry } from "../metrics/mod.ts";
 import type { CircuitEndedBy } from "./circuit.ts";
 
 /** Label values of `hopd_relayed_bytes_total{direction}`. */
@@ -81,8 +80,8 @@ export class RelayMetrics {
   readonly circuitBytes: Histogram<"ended_by">;
   readonly refusalsTotal: Counter<"reason">;
   readonly streamErrorsTotal: Counter<"protocol" | "reason">;
-  readonly bytesSrcToDst: Counter.Internal;
-  readonly bytesDstToSrc: Counter.Internal;
+  readonly bytesSrcToDst: CounterSeries;
+  readonly bytesDstToSrc: CounterSeries;
 
   /** Running totals (also in the counters; kept as numbers for cheap stats). */
   totals = {
@@ -99,103 +98,89 @@ export class RelayMetrics {
    * @param registry Registry to register on (one relay per registry).
    * @param source Live state read at scrape time.
    */
-  constructor(registry: Registry, source: RelayMetricsSource) {
+  constructor(registry: MetricsRegistry, source: RelayMetricsSource) {
     this.#source = source;
-    const registers = [registry];
-    new Gauge({
+    registry.gauge({
       name: "hopd_reservations_active",
       help: "Reservations currently held.",
-      registers,
       collect() {
         this.set(source.reservations());
       },
     });
-    new Gauge({
+    registry.gauge({
       name: "hopd_circuits_active",
       help: "Circuits currently relaying.",
-      registers,
       collect() {
         this.set(source.circuits());
       },
     });
-    this.reservationsTotal = new Counter({
+    this.reservationsTotal = registry.counter({
       name: "hopd_reservations_total",
       help: "RESERVE requests by result (created, renewed, refused, failed).",
       labelNames: ["result"],
-      registers,
     });
-    this.circuitsTotal = new Counter({
+    this.circuitsTotal = registry.counter({
       name: "hopd_circuits_total",
       help: "CONNECT requests by result (ok, refused, failed).",
       labelNames: ["result"],
-      registers,
     });
-    this.circuitsClosedTotal = new Counter({
+    this.circuitsClosedTotal = registry.counter({
       name: "hopd_circuits_closed_total",
       help: "Circuits ended, by reason (closed, reset, data_limit, duration_limit, stopped).",
       labelNames: ["reason"],
-      registers,
     });
-    this.relayedBytesTotal = new Counter({
+    this.relayedBytesTotal = registry.counter({
       name: "hopd_relayed_bytes_total",
       help: "Bytes relayed, by direction (src_to_dst: initiator to target).",
       labelNames: ["direction"],
-      registers,
       collect() {
         source.flushBytes();
       },
     });
-    this.circuitSetupSeconds = new Histogram({
+    this.circuitSetupSeconds = registry.histogram({
       name: "hopd_circuit_setup_seconds",
       help: "Time from CONNECT received to STATUS OK sent.",
       buckets: SETUP_BUCKETS_S,
-      registers,
     });
-    this.circuitStopSeconds = new Histogram({
+    this.circuitStopSeconds = registry.histogram({
       name: "hopd_circuit_stop_seconds",
       help: "Time from the STOP stream opened to the target's STATUS OK read: the target's " +
         "round trip inside hopd_circuit_setup_seconds.",
       buckets: SETUP_BUCKETS_S,
-      registers,
     });
-    this.circuitStopStreamsTotal = new Counter({
+    this.circuitStopStreamsTotal = registry.counter({
       name: "hopd_circuit_stop_streams_total",
       help: "STOP streams the target answered OK, by how they were opened (pipelined: " +
         "negotiation and CONNECT in one write; negotiated: negotiation first).",
       labelNames: ["mode"],
-      registers,
     });
-    this.circuitDurationSeconds = new Histogram({
+    this.circuitDurationSeconds = registry.histogram({
       name: "hopd_circuit_duration_seconds",
       help: "Life of a circuit, from STATUS OK to both streams closed, by who ended it " +
         "(initiator, target: that peer closed or reset its side first; relay: a limit or a stop).",
       labelNames: ["ended_by"],
       buckets: DURATION_BUCKETS_S,
-      registers,
     });
-    this.circuitBytes = new Histogram({
+    this.circuitBytes = registry.histogram({
       name: "hopd_circuit_bytes",
       help: "Bytes relayed over a circuit in its life, both directions, by who ended it.",
       labelNames: ["ended_by"],
       buckets: CIRCUIT_BYTES_BUCKETS,
-      registers,
     });
     for (const endedBy of ENDED_BY) {
       // Zero series from the start, so rate() and the dashboard see every kind at once.
       this.circuitDurationSeconds.zero({ ended_by: endedBy });
       this.circuitBytes.zero({ ended_by: endedBy });
     }
-    this.refusalsTotal = new Counter({
+    this.refusalsTotal = registry.counter({
       name: "hopd_refusals_total",
       help: "Reservations and circuits refused, by reason.",
       labelNames: ["reason"],
-      registers,
     });
-    this.streamErrorsTotal = new Counter({
+    this.streamErrorsTotal = registry.counter({
       name: "hopd_relay_stream_errors_total",
       help: "Hop/stop/circuit streams reset for bad bytes, timeouts or peer resets.",
       labelNames: ["protocol", "reason"],
-      registers,
     });
     this.bytesSrcToDst = this.relayedBytesTotal.labels({ direction: "src_to_dst" });
     this.bytesDstToSrc = this.relayedBytesTotal.labels({ direction: "dst_to_src" });

@@ -25,7 +25,7 @@
  * ```ts
  * import assert from "node:assert/strict";
  * import { generateKeyPair, privateKeyToProtobuf } from "@libp2p/crypto/keys";
- * import { Registry } from "prom-client";
+ * import { MetricsRegistry } from "../metrics/mod.ts";
  * import { defaultConfig } from "../config/mod.ts";
  * import { createHost } from "../host/mod.ts";
  * import { relay } from "./mod.ts";
@@ -37,7 +37,7 @@
  *   privateKeyProtobuf,
  * });
  * await host.start();
- * const registry = new Registry();
+ * const registry = new MetricsRegistry();
  * const service = relay(config.relay)({ libp2p: host.libp2p, registry, privateKeyProtobuf });
  * await service.start();
  * assert.equal(service.stats().reservations, 0);
@@ -49,7 +49,7 @@
  */
 
 import type { Libp2p } from "@libp2p/interface";
-import type { Registry } from "prom-client";
+import type { MetricsRegistry } from "../metrics/mod.ts";
 import type { Clock } from "../clock/mod.ts";
 import type { ResolvedRelaySectionConfig } from "../config/mod.ts";
 import { RelayServer } from "./relay_server.ts";
@@ -123,7 +123,7 @@ export interface RelayComponents {
   /** The host the relay mounts its hop handler on. */
   readonly libp2p: Libp2p;
   /** Registry the relay's metrics are registered on. */
-  readonly registry: Registry;
+  readonly registry: MetricsRegistry;
   /**
    * The host's identity key as libp2p protobuf bytes (src/identity's `privateKeyProtobuf`),
    * which signs reservation vouchers (`Libp2p` does not expose it); decoded once, at build.

@@ -15,7 +15,7 @@ import { RecordEnvelope } from "@libp2p/peer-record";
 import { tcp } from "@libp2p/tcp";
 import { captureLogs } from "../log/testing.ts";
 import { multiaddr } from "@multiformats/multiaddr";
-import { Registry } from "prom-client";
+import { MetricsRegistry } from "../metrics/mod.ts";
 import { defaultConfig } from "../config/mod.ts";
 import { loopbackNode } from "../host/testing.ts";
 import { encodeFrame, FrameReader } from "./_framing.ts";
@@ -50,7 +50,7 @@ async function withRelay(
   const refused: [string, string][] = [];
   const server = new RelayServer({ ...defaultConfig().relay, ...overrides }, {
     libp2p: node,
-    registry: new Registry(),
+    registry: new MetricsRegistry(),
     privateKeyProtobuf: privateKeyToProtobuf(privateKey),
     onReservationRefused: (peer, reason) => refused.push([peer, reason]),
   });

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Counter, Gauge, type Registry } from "prom-client";
+import type { MetricsRegistry } from "../metrics/mod.ts";
 import type { FdBudget } from "./fd_budget.ts";
 import type { SocketGuard } from "./socket_guard.ts";
 
@@ -26,15 +26,14 @@ import type { SocketGuard } from "./socket_guard.ts";
  * @param fds The shared descriptor budget.
  */
 export function registerSocketMetrics(
-  registry: Registry,
+  registry: MetricsRegistry,
   guards: readonly SocketGuard[],
   fds: FdBudget,
 ): void {
-  new Gauge({
+  registry.gauge({
     name: "hopd_sockets",
     help: "Inbound sockets behind the socket guard, by listener and state.",
     labelNames: ["listener", "state"] as const,
-    registers: [registry],
     collect() {
       this.reset();
       for (const guard of guards) {
@@ -56,11 +55,10 @@ export function registerSocketMetrics(
     label: "phase",
     read: (guard) => guard.stats().timeouts,
   });
-  new Counter({
+  registry.counter({
     name: "hopd_listener_stalls_total",
     help: "Times a listener was found not accepting connections and opened again.",
     labelNames: ["listener"] as const,
-    registers: [registry],
     collect() {
       this.reset();
       for (const guard of guards) {
@@ -68,11 +66,10 @@ export function registerSocketMetrics(
       }
     },
   });
-  new Gauge({
+  registry.gauge({
     name: "hopd_listener_accepting",
     help: "1 when every listener of this kind accepts connections, 0 when one does not.",
     labelNames: ["listener"] as const,
-    registers: [registry],
     collect() {
       this.reset();
       for (const guard of guards) {
@@ -81,20 +78,18 @@ export function registerSocketMetrics(
     },
   });
   if (fds.reserve === 0) return; // the budget is off: it knows nothing about descriptors
-  new Gauge({
+  registry.gauge({
     name: "hopd_fds_free",
     help:
       "Free file descriptors as last probed (exact near the reserve, a lower bound far from it).",
-    registers: [registry],
     collect() {
       const free = fds.free();
       if (Number.isFinite(free)) this.set(free);
     },
   });
-  new Gauge({
+  registry.gauge({
     name: "hopd_fds_reserve",
     help: "File descriptors kept free for hopd itself (connections.fd_reserve).",
-    registers: [registry],
     collect() {
       this.set(fds.reserve);
     },
@@ -103,7 +98,7 @@ export function registerSocketMetrics(
 
 // A counter whose value is kept by the guards as `${listener} ${other}` → count.
 function countersFrom(
-  registry: Registry,
+  registry: MetricsRegistry,
   guards: readonly SocketGuard[],
   spec: {
     name: string;
@@ -112,11 +107,10 @@ function countersFrom(
     read: (guard: SocketGuard) => ReadonlyMap<string, number>;
   },
 ): void {
-  new Counter({
+  registry.counter({
     name: spec.name,
     help: spec.help,
     labelNames: ["listener", spec.label],
-    registers: [registry],
     collect() {
       this.reset();
       for (const guard of guards) {
