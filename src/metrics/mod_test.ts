@@ -72,3 +72,20 @@ Deno.test("createRegistry() drops prom-client's *_total gauges and /proc readers
   const bare = await createRegistry({ version: "9.9.9", defaultMetrics: false }).metrics();
   assert.doesNotMatch(bare, /^process_/m);
 });
+
+Deno.test("prom-client is imported by src/metrics alone: components see hopd's metric types", async () => {
+  const src = new URL("../", import.meta.url);
+  const importers: string[] = [];
+  async function walk(dir: URL, path: string): Promise<void> {
+    for await (const entry of Deno.readDir(dir)) {
+      const name = `${path}${entry.name}`;
+      if (entry.isDirectory) await walk(new URL(`${entry.name}/`, dir), `${name}/`);
+      else if (/\.ts$/.test(entry.name) && !/_test\.ts$/.test(entry.name)) {
+        const text = await Deno.readTextFile(new URL(entry.name, dir));
+        if (/from "prom-client[/"]|import\("prom-client[/"]/.test(text)) importers.push(name);
+      }
+    }
+  }
+  await walk(src, "");
+  assert.deepEqual(importers.sort(), ["metrics/mod.ts"]);
+});
