@@ -449,6 +449,11 @@ export class SocketGuard {
         // No descriptor even for the probe: the next round tries again.
         count(this.#unlogged, `${listener.init.label} probe_emfile`);
         this.#lastFdRefusalMs = this.#init.clock.nowMs();
+        log.debug("No file descriptor free to probe the {label} listener {address} ({code})", {
+          label: listener.init.label,
+          address: describe(listener.server),
+          code: error.code,
+        });
       } else if (error.code === "ECONNREFUSED") {
         this.#stalled(listener, "nothing listens on its port");
       }
