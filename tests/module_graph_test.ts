@@ -1,6 +1,9 @@
 // What an idle node loads (issue 16 item 11, memory at rest): the packages a node needs only
-// with a feature enabled are imported dynamically where that feature starts, so main.ts's
-// static module graph, which every node evaluates at start, leaves them out. The graph comes
+// with a feature enabled are imported dynamically where that feature starts, so the static
+// module graph every node evaluates at start (main.ts, then the run command src/cli/mod.ts
+// imports when `hopd run` runs) leaves them out. And what the other commands load: main.ts's
+// own static graph, the command line alone, so `hopd health` from a probe script does not
+// evaluate the node (bench/RESULTS.md, "CLI commands' cost"). The graph comes
 // from `deno info --json main.ts`: local modules with their dependencies (type-only and
 // dynamic imports marked), and the npm packages with theirs. The bundle the binary embeds
 // (scripts/bundle.sh) keeps them out of the files read at start too.
@@ -26,10 +29,13 @@ interface Info {
   readonly npmPackages: Readonly<Record<string, { readonly name: string; dependencies: string[] }>>;
 }
 
-/** Names of the npm packages main.ts loads at start: static imports only, transitively. */
-async function staticNpmPackages(): Promise<Set<string>> {
+/**
+ * Names of the npm packages `root` loads when it is imported: static imports only,
+ * transitively.
+ */
+async function staticNpmPackages(root: string): Promise<Set<string>> {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", "main.ts"],
+    args: ["info", "--json", root],
     cwd: REPO_ROOT,
     stdin: "null",
     stdout: "piped",
@@ -72,8 +78,16 @@ async function staticNpmPackages(): Promise<Set<string>> {
   return packages;
 }
 
-Deno.test("main.ts loads ACME, gossipsub and QuickJS only when a node needs them", async () => {
-  const loaded = await staticNpmPackages();
+// `hopd run` is main.ts, then the run command it imports when it runs (src/cli/mod.ts).
+async function nodePackages(): Promise<Set<string>> {
+  const [cli, node] = await Promise.all(
+    ["main.ts", "src/cli/run_command.ts"].map(staticNpmPackages),
+  );
+  return new Set([...cli!, ...node!]);
+}
+
+Deno.test("hopd run loads ACME, gossipsub and QuickJS only when a node needs them", async () => {
+  const loaded = await nodePackages();
   // The graph was read: the relay's own libraries are there.
   for (const always of ["libp2p", "@libp2p/tcp", "zod", "hono", "prom-client"]) {
     assert.ok(loaded.has(always), `${always} is not in the static graph: ${[...loaded]}`);
@@ -88,6 +102,18 @@ Deno.test("main.ts loads ACME, gossipsub and QuickJS only when a node needs them
     ]
   ) {
     assert.ok(!loaded.has(name!), `${name} is loaded at start; it belongs to ${where}`);
+  }
+});
+
+Deno.test("hopd's other commands load none of the node: main.ts imports the run command when it runs", async () => {
+  const loaded = await staticNpmPackages("main.ts");
+  // The graph was read: the command line's parser is there.
+  assert.ok(loaded.has("commander"), `commander is not in main.ts's static graph: ${[...loaded]}`);
+  for (const node of ["libp2p", "@libp2p/tcp", "zod", "hono", "prom-client", "smol-toml"]) {
+    assert.ok(
+      !loaded.has(node),
+      `${node} is loaded by every command (hopd health, hopd admin…); import it where it runs`,
+    );
   }
 });
 
@@ -123,7 +149,13 @@ Deno.test("the bundle reads the ACME client and gossipsub from chunks of their o
     }
     return found;
   };
-  const atStart = await staticFiles(entry);
+  // A node reads hopd.js, then the run command's chunk (imported when `hopd run` runs).
+  const runChunk = [...Deno.readDirSync(dir)].find((f) => f.name.startsWith("run_command-"));
+  assert.ok(runChunk !== undefined, "the bundle has no chunk of its own for the run command");
+  const atStart = new Set([
+    ...await staticFiles(entry),
+    ...await staticFiles(join(dir, runChunk.name)),
+  ]);
   // The relay's own code is read at start (the walk found the files).
   const hop = await holding("/libp2p/circuit/relay/0.2.0/hop");
   assert.ok(hop.some((f) => atStart.has(f)), `hop protocol not in ${[...atStart]}`);

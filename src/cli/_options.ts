@@ -5,7 +5,7 @@
  * @module
  */
 
-import { parseDurationMs } from "../config/mod.ts";
+import { parseDurationMs } from "../config/units.ts";
 
 /**
  * Reads a `--timeout`: a duration such as `"5s"`, `"1500ms"` or `"1m"`, or a bare number of

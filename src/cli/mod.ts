@@ -3,6 +3,11 @@
  * returns its exit code; `main.ts` passes it to `Deno.exit`. This is the only place that
  * maps outcomes to exit codes (0 ok, 1 runtime failure, 2 usage, 78 config).
  *
+ * Each command imports what it runs when it runs: `hopd run` the node (libp2p and ~1,150
+ * modules), `hopd policy` the engine, `hopd config` the schema. So `hopd health`, which probe
+ * scripts call every few seconds, evaluates the command line alone (bench/RESULTS.md,
+ * "CLI commands' cost"); tests/module_graph_test.ts keeps it so.
+ *
  * @example
  * ```ts
  * import { run } from "./mod.ts";
@@ -13,19 +18,14 @@
  */
 
 import { Command, CommanderError, Option } from "commander";
-import { exampleConfigToml, loadConfig } from "../config/mod.ts";
-import { unrunnableHooks } from "../policy/mod.ts";
 import { ConfigError } from "../errors.ts";
-import { createIdentity, readIdentity } from "../identity/mod.ts";
 import { VERSION } from "../version.ts";
-import { loadCheckedConfig } from "./_checked_config.ts";
 import { type CliIo, PROCESS_IO } from "./_io.ts";
 import { parseOpsUrl, parseTimeoutMs, TIMEOUT_FORMS, URL_FORMS } from "./_options.ts";
 import { addAdminCommands } from "./admin_command.ts";
 import { EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./exit_codes.ts";
 import { DEFAULT_HEALTH_URL, probeReady } from "./health_command.ts";
 import { addPolicyCommands } from "./policy_command.ts";
-import { runNode } from "./run_command.ts";
 
 export type { CliIo } from "./_io.ts";
 export * from "./exit_codes.ts";
@@ -68,7 +68,10 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
         "fatal",
       ]),
     )
-    .action(async (flags) => setCode(await runNode(flags, io)));
+    .action(async (flags) => {
+      const { runNode } = await import("./run_command.ts");
+      setCode(await runNode(flags, io));
+    });
 
   program.command("health")
     .description("probe a node's /ready: exit 0 ready, 1 not ready, 2 unreachable")
@@ -98,6 +101,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .description("write a new Ed25519 identity key (libp2p protobuf, mode 0600); never overwrites")
     .requiredOption("-o, --output <file>", "where to write the key")
     .action(async (flags: { output: string }) => {
+      const { createIdentity } = await import("../identity/mod.ts");
       try {
         const identity = await createIdentity(flags.output);
         io.stdout(`${identity.peerId}\n`);
@@ -113,6 +117,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .description("print the peer ID of an identity key file")
     .argument("<file>", "identity key file")
     .action(async (file: string) => {
+      const { readIdentity } = await import("../identity/mod.ts");
       io.stdout(`${(await readIdentity(file)).peerId}\n`);
       setCode(EXIT_OK);
     });
@@ -122,6 +127,8 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .description("validate a config file (exit 0 valid, 78 invalid)")
     .argument("<file>", "TOML config file")
     .action(async (file: string) => {
+      const { loadCheckedConfig } = await import("./_checked_config.ts");
+      const { unrunnableHooks } = await import("../policy/mod.ts");
       const loaded = await loadCheckedConfig(
         { file },
         (message) => io.stderr(`warning: ${message}\n`),
@@ -141,6 +148,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     )
     .argument("<file>", "TOML config file")
     .action(async (file: string) => {
+      const { loadConfig } = await import("../config/mod.ts");
       const { policy } = await loadConfig({ file });
       const commands = new Set(Object.values(policy.hooks).map((argv) => argv[0]!));
       io.stdout(`${[...commands].join(",")}\n`);
@@ -148,7 +156,8 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     });
   config.command("example")
     .description("print a complete commented config with every default")
-    .action(() => {
+    .action(async () => {
+      const { exampleConfigToml } = await import("../config/mod.ts");
       io.stdout(exampleConfigToml());
       setCode(EXIT_OK);
     });
