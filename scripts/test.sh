@@ -9,6 +9,9 @@
 # `deno test -A --parallel <arguments>`. `deno task test:unit` is the fast loop: the unit
 # tests beside the code, nothing installed, no end-to-end run.
 #
+# First it bundles hopd (scripts/bundle.sh) and the tests start hopd from that bundle, as the
+# release binary runs it (TEST_HOPD_BUNDLE; `deno test FILE` by hand runs main.ts).
+#
 # The phases (see main below; the summary lists them in the order they ended):
 #   parallel  every test file at once, except the timing-sensitive ones, PARALLEL_JOBS (3) files
 #             at a time, not deno's default of one per core: most end-to-end files wait on a
@@ -146,8 +149,27 @@ summarize() {
 # on. 4 was faster (bench/RESULTS.md) but, beside stress-ng --cpu 2, starved two timed waits.
 PARALLEL_JOBS=3
 
+# bundle_hopd: hopd bundled once (scripts/bundle.sh: the program the release binary embeds) into
+# a temporary directory removed on exit, named by TEST_HOPD_BUNDLE, which every phase's tests then
+# start instead of main.ts (tests/_helpers/hopd_process.ts): a start from source builds and
+# evaluates ~1,150 modules, about 0.6 CPU-s more, and the tests start hopd a few hundred times
+# (bench/RESULTS.md, "test children from the bundle"). Fails, with a total line, when the bundle
+# cannot be made: then nothing could test hopd.
+BUNDLE_DIR=""
+bundle_hopd() {
+  BUNDLE_DIR="$(mktemp -d)"
+  trap 'rm -rf "$BUNDLE_DIR"' EXIT
+  printf '\n==> bundle: scripts/bundle.sh --outdir %s\n' "$BUNDLE_DIR"
+  if ! bash scripts/bundle.sh --outdir "$BUNDLE_DIR"; then
+    echo "tests: 0 passed, 1 failed (scripts/bundle.sh failed: no hopd to test)"
+    return 1
+  fi
+  export TEST_HOPD_BUNDLE="${BUNDLE_DIR}/hopd.js"
+}
+
 main() {
   local serial=(tests/bandwidth_e2e_test.ts tests/load_test_smoke_test.ts)
+  bundle_hopd || return 1
   local coverage=()
   if [[ -n "${TEST_COVERAGE_DIR:-}" ]]; then
     coverage=("--coverage=${TEST_COVERAGE_DIR}" --coverage-raw-data-only)

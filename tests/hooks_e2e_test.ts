@@ -7,7 +7,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { childEnv } from "./_helpers/child_env.ts";
-import { type HopdProcess, REPO_ROOT, runHopdCli, spawnHopd } from "./_helpers/hopd_process.ts";
+import {
+  hopdCommand,
+  type HopdProcess,
+  REPO_ROOT,
+  runHopdCli,
+  spawnHopd,
+} from "./_helpers/hopd_process.ts";
 import { metric } from "./_helpers/ops_probe.ts";
 
 interface Rig {
@@ -62,11 +68,12 @@ async function runHookDecisions(hopd: HopdProcess) {
 
 /** `hopd config check FILE` with deno flags added to the production set. */
 async function configCheck(file: string, denoFlags: string[]) {
+  const hopd = hopdCommand(denoFlags);
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-P=hopd", "--quiet", ...denoFlags, "main.ts", "config", "check", file],
+    args: [...hopd.args, "config", "check", file],
     cwd: REPO_ROOT,
     clearEnv: true,
-    env: childEnv({ NO_COLOR: "1" }),
+    env: childEnv({ NO_COLOR: "1", ...hopd.env }),
     stdin: "null",
   }).output();
   return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };

@@ -3,7 +3,7 @@
 // Deno.serve print its legacy request.signal warning raw; pretty logs are coloured only on a
 // terminal (a pty from util-linux's `script`) and never with NO_COLOR.
 import assert from "node:assert/strict";
-import { REPO_ROOT, spawnHopd } from "./_helpers/hopd_process.ts";
+import { hopdCommand, REPO_ROOT, spawnHopd } from "./_helpers/hopd_process.ts";
 
 const ESC = "\x1b[";
 
@@ -64,11 +64,10 @@ async function fatalLine(how: "pipe" | "pty" | "pty NO_COLOR"): Promise<string> 
   using held = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const dataDir = await Deno.makeTempDir({ prefix: "hopd-log-format-" });
   try {
+    const command = hopdCommand();
     const hopd = [
       Deno.execPath(),
-      "task",
-      "--quiet",
-      "hopd",
+      ...command.args,
       "run",
       "--log-format",
       "pretty",
@@ -79,7 +78,7 @@ async function fatalLine(how: "pipe" | "pty" | "pty NO_COLOR"): Promise<string> 
       "--http",
       `127.0.0.1:${held.addr.port}`,
     ];
-    const env: Record<string, string> = { TERM: "xterm" };
+    const env: Record<string, string> = { ...command.env, TERM: "xterm" };
     if (how === "pty NO_COLOR") env.NO_COLOR = "1";
     // util-linux's script gives the command a pty of its own, as a terminal would.
     const [cmd, args] = how === "pipe"

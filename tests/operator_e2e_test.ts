@@ -3,7 +3,7 @@
 // no transport for, a port another process holds, at start and at reload.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { REPO_ROOT, spawnHopd } from "./_helpers/hopd_process.ts";
+import { hopdCommand, REPO_ROOT, spawnHopd } from "./_helpers/hopd_process.ts";
 
 const HEALTHY_POLICY = `export function evaluate() { return { verdict: "healthy" }; }\n`;
 
@@ -38,14 +38,15 @@ function runArgs(dir: string, extra: string[]): string[] {
 }
 
 /**
- * `deno task hopd <args>` to its exit, killed after a minute: each case here must end on its
+ * `hopd <args>` ({@linkcode hopdCommand}) to its exit, killed after a minute: each case here must end on its
  * own (a config or listen error), and one that serves instead is the failure being tested for.
  */
 async function runToExit(args: string[]): Promise<{ code: number; stderr: string }> {
+  const hopd = hopdCommand();
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "--quiet", "hopd", ...args],
+    args: [...hopd.args, ...args],
     cwd: REPO_ROOT,
-    env: { NO_COLOR: "1" },
+    env: { ...hopd.env, NO_COLOR: "1" },
     stdin: "null",
     stdout: "null",
     signal: AbortSignal.timeout(60_000),

@@ -80,13 +80,17 @@ Deno.test("scripts/test.sh ends with one summary of every phase, the total last"
   );
 });
 
-/** The phases scripts/test.sh's main would run (its `phase` replaced by one that prints them). */
+/**
+ * The phases scripts/test.sh's main would run (its `phase` and its bundling replaced by ones
+ * that print them).
+ */
 async function mainPhases(env: Record<string, string>): Promise<string[]> {
   const script = [
     `source '${REPO_ROOT}scripts/test.sh'`,
     `phase() { printf 'PHASE %s\\n' "$*"; }`,
     `beside() { printf 'PHASE %s (beside)\\n' "$*"; }`,
     `wait_beside() { printf 'PHASE wait\\n'; }`,
+    `bundle_hopd() { printf 'PHASE bundle\\n'; }`,
     "main",
   ].join("\n");
   // Without the caller's TEST_COVERAGE_DIR: .ci/run sets it for the whole test command.
@@ -104,8 +108,10 @@ async function mainPhases(env: Record<string, string>): Promise<string[]> {
 
 Deno.test("scripts/test.sh's parallel phase writes coverage into TEST_COVERAGE_DIR when set, and no other phase", async () => {
   const plain = await mainPhases({});
-  // The interop phase starts first and runs beside the others; it is collected after them.
+  // hopd is bundled first, for every phase's tests; the interop phase starts next and runs
+  // beside the others; it is collected after them.
   assert.deepEqual(plain, [
+    "bundle",
     "interop deno task interop (beside)",
     "parallel deno test -A --parallel --ignore=tests/bandwidth_e2e_test.ts " +
     "--ignore=tests/load_test_smoke_test.ts",
@@ -114,12 +120,12 @@ Deno.test("scripts/test.sh's parallel phase writes coverage into TEST_COVERAGE_D
   ]);
   const withCoverage = await mainPhases({ TEST_COVERAGE_DIR: "/tmp/hopd-unit-cov" });
   assert.equal(
-    withCoverage[1],
+    withCoverage[2],
     "parallel deno test -A --parallel --coverage=/tmp/hopd-unit-cov --coverage-raw-data-only " +
       "--ignore=tests/bandwidth_e2e_test.ts --ignore=tests/load_test_smoke_test.ts",
   );
   // The bandwidth and load figures are measured without coverage's overhead.
-  assert.deepEqual(withCoverage.slice(2), plain.slice(2));
+  assert.deepEqual(withCoverage.slice(3), plain.slice(3));
 });
 
 Deno.test("childEnv() keeps hopd children out of the test command's coverage run, and only of it", async (t) => {

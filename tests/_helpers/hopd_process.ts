@@ -1,10 +1,60 @@
-// Spawns the real hopd program through `deno task hopd` (the production permission set)
-// and waits until it reports its ops address; shared by the end-to-end tests.
+// Spawns the real hopd program (the production permission set) and waits until it reports its
+// ops address; shared by the end-to-end tests.
 
 import { childEnv } from "./child_env.ts";
 
 /** Root of the repository (where deno.json lives). */
 export const REPO_ROOT = new URL("../../", import.meta.url).pathname;
+
+/**
+ * The environment variable naming a bundle of hopd (scripts/bundle.sh's `hopd.js`) for the
+ * tests to run: the test command (scripts/test.sh) bundles hopd once and sets it. Not `HOPD_`:
+ * hopd reads those as config.
+ */
+export const TEST_BUNDLE_ENV = "TEST_HOPD_BUNDLE";
+
+/**
+ * The bundle the test command made for this run, or `undefined` when the tests run without it
+ * (`deno test FILE` by hand): then they run hopd from source.
+ *
+ * @throws {Error} When the variable names a file that is not there.
+ */
+export function testBundle(): string | undefined {
+  const bundle = Deno.env.get(TEST_BUNDLE_ENV);
+  if (bundle === undefined || bundle === "") return undefined;
+  try {
+    Deno.statSync(bundle);
+  } catch {
+    throw new Error(`${TEST_BUNDLE_ENV}=${bundle}: no such bundle (scripts/test.sh makes it)`);
+  }
+  return bundle;
+}
+
+/**
+ * How a test runs hopd: deno's arguments before hopd's own, and the environment
+ * `deno task hopd` adds. From source, as `deno task hopd` does (`deno run -P=hopd … main.ts`
+ * when `denoFlags` add permissions to the production set), or from the test command's bundle
+ * ({@linkcode testBundle}), the program the release binary embeds, with the same permission
+ * set: a start from source builds and evaluates ~1,150 modules, about 0.6 CPU-s more than from
+ * the bundle (bench/RESULTS.md, "test children from the bundle"), paid by every hopd every test starts.
+ */
+export function hopdCommand(denoFlags?: readonly string[]): {
+  args: string[];
+  env: Record<string, string>;
+} {
+  // deno.json's "hopd" task, which the bundle form and `deno run` spell out.
+  const env = { DENO_USR2_MEMORY_TRIM: "1" };
+  const bundle = testBundle();
+  if (bundle !== undefined) {
+    const config = `${REPO_ROOT}deno.json`;
+    return {
+      args: ["run", "-P=hopd", "--quiet", ...denoFlags ?? [], "--config", config, bundle],
+      env,
+    };
+  }
+  if (denoFlags === undefined) return { args: ["task", "--quiet", "hopd"], env: {} };
+  return { args: ["run", "-P=hopd", "--quiet", ...denoFlags, "main.ts"], env };
+}
 
 /** A running hopd child process. */
 export interface HopdProcess {
@@ -61,7 +111,7 @@ export interface SpawnHopdOptions {
 }
 
 /**
- * Runs `deno task hopd run` with loopback listeners on port 0, JSON logs and a temp data
+ * Runs `hopd run` ({@linkcode hopdCommand}) with loopback listeners on port 0, JSON logs and a temp data
  * dir, and resolves once the ops server is listening.
  */
 export async function spawnHopd(options: SpawnHopdOptions = {}): Promise<HopdProcess> {
@@ -69,6 +119,7 @@ export async function spawnHopd(options: SpawnHopdOptions = {}): Promise<HopdPro
   const listeners = (options.loopbackListeners ?? true)
     ? ["--listen", "/ip4/127.0.0.1/tcp/0", "--listen", "/ip4/127.0.0.1/tcp/0/ws"]
     : [];
+  const hopd = hopdCommand(options.denoFlags);
   // `ip netns exec` and `prlimit` exec what follows, so the child's pid stays deno's own.
   const command = [
     ...(options.netns === undefined ? [] : ["ip", "netns", "exec", options.netns]),
@@ -76,9 +127,7 @@ export async function spawnHopd(options: SpawnHopdOptions = {}): Promise<HopdPro
       ? []
       : ["prlimit", `--nofile=${options.nofile}:${options.nofile}`]),
     Deno.execPath(),
-    ...(options.denoFlags === undefined
-      ? ["task", "--quiet", "hopd"]
-      : ["run", "-P=hopd", "--quiet", ...options.denoFlags, "main.ts"]),
+    ...hopd.args,
     "run",
     "--http",
     "127.0.0.1:0",
@@ -93,7 +142,7 @@ export async function spawnHopd(options: SpawnHopdOptions = {}): Promise<HopdPro
     args: command.slice(1),
     cwd: REPO_ROOT,
     clearEnv: true,
-    env: childEnv({ NO_COLOR: "1", ...options.env }),
+    env: childEnv({ NO_COLOR: "1", ...hopd.env, ...options.env }),
     stdin: "null",
     stdout: "null",
     stderr: "piped",
@@ -215,7 +264,7 @@ export async function spawnHopd(options: SpawnHopdOptions = {}): Promise<HopdPro
 }
 
 /**
- * Runs `deno task hopd <args>` to completion.
+ * Runs `hopd <args>` ({@linkcode hopdCommand}) to completion.
  *
  * @returns Exit code, stdout and stderr.
  */
@@ -223,11 +272,12 @@ export async function runHopdCli(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
+  const hopd = hopdCommand();
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "--quiet", "hopd", ...args],
+    args: [...hopd.args, ...args],
     cwd: REPO_ROOT,
     clearEnv: true,
-    env: childEnv({ NO_COLOR: "1", ...env }),
+    env: childEnv({ NO_COLOR: "1", ...hopd.env, ...env }),
     stdin: "null",
   }).output();
   const decoder = new TextDecoder();

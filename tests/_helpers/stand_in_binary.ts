@@ -2,17 +2,20 @@
 // tests install a stand-in: a shell script running hopd bundled as scripts/compile.sh bundles it
 // (scripts/bundle.sh), with hopd's permission set, which is exactly what the binary embeds.
 
-import { REPO_ROOT } from "./hopd_process.ts";
+import { REPO_ROOT, testBundle } from "./hopd_process.ts";
 
 let bundled: Promise<string> | undefined;
 
 /**
- * hopd bundled by scripts/bundle.sh into a temporary directory, once per test process (the
- * directory goes when the process ends).
+ * hopd bundled by scripts/bundle.sh: the test command's bundle ({@linkcode testBundle}), or one
+ * made into a temporary directory once per test process (the directory goes when the process
+ * ends).
  *
  * @returns The path of the bundle's `hopd.js` (its sandbox worker lies beside it).
  */
 export function bundledHopd(): Promise<string> {
+  const made = testBundle();
+  if (made !== undefined) return Promise.resolve(made);
   bundled ??= (async () => {
     const dir = await Deno.makeTempDir({ prefix: "hopd-bundle-" });
     globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
