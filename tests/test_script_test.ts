@@ -91,6 +91,7 @@ async function mainPhases(env: Record<string, string>): Promise<string[]> {
     `beside() { printf 'PHASE %s (beside)\\n' "$*"; }`,
     `wait_beside() { printf 'PHASE wait\\n'; }`,
     `bundle_hopd() { printf 'PHASE bundle\\n'; }`,
+    `typecheck() { printf 'PHASE check\\n'; }`,
     "main",
   ].join("\n");
   // Without the caller's TEST_COVERAGE_DIR: .ci/run sets it for the whole test command.
@@ -108,24 +109,26 @@ async function mainPhases(env: Record<string, string>): Promise<string[]> {
 
 Deno.test("scripts/test.sh's parallel phase writes coverage into TEST_COVERAGE_DIR when set, and no other phase", async () => {
   const plain = await mainPhases({});
-  // hopd is bundled first, for every phase's tests; the interop phase starts next and runs
-  // beside the others; it is collected after them.
+  // The tree is type-checked once and hopd bundled first, for every phase's tests (which run
+  // with --no-check); the interop phase starts next and runs beside the others; it is collected
+  // after them.
   assert.deepEqual(plain, [
+    "check",
     "bundle",
     "interop deno task interop (beside)",
-    "parallel deno test -A --parallel --ignore=tests/bandwidth_e2e_test.ts " +
+    "parallel deno test -A --no-check --parallel --ignore=tests/bandwidth_e2e_test.ts " +
     "--ignore=tests/load_test_smoke_test.ts",
-    "serial deno test -A tests/bandwidth_e2e_test.ts tests/load_test_smoke_test.ts",
+    "serial deno test -A --no-check tests/bandwidth_e2e_test.ts tests/load_test_smoke_test.ts",
     "wait",
   ]);
   const withCoverage = await mainPhases({ TEST_COVERAGE_DIR: "/tmp/hopd-unit-cov" });
   assert.equal(
-    withCoverage[2],
-    "parallel deno test -A --parallel --coverage=/tmp/hopd-unit-cov --coverage-raw-data-only " +
+    withCoverage[3],
+    "parallel deno test -A --no-check --parallel --coverage=/tmp/hopd-unit-cov --coverage-raw-data-only " +
       "--ignore=tests/bandwidth_e2e_test.ts --ignore=tests/load_test_smoke_test.ts",
   );
   // The bandwidth and load figures are measured without coverage's overhead.
-  assert.deepEqual(withCoverage.slice(3), plain.slice(3));
+  assert.deepEqual(withCoverage.slice(4), plain.slice(4));
 });
 
 Deno.test("childEnv() keeps hopd children out of the test command's coverage run, and only of it", async (t) => {
