@@ -125,6 +125,24 @@ function printCaseResults(io: CliIo, cases: readonly CaseResult[]): void {
   }
 }
 
+/** Loads the policy file into the worker as `name`; says why on stderr when it cannot. */
+async function loadInto(
+  io: CliIo,
+  worker: SandboxWorker,
+  name: string,
+  file: string,
+  config: ResolvedPolicyConfig,
+): Promise<boolean> {
+  const loaded = await worker.load({
+    name,
+    fileName: file,
+    source: await Deno.readTextFile(file),
+    limits: sandboxLimits(config),
+  });
+  if (!loaded.ok) io.stderr(`error: ${file}: ${loaded.kind}: ${loaded.message}\n`);
+  return loaded.ok;
+}
+
 async function readJsonArgument(text: string, what: string): Promise<unknown> {
   const raw = text.startsWith("@") ? await Deno.readTextFile(text.slice(1)) : text;
   try {
@@ -168,16 +186,7 @@ export async function evalOnce(
   const worker = new SandboxWorker({ graceMs: config.killGraceMs });
   try {
     const name = moduleNameOf(file) ?? "policy";
-    const loaded = await worker.load({
-      name,
-      fileName: file,
-      source: await Deno.readTextFile(file),
-      limits: sandboxLimits(config),
-    });
-    if (!loaded.ok) {
-      io.stderr(`error: ${file}: ${loaded.kind}: ${loaded.message}\n`);
-      return EXIT_FAILURE;
-    }
+    if (!await loadInto(io, worker, name, file, config)) return EXIT_FAILURE;
     const evaluated = await evaluatePolicy(worker, {
       sandbox: name,
       limits: sandboxLimits(config),
@@ -256,16 +265,7 @@ export async function replay(
   let compared = 0;
   const show = Number.parseInt(opts.show ?? "20", 10);
   try {
-    const loaded = await worker.load({
-      name,
-      fileName: file,
-      source: await Deno.readTextFile(file),
-      limits: sandboxLimits(config),
-    });
-    if (!loaded.ok) {
-      io.stderr(`error: ${file}: ${loaded.kind}: ${loaded.message}\n`);
-      return EXIT_FAILURE;
-    }
+    if (!await loadInto(io, worker, name, file, config)) return EXIT_FAILURE;
     const history: string[] = [];
     let state = "{}";
     for (const record of snapshots) {
