@@ -1,6 +1,6 @@
 // Federation report traffic per relay at 100 members, simulated in one process: N real
 // federation members (src/federation's FederationService on src/host's libp2p host: TCP,
-// Noise, yamux, identify, ping and gossipsub as hopd's federationPubSub builds it) on
+// Noise, yamux, identify, ping and gossipsub with hopd's federationPubSub settings) on
 // loopback, each publishing real load reports. Members bootstrap from member 0 and find the
 // rest through the reports, as hopd does (so they end fully connected).
 //
@@ -96,7 +96,7 @@ if (import.meta.main) {
       connections: base.connections,
       tls: {},
       privateKeyProtobuf: privateKeyToProtobuf(keys[i]!),
-      pubsub: await federationPubSub(config, ids[i]!),
+      pubsub: federationPubSub(config, ids[i]!),
     });
     await host.start();
     const registry = new MetricsRegistry();

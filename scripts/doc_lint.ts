@@ -22,21 +22,25 @@ import { join, relative } from "node:path";
  *
  * Where a public signature only reads a little of a library type, it names a narrow hopd type
  * instead (src/ip's `MultiaddrLike`: the components of an address; a peer ID's text, as the
- * limiter, bans and plugins key peers; the node's key as its libp2p protobuf bytes, the
- * identity file's contents, which the host and the relay each decode once; src/ops' `OpsApp`:
- * requests in, responses out; src/metrics' `MetricsRegistry`, on which components declare
- * their metrics and get hopd's `Counter`, `Gauge` and `Histogram`, the members hopd calls, as
- * js-libp2p's services get its `Metrics` interface, prom-client imported by src/metrics alone),
- * or the library type stays inside the component (the AutoNAT server's stream handler is not
- * re-exported; the ops route groups, which register on hono's `OpenAPIHono`, are built inside
- * src/ops from their components in `OpsComponents`; the federation builds its gossipsub
- * service itself, `federationPubSub`, typed as the host's `HostInit["pubsub"]`, so its options
- * stay inside). That took `Multiaddr`, `Connection`, `Stream` and `PeerId` off this list (35
- * references of 11 names → 24 of 7, 2026-12-05), then `PrivateKey` (→ 20 of 6), `OpenAPIHono`
- * (→ 19 of 5), `GossipsubOpts` (→ 18 of 4) and `Registry` (→ 8 of 3; its 10 references were
- * 8 components' `registry` fields, `createRegistry` and `registerSocketMetrics`).
+ * limiter, bans and plugins key peers; the node's key as its libp2p protobuf bytes, the identity
+ * file's contents, which the host and the relay each decode once; src/ops' `OpsApp`: requests in,
+ * responses out; src/metrics' `MetricsRegistry`, on which components declare their metrics and get
+ * hopd's `Counter`, `Gauge` and `Histogram`, the members hopd calls, as js-libp2p's services get
+ * its `Metrics` interface, prom-client imported by src/metrics alone), or the library type stays
+ * inside the component (the AutoNAT server's stream handler is not re-exported; the ops route
+ * groups, which register on hono's `OpenAPIHono`, are built inside src/ops from their components
+ * in `OpsComponents`; the host builds the gossipsub service itself from hopd's gossip settings,
+ * src/host's `PubSubInit` (the federation's values are in src/federation/pub_sub_settings.ts), and
+ * hands the federation hopd's `PubSub`: subscribe with a validator of the signer's peer ID text
+ * and the message bytes answering "accept" | "ignore" | "reject", unsubscribe, publish;
+ * gossipsub's types stay in src/host/gossipsub_pub_sub.ts). That took `Multiaddr`, `Connection`,
+ * `Stream` and `PeerId` off this list (35 references of 11 names → 24 of 7, 2026-12-05), then
+ * `PrivateKey` (→ 20 of 6), `OpenAPIHono` (→ 19 of 5), `GossipsubOpts` (→ 18 of 4), `Registry` (→
+ * 8 of 3; its 10 references were 8 components' `registry` fields, `createRegistry` and
+ * `registerSocketMetrics`) and `GossipSub`, `GossipSubComponents` (→ 4 of 1, 2026-12-06; their 4
+ * were `HostInit.pubsub`, `Host.pubsub` and `FederationComponents.pubsub`).
  *
- * Each left stays because a narrow type would have to restate the library's own, and
+ * The one left stays because a narrow type would have to restate the library's own, and
  * re-exporting it from the `mod.ts` that names it makes deno doc lint the library's
  * declarations, which name more of the library's types. Measured per package with
  * `deno doc --lint src/*\/mod.ts` on 2026-12-05 (35 problems before, all on this list):
@@ -51,23 +55,8 @@ import { join, relative } from "node:path";
  *   `Connection`, `Stream`), 77 problems, 45 names (AbortOptions, PeerStore, MessageStream,
  *   StreamHandler, TypedEventTarget…). Handing the components the hopd `Host` instead would
  *   move the name, not remove it (`Host.libp2p`).
- * - `GossipSub`, `GossipSubComponents` (4: `HostInit.pubsub`, `Host.pubsub`,
- *   `FederationComponents.pubsub`): libp2p builds each service from its components, so the
- *   factory the host hands it takes gossipsub's `GossipSubComponents` (a hopd type for that
- *   slot would have to be `any`, or hold by method bivariance); the federation's validator
- *   gets gossipsub's `Message` and must answer its `TopicValidatorResult` enum, so a narrow
- *   pubsub interface still names both. Re-exported from src/federation/mod.ts (with
- *   `GossipsubOpts`), 75 problems, 19 of them gossipsub members without JSDoc. Weighed and
- *   left (2026-12-05): the host building gossipsub itself behind a hopd pubsub (subscribe,
- *   publish, a validator of sender and bytes answering "accept" | "ignore" | "reject") would
- *   drop both names, but the federation's gossip settings (`gossipsubOptions`: 15 options of
- *   mesh degree, gossip, scoring) would move into src/host or be restated as a hopd options
- *   type; the federation keeping the service its factory built, so `Host` need not hand it
- *   back, drops 2 references (`Host.pubsub`, `FederationComponents.pubsub`) and no name.
  */
 export const DEPENDENCY_TYPES: Readonly<Record<string, string>> = {
-  GossipSub: "@libp2p/gossipsub",
-  GossipSubComponents: "@libp2p/gossipsub",
   Libp2p: "@libp2p/interface",
 };
 

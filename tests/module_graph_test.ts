@@ -96,7 +96,7 @@ Deno.test("hopd run loads ACME, gossipsub and QuickJS only when a node needs the
     const [name, where] of [
       ["acme-client", "[acme] enabled: src/daemon/components.ts"],
       ["@peculiar/x509", "[acme] enabled"],
-      ["@libp2p/gossipsub", "[federation] enabled: src/federation/mod.ts (federationPubSub)"],
+      ["@libp2p/gossipsub", "[federation] enabled: src/host/mod.ts (createHost given pubsub)"],
       ["quickjs-emscripten-core", "the policy sandbox worker (src/policy/_worker.ts)"],
       ["@jitl/quickjs-singlefile-mjs-release-sync", "the policy sandbox worker"],
     ]

@@ -257,7 +257,7 @@ async function buildHost(
 ): Promise<Host> {
   // Only for a federation: a node without one never loads gossipsub's code.
   const pubsub = config.federation.enabled
-    ? await federationPubSub(config.federation, peerId)
+    ? federationPubSub(config.federation, peerId)
     : undefined;
   return await createHost({
     node: config.node,

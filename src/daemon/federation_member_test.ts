@@ -24,7 +24,7 @@ Deno.test("federationMember() reports this relay's live load, verdict and drain 
     connections: config.connections,
     tls: config.tls,
     privateKeyProtobuf: privateKeyToProtobuf(privateKey),
-    pubsub: await federationPubSub(config.federation, self),
+    pubsub: federationPubSub(config.federation, self),
   });
   const { limiter } = await testLimiter();
   let draining = false;

@@ -6,10 +6,10 @@
  */
 
 import { abortAfter, type Clock, SYSTEM_CLOCK, type TimerId } from "../clock/mod.ts";
-import type { GossipsubOpts, Message, TopicValidatorResult } from "@libp2p/gossipsub";
 import type { PeerId } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { getLogger } from "@logtape/logtape";
+import type { PubSubVerdict } from "../host/mod.ts";
 import { multiaddr } from "@multiformats/multiaddr";
 import {
   type Balancer,
@@ -24,10 +24,8 @@ import {
 import {
   FORGET_AFTER_INTERVALS,
   MAX_REPORT_ADDRS,
-  MAX_REPORT_BYTES,
   MEMBER_TAG,
   MEMBER_TAG_VALUE,
-  NON_MEMBER_APP_SCORE,
   RTT_PROBE_INTERVAL_MS,
   RTT_PROBE_TIMEOUT_MS,
   SCORE_HOOK_CANDIDATES,
@@ -58,67 +56,6 @@ const log = getLogger(["hopd", "federation"]);
 const CODE_P2P_CIRCUIT = 290;
 /** How long the last ("leaving") report may take to go out on stop. */
 const LEAVING_PUBLISH_TIMEOUT_MS = 500;
-
-/**
- * gossipsub's values, written out: importing them loads all of gossipsub, which a node without
- * `[federation]` never needs (`federationPubSub` in mod.ts imports it, only for a federation; 0.65
- * MB of heap otherwise). `federation_service_test.ts` checks them against gossipsub's own.
- */
-export const GOSSIPSUB_VALUES = {
-  strictSign: "StrictSign" satisfies GossipsubOpts["globalSignaturePolicy"],
-  accept: "accept" as TopicValidatorResult.Accept,
-  ignore: "ignore" as TopicValidatorResult.Ignore,
-  reject: "reject" as TopicValidatorResult.Reject,
-} as const;
-
-/**
- * Gossipsub settings for a federation: StrictSign, only the federation topic, flood publish
- * over a tiny mesh and no gossip (see below), publish even with no peer yet, reports capped in size, non-members scored below the publish
- * threshold (kept out of the mesh, sent nothing) but above the graylist (what they publish
- * still reaches the validator, which rejects and counts it), and no IP colocation penalty.
- *
- * @param config The federation config.
- * @param self Our peer ID.
- * @returns Options for `gossipsub()`.
- */
-export function gossipsubOptions(
-  config: ResolvedFederationConfig,
-  self: string,
-): Partial<GossipsubOpts> {
-  const members = new Set([...config.members, self]);
-  return {
-    globalSignaturePolicy: GOSSIPSUB_VALUES.strictSign,
-    allowedTopics: [config.topic],
-    allowPublishToZeroTopicPeers: true,
-    floodPublish: true,
-    emitSelf: false,
-    fallbackToFloodsub: false,
-    doPX: false,
-    // Every member dials every member it hears of, and floodPublish sends each report to all
-    // of them at once (one hop: drains propagate in milliseconds). The mesh is then only the
-    // path by which a new member hears of the others before it has dialed them, so it is
-    // kept tiny: each forwarded copy is a duplicate once everyone is connected. No gossip
-    // (IHAVE) either: a lost report is replaced by the next one an interval later, and IHAVE
-    // lists of ~100 message IDs to a quarter of the peers each second would outweigh the
-    // reports themselves (bench/federation_traffic.ts).
-    D: 2,
-    Dlo: 1,
-    Dhi: 3,
-    Dout: 1,
-    Dscore: 1,
-    Dlazy: 0,
-    gossipFactor: 0,
-    maxInboundDataLength: MAX_REPORT_BYTES,
-    scoreParams: {
-      appSpecificScore: (peer: string) => members.has(peer) ? 0 : NON_MEMBER_APP_SCORE,
-      appSpecificWeight: 1,
-      // Members are allowlisted keys, so the Sybil defence of scoring peers down for sharing
-      // an IP would only punish members that do (relays behind one NAT, several per host):
-      // past 10 on one IP their messages were ignored.
-      IPColocationFactorWeight: 0,
-    },
-  };
-}
 
 /** A federation member on a libp2p host. */
 export class FederationService implements Federation {
@@ -197,8 +134,7 @@ export class FederationService implements Federation {
     if (this.#started) return;
     this.#started = true;
     const { libp2p, pubsub } = this.#c;
-    pubsub.topicValidators.set(this.#config.topic, this.#validate);
-    pubsub.subscribe(this.#config.topic);
+    pubsub.subscribe(this.#config.topic, this.#validate);
     libp2p.addEventListener("peer:connect", this.#onConnect);
     libp2p.addEventListener("peer:disconnect", this.#onDisconnect);
     await libp2p.handle(SELECT_PROTOCOL, (stream, connection) => {
@@ -252,7 +188,6 @@ export class FederationService implements Federation {
     } catch {
       // The host may already be stopping.
     }
-    pubsub.topicValidators.delete(this.#config.topic);
     try {
       pubsub.unsubscribe(this.#config.topic);
     } catch {
@@ -346,43 +281,42 @@ export class FederationService implements Federation {
       .slice(0, n);
   }
 
-  #validate = (_propagationSource: PeerId, msg: Message): TopicValidatorResult => {
+  #validate = (from: string, data: Uint8Array): PubSubVerdict => {
     this.#metrics.reportsReceived.inc();
-    const from = msg.type === "signed" ? msg.from.toString() : undefined;
-    const check = this.#validator.check(from, msg.data);
+    const check = this.#validator.check(from, data);
     if (!check.ok) {
       this.#metrics.reportsRejected.inc({ reason: check.reason });
       log.debug("Rejected a report from {from}: {reason}: {detail}", {
-        from: from ?? "(unsigned)",
+        from,
         reason: check.reason,
         detail: check.detail,
       });
       // Replays and stale reports may come from honest members forwarding late: not
       // forwarded, but their senders are not penalised. The rest is never honest.
       return check.reason === "replayed" || check.reason === "stale" || check.reason === "self"
-        ? GOSSIPSUB_VALUES.ignore
-        : GOSSIPSUB_VALUES.reject;
+        ? "ignore"
+        : "reject";
     }
-    const previous = this.#view.get(from!)?.report;
+    const previous = this.#view.get(from)?.report;
     const before = this.#view.apply(
-      { peerId: from!, report: check.report, addrs: check.addrs },
+      { peerId: from, report: check.report, addrs: check.addrs },
       this.#clock.nowMs(),
     );
-    if (before === undefined && this.#connectedTo(from!)) {
+    if (before === undefined && this.#connectedTo(from)) {
       // Connected before its first report: the connect event found no record to mark.
-      this.#view.setConnected(from!, true);
-      void this.#probeRtt(from!);
+      this.#view.setConnected(from, true);
+      void this.#probeRtt(from);
     }
     if (before !== "alive" && !check.report.leaving) {
       log.info("Member {peerId} is alive", { peerId: from, before: before ?? "new" });
     } else if (check.report.leaving) {
       log.info("Member {peerId} left the federation", { peerId: from });
     }
-    logReportChange(log, from!, check.report, reportChange(previous, check.report));
-    if (!sameAddrs(this.#dialer.addrsOf(from!), check.addrs)) {
-      this.#dialer.setAddrs(from!, check.addrs);
+    logReportChange(log, from, check.report, reportChange(previous, check.report));
+    if (!sameAddrs(this.#dialer.addrsOf(from), check.addrs)) {
+      this.#dialer.setAddrs(from, check.addrs);
     }
-    return GOSSIPSUB_VALUES.accept;
+    return "accept";
   };
 
   #onConnect = (evt: CustomEvent<PeerId>): void => {

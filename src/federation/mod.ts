@@ -6,8 +6,9 @@
  * suspect/dead ageing, feeds a {@linkcode Balancer} and answers "which relay should this
  * client use?" over HTTP (`GET /v1/select`, in `src/ops/`) and libp2p (`/hopd/select/1.0.0`).
  *
- * Flow: `local()` (the daemon's live load) → report → gossipsub (StrictSign) → topic
- * validator on each member → view → balancer → selection → scoring hook (plugins) → client.
+ * Flow: `local()` (the daemon's live load) → report → the host's pubsub (gossipsub,
+ * StrictSign) → topic validator on each member → view → balancer → selection → scoring hook
+ * (plugins) → client.
  * Members keep connections to each other ({@linkcode MemberDialer}: backoff with jitter),
  * are pinged for their RTT, and gossipsub's mesh carries the reports (no consensus of our
  * own: each member ranks from its own view, and the views converge within an interval).
@@ -28,7 +29,7 @@
  *   ...config,
  *   node: { listen: ["/ip4/127.0.0.1/tcp/0"], announce: [] },
  *   privateKeyProtobuf: privateKeyToProtobuf(privateKey),
- *   pubsub: await federationPubSub(config.federation, self),
+ *   pubsub: federationPubSub(config.federation, self),
  * });
  * await host.start();
  * const service = federation({ ...config.federation, enabled: true, members: [self] })({
@@ -58,13 +59,13 @@
  */
 
 import type { Clock } from "../clock/mod.ts";
-import type { GossipSub } from "@libp2p/gossipsub";
 import type { Libp2p } from "@libp2p/interface";
 import type { MetricsRegistry } from "../metrics/mod.ts";
 import type { RankedRelay, RelayLoad, SelectHints, Selection, Verdict } from "../balancer/mod.ts";
 import type { ResolvedFederationConfig } from "../config/mod.ts";
-import type { HostInit } from "../host/mod.ts";
-import { FederationService, gossipsubOptions } from "./federation_service.ts";
+import type { PubSub, PubSubInit } from "../host/mod.ts";
+import { FederationService } from "./federation_service.ts";
+import { pubSubSettings } from "./pub_sub_settings.ts";
 import type { MemberCounts } from "./member_view.ts";
 import type { ScoreHook } from "./score_hook.ts";
 
@@ -167,8 +168,8 @@ export interface FederationSummary {
 export interface FederationComponents {
   /** The host (dials, connection events, the select protocol, pings). */
   readonly libp2p: Libp2p;
-  /** The host's gossipsub service, the one {@linkcode federationPubSub} built. */
-  readonly pubsub: GossipSub;
+  /** The host's pubsub, run with the settings of {@linkcode federationPubSub}. */
+  readonly pubsub: PubSub;
   /** Where the federation's metrics are registered. */
   readonly registry: MetricsRegistry;
   /** This relay's live load. */
@@ -214,7 +215,7 @@ export interface Federation {
  * Creates the federation factory.
  *
  * @param config Resolved `[federation]` config.
- * @returns A factory taking the host, gossipsub and the local load.
+ * @returns A factory taking the host, its pubsub and the local load.
  * @throws {RangeError} When a `cidr_regions` entry does not parse.
  */
 export function federation(
@@ -224,20 +225,16 @@ export function federation(
 }
 
 /**
- * Builds the gossipsub service a federation member runs, for the host to hand libp2p
- * (`HostInit.pubsub`, src/host): gossipsub with the federation's settings (`gossipsubOptions`
- * in federation_service.ts: StrictSign, only the federation topic, flood publish over a tiny
- * mesh, non-members scored below the publish threshold). gossipsub's code is loaded here, on
- * the first call, so a node without `[federation]` never holds it.
+ * The gossip settings a federation member's host runs gossipsub with (`HostInit.pubsub`,
+ * src/host; `pubSubSettings` in pub_sub_settings.ts: only the federation topic, flood publish
+ * over a tiny mesh and no gossip, reports capped in size, non-members scored below the publish
+ * threshold, no IP colocation penalty). The host loads gossipsub's code only when given them,
+ * so a node without `[federation]` never holds it.
  *
  * @param config Resolved `[federation]` config.
  * @param self This node's peer ID, as text.
- * @returns The service factory, for `createHost({ pubsub })`.
+ * @returns The settings, for `createHost({ pubsub })`.
  */
-export async function federationPubSub(
-  config: ResolvedFederationConfig,
-  self: string,
-): Promise<NonNullable<HostInit["pubsub"]>> {
-  const { gossipsub } = await import("@libp2p/gossipsub");
-  return gossipsub(gossipsubOptions(config, self));
+export function federationPubSub(config: ResolvedFederationConfig, self: string): PubSubInit {
+  return pubSubSettings(config, self);
 }

@@ -35,7 +35,8 @@ import { ownAddrsConfirmed } from "./own_addrs.ts";
 import { skipRedundantMerges } from "./peer_store_merges.ts";
 import { UnpooledMemoryDatastore } from "./unpooled.ts";
 import { libp2pLogger } from "./quiet_logger.ts";
-import type { GossipSub, GossipSubComponents } from "@libp2p/gossipsub";
+import type { GossipsubService } from "./gossipsub_pub_sub.ts";
+import type { PubSub, PubSubInit } from "./pub_sub.ts";
 import { type Identify, identify } from "@libp2p/identify";
 import { privateKeyFromProtobuf } from "@libp2p/crypto/keys";
 import type { Libp2p, Transport } from "@libp2p/interface";
@@ -61,6 +62,7 @@ export type { CertificateSource, LoadedCertificate } from "./tls_certificate.ts"
 export { parseCertificate, readCertificate } from "./tls_certificate.ts";
 export type { InboundSocketGuard } from "./guarded_listeners.ts";
 export { type HostPatch, PatchWarnings } from "./patch_warnings.ts";
+export type { PubSub, PubSubInit, PubSubValidator, PubSubVerdict } from "./pub_sub.ts";
 
 /** Largest yamux frame payload: Noise's 65,519-byte plaintext limit minus yamux's header. */
 const YAMUX_MAX_MESSAGE_BYTES = 65_519 - 12;
@@ -96,8 +98,12 @@ export interface HostInit {
    * is identified.
    */
   readonly identifyInbound?: (peer: string) => boolean;
-  /** A gossipsub service to run (the federation's); absent = no pubsub at all. */
-  readonly pubsub?: (components: GossipSubComponents) => GossipSub;
+  /**
+   * Runs gossipsub with these settings (the federation's: src/federation's
+   * `federationPubSub`) and gives it as {@linkcode Host.pubsub}; absent = no pubsub at all,
+   * and gossipsub's code is never loaded.
+   */
+  readonly pubsub?: PubSubInit;
   /**
    * Guards the TCP and WebSocket listeners' sockets (src/sockets) from accept until the
    * connection is open; absent = libp2p's own handling only.
@@ -117,8 +123,8 @@ export type TransportLabel = "tcp" | "ws" | "wss" | "relay" | "other";
 export interface Host {
   /** The libp2p node. */
   readonly libp2p: Libp2p;
-  /** The gossipsub service, when {@linkcode HostInit.pubsub} was given. */
-  readonly pubsub?: GossipSub;
+  /** The pubsub (gossipsub), when {@linkcode HostInit.pubsub} was given. */
+  readonly pubsub?: PubSub;
   /**
    * Pings a connected peer (or dials it) with libp2p ping.
    *
@@ -216,6 +222,8 @@ export async function createHost(init: HostInit): Promise<Host> {
     { encrypter, muxer, maxFrameBytes: YAMUX_MAX_MESSAGE_BYTES },
     warnings,
   ).catch(() => warnings.notApplied("connection_probe"));
+  // Only for a pubsub: a node without one never loads gossipsub's code.
+  const gossip = init.pubsub === undefined ? undefined : await import("./gossipsub_pub_sub.ts");
   const libp2p = await createLibp2p({
     start: false,
     privateKey,
@@ -284,8 +292,8 @@ export async function createHost(init: HostInit): Promise<Host> {
       ownAddrs: ownAddrsConfirmed(),
       // Typed as always present (libp2p types its services from this map), but only added
       // when given: libp2p calls every factory in the map.
-      ...(init.pubsub === undefined ? {} : { pubsub: init.pubsub }) as {
-        pubsub: (components: GossipSubComponents) => GossipSub;
+      ...(gossip === undefined ? {} : { pubsub: gossip.gossipsubService(init.pubsub!) }) as {
+        pubsub: GossipsubService;
       },
     },
   });
@@ -311,7 +319,7 @@ export async function createHost(init: HostInit): Promise<Host> {
   }
   return {
     libp2p,
-    ...(init.pubsub === undefined ? {} : { pubsub: libp2p.services.pubsub }),
+    ...(gossip === undefined ? {} : { pubsub: new gossip.GossipsubPubSub(libp2p.services.pubsub) }),
     ping: (peer, signal) =>
       libp2p.services.ping.ping(peerIdFromString(peer), signal === undefined ? {} : { signal }),
     certificate: () => certificate,

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { loopbackNode } from "./testing.ts";
+import { loopbackNode, testPubSubInit } from "./testing.ts";
 import { generateKeyPair, privateKeyToProtobuf } from "@libp2p/crypto/keys";
 import { type Identify, identify } from "@libp2p/identify";
 import type { Connection, Libp2p, PeerId } from "@libp2p/interface";
 import { loadConfig } from "../config/mod.ts";
-import { gossipsub } from "@libp2p/gossipsub";
+import { type GossipSub, gossipsub } from "@libp2p/gossipsub";
 import { PeerRecord, RecordEnvelope } from "@libp2p/peer-record";
 import { isLean } from "./lean_events.ts";
 import { createHost, type Host, type HostPatch, PatchWarnings } from "./mod.ts";
@@ -179,12 +179,13 @@ function emitters(connection: Connection): Record<string, unknown> {
 Deno.test("createHost() makes its connections' emitters lean, and only them: gossipsub and the nodes keep event.target and stopPropagation", async () => {
   const config = await loadConfig();
   const warned: HostPatch[] = [];
+  const topic = "hopd-lean-test";
   const host = await createHost({
     node: { listen: ["/ip4/127.0.0.1/tcp/0"], announce: [] },
     connections: config.connections,
     tls: config.tls,
     privateKeyProtobuf: privateKeyToProtobuf(await generateKeyPair("Ed25519")),
-    pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false }),
+    pubsub: testPubSubInit([topic]),
     patchWarnings: new PatchWarnings((patch) => warned.push(patch)),
   });
   await host.start();
@@ -192,9 +193,9 @@ Deno.test("createHost() makes its connections' emitters lean, and only them: gos
     services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true }) },
   });
   try {
-    const pubsub = host.pubsub!;
-    const topic = "hopd-lean-test";
-    pubsub.subscribe(topic);
+    // The gossipsub service itself, behind the host's PubSub.
+    const pubsub = (host.libp2p as Libp2p<{ pubsub: GossipSub }>).services.pubsub;
+    host.pubsub!.subscribe(topic, () => "accept");
     client.services.pubsub.subscribe(topic);
     // hopd dials (outbound connections are identified, so gossipsub learns the protocol).
     const clientSubscribed = new Promise<void>((resolve) =>

@@ -18,6 +18,7 @@ import { tcp } from "@libp2p/tcp";
 import { yamux } from "@libp2p/yamux";
 import { createLibp2p, type Libp2pOptions } from "libp2p";
 import type { Libp2p, ServiceMap } from "@libp2p/interface";
+import type { PubSubInit } from "./pub_sub.ts";
 
 /**
  * Creates and starts a libp2p node listening on 127.0.0.1 (a free TCP port).
@@ -35,4 +36,23 @@ export function loopbackNode<T extends ServiceMap = ServiceMap>(
     streamMuxers: [yamux()],
     ...options,
   });
+}
+
+/**
+ * Gossip settings for a test host's pubsub on `topics`: gossipsub's own mesh and gossip
+ * defaults, every peer scored 0.
+ *
+ * @param topics The topics messages are accepted on.
+ * @returns The settings, for `createHost({ pubsub })`.
+ */
+export function testPubSubInit(topics: readonly string[]): PubSubInit {
+  return {
+    topics,
+    maxMessageBytes: 4_096,
+    floodPublish: true,
+    mesh: { degree: 6, low: 4, high: 12, outbound: 2, byScore: 4, lazy: 6 },
+    gossipFactor: 0.25,
+    peerScore: () => 0,
+    ipColocationFactorWeight: 0,
+  };
 }
