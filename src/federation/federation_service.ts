@@ -312,7 +312,11 @@ export class FederationService implements Federation {
     } else if (check.report.leaving) {
       log.info("Member {peerId} left the federation", { peerId: from });
     }
-    logReportChange(log, from, check.report, reportChange(previous, check.report));
+    logReportChange(log, {
+      peerId: from,
+      report: check.report,
+      change: reportChange(previous, check.report),
+    });
     if (!sameAddrs(this.#dialer.addrsOf(from), check.addrs)) {
       this.#dialer.setAddrs(from, check.addrs);
     }

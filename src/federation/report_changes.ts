@@ -67,15 +67,16 @@ export function reportChange(before: LoadReport | undefined, after: LoadReport):
  * member is gone.
  *
  * @param log The federation's logger.
- * @param peerId The member.
- * @param report The report just accepted.
- * @param change What it changed ({@linkcode reportChange}).
+ * @param accepted `peerId`, the member; `report`, the report just accepted; `change`, what it
+ * changed ({@linkcode reportChange}).
  */
 export function logReportChange(
   log: Logger,
-  peerId: string,
-  report: LoadReport,
-  change: ReportChange,
+  { peerId, report, change }: {
+    readonly peerId: string;
+    readonly report: LoadReport;
+    readonly change: ReportChange;
+  },
 ): void {
   if (report.leaving) return;
   if (change.draining === true) {

@@ -43,11 +43,11 @@ Deno.test("logReportChange() logs a drain and its end at info, a ranked change a
   const idle = idleLoadReport();
   const busy = idleLoadReport({ seq: 2, load: { ...idle.load, reservations: 7, circuits: 3 } });
   const draining = idleLoadReport({ seq: 3, draining: true, load: busy.load });
-  logReportChange(log, "A", busy, reportChange(idle, busy));
-  logReportChange(log, "A", draining, reportChange(busy, draining));
-  logReportChange(log, "A", idle, reportChange(draining, idle));
+  logReportChange(log, { peerId: "A", report: busy, change: reportChange(idle, busy) });
+  logReportChange(log, { peerId: "A", report: draining, change: reportChange(busy, draining) });
+  logReportChange(log, { peerId: "A", report: idle, change: reportChange(draining, idle) });
   const leaving = idleLoadReport({ seq: 5, leaving: true, weight: 3 });
-  logReportChange(log, "A", leaving, reportChange(idle, leaving));
+  logReportChange(log, { peerId: "A", report: leaving, change: reportChange(idle, leaving) });
   assert.deepEqual(
     records.map((
       r,

@@ -159,7 +159,7 @@ export class Sandbox {
     source: string,
     limits: SandboxLimits,
   ): Promise<Sandbox | SandboxFailure> {
-    return Sandbox.load(await Sandbox.instantiate(limits), fileName, source, limits);
+    return Sandbox.load(await Sandbox.instantiate(limits), { fileName, source, limits });
   }
 
   /**
@@ -196,16 +196,17 @@ export class Sandbox {
    * bound as a whole (src/policy/run_guarded.ts).
    *
    * @param instance From {@linkcode Sandbox.instantiate}, not used before.
-   * @param fileName Name shown in stack traces.
-   * @param source The module's text.
-   * @param limits Memory, stack, deadline and output bounds.
+   * @param module The module: `fileName`, the name shown in stack traces; `source`, its text;
+   * `limits`, the memory, stack, deadline and output bounds.
    * @returns The sandbox, or why the module could not load.
    */
   static load(
     instance: SandboxInstance,
-    fileName: string,
-    source: string,
-    limits: SandboxLimits,
+    { fileName, source, limits }: {
+      readonly fileName: string;
+      readonly source: string;
+      readonly limits: SandboxLimits;
+    },
   ): Sandbox | SandboxFailure {
     const started = performance.now();
     const fail = (kind: SandboxErrorKind, message: string): SandboxFailure => ({

@@ -155,7 +155,7 @@ export class SandboxHost {
     const instance = await Sandbox.instantiate(module.limits);
     const hardMs = module.limits.deadlineMs + this.#graceMs;
     const run = runGuarded(() => {
-      const loaded = Sandbox.load(instance, module.fileName, module.source, module.limits);
+      const loaded = Sandbox.load(instance, module);
       if (loaded instanceof Sandbox) {
         loaded.seedHistory(historyOf(this.#ring, true)(this.#ringMax), this.#ringMax);
       }
