@@ -14,8 +14,8 @@
 # runs it (TEST_HOPD_BUNDLE; `deno test FILE` by hand runs main.ts).
 #
 # The phases (see main below; the summary lists them in the order they ended):
-#   parallel  every test file at once, except the timing-sensitive ones, PARALLEL_JOBS (3) files
-#             at a time, not deno's default of one per core: most end-to-end files wait on a
+#   parallel  every test file except the timing-sensitive ones, the longest-running first
+#             (LONGEST_FIRST), PARALLEL_JOBS (3) files at a time, not deno's default of one per core: most end-to-end files wait on a
 #             child or a timer (bench/RESULTS.md, test command sections); DENO_JOBS set in the
 #             environment overrides it. With TEST_COVERAGE_DIR
 #             set (an absolute path, as .ci/run sets it) the test processes write their coverage
@@ -180,8 +180,40 @@ typecheck() {
   fi
 }
 
+# The parallel phase's test files that take longest from start to end, longest first: deno test
+# starts the files in the order it is given them, so these overlap the short ones instead of
+# keeping one worker busy after the others have finished, as they did started in path order
+# (tests/ last; bench/RESULTS.md, test command section). Most of their time is waiting (a
+# renewal window, a descriptor flood, a transfer at its cap), not CPU. A file renamed or removed
+# fails the phase ("module not found"), so the list cannot rot silently.
+LONGEST_FIRST=(
+  tests/acme_e2e_test.ts
+  tests/socket_exhaustion_e2e_test.ts
+  tests/bandwidth_long_transfer_test.ts
+  tests/hooks_e2e_test.ts
+  tests/smoke_binary_test.ts
+  tests/admin_e2e_test.ts
+  tests/relay_e2e_test.ts
+  tests/upgrade_test.ts
+  tests/install_test.ts
+  tests/policy_e2e_test.ts
+)
+
+# parallel_files SERIAL…: the parallel phase's test files, one a line: LONGEST_FIRST, then every
+# other *_test.ts of the tree in path order, none of SERIAL. Named one by one because deno test
+# drops every --ignore once it is given a file (deno 2.9.6), and a directory argument would run
+# the serial files too. tests/test_script_test.ts checks that every file with a Deno.test is in
+# this phase or the serial one.
+parallel_files() {
+  printf '%s\n' "${LONGEST_FIRST[@]}"
+  find . \( -path ./node_modules -o -path ./.git -o -path ./dist -o -path ./hopd-data \
+    -o -path ./bench/.out \) -prune -o -type f -name '*_test.ts' -print |
+    sed 's|^\./||' | LC_ALL=C sort | grep -vxF -f <(printf '%s\n' "${LONGEST_FIRST[@]}" "$@")
+}
+
 main() {
-  local serial=(tests/bandwidth_e2e_test.ts tests/load_test_smoke_test.ts)
+  local serial=(tests/bandwidth_e2e_test.ts tests/load_test_smoke_test.ts) parallel
+  mapfile -t parallel < <(parallel_files "${serial[@]}")
   typecheck || return 1
   bundle_hopd || return 1
   local coverage=()
@@ -193,7 +225,7 @@ main() {
   # others instead of after them (bench/RESULTS.md, test command section).
   beside interop deno task interop
   DENO_JOBS="${DENO_JOBS:-$PARALLEL_JOBS}" \
-    phase parallel deno test -A --no-check --parallel "${coverage[@]}" "${serial[@]/#/--ignore=}"
+    phase parallel deno test -A --no-check --parallel "${coverage[@]}" "${parallel[@]}"
   phase serial deno test -A --no-check "${serial[@]}"
   wait_beside
   summarize
