@@ -15,9 +15,10 @@
 #
 # The phases (see main below; the summary lists them in the order they ended):
 #   parallel  every test file except the timing-sensitive ones, the longest-running first
-#             (LONGEST_FIRST), PARALLEL_JOBS (3) files at a time, not deno's default of one per core: most end-to-end files wait on a
-#             child or a timer (bench/RESULTS.md, test command sections); DENO_JOBS set in the
-#             environment overrides it. With TEST_COVERAGE_DIR
+#             (LONGEST_FIRST), PARALLEL_JOBS (3) files at a time, not deno's default of one per
+#             core: most end-to-end files wait on a child or a timer (bench/RESULTS.md, test
+#             command sections); DENO_JOBS set in the environment overrides it. With
+#             TEST_COVERAGE_DIR
 #             set (an absolute path, as .ci/run sets it) the test processes write their coverage
 #             profiles there, which `deno task coverage --report DIR` reads, so CI runs the unit
 #             suites once, not twice. The hopd children the end-to-end tests spawn (through
