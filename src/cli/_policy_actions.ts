@@ -125,13 +125,11 @@ function printCaseResults(io: CliIo, cases: readonly CaseResult[]): void {
   }
 }
 
-/** Loads the policy file into the worker as `name`; says why on stderr when it cannot. */
+/** Loads the policy `file` into the worker as `name`; says why on stderr when it cannot. */
 async function loadInto(
   io: CliIo,
   worker: SandboxWorker,
-  name: string,
-  file: string,
-  config: ResolvedPolicyConfig,
+  { name, file, config }: { name: string; file: string; config: ResolvedPolicyConfig },
 ): Promise<boolean> {
   const loaded = await worker.load({
     name,
@@ -186,7 +184,7 @@ export async function evalOnce(
   const worker = new SandboxWorker({ graceMs: config.killGraceMs });
   try {
     const name = moduleNameOf(file) ?? "policy";
-    if (!await loadInto(io, worker, name, file, config)) return EXIT_FAILURE;
+    if (!await loadInto(io, worker, { name, file, config })) return EXIT_FAILURE;
     const evaluated = await evaluatePolicy(worker, {
       sandbox: name,
       limits: sandboxLimits(config),
@@ -265,7 +263,7 @@ export async function replay(
   let compared = 0;
   const show = Number.parseInt(opts.show ?? "20", 10);
   try {
-    if (!await loadInto(io, worker, name, file, config)) return EXIT_FAILURE;
+    if (!await loadInto(io, worker, { name, file, config })) return EXIT_FAILURE;
     const history: string[] = [];
     let state = "{}";
     for (const record of snapshots) {
