@@ -5,10 +5,11 @@
 //
 // DIR is another checkout with its node_modules (`git worktree add --detach DIR <commit>`, then
 // `deno install` there); `--this` defaults to the checkout this script is in. Each side runs
-// `deno task test` in its checkout, timed from spawn to exit. Its phases' counts and seconds come
-// from the command's closing summary; a checkout from before that summary (1c23018) gets them
-// from each `deno test`'s own summary line, named in the order its scripts/test.sh runs them
-// (parallel, serial). Per test file, the seconds its top-level tests took (their sum: a file's
+// `deno task test` in its checkout, timed from spawn to exit, with the CPU time it and its
+// descendants used (GNU time: half of it is the least wall time two cores allow). Its phases'
+// counts and seconds come from the command's closing summary; a checkout from before that
+// summary (1c23018) gets them from each `deno test`'s own summary line, named in the order its
+// scripts/test.sh runs them (parallel, serial). Per test file, the seconds its top-level tests took (their sum: a file's
 // tests run one after another) and its failures, so a difference between the sides can be traced
 // to the files that cost it (`fileDiff`). With --ci each side also does what its .ci/run does for
 // the coverage floors after the tests: a checkout whose scripts/test.sh knows TEST_COVERAGE_DIR
@@ -42,6 +43,11 @@ interface Side {
   /** `git rev-parse --short HEAD` of the checkout. */
   readonly commit: string;
   readonly testCommandSeconds: number;
+  /**
+   * The CPU time the test command and its descendants used, user and system, in seconds: on
+   * this 2-core machine the wall time cannot go below half of it, however the files are spread.
+   */
+  readonly testCommandCpuSeconds: number;
   readonly exitCode: number;
   readonly phases: Phase[];
   readonly total: string | undefined;
@@ -181,10 +187,15 @@ async function timed(
   dir: string,
   env: Record<string, string>,
   log: Deno.FsFile,
-): Promise<{ seconds: number; code: number; output: string; checkSeconds: number[] }> {
+): Promise<
+  { seconds: number; cpuSeconds: number; code: number; output: string; checkSeconds: number[] }
+> {
   const started = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
+  // GNU time reports the user and system CPU of the command and of every descendant it waited
+  // for: the deno test workers, the hopd children, the go and rust clients.
+  const cpuFile = await Deno.makeTempFile({ prefix: "hopd-test-cpu-" });
+  const child = new Deno.Command("/usr/bin/time", {
+    args: ["-f", "%U %S", "-o", cpuFile, Deno.execPath(), ...args],
     cwd: dir,
     env: { ...env, NO_COLOR: "1" },
     stdin: "null",
@@ -209,8 +220,12 @@ async function timed(
     }
   };
   const [status] = await Promise.all([child.status, pump(child.stdout), pump(child.stderr)]);
+  const [user, system] = (await Deno.readTextFile(cpuFile)).trim().split("\n").at(-1)!.split(" ")
+    .map(Number);
+  await Deno.remove(cpuFile);
   return {
     seconds: Math.round((performance.now() - started) / 100) / 10,
+    cpuSeconds: Math.round((user! + system!) * 10) / 10,
     code: status.code,
     output: chunks.join(""),
     checkSeconds,
@@ -253,6 +268,7 @@ async function runSide(
       dir,
       commit: await gitCommit(dir),
       testCommandSeconds: test.seconds,
+      testCommandCpuSeconds: test.cpuSeconds,
       exitCode: test.code,
       ...parseSummary(test.output),
       failures,
