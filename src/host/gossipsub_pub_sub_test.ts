@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
-import { generateKeyPair, privateKeyToProtobuf } from "@libp2p/crypto/keys";
+import { generateKeyPair } from "@libp2p/crypto/keys";
 import { type GossipSub, type Message, TopicValidatorResult } from "@libp2p/gossipsub";
 import type { Libp2p, PeerId } from "@libp2p/interface";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
-import { loadConfig } from "../config/mod.ts";
 import { gossipsubValidator } from "./gossipsub_pub_sub.ts";
-import { createHost, type Host, type PubSubVerdict } from "./mod.ts";
-import { testPubSubInit } from "./testing.ts";
+import type { Host, PubSubVerdict } from "./mod.ts";
+import { loopbackHost, testPubSubInit } from "./testing.ts";
 
 Deno.test("gossipsubValidator() asks with the signer's peer ID text and the bytes, and answers gossipsub's result", async (t) => {
   const signer = peerIdFromPrivateKey(await generateKeyPair("Ed25519"));
@@ -60,16 +59,11 @@ function subscribed(host: Host, peer: PeerId, topic: string): Promise<void> {
 }
 
 Deno.test("Host.pubsub carries messages between two hosts on loopback: the validator sees each first, and only accepted ones are delivered", async () => {
-  const config = await loadConfig();
   const topic = "hopd-pubsub-test";
   const hosts: Host[] = [];
   for (let i = 0; i < 2; i++) {
     hosts.push(
-      await createHost({
-        node: { listen: ["/ip4/127.0.0.1/tcp/0"], announce: [] },
-        connections: config.connections,
-        tls: config.tls,
-        privateKeyProtobuf: privateKeyToProtobuf(await generateKeyPair("Ed25519")),
+      await loopbackHost({
         pubsub: testPubSubInit([topic]),
         // gossipsub learns a peer's protocols from identify, both ways here.
         identifyInbound: () => true,
@@ -78,7 +72,6 @@ Deno.test("Host.pubsub carries messages between two hosts on loopback: the valid
   }
   const [receiver, sender] = hosts as [Host, Host];
   try {
-    for (const host of hosts) await host.start();
     const asked: string[] = [];
     const validated = Promise.withResolvers<void>();
     receiver.pubsub!.subscribe(topic, (from, data) => {
@@ -120,15 +113,7 @@ Deno.test("Host.pubsub carries messages between two hosts on loopback: the valid
 });
 
 Deno.test("Host.pubsub publishes with no subscriber yet", async () => {
-  const config = await loadConfig();
-  const host = await createHost({
-    node: { listen: ["/ip4/127.0.0.1/tcp/0"], announce: [] },
-    connections: config.connections,
-    tls: config.tls,
-    privateKeyProtobuf: privateKeyToProtobuf(await generateKeyPair("Ed25519")),
-    pubsub: testPubSubInit(["hopd-allowed"]),
-  });
-  await host.start();
+  const host = await loopbackHost({ pubsub: testPubSubInit(["hopd-allowed"]) });
   try {
     host.pubsub!.subscribe("hopd-allowed", () => "accept");
     // gossipsub alone throws PublishError.NoPeersSubscribedToTopic here.

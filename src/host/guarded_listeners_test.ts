@@ -1,30 +1,19 @@
 import assert from "node:assert/strict";
 import net from "node:net";
-import { generateKeyPair, privateKeyToProtobuf } from "@libp2p/crypto/keys";
 import { tcp } from "@libp2p/tcp";
 import { webSockets } from "@libp2p/websockets";
 import { multiaddr } from "@multiformats/multiaddr";
 import { loadConfig } from "../config/mod.ts";
 import { type GuardedServerInit, type SocketGuard, socketGuards } from "../sockets/mod.ts";
 import type { InboundSocketGuard } from "./guarded_listeners.ts";
-import { createHost, type Host } from "./mod.ts";
-import { loopbackNode } from "./testing.ts";
+import type { Host } from "./mod.ts";
+import { loopbackHost, loopbackNode } from "./testing.ts";
 import { SYSTEM_CLOCK } from "../clock/mod.ts";
 
 const LISTEN = ["/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/tcp/0/ws"];
 
-async function startHost(socketGuard: InboundSocketGuard): Promise<Host> {
-  const config = await loadConfig();
-  const host = await createHost({
-    node: { listen: LISTEN, announce: [] },
-    connections: config.connections,
-    tls: config.tls,
-    privateKeyProtobuf: privateKeyToProtobuf(await generateKeyPair("Ed25519")),
-    socketGuard,
-  });
-  await host.start();
-  return host;
-}
+const startHost = (socketGuard: InboundSocketGuard): Promise<Host> =>
+  loopbackHost({ node: { listen: LISTEN, announce: [] }, socketGuard });
 
 /** Waits, on the guard's change events, until `check` holds. */
 async function until(guard: SocketGuard, check: () => boolean): Promise<void> {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { loopbackNode, testPubSubInit } from "./testing.ts";
+import { loopbackHost, loopbackNode, testPubSubInit } from "./testing.ts";
 import { generateKeyPair, privateKeyToProtobuf } from "@libp2p/crypto/keys";
 import { type Identify, identify } from "@libp2p/identify";
 import type { Connection, Libp2p, PeerId } from "@libp2p/interface";
@@ -10,18 +10,8 @@ import { isLean } from "./lean_events.ts";
 import { createHost, type Host, type HostPatch, PatchWarnings } from "./mod.ts";
 
 /** A hopd host on 127.0.0.1 with the default config. */
-async function startHost(identifyInbound?: (peer: string) => boolean): Promise<Host> {
-  const config = await loadConfig();
-  const host = await createHost({
-    node: { listen: ["/ip4/127.0.0.1/tcp/0"], announce: [] },
-    connections: config.connections,
-    tls: config.tls,
-    privateKeyProtobuf: privateKeyToProtobuf(await generateKeyPair("Ed25519")),
-    ...(identifyInbound === undefined ? {} : { identifyInbound }),
-  });
-  await host.start();
-  return host;
-}
+const startHost = (identifyInbound?: (peer: string) => boolean): Promise<Host> =>
+  loopbackHost(identifyInbound === undefined ? {} : { identifyInbound });
 
 /** A stock js-libp2p node with identify, as a relay client runs. */
 const stockNode = () => loopbackNode({ services: { identify: identify() } });

@@ -1,6 +1,7 @@
 /**
- * Stock js-libp2p nodes for tests: what a plain client runs (TCP on 127.0.0.1, Noise, yamux),
- * none of hopd's host code unless a test passes it in.
+ * Nodes for tests on 127.0.0.1: stock js-libp2p nodes, what a plain client runs (TCP, Noise,
+ * yamux; none of hopd's host code unless a test passes it in), and hopd hosts with the
+ * embedded defaults ({@linkcode loopbackHost}).
  *
  * @example
  * ```ts ignore
@@ -18,6 +19,9 @@ import { tcp } from "@libp2p/tcp";
 import { yamux } from "@libp2p/yamux";
 import { createLibp2p, type Libp2pOptions } from "libp2p";
 import type { Libp2p, ServiceMap } from "@libp2p/interface";
+import { generateKeyPair, privateKeyToProtobuf } from "@libp2p/crypto/keys";
+import { loadConfig } from "../config/mod.ts";
+import { createHost, type Host, type HostInit } from "./mod.ts";
 import type { PubSubInit } from "./pub_sub.ts";
 
 /**
@@ -36,6 +40,26 @@ export function loopbackNode<T extends ServiceMap = ServiceMap>(
     streamMuxers: [yamux()],
     ...options,
   });
+}
+
+/**
+ * Creates and starts a hopd host on 127.0.0.1 (a free TCP port) with the embedded default
+ * config's connection and TLS settings and a new Ed25519 key.
+ *
+ * @param init Settings that replace those or add to them (listeners, pubsub, socket guard…).
+ * @returns The started host.
+ */
+export async function loopbackHost(init: Partial<HostInit> = {}): Promise<Host> {
+  const config = await loadConfig();
+  const host = await createHost({
+    node: { listen: ["/ip4/127.0.0.1/tcp/0"], announce: [] },
+    connections: config.connections,
+    tls: config.tls,
+    privateKeyProtobuf: privateKeyToProtobuf(await generateKeyPair("Ed25519")),
+    ...init,
+  });
+  await host.start();
+  return host;
 }
 
 /**
