@@ -68,7 +68,7 @@ export function gossipsubService(init: PubSubInit): GossipsubService {
   return gossipsub(gossipsubOptions(init));
 }
 
-const VERDICTS: Readonly<Record<PubSubVerdict, TopicValidatorResult>> = {
+const GOSSIPSUB_RESULTS: Readonly<Record<PubSubVerdict, TopicValidatorResult>> = {
   accept: TopicValidatorResult.Accept,
   ignore: TopicValidatorResult.Ignore,
   reject: TopicValidatorResult.Reject,
@@ -84,7 +84,9 @@ const VERDICTS: Readonly<Record<PubSubVerdict, TopicValidatorResult>> = {
  */
 export function gossipsubValidator(validate: PubSubValidator): TopicValidatorFn {
   return (_propagationSource, msg: Message) =>
-    msg.type === "signed" ? VERDICTS[validate(msg.from.toString(), msg.data)] : VERDICTS.reject;
+    msg.type === "signed"
+      ? GOSSIPSUB_RESULTS[validate(msg.from.toString(), msg.data)]
+      : GOSSIPSUB_RESULTS.reject;
 }
 
 /** {@linkcode PubSub} on a running gossipsub service. */
