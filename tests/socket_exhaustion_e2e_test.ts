@@ -33,6 +33,15 @@ async function readyStatus(hopd: HopdProcess): Promise<number> {
   return response.status;
 }
 
+/** Asserts /ready answers 200, or fails with the reasons it gives and the descriptors free. */
+async function assertReady(hopd: HopdProcess): Promise<void> {
+  const response = await fetch(`${hopd.opsUrl}/ready`);
+  const body = await response.text();
+  if (response.status === 200) return;
+  const fdsFree = sampleSum(await scrapeMetrics(hopd.opsUrl), "hopd_fds_free");
+  assert.fail(`/ready answered ${response.status}: ${body} (${fdsFree} descriptors free)`);
+}
+
 /**
  * Whether hopd is still running: its ops server answers a request now (an answer, not a
  * 100 ms wait for an exit that might come).
@@ -136,48 +145,78 @@ Deno.test("at RLIMIT_NOFILE 512, 600 silent TCP sockets and 600 half-open WebSoc
   }
 });
 
-Deno.test("at RLIMIT_NOFILE 512, 1,200 half-open and silent requests on the ops port are closed at the header deadline, /ready and /metrics answer throughout, and hopd stops cleanly", async () => {
+// The ops server's connections are drawn from the descriptor reserve (src/sockets/mod.ts), and
+// the libp2p listeners must not count them against themselves. When they did, the 256 the flood
+// holds left about 120 of 512 descriptors free, below the reserve (256): every libp2p client was
+// refused while the flood lasted, and /ready answered 503 ("refusing new libp2p connections:
+// fewer than 256 file descriptors free") once one came — in CI at load, the socket guard's own
+// accept probe of the idle TCP listener, taken for a client. The flood goes on until the checks
+// are done, as an attack does: a burst would be shed at the 2 s header deadline, before the
+// checks on a starved host, and they would prove nothing.
+Deno.test("at RLIMIT_NOFILE 512, half-open and silent requests on the ops port at 390/s hold the ops server's share of the descriptor reserve, yet a libp2p client is served and /ready answers 200 throughout; once they stop, hopd closes them at the header deadline and stops cleanly", async () => {
+  const reserve = 256; // connections.fd_reserve's default
   const hopd = await spawnHopd({ nofile: 512, env: { HOPD_HTTP_HEADER_TIMEOUT: "2s" } });
   const opsPort = Number(new URL(hopd.opsUrl).port);
+  const tcp = transportAddr(hopd.listenAddrs, "tcp");
+  // Until halted: 390 sockets a second, each held until the 2 s header deadline, keep the ops
+  // server at http.max_connections (256).
   const floods = [
     socketFlood({
       host: "127.0.0.1",
       port: opsPort,
       sources: loopbackSources(22, 10, 10),
-      count: 800,
+      count: 100_000,
+      perSecond: 260,
       payload: HALF_OPEN_REQUEST,
     }),
     socketFlood({
       host: "127.0.0.1",
       port: opsPort,
       sources: loopbackSources(23, 10, 10),
-      count: 400,
+      count: 100_000,
+      perSecond: 130,
     }),
   ];
+  let status: Deno.CommandStatus;
   try {
-    await Promise.all(floods.map((flood) => flood.started));
-    for (let i = 0; i < 5; i++) {
-      assert.equal(await readyStatus(hopd), 200);
+    try {
+      // Polls the floods' own counters (pacing of the attack, not of hopd).
+      assert.ok(
+        await eventually(() => floods.every((flood) => flood.opened >= 400), RECOVERY_MS),
+        "the flood did not get going",
+      );
+      assert.equal(await canReserve(tcp), true, "TCP client refused during the ops flood");
+      const during = await scrapeMetrics(hopd.opsUrl);
+      const fdsFree = sampleSum(during, "hopd_fds_free");
+      assert.ok(fdsFree < reserve, `the flood left ${fdsFree} descriptors free`);
+      assert.equal(sampleSum(during, "hopd_socket_refusals_total", { listener: "tcp" }), 0);
+      for (let i = 0; i < 5; i++) {
+        await assertReady(hopd);
+        const samples = await scrapeMetrics(hopd.opsUrl);
+        assert.ok(samples.size > 0);
+      }
+      await Promise.all(floods.map((flood) => flood.halt()));
+      // Every attacking socket is closed by hopd: shed at a bound or at the header deadline.
+      assert.ok(
+        // Polls the floods' own counters: a socket hopd closes is seen only by the flood.
+        await eventually(() => floods.every((flood) => flood.open === 0), RECOVERY_MS),
+        `still open: ${floods.map((flood) => flood.open).join(", ")}`,
+      );
       const samples = await scrapeMetrics(hopd.opsUrl);
-      assert.ok(samples.size > 0);
+      assert.ok(
+        sampleSum(samples, "hopd_socket_timeouts_total", { listener: "ops", phase: "header" }) >
+          0,
+      );
+      assert.ok(sampleSum(samples, "hopd_socket_refusals_total", { listener: "ops" }) > 0);
+      for (const flood of floods) await assertClosesCounted(hopd, flood, "ops");
+      assert.ok(await running(hopd), "hopd exited under the attack");
+    } finally {
+      await stopAll(floods);
     }
-    // Every attacking socket is closed by hopd: shed at a bound or at the header deadline.
-    assert.ok(
-      // Polls the floods' own counters: a socket hopd closes is seen only by the flood.
-      await eventually(() => floods.every((flood) => flood.open === 0), RECOVERY_MS),
-      `still open: ${floods.map((flood) => flood.open).join(", ")}`,
-    );
-    const samples = await scrapeMetrics(hopd.opsUrl);
-    assert.ok(
-      sampleSum(samples, "hopd_socket_timeouts_total", { listener: "ops", phase: "header" }) > 0,
-    );
-    assert.ok(sampleSum(samples, "hopd_socket_refusals_total", { listener: "ops" }) > 0);
-    for (const flood of floods) await assertClosesCounted(hopd, flood, "ops");
-    assert.ok(await running(hopd), "hopd exited under the attack");
   } finally {
-    await stopAll(floods);
+    // Also when an assertion failed: a hopd left running outlives the test.
+    status = await hopd.stop();
   }
-  const status = await hopd.stop();
   assert.equal(status.code, 0);
   assert.ok(hopd.logs.some((record) => record.message === "Stopped"), "no clean stop");
 });

@@ -119,10 +119,13 @@ export interface SocketGuardsComponents {
 }
 
 /**
- * Builds a node's socket guards from its config: libp2p listeners keep `fd_reserve`
- * descriptors free, the ops server may use three quarters of them (so operators can still
- * reach /metrics and the admin API when libp2p is refused), the rest is left for files and
- * outbound dials.
+ * Builds a node's socket guards from its config. The libp2p listeners keep `fd_reserve`
+ * descriptors free for hopd itself, and the ops server's connections are drawn from that
+ * reserve: it may use three quarters of it (so operators can still reach /metrics and the admin
+ * API when libp2p is refused), the rest is left for files and outbound dials. What the ops
+ * server holds of its share is not counted against the libp2p listeners: an ops flood, up to
+ * `http.max_connections`, does not leave libp2p clients refused (or /ready at 503) on a host
+ * whose RLIMIT_NOFILE is not far above `fd_reserve` + `http.max_connections`.
  *
  * @param config The resolved `[connections]`, `[http]` and `[relay]` (subnet prefixes).
  * @param components The clock and the libp2p admission check.
@@ -140,25 +143,8 @@ export function socketGuards(
     clock,
   });
   const subnets = { subnetPrefixV4: relay.subnetPrefixV4, subnetPrefixV6: relay.subnetPrefixV6 };
-  const libp2p = new SocketGuard({
-    group: "libp2p",
-    limits: {
-      maxPerIp: connections.maxPendingPerIp,
-      maxPerSubnet: connections.maxPendingPerSubnet,
-      maxTotal: connections.maxPendingInbound,
-    },
-    timeouts: {
-      headerMs: connections.headerTimeoutMs,
-      handshakeMs: connections.inboundUpgradeTimeoutMs,
-      requestMs: 0,
-      idleMs: connections.idleTimeoutMs,
-    },
-    fds,
-    fdKeep: connections.fdReserve,
-    clock,
-    ...subnets,
-    admitIp: components.admitLibp2p,
-  });
+  const opsKeep = Math.floor(connections.fdReserve / 4);
+  const opsShare = connections.fdReserve - opsKeep;
   const ops = new SocketGuard({
     group: "ops",
     // Every ops connection stays in the table (kept-alive ones are shed first); subnets are
@@ -175,9 +161,31 @@ export function socketGuards(
       idleMs: http.idleTimeoutMs,
     },
     fds,
-    fdKeep: Math.floor(connections.fdReserve / 4),
+    fdKeep: opsKeep,
     clock,
     ...subnets,
+  });
+  const libp2p = new SocketGuard({
+    group: "libp2p",
+    limits: {
+      maxPerIp: connections.maxPendingPerIp,
+      maxPerSubnet: connections.maxPendingPerSubnet,
+      maxTotal: connections.maxPendingInbound,
+    },
+    timeouts: {
+      headerMs: connections.headerTimeoutMs,
+      handshakeMs: connections.inboundUpgradeTimeoutMs,
+      requestMs: 0,
+      idleMs: connections.idleTimeoutMs,
+    },
+    fds,
+    // The ops sockets within the ops share are the reserve being used as meant: at
+    // RLIMIT_NOFILE 512, 256 half-open ops requests left 122 descriptors free and refused every
+    // libp2p client while the flood lasted (tests/socket_exhaustion_e2e_test.ts).
+    fdKeep: () => connections.fdReserve - Math.min(ops.held, opsShare),
+    clock,
+    ...subnets,
+    admitIp: components.admitLibp2p,
   });
   return { fds, libp2p, ops };
 }

@@ -50,8 +50,12 @@ export interface SocketGuardInit {
   readonly timeouts: SocketGuardTimeouts;
   /** The descriptor budget shared with the other groups. */
   readonly fds: FdBudget;
-  /** Descriptors that must stay free after admitting one of this group's sockets. */
-  readonly fdKeep: number;
+  /**
+   * Descriptors that must stay free after admitting one of this group's sockets; a function is
+   * asked at each admission (the libp2p group's keep gives up the part of the reserve the ops
+   * server's sockets hold: `socketGuards()` in mod.ts).
+   */
+  readonly fdKeep: number | (() => number);
   /** Timeouts and sweeps run on it. */
   readonly clock: Clock;
   /** Prefix lengths of the accounting subnets (e.g. 24 and 48). */
@@ -123,6 +127,7 @@ export class SocketGuard {
   readonly #unlogged = new Map<string, number>();
   #lastLogMs = -Infinity;
   #lastFdRefusalMs = -Infinity;
+  #lastFdRefusalKeep = 0;
   #lastEstablishedSweepMs = -Infinity;
   #timer: TimerId | undefined;
   #changed: PromiseWithResolvers<void> | undefined;
@@ -251,6 +256,11 @@ export class SocketGuard {
     }
   }
 
+  /** Sockets this group admitted that are still open (each holds a descriptor). */
+  get held(): number {
+    return this.#labelOf.size;
+  }
+
   /** Why this group does not take new connections now (empty when it does). */
   readinessReasons(): string[] {
     const reasons: string[] = [];
@@ -263,7 +273,7 @@ export class SocketGuard {
     }
     if (this.#init.clock.nowMs() - this.#lastFdRefusalMs < FD_REFUSAL_READY_WINDOW_MS) {
       reasons.push(
-        `refusing new ${this.#init.group} connections: fewer than ${this.#init.fdKeep} file descriptors free`,
+        `refusing new ${this.#init.group} connections: fewer than ${this.#lastFdRefusalKeep} file descriptors free`,
       );
     }
     return reasons;
@@ -317,6 +327,7 @@ export class SocketGuard {
       return false;
     }
     const { firstPhase } = listener.init;
+    const fdKeep = this.#fdKeep();
     const deadlineMs = nowMs +
       (firstPhase === "header" ? this.#init.timeouts.headerMs : this.#init.timeouts.handshakeMs);
     const admission = this.#table.admit({
@@ -325,10 +336,10 @@ export class SocketGuard {
       subnet: subnetKey(ip, this.#init.subnetPrefixV4, this.#init.subnetPrefixV6),
       phase: firstPhase,
       deadlineMs,
-      fdsFull: !this.#init.fds.fits(this.#init.fdKeep),
+      fdsFull: !this.#init.fds.fits(fdKeep),
     });
     if (!admission.ok) {
-      if (admission.reason === "fd_reserve") this.#lastFdRefusalMs = nowMs;
+      if (admission.reason === "fd_reserve") this.#fdRefused(nowMs, fdKeep);
       this.#refuse(socket, label, admission.reason);
       return false;
     }
@@ -339,6 +350,16 @@ export class SocketGuard {
     }
     this.#track(socket, label);
     return true;
+  }
+
+  #fdKeep(): number {
+    const { fdKeep } = this.#init;
+    return typeof fdKeep === "number" ? fdKeep : fdKeep();
+  }
+
+  #fdRefused(nowMs: number, keep: number): void {
+    this.#lastFdRefusalMs = nowMs;
+    this.#lastFdRefusalKeep = keep;
   }
 
   #track(socket: net.Socket, label: string): void {
@@ -448,7 +469,7 @@ export class SocketGuard {
       if (error.code === "EMFILE" || error.code === "ENFILE") {
         // No descriptor even for the probe: the next round tries again.
         count(this.#unlogged, `${listener.init.label} probe_emfile`);
-        this.#lastFdRefusalMs = this.#init.clock.nowMs();
+        this.#fdRefused(this.#init.clock.nowMs(), this.#fdKeep());
         log.debug("No file descriptor free to probe the {label} listener {address} ({code})", {
           label: listener.init.label,
           address: describe(listener.server),

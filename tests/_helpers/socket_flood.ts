@@ -30,8 +30,13 @@ export interface SocketFlood {
   readonly closedByServer: number;
   /** Sockets open now. */
   readonly open: number;
-  /** Resolves once every socket was attempted. */
+  /** Resolves once every socket was attempted (or the flood was halted or stopped). */
   readonly started: Promise<void>;
+  /**
+   * Opens no more sockets and resolves once the connects in flight settled; the open sockets
+   * stay open (for the server to close).
+   */
+  halt(): Promise<void>;
   /** Closes every socket the flood holds. */
   stop(): Promise<void>;
 }
@@ -57,6 +62,7 @@ export function socketFlood(init: SocketFloodInit): SocketFlood {
   let failed = 0;
   let closedByServer = 0;
   let stopping = false;
+  let halted = false;
   const concurrency = init.concurrency ?? 64;
   const intervalMs = init.perSecond === undefined ? 0 : 1000 / init.perSecond;
 
@@ -95,7 +101,7 @@ export function socketFlood(init: SocketFloodInit): SocketFlood {
   const started = (async () => {
     const inFlight = new Set<Promise<void>>();
     const startedAt = performance.now();
-    for (let i = 0; i < init.count && !stopping; i++) {
+    for (let i = 0; i < init.count && !stopping && !halted; i++) {
       if (intervalMs > 0) {
         const dueMs = startedAt + i * intervalMs - performance.now();
         // Pacing of the attack (its rate is part of what it is), not a wait.
@@ -122,6 +128,10 @@ export function socketFlood(init: SocketFloodInit): SocketFlood {
       return sockets.size;
     },
     started,
+    async halt() {
+      halted = true;
+      await started;
+    },
     async stop() {
       stopping = true;
       await started;
