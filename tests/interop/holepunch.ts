@@ -36,6 +36,7 @@ import { type LabHost, labUnavailable, type NatKind, type NatLab } from "../_hel
 import { inLabWithHopd, type LabWithHopd } from "../_helpers/lab_hopd.ts";
 import { parseMetrics, sampleSum } from "../_helpers/ops_probe.ts";
 import type { Client, ClientName } from "./clients.ts";
+import { accountDcutr } from "./dcutr_events.ts";
 import { type PairOutcome, runPair } from "./pair.ts";
 import type { ClientResult } from "./result.ts";
 import { type Case, type CaseOutcome, pairDetail, type Suite } from "./suites.ts";
@@ -128,16 +129,31 @@ export function expectDirect(dialer: ClientName, listener: ClientName, nat: NatS
  * How many of `attempts` must reach a direct connection: all, for every pair expected to,
  * but those with a rust-libp2p listener (the peer that starts DCUtR), where two thirds must.
  * Two races inside the implementations, both lost only on links as fast as the lab's (a
- * round trip well under a millisecond), decide the rest; the DCUtR exchange through hopd
- * completed in every attempt that lost one:
+ * round trip well under a millisecond), decide the rest. A missed attempt counts against
+ * that allowance only when the clients' events show hopd carried a whole DCUtR exchange
+ * (./dcutr_events.ts); any other miss fails the case, and the report names every miss.
+ *
+ * The attempts are independent, so the allowance means what it says: each runs new client
+ * processes (new identities, new listen ports, so new 4-tuples) and starts with both routers'
+ * conntrack tables flushed. Within an attempt, a lost race is not retried away:
  *
  * - rust-libp2p's dcutr (0.57) resets its stream RTT/2 after it sends SYNC, and go-yamux
  *   fails a read on a reset stream even with the SYNC already buffered (`Stream.Read`,
  *   go-yamux v5.1.0): a go peer not scheduled within that RTT/2 loses it
  *   ("ProtocolError: failed to read message from initiator: stream reset" in the go
- *   client's events), and the rust peer dials alone. Its SYN leaves a conntrack entry in the
- *   go peer's NAT router that makes the router map the go peer's later dials to another port,
- *   so the next attempts fail too. Seen 1 in 20 attempts of go->rust eim.
+ *   client's events), and the rust peer dials alone, from its listen port. Its unanswered
+ *   SYNs leave a SYN_SENT conntrack entry for that 4-tuple in the rust peer's own NAT router.
+ *   On rust-libp2p's next two tries, when the go peer reads SYNC and dials, its SYNs (its
+ *   router keeps their port) reach the rust host through that entry, but the router's
+ *   conntrack calls the host's SYN-ACKs invalid (the entry tracks the lone dial's handshake,
+ *   not this one), so they leave un-NAT'd, from 10.0.1.2, and are lost; rust-libp2p's own
+ *   retry dials come from new ports, which the go peer's router drops. So the whole attempt
+ *   stays relayed. A Linux NAT router in a deployment keeps the same entry (for 120 s), so
+ *   the lab does not clear it mid-attempt. Measured (nft traces and `conntrack -L` of both
+ *   routers, 2026-12-06): 5 of 10 attempts lost the race with the go client at nice 19
+ *   beside `stress-ng --cpu 2`, each missed whole, the 5 others went direct; this case, so
+ *   starved, failed 3 of 5 runs, each on two misses of the race (7 of 15 attempts). 1 in 20
+ *   on a quieter machine, 0 of 12 beside `stress-ng --cpu 2` alone (docs/INTEROP.md).
  * - With one peer public, rust-libp2p offers only the TCP addresses identify observed and
  *   skips the unilateral upgrade the DCUtR spec asks for first (go-libp2p dials a public
  *   peer directly). Its simultaneous TCP open then races the public peer's own SYN against
@@ -169,6 +185,8 @@ export interface AttemptResult {
   readonly echoRetried: boolean;
   /** Expected a direct connection, and none came (a problem unless the case tolerates it). */
   readonly missedDirect: boolean;
+  /** For a missed one: what the clients' DCUtR events show (./dcutr_events.ts). */
+  readonly missCause?: string;
   /** Observed addresses checked against the NAT's mapping, and how many were right. */
   readonly observedChecked: number;
   readonly observedRight: number;
@@ -265,7 +283,15 @@ async function attempt(options: {
   const trafficDirect = direct && d?.echo?.via === "direct";
   const expected = expectDirect(options.dialer.name, options.listener.name, nat);
   const missedDirect = expected && !direct;
+  const account = missedDirect ? accountDcutr([l, d]) : undefined;
   if (missedDirect && !options.tolerateMissedDirect) problems.push("no direct connection");
+  // A miss is tolerated for the races inside the implementations, which come after hopd has
+  // carried the DCUtR exchange; one without a sign of that exchange may be hopd's.
+  if (missedDirect && options.tolerateMissedDirect && !account!.exchangeRelayed) {
+    problems.push(
+      `no direct connection, and no sign hopd carried a DCUtR exchange (${account!.summary})`,
+    );
+  }
   if (!expected && direct) problems.push("a direct connection, where none can be");
   if (direct && !trafficDirect) problems.push(`the echo went ${d?.echo?.via}, not direct`);
   if (!direct && d?.echo !== null && d?.echo?.via !== "relayed") {
@@ -311,6 +337,7 @@ async function attempt(options: {
     trafficDirect,
     echoRetried: d?.echo?.firstError !== undefined,
     missedDirect,
+    ...(account === undefined ? {} : { missCause: account.summary }),
     observedChecked,
     observedRight,
     problems,
@@ -524,6 +551,10 @@ function report(options: {
   if (direct === 0) {
     parts.push(options.nat.name === "symmetric" ? "relayed to the limit" : "stayed relayed");
   }
+  // Every miss with what the clients' events show, so a tolerated one can be read as well.
+  const missed = results.map((r, i) => ({ r, i })).filter(({ r }) => r.missedDirect);
+  for (const { r, i } of missed.slice(0, 3)) parts.push(`attempt ${i + 1} missed: ${r.missCause}`);
+  if (missed.length > 3) parts.push(`${missed.length - 3} more missed`);
   parts.push(`observed addr ${right}/${checked} right`);
   parts.push(
     `hopd: ${view.circuits} circuits, ${view.endedByPeerShort} ended by a peer <= ${SHORT_CIRCUIT_S} s` +
@@ -533,11 +564,12 @@ function report(options: {
   if (view.circuits < n) problems.push(`hopd ended ${view.circuits} circuits for ${n} attempts`);
   const needed = options.needed ?? 0;
   if (direct < needed) {
-    const missed = results.findIndex((r) => r.missedDirect);
-    problems.push(
-      `${direct}/${n} direct, at least ${needed} needed; attempt ${missed + 1}:\n` +
-        pairDetail(results[missed]!.outcome),
-    );
+    problems.push(`${direct}/${n} direct, at least ${needed} needed`);
+    // The misses that are problems of their own are shown with the failed attempts below.
+    const tolerated = missed.filter(({ r }) => r.problems.length === 0);
+    for (const { r, i } of tolerated.slice(0, 3)) {
+      problems.push(`attempt ${i + 1} missed (${r.missCause}):\n${pairDetail(r.outcome)}`);
+    }
   }
   const failed = results.map((r, i) => ({ r, i })).filter(({ r }) => r.problems.length > 0);
   for (const { r, i } of failed.slice(0, 3)) {
