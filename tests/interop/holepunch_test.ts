@@ -44,13 +44,13 @@ Deno.test("directNeeded() asks every attempt to hole punch but with a rust liste
   assert.equal(needed("rust", "go", "public"), 20);
   assert.equal(needed("rust", "go", "eim"), 20);
   assert.equal(needed("go", "go", "eim"), 20);
-  assert.equal(needed("go", "rust", "public"), 14);
-  assert.equal(needed("go", "rust", "eim"), 14);
-  assert.equal(needed("rust", "rust", "eim"), 14);
-  assert.equal(needed("rust", "rust", "public"), 14);
+  assert.equal(needed("go", "rust", "public"), 7);
+  assert.equal(needed("go", "rust", "eim"), 7);
+  assert.equal(needed("rust", "rust", "eim"), 7);
+  assert.equal(needed("rust", "rust", "public"), 7);
   assert.equal(
     directNeeded({ dialer: "rust", listener: "rust", nat: nat("public"), attempts: 3 }),
-    2,
+    1,
   );
   assert.equal(needed("rust", "rust", "symmetric"), 0);
   assert.equal(needed("node", "go", "eim"), 0);
