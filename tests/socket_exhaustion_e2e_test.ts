@@ -149,7 +149,7 @@ Deno.test("at RLIMIT_NOFILE 512, 600 silent TCP sockets and 600 half-open WebSoc
 // the libp2p listeners must not count them against themselves. When they did, the 256 the flood
 // holds left about 120 of 512 descriptors free, below the reserve (256): every libp2p client was
 // refused while the flood lasted, and /ready answered 503 ("refusing new libp2p connections:
-// fewer than 256 file descriptors free") once one came — in CI at load, the socket guard's own
+// one more would leave fewer than 256 file descriptors free") once one came — in CI at load, the socket guard's own
 // accept probe of the idle TCP listener, taken for a client. The flood goes on until the checks
 // are done, as an attack does: a burst would be shed at the 2 s header deadline, before the
 // checks on a starved host, and they would prove nothing.

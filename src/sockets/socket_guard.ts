@@ -273,7 +273,7 @@ export class SocketGuard {
     }
     if (this.#init.clock.nowMs() - this.#lastFdRefusalMs < FD_REFUSAL_READY_WINDOW_MS) {
       reasons.push(
-        `refusing new ${this.#init.group} connections: fewer than ${this.#lastFdRefusalKeep} file descriptors free`,
+        `refusing new ${this.#init.group} connections: one more would leave fewer than ${this.#lastFdRefusalKeep} file descriptors free`,
       );
     }
     return reasons;
