@@ -137,6 +137,8 @@ Deno.test("scripts/test.sh's parallel phase writes coverage into TEST_COVERAGE_D
 
 Deno.test("scripts/test.sh runs every file with a Deno.test once, the longest-running parallel ones first", async () => {
   const [, , , parallel, serial] = await mainPhases({});
+  // No empty argument, which deno test takes for "." (every file, the serial ones too).
+  assert.ok(!parallel!.includes("  ") && !parallel!.endsWith(" "), parallel);
   const inParallel = testFiles(parallel!);
   const inSerial = testFiles(serial!);
   assert.equal(new Set(inParallel).size, inParallel.length, "a file named twice");
