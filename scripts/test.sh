@@ -62,7 +62,10 @@ phase() {
   local output started status
   output="$(mktemp)"
   started=$SECONDS
-  printf '\n==> phase %s: %s\n' "$name" "$*"
+  # The parallel phase names its ~150 files one by one: the header shows the first few.
+  local shown="$*"
+  (($# <= 16)) || shown="${*:1:16} … and $(($# - 16)) more"
+  printf '\n==> phase %s: %s\n' "$name" "$shown"
   "$@" 2>&1 | tee "$output"
   status=${PIPESTATUS[0]}
   record "$name" "$output" "$status" "$started" "$SECONDS"
